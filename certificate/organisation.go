@@ -1,0 +1,339 @@
+package certificate
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/coffre/coffre/crypto"
+)
+
+// Head is the position and hash of the last verified log entry.
+type Head struct {
+	Position uint64
+	Hash     []byte
+}
+
+// Genesis is the hash that entry 1 extends: it binds the chain to one
+// organisation and one root key (SPEC.md §4.1).
+func Genesis(orgID string, root crypto.VerifyKey) []byte {
+	d := crypto.LabeledSum("log-genesis", []byte(orgID), root.Bytes())
+	return d[:]
+}
+
+// EntryHash is the chain hash of an entry: H(previous hash, entry bytes).
+func EntryHash(prev, data []byte) []byte {
+	d := crypto.LabeledSum("log-entry", prev, data)
+	return d[:]
+}
+
+// User is a member as the verified log describes them.
+type User struct {
+	ID        string
+	Name      string
+	Email     string
+	Profile   Profile
+	SealKey   crypto.SealPublicKey
+	CreatedAt time.Time
+	CreatedBy string // device id; "" for the root key
+	// Position of the UserCreated certificate and, once revoked, of the
+	// revocation: anything the user's devices sign after it is refused.
+	Position  uint64
+	RevokedAt uint64
+	RevokedBy string
+	RevokedOn time.Time
+}
+
+// Revoked reports whether the user is revoked.
+func (u *User) Revoked() bool { return u.RevokedAt != 0 }
+
+// Device is a device as the verified log describes it.
+type Device struct {
+	ID        string
+	UserID    string
+	Label     string
+	VerifyKey crypto.VerifyKey
+	CreatedAt time.Time
+	CreatedBy string
+	Position  uint64
+}
+
+// Organisation is the state folded from a verified log. The zero value is
+// not usable; use NewOrganisation.
+type Organisation struct {
+	ID   string
+	Root crypto.VerifyKey
+	Head Head
+
+	users    map[string]*User
+	devices  map[string]*Device
+	lastTime time.Time
+}
+
+// NewOrganisation returns the state of an empty log for that organisation
+// and root key (from the organisation link, never from the server).
+func NewOrganisation(id string, root crypto.VerifyKey) *Organisation {
+	return &Organisation{
+		ID:      id,
+		Root:    root,
+		Head:    Head{Position: 0, Hash: Genesis(id, root)},
+		users:   map[string]*User{},
+		devices: map[string]*Device{},
+	}
+}
+
+// User returns a user by id.
+func (o *Organisation) User(id string) (*User, bool) { u, ok := o.users[id]; return u, ok }
+
+// Device returns a device by id.
+func (o *Organisation) Device(id string) (*Device, bool) { d, ok := o.devices[id]; return d, ok }
+
+// Users returns every user, revoked ones included, by creation position.
+func (o *Organisation) Users() []*User {
+	out := make([]*User, 0, len(o.users))
+	for _, u := range o.users {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Position < out[j].Position })
+	return out
+}
+
+// Devices returns a user's devices by position.
+func (o *Organisation) Devices(userID string) []*Device {
+	var out []*Device
+	for _, d := range o.devices {
+		if d.UserID == userID {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Position < out[j].Position })
+	return out
+}
+
+// ActiveDevice returns the device and its user if the device exists and its
+// user is not revoked.
+func (o *Organisation) ActiveDevice(id string) (*Device, *User, error) {
+	d, ok := o.devices[id]
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown device %q", id)
+	}
+	u := o.users[d.UserID]
+	if u.Revoked() {
+		return nil, nil, fmt.Errorf("device %q belongs to revoked user %q", id, u.ID)
+	}
+	return d, u, nil
+}
+
+// Apply verifies one log entry against the state and, only if every check
+// passes, folds it in and advances the head (SPEC.md §4.3). The checks, in
+// order: the entry extends the verified chain; the certificate is well
+// formed, for this organisation, at this position; the author's key
+// verifies the signature; the statement obeys the rules of SPEC.md §3.3.
+func (o *Organisation) Apply(position uint64, data []byte) (*Certificate, error) {
+	if position != o.Head.Position+1 {
+		return nil, fmt.Errorf("%w: got position %d after %d", ErrChain, position, o.Head.Position)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("position %d: %w", position, err)
+	}
+	if c.OrganisationID != o.ID {
+		return nil, o.broke(position, "certificate of organisation %q", c.OrganisationID)
+	}
+	if c.Position != position || !bytes.Equal(c.PreviousHash, o.Head.Hash) {
+		return nil, fmt.Errorf("%w: certificate at %d claims position %d and a different previous hash", ErrChain, position, c.Position)
+	}
+	key, err := o.authorKey(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.verify(key); err != nil {
+		return nil, err
+	}
+	if c.Time.Before(o.lastTime) {
+		return nil, o.broke(position, "timestamp %s goes back before %s", c.Time.Format(time.RFC3339), o.lastTime.Format(time.RFC3339))
+	}
+	if err := o.check(c); err != nil {
+		return nil, err
+	}
+	o.fold(c)
+	o.lastTime = c.Time
+	o.Head = Head{Position: position, Hash: EntryHash(o.Head.Hash, data)}
+	return c, nil
+}
+
+// authorKey finds the key that must have signed c. Only the root key signs
+// positions 1 and 2 (the first admin and their device), and nothing else.
+func (o *Organisation) authorKey(c *Certificate) (crypto.VerifyKey, error) {
+	if c.Position <= 2 {
+		if c.Author != "" {
+			return crypto.VerifyKey{}, o.broke(c.Position, "bootstrap certificate not signed by the root key")
+		}
+		return o.Root, nil
+	}
+	if c.Author == "" {
+		return crypto.VerifyKey{}, o.broke(c.Position, "the root key signs only the bootstrap certificates")
+	}
+	d, ok := o.devices[c.Author]
+	if !ok {
+		return crypto.VerifyKey{}, o.broke(c.Position, "author %q is not a known device", c.Author)
+	}
+	if u := o.users[d.UserID]; u.Revoked() {
+		return crypto.VerifyKey{}, o.broke(c.Position, "author %q belongs to user %q, revoked at position %d", c.Author, u.ID, u.RevokedAt)
+	}
+	return d.VerifyKey, nil
+}
+
+// check applies the rules of SPEC.md §3.3 to a certificate whose signature
+// verified.
+func (o *Organisation) check(c *Certificate) error {
+	p := c.Position
+	var author *User
+	if c.Author != "" {
+		author = o.users[o.devices[c.Author].UserID]
+	}
+	isAdmin := author != nil && author.Profile == ProfileAdmin
+	switch s := c.Statement.(type) {
+	case UserCreated:
+		switch {
+		case p == 2:
+			return o.broke(p, "position 2 must add the first admin's device")
+		case p == 1 && s.Profile != ProfileAdmin:
+			return o.broke(p, "the first user must be an admin")
+		case p > 2 && !isAdmin:
+			return o.broke(p, "only an admin may create a user")
+		case !ValidID(s.UserID):
+			return o.broke(p, "malformed user id %q", s.UserID)
+		case !s.Profile.valid():
+			return o.broke(p, "unknown profile %d", int(s.Profile))
+		case s.Email == "":
+			return o.broke(p, "user without an email")
+		}
+		if _, taken := o.users[s.UserID]; taken {
+			return o.broke(p, "user id %q already exists", s.UserID)
+		}
+		for _, u := range o.users {
+			if !u.Revoked() && u.Email == s.Email {
+				return o.broke(p, "email %q already belongs to user %q", s.Email, u.ID)
+			}
+		}
+	case DeviceAdded:
+		if p == 1 {
+			return o.broke(p, "position 1 must create the first admin")
+		}
+		target, ok := o.users[s.UserID]
+		switch {
+		case !ok:
+			return o.broke(p, "device for unknown user %q", s.UserID)
+		case target.Revoked():
+			return o.broke(p, "device for revoked user %q", s.UserID)
+		case !ValidID(s.DeviceID):
+			return o.broke(p, "malformed device id %q", s.DeviceID)
+		}
+		if _, taken := o.devices[s.DeviceID]; taken {
+			return o.broke(p, "device id %q already exists", s.DeviceID)
+		}
+		if p == 2 {
+			return nil // root-signed device of the first admin, created at 1
+		}
+		// A user adds their own devices. An admin may add only the first
+		// device of a user it enrols: never a device to an existing
+		// member's account, which would let it act as them.
+		if author.ID != target.ID && !(isAdmin && len(o.Devices(target.ID)) == 0) {
+			return o.broke(p, "device %q added to user %q by someone else", s.DeviceID, s.UserID)
+		}
+	case UserRevoked:
+		target, ok := o.users[s.UserID]
+		switch {
+		case p <= 2 || !isAdmin:
+			return o.broke(p, "only an admin may revoke a user")
+		case !ok:
+			return o.broke(p, "revocation of unknown user %q", s.UserID)
+		case target.Revoked():
+			return o.broke(p, "user %q is already revoked", s.UserID)
+		case target.ID == author.ID:
+			return o.broke(p, "an admin may not revoke themselves")
+		}
+	case ProfileChanged:
+		target, ok := o.users[s.UserID]
+		switch {
+		case p <= 2 || !isAdmin:
+			return o.broke(p, "only an admin may change a profile")
+		case !ok || target.Revoked():
+			return o.broke(p, "profile change for unknown or revoked user %q", s.UserID)
+		case target.ID == author.ID:
+			return o.broke(p, "an admin may not change their own profile")
+		case !s.Profile.valid():
+			return o.broke(p, "unknown profile %d", int(s.Profile))
+		}
+	default:
+		return o.broke(p, "unknown statement")
+	}
+	return nil
+}
+
+func (o *Organisation) fold(c *Certificate) {
+	switch s := c.Statement.(type) {
+	case UserCreated:
+		o.users[s.UserID] = &User{
+			ID: s.UserID, Name: s.Name, Email: s.Email, Profile: s.Profile, SealKey: s.SealKey,
+			CreatedAt: c.Time, CreatedBy: c.Author, Position: c.Position,
+		}
+	case DeviceAdded:
+		o.devices[s.DeviceID] = &Device{
+			ID: s.DeviceID, UserID: s.UserID, Label: s.Label, VerifyKey: s.VerifyKey,
+			CreatedAt: c.Time, CreatedBy: c.Author, Position: c.Position,
+		}
+	case UserRevoked:
+		u := o.users[s.UserID]
+		u.RevokedAt, u.RevokedBy, u.RevokedOn = c.Position, c.Author, c.Time
+	case ProfileChanged:
+		o.users[s.UserID].Profile = s.Profile
+	}
+}
+
+func (o *Organisation) broke(position uint64, format string, args ...any) error {
+	return &RuleError{Position: position, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Clone returns an independent copy, so that a batch can be checked
+// without touching the state if it fails.
+func (o *Organisation) Clone() *Organisation {
+	c := *o
+	c.users = make(map[string]*User, len(o.users))
+	for k, u := range o.users {
+		cu := *u
+		c.users[k] = &cu
+	}
+	c.devices = make(map[string]*Device, len(o.devices))
+	for k, d := range o.devices {
+		cd := *d
+		c.devices[k] = &cd
+	}
+	c.Head.Hash = append([]byte(nil), o.Head.Hash...)
+	return &c
+}
+
+// SignNext signs statements as consecutive entries after the current head,
+// without applying them. The result goes to the server as one append.
+func (o *Organisation) SignNext(key *crypto.SigningKey, author string, now time.Time, stmts ...Statement) ([][]byte, error) {
+	if now.Before(o.lastTime) {
+		now = o.lastTime // never sign a timestamp that goes back
+	}
+	var out [][]byte
+	prev, pos := o.Head.Hash, o.Head.Position
+	for _, s := range stmts {
+		pos++
+		data, err := Sign(key, Draft{
+			OrganisationID: o.ID, Author: author, Time: now,
+			Position: pos, PreviousHash: prev, Statement: s,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, data)
+		prev = EntryHash(prev, data)
+	}
+	return out, nil
+}

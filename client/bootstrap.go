@@ -1,0 +1,125 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/crypto"
+	"github.com/coffre/coffre/link"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+)
+
+// MinPassphraseLength is the shortest passphrase accepted for a new key file.
+const MinPassphraseLength = 8
+
+func checkNewPassphrase(p []byte) error {
+	if utf8.RuneCount(p) < MinPassphraseLength {
+		return fmt.Errorf("the passphrase must have at least %d characters", MinPassphraseLength)
+	}
+	return nil
+}
+
+func defaultDeviceLabel() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "device"
+}
+
+// BootstrapOptions describe the organisation's first administrator.
+type BootstrapOptions struct {
+	Name, Email, DeviceLabel string
+	Passphrase               []byte
+}
+
+// Bootstrap creates the organisation's root key on this device, signs the
+// first administrator and their device with it, publishes both with the
+// bootstrap token, and forgets the root key (SPEC.md §4.1). The result is a
+// device whose state is verified from the new root key, and the
+// organisation link that invitations are made from.
+func Bootstrap(ctx context.Context, dir string, l link.Link, opts BootstrapOptions) (*Session, error) {
+	if l.Kind != link.KindBootstrap {
+		return nil, fmt.Errorf("%w: not a bootstrap link (the server operator prints one with 'coffre-server org create')", link.ErrBadLink)
+	}
+	if HasDevice(dir) {
+		return nil, ErrAlreadyEnrolled
+	}
+	if err := checkNewPassphrase(opts.Passphrase); err != nil {
+		return nil, err
+	}
+	if opts.Name == "" || opts.Email == "" {
+		return nil, errors.New("the first administrator needs a name and an email (--name, --email)")
+	}
+	if opts.DeviceLabel == "" {
+		opts.DeviceLabel = defaultDeviceLabel()
+	}
+	c, err := dial(l, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	info, err := c.api.GetOrganisation(ctx, &coffrev1.GetOrganisationRequest{OrganisationId: l.OrganisationID})
+	if err != nil {
+		return nil, fromServer(l.Address, err)
+	}
+	if info.GetBootstrapped() {
+		return nil, errors.New("this organisation is already bootstrapped: ask an administrator for an invitation")
+	}
+
+	root, err := crypto.GenerateSigningKey()
+	if err != nil {
+		return nil, err
+	}
+	keys := &deviceKeys{
+		OrganisationName: info.GetName(), UserID: certificate.NewID(), DeviceID: certificate.NewID(),
+		DeviceLabel: opts.DeviceLabel, StateKey: crypto.NewSecretKey(),
+	}
+	if keys.SigningKey, err = crypto.GenerateSigningKey(); err != nil {
+		return nil, err
+	}
+	if keys.SealKey, err = crypto.GenerateSealKey(); err != nil {
+		return nil, err
+	}
+	orgLink := l.WithoutSecrets()
+	orgLink.Root = root.Public()
+	keys.OrganisationLink = orgLink.String()
+
+	org := certificate.NewOrganisation(l.OrganisationID, root.Public())
+	certs, err := org.SignNext(root, "", time.Now(),
+		certificate.UserCreated{UserID: keys.UserID, Name: opts.Name, Email: opts.Email, Profile: certificate.ProfileAdmin, SealKey: keys.SealKey.Public()},
+		certificate.DeviceAdded{DeviceID: keys.DeviceID, UserID: keys.UserID, Label: opts.DeviceLabel, VerifyKey: keys.SigningKey.Public()},
+	)
+	if err != nil {
+		return nil, err
+	}
+	// The key file is written before the server hears of it: once the
+	// token is spent, these keys are the organisation's only admin.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := writeKeyFile(keyFilePath(dir), keys, opts.Passphrase); err != nil {
+		return nil, err
+	}
+	_, err = c.api.Bootstrap(ctx, &coffrev1.BootstrapRequest{
+		OrganisationId: l.OrganisationID, Token: l.Token, RootVerifyKey: root.Public().Bytes(), Certificates: certs,
+	})
+	root = nil // the root key is never stored: nothing else may ever sign as the organisation
+	if err != nil {
+		os.Remove(keyFilePath(dir))
+		return nil, fromServer(l.Address, err)
+	}
+	s, err := openWithKeys(dir, keys)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Sync(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("bootstrapped, but the first sync failed (run 'coffre status' to retry): %w", err)
+	}
+	return s, nil
+}

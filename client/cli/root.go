@@ -1,0 +1,80 @@
+// Package cli is the coffre command line: one file per command, each RunE
+// only reading flags and calling the client package.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Execute runs the coffre command line and returns the exit code.
+func Execute() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := NewRootCommand().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "coffre:", err)
+		return 1
+	}
+	return 0
+}
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	home           string
+	passphraseFile string
+}
+
+// NewRootCommand returns the root command with every subcommand.
+func NewRootCommand() *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "coffre",
+		Short: "coffre: end-to-end encrypted document sharing that trusts no server",
+		Long: `coffre keeps an organisation's documents encrypted and signed on each device;
+the server stores and relays what it cannot read.
+
+Getting started:
+  coffre org bootstrap LINK --name NAME --email EMAIL   first administrator
+  coffre user invite EMAIL                               invite a colleague
+  coffre user greet                                      then compare codes with them
+  coffre invitation claim LINK --name NAME               the colleague's side
+  coffre status                                          who and where you are
+
+Passphrase: asked on the terminal; scripts can set COFFRE_PASSPHRASE or pass
+--passphrase-file FILE (first line). Codes during enrolment are read from the
+terminal, or from standard input, one line each, when it is not a terminal.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.home, "home", defaultHome(), "data directory of this device; env COFFRE_HOME")
+	root.PersistentFlags().StringVar(&g.passphraseFile, "passphrase-file", "", "read the passphrase from the first line of this file instead of the terminal")
+	root.AddCommand(
+		newOrgCommand(g),
+		newUserCommand(g),
+		newDeviceCommand(g),
+		newInvitationCommand(g),
+		newStatusCommand(g),
+	)
+	return root
+}
+
+// defaultHome is $COFFRE_HOME, else $XDG_DATA_HOME/coffre, else
+// ~/.local/share/coffre.
+func defaultHome() string {
+	if h := os.Getenv("COFFRE_HOME"); h != "" {
+		return h
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "coffre")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "coffre")
+	}
+	return "coffre"
+}

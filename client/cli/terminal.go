@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/coffre/coffre/client"
+)
+
+// console reads answers from the terminal or, for scripts and tests, from
+// standard input line by line.
+type console struct {
+	in  *bufio.Reader
+	out io.Writer
+	err io.Writer
+	tty bool
+}
+
+func newConsole(cmd *cobra.Command) *console {
+	in := cmd.InOrStdin()
+	tty := false
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		tty = true
+	}
+	return &console{in: bufio.NewReader(in), out: cmd.OutOrStdout(), err: cmd.ErrOrStderr(), tty: tty}
+}
+
+func (c *console) line(ctx context.Context, prompt string) (string, error) {
+	fmt.Fprint(c.out, prompt)
+	type result struct {
+		s   string
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := c.in.ReadString('\n')
+		if err == io.EOF && s != "" {
+			err = nil
+		}
+		ch <- result{strings.TrimSpace(s), err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err == io.EOF {
+			return "", errors.New("no answer: standard input ended")
+		}
+		return r.s, r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// passphrase returns the passphrase: from --passphrase-file, else
+// COFFRE_PASSPHRASE, else the terminal (asked twice when confirm is set).
+func (g *globalOptions) passphrase(c *console, confirm bool) ([]byte, error) {
+	if g.passphraseFile != "" {
+		b, err := os.ReadFile(g.passphraseFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading passphrase file: %w", err)
+		}
+		first, _, _ := strings.Cut(string(b), "\n")
+		return []byte(strings.TrimRight(first, "\r")), nil
+	}
+	if p, ok := os.LookupEnv("COFFRE_PASSPHRASE"); ok {
+		return []byte(p), nil
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, errors.New("no terminal to ask the passphrase on: set COFFRE_PASSPHRASE or use --passphrase-file")
+	}
+	defer tty.Close()
+	ask := func(prompt string) ([]byte, error) {
+		fmt.Fprint(tty, prompt)
+		p, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		return p, err
+	}
+	p, err := ask("Passphrase: ")
+	if err != nil || !confirm {
+		return p, err
+	}
+	again, err := ask("Passphrase again: ")
+	if err != nil {
+		return nil, err
+	}
+	if string(again) != string(p) {
+		return nil, errors.New("the two passphrases differ")
+	}
+	return p, nil
+}
+
+// unlock opens this device and brings its verified state up to date. When
+// the server can't be reached, offline commands go on with the state
+// verified last (and say so); others stop.
+func (g *globalOptions) unlock(cmd *cobra.Command, offlineOK bool) (*client.Session, error) {
+	if !client.HasDevice(g.home) {
+		return nil, client.ErrNoDevice
+	}
+	p, err := g.passphrase(newConsole(cmd), false)
+	if err != nil {
+		return nil, err
+	}
+	s, err := client.Open(cmd.Context(), g.home, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Sync(cmd.Context()); err != nil {
+		if offlineOK && errors.Is(err, client.ErrServerUnavailable) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v; showing what this device verified last\n", err)
+			return s, nil
+		}
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// prompter runs the people's side of an enrolment on the console.
+type prompter struct {
+	c   *console
+	yes bool
+}
+
+func (p *prompter) ShowCode(code string) {
+	fmt.Fprintf(p.c.out, "Your code: %s\nRead it to the other person, and ask for theirs.\n", code)
+}
+
+func (p *prompter) PeerCode(ctx context.Context) (string, error) {
+	return p.c.line(ctx, "Code the other person reads to you: ")
+}
+
+func (p *prompter) ConfirmClaimer(ctx context.Context, who client.Claimer) (bool, error) {
+	desc := fmt.Sprintf("%s <%s>, device %q", who.Name, who.Email, who.DeviceLabel)
+	if p.yes {
+		fmt.Fprintf(p.c.out, "Enrolling %s\n", desc)
+		return true, nil
+	}
+	a, err := p.c.line(ctx, fmt.Sprintf("Enrol %s? [y/N] ", desc))
+	return strings.EqualFold(a, "y") || strings.EqualFold(a, "yes"), err
+}
+
+func (p *prompter) Progress(msg string) { fmt.Fprintln(p.c.err, msg) }

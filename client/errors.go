@@ -1,0 +1,63 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/wire"
+)
+
+// Errors a caller of this package can test for. Server-side errors arrive
+// as the wire package's errors (wire.ErrForbidden and the rest); this file
+// is the one place where gRPC statuses are turned back into them.
+var (
+	// ErrNoDevice: the data directory holds no device yet.
+	ErrNoDevice = errors.New("no device in this data directory: run 'coffre org bootstrap LINK' or 'coffre invitation claim LINK' first")
+	// ErrAlreadyEnrolled: the data directory already holds a device.
+	ErrAlreadyEnrolled = errors.New("this data directory already holds a device: use another --home")
+	// ErrWrongPassphrase: the passphrase does not open the device key file.
+	ErrWrongPassphrase = errors.New("wrong passphrase")
+	// ErrCorruptState: the local state file is damaged or was edited.
+	ErrCorruptState = errors.New("local state is damaged")
+	// ErrServerUnavailable: the server can't be reached; nothing changed.
+	ErrServerUnavailable = errors.New("cannot reach the server: nothing was changed, try again later")
+	// ErrNotAdmin: the command needs an administrator.
+	ErrNotAdmin = errors.New("only an administrator can do this")
+	// ErrUnknownUser: no such user in the verified log.
+	ErrUnknownUser = errors.New("no such user")
+	// ErrSASMismatch: the code typed is not the one the other side shows.
+	ErrSASMismatch = errors.New("the codes do not match: enrolment aborted (someone may be in the middle); start again")
+	// ErrEnrolmentBroken: the other side sent something that does not
+	// check out; the attempt was aborted.
+	ErrEnrolmentBroken = errors.New("enrolment aborted: the other side's messages do not check out")
+	// ErrBadLog: the server's log does not verify from the root key.
+	ErrBadLog = errors.New("the server's organisation log does not verify")
+	// ErrRollback and ErrFork: the server's log is older than, or diverges
+	// from, what this device verified before.
+	ErrRollback = certificate.ErrRollback
+	ErrFork     = certificate.ErrFork
+)
+
+// fromServer maps an error returned by a gRPC call.
+func fromServer(address string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if w := wire.FromStatus(err); w != err {
+		return w
+	}
+	if st, ok := status.FromError(err); ok {
+		switch st.Code() {
+		case codes.Unavailable, codes.DeadlineExceeded:
+			return fmt.Errorf("%w (%s)", ErrServerUnavailable, address)
+		case codes.Canceled:
+			return fmt.Errorf("cancelled")
+		}
+		return fmt.Errorf("server %s: %s", address, st.Message())
+	}
+	return err
+}

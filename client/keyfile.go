@@ -1,0 +1,142 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/coffre/coffre/crypto"
+	"github.com/coffre/coffre/link"
+)
+
+// keyFileVersion is the format version of the device key file's content.
+const keyFileVersion = 1
+
+// deviceKeys is what the device key file holds, encrypted under the
+// passphrase (SPEC.md §2.6 and §9). Device keys never come from the server
+// (SECURITY.md A1): they are made on this device or, for a second device,
+// handed over inside the enrolment channel.
+type deviceKeys struct {
+	OrganisationLink string // without secrets: address, organisation, root key, TLS pin
+	OrganisationName string
+	UserID           string
+	DeviceID         string
+	DeviceLabel      string
+	SigningKey       *crypto.SigningKey
+	SealKey          *crypto.SealKey
+	StateKey         crypto.SecretKey // encrypts the local state file
+}
+
+// keyFileContent is the serialised form: raw key bytes, never printed.
+type keyFileContent struct {
+	Version          int    `json:"version"`
+	OrganisationLink string `json:"organisation_link"`
+	OrganisationName string `json:"organisation_name"`
+	UserID           string `json:"user_id"`
+	DeviceID         string `json:"device_id"`
+	DeviceLabel      string `json:"device_label"`
+	SigningKey       []byte `json:"signing_key"`
+	SealKey          []byte `json:"seal_key"`
+	StateKey         []byte `json:"state_key"`
+}
+
+func (k *deviceKeys) link() link.Link {
+	l, err := link.Parse(k.OrganisationLink)
+	if err != nil {
+		panic("coffre: internal error: key file holds a bad link: " + err.Error())
+	}
+	return l
+}
+
+// writeKeyFile encrypts keys under the passphrase and writes them
+// atomically: a crash leaves the old file or the new one, never half.
+func writeKeyFile(path string, keys *deviceKeys, passphrase []byte) error {
+	content, err := json.Marshal(keyFileContent{
+		Version:          keyFileVersion,
+		OrganisationLink: keys.OrganisationLink,
+		OrganisationName: keys.OrganisationName,
+		UserID:           keys.UserID,
+		DeviceID:         keys.DeviceID,
+		DeviceLabel:      keys.DeviceLabel,
+		SigningKey:       keys.SigningKey.Bytes(),
+		SealKey:          keys.SealKey.Bytes(),
+		StateKey:         keys.StateKey.Bytes(),
+	})
+	if err != nil {
+		return err
+	}
+	sealed, err := crypto.EncryptWithPassphrase(passphrase, content)
+	if err != nil {
+		return fmt.Errorf("encrypting the device key file: %w", err)
+	}
+	return writeFileAtomic(path, sealed, 0o600)
+}
+
+// readKeyFile opens the device key file with the passphrase.
+func readKeyFile(path string, passphrase []byte) (*deviceKeys, error) {
+	sealed, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoDevice
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading device key file %s: %w", path, err)
+	}
+	content, err := crypto.DecryptWithPassphrase(passphrase, sealed)
+	if errors.Is(err, crypto.ErrWrongPassphrase) {
+		return nil, ErrWrongPassphrase
+	}
+	if err != nil {
+		return nil, fmt.Errorf("device key file %s is damaged: %w", path, err)
+	}
+	var c keyFileContent
+	if err := json.Unmarshal(content, &c); err != nil || c.Version != keyFileVersion {
+		return nil, fmt.Errorf("device key file %s is damaged or of an unknown version", path)
+	}
+	k := &deviceKeys{
+		OrganisationLink: c.OrganisationLink, OrganisationName: c.OrganisationName,
+		UserID: c.UserID, DeviceID: c.DeviceID, DeviceLabel: c.DeviceLabel,
+	}
+	var errs [4]error
+	k.SigningKey, errs[0] = crypto.ParseSigningKey(c.SigningKey)
+	k.SealKey, errs[1] = crypto.ParseSealKey(c.SealKey)
+	k.StateKey, errs[2] = crypto.ParseSecretKey(c.StateKey)
+	_, errs[3] = link.Parse(c.OrganisationLink)
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, fmt.Errorf("device key file %s is damaged: %w", path, err)
+	}
+	return k, nil
+}
+
+// writeFileAtomic writes to a temporary file in the same directory, syncs
+// it, renames it over path and syncs the directory.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(mode)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package client
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/crypto"
+)
+
+// localState is the device's record of what it verified (SPEC.md §9): every
+// log entry it accepted and the head it reached, encrypted with the state
+// key from the device key file, so that a stolen disk shows nothing without
+// the passphrase. Opening it re-verifies every entry from the root key: a
+// damaged or edited file is reported, never silently reset.
+type localState struct {
+	path string
+	db   *bolt.DB
+	key  crypto.SecretKey
+}
+
+var (
+	bucketLog  = []byte("log")
+	bucketMeta = []byte("meta")
+	keyHead    = []byte("head")
+)
+
+func openState(path string, key crypto.SecretKey) (*localState, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("opening local state %s: %w (is another coffre command running?)", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketLog, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("local state %s: %w", path, err)
+	}
+	return &localState{path: path, db: db, key: key}, nil
+}
+
+func (s *localState) close() error { return s.db.Close() }
+
+func posKey(p uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], p)
+	return k[:]
+}
+
+func (s *localState) aad(kind string, p uint64) []byte {
+	return append([]byte("coffre/v1/state/"+kind+"/"), posKey(p)...)
+}
+
+// load rebuilds the verified organisation from the stored entries,
+// checking each one again, and checks it reaches the stored head.
+func (s *localState) load(org *certificate.Organisation) error {
+	if err := s.replay(org, ^uint64(0)); err != nil {
+		return err
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		sealed := tx.Bucket(bucketMeta).Get(keyHead)
+		if sealed == nil {
+			if org.Head.Position != 0 {
+				return fmt.Errorf("local state %s has entries but no head: %w", s.path, ErrCorruptState)
+			}
+			return nil
+		}
+		head, err := s.key.Decrypt(s.aad("head", 0), sealed)
+		if err != nil || len(head) < 8 || binary.BigEndian.Uint64(head) != org.Head.Position || !bytes.Equal(head[8:], org.Head.Hash) {
+			return fmt.Errorf("local state %s: head does not match its entries: %w", s.path, ErrCorruptState)
+		}
+		return nil
+	})
+}
+
+// replay applies the stored entries up to position upto to org.
+func (s *localState) replay(org *certificate.Organisation, upto uint64) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketLog).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			p := binary.BigEndian.Uint64(k)
+			if p > upto {
+				return nil
+			}
+			data, err := s.key.Decrypt(s.aad("log", p), v)
+			if err != nil {
+				return fmt.Errorf("local state %s is damaged at entry %d: %w", s.path, p, ErrCorruptState)
+			}
+			if _, err := org.Apply(p, data); err != nil {
+				return fmt.Errorf("local state %s holds an entry that no longer verifies (%v): %w", s.path, err, ErrCorruptState)
+			}
+		}
+		return nil
+	})
+}
+
+// save stores newly verified entries and the new head in one transaction.
+func (s *localState) save(entries []verifiedEntry, head certificate.Head) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLog)
+		for _, e := range entries {
+			if err := b.Put(posKey(e.position), s.key.Encrypt(s.aad("log", e.position), e.data)); err != nil {
+				return err
+			}
+		}
+		h := append(posKey(head.Position), head.Hash...)
+		return tx.Bucket(bucketMeta).Put(keyHead, s.key.Encrypt(s.aad("head", 0), h))
+	})
+	if err != nil {
+		return fmt.Errorf("saving local state %s: %w", s.path, err)
+	}
+	return nil
+}
+
+type verifiedEntry struct {
+	position uint64
+	data     []byte
+}

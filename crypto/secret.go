@@ -1,0 +1,111 @@
+package crypto
+
+import (
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// SecretKey is a 256-bit symmetric key for XChaCha20-Poly1305.
+type SecretKey struct {
+	private
+	key *hidden[[chacha20poly1305.KeySize]byte] // nil for the zero value
+}
+
+const (
+	secretKeyLen      = 1 + chacha20poly1305.KeySize
+	secretHeaderLen   = 2
+	secretMinCipherLn = secretHeaderLen + chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
+)
+
+// NewSecretKey returns a new random key.
+func NewSecretKey() SecretKey { return secretKeyFrom(RandomBytes(chacha20poly1305.KeySize)) }
+
+func secretKeyFrom(b []byte) SecretKey {
+	return SecretKey{key: hide([chacha20poly1305.KeySize]byte(b))}
+}
+
+// ParseSecretKey decodes the output of Bytes: [AlgXChaCha20Poly1305][32 bytes].
+func ParseSecretKey(b []byte) (SecretKey, error) {
+	if err := checkEncoding("secret key", b, AlgXChaCha20Poly1305, secretKeyLen); err != nil {
+		return SecretKey{}, err
+	}
+	return secretKeyFrom(b[1:]), nil
+}
+
+// Bytes encodes the key as [AlgXChaCha20Poly1305][32 bytes].
+func (k SecretKey) Bytes() []byte {
+	k.mustBeSet()
+	return append([]byte{AlgXChaCha20Poly1305}, k.key.p[:]...)
+}
+
+// String returns "{private}".
+func (k SecretKey) String() string { return "{private}" }
+
+// Encrypt seals plaintext with a random nonce.
+// Output: [FormatVersion][AlgXChaCha20Poly1305][24-byte nonce][ciphertext+tag].
+// The version and algorithm bytes are also authenticated (prepended to aad).
+func (k SecretKey) Encrypt(aad, plaintext []byte) []byte {
+	return k.encrypt(aad, plaintext, RandomBytes(chacha20poly1305.NonceSizeX))
+}
+
+// encrypt is Encrypt with the nonce given, for known-answer tests.
+func (k SecretKey) encrypt(aad, plaintext, nonce []byte) []byte {
+	k.mustBeSet()
+	out := make([]byte, 0, secretMinCipherLn+len(plaintext))
+	out = append(out, FormatVersion, AlgXChaCha20Poly1305)
+	out = append(out, nonce...)
+	return newXChaCha(k.key.p[:]).Seal(out, nonce, plaintext, headerAAD(out[:secretHeaderLen], aad))
+}
+
+// Decrypt opens the output of Encrypt. Any failure is ErrDecrypt; nothing is
+// returned before the tag is checked.
+func (k SecretKey) Decrypt(aad, ciphertext []byte) ([]byte, error) {
+	if k.key == nil || len(ciphertext) < secretMinCipherLn ||
+		ciphertext[0] != FormatVersion || ciphertext[1] != AlgXChaCha20Poly1305 {
+		return nil, ErrDecrypt
+	}
+	header := ciphertext[:secretHeaderLen]
+	nonce := ciphertext[secretHeaderLen : secretHeaderLen+chacha20poly1305.NonceSizeX]
+	body := ciphertext[secretHeaderLen+chacha20poly1305.NonceSizeX:]
+	pt, err := newXChaCha(k.key.p[:]).Open(nil, nonce, body, headerAAD(header, aad))
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return pt, nil
+}
+
+// mustBeSet panics on the zero SecretKey: encrypting under an all-zero key
+// would silently publish the plaintext.
+func (k SecretKey) mustBeSet() {
+	if k.key == nil {
+		panic("coffre/crypto: internal error: use of zero SecretKey")
+	}
+}
+
+// DeriveKey derives a key with HKDF-SHA-256 from secret, with a named label
+// (domain separation) and optional info.
+// The HKDF info is "coffre/v1/kdf/" + label + 0x00 + info.
+func DeriveKey(secret []byte, label string, info []byte) SecretKey {
+	key, err := hkdf.Key(sha256.New, secret, nil, mustDomain(kdfPrefix, label)+string(info), chacha20poly1305.KeySize)
+	if err != nil {
+		panic("coffre/crypto: internal error: " + err.Error())
+	}
+	return secretKeyFrom(key)
+}
+
+// headerAAD authenticates the version and algorithm bytes with the caller's
+// associated data, so that they cannot be swapped (SECURITY.md A17).
+func headerAAD(header, aad []byte) []byte {
+	return append(append(make([]byte, 0, len(header)+len(aad)), header...), aad...)
+}
+
+func newXChaCha(key []byte) cipher.AEAD {
+	aead, err := chacha20poly1305.NewX(key)
+	if err != nil {
+		panic("coffre/crypto: internal error: " + err.Error())
+	}
+	return aead
+}

@@ -1,0 +1,256 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/crypto"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/wire"
+)
+
+// caller is the authenticated device of a call.
+type caller struct {
+	orgID  string
+	device *certificate.Device
+	user   *certificate.User
+	org    *certificate.Organisation // state as of the call
+}
+
+func (c *caller) isAdmin() bool { return c.user.Profile == certificate.ProfileAdmin }
+
+type callerKey struct{}
+
+func callerFrom(ctx context.Context) *caller {
+	c, _ := ctx.Value(callerKey{}).(*caller)
+	return c
+}
+
+// tokenMethods are the calls made before a device exists: they carry a
+// bootstrap or invitation token instead of a device signature, and are rate
+// limited per address (SPEC.md §6.1). The relay calls take either: the
+// claimer's token or the greeter's device signature.
+var tokenMethods = map[string]bool{
+	coffrev1.CoffreService_GetOrganisation_FullMethodName: true,
+	coffrev1.CoffreService_Bootstrap_FullMethodName:       true,
+	coffrev1.CoffreService_ClaimInvitation_FullMethodName: true,
+	coffrev1.CoffreService_RelayPost_FullMethodName:       true,
+	coffrev1.CoffreService_RelayWait_FullMethodName:       true,
+}
+
+func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	msg, ok := req.(proto.Message)
+	if !ok {
+		return nil, wire.Status(wire.ErrBadRequest)
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	if tokenMethods[info.FullMethod] && len(md.Get(wire.KeySignature)) == 0 {
+		if !s.limiter.allow(peerHost(ctx)) {
+			return nil, wire.Status(wire.ErrRateLimited)
+		}
+		resp, err := handler(ctx, req)
+		return resp, s.toStatus(ctx, info.FullMethod, err)
+	}
+	c, err := s.authenticate(ctx, info.FullMethod, msg)
+	if err != nil {
+		return nil, s.toStatus(ctx, info.FullMethod, err)
+	}
+	resp, err := handler(context.WithValue(ctx, callerKey{}, c), req)
+	return resp, s.toStatus(ctx, info.FullMethod, err)
+}
+
+// streamAuth authenticates a server-streaming call on its one request
+// message, before the handler sees it.
+func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return handler(srv, &authStream{ServerStream: ss, s: s, method: info.FullMethod})
+}
+
+type authStream struct {
+	grpc.ServerStream
+	s      *Server
+	method string
+	ctx    context.Context
+}
+
+func (a *authStream) Context() context.Context {
+	if a.ctx != nil {
+		return a.ctx
+	}
+	return a.ServerStream.Context()
+}
+
+func (a *authStream) RecvMsg(m any) error {
+	if err := a.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if a.ctx != nil {
+		return nil
+	}
+	c, err := a.s.authenticate(a.ServerStream.Context(), a.method, m.(proto.Message))
+	if err != nil {
+		return a.s.toStatus(a.ServerStream.Context(), a.method, err)
+	}
+	a.ctx = context.WithValue(a.ServerStream.Context(), callerKey{}, c)
+	return nil
+}
+
+// authenticate checks a device call (SPEC.md §6.1): the device is in the
+// organisation's verified log and its user is not revoked, the time is
+// within MaxSkew and after this process started, the nonce is fresh, and
+// the signature covers method, organisation, device, time, nonce and request.
+func (s *Server) authenticate(ctx context.Context, method string, req proto.Message) (*caller, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	get := func(k string) string {
+		if v := md.Get(k); len(v) == 1 {
+			return v[0]
+		}
+		return ""
+	}
+	orgID, deviceID := get(wire.KeyOrganisation), get(wire.KeyDevice)
+	ms, err := strconv.ParseInt(get(wire.KeyTime), 10, 64)
+	if err != nil || orgID == "" || deviceID == "" {
+		return nil, errUnauthenticated
+	}
+	nonce, err1 := base64.RawURLEncoding.DecodeString(get(wire.KeyNonce))
+	sig, err2 := base64.RawURLEncoding.DecodeString(get(wire.KeySignature))
+	if err1 != nil || err2 != nil || len(nonce) != 16 {
+		return nil, errUnauthenticated
+	}
+	at, now := time.UnixMilli(ms), s.cfg.Now()
+	if at.Before(now.Add(-wire.MaxSkew)) || at.After(now.Add(wire.MaxSkew)) || at.Before(s.started.Add(-time.Second)) {
+		return nil, errUnauthenticated
+	}
+	org, err := s.state(ctx, orgID)
+	if err != nil {
+		if err == errOrganisationUnknown {
+			return nil, errUnauthenticated
+		}
+		return nil, err
+	}
+	device, ok := org.Device(deviceID)
+	if !ok {
+		return nil, errUnauthenticated
+	}
+	msg, err := wire.Message(method, orgID, deviceID, at, nonce, req)
+	if err != nil {
+		return nil, errUnauthenticated
+	}
+	if wire.Verify(device.VerifyKey, msg, sig) != nil {
+		return nil, errUnauthenticated
+	}
+	user, _ := org.User(device.UserID)
+	if user.Revoked() {
+		return nil, errDeviceRevoked
+	}
+	if !s.nonces.fresh(deviceID, nonce, at, now) {
+		return nil, errUnauthenticated // a replay
+	}
+	return &caller{orgID: orgID, device: device, user: user, org: org}, nil
+}
+
+func peerHost(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(p.Addr.String())
+	if err != nil {
+		return p.Addr.String()
+	}
+	return host
+}
+
+func peerAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok {
+		return p.Addr.String()
+	}
+	return ""
+}
+
+// nonceCache remembers the nonces of the last 2×MaxSkew, so that a request
+// replayed inside the time window is refused.
+type nonceCache struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func newNonceCache() *nonceCache { return &nonceCache{seen: map[string]time.Time{}} }
+
+func (n *nonceCache) fresh(device string, nonce []byte, at, now time.Time) bool {
+	k := device + "\x00" + string(nonce)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, dup := n.seen[k]; dup {
+		return false
+	}
+	n.seen[k] = at
+	return true
+}
+
+func (n *nonceCache) sweep(now time.Time) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for k, at := range n.seen {
+		if now.Sub(at) > 2*wire.MaxSkew {
+			delete(n.seen, k)
+		}
+	}
+}
+
+// limiter is a token bucket per client address for unauthenticated calls:
+// a flood of enrolment attempts can't starve members.
+type limiter struct {
+	mu      sync.Mutex
+	rate    float64 // tokens per second
+	burst   float64
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(rate, burst float64) *limiter {
+	return &limiter{rate: rate, burst: burst, buckets: map[string]*bucket{}}
+}
+
+func (l *limiter) allow(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+func (l *limiter) sweep() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, b := range l.buckets {
+		if time.Since(b.last) > time.Minute {
+			delete(l.buckets, k)
+		}
+	}
+}
+
+func parseVerifyKey(b []byte) (crypto.VerifyKey, error) { return crypto.ParseVerifyKey(b) }

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/coffre/coffre/server"
+	"github.com/coffre/coffre/server/store/boltstore"
+)
+
+type runOptions struct {
+	dataDir    string
+	listen     string
+	publicAddr string
+	tlsCert    string
+	tlsKey     string
+}
+
+func newRunCommand() *cobra.Command {
+	var opts runOptions
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the server on the embedded store",
+		Long: `Run the server. The embedded store (bbolt) lives in the data directory, with
+a self-signed TLS certificate made on first run unless --tls-cert/--tls-key
+name a real one. The TLS pin printed at start is written into organisation
+links so that clients trust this certificate and no other.
+
+The server stops cleanly on SIGINT or SIGTERM.`,
+		Example: "  coffre-server run --data /var/lib/coffre --listen 0.0.0.0:7443 --public-addr coffre.example.org:7443",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServer(cmd.Context(), cmd, opts)
+		},
+	}
+	dataDirFlag(cmd, &opts.dataDir)
+	cmd.Flags().StringVar(&opts.listen, "listen", "127.0.0.1:7443", "address to listen on")
+	cmd.Flags().StringVar(&opts.publicAddr, "public-addr", "", "host:port clients use, written into links (default: the listen address)")
+	cmd.Flags().StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate file (PEM); default: a self-signed one in the data directory")
+	cmd.Flags().StringVar(&opts.tlsKey, "tls-key", "", "TLS private key file (PEM), with --tls-cert")
+	return cmd
+}
+
+func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
+	if (opts.tlsCert == "") != (opts.tlsKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if err := os.MkdirAll(opts.dataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	cert, pin, created, err := server.LoadOrCreateTLS(opts.dataDir, opts.tlsCert, opts.tlsKey)
+	if err != nil {
+		return err
+	}
+	if opts.tlsCert != "" {
+		pin = "" // a CA certificate: clients verify it the usual way
+	}
+	st, err := boltstore.Open(storePath(opts.dataDir), boltstore.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	lis, err := net.Listen("tcp", opts.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", opts.listen, err)
+	}
+	public := opts.publicAddr
+	if public == "" {
+		public = lis.Addr().String()
+	}
+	if err := os.WriteFile(addressPath(opts.dataDir), []byte(public+"\n"), 0o600); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	srv := server.New(server.Config{Store: st, PublicAddress: public, Pin: pin, Logger: logger})
+
+	out := cmd.OutOrStdout()
+	if created {
+		fmt.Fprintf(out, "made a self-signed TLS certificate in %s\n", opts.dataDir)
+	}
+	fmt.Fprintf(out, "coffre-server listening on %s (clients use %s)\n", lis.Addr(), public)
+	if pin != "" {
+		fmt.Fprintf(out, "TLS pin: %s\n", pin)
+	}
+	fmt.Fprintf(out, "create an organisation: coffre-server org create --data %s NAME\n", opts.dataDir)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, lis, cert) })
+	g.Go(func() error { return srv.ServeOperator(gctx, operatorPath(opts.dataDir)) })
+	err = g.Wait()
+	fmt.Fprintln(out, "coffre-server stopped")
+	return err
+}

@@ -1,0 +1,44 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/coffre/coffre/server/store"
+	"github.com/coffre/coffre/wire"
+)
+
+// The server's errors are the wire errors; this file is the one place where
+// anything else (store errors, context errors) is mapped to them
+// (SPEC.md §6.3).
+var (
+	errUnauthenticated     = wire.ErrUnauthenticated
+	errDeviceRevoked       = wire.ErrDeviceRevoked
+	errForbidden           = wire.ErrForbidden
+	errOrganisationUnknown = wire.ErrOrganisationUnknown
+	errInvitationUnusable  = wire.ErrInvitationUnusable
+	errEnrolmentAborted    = wire.ErrEnrolmentAborted
+	errEnrolmentStale      = wire.ErrEnrolmentStale
+	errBadRequest          = wire.ErrBadRequest
+)
+
+func (s *Server) toStatus(ctx context.Context, method string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.Is(err, store.ErrConflict):
+		err = wire.ErrLogMoved
+	case errors.Is(err, store.ErrInvitationUnusable):
+		err = wire.ErrInvitationUnusable
+	case errors.Is(err, store.ErrBadToken):
+		err = wire.ErrBadBootstrapToken
+	case errors.Is(err, store.ErrNotFound):
+		err = wire.ErrNotFound
+	}
+	if !wire.Known(err) {
+		s.log.Error("call failed", "method", method, "error", err)
+	}
+	return wire.Status(err)
+}

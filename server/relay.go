@@ -1,0 +1,133 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// relay holds enrolment messages in memory while greeter and claimer talk
+// (SPEC.md §5). The bytes are opaque to the server: after the first steps
+// they are sealed in the channel the two ends share.
+type relay struct {
+	mu    sync.Mutex
+	boxes map[string]*mailbox // by organisation + invitation id
+}
+
+type mailbox struct {
+	attempt uint32
+	msgs    map[relayKey][]byte
+	aborted map[uint32]bool
+	changed chan struct{} // closed and replaced on every change
+	touched time.Time
+}
+
+type relayKey struct {
+	side, step uint32
+}
+
+func newRelay() *relay { return &relay{boxes: map[string]*mailbox{}} }
+
+func (r *relay) box(id string) *mailbox {
+	b := r.boxes[id]
+	if b == nil {
+		b = &mailbox{msgs: map[relayKey][]byte{}, aborted: map[uint32]bool{}, changed: make(chan struct{})}
+		r.boxes[id] = b
+	}
+	b.touched = time.Now()
+	return b
+}
+
+func (b *mailbox) notify() {
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
+// start begins a new attempt, dropping the messages of older ones.
+func (r *relay) start(id string) uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.box(id)
+	b.attempt++
+	b.msgs = map[relayKey][]byte{}
+	b.notify()
+	return b.attempt
+}
+
+// post stores a message of the current attempt.
+func (r *relay) post(id string, attempt, side, step uint32, payload []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.box(id)
+	switch {
+	case b.aborted[attempt]:
+		return errEnrolmentAborted
+	case attempt != b.attempt:
+		return errEnrolmentStale
+	}
+	k := relayKey{side, step}
+	if _, dup := b.msgs[k]; dup {
+		return errEnrolmentStale
+	}
+	b.msgs[k] = payload
+	b.notify()
+	return nil
+}
+
+// abort marks an attempt aborted; waiters on it return errEnrolmentAborted.
+// It reports whether the attempt was live (so it is counted once).
+func (r *relay) abort(id string, attempt uint32) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.box(id)
+	if b.aborted[attempt] || attempt == 0 || attempt > b.attempt {
+		return false
+	}
+	b.aborted[attempt] = true
+	b.notify()
+	return true
+}
+
+// wait returns the message of (attempt, side, step), waiting until it comes,
+// the attempt is aborted, or ctx ends. attempt 0 means the newest attempt.
+func (r *relay) wait(ctx context.Context, id string, attempt, side, step uint32) (uint32, []byte, error) {
+	for {
+		r.mu.Lock()
+		b := r.box(id)
+		a := attempt
+		if a == 0 {
+			a = b.attempt
+		}
+		if b.aborted[a] {
+			r.mu.Unlock()
+			return a, nil, errEnrolmentAborted
+		}
+		if a != 0 && a == b.attempt {
+			if p, ok := b.msgs[relayKey{side, step}]; ok {
+				r.mu.Unlock()
+				return a, p, nil
+			}
+		} else if a != 0 && a != b.attempt {
+			r.mu.Unlock()
+			return a, nil, errEnrolmentStale
+		}
+		changed := b.changed
+		r.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return a, nil, ctx.Err()
+		}
+	}
+}
+
+// forget drops mailboxes idle for longer than maxIdle.
+func (r *relay) forget(maxIdle time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, b := range r.boxes {
+		if time.Since(b.touched) > maxIdle {
+			delete(r.boxes, id)
+		}
+	}
+}

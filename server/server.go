@@ -1,0 +1,209 @@
+// Package server is coffre's server: it stores and relays opaque, signed
+// bytes, authenticates every device call, and checks certificate rules as
+// defence in depth (SPEC.md §6). It never holds a key that opens anything.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/coffre/coffre/certificate"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/server/store"
+)
+
+// Config is what a Server needs.
+type Config struct {
+	Store store.Store
+	// PublicAddress is the host:port clients reach, written into links.
+	PublicAddress string
+	// Pin is the TLS public-key pin written into links ("" for a CA certificate).
+	Pin string
+	// Now is the clock; nil means time.Now. Tests move it.
+	Now func() time.Time
+	// Logger receives structured logs; nil discards them. Nothing secret
+	// is ever logged: no token, key or certificate body.
+	Logger *slog.Logger
+	// MaxEnrolmentAttempts is how many failed attempts burn an invitation.
+	MaxEnrolmentAttempts int
+}
+
+// Server implements the coffre service.
+type Server struct {
+	coffrev1.UnimplementedCoffreServiceServer
+
+	cfg     Config
+	log     *slog.Logger
+	hub     *hub
+	relay   *relay
+	nonces  *nonceCache
+	limiter *limiter
+	started time.Time
+
+	mu   sync.Mutex
+	orgs map[string]*orgState
+}
+
+// orgState caches an organisation's verified log state. appendMu
+// serialises appends so that each is checked against the head it extends.
+type orgState struct {
+	appendMu sync.Mutex
+	mu       sync.Mutex
+	org      *certificate.Organisation
+}
+
+// New returns a Server on cfg.Store.
+func New(cfg Config) *Server {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxEnrolmentAttempts == 0 {
+		cfg.MaxEnrolmentAttempts = 3
+	}
+	return &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		hub:     newHub(),
+		relay:   newRelay(),
+		nonces:  newNonceCache(),
+		limiter: newLimiter(20, 60),
+		started: cfg.Now(),
+		orgs:    map[string]*orgState{},
+	}
+}
+
+// GRPCServer returns a gRPC server with TLS, the interceptors that
+// authenticate calls, and the coffre service registered.
+func (s *Server) GRPCServer(cert tls.Certificate) *grpc.Server {
+	creds := credentials.NewTLS(&tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS13,
+	})
+	g := grpc.NewServer(
+		grpc.Creds(creds),
+		grpc.MaxRecvMsgSize(16<<20),
+		grpc.ChainUnaryInterceptor(s.unaryAuth),
+		grpc.ChainStreamInterceptor(s.streamAuth),
+	)
+	coffrev1.RegisterCoffreServiceServer(g, s)
+	return g
+}
+
+// Serve serves the coffre service on lis until ctx ends, then stops
+// gracefully.
+func (s *Server) Serve(ctx context.Context, lis net.Listener, cert tls.Certificate) error {
+	g := s.GRPCServer(cert)
+	go s.housekeeping(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		done := make(chan struct{})
+		go func() { g.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			g.Stop()
+		}
+	}()
+	err := g.Serve(lis)
+	<-stopped
+	if errors.Is(err, grpc.ErrServerStopped) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) housekeeping(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.nonces.sweep(s.cfg.Now())
+			s.relay.forget(time.Hour)
+			s.limiter.sweep()
+		}
+	}
+}
+
+// state returns a private copy of the organisation's verified state, caught
+// up with the store.
+func (s *Server) state(ctx context.Context, orgID string) (*certificate.Organisation, error) {
+	st, err := s.orgState(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err := s.catchUp(ctx, orgID, st.org); err != nil {
+		return nil, err
+	}
+	return st.org.Clone(), nil
+}
+
+func (s *Server) orgState(ctx context.Context, orgID string) (*orgState, error) {
+	s.mu.Lock()
+	st := s.orgs[orgID]
+	s.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	rec, err := s.cfg.Store.Organisation(ctx, orgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errOrganisationUnknown
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rec.RootVerifyKey == nil {
+		return nil, errOrganisationUnknown // not bootstrapped: nobody can authenticate yet
+	}
+	root, err := parseVerifyKey(rec.RootVerifyKey)
+	if err != nil {
+		return nil, fmt.Errorf("organisation %s: stored root key: %w", orgID, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.orgs[orgID]; st != nil {
+		return st, nil
+	}
+	st = &orgState{org: certificate.NewOrganisation(orgID, root)}
+	s.orgs[orgID] = st
+	return st, nil
+}
+
+// catchUp applies the entries the store has beyond org's head. The server
+// checks its own store too: an entry that fails is a corrupted store, and
+// the organisation stops being served rather than serving it.
+func (s *Server) catchUp(ctx context.Context, orgID string, org *certificate.Organisation) error {
+	for {
+		entries, err := s.cfg.Store.ReadLog(ctx, orgID, org.Head.Position+1, 1000)
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		for _, e := range entries {
+			if _, err := org.Apply(e.Position, e.Data); err != nil {
+				s.log.Error("stored log entry fails verification", "organisation", orgID, "position", e.Position, "error", err)
+				return fmt.Errorf("organisation %s: stored log: %w", orgID, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,163 @@
+// Package boltstore is the embedded storage backend: one bbolt file holds
+// every organisation's metadata and log (PROTOCOL.md "Server"; blocks live
+// elsewhere, as files, because bbolt reads large cold values slowly, see
+// BENCH.md).
+//
+// Layout of the file:
+//
+//	meta                          "version" → format version
+//	orgs                          org id → JSON organisation
+//	org/<id>/log                  8-byte big-endian position → binary log entry (codec.go)
+//	org/<id>/invitations          invitation id → JSON invitation
+//	org/<id>/invitation-tokens    token hash → invitation id
+//	org/<id>/connections          device id, 0x00, 8-byte big-endian Unix ns → address
+//	org/<id>/connections-by-time  8-byte big-endian Unix ns, device id → address
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/coffre/coffre/server/store"
+)
+
+// ErrLocked is returned by Open when another process holds the file.
+var ErrLocked = errors.New("in use by another process")
+
+// formatVersion is stored in the meta bucket; Open refuses any other.
+const formatVersion = "1"
+
+var (
+	bucketMeta   = []byte("meta")
+	bucketOrgs   = []byte("orgs")
+	bucketOrg    = []byte("org")
+	keyVersion   = []byte("version")
+	bucketLog    = []byte("log")
+	bucketInv    = []byte("invitations")
+	bucketInvTok = []byte("invitation-tokens")
+	bucketConn   = []byte("connections")
+	bucketConnT  = []byte("connections-by-time")
+)
+
+// Options tunes Open.
+type Options struct {
+	// Timeout is how long Open waits for another process to release the
+	// file before failing with ErrLocked. Zero means one second.
+	Timeout time.Duration
+}
+
+// Store is a store.Store kept in one bbolt file.
+type Store struct {
+	db *bolt.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the store at path, creating it if needed.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("store %s is %w", path, ErrLocked)
+	case err != nil:
+		return nil, fmt.Errorf("opening store %s: %w", path, err)
+	}
+	// Batch only serves RecordConnection; the default 10ms delay is slower
+	// than no batching at all (BENCH.md).
+	db.MaxBatchDelay = time.Millisecond
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		switch v := meta.Get(keyVersion); {
+		case v == nil:
+			if err := meta.Put(keyVersion, []byte(formatVersion)); err != nil {
+				return err
+			}
+		case string(v) != formatVersion:
+			return fmt.Errorf("unsupported format version %q", v)
+		}
+		for _, name := range [][]byte{bucketOrgs, bucketOrg} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening store %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close releases the file. Calling it again does nothing.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Backup writes a consistent copy of the bbolt file to w; the copy opens
+// with Open. Writers are not blocked while it runs.
+func (s *Store) Backup(ctx context.Context, w io.Writer) error {
+	return s.view(ctx, func(tx *bolt.Tx) error {
+		if _, err := tx.WriteTo(ctxWriter{ctx, w}); err != nil {
+			return fmt.Errorf("backing up store: %w", err)
+		}
+		return nil
+	})
+}
+
+// ctxWriter stops a long backup when its context is cancelled.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// view and update check ctx before starting: bbolt transactions can't be
+// cancelled once running, but they are short.
+func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
+
+func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(fn)
+}
+
+// orgBucket returns the bucket holding one organisation's sub-buckets.
+func orgBucket(tx *bolt.Tx, orgID string) (*bolt.Bucket, error) {
+	b := tx.Bucket(bucketOrg).Bucket([]byte(orgID))
+	if b == nil {
+		return nil, fmt.Errorf("organisation %w", store.ErrNotFound)
+	}
+	return b, nil
+}
+
+// orgSub returns one sub-bucket (log, invitations...) of an organisation.
+func orgSub(tx *bolt.Tx, orgID string, name []byte) (*bolt.Bucket, error) {
+	b, err := orgBucket(tx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	return b.Bucket(name), nil
+}

@@ -1,0 +1,112 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/coffre/coffre/server/store"
+)
+
+// AppendLog appends entries after checking they extend the head, and spends
+// the invitation named by spend, in one transaction.
+func (s *Store) AppendLog(ctx context.Context, orgID string, entries []store.LogEntry, spend string, at time.Time) (store.Head, error) {
+	var head store.Head
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		log, err := orgSub(tx, orgID, bucketLog)
+		if err != nil {
+			return err
+		}
+		if head, err = appendEntries(log, entries); err != nil {
+			return err
+		}
+		if spend == "" {
+			return nil
+		}
+		_, err = updateInvitation(tx, orgID, spend, func(inv *store.Invitation) error {
+			if inv.State != store.InvitationPending || !at.Before(inv.ExpiresAt) {
+				return fmt.Errorf("invitation %s (%s, expires %s): %w", spend, inv.State, inv.ExpiresAt.Format(time.RFC3339), store.ErrInvitationUnusable)
+			}
+			inv.State = store.InvitationSpent
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return store.Head{}, fmt.Errorf("appending to the log of %s: %w", orgID, err)
+	}
+	return head, nil
+}
+
+// appendEntries writes entries after the last one in log and returns the
+// new head. The first entry's PrevHash is not checked against an empty log:
+// the genesis hash is the caller's business (store.Head).
+func appendEntries(log *bolt.Bucket, entries []store.LogEntry) (store.Head, error) {
+	head, err := logHead(log)
+	if err != nil {
+		return store.Head{}, err
+	}
+	for _, e := range entries {
+		if e.Position != head.Position+1 || (head.Position > 0 && !bytes.Equal(e.PrevHash, head.Hash)) {
+			return store.Head{}, fmt.Errorf("entry at position %d after head %d: %w", e.Position, head.Position, store.ErrConflict)
+		}
+		if err := log.Put(u64(e.Position), encodeEntry(e)); err != nil {
+			return store.Head{}, err
+		}
+		head = store.Head{Position: e.Position, Hash: e.Hash}
+	}
+	return head, nil
+}
+
+func logHead(log *bolt.Bucket) (store.Head, error) {
+	k, v := log.Cursor().Last()
+	if k == nil {
+		return store.Head{}, nil
+	}
+	e, err := decodeEntry(k, v)
+	return store.Head{Position: e.Position, Hash: e.Hash}, err
+}
+
+// ReadLog returns up to limit entries from position from.
+func (s *Store) ReadLog(ctx context.Context, orgID string, from uint64, limit int) ([]store.LogEntry, error) {
+	var entries []store.LogEntry
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		log, err := orgSub(tx, orgID, bucketLog)
+		if err != nil {
+			return err
+		}
+		c := log.Cursor()
+		for k, v := c.Seek(u64(from)); k != nil && len(entries) < limit; k, v = c.Next() {
+			e, err := decodeEntry(k, v)
+			if err != nil {
+				return err
+			}
+			entries = append(entries, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the log of %s from %d: %w", orgID, from, err)
+	}
+	return entries, nil
+}
+
+// LogHead returns the last entry's position and hash.
+func (s *Store) LogHead(ctx context.Context, orgID string) (store.Head, error) {
+	var head store.Head
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		log, err := orgSub(tx, orgID, bucketLog)
+		if err != nil {
+			return err
+		}
+		head, err = logHead(log)
+		return err
+	})
+	if err != nil {
+		return store.Head{}, fmt.Errorf("reading the log head of %s: %w", orgID, err)
+	}
+	return head, nil
+}

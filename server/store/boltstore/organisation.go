@@ -1,0 +1,117 @@
+package boltstore
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/coffre/coffre/server/store"
+)
+
+// CreateOrganisation records org and creates its buckets.
+func (s *Store) CreateOrganisation(ctx context.Context, org store.Organisation) error {
+	if org.ID == "" {
+		return errors.New("creating organisation: empty id")
+	}
+	v, err := encodeOrg(org)
+	if err != nil {
+		return fmt.Errorf("creating organisation %s: %w", org.ID, err)
+	}
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		orgs := tx.Bucket(bucketOrgs)
+		if orgs.Get([]byte(org.ID)) != nil {
+			return store.ErrExists
+		}
+		if err := orgs.Put([]byte(org.ID), v); err != nil {
+			return err
+		}
+		b, err := tx.Bucket(bucketOrg).CreateBucket([]byte(org.ID))
+		if err != nil {
+			return err
+		}
+		for _, name := range [][]byte{bucketLog, bucketInv, bucketInvTok, bucketConn, bucketConnT} {
+			if _, err := b.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("creating organisation %s: %w", org.ID, err)
+	}
+	return nil
+}
+
+// Organisation returns one organisation.
+func (s *Store) Organisation(ctx context.Context, id string) (store.Organisation, error) {
+	var org store.Organisation
+	err := s.view(ctx, func(tx *bolt.Tx) (err error) {
+		org, err = getOrg(tx, id)
+		return err
+	})
+	if err != nil {
+		return store.Organisation{}, fmt.Errorf("reading organisation %s: %w", id, err)
+	}
+	return org, nil
+}
+
+// Organisations lists every organisation, by id (bbolt keeps keys sorted).
+func (s *Store) Organisations(ctx context.Context) ([]store.Organisation, error) {
+	var orgs []store.Organisation
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOrgs).ForEach(func(k, v []byte) error {
+			org, err := decodeOrg(string(k), v)
+			orgs = append(orgs, org)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing organisations: %w", err)
+	}
+	return orgs, nil
+}
+
+// Bootstrap spends the bootstrap token, records the root key and appends
+// the first entries in one transaction.
+func (s *Store) Bootstrap(ctx context.Context, orgID string, tokenHash, rootKey []byte, entries []store.LogEntry, at time.Time) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		org, err := getOrg(tx, orgID)
+		if err != nil {
+			return err
+		}
+		// An empty stored hash means already bootstrapped: it must not
+		// match an empty token.
+		if len(org.BootstrapTokenHash) == 0 || subtle.ConstantTimeCompare(org.BootstrapTokenHash, tokenHash) != 1 {
+			return store.ErrBadToken
+		}
+		log, err := orgSub(tx, orgID, bucketLog)
+		if err != nil {
+			return err
+		}
+		if _, err := appendEntries(log, entries); err != nil {
+			return err
+		}
+		org.BootstrapTokenHash, org.RootVerifyKey, org.BootstrappedAt = nil, rootKey, at
+		v, err := encodeOrg(org)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketOrgs).Put([]byte(orgID), v)
+	})
+	if err != nil {
+		return fmt.Errorf("bootstrapping organisation %s: %w", orgID, err)
+	}
+	return nil
+}
+
+func getOrg(tx *bolt.Tx, id string) (store.Organisation, error) {
+	v := tx.Bucket(bucketOrgs).Get([]byte(id))
+	if v == nil {
+		return store.Organisation{}, fmt.Errorf("organisation %w", store.ErrNotFound)
+	}
+	return decodeOrg(id, v)
+}

@@ -1,0 +1,146 @@
+// Package store defines what the server keeps and the interface every
+// storage backend implements. The server stores opaque, signed bytes; it
+// never needs to understand them to keep them (SPEC.md §7).
+//
+// Each method is one transaction: it either happens entirely or not at all.
+// The conformance suite in storetest checks that every backend behaves the
+// same.
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+var (
+	// ErrNotFound is returned when the named organisation, invitation or
+	// entry does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists is returned when creating something whose id is taken.
+	ErrExists = errors.New("already exists")
+	// ErrConflict is returned by AppendLog when the log head moved since the
+	// caller read it (its first entry's position is not head+1, or its
+	// PrevHash is not the head's hash).
+	ErrConflict = errors.New("log head moved")
+	// ErrBadToken is returned when a bootstrap token does not match or the
+	// organisation is already bootstrapped.
+	ErrBadToken = errors.New("bad or spent bootstrap token")
+	// ErrInvitationUnusable is returned when an invitation given to
+	// AppendLog is not pending or has expired.
+	ErrInvitationUnusable = errors.New("invitation is not pending")
+)
+
+// Organisation is one trust domain hosted by the server.
+type Organisation struct {
+	ID                 string
+	Name               string
+	BootstrapTokenHash []byte // SHA-256 of the bootstrap token; nil once bootstrapped
+	RootVerifyKey      []byte // set at bootstrap; nil before
+	CreatedAt          time.Time
+	BootstrappedAt     time.Time
+}
+
+// LogEntry is one certificate in the organisation log (SPEC.md §4).
+// Positions start at 1. Hash = H(PrevHash, Data) is computed by the caller.
+type LogEntry struct {
+	Position   uint64
+	PrevHash   []byte
+	Hash       []byte
+	Data       []byte // the signed certificate, exactly as the author sent it
+	ReceivedAt time.Time
+}
+
+// Head is the last entry's position and hash (0 and the genesis hash for an
+// empty log is the caller's business: an empty log has Position 0, Hash nil).
+type Head struct {
+	Position uint64
+	Hash     []byte
+}
+
+// InvitationState is where an invitation stands.
+type InvitationState string
+
+const (
+	InvitationPending   InvitationState = "pending"
+	InvitationSpent     InvitationState = "spent"
+	InvitationCancelled InvitationState = "cancelled"
+	InvitationBurned    InvitationState = "burned" // too many failed attempts
+)
+
+// Invitation is what the server knows of an invitation: never the token,
+// only its hash (SECURITY.md A19).
+type Invitation struct {
+	ID        string
+	OrgID     string
+	TokenHash []byte
+	Kind      string // "user" or "device"
+	Email     string // for a user invitation
+	UserID    string // for a device invitation: the user adding a device
+	Profile   string // for a user invitation: the profile it will get
+	CreatedBy string // device id of the creator
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	State     InvitationState
+	Attempts  int // failed enrolment attempts so far
+}
+
+// Connection is one connection of a device (CNIL's last-connection rule).
+type Connection struct {
+	DeviceID string
+	Time     time.Time
+	Address  string
+}
+
+// Store is the server's persistent state. Every method takes ctx first and
+// is one transaction.
+type Store interface {
+	// CreateOrganisation records a new, not yet bootstrapped organisation.
+	CreateOrganisation(ctx context.Context, org Organisation) error
+	// Organisation returns the organisation with that id.
+	Organisation(ctx context.Context, id string) (Organisation, error)
+	// Organisations lists every organisation, by id.
+	Organisations(ctx context.Context) ([]Organisation, error)
+	// Bootstrap checks tokenHash against the organisation's bootstrap token,
+	// records rootKey and appends the first entries, all at once. Afterwards
+	// the token is gone. A wrong or spent token is ErrBadToken.
+	Bootstrap(ctx context.Context, orgID string, tokenHash, rootKey []byte, entries []LogEntry, at time.Time) error
+
+	// AppendLog appends entries at the end of the organisation log. The
+	// first entry's Position must be head+1 and its PrevHash the head's
+	// hash, and each next entry must follow the one before; otherwise
+	// ErrConflict and nothing is written. If spend is not empty, the
+	// invitation with that id must be pending and not expired at `at`; it is
+	// marked spent in the same transaction (ErrInvitationUnusable otherwise).
+	AppendLog(ctx context.Context, orgID string, entries []LogEntry, spend string, at time.Time) (Head, error)
+	// ReadLog returns up to limit entries starting at position from (>= 1).
+	ReadLog(ctx context.Context, orgID string, from uint64, limit int) ([]LogEntry, error)
+	// LogHead returns the last entry's position and hash.
+	LogHead(ctx context.Context, orgID string) (Head, error)
+
+	// CreateInvitation records a new invitation (ErrExists if its id is taken).
+	CreateInvitation(ctx context.Context, inv Invitation) error
+	// Invitation returns one invitation by id.
+	Invitation(ctx context.Context, orgID, id string) (Invitation, error)
+	// InvitationByToken returns the invitation whose token hash is tokenHash.
+	InvitationByToken(ctx context.Context, orgID string, tokenHash []byte) (Invitation, error)
+	// Invitations lists an organisation's invitations, oldest first.
+	Invitations(ctx context.Context, orgID string) ([]Invitation, error)
+	// UpdateInvitation reads, changes and writes one invitation atomically.
+	// If fn returns an error nothing is written and that error is returned.
+	UpdateInvitation(ctx context.Context, orgID, id string, fn func(*Invitation) error) (Invitation, error)
+
+	// RecordConnection stores a connection and returns the one before it for
+	// the same device (zero Connection and no error if there was none).
+	RecordConnection(ctx context.Context, orgID string, c Connection) (previous Connection, err error)
+	// Connections returns up to limit of a device's connections, newest
+	// first; an empty deviceID means every device of the organisation.
+	Connections(ctx context.Context, orgID, deviceID string, limit int) ([]Connection, error)
+
+	// Backup writes a consistent copy of the whole store to w while the
+	// store stays in use.
+	Backup(ctx context.Context, w io.Writer) error
+	// Close releases the store.
+	Close() error
+}
