@@ -163,7 +163,9 @@ func (r *relayEnd) post(ctx context.Context, step uint32, m proto.Message) error
 		return err
 	}
 	if r.channel != nil {
-		payload = r.channel.Seal(payload)
+		// Sealed messages name their side and step, so the relay can't
+		// replay one in another place.
+		payload = r.channel.Seal(append([]byte{byte(r.side), byte(step)}, payload...))
 	}
 	resp, err := r.api.RelayPost(ctx, &coffrev1.RelayPostRequest{
 		OrganisationId: r.orgID, Token: r.token, InvitationId: r.invID,
@@ -197,9 +199,11 @@ func (r *relayEnd) wait(ctx context.Context, step uint32, m proto.Message) error
 		r.attempt = resp.GetAttempt()
 		payload := resp.GetPayload()
 		if r.channel != nil {
-			if payload, err = r.channel.Open(payload); err != nil {
+			if payload, err = r.channel.Open(payload); err != nil || len(payload) < 2 ||
+				payload[0] != byte(peer) || payload[1] != byte(step) {
 				return ErrEnrolmentBroken
 			}
+			payload = payload[2:]
 		}
 		if err := proto.Unmarshal(payload, m); err != nil {
 			return ErrEnrolmentBroken

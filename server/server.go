@@ -35,6 +35,11 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxEnrolmentAttempts is how many failed attempts burn an invitation.
 	MaxEnrolmentAttempts int
+	// UnaryInterceptors and StreamInterceptors run after authentication,
+	// around the handlers. The adversarial tests use them to play a server
+	// that rewrites what it answers.
+	UnaryInterceptors  []grpc.UnaryServerInterceptor
+	StreamInterceptors []grpc.StreamServerInterceptor
 }
 
 // Server implements the coffre service.
@@ -94,8 +99,8 @@ func (s *Server) GRPCServer(cert tls.Certificate) *grpc.Server {
 	g := grpc.NewServer(
 		grpc.Creds(creds),
 		grpc.MaxRecvMsgSize(16<<20),
-		grpc.ChainUnaryInterceptor(s.unaryAuth),
-		grpc.ChainStreamInterceptor(s.streamAuth),
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{s.unaryAuth}, s.cfg.UnaryInterceptors...)...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{s.streamAuth}, s.cfg.StreamInterceptors...)...),
 	)
 	coffrev1.RegisterCoffreServiceServer(g, s)
 	return g

@@ -301,21 +301,30 @@ func (s *Server) CancelInvitation(ctx context.Context, req *coffrev1.CancelInvit
 // usableInvitation finds the pending, unexpired invitation of a token.
 // Unknown, expired, spent, cancelled and burned all give the one same
 // error, so the answer says nothing about other tokens.
-func (s *Server) usableInvitation(ctx context.Context, orgID string, token []byte) (store.Invitation, error) {
+func (s *Server) usableInvitation(ctx context.Context, orgID string, token []byte, allowSpent bool) (store.Invitation, error) {
 	if len(token) < 16 {
 		return store.Invitation{}, errInvitationUnusable
 	}
 	hash := sha256.Sum256(token)
 	inv, err := s.cfg.Store.InvitationByToken(ctx, orgID, hash[:])
-	if err != nil || inv.State != store.InvitationPending || !s.cfg.Now().Before(inv.ExpiresAt) {
+	if err != nil || !s.relayable(inv, allowSpent) {
 		return store.Invitation{}, errInvitationUnusable
 	}
 	return inv, nil
 }
 
+// relayable reports whether an invitation may still carry enrolment
+// messages. Once spent, only the messages that finish the attempt that
+// spent it may pass: the greeter's confirmation, and the claimer waiting
+// for it.
+func (s *Server) relayable(inv store.Invitation, allowSpent bool) bool {
+	ok := inv.State == store.InvitationPending || (allowSpent && inv.State == store.InvitationSpent)
+	return ok && s.cfg.Now().Before(inv.ExpiresAt)
+}
+
 // ClaimInvitation tells the claimer what its invitation is for.
 func (s *Server) ClaimInvitation(ctx context.Context, req *coffrev1.ClaimInvitationRequest) (*coffrev1.ClaimInvitationResponse, error) {
-	inv, err := s.usableInvitation(ctx, req.GetOrganisationId(), req.GetToken())
+	inv, err := s.usableInvitation(ctx, req.GetOrganisationId(), req.GetToken(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +340,7 @@ func (s *Server) ClaimInvitation(ctx context.Context, req *coffrev1.ClaimInvitat
 // relayInvitation resolves who is speaking in a relay call: the greeter,
 // authenticated as a device that may greet the named invitation, or the
 // claimer, holding the invitation's token.
-func (s *Server) relayInvitation(ctx context.Context, orgID, invID string, token []byte, side coffrev1.RelaySide) (store.Invitation, error) {
+func (s *Server) relayInvitation(ctx context.Context, orgID, invID string, token []byte, side coffrev1.RelaySide, allowSpent bool) (store.Invitation, error) {
 	if c := callerFrom(ctx); c != nil {
 		if side != coffrev1.RelaySide_RELAY_SIDE_GREETER {
 			return store.Invitation{}, errForbidden
@@ -340,7 +349,7 @@ func (s *Server) relayInvitation(ctx context.Context, orgID, invID string, token
 		if err != nil || !canGreet(c, inv) {
 			return store.Invitation{}, errInvitationUnusable
 		}
-		if inv.State != store.InvitationPending || !s.cfg.Now().Before(inv.ExpiresAt) {
+		if !s.relayable(inv, allowSpent) {
 			return store.Invitation{}, errInvitationUnusable
 		}
 		return inv, nil
@@ -348,14 +357,15 @@ func (s *Server) relayInvitation(ctx context.Context, orgID, invID string, token
 	if side != coffrev1.RelaySide_RELAY_SIDE_CLAIMER {
 		return store.Invitation{}, errUnauthenticated
 	}
-	return s.usableInvitation(ctx, orgID, token)
+	return s.usableInvitation(ctx, orgID, token, allowSpent)
 }
 
 // RelayPost posts one enrolment message; the claimer's first message starts
 // a new attempt. An abort burns the attempt, and enough of them burn the
 // invitation (SPEC.md §5).
 func (s *Server) RelayPost(ctx context.Context, req *coffrev1.RelayPostRequest) (*coffrev1.RelayPostResponse, error) {
-	inv, err := s.relayInvitation(ctx, req.GetOrganisationId(), req.GetInvitationId(), req.GetToken(), req.GetSide())
+	greeter := req.GetSide() == coffrev1.RelaySide_RELAY_SIDE_GREETER
+	inv, err := s.relayInvitation(ctx, req.GetOrganisationId(), req.GetInvitationId(), req.GetToken(), req.GetSide(), greeter && !req.GetAbort())
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +402,7 @@ func (s *Server) RelayPost(ctx context.Context, req *coffrev1.RelayPostRequest) 
 
 // RelayWait waits for the other side's message of one step.
 func (s *Server) RelayWait(ctx context.Context, req *coffrev1.RelayWaitRequest) (*coffrev1.RelayWaitResponse, error) {
-	inv, err := s.relayInvitation(ctx, req.GetOrganisationId(), req.GetInvitationId(), req.GetToken(), otherSide(req.GetSide()))
+	inv, err := s.relayInvitation(ctx, req.GetOrganisationId(), req.GetInvitationId(), req.GetToken(), otherSide(req.GetSide()), true)
 	if err != nil {
 		return nil, err
 	}

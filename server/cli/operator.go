@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -20,7 +21,10 @@ import (
 // there is one, and otherwise opens the store directly (the server is not
 // running, so nothing else holds it).
 func withOperator(ctx context.Context, dataDir string, running func(coffrev1.OperatorServiceClient) error, offline func(store.Store) error) error {
-	sock := operatorPath(dataDir)
+	sock, err := filepath.Abs(operatorPath(dataDir))
+	if err != nil {
+		return err
+	}
 	if _, err := os.Stat(sock); err == nil {
 		conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err == nil {
