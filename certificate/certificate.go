@@ -8,6 +8,7 @@
 package certificate
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
@@ -160,6 +161,13 @@ func Parse(data []byte) (*Certificate, error) {
 	if err := proto.Unmarshal(data, &signed); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	// One certificate has one encoding: bytes with unknown fields or
+	// another field order would give the same certificate a second entry
+	// hash (and a false fork alarm).
+	canonical, err := proto.MarshalOptions{Deterministic: true}.Marshal(&signed)
+	if err != nil || !bytes.Equal(canonical, data) {
+		return nil, fmt.Errorf("%w: not in canonical encoding", ErrMalformed)
+	}
 	var body coffrev1.Certificate
 	if err := proto.Unmarshal(signed.GetBody(), &body); err != nil {
 		return nil, fmt.Errorf("%w: body: %v", ErrMalformed, err)
@@ -176,7 +184,6 @@ func Parse(data []byte) (*Certificate, error) {
 		body:           signed.GetBody(),
 		signature:      signed.GetSignature(),
 	}
-	var err error
 	c.Statement, err = statementFromWire(&body)
 	if err != nil {
 		return nil, err
