@@ -349,6 +349,9 @@ func (s *Session) Greet(ctx context.Context, inv Invitation, p Prompter) (res Gr
 		}
 	case "device":
 		res.UserID = s.keys.UserID
+		if me, ok := s.Me(); ok {
+			res.Claimer.Name = me.Name
+		}
 		stmts = []certificate.Statement{
 			certificate.DeviceAdded{DeviceID: res.DeviceID, UserID: res.UserID, Label: who.GetDeviceLabel(), VerifyKey: verifyKey},
 		}

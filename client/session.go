@@ -28,6 +28,9 @@ type Session struct {
 	state *localState
 	org   *certificate.Organisation
 	conn  *conn
+
+	// The connection recorded by Hello this session, and the one before.
+	previous, current *Connection
 }
 
 func keyFilePath(dir string) string { return filepath.Join(dir, "device.age") }
@@ -159,12 +162,18 @@ func connectionFromWire(c *coffrev1.Connection) Connection {
 // Hello records this connection with the server and returns the previous
 // one of this device (zero if none), as CNIL asks medical applications to
 // show at login.
+// Hello is called once per session; later calls return the same answer.
 func (s *Session) Hello(ctx context.Context) (previous, current Connection, err error) {
+	if s.current != nil {
+		return *s.previous, *s.current, nil
+	}
 	resp, err := s.conn.api.Hello(ctx, &coffrev1.HelloRequest{})
 	if err != nil {
 		return Connection{}, Connection{}, fromServer(s.conn.address, err)
 	}
-	return connectionFromWire(resp.GetPrevious()), connectionFromWire(resp.GetCurrent()), nil
+	prev, cur := connectionFromWire(resp.GetPrevious()), connectionFromWire(resp.GetCurrent())
+	s.previous, s.current = &prev, &cur
+	return prev, cur, nil
 }
 
 // Connections lists recorded connections: this device's, or with all set

@@ -112,7 +112,13 @@ func (g *globalOptions) unlock(cmd *cobra.Command, offlineOK bool) (*client.Sess
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Sync(cmd.Context()); err != nil {
+	// Every command that reaches the server records the connection, so
+	// 'coffre status' can show the last one (CNIL).
+	_, _, err = s.Hello(cmd.Context())
+	if err == nil {
+		err = s.Sync(cmd.Context())
+	}
+	if err != nil {
 		if offlineOK && errors.Is(err, client.ErrServerUnavailable) {
 			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v; showing what this device verified last\n", err)
 			return s, nil

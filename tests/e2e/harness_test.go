@@ -361,6 +361,14 @@ func NewDevice(t testing.TB, name string) *Device {
 	return &Device{t: t, Name: name, Home: filepath.Join(t.TempDir(), name), Passphrase: "passphrase of " + name}
 }
 
+// In returns a copy of the device that reports to t: a subtest must use
+// its own copy of the parent's devices.
+func (d *Device) In(t testing.TB) *Device {
+	c := *d
+	c.t = t
+	return &c
+}
+
 // UsePassphraseFile makes the device read its passphrase from a file
 // rather than the environment.
 func (d *Device) UsePassphraseFile() {
@@ -430,19 +438,22 @@ func wantOneLineError(t testing.TB, r Result, want string) {
 
 // User is one entry of 'coffre user list --json'.
 type User struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Email     string     `json:"email"`
-	Profile   string     `json:"profile"`
-	Created   time.Time  `json:"created"`
-	Revoked   *time.Time `json:"revoked"`
-	Devices   []struct {
-		ID      string    `json:"id"`
-		Label   string    `json:"label"`
-		Created time.Time `json:"created"`
-	} `json:"devices"`
-	Yourself  bool      `json:"yourself"`
-	Positions [2]uint64 `json:"log_positions"`
+	ID        string       `json:"id"`
+	Name      string       `json:"name"`
+	Email     string       `json:"email"`
+	Profile   string       `json:"profile"`
+	Created   time.Time    `json:"created"`
+	Revoked   *time.Time   `json:"revoked"`
+	Devices   []UserDevice `json:"devices"`
+	Yourself  bool         `json:"yourself"`
+	Positions [2]uint64    `json:"log_positions"`
+}
+
+// UserDevice is one device of a User.
+type UserDevice struct {
+	ID      string    `json:"id"`
+	Label   string    `json:"label"`
+	Created time.Time `json:"created"`
 }
 
 // Users runs 'user list --json' (with --all when all is set).
