@@ -30,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Timeouts of one command, of one enrolment (two processes), and of a
@@ -425,6 +427,7 @@ func wantOneLineError(t testing.TB, r Result, want string) {
 		return
 	}
 	msg := strings.TrimSuffix(r.Stderr, "\n")
+	t.Logf("  stderr: %s", msg)
 	if strings.Contains(msg, "\n") {
 		t.Errorf("want a one-line error, got:\n%s", r)
 	}
@@ -819,4 +822,38 @@ func findUser(t testing.TB, users []User, email string) User {
 	}
 	t.Fatalf("no user %s in %+v", email, users)
 	return User{}
+}
+
+// boltContents is every key and value of a bbolt file, nested buckets
+// included, keyed by their path: what the file holds, whatever bbolt's own
+// bookkeeping pages say.
+func boltContents(t testing.TB, path string) map[string]string {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatalf("opening %s with bbolt: %v", path, err)
+	}
+	defer db.Close()
+	out := map[string]string{}
+	var walk func(prefix string, b *bolt.Bucket) error
+	walk = func(prefix string, b *bolt.Bucket) error {
+		return b.ForEach(func(k, v []byte) error {
+			if v == nil {
+				out[prefix+string(k)+"/"] = ""
+				return walk(prefix+string(k)+"/", b.Bucket(k))
+			}
+			out[prefix+string(k)] = string(v)
+			return nil
+		})
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			out[string(name)+"/"] = ""
+			return walk(string(name)+"/", b)
+		})
+	})
+	if err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
+	return out
 }
