@@ -285,3 +285,55 @@ func TestBootstrapTokenWorksOnce(t *testing.T) {
 		t.Fatalf("second bootstrap: got %v", err)
 	}
 }
+
+func TestWatchPushesEventsAndEndsOnRevocation(t *testing.T) {
+	ts, admin := startBootstrapped(t)
+	bob := ts.enrol(t, admin, certificate.ProfileStandard)
+	watch := func(d device) coffrev1.CoffreService_WatchClient {
+		req := &coffrev1.WatchRequest{}
+		ctx := ts.signed(t, d, coffrev1.CoffreService_Watch_FullMethodName, time.Now(), req)
+		ctx, cancel := context.WithCancel(ctx)
+		t.Cleanup(cancel)
+		stream, err := ts.api.Watch(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := stream.Recv()
+		if err != nil || first.GetLogAppended().GetHeadPosition() != ts.org.Head.Position {
+			t.Fatalf("first event: %v, %v (want head %d)", first, err, ts.org.Head.Position)
+		}
+		return stream
+	}
+	adminStream, bobStream := watch(admin), watch(bob)
+
+	if err := ts.publish(t, admin, certificate.ProfileChanged{UserID: bob.user, Profile: certificate.ProfileOutsider}); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := adminStream.Recv()
+	if err != nil || ev.GetLogAppended().GetHeadPosition() != ts.org.Head.Position {
+		t.Fatalf("event after an append: %v, %v", ev, err)
+	}
+	if ev, err := bobStream.Recv(); err != nil || ev.GetLogAppended() == nil {
+		t.Fatalf("bob's event after an append: %v, %v", ev, err)
+	}
+	if err := ts.publish(t, admin, certificate.UserRevoked{UserID: bob.user}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bobStream.Recv(); !errors.Is(wire.FromStatus(err), wire.ErrDeviceRevoked) {
+		t.Fatalf("revoked device's stream: got %v, want ErrDeviceRevoked", err)
+	}
+	if ev, err := adminStream.Recv(); err != nil || ev.GetLogAppended() == nil {
+		t.Fatalf("admin's stream after the revocation: %v, %v", ev, err)
+	}
+}
+
+func TestWatchNeedsAuthentication(t *testing.T) {
+	ts, _ := startBootstrapped(t)
+	stream, err := ts.api.Watch(context.Background(), &coffrev1.WatchRequest{})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if !errors.Is(wire.FromStatus(err), wire.ErrUnauthenticated) {
+		t.Fatalf("unsigned Watch: got %v", err)
+	}
+}
