@@ -2,11 +2,13 @@ package client
 
 import (
 	"bytes"
+	"errors"
 	"encoding/binary"
 	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
@@ -31,17 +33,29 @@ var (
 
 func openState(path string, key crypto.SecretKey) (*localState, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("opening local state %s: %w (is another coffre command running?)", path, err)
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("local state %s is in use: is another coffre command running?", path)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketLog, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
+	if err != nil {
+		return nil, fmt.Errorf("local state %s can't be read (%v): %w; restore it from a backup or enrol this device again", path, err, ErrCorruptState)
+	}
+	// Only a new file needs its buckets: a command that changes nothing
+	// writes nothing.
+	missing := false
+	db.View(func(tx *bolt.Tx) error {
+		missing = tx.Bucket(bucketLog) == nil || tx.Bucket(bucketMeta) == nil
 		return nil
 	})
+	if missing {
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bucketLog, bucketMeta} {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("local state %s: %w", path, err)

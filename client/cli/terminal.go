@@ -49,6 +49,9 @@ func (c *console) line(ctx context.Context, prompt string) (string, error) {
 	}()
 	select {
 	case r := <-ch:
+		if !c.tty {
+			fmt.Fprintln(c.out) // the answer was not echoed: end the prompt's line
+		}
 		if r.err == io.EOF {
 			return "", errors.New("no answer: standard input ended")
 		}

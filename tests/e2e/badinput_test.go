@@ -18,12 +18,10 @@ const unusableInvitation = "invitation is unknown, expired, spent or cancelled"
 // is down, a damaged state file, a standard user acting as an
 // administrator. Each gets a one-line error, and nothing is changed.
 func TestBadInput(t *testing.T) {
-	srv := StartServer(t)
-	_, bootstrapLink := srv.CreateOrg("Clinique des Pins")
-	alice := NewDevice(t, "alice")
-	alice.Bootstrap(bootstrapLink, "Alice", "alice@pins.example")
+	org := StartOrganisation(t, "Clinique des Pins", "Alice", "alice@pins.example")
+	srv, alice, bootstrapLink := org.Server, org.Admin, org.BootstrapLink
 	// Expires while Bob's enrolment runs.
-	_, lateLink := alice.InviteUser("late@pins.example", "standard", "--expires", "1s")
+	lateID, lateLink := alice.InviteUser("late@pins.example", "standard", "--expires", "1s")
 	bob := NewDevice(t, "bob")
 	_, bobLink := EnrolUser(t, alice, "bob@pins.example", "standard", bob, "Bob")
 
@@ -36,6 +34,11 @@ func TestBadInput(t *testing.T) {
 		if !bytes.Equal(before, readFile(t, keyFile)) {
 			t.Errorf("a failed unlock changed the key file")
 		}
+	})
+
+	t.Run("no passphrase and no terminal", func(t *testing.T) {
+		r := run(t, cleanEnv(), "", coffreBin, "--home", bob.Home, "status")
+		wantOneLineError(t, r, "set COFFRE_PASSPHRASE or use --passphrase-file")
 	})
 
 	// A claim refused by the server leaves no device behind.
@@ -81,11 +84,15 @@ func TestBadInput(t *testing.T) {
 		if slices.ContainsFunc(alice.Users(true), func(u User) bool { return u.Email == "dave@pins.example" }) {
 			t.Errorf("Dave became a user despite the wrong code")
 		}
-		i := slices.IndexFunc(alice.Invitations(), func(i Invitation) bool { return i.ID == invID })
+		invs := alice.Invitations()
+		i := slices.IndexFunc(invs, func(i Invitation) bool { return i.ID == invID })
 		if i < 0 {
-			t.Fatalf("Dave's invitation is gone after one failed attempt")
+			t.Fatalf("Dave's invitation is gone after one failed attempt: %+v", invs)
 		}
-		if inv := alice.Invitations()[i]; inv.Attempts != 1 || inv.State != "pending" {
+		if j := slices.IndexFunc(invs, func(i Invitation) bool { return i.ID == lateID }); j < 0 || invs[j].State != "expired" {
+			t.Errorf("the invitation that expired is not listed as expired: %+v", invs)
+		}
+		if inv := invs[i]; inv.Attempts != 1 || inv.State != "pending" {
 			t.Errorf("after one wrong code, Dave's invitation is %+v, want pending with 1 failed attempt", inv)
 		}
 
@@ -142,9 +149,12 @@ func TestBadInput(t *testing.T) {
 		if err := os.WriteFile(state, garbage, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		a.MustFail(state, "status")
+		r := a.MustFail(state, "status")
 		if !bytes.Equal(garbage, readFile(t, state)) {
 			t.Errorf("the damaged state file was changed (reset?) instead of being reported")
+		}
+		if !strings.Contains(r.Stderr, "damaged") || strings.Contains(r.Stderr, "another coffre command") {
+			t.Errorf("a damaged state.db must be reported as damaged, not as in use: %q", r.Stderr)
 		}
 	})
 }

@@ -125,6 +125,7 @@ func run(t testing.TB, env []string, stdin string, name string, args ...string) 
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
 	cmd.WaitDelay = time.Second
+	cmd.SysProcAttr = noTerminal()
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -138,6 +139,10 @@ func run(t testing.TB, env []string, stdin string, name string, args ...string) 
 	t.Logf("%s: exit %d in %v", strings.Join(res.Args, " "), res.Code, res.Elapsed.Round(time.Millisecond))
 	return res
 }
+
+// noTerminal starts a command in a new session, without a controlling
+// terminal: it can't ask anything on /dev/tty, as in a script or a CI job.
+func noTerminal() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
 
 func exitCode(err error) int {
 	var exit *exec.ExitError
@@ -317,6 +322,26 @@ func (s *Server) CreateOrg(name string) (id, bootstrapLink string) {
 		s.t.Fatalf("no organisation id in:\n%s", out)
 	}
 	return m[1], lastLine(s.t, out)
+}
+
+// Organisation is a running server with one organisation, bootstrapped by
+// its first administrator.
+type Organisation struct {
+	Server        *Server
+	ID            string
+	BootstrapLink string
+	Admin         *Device
+}
+
+// StartOrganisation starts a server, creates the organisation name on it,
+// and bootstraps it from a new device of adminName <adminEmail>.
+func StartOrganisation(t testing.TB, name, adminName, adminEmail string) *Organisation {
+	t.Helper()
+	o := &Organisation{Server: StartServer(t)}
+	o.ID, o.BootstrapLink = o.Server.CreateOrg(name)
+	o.Admin = NewDevice(t, strings.ToLower(adminName))
+	o.Admin.Bootstrap(o.BootstrapLink, adminName, adminEmail)
+	return o
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
@@ -643,6 +668,7 @@ func (d *Device) startInteractive(ctx context.Context, args ...string) *interact
 	p.cmd = exec.CommandContext(ctx, coffreBin, full...)
 	p.cmd.Env = env
 	p.cmd.WaitDelay = time.Second
+	p.cmd.SysProcAttr = noTerminal()
 	p.cmd.Stderr = &p.stderr
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
@@ -856,4 +882,11 @@ func boltContents(t testing.TB, path string) map[string]string {
 		t.Fatalf("reading %s: %v", path, err)
 	}
 	return out
+}
+
+func copyFile(t testing.TB, from, to string) {
+	t.Helper()
+	if err := os.WriteFile(to, readFile(t, from), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
