@@ -224,6 +224,9 @@ func statementFromWire(b *coffrev1.Certificate) (Statement, error) {
 			Profile: Profile(s.ProfileChanged.GetProfile()),
 		}, nil
 	}
+	if st, ok := vaultStatementFromWire(b); ok {
+		return st, nil
+	}
 	return nil, fmt.Errorf("%w: no known statement", ErrMalformed)
 }
 
@@ -245,7 +248,9 @@ func statementToWire(s Statement, b *coffrev1.Certificate) error {
 			UserId: s.UserID, Profile: coffrev1.Profile(s.Profile),
 		}}
 	default:
-		return fmt.Errorf("certificate: internal error: unknown statement %T", s)
+		if !vaultStatementToWire(s, b) {
+			return fmt.Errorf("certificate: internal error: unknown statement %T", s)
+		}
 	}
 	return nil
 }

@@ -68,6 +68,8 @@ type Organisation struct {
 
 	users    map[string]*User
 	devices  map[string]*Device
+	vaults   map[string]*Vault
+	hashes   [][]byte // hashes[p] is the chain hash after position p
 	lastTime time.Time
 }
 
@@ -80,7 +82,18 @@ func NewOrganisation(id string, root crypto.VerifyKey) *Organisation {
 		Head:    Head{Position: 0, Hash: Genesis(id, root)},
 		users:   map[string]*User{},
 		devices: map[string]*Device{},
+		vaults:  map[string]*Vault{},
+		hashes:  [][]byte{Genesis(id, root)},
 	}
+}
+
+// HashAt returns the chain hash after position pos of the verified log,
+// so that a head another device reports can be compared (SPEC.md §4.4).
+func (o *Organisation) HashAt(pos uint64) ([]byte, bool) {
+	if pos >= uint64(len(o.hashes)) {
+		return nil, false
+	}
+	return o.hashes[pos], true
 }
 
 // User returns a user by id.
@@ -160,6 +173,7 @@ func (o *Organisation) Apply(position uint64, data []byte) (*Certificate, error)
 	o.fold(c)
 	o.lastTime = c.Time
 	o.Head = Head{Position: position, Hash: EntryHash(o.Head.Hash, data)}
+	o.hashes = append(o.hashes, o.Head.Hash)
 	return c, nil
 }
 
@@ -267,6 +281,8 @@ func (o *Organisation) check(c *Certificate) error {
 		case !s.Profile.valid():
 			return o.broke(p, "unknown profile %d", int(s.Profile))
 		}
+	case VaultCreated, VaultRoleSet, VaultKeyRotated, VaultRenamed, VaultArchived:
+		return o.checkVault(c, author)
 	default:
 		return o.broke(p, "unknown statement")
 	}
@@ -290,6 +306,8 @@ func (o *Organisation) fold(c *Certificate) {
 		u.RevokedAt, u.RevokedBy, u.RevokedOn = c.Position, c.Author, c.Time
 	case ProfileChanged:
 		o.users[s.UserID].Profile = s.Profile
+	default:
+		o.foldVault(c, o.users[o.devices[c.Author].UserID])
 	}
 }
 
@@ -311,6 +329,11 @@ func (o *Organisation) Clone() *Organisation {
 		cd := *d
 		c.devices[k] = &cd
 	}
+	c.vaults = make(map[string]*Vault, len(o.vaults))
+	for k, v := range o.vaults {
+		c.vaults[k] = v.clone()
+	}
+	c.hashes = append([][]byte(nil), o.hashes...)
 	c.Head.Hash = append([]byte(nil), o.Head.Hash...)
 	return &c
 }

@@ -560,25 +560,9 @@ func (s *Session) checkEnrolled(headPos uint64, headHash []byte) error {
 	if !ok || !u.SealKey.Equal(s.keys.SealKey.Public()) {
 		return fmt.Errorf("%w: the user's keys in the log are not the ones exchanged", ErrEnrolmentBroken)
 	}
-	hash, err := s.hashAt(headPos)
-	if err != nil || !bytes.Equal(hash, headHash) {
+	hash, ok := s.org.HashAt(headPos)
+	if !ok || !bytes.Equal(hash, headHash) {
 		return fmt.Errorf("%w: the greeter's log head differs from this device's", ErrFork)
 	}
 	return nil
-}
-
-// hashAt returns the chain hash at a position of the verified log, by
-// replaying the stored entries.
-func (s *Session) hashAt(pos uint64) ([]byte, error) {
-	if pos > s.org.Head.Position {
-		return nil, fmt.Errorf("position %d is beyond the verified head", pos)
-	}
-	if pos == s.org.Head.Position {
-		return s.org.Head.Hash, nil
-	}
-	replay := certificate.NewOrganisation(s.org.ID, s.org.Root)
-	if err := s.state.replay(replay, pos); err != nil {
-		return nil, err
-	}
-	return replay.Head.Hash, nil
 }

@@ -2,8 +2,8 @@ package client
 
 import (
 	"bytes"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,6 +12,7 @@ import (
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
+	"github.com/coffre/coffre/workspace"
 )
 
 // localState is the device's record of what it verified (SPEC.md §9): every
@@ -139,4 +140,62 @@ func (s *localState) save(entries []verifiedEntry, head certificate.Head) error 
 type verifiedEntry struct {
 	position uint64
 	data     []byte
+}
+
+func vaultBucket(vaultID string) []byte  { return []byte("vault/" + vaultID) }
+func vaultHeadKey(vaultID string) []byte { return []byte("vault-head/" + vaultID) }
+
+// loadVault rebuilds a vault's verified log from the stored entries,
+// checking each again, and checks it reaches the stored head.
+func (s *localState) loadVault(org *certificate.Organisation, keys *workspace.Keys, log *workspace.Log) error {
+	kind := "vault/" + log.VaultID
+	return s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(vaultBucket(log.VaultID)); b != nil {
+			c := b.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				p := binary.BigEndian.Uint64(k)
+				data, err := s.key.Decrypt(s.aad(kind, p), v)
+				if err != nil {
+					return fmt.Errorf("local state %s is damaged at vault entry %d: %w", s.path, p, ErrCorruptState)
+				}
+				if _, err := log.Apply(org, keys, p, data); err != nil {
+					return fmt.Errorf("local state %s holds a vault entry that no longer verifies (%v): %w", s.path, err, ErrCorruptState)
+				}
+			}
+		}
+		sealed := tx.Bucket(bucketMeta).Get(vaultHeadKey(log.VaultID))
+		if sealed == nil {
+			if log.Head.Position != 0 {
+				return fmt.Errorf("local state %s has vault entries but no head: %w", s.path, ErrCorruptState)
+			}
+			return nil
+		}
+		head, err := s.key.Decrypt(s.aad(kind+"/head", 0), sealed)
+		if err != nil || len(head) < 8 || binary.BigEndian.Uint64(head) != log.Head.Position || !bytes.Equal(head[8:], log.Head.Hash) {
+			return fmt.Errorf("local state %s: vault head does not match its entries: %w", s.path, ErrCorruptState)
+		}
+		return nil
+	})
+}
+
+// saveVault stores newly verified vault entries and the new head.
+func (s *localState) saveVault(vaultID string, entries []workspace.RemoteEntry, head certificate.Head) error {
+	kind := "vault/" + vaultID
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(vaultBucket(vaultID))
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := b.Put(posKey(e.Position), s.key.Encrypt(s.aad(kind, e.Position), e.Data)); err != nil {
+				return err
+			}
+		}
+		h := append(posKey(head.Position), head.Hash...)
+		return tx.Bucket(bucketMeta).Put(vaultHeadKey(vaultID), s.key.Encrypt(s.aad(kind+"/head", 0), h))
+	})
+	if err != nil {
+		return fmt.Errorf("saving local state %s: %w", s.path, err)
+	}
+	return nil
 }

@@ -24,6 +24,8 @@ import (
 // Config is what a Server needs.
 type Config struct {
 	Store store.Store
+	// Blocks keeps the encrypted blocks of files.
+	Blocks store.BlockStore
 	// PublicAddress is the host:port clients reach, written into links.
 	PublicAddress string
 	// Pin is the TLS public-key pin written into links ("" for a CA certificate).

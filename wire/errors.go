@@ -26,6 +26,8 @@ var (
 	ErrAlreadyBootstrapped = errors.New("organisation is already bootstrapped")
 	ErrRateLimited         = errors.New("too many requests: try again later")
 	ErrBadRequest          = errors.New("malformed request")
+	ErrRotationPending     = errors.New("a member left this vault: its key must be rotated first")
+	ErrBlockTooLarge       = errors.New("block too large")
 )
 
 var wireErrors = []struct {
@@ -46,6 +48,8 @@ var wireErrors = []struct {
 	{ErrAlreadyBootstrapped, codes.FailedPrecondition},
 	{ErrRateLimited, codes.ResourceExhausted},
 	{ErrBadRequest, codes.InvalidArgument},
+	{ErrRotationPending, codes.FailedPrecondition},
+	{ErrBlockTooLarge, codes.InvalidArgument},
 }
 
 // Status turns one of the errors above into a gRPC status error. Anything

@@ -45,6 +45,8 @@ Getting started:
   coffre user greet                                      then compare codes with them
   coffre invitation claim LINK --name NAME               the colleague's side
   coffre status                                          who and where you are
+  coffre vault create NAME / vault share NAME EMAIL --role contributor
+  coffre put FILE NAME:/path / get NAME:/path FILE / ls NAME:/
 
 Passphrase: asked on the terminal; scripts can set COFFRE_PASSPHRASE or pass
 --passphrase-file FILE (first line). Codes during enrolment are read from the
@@ -60,6 +62,9 @@ terminal, or from standard input, one line each, when it is not a terminal.`,
 		newDeviceCommand(g),
 		newInvitationCommand(g),
 		newStatusCommand(g),
+		newVaultCommand(g),
+		newLsCommand(g), newPutCommand(g), newGetCommand(g), newMkdirCommand(g),
+		newMvCommand(g), newRmCommand(g), newHistoryCommand(g), newRestoreCommand(g),
 	)
 	return root
 }

@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/coffre/coffre/server"
+	"github.com/coffre/coffre/server/store/blockdir"
 	"github.com/coffre/coffre/server/store/boltstore"
 )
 
@@ -66,6 +68,11 @@ func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
 		return err
 	}
 	defer st.Close()
+	blocks, err := blockdir.Open(filepath.Join(opts.dataDir, "blocks"))
+	if err != nil {
+		return err
+	}
+	defer blocks.Close()
 	lis, err := net.Listen("tcp", opts.listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", opts.listen, err)
@@ -78,7 +85,7 @@ func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-	srv := server.New(server.Config{Store: st, PublicAddress: public, Pin: pin, Logger: logger})
+	srv := server.New(server.Config{Store: st, Blocks: blocks, PublicAddress: public, Pin: pin, Logger: logger})
 
 	out := cmd.OutOrStdout()
 	if created {

@@ -78,6 +78,62 @@ func (Profile) EnumDescriptor() ([]byte, []int) {
 	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{0}
 }
 
+// VaultRole is a member's role in one vault (PRODUCT.md).
+type VaultRole int32
+
+const (
+	VaultRole_VAULT_ROLE_UNSPECIFIED VaultRole = 0 // in a VaultRoleStatement: removes the member
+	VaultRole_VAULT_ROLE_OWNER       VaultRole = 1
+	VaultRole_VAULT_ROLE_MANAGER     VaultRole = 2
+	VaultRole_VAULT_ROLE_CONTRIBUTOR VaultRole = 3
+	VaultRole_VAULT_ROLE_READER      VaultRole = 4
+)
+
+// Enum value maps for VaultRole.
+var (
+	VaultRole_name = map[int32]string{
+		0: "VAULT_ROLE_UNSPECIFIED",
+		1: "VAULT_ROLE_OWNER",
+		2: "VAULT_ROLE_MANAGER",
+		3: "VAULT_ROLE_CONTRIBUTOR",
+		4: "VAULT_ROLE_READER",
+	}
+	VaultRole_value = map[string]int32{
+		"VAULT_ROLE_UNSPECIFIED": 0,
+		"VAULT_ROLE_OWNER":       1,
+		"VAULT_ROLE_MANAGER":     2,
+		"VAULT_ROLE_CONTRIBUTOR": 3,
+		"VAULT_ROLE_READER":      4,
+	}
+)
+
+func (x VaultRole) Enum() *VaultRole {
+	p := new(VaultRole)
+	*p = x
+	return p
+}
+
+func (x VaultRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (VaultRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_coffre_v1_certificate_proto_enumTypes[1].Descriptor()
+}
+
+func (VaultRole) Type() protoreflect.EnumType {
+	return &file_coffre_v1_certificate_proto_enumTypes[1]
+}
+
+func (x VaultRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use VaultRole.Descriptor instead.
+func (VaultRole) EnumDescriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{1}
+}
+
 // SignedCertificate is one entry of the organisation log, as stored.
 type SignedCertificate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -153,6 +209,11 @@ type Certificate struct {
 	//	*Certificate_Device
 	//	*Certificate_UserRevoked
 	//	*Certificate_ProfileChanged
+	//	*Certificate_VaultCreated
+	//	*Certificate_VaultRole
+	//	*Certificate_VaultKeyRotated
+	//	*Certificate_VaultRenamed
+	//	*Certificate_VaultArchived
 	Statement     isCertificate_Statement `protobuf_oneof:"statement"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -273,6 +334,51 @@ func (x *Certificate) GetProfileChanged() *ProfileChangedStatement {
 	return nil
 }
 
+func (x *Certificate) GetVaultCreated() *VaultCreatedStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_VaultCreated); ok {
+			return x.VaultCreated
+		}
+	}
+	return nil
+}
+
+func (x *Certificate) GetVaultRole() *VaultRoleStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_VaultRole); ok {
+			return x.VaultRole
+		}
+	}
+	return nil
+}
+
+func (x *Certificate) GetVaultKeyRotated() *VaultKeyRotatedStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_VaultKeyRotated); ok {
+			return x.VaultKeyRotated
+		}
+	}
+	return nil
+}
+
+func (x *Certificate) GetVaultRenamed() *VaultRenamedStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_VaultRenamed); ok {
+			return x.VaultRenamed
+		}
+	}
+	return nil
+}
+
+func (x *Certificate) GetVaultArchived() *VaultArchivedStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_VaultArchived); ok {
+			return x.VaultArchived
+		}
+	}
+	return nil
+}
+
 type isCertificate_Statement interface {
 	isCertificate_Statement()
 }
@@ -293,6 +399,26 @@ type Certificate_ProfileChanged struct {
 	ProfileChanged *ProfileChangedStatement `protobuf:"bytes,13,opt,name=profile_changed,json=profileChanged,proto3,oneof"`
 }
 
+type Certificate_VaultCreated struct {
+	VaultCreated *VaultCreatedStatement `protobuf:"bytes,14,opt,name=vault_created,json=vaultCreated,proto3,oneof"`
+}
+
+type Certificate_VaultRole struct {
+	VaultRole *VaultRoleStatement `protobuf:"bytes,15,opt,name=vault_role,json=vaultRole,proto3,oneof"`
+}
+
+type Certificate_VaultKeyRotated struct {
+	VaultKeyRotated *VaultKeyRotatedStatement `protobuf:"bytes,16,opt,name=vault_key_rotated,json=vaultKeyRotated,proto3,oneof"`
+}
+
+type Certificate_VaultRenamed struct {
+	VaultRenamed *VaultRenamedStatement `protobuf:"bytes,17,opt,name=vault_renamed,json=vaultRenamed,proto3,oneof"`
+}
+
+type Certificate_VaultArchived struct {
+	VaultArchived *VaultArchivedStatement `protobuf:"bytes,18,opt,name=vault_archived,json=vaultArchived,proto3,oneof"`
+}
+
 func (*Certificate_User) isCertificate_Statement() {}
 
 func (*Certificate_Device) isCertificate_Statement() {}
@@ -300,6 +426,16 @@ func (*Certificate_Device) isCertificate_Statement() {}
 func (*Certificate_UserRevoked) isCertificate_Statement() {}
 
 func (*Certificate_ProfileChanged) isCertificate_Statement() {}
+
+func (*Certificate_VaultCreated) isCertificate_Statement() {}
+
+func (*Certificate_VaultRole) isCertificate_Statement() {}
+
+func (*Certificate_VaultKeyRotated) isCertificate_Statement() {}
+
+func (*Certificate_VaultRenamed) isCertificate_Statement() {}
+
+func (*Certificate_VaultArchived) isCertificate_Statement() {}
 
 // UserStatement creates a user.
 type UserStatement struct {
@@ -547,6 +683,449 @@ func (x *ProfileChangedStatement) GetProfile() Profile {
 	return Profile_PROFILE_UNSPECIFIED
 }
 
+// SealedKey is a vault key sealed to one user's seal key (SPEC.md §11.2).
+type SealedKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Sealed        []byte                 `protobuf:"bytes,2,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedKey) Reset() {
+	*x = SealedKey{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedKey) ProtoMessage() {}
+
+func (x *SealedKey) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedKey.ProtoReflect.Descriptor instead.
+func (*SealedKey) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SealedKey) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SealedKey) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+// KeyBundle introduces vault key `index` (SPEC.md §11.2).
+type KeyBundle struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The new key sealed to every member at this position, and no one else.
+	Sealed []*SealedKey `protobuf:"bytes,2,rep,name=sealed,proto3" json:"sealed,omitempty"`
+	// Encrypt(key, "canary"): proves to each member that what they unsealed
+	// is the key the signer meant.
+	Canary []byte `protobuf:"bytes,3,opt,name=canary,proto3" json:"canary,omitempty"`
+	// Encrypt(key, keys 1 … index-1): members holding the newest key read
+	// every older one; old data is never re-encrypted.
+	PreviousKeys  []byte `protobuf:"bytes,4,opt,name=previous_keys,json=previousKeys,proto3" json:"previous_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyBundle) Reset() {
+	*x = KeyBundle{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyBundle) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyBundle) ProtoMessage() {}
+
+func (x *KeyBundle) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyBundle.ProtoReflect.Descriptor instead.
+func (*KeyBundle) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *KeyBundle) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *KeyBundle) GetSealed() []*SealedKey {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+func (x *KeyBundle) GetCanary() []byte {
+	if x != nil {
+		return x.Canary
+	}
+	return nil
+}
+
+func (x *KeyBundle) GetPreviousKeys() []byte {
+	if x != nil {
+		return x.PreviousKeys
+	}
+	return nil
+}
+
+// VaultCreatedStatement creates a vault; the author's user is its owner.
+type VaultCreatedStatement struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	VaultId string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	// The vault's name, encrypted with key 1 (SPEC.md §11.3).
+	EncryptedName []byte     `protobuf:"bytes,2,opt,name=encrypted_name,json=encryptedName,proto3" json:"encrypted_name,omitempty"`
+	Key           *KeyBundle `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VaultCreatedStatement) Reset() {
+	*x = VaultCreatedStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VaultCreatedStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VaultCreatedStatement) ProtoMessage() {}
+
+func (x *VaultCreatedStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VaultCreatedStatement.ProtoReflect.Descriptor instead.
+func (*VaultCreatedStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *VaultCreatedStatement) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *VaultCreatedStatement) GetEncryptedName() []byte {
+	if x != nil {
+		return x.EncryptedName
+	}
+	return nil
+}
+
+func (x *VaultCreatedStatement) GetKey() *KeyBundle {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+// VaultRoleStatement grants, changes or (role unspecified) removes a role.
+type VaultRoleStatement struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	VaultId string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	UserId  string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Role    VaultRole              `protobuf:"varint,3,opt,name=role,proto3,enum=coffre.v1.VaultRole" json:"role,omitempty"`
+	// Unix milliseconds when the grant ends; 0 for no end.
+	UntilMs int64 `protobuf:"varint,4,opt,name=until_ms,json=untilMs,proto3" json:"until_ms,omitempty"`
+	// For a user who is not yet a member: the newest key sealed to them.
+	Key           *SealedKey `protobuf:"bytes,5,opt,name=key,proto3" json:"key,omitempty"`
+	KeyIndex      uint32     `protobuf:"varint,6,opt,name=key_index,json=keyIndex,proto3" json:"key_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VaultRoleStatement) Reset() {
+	*x = VaultRoleStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VaultRoleStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VaultRoleStatement) ProtoMessage() {}
+
+func (x *VaultRoleStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VaultRoleStatement.ProtoReflect.Descriptor instead.
+func (*VaultRoleStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *VaultRoleStatement) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *VaultRoleStatement) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *VaultRoleStatement) GetRole() VaultRole {
+	if x != nil {
+		return x.Role
+	}
+	return VaultRole_VAULT_ROLE_UNSPECIFIED
+}
+
+func (x *VaultRoleStatement) GetUntilMs() int64 {
+	if x != nil {
+		return x.UntilMs
+	}
+	return 0
+}
+
+func (x *VaultRoleStatement) GetKey() *SealedKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *VaultRoleStatement) GetKeyIndex() uint32 {
+	if x != nil {
+		return x.KeyIndex
+	}
+	return 0
+}
+
+// VaultKeyRotatedStatement introduces a new vault key.
+type VaultKeyRotatedStatement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	Key           *KeyBundle             `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VaultKeyRotatedStatement) Reset() {
+	*x = VaultKeyRotatedStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VaultKeyRotatedStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VaultKeyRotatedStatement) ProtoMessage() {}
+
+func (x *VaultKeyRotatedStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VaultKeyRotatedStatement.ProtoReflect.Descriptor instead.
+func (*VaultKeyRotatedStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *VaultKeyRotatedStatement) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *VaultKeyRotatedStatement) GetKey() *KeyBundle {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+// VaultRenamedStatement renames a vault.
+type VaultRenamedStatement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	KeyIndex      uint32                 `protobuf:"varint,2,opt,name=key_index,json=keyIndex,proto3" json:"key_index,omitempty"`
+	EncryptedName []byte                 `protobuf:"bytes,3,opt,name=encrypted_name,json=encryptedName,proto3" json:"encrypted_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VaultRenamedStatement) Reset() {
+	*x = VaultRenamedStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VaultRenamedStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VaultRenamedStatement) ProtoMessage() {}
+
+func (x *VaultRenamedStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VaultRenamedStatement.ProtoReflect.Descriptor instead.
+func (*VaultRenamedStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *VaultRenamedStatement) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *VaultRenamedStatement) GetKeyIndex() uint32 {
+	if x != nil {
+		return x.KeyIndex
+	}
+	return 0
+}
+
+func (x *VaultRenamedStatement) GetEncryptedName() []byte {
+	if x != nil {
+		return x.EncryptedName
+	}
+	return nil
+}
+
+// VaultArchivedStatement archives (or restores) a vault: it stays readable, nobody writes.
+type VaultArchivedStatement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	Archived      bool                   `protobuf:"varint,2,opt,name=archived,proto3" json:"archived,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VaultArchivedStatement) Reset() {
+	*x = VaultArchivedStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VaultArchivedStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VaultArchivedStatement) ProtoMessage() {}
+
+func (x *VaultArchivedStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VaultArchivedStatement.ProtoReflect.Descriptor instead.
+func (*VaultArchivedStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *VaultArchivedStatement) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *VaultArchivedStatement) GetArchived() bool {
+	if x != nil {
+		return x.Archived
+	}
+	return false
+}
+
 var File_coffre_v1_certificate_proto protoreflect.FileDescriptor
 
 const file_coffre_v1_certificate_proto_rawDesc = "" +
@@ -554,7 +1133,7 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\x1bcoffre/v1/certificate.proto\x12\tcoffre.v1\"E\n" +
 	"\x11SignedCertificate\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xe1\x03\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xd2\x06\n" +
 	"\vCertificate\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
 	"\x0forganisation_id\x18\x02 \x01(\tR\x0eorganisationId\x12\x16\n" +
@@ -566,7 +1145,13 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	" \x01(\v2\x18.coffre.v1.UserStatementH\x00R\x04user\x124\n" +
 	"\x06device\x18\v \x01(\v2\x1a.coffre.v1.DeviceStatementH\x00R\x06device\x12D\n" +
 	"\fuser_revoked\x18\f \x01(\v2\x1f.coffre.v1.UserRevokedStatementH\x00R\vuserRevoked\x12M\n" +
-	"\x0fprofile_changed\x18\r \x01(\v2\".coffre.v1.ProfileChangedStatementH\x00R\x0eprofileChangedB\v\n" +
+	"\x0fprofile_changed\x18\r \x01(\v2\".coffre.v1.ProfileChangedStatementH\x00R\x0eprofileChanged\x12G\n" +
+	"\rvault_created\x18\x0e \x01(\v2 .coffre.v1.VaultCreatedStatementH\x00R\fvaultCreated\x12>\n" +
+	"\n" +
+	"vault_role\x18\x0f \x01(\v2\x1d.coffre.v1.VaultRoleStatementH\x00R\tvaultRole\x12Q\n" +
+	"\x11vault_key_rotated\x18\x10 \x01(\v2#.coffre.v1.VaultKeyRotatedStatementH\x00R\x0fvaultKeyRotated\x12G\n" +
+	"\rvault_renamed\x18\x11 \x01(\v2 .coffre.v1.VaultRenamedStatementH\x00R\fvaultRenamed\x12J\n" +
+	"\x0evault_archived\x18\x12 \x01(\v2!.coffre.v1.VaultArchivedStatementH\x00R\rvaultArchivedB\v\n" +
 	"\tstatement\"\xa8\x01\n" +
 	"\rUserStatement\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
@@ -584,12 +1169,47 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\"`\n" +
 	"\x17ProfileChangedStatement\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12,\n" +
-	"\aprofile\x18\x02 \x01(\x0e2\x12.coffre.v1.ProfileR\aprofile*a\n" +
+	"\aprofile\x18\x02 \x01(\x0e2\x12.coffre.v1.ProfileR\aprofile\"<\n" +
+	"\tSealedKey\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x16\n" +
+	"\x06sealed\x18\x02 \x01(\fR\x06sealed\"\x8c\x01\n" +
+	"\tKeyBundle\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12,\n" +
+	"\x06sealed\x18\x02 \x03(\v2\x14.coffre.v1.SealedKeyR\x06sealed\x12\x16\n" +
+	"\x06canary\x18\x03 \x01(\fR\x06canary\x12#\n" +
+	"\rprevious_keys\x18\x04 \x01(\fR\fpreviousKeys\"\x81\x01\n" +
+	"\x15VaultCreatedStatement\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12%\n" +
+	"\x0eencrypted_name\x18\x02 \x01(\fR\rencryptedName\x12&\n" +
+	"\x03key\x18\x03 \x01(\v2\x14.coffre.v1.KeyBundleR\x03key\"\xd2\x01\n" +
+	"\x12VaultRoleStatement\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12(\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x14.coffre.v1.VaultRoleR\x04role\x12\x19\n" +
+	"\buntil_ms\x18\x04 \x01(\x03R\auntilMs\x12&\n" +
+	"\x03key\x18\x05 \x01(\v2\x14.coffre.v1.SealedKeyR\x03key\x12\x1b\n" +
+	"\tkey_index\x18\x06 \x01(\rR\bkeyIndex\"]\n" +
+	"\x18VaultKeyRotatedStatement\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12&\n" +
+	"\x03key\x18\x02 \x01(\v2\x14.coffre.v1.KeyBundleR\x03key\"v\n" +
+	"\x15VaultRenamedStatement\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x1b\n" +
+	"\tkey_index\x18\x02 \x01(\rR\bkeyIndex\x12%\n" +
+	"\x0eencrypted_name\x18\x03 \x01(\fR\rencryptedName\"O\n" +
+	"\x16VaultArchivedStatement\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x1a\n" +
+	"\barchived\x18\x02 \x01(\bR\barchived*a\n" +
 	"\aProfile\x12\x17\n" +
 	"\x13PROFILE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPROFILE_ADMIN\x10\x01\x12\x14\n" +
 	"\x10PROFILE_STANDARD\x10\x02\x12\x14\n" +
-	"\x10PROFILE_OUTSIDER\x10\x03B\x9d\x01\n" +
+	"\x10PROFILE_OUTSIDER\x10\x03*\x88\x01\n" +
+	"\tVaultRole\x12\x1a\n" +
+	"\x16VAULT_ROLE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10VAULT_ROLE_OWNER\x10\x01\x12\x16\n" +
+	"\x12VAULT_ROLE_MANAGER\x10\x02\x12\x1a\n" +
+	"\x16VAULT_ROLE_CONTRIBUTOR\x10\x03\x12\x15\n" +
+	"\x11VAULT_ROLE_READER\x10\x04B\x9d\x01\n" +
 	"\rcom.coffre.v1B\x10CertificateProtoP\x01Z5github.com/coffre/coffre/proto/gen/coffre/v1;coffrev1\xa2\x02\x03CXX\xaa\x02\tCoffre.V1\xca\x02\tCoffre\\V1\xe2\x02\x15Coffre\\V1\\GPBMetadata\xea\x02\n" +
 	"Coffre::V1b\x06proto3"
 
@@ -605,29 +1225,47 @@ func file_coffre_v1_certificate_proto_rawDescGZIP() []byte {
 	return file_coffre_v1_certificate_proto_rawDescData
 }
 
-var file_coffre_v1_certificate_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_coffre_v1_certificate_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_coffre_v1_certificate_proto_goTypes = []any{
-	(Profile)(0),                    // 0: coffre.v1.Profile
-	(*SignedCertificate)(nil),       // 1: coffre.v1.SignedCertificate
-	(*Certificate)(nil),             // 2: coffre.v1.Certificate
-	(*UserStatement)(nil),           // 3: coffre.v1.UserStatement
-	(*DeviceStatement)(nil),         // 4: coffre.v1.DeviceStatement
-	(*UserRevokedStatement)(nil),    // 5: coffre.v1.UserRevokedStatement
-	(*ProfileChangedStatement)(nil), // 6: coffre.v1.ProfileChangedStatement
+	(Profile)(0),                     // 0: coffre.v1.Profile
+	(VaultRole)(0),                   // 1: coffre.v1.VaultRole
+	(*SignedCertificate)(nil),        // 2: coffre.v1.SignedCertificate
+	(*Certificate)(nil),              // 3: coffre.v1.Certificate
+	(*UserStatement)(nil),            // 4: coffre.v1.UserStatement
+	(*DeviceStatement)(nil),          // 5: coffre.v1.DeviceStatement
+	(*UserRevokedStatement)(nil),     // 6: coffre.v1.UserRevokedStatement
+	(*ProfileChangedStatement)(nil),  // 7: coffre.v1.ProfileChangedStatement
+	(*SealedKey)(nil),                // 8: coffre.v1.SealedKey
+	(*KeyBundle)(nil),                // 9: coffre.v1.KeyBundle
+	(*VaultCreatedStatement)(nil),    // 10: coffre.v1.VaultCreatedStatement
+	(*VaultRoleStatement)(nil),       // 11: coffre.v1.VaultRoleStatement
+	(*VaultKeyRotatedStatement)(nil), // 12: coffre.v1.VaultKeyRotatedStatement
+	(*VaultRenamedStatement)(nil),    // 13: coffre.v1.VaultRenamedStatement
+	(*VaultArchivedStatement)(nil),   // 14: coffre.v1.VaultArchivedStatement
 }
 var file_coffre_v1_certificate_proto_depIdxs = []int32{
-	3, // 0: coffre.v1.Certificate.user:type_name -> coffre.v1.UserStatement
-	4, // 1: coffre.v1.Certificate.device:type_name -> coffre.v1.DeviceStatement
-	5, // 2: coffre.v1.Certificate.user_revoked:type_name -> coffre.v1.UserRevokedStatement
-	6, // 3: coffre.v1.Certificate.profile_changed:type_name -> coffre.v1.ProfileChangedStatement
-	0, // 4: coffre.v1.UserStatement.profile:type_name -> coffre.v1.Profile
-	0, // 5: coffre.v1.ProfileChangedStatement.profile:type_name -> coffre.v1.Profile
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	4,  // 0: coffre.v1.Certificate.user:type_name -> coffre.v1.UserStatement
+	5,  // 1: coffre.v1.Certificate.device:type_name -> coffre.v1.DeviceStatement
+	6,  // 2: coffre.v1.Certificate.user_revoked:type_name -> coffre.v1.UserRevokedStatement
+	7,  // 3: coffre.v1.Certificate.profile_changed:type_name -> coffre.v1.ProfileChangedStatement
+	10, // 4: coffre.v1.Certificate.vault_created:type_name -> coffre.v1.VaultCreatedStatement
+	11, // 5: coffre.v1.Certificate.vault_role:type_name -> coffre.v1.VaultRoleStatement
+	12, // 6: coffre.v1.Certificate.vault_key_rotated:type_name -> coffre.v1.VaultKeyRotatedStatement
+	13, // 7: coffre.v1.Certificate.vault_renamed:type_name -> coffre.v1.VaultRenamedStatement
+	14, // 8: coffre.v1.Certificate.vault_archived:type_name -> coffre.v1.VaultArchivedStatement
+	0,  // 9: coffre.v1.UserStatement.profile:type_name -> coffre.v1.Profile
+	0,  // 10: coffre.v1.ProfileChangedStatement.profile:type_name -> coffre.v1.Profile
+	8,  // 11: coffre.v1.KeyBundle.sealed:type_name -> coffre.v1.SealedKey
+	9,  // 12: coffre.v1.VaultCreatedStatement.key:type_name -> coffre.v1.KeyBundle
+	1,  // 13: coffre.v1.VaultRoleStatement.role:type_name -> coffre.v1.VaultRole
+	8,  // 14: coffre.v1.VaultRoleStatement.key:type_name -> coffre.v1.SealedKey
+	9,  // 15: coffre.v1.VaultKeyRotatedStatement.key:type_name -> coffre.v1.KeyBundle
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_certificate_proto_init() }
@@ -640,14 +1278,19 @@ func file_coffre_v1_certificate_proto_init() {
 		(*Certificate_Device)(nil),
 		(*Certificate_UserRevoked)(nil),
 		(*Certificate_ProfileChanged)(nil),
+		(*Certificate_VaultCreated)(nil),
+		(*Certificate_VaultRole)(nil),
+		(*Certificate_VaultKeyRotated)(nil),
+		(*Certificate_VaultRenamed)(nil),
+		(*Certificate_VaultArchived)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_certificate_proto_rawDesc), len(file_coffre_v1_certificate_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   6,
+			NumEnums:      2,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1589,6 +1589,7 @@ type WatchResponse struct {
 	//
 	//	*WatchResponse_LogAppended
 	//	*WatchResponse_InvitationChanged
+	//	*WatchResponse_VaultAppended
 	Event         isWatchResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1649,6 +1650,15 @@ func (x *WatchResponse) GetInvitationChanged() *InvitationChanged {
 	return nil
 }
 
+func (x *WatchResponse) GetVaultAppended() *VaultAppended {
+	if x != nil {
+		if x, ok := x.Event.(*WatchResponse_VaultAppended); ok {
+			return x.VaultAppended
+		}
+	}
+	return nil
+}
+
 type isWatchResponse_Event interface {
 	isWatchResponse_Event()
 }
@@ -1661,9 +1671,68 @@ type WatchResponse_InvitationChanged struct {
 	InvitationChanged *InvitationChanged `protobuf:"bytes,2,opt,name=invitation_changed,json=invitationChanged,proto3,oneof"`
 }
 
+type WatchResponse_VaultAppended struct {
+	VaultAppended *VaultAppended `protobuf:"bytes,3,opt,name=vault_appended,json=vaultAppended,proto3,oneof"`
+}
+
 func (*WatchResponse_LogAppended) isWatchResponse_Event() {}
 
 func (*WatchResponse_InvitationChanged) isWatchResponse_Event() {}
+
+func (*WatchResponse_VaultAppended) isWatchResponse_Event() {}
+
+// VaultAppended says a vault's log grew to head_position.
+type VaultAppended struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	HeadPosition  uint64                 `protobuf:"varint,2,opt,name=head_position,json=headPosition,proto3" json:"head_position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VaultAppended) Reset() {
+	*x = VaultAppended{}
+	mi := &file_coffre_v1_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VaultAppended) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VaultAppended) ProtoMessage() {}
+
+func (x *VaultAppended) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VaultAppended.ProtoReflect.Descriptor instead.
+func (*VaultAppended) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *VaultAppended) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *VaultAppended) GetHeadPosition() uint64 {
+	if x != nil {
+		return x.HeadPosition
+	}
+	return 0
+}
 
 // LogAppended says the log grew to head_position.
 type LogAppended struct {
@@ -1675,7 +1744,7 @@ type LogAppended struct {
 
 func (x *LogAppended) Reset() {
 	*x = LogAppended{}
-	mi := &file_coffre_v1_service_proto_msgTypes[27]
+	mi := &file_coffre_v1_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +1756,7 @@ func (x *LogAppended) String() string {
 func (*LogAppended) ProtoMessage() {}
 
 func (x *LogAppended) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[27]
+	mi := &file_coffre_v1_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +1769,7 @@ func (x *LogAppended) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogAppended.ProtoReflect.Descriptor instead.
 func (*LogAppended) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{27}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LogAppended) GetHeadPosition() uint64 {
@@ -1721,7 +1790,7 @@ type InvitationChanged struct {
 
 func (x *InvitationChanged) Reset() {
 	*x = InvitationChanged{}
-	mi := &file_coffre_v1_service_proto_msgTypes[28]
+	mi := &file_coffre_v1_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +1802,7 @@ func (x *InvitationChanged) String() string {
 func (*InvitationChanged) ProtoMessage() {}
 
 func (x *InvitationChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[28]
+	mi := &file_coffre_v1_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +1815,7 @@ func (x *InvitationChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvitationChanged.ProtoReflect.Descriptor instead.
 func (*InvitationChanged) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{28}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InvitationChanged) GetInvitationId() string {
@@ -1774,7 +1843,7 @@ type ListConnectionsRequest struct {
 
 func (x *ListConnectionsRequest) Reset() {
 	*x = ListConnectionsRequest{}
-	mi := &file_coffre_v1_service_proto_msgTypes[29]
+	mi := &file_coffre_v1_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1786,7 +1855,7 @@ func (x *ListConnectionsRequest) String() string {
 func (*ListConnectionsRequest) ProtoMessage() {}
 
 func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[29]
+	mi := &file_coffre_v1_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1799,7 +1868,7 @@ func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectionsRequest) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{29}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListConnectionsRequest) GetDeviceId() string {
@@ -1826,7 +1895,7 @@ type ListConnectionsResponse struct {
 
 func (x *ListConnectionsResponse) Reset() {
 	*x = ListConnectionsResponse{}
-	mi := &file_coffre_v1_service_proto_msgTypes[30]
+	mi := &file_coffre_v1_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1838,7 +1907,7 @@ func (x *ListConnectionsResponse) String() string {
 func (*ListConnectionsResponse) ProtoMessage() {}
 
 func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[30]
+	mi := &file_coffre_v1_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1851,12 +1920,420 @@ func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectionsResponse) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{30}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListConnectionsResponse) GetConnections() []*Connection {
 	if x != nil {
 		return x.Connections
+	}
+	return nil
+}
+
+// VaultAppendRequest carries one encoded SignedVaultEntry.
+type VaultAppendRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	Entry         []byte                 `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VaultAppendRequest) Reset() {
+	*x = VaultAppendRequest{}
+	mi := &file_coffre_v1_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VaultAppendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VaultAppendRequest) ProtoMessage() {}
+
+func (x *VaultAppendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VaultAppendRequest.ProtoReflect.Descriptor instead.
+func (*VaultAppendRequest) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *VaultAppendRequest) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *VaultAppendRequest) GetEntry() []byte {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+// VaultAppendResponse returns the vault log's new head position.
+type VaultAppendResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	HeadPosition  uint64                 `protobuf:"varint,1,opt,name=head_position,json=headPosition,proto3" json:"head_position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VaultAppendResponse) Reset() {
+	*x = VaultAppendResponse{}
+	mi := &file_coffre_v1_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VaultAppendResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VaultAppendResponse) ProtoMessage() {}
+
+func (x *VaultAppendResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VaultAppendResponse.ProtoReflect.Descriptor instead.
+func (*VaultAppendResponse) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *VaultAppendResponse) GetHeadPosition() uint64 {
+	if x != nil {
+		return x.HeadPosition
+	}
+	return 0
+}
+
+// VaultReadRequest asks for entries from position from (>= 1).
+type VaultReadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	From          uint64                 `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
+	Limit         uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VaultReadRequest) Reset() {
+	*x = VaultReadRequest{}
+	mi := &file_coffre_v1_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VaultReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VaultReadRequest) ProtoMessage() {}
+
+func (x *VaultReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VaultReadRequest.ProtoReflect.Descriptor instead.
+func (*VaultReadRequest) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *VaultReadRequest) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *VaultReadRequest) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *VaultReadRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// VaultReadResponse carries entries and the server's head position.
+type VaultReadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*LogEntry            `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	HeadPosition  uint64                 `protobuf:"varint,2,opt,name=head_position,json=headPosition,proto3" json:"head_position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VaultReadResponse) Reset() {
+	*x = VaultReadResponse{}
+	mi := &file_coffre_v1_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VaultReadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VaultReadResponse) ProtoMessage() {}
+
+func (x *VaultReadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VaultReadResponse.ProtoReflect.Descriptor instead.
+func (*VaultReadResponse) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *VaultReadResponse) GetEntries() []*LogEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *VaultReadResponse) GetHeadPosition() uint64 {
+	if x != nil {
+		return x.HeadPosition
+	}
+	return 0
+}
+
+// PutBlockRequest stores one block.
+type PutBlockRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	BlockId       string                 `protobuf:"bytes,2,opt,name=block_id,json=blockId,proto3" json:"block_id,omitempty"`
+	Data          []byte                 `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutBlockRequest) Reset() {
+	*x = PutBlockRequest{}
+	mi := &file_coffre_v1_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutBlockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutBlockRequest) ProtoMessage() {}
+
+func (x *PutBlockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutBlockRequest.ProtoReflect.Descriptor instead.
+func (*PutBlockRequest) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *PutBlockRequest) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *PutBlockRequest) GetBlockId() string {
+	if x != nil {
+		return x.BlockId
+	}
+	return ""
+}
+
+func (x *PutBlockRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// PutBlockResponse is empty.
+type PutBlockResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutBlockResponse) Reset() {
+	*x = PutBlockResponse{}
+	mi := &file_coffre_v1_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutBlockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutBlockResponse) ProtoMessage() {}
+
+func (x *PutBlockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutBlockResponse.ProtoReflect.Descriptor instead.
+func (*PutBlockResponse) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{37}
+}
+
+// GetBlockRequest names one block.
+type GetBlockRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	BlockId       string                 `protobuf:"bytes,2,opt,name=block_id,json=blockId,proto3" json:"block_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBlockRequest) Reset() {
+	*x = GetBlockRequest{}
+	mi := &file_coffre_v1_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBlockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBlockRequest) ProtoMessage() {}
+
+func (x *GetBlockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBlockRequest.ProtoReflect.Descriptor instead.
+func (*GetBlockRequest) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetBlockRequest) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *GetBlockRequest) GetBlockId() string {
+	if x != nil {
+		return x.BlockId
+	}
+	return ""
+}
+
+// GetBlockResponse returns the block.
+type GetBlockResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBlockResponse) Reset() {
+	*x = GetBlockResponse{}
+	mi := &file_coffre_v1_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBlockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBlockResponse) ProtoMessage() {}
+
+func (x *GetBlockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBlockResponse.ProtoReflect.Descriptor instead.
+func (*GetBlockResponse) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetBlockResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
 	}
 	return nil
 }
@@ -1962,11 +2439,15 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\rR\aattempt\x12\x18\n" +
 	"\apayload\x18\x03 \x01(\fR\apayload\"\x0e\n" +
-	"\fWatchRequest\"\xa4\x01\n" +
+	"\fWatchRequest\"\xe7\x01\n" +
 	"\rWatchResponse\x12;\n" +
 	"\flog_appended\x18\x01 \x01(\v2\x16.coffre.v1.LogAppendedH\x00R\vlogAppended\x12M\n" +
-	"\x12invitation_changed\x18\x02 \x01(\v2\x1c.coffre.v1.InvitationChangedH\x00R\x11invitationChangedB\a\n" +
-	"\x05event\"2\n" +
+	"\x12invitation_changed\x18\x02 \x01(\v2\x1c.coffre.v1.InvitationChangedH\x00R\x11invitationChanged\x12A\n" +
+	"\x0evault_appended\x18\x03 \x01(\v2\x18.coffre.v1.VaultAppendedH\x00R\rvaultAppendedB\a\n" +
+	"\x05event\"O\n" +
+	"\rVaultAppended\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12#\n" +
+	"\rhead_position\x18\x02 \x01(\x04R\fheadPosition\"2\n" +
 	"\vLogAppended\x12#\n" +
 	"\rhead_position\x18\x01 \x01(\x04R\fheadPosition\"N\n" +
 	"\x11InvitationChanged\x12#\n" +
@@ -1976,7 +2457,29 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"R\n" +
 	"\x17ListConnectionsResponse\x127\n" +
-	"\vconnections\x18\x01 \x03(\v2\x15.coffre.v1.ConnectionR\vconnections*g\n" +
+	"\vconnections\x18\x01 \x03(\v2\x15.coffre.v1.ConnectionR\vconnections\"E\n" +
+	"\x12VaultAppendRequest\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x14\n" +
+	"\x05entry\x18\x02 \x01(\fR\x05entry\":\n" +
+	"\x13VaultAppendResponse\x12#\n" +
+	"\rhead_position\x18\x01 \x01(\x04R\fheadPosition\"W\n" +
+	"\x10VaultReadRequest\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\x04R\x04from\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"g\n" +
+	"\x11VaultReadResponse\x12-\n" +
+	"\aentries\x18\x01 \x03(\v2\x13.coffre.v1.LogEntryR\aentries\x12#\n" +
+	"\rhead_position\x18\x02 \x01(\x04R\fheadPosition\"[\n" +
+	"\x0fPutBlockRequest\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x19\n" +
+	"\bblock_id\x18\x02 \x01(\tR\ablockId\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\"\x12\n" +
+	"\x10PutBlockResponse\"G\n" +
+	"\x0fGetBlockRequest\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x19\n" +
+	"\bblock_id\x18\x02 \x01(\tR\ablockId\"&\n" +
+	"\x10GetBlockResponse\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data*g\n" +
 	"\x0eInvitationKind\x12\x1f\n" +
 	"\x1bINVITATION_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14INVITATION_KIND_USER\x10\x01\x12\x1a\n" +
@@ -1984,7 +2487,8 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\tRelaySide\x12\x1a\n" +
 	"\x16RELAY_SIDE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12RELAY_SIDE_GREETER\x10\x01\x12\x16\n" +
-	"\x12RELAY_SIDE_CLAIMER\x10\x022\xa5\b\n" +
+	"\x12RELAY_SIDE_CLAIMER\x10\x022\xc5\n" +
+	"\n" +
 	"\rCoffreService\x12X\n" +
 	"\x0fGetOrganisation\x12!.coffre.v1.GetOrganisationRequest\x1a\".coffre.v1.GetOrganisationResponse\x12F\n" +
 	"\tBootstrap\x12\x1b.coffre.v1.BootstrapRequest\x1a\x1c.coffre.v1.BootstrapResponse\x12:\n" +
@@ -1998,7 +2502,11 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\tRelayPost\x12\x1b.coffre.v1.RelayPostRequest\x1a\x1c.coffre.v1.RelayPostResponse\x12F\n" +
 	"\tRelayWait\x12\x1b.coffre.v1.RelayWaitRequest\x1a\x1c.coffre.v1.RelayWaitResponse\x12<\n" +
 	"\x05Watch\x12\x17.coffre.v1.WatchRequest\x1a\x18.coffre.v1.WatchResponse0\x01\x12X\n" +
-	"\x0fListConnections\x12!.coffre.v1.ListConnectionsRequest\x1a\".coffre.v1.ListConnectionsResponseB\x99\x01\n" +
+	"\x0fListConnections\x12!.coffre.v1.ListConnectionsRequest\x1a\".coffre.v1.ListConnectionsResponse\x12L\n" +
+	"\vVaultAppend\x12\x1d.coffre.v1.VaultAppendRequest\x1a\x1e.coffre.v1.VaultAppendResponse\x12F\n" +
+	"\tVaultRead\x12\x1b.coffre.v1.VaultReadRequest\x1a\x1c.coffre.v1.VaultReadResponse\x12C\n" +
+	"\bPutBlock\x12\x1a.coffre.v1.PutBlockRequest\x1a\x1b.coffre.v1.PutBlockResponse\x12C\n" +
+	"\bGetBlock\x12\x1a.coffre.v1.GetBlockRequest\x1a\x1b.coffre.v1.GetBlockResponseB\x99\x01\n" +
 	"\rcom.coffre.v1B\fServiceProtoP\x01Z5github.com/coffre/coffre/proto/gen/coffre/v1;coffrev1\xa2\x02\x03CXX\xaa\x02\tCoffre.V1\xca\x02\tCoffre\\V1\xe2\x02\x15Coffre\\V1\\GPBMetadata\xea\x02\n" +
 	"Coffre::V1b\x06proto3"
 
@@ -2015,7 +2523,7 @@ func file_coffre_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_coffre_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_coffre_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_coffre_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_coffre_v1_service_proto_goTypes = []any{
 	(InvitationKind)(0),                // 0: coffre.v1.InvitationKind
 	(RelaySide)(0),                     // 1: coffre.v1.RelaySide
@@ -2046,58 +2554,77 @@ var file_coffre_v1_service_proto_goTypes = []any{
 	(*RelayWaitResponse)(nil),          // 26: coffre.v1.RelayWaitResponse
 	(*WatchRequest)(nil),               // 27: coffre.v1.WatchRequest
 	(*WatchResponse)(nil),              // 28: coffre.v1.WatchResponse
-	(*LogAppended)(nil),                // 29: coffre.v1.LogAppended
-	(*InvitationChanged)(nil),          // 30: coffre.v1.InvitationChanged
-	(*ListConnectionsRequest)(nil),     // 31: coffre.v1.ListConnectionsRequest
-	(*ListConnectionsResponse)(nil),    // 32: coffre.v1.ListConnectionsResponse
-	(Profile)(0),                       // 33: coffre.v1.Profile
+	(*VaultAppended)(nil),              // 29: coffre.v1.VaultAppended
+	(*LogAppended)(nil),                // 30: coffre.v1.LogAppended
+	(*InvitationChanged)(nil),          // 31: coffre.v1.InvitationChanged
+	(*ListConnectionsRequest)(nil),     // 32: coffre.v1.ListConnectionsRequest
+	(*ListConnectionsResponse)(nil),    // 33: coffre.v1.ListConnectionsResponse
+	(*VaultAppendRequest)(nil),         // 34: coffre.v1.VaultAppendRequest
+	(*VaultAppendResponse)(nil),        // 35: coffre.v1.VaultAppendResponse
+	(*VaultReadRequest)(nil),           // 36: coffre.v1.VaultReadRequest
+	(*VaultReadResponse)(nil),          // 37: coffre.v1.VaultReadResponse
+	(*PutBlockRequest)(nil),            // 38: coffre.v1.PutBlockRequest
+	(*PutBlockResponse)(nil),           // 39: coffre.v1.PutBlockResponse
+	(*GetBlockRequest)(nil),            // 40: coffre.v1.GetBlockRequest
+	(*GetBlockResponse)(nil),           // 41: coffre.v1.GetBlockResponse
+	(Profile)(0),                       // 42: coffre.v1.Profile
 }
 var file_coffre_v1_service_proto_depIdxs = []int32{
 	8,  // 0: coffre.v1.HelloResponse.previous:type_name -> coffre.v1.Connection
 	8,  // 1: coffre.v1.HelloResponse.current:type_name -> coffre.v1.Connection
 	10, // 2: coffre.v1.GetLogResponse.entries:type_name -> coffre.v1.LogEntry
 	0,  // 3: coffre.v1.CreateInvitationRequest.kind:type_name -> coffre.v1.InvitationKind
-	33, // 4: coffre.v1.CreateInvitationRequest.profile:type_name -> coffre.v1.Profile
+	42, // 4: coffre.v1.CreateInvitationRequest.profile:type_name -> coffre.v1.Profile
 	0,  // 5: coffre.v1.Invitation.kind:type_name -> coffre.v1.InvitationKind
-	33, // 6: coffre.v1.Invitation.profile:type_name -> coffre.v1.Profile
+	42, // 6: coffre.v1.Invitation.profile:type_name -> coffre.v1.Profile
 	16, // 7: coffre.v1.ListInvitationsResponse.invitations:type_name -> coffre.v1.Invitation
 	16, // 8: coffre.v1.ClaimInvitationResponse.invitation:type_name -> coffre.v1.Invitation
 	1,  // 9: coffre.v1.RelayPostRequest.side:type_name -> coffre.v1.RelaySide
 	1,  // 10: coffre.v1.RelayWaitRequest.side:type_name -> coffre.v1.RelaySide
-	29, // 11: coffre.v1.WatchResponse.log_appended:type_name -> coffre.v1.LogAppended
-	30, // 12: coffre.v1.WatchResponse.invitation_changed:type_name -> coffre.v1.InvitationChanged
-	8,  // 13: coffre.v1.ListConnectionsResponse.connections:type_name -> coffre.v1.Connection
-	2,  // 14: coffre.v1.CoffreService.GetOrganisation:input_type -> coffre.v1.GetOrganisationRequest
-	4,  // 15: coffre.v1.CoffreService.Bootstrap:input_type -> coffre.v1.BootstrapRequest
-	6,  // 16: coffre.v1.CoffreService.Hello:input_type -> coffre.v1.HelloRequest
-	9,  // 17: coffre.v1.CoffreService.GetLog:input_type -> coffre.v1.GetLogRequest
-	12, // 18: coffre.v1.CoffreService.AppendCertificates:input_type -> coffre.v1.AppendCertificatesRequest
-	14, // 19: coffre.v1.CoffreService.CreateInvitation:input_type -> coffre.v1.CreateInvitationRequest
-	17, // 20: coffre.v1.CoffreService.ListInvitations:input_type -> coffre.v1.ListInvitationsRequest
-	19, // 21: coffre.v1.CoffreService.CancelInvitation:input_type -> coffre.v1.CancelInvitationRequest
-	21, // 22: coffre.v1.CoffreService.ClaimInvitation:input_type -> coffre.v1.ClaimInvitationRequest
-	23, // 23: coffre.v1.CoffreService.RelayPost:input_type -> coffre.v1.RelayPostRequest
-	25, // 24: coffre.v1.CoffreService.RelayWait:input_type -> coffre.v1.RelayWaitRequest
-	27, // 25: coffre.v1.CoffreService.Watch:input_type -> coffre.v1.WatchRequest
-	31, // 26: coffre.v1.CoffreService.ListConnections:input_type -> coffre.v1.ListConnectionsRequest
-	3,  // 27: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
-	5,  // 28: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
-	7,  // 29: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
-	11, // 30: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
-	13, // 31: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
-	15, // 32: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
-	18, // 33: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
-	20, // 34: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
-	22, // 35: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
-	24, // 36: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
-	26, // 37: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
-	28, // 38: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
-	32, // 39: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
-	27, // [27:40] is the sub-list for method output_type
-	14, // [14:27] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	30, // 11: coffre.v1.WatchResponse.log_appended:type_name -> coffre.v1.LogAppended
+	31, // 12: coffre.v1.WatchResponse.invitation_changed:type_name -> coffre.v1.InvitationChanged
+	29, // 13: coffre.v1.WatchResponse.vault_appended:type_name -> coffre.v1.VaultAppended
+	8,  // 14: coffre.v1.ListConnectionsResponse.connections:type_name -> coffre.v1.Connection
+	10, // 15: coffre.v1.VaultReadResponse.entries:type_name -> coffre.v1.LogEntry
+	2,  // 16: coffre.v1.CoffreService.GetOrganisation:input_type -> coffre.v1.GetOrganisationRequest
+	4,  // 17: coffre.v1.CoffreService.Bootstrap:input_type -> coffre.v1.BootstrapRequest
+	6,  // 18: coffre.v1.CoffreService.Hello:input_type -> coffre.v1.HelloRequest
+	9,  // 19: coffre.v1.CoffreService.GetLog:input_type -> coffre.v1.GetLogRequest
+	12, // 20: coffre.v1.CoffreService.AppendCertificates:input_type -> coffre.v1.AppendCertificatesRequest
+	14, // 21: coffre.v1.CoffreService.CreateInvitation:input_type -> coffre.v1.CreateInvitationRequest
+	17, // 22: coffre.v1.CoffreService.ListInvitations:input_type -> coffre.v1.ListInvitationsRequest
+	19, // 23: coffre.v1.CoffreService.CancelInvitation:input_type -> coffre.v1.CancelInvitationRequest
+	21, // 24: coffre.v1.CoffreService.ClaimInvitation:input_type -> coffre.v1.ClaimInvitationRequest
+	23, // 25: coffre.v1.CoffreService.RelayPost:input_type -> coffre.v1.RelayPostRequest
+	25, // 26: coffre.v1.CoffreService.RelayWait:input_type -> coffre.v1.RelayWaitRequest
+	27, // 27: coffre.v1.CoffreService.Watch:input_type -> coffre.v1.WatchRequest
+	32, // 28: coffre.v1.CoffreService.ListConnections:input_type -> coffre.v1.ListConnectionsRequest
+	34, // 29: coffre.v1.CoffreService.VaultAppend:input_type -> coffre.v1.VaultAppendRequest
+	36, // 30: coffre.v1.CoffreService.VaultRead:input_type -> coffre.v1.VaultReadRequest
+	38, // 31: coffre.v1.CoffreService.PutBlock:input_type -> coffre.v1.PutBlockRequest
+	40, // 32: coffre.v1.CoffreService.GetBlock:input_type -> coffre.v1.GetBlockRequest
+	3,  // 33: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
+	5,  // 34: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
+	7,  // 35: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
+	11, // 36: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
+	13, // 37: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
+	15, // 38: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
+	18, // 39: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
+	20, // 40: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
+	22, // 41: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
+	24, // 42: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
+	26, // 43: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
+	28, // 44: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
+	33, // 45: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
+	35, // 46: coffre.v1.CoffreService.VaultAppend:output_type -> coffre.v1.VaultAppendResponse
+	37, // 47: coffre.v1.CoffreService.VaultRead:output_type -> coffre.v1.VaultReadResponse
+	39, // 48: coffre.v1.CoffreService.PutBlock:output_type -> coffre.v1.PutBlockResponse
+	41, // 49: coffre.v1.CoffreService.GetBlock:output_type -> coffre.v1.GetBlockResponse
+	33, // [33:50] is the sub-list for method output_type
+	16, // [16:33] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_service_proto_init() }
@@ -2109,6 +2636,7 @@ func file_coffre_v1_service_proto_init() {
 	file_coffre_v1_service_proto_msgTypes[26].OneofWrappers = []any{
 		(*WatchResponse_LogAppended)(nil),
 		(*WatchResponse_InvitationChanged)(nil),
+		(*WatchResponse_VaultAppended)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2116,7 +2644,7 @@ func file_coffre_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_service_proto_rawDesc), len(file_coffre_v1_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   31,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

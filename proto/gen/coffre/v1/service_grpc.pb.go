@@ -35,6 +35,10 @@ const (
 	CoffreService_RelayWait_FullMethodName          = "/coffre.v1.CoffreService/RelayWait"
 	CoffreService_Watch_FullMethodName              = "/coffre.v1.CoffreService/Watch"
 	CoffreService_ListConnections_FullMethodName    = "/coffre.v1.CoffreService/ListConnections"
+	CoffreService_VaultAppend_FullMethodName        = "/coffre.v1.CoffreService/VaultAppend"
+	CoffreService_VaultRead_FullMethodName          = "/coffre.v1.CoffreService/VaultRead"
+	CoffreService_PutBlock_FullMethodName           = "/coffre.v1.CoffreService/PutBlock"
+	CoffreService_GetBlock_FullMethodName           = "/coffre.v1.CoffreService/GetBlock"
 )
 
 // CoffreServiceClient is the client API for CoffreService service.
@@ -69,6 +73,14 @@ type CoffreServiceClient interface {
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
 	// ListConnections returns connections of devices (device; admins see all).
 	ListConnections(ctx context.Context, in *ListConnectionsRequest, opts ...grpc.CallOption) (*ListConnectionsResponse, error)
+	// VaultAppend appends one entry to a vault's log (device with a write role).
+	VaultAppend(ctx context.Context, in *VaultAppendRequest, opts ...grpc.CallOption) (*VaultAppendResponse, error)
+	// VaultRead returns entries of a vault's log (device of a member).
+	VaultRead(ctx context.Context, in *VaultReadRequest, opts ...grpc.CallOption) (*VaultReadResponse, error)
+	// PutBlock stores one encrypted block (device with a write role).
+	PutBlock(ctx context.Context, in *PutBlockRequest, opts ...grpc.CallOption) (*PutBlockResponse, error)
+	// GetBlock returns one encrypted block (device of a member).
+	GetBlock(ctx context.Context, in *GetBlockRequest, opts ...grpc.CallOption) (*GetBlockResponse, error)
 }
 
 type coffreServiceClient struct {
@@ -218,6 +230,46 @@ func (c *coffreServiceClient) ListConnections(ctx context.Context, in *ListConne
 	return out, nil
 }
 
+func (c *coffreServiceClient) VaultAppend(ctx context.Context, in *VaultAppendRequest, opts ...grpc.CallOption) (*VaultAppendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VaultAppendResponse)
+	err := c.cc.Invoke(ctx, CoffreService_VaultAppend_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coffreServiceClient) VaultRead(ctx context.Context, in *VaultReadRequest, opts ...grpc.CallOption) (*VaultReadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VaultReadResponse)
+	err := c.cc.Invoke(ctx, CoffreService_VaultRead_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coffreServiceClient) PutBlock(ctx context.Context, in *PutBlockRequest, opts ...grpc.CallOption) (*PutBlockResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutBlockResponse)
+	err := c.cc.Invoke(ctx, CoffreService_PutBlock_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coffreServiceClient) GetBlock(ctx context.Context, in *GetBlockRequest, opts ...grpc.CallOption) (*GetBlockResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBlockResponse)
+	err := c.cc.Invoke(ctx, CoffreService_GetBlock_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CoffreServiceServer is the server API for CoffreService service.
 // All implementations must embed UnimplementedCoffreServiceServer
 // for forward compatibility.
@@ -250,6 +302,14 @@ type CoffreServiceServer interface {
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
 	// ListConnections returns connections of devices (device; admins see all).
 	ListConnections(context.Context, *ListConnectionsRequest) (*ListConnectionsResponse, error)
+	// VaultAppend appends one entry to a vault's log (device with a write role).
+	VaultAppend(context.Context, *VaultAppendRequest) (*VaultAppendResponse, error)
+	// VaultRead returns entries of a vault's log (device of a member).
+	VaultRead(context.Context, *VaultReadRequest) (*VaultReadResponse, error)
+	// PutBlock stores one encrypted block (device with a write role).
+	PutBlock(context.Context, *PutBlockRequest) (*PutBlockResponse, error)
+	// GetBlock returns one encrypted block (device of a member).
+	GetBlock(context.Context, *GetBlockRequest) (*GetBlockResponse, error)
 	mustEmbedUnimplementedCoffreServiceServer()
 }
 
@@ -298,6 +358,18 @@ func (UnimplementedCoffreServiceServer) Watch(*WatchRequest, grpc.ServerStreamin
 }
 func (UnimplementedCoffreServiceServer) ListConnections(context.Context, *ListConnectionsRequest) (*ListConnectionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListConnections not implemented")
+}
+func (UnimplementedCoffreServiceServer) VaultAppend(context.Context, *VaultAppendRequest) (*VaultAppendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VaultAppend not implemented")
+}
+func (UnimplementedCoffreServiceServer) VaultRead(context.Context, *VaultReadRequest) (*VaultReadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VaultRead not implemented")
+}
+func (UnimplementedCoffreServiceServer) PutBlock(context.Context, *PutBlockRequest) (*PutBlockResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutBlock not implemented")
+}
+func (UnimplementedCoffreServiceServer) GetBlock(context.Context, *GetBlockRequest) (*GetBlockResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBlock not implemented")
 }
 func (UnimplementedCoffreServiceServer) mustEmbedUnimplementedCoffreServiceServer() {}
 func (UnimplementedCoffreServiceServer) testEmbeddedByValue()                       {}
@@ -547,6 +619,78 @@ func _CoffreService_ListConnections_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CoffreService_VaultAppend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VaultAppendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoffreServiceServer).VaultAppend(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoffreService_VaultAppend_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoffreServiceServer).VaultAppend(ctx, req.(*VaultAppendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoffreService_VaultRead_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VaultReadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoffreServiceServer).VaultRead(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoffreService_VaultRead_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoffreServiceServer).VaultRead(ctx, req.(*VaultReadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoffreService_PutBlock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutBlockRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoffreServiceServer).PutBlock(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoffreService_PutBlock_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoffreServiceServer).PutBlock(ctx, req.(*PutBlockRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoffreService_GetBlock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBlockRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoffreServiceServer).GetBlock(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoffreService_GetBlock_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoffreServiceServer).GetBlock(ctx, req.(*GetBlockRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CoffreService_ServiceDesc is the grpc.ServiceDesc for CoffreService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -601,6 +745,22 @@ var CoffreService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListConnections",
 			Handler:    _CoffreService_ListConnections_Handler,
+		},
+		{
+			MethodName: "VaultAppend",
+			Handler:    _CoffreService_VaultAppend_Handler,
+		},
+		{
+			MethodName: "VaultRead",
+			Handler:    _CoffreService_VaultRead_Handler,
+		},
+		{
+			MethodName: "PutBlock",
+			Handler:    _CoffreService_PutBlock_Handler,
+		},
+		{
+			MethodName: "GetBlock",
+			Handler:    _CoffreService_GetBlock_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

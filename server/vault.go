@@ -1,0 +1,151 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+
+	"github.com/coffre/coffre/certificate"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/server/store"
+	"github.com/coffre/coffre/wire"
+	"github.com/coffre/coffre/workspace"
+)
+
+const maxVaultPage = 1000
+
+// vaultAccess checks the caller's role in a vault at the server's clock:
+// a grant that ended, a removed member or a revoked user is refused at
+// once (SPEC.md §11.1). Writing needs a write role and a vault that is
+// not archived.
+func (s *Server) vaultAccess(c *caller, vaultID string, write bool) (*certificate.Vault, error) {
+	v, ok := c.org.Vault(vaultID)
+	if !ok {
+		return nil, wire.ErrNotFound
+	}
+	role := c.org.RoleOf(v, c.user.ID, s.cfg.Now())
+	switch {
+	case role == certificate.RoleNone:
+		return nil, errForbidden
+	case write && (!role.CanWrite() || v.Archived):
+		return nil, errForbidden
+	}
+	return v, nil
+}
+
+// VaultAppend appends one entry to a vault's log after the checks every
+// client will make (defence in depth): the entry is the caller's, signed
+// by its device, with a write role and the vault's newest key, extending
+// the stored chain.
+func (s *Server) VaultAppend(ctx context.Context, req *coffrev1.VaultAppendRequest) (*coffrev1.VaultAppendResponse, error) {
+	c := callerFrom(ctx)
+	v, err := s.vaultAccess(c, req.GetVaultId(), true)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	if c.org.NeedsRotation(v, now) {
+		return nil, wire.ErrRotationPending
+	}
+	e, err := workspace.ParseEntry(req.GetEntry())
+	if err != nil || len(req.GetEntry()) > 32<<20 {
+		return nil, errBadRequest
+	}
+	if e.Author != c.device.ID || e.KeyIndex != v.KeyIndex() || e.Time.Before(now.Add(-wire.MaxSkew)) || e.Time.After(now.Add(wire.MaxSkew)) {
+		return nil, wire.ErrCertificateRefused
+	}
+	if err := workspace.Check(c.org, v.ID, e); err != nil {
+		s.log.Info("vault entry refused", "organisation", c.orgID, "vault", v.ID, "reason", err.Error())
+		return nil, wire.ErrCertificateRefused
+	}
+	st, err := s.orgState(ctx, c.orgID)
+	if err != nil {
+		return nil, err
+	}
+	st.appendMu.Lock()
+	defer st.appendMu.Unlock()
+	head, err := s.cfg.Store.VaultLogHead(ctx, c.orgID, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	prev := head.Hash
+	if head.Position == 0 {
+		prev = workspace.VaultGenesis(c.orgID, v.ID)
+	}
+	if e.Position != head.Position+1 || !bytes.Equal(e.PreviousHash, prev) {
+		return nil, wire.ErrLogMoved
+	}
+	entry := store.LogEntry{Position: e.Position, PrevHash: prev, Hash: workspace.EntryHash(prev, req.GetEntry()), Data: req.GetEntry(), ReceivedAt: now}
+	newHead, err := s.cfg.Store.AppendVaultLog(ctx, c.orgID, v.ID, []store.LogEntry{entry}, now)
+	if err != nil {
+		return nil, err
+	}
+	s.hub.publish(c.orgID, &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_VaultAppended{
+		VaultAppended: &coffrev1.VaultAppended{VaultId: v.ID, HeadPosition: newHead.Position}}})
+	return &coffrev1.VaultAppendResponse{HeadPosition: newHead.Position}, nil
+}
+
+// VaultRead returns entries of a vault's log to a member.
+func (s *Server) VaultRead(ctx context.Context, req *coffrev1.VaultReadRequest) (*coffrev1.VaultReadResponse, error) {
+	c := callerFrom(ctx)
+	v, err := s.vaultAccess(c, req.GetVaultId(), false)
+	if err != nil {
+		return nil, err
+	}
+	limit := int(req.GetLimit())
+	if limit <= 0 || limit > maxVaultPage {
+		limit = maxVaultPage
+	}
+	entries, err := s.cfg.Store.ReadVaultLog(ctx, c.orgID, v.ID, max(req.GetFrom(), 1), limit)
+	if err != nil {
+		return nil, err
+	}
+	head, err := s.cfg.Store.VaultLogHead(ctx, c.orgID, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	resp := &coffrev1.VaultReadResponse{HeadPosition: head.Position}
+	for _, e := range entries {
+		resp.Entries = append(resp.Entries, &coffrev1.LogEntry{Position: e.Position, Data: e.Data})
+	}
+	return resp, nil
+}
+
+// PutBlock stores one encrypted block for a member with a write role.
+func (s *Server) PutBlock(ctx context.Context, req *coffrev1.PutBlockRequest) (*coffrev1.PutBlockResponse, error) {
+	c := callerFrom(ctx)
+	v, err := s.vaultAccess(c, req.GetVaultId(), true)
+	if err != nil {
+		return nil, err
+	}
+	if !certificate.ValidID(req.GetBlockId()) {
+		return nil, errBadRequest
+	}
+	err = s.cfg.Blocks.PutBlock(ctx, c.orgID, v.ID, req.GetBlockId(), req.GetData())
+	switch {
+	case errors.Is(err, store.ErrBlockTooLarge):
+		return nil, wire.ErrBlockTooLarge
+	case errors.Is(err, store.ErrExists):
+		return nil, errBadRequest
+	case err != nil:
+		return nil, err
+	}
+	return &coffrev1.PutBlockResponse{}, nil
+}
+
+// GetBlock returns one encrypted block to a member.
+func (s *Server) GetBlock(ctx context.Context, req *coffrev1.GetBlockRequest) (*coffrev1.GetBlockResponse, error) {
+	c := callerFrom(ctx)
+	v, err := s.vaultAccess(c, req.GetVaultId(), false)
+	if err != nil {
+		return nil, err
+	}
+	if !certificate.ValidID(req.GetBlockId()) {
+		return nil, errBadRequest
+	}
+	data, err := s.cfg.Blocks.GetBlock(ctx, c.orgID, v.ID, req.GetBlockId())
+	if err != nil {
+		return nil, err
+	}
+	return &coffrev1.GetBlockResponse{Data: data}, nil
+}

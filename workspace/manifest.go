@@ -1,0 +1,160 @@
+package workspace
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/coffre/coffre/crypto"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+)
+
+// ErrBadManifest is returned when a manifest does not decrypt or does not
+// describe what its place in the log says it is (SECURITY.md A4, A11).
+var ErrBadManifest = errors.New("manifest refused")
+
+// Block is one block of a file, as its signed manifest lists it.
+type Block struct {
+	ID     string
+	Key    crypto.SecretKey
+	Digest crypto.Digest
+	Offset uint64
+	Size   uint64
+}
+
+// ChildEntry is one child of a folder.
+type ChildEntry struct {
+	Name   string
+	ID     string
+	Folder bool
+}
+
+// Manifest is a decrypted manifest: a folder or a file.
+type Manifest struct {
+	ID      string
+	Parent  string
+	Updated time.Time
+	Folder  bool
+	// For a folder.
+	Children []ChildEntry
+	// For a file.
+	Size   uint64
+	Blocks []Block
+}
+
+// Child returns the child with that name.
+func (m *Manifest) Child(name string) (ChildEntry, bool) {
+	for _, c := range m.Children {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return ChildEntry{}, false
+}
+
+// RootID is the id of a vault's root folder.
+func RootID(vaultID string) string {
+	d := crypto.LabeledSum("vault-root", []byte(vaultID))
+	return fmt.Sprintf("%x", d[:16])
+}
+
+// ValidName reports whether s can name a file or folder.
+func ValidName(s string) error {
+	switch {
+	case s == "" || s == "." || s == "..":
+		return fmt.Errorf("invalid name %q", s)
+	case strings.ContainsAny(s, "/\x00"):
+		return fmt.Errorf("invalid name %q: no '/' or NUL in a name", s)
+	case len(s) > 255:
+		return fmt.Errorf("name too long (%d bytes, at most 255)", len(s))
+	}
+	return nil
+}
+
+func manifestAAD(orgID, vaultID, id string, version uint64, index uint32) []byte {
+	return aad("manifest", []byte(orgID), []byte(vaultID), []byte(id), u64(version), u32(index))
+}
+
+func blockAAD(orgID, vaultID, blockID string) []byte {
+	return aad("block", []byte(orgID), []byte(vaultID), []byte(blockID))
+}
+
+// encryptManifest serialises and encrypts m as version `version` under
+// vault key `index` (SPEC.md §11.3).
+func encryptManifest(orgID, vaultID string, version uint64, index uint32, key crypto.SecretKey, m *Manifest) ([]byte, error) {
+	w := &coffrev1.Manifest{FormatVersion: FormatVersion, Id: m.ID, Parent: m.Parent, UpdatedMs: m.Updated.UnixMilli()}
+	if m.Folder {
+		f := &coffrev1.FolderManifest{}
+		for _, c := range m.Children {
+			f.Entries = append(f.Entries, &coffrev1.FolderEntry{Name: c.Name, Id: c.ID, Folder: c.Folder})
+		}
+		w.Kind = &coffrev1.Manifest_Folder{Folder: f}
+	} else {
+		f := &coffrev1.FileManifest{Size: m.Size}
+		for _, b := range m.Blocks {
+			f.Blocks = append(f.Blocks, &coffrev1.BlockRef{Id: b.ID, Key: b.Key.Bytes(), Digest: b.Digest[:], Offset: b.Offset, Size: b.Size})
+		}
+		w.Kind = &coffrev1.Manifest_File{File: f}
+	}
+	plain, err := proto.MarshalOptions{Deterministic: true}.Marshal(w)
+	if err != nil {
+		return nil, err
+	}
+	k := crypto.DeriveKey(key.Bytes(), labelManifest, nil)
+	return k.Encrypt(manifestAAD(orgID, vaultID, m.ID, version, index), plain), nil
+}
+
+// decryptManifest opens a manifest write and checks that it describes
+// itself as the id it was written under, and that a file's blocks cover
+// its size exactly, in order, without gaps or overlaps (SECURITY.md A10).
+func decryptManifest(orgID, vaultID string, w Write, index uint32, key crypto.SecretKey) (*Manifest, error) {
+	k := crypto.DeriveKey(key.Bytes(), labelManifest, nil)
+	plain, err := k.Decrypt(manifestAAD(orgID, vaultID, w.ManifestID, w.Version, index), w.Ciphertext)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s v%d does not decrypt", ErrBadManifest, w.ManifestID, w.Version)
+	}
+	var p coffrev1.Manifest
+	if err := proto.Unmarshal(plain, &p); err != nil || p.GetFormatVersion() != FormatVersion || p.GetId() != w.ManifestID {
+		return nil, fmt.Errorf("%w: %s v%d is not the manifest it claims to be", ErrBadManifest, w.ManifestID, w.Version)
+	}
+	m := &Manifest{ID: p.GetId(), Parent: p.GetParent(), Updated: time.UnixMilli(p.GetUpdatedMs()).UTC()}
+	switch kind := p.GetKind().(type) {
+	case *coffrev1.Manifest_Folder:
+		m.Folder = true
+		seen := map[string]bool{}
+		for _, e := range kind.Folder.GetEntries() {
+			if ValidName(e.GetName()) != nil || seen[e.GetName()] {
+				return nil, fmt.Errorf("%w: folder %s has a bad or duplicate name", ErrBadManifest, m.ID)
+			}
+			seen[e.GetName()] = true
+			m.Children = append(m.Children, ChildEntry{Name: e.GetName(), ID: e.GetId(), Folder: e.GetFolder()})
+		}
+	case *coffrev1.Manifest_File:
+		m.Size = kind.File.GetSize()
+		var next uint64
+		for _, b := range kind.File.GetBlocks() {
+			key, err := crypto.ParseSecretKey(b.GetKey())
+			if err != nil || len(b.GetDigest()) != len(crypto.Digest{}) || b.GetOffset() != next || b.GetSize() == 0 {
+				return nil, fmt.Errorf("%w: file %s has a bad block list", ErrBadManifest, m.ID)
+			}
+			var d crypto.Digest
+			copy(d[:], b.GetDigest())
+			m.Blocks = append(m.Blocks, Block{ID: b.GetId(), Key: key, Digest: d, Offset: b.GetOffset(), Size: b.GetSize()})
+			next += b.GetSize()
+		}
+		if next != m.Size {
+			return nil, fmt.Errorf("%w: file %s blocks cover %d bytes of %d", ErrBadManifest, m.ID, next, m.Size)
+		}
+	default:
+		return nil, fmt.Errorf("%w: %s is neither a file nor a folder", ErrBadManifest, m.ID)
+	}
+	return m, nil
+}
+
+func sortChildren(c []ChildEntry) {
+	sort.Slice(c, func(i, j int) bool { return c[i].Name < c[j].Name })
+}

@@ -1,0 +1,709 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/crypto"
+)
+
+// BlockSize is the size of the blocks files are cut into.
+const BlockSize = 1 << 20
+
+var (
+	// ErrConflict is what a Remote returns when the vault log moved since
+	// the entry was signed.
+	ErrConflict = errors.New("vault log moved")
+	// ErrWriteConflict is returned when someone else changed the same file
+	// or folder first: nothing was written, the caller's data is intact.
+	ErrWriteConflict = errors.New("someone else changed it first: nothing was written, your data is intact")
+	// ErrNotFound is returned for a path that does not exist.
+	ErrNotFound = errors.New("no such file or folder")
+	// ErrExists is returned when a name is taken.
+	ErrExists = errors.New("already exists")
+	// ErrNotFolder and ErrIsFolder are returned when a path is the wrong kind.
+	ErrNotFolder = errors.New("not a folder")
+	ErrIsFolder  = errors.New("is a folder")
+	// ErrReadOnly is returned when this user's role does not allow writing.
+	ErrReadOnly = errors.New("your role in this vault does not allow writing")
+	// ErrArchived is returned when writing to an archived vault.
+	ErrArchived = errors.New("the vault is archived")
+	// ErrRotationPending is returned when a member left and the vault key
+	// was not rotated yet: nothing new is encrypted with a key they hold.
+	ErrRotationPending = errors.New("a member left and the vault key must be rotated first (an owner or manager: coffre vault rotate)")
+	// ErrBadBlock is returned when a block does not match its signed
+	// digest or size (SECURITY.md A10, A21).
+	ErrBadBlock = errors.New("block does not match its manifest")
+)
+
+// RemoteEntry is one entry as the server returns it.
+type RemoteEntry struct {
+	Position uint64
+	Data     []byte
+}
+
+// Remote is the server, as a vault sees it. Everything it returns is
+// checked before use.
+type Remote interface {
+	Append(ctx context.Context, vaultID string, entry []byte) error
+	Read(ctx context.Context, vaultID string, from uint64) (entries []RemoteEntry, head uint64, err error)
+	PutBlock(ctx context.Context, vaultID, blockID string, data []byte) error
+	GetBlock(ctx context.Context, vaultID, blockID string) ([]byte, error)
+}
+
+// Writer is the device that signs this vault's writes.
+type Writer struct {
+	DeviceID string
+	UserID   string
+	Key      *crypto.SigningKey
+}
+
+// Persist stores newly verified entries and the new head, or returns an
+// error (then the state is not advanced).
+type Persist func(vaultID string, entries []RemoteEntry, head certificate.Head) error
+
+// Vault is one vault opened by a member: its verified state, its keys and
+// the operations on its files.
+type Vault struct {
+	org      *certificate.Organisation
+	vault    *certificate.Vault
+	keys     *Keys
+	log      *Log
+	remote   Remote
+	writer   Writer
+	persist  Persist
+	parallel int
+}
+
+// Open returns a vault over a verified log.
+func Open(org *certificate.Organisation, v *certificate.Vault, keys *Keys, log *Log, remote Remote, w Writer, persist Persist) *Vault {
+	return &Vault{org: org, vault: v, keys: keys, log: log, remote: remote, writer: w, persist: persist, parallel: 4}
+}
+
+// Log returns the verified state.
+func (w *Vault) Log() *Log { return w.log }
+
+// Sync fetches the entries after the verified head, verifies them and
+// stores them. A log shorter than the verified head is a rollback; entries
+// that don't extend it are a fork; nothing is stored then.
+func (w *Vault) Sync(ctx context.Context) error {
+	for {
+		entries, head, err := w.remote.Read(ctx, w.vault.ID, w.log.Head.Position+1)
+		if err != nil {
+			return err
+		}
+		if head < w.log.Head.Position {
+			return fmt.Errorf("%w: the server's vault log ends at %d, this device verified up to %d", ErrRollback, head, w.log.Head.Position)
+		}
+		if len(entries) == 0 {
+			if head > w.log.Head.Position {
+				return fmt.Errorf("%w: the server claims vault entries up to %d but sends none", ErrEntryRefused, head)
+			}
+			return nil
+		}
+		next := w.log.Clone()
+		for _, e := range entries {
+			if _, err := next.Apply(w.org, w.keys, e.Position, e.Data); err != nil {
+				if errors.Is(err, ErrChain) {
+					return fmt.Errorf("%w: %v", ErrFork, err)
+				}
+				return err
+			}
+		}
+		if err := w.persist(w.vault.ID, entries, next.Head); err != nil {
+			return err
+		}
+		w.log = next
+		if w.log.Head.Position >= head {
+			return nil
+		}
+	}
+}
+
+// view resolves paths against one point of the history: the newest
+// versions, or those as of a time.
+type view struct {
+	log *Log
+	at  time.Time // zero: newest
+}
+
+func (v view) get(id string) (Version, bool) {
+	if v.at.IsZero() {
+		return v.log.Latest(id)
+	}
+	return v.log.AsOf(id, v.at)
+}
+
+// SplitPath cleans a vault path into its names ("/" is the root).
+func SplitPath(p string) ([]string, error) {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return nil, nil
+	}
+	names := strings.Split(p[1:], "/")
+	for _, n := range names {
+		if err := ValidName(n); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
+}
+
+// resolve walks from the root to the manifest at names. Each child must
+// name its folder as its parent: the server can't graft a subtree
+// elsewhere (SECURITY.md A11).
+func (v view) resolve(names []string) (Version, error) {
+	cur, ok := v.get(RootID(v.log.VaultID))
+	if !ok {
+		if len(names) == 0 {
+			// An empty vault's root exists implicitly.
+			return Version{Manifest: &Manifest{ID: RootID(v.log.VaultID), Folder: true}}, nil
+		}
+		return Version{}, ErrNotFound
+	}
+	for i, name := range names {
+		if !cur.Manifest.Folder {
+			return Version{}, fmt.Errorf("/%s: %w", strings.Join(names[:i], "/"), ErrNotFolder)
+		}
+		child, ok := cur.Manifest.Child(name)
+		if !ok {
+			return Version{}, fmt.Errorf("/%s: %w", strings.Join(names[:i+1], "/"), ErrNotFound)
+		}
+		next, ok := v.get(child.ID)
+		if !ok || next.Manifest.Parent != cur.Manifest.ID || next.Manifest.Folder != child.Folder {
+			return Version{}, fmt.Errorf("%w: /%s is not where its folder says", ErrBadManifest, strings.Join(names[:i+1], "/"))
+		}
+		cur = next
+	}
+	return cur, nil
+}
+
+// Stat returns the manifest at a path, newest or as of at (zero: newest).
+func (w *Vault) Stat(p string, at time.Time) (Version, error) {
+	names, err := SplitPath(p)
+	if err != nil {
+		return Version{}, err
+	}
+	return view{w.log, at}.resolve(names)
+}
+
+// Item is one entry of a listing.
+type Item struct {
+	Name    string
+	ID      string
+	Folder  bool
+	Size    uint64
+	Version uint64
+	Updated time.Time
+	Author  string // user id
+}
+
+// List lists a folder (or describes one file), newest or as of at.
+func (w *Vault) List(p string, at time.Time) ([]Item, error) {
+	v := view{w.log, at}
+	cur, err := w.Stat(p, at)
+	if err != nil {
+		return nil, err
+	}
+	item := func(name string, ver Version) Item {
+		return Item{Name: name, ID: ver.Manifest.ID, Folder: ver.Manifest.Folder, Size: ver.Manifest.Size,
+			Version: ver.Version, Updated: ver.Time, Author: ver.User}
+	}
+	if !cur.Manifest.Folder {
+		return []Item{item(path.Base(path.Clean("/"+p)), cur)}, nil
+	}
+	var out []Item
+	for _, c := range cur.Manifest.Children {
+		ver, ok := v.get(c.ID)
+		if !ok || ver.Manifest.Parent != cur.Manifest.ID {
+			return nil, fmt.Errorf("%w: %s is not where its folder says", ErrBadManifest, c.Name)
+		}
+		out = append(out, item(c.Name, ver))
+	}
+	return out, nil
+}
+
+// History lists every version of the file or folder at a path.
+func (w *Vault) History(p string) ([]Version, error) {
+	cur, err := w.Stat(p, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	return w.log.History(cur.Manifest.ID), nil
+}
+
+// change is what a write computes against the newest state: the new
+// manifests to commit. It is recomputed when the log moved.
+type change func(l *Log) ([]*Manifest, error)
+
+// commit signs the manifests a change computes as one vault entry and
+// appends it, reading the log again and recomputing when someone else
+// wrote first (SPEC.md §11.5).
+func (w *Vault) commit(ctx context.Context, ch change) error {
+	if err := w.writable(); err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		if err := w.Sync(ctx); err != nil {
+			return err
+		}
+		manifests, err := ch(w.log)
+		if err != nil {
+			return err
+		}
+		index, key := w.keys.Newest()
+		now := time.Now().UTC()
+		if now.Before(w.log.lastTime) {
+			now = w.log.lastTime
+		}
+		e := &Entry{
+			OrganisationID: w.org.ID, VaultID: w.vault.ID, Author: w.writer.DeviceID, Time: now,
+			Position: w.log.Head.Position + 1, PreviousHash: w.log.Head.Hash,
+			OrganisationPosition: w.org.Head.Position, OrganisationHash: w.org.Head.Hash, KeyIndex: index,
+		}
+		for _, m := range manifests {
+			m.Updated = now
+			version := w.log.NextVersion(m.ID)
+			ct, err := encryptManifest(w.org.ID, w.vault.ID, version, index, key, m)
+			if err != nil {
+				return err
+			}
+			e.Writes = append(e.Writes, Write{ManifestID: m.ID, Version: version, Ciphertext: ct})
+		}
+		data, err := signEntry(w.writer.Key, e)
+		if err != nil {
+			return err
+		}
+		err = w.remote.Append(ctx, w.vault.ID, data)
+		if errors.Is(err, ErrConflict) && attempt < 20 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return w.Sync(ctx)
+	}
+}
+
+// writable checks, on the client, what the server checks too: a write
+// role, a vault not archived, and no member gone since the newest key.
+func (w *Vault) writable() error {
+	now := time.Now()
+	switch {
+	case w.vault.Archived:
+		return ErrArchived
+	case !w.org.RoleOf(w.vault, w.writer.UserID, now).CanWrite():
+		return ErrReadOnly
+	case w.org.NeedsRotation(w.vault, now):
+		return ErrRotationPending
+	}
+	if index, _ := w.keys.Newest(); index != w.vault.KeyIndex() {
+		return fmt.Errorf("%w: this device does not hold the newest key", ErrNoKey)
+	}
+	return nil
+}
+
+// folderFor returns the newest version of the folder at names (the root
+// implicitly exists) as a copy to modify.
+func folderFor(l *Log, names []string) (*Manifest, error) {
+	cur, err := view{log: l}.resolve(names)
+	if err != nil {
+		return nil, err
+	}
+	if !cur.Manifest.Folder {
+		return nil, fmt.Errorf("/%s: %w", strings.Join(names, "/"), ErrNotFolder)
+	}
+	m := *cur.Manifest
+	m.Children = append([]ChildEntry(nil), cur.Manifest.Children...)
+	return &m, nil
+}
+
+// Mkdir creates a folder; parents must exist.
+func (w *Vault) Mkdir(ctx context.Context, p string) error {
+	names, err := SplitPath(p)
+	if err != nil || len(names) == 0 {
+		return fmt.Errorf("mkdir %q: %w", p, errors.Join(err, ErrExists))
+	}
+	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		parent, err := folderFor(l, names[:len(names)-1])
+		if err != nil {
+			return nil, err
+		}
+		name := names[len(names)-1]
+		if _, taken := parent.Child(name); taken {
+			return nil, fmt.Errorf("%s: %w", p, ErrExists)
+		}
+		dir := &Manifest{ID: certificate.NewID(), Parent: parent.ID, Folder: true}
+		parent.Children = append(parent.Children, ChildEntry{Name: name, ID: dir.ID, Folder: true})
+		sortChildren(parent.Children)
+		return []*Manifest{parent, dir}, nil
+	})
+}
+
+// Remove removes a file or an empty folder from its parent. Every version
+// stays in the history (restore brings it back).
+func (w *Vault) Remove(ctx context.Context, p string) error {
+	names, err := SplitPath(p)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return errors.New("the root folder can't be removed")
+	}
+	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		target, err := view{log: l}.resolve(names)
+		if err != nil {
+			return nil, err
+		}
+		if target.Manifest.Folder && len(target.Manifest.Children) > 0 {
+			return nil, fmt.Errorf("%s: folder not empty", p)
+		}
+		parent, err := folderFor(l, names[:len(names)-1])
+		if err != nil {
+			return nil, err
+		}
+		name := names[len(names)-1]
+		kept := parent.Children[:0]
+		for _, c := range parent.Children {
+			if c.Name != name {
+				kept = append(kept, c)
+			}
+		}
+		parent.Children = kept
+		return []*Manifest{parent}, nil
+	})
+}
+
+// Move renames or moves a file or folder.
+func (w *Vault) Move(ctx context.Context, from, to string) error {
+	src, err := SplitPath(from)
+	if err != nil {
+		return err
+	}
+	dst, err := SplitPath(to)
+	if err != nil {
+		return err
+	}
+	if len(src) == 0 || len(dst) == 0 {
+		return errors.New("the root folder can't be moved")
+	}
+	if len(dst) > len(src) && strings.Join(dst[:len(src)], "/") == strings.Join(src, "/") {
+		return errors.New("can't move a folder into itself")
+	}
+	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		target, err := view{log: l}.resolve(src)
+		if err != nil {
+			return nil, err
+		}
+		oldParent, err := folderFor(l, src[:len(src)-1])
+		if err != nil {
+			return nil, err
+		}
+		newParent := oldParent
+		if strings.Join(src[:len(src)-1], "/") != strings.Join(dst[:len(dst)-1], "/") {
+			if newParent, err = folderFor(l, dst[:len(dst)-1]); err != nil {
+				return nil, err
+			}
+		}
+		if _, taken := newParent.Child(dst[len(dst)-1]); taken {
+			return nil, fmt.Errorf("%s: %w", to, ErrExists)
+		}
+		var entry ChildEntry
+		kept := oldParent.Children[:0]
+		for _, c := range oldParent.Children {
+			if c.Name == src[len(src)-1] {
+				entry = c
+			} else {
+				kept = append(kept, c)
+			}
+		}
+		oldParent.Children = kept
+		entry.Name = dst[len(dst)-1]
+		newParent.Children = append(newParent.Children, entry)
+		sortChildren(newParent.Children)
+		out := []*Manifest{oldParent}
+		if newParent != oldParent {
+			moved := *target.Manifest
+			moved.Parent = newParent.ID
+			out = append(out, newParent, &moved)
+		}
+		return out, nil
+	})
+}
+
+// Restore makes an old version of a file current again, as a new version.
+func (w *Vault) Restore(ctx context.Context, p string, version uint64) error {
+	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		names, err := SplitPath(p)
+		if err != nil {
+			return nil, err
+		}
+		cur, err := view{log: l}.resolve(names)
+		if err != nil {
+			return nil, err
+		}
+		hist := l.History(cur.Manifest.ID)
+		if version == 0 || version > uint64(len(hist)) {
+			return nil, fmt.Errorf("%s has versions 1 to %d", p, len(hist))
+		}
+		old := *hist[version-1].Manifest
+		old.Parent = cur.Manifest.Parent // it stays where it is now
+		if old.Folder {
+			return nil, errors.New("only files are restored; restore a folder's files one by one")
+		}
+		return []*Manifest{&old}, nil
+	})
+}
+
+// Progress is told how many bytes were transferred so far.
+type Progress func(done int64)
+
+// Put stores the content of r as the file at p, creating it or adding a
+// new version. The content is streamed block by block, a few blocks in
+// flight at a time: memory stays flat whatever the size. If someone else
+// wrote the same file meanwhile, ErrWriteConflict and nothing is changed.
+func (w *Vault) Put(ctx context.Context, p string, r io.Reader, progress Progress) (Version, error) {
+	names, err := SplitPath(p)
+	if err != nil {
+		return Version{}, err
+	}
+	if len(names) == 0 {
+		return Version{}, fmt.Errorf("/: %w", ErrIsFolder)
+	}
+	if err := w.writable(); err != nil {
+		return Version{}, err
+	}
+	if err := w.Sync(ctx); err != nil {
+		return Version{}, err
+	}
+	// The version this put replaces: a later one means a concurrent writer.
+	var replaces *Version
+	if cur, err := (view{log: w.log}).resolve(names); err == nil {
+		if cur.Manifest.Folder {
+			return Version{}, fmt.Errorf("%s: %w", p, ErrIsFolder)
+		}
+		replaces = &cur
+	}
+	blocks, size, err := w.upload(ctx, r, progress)
+	if err != nil {
+		return Version{}, err
+	}
+	var fileID string
+	err = w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		parent, err := folderFor(l, names[:len(names)-1])
+		if err != nil {
+			return nil, err
+		}
+		name := names[len(names)-1]
+		child, exists := parent.Child(name)
+		switch {
+		case exists && child.Folder:
+			return nil, fmt.Errorf("%s: %w", p, ErrIsFolder)
+		case exists != (replaces != nil):
+			return nil, fmt.Errorf("%s: %w", p, ErrWriteConflict)
+		case exists:
+			if latest, _ := l.Latest(child.ID); latest.Version != replaces.Version || child.ID != replaces.Manifest.ID {
+				return nil, fmt.Errorf("%s: %w", p, ErrWriteConflict)
+			}
+			fileID = child.ID
+			return []*Manifest{{ID: child.ID, Parent: parent.ID, Size: size, Blocks: blocks}}, nil
+		}
+		fileID = certificate.NewID()
+		parent.Children = append(parent.Children, ChildEntry{Name: name, ID: fileID})
+		sortChildren(parent.Children)
+		return []*Manifest{parent, {ID: fileID, Parent: parent.ID, Size: size, Blocks: blocks}}, nil
+	})
+	if err != nil {
+		return Version{}, err
+	}
+	v, _ := w.log.Latest(fileID)
+	return v, nil
+}
+
+// upload cuts r into blocks, encrypts each with its own random key and
+// uploads them with a few in flight. Memory: about parallel+1 blocks.
+func (w *Vault) upload(ctx context.Context, r io.Reader, progress Progress) ([]Block, uint64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type job struct {
+		i     int
+		plain []byte
+		off   uint64
+	}
+	jobs := make(chan job)
+	var (
+		mu      sync.Mutex
+		blocks  []Block
+		done    int64
+		firstEr error
+		wg      sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstEr == nil {
+			firstEr = err
+			cancel()
+		}
+		mu.Unlock()
+	}
+	for range w.parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				b := Block{ID: certificate.NewID(), Key: crypto.NewSecretKey(), Digest: crypto.Sum(j.plain), Offset: j.off, Size: uint64(len(j.plain))}
+				ct := b.Key.Encrypt(blockAAD(w.org.ID, w.vault.ID, b.ID), j.plain)
+				if err := w.remote.PutBlock(ctx, w.vault.ID, b.ID, ct); err != nil {
+					fail(fmt.Errorf("uploading block %d: %w", j.i, err))
+					continue
+				}
+				mu.Lock()
+				for len(blocks) <= j.i {
+					blocks = append(blocks, Block{})
+				}
+				blocks[j.i] = b
+				done += int64(b.Size)
+				d := done
+				mu.Unlock()
+				if progress != nil {
+					progress(d)
+				}
+			}
+		}()
+	}
+	var size uint64
+	var readErr error
+	for i := 0; ; i++ {
+		buf := make([]byte, BlockSize)
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			select {
+			case jobs <- job{i, buf[:n], size}:
+			case <-ctx.Done():
+			}
+			size += uint64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			readErr = fmt.Errorf("reading: %w", err)
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if readErr != nil {
+		return nil, 0, readErr
+	}
+	if firstEr != nil {
+		return nil, 0, firstEr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	return blocks, size, nil
+}
+
+// Get writes the file at p (newest, or as of at) to dest. It writes to a
+// temporary file beside dest and renames it only once every block matched
+// its signed digest: a tampered or partial file never appears.
+func (w *Vault) Get(ctx context.Context, p string, at time.Time, dest string, progress Progress) (Version, error) {
+	ver, err := w.Stat(p, at)
+	if err != nil {
+		return Version{}, err
+	}
+	if ver.Manifest.Folder {
+		return Version{}, fmt.Errorf("%s: %w", p, ErrIsFolder)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".coffre-*")
+	if err != nil {
+		return Version{}, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if err := w.download(ctx, ver.Manifest, tmp, progress); err != nil {
+		return Version{}, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return Version{}, err
+	}
+	if err := tmp.Close(); err != nil {
+		return Version{}, err
+	}
+	return ver, os.Rename(tmp.Name(), dest)
+}
+
+// download fetches and checks a file's blocks with a few in flight.
+func (w *Vault) download(ctx context.Context, m *Manifest, out io.WriterAt, progress Progress) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan Block)
+	var (
+		mu      sync.Mutex
+		done    int64
+		firstEr error
+		wg      sync.WaitGroup
+	)
+	for range w.parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range jobs {
+				if err := w.fetchBlock(ctx, b, out); err != nil {
+					mu.Lock()
+					if firstEr == nil {
+						firstEr = err
+						cancel()
+					}
+					mu.Unlock()
+					continue
+				}
+				mu.Lock()
+				done += int64(b.Size)
+				d := done
+				mu.Unlock()
+				if progress != nil {
+					progress(d)
+				}
+			}
+		}()
+	}
+	for _, b := range m.Blocks {
+		select {
+		case jobs <- b:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if firstEr != nil {
+		return firstEr
+	}
+	return ctx.Err()
+}
+
+func (w *Vault) fetchBlock(ctx context.Context, b Block, out io.WriterAt) error {
+	ct, err := w.remote.GetBlock(ctx, w.vault.ID, b.ID)
+	if err != nil {
+		return fmt.Errorf("block %s: %w", b.ID, err)
+	}
+	plain, err := b.Key.Decrypt(blockAAD(w.org.ID, w.vault.ID, b.ID), ct)
+	if err != nil || uint64(len(plain)) != b.Size || crypto.Sum(plain) != b.Digest {
+		return fmt.Errorf("block %s: %w", b.ID, ErrBadBlock)
+	}
+	_, err = out.WriteAt(plain, int64(b.Offset))
+	return err
+}
