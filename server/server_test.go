@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/server/store/blockdir"
 	"github.com/coffre/coffre/server/store/boltstore"
 	"github.com/coffre/coffre/wire"
 )
@@ -27,7 +29,8 @@ import (
 type testServer struct {
 	api   coffrev1.CoffreServiceClient
 	orgID string
-	token []byte                    // the bootstrap token
+	token []byte // the bootstrap token
+	clock *testClock
 	org   *certificate.Organisation // the test's own verified view
 }
 
@@ -53,7 +56,12 @@ func startServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{Store: st, PublicAddress: lis.Addr().String()})
+	blocks, err := blockdir.Open(filepath.Join(dir, "blocks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{}
+	srv := New(Config{Store: st, Blocks: blocks, PublicAddress: lis.Addr().String(), Now: clock.now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, lis, cert) }()
@@ -68,7 +76,25 @@ func startServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{api: coffrev1.NewCoffreServiceClient(cc), orgID: l.OrganisationID, token: l.Token}
+	return &testServer{api: coffrev1.NewCoffreServiceClient(cc), orgID: l.OrganisationID, token: l.Token, clock: clock}
+}
+
+// testClock is the server's clock, which a test can move forward.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 func startBootstrapped(t *testing.T) (*testServer, device) {
