@@ -313,6 +313,21 @@ func (s *Session) ArchiveVault(ctx context.Context, ref string, archived bool) e
 // this user may rotate, the key is rotated first, so that nothing new is
 // encrypted with a key they hold.
 func (s *Session) OpenVault(ctx context.Context, ref string) (*workspace.Vault, error) {
+	for attempt := 0; ; attempt++ {
+		w, err := s.openVault(ctx, ref)
+		// A member wrote after a certificate this device has not fetched
+		// yet: fetch the organisation log and verify again.
+		if errors.Is(err, workspace.ErrOrganisationBehind) && attempt < 3 {
+			if err := s.Sync(ctx); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		return w, err
+	}
+}
+
+func (s *Session) openVault(ctx context.Context, ref string) (*workspace.Vault, error) {
 	v, info, err := s.FindVault(ref)
 	if err != nil {
 		return nil, err

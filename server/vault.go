@@ -12,7 +12,10 @@ import (
 	"github.com/coffre/coffre/workspace"
 )
 
-const maxVaultPage = 1000
+const (
+	maxVaultPage = 1000
+	maxReadBytes = 8 << 20
+)
 
 // vaultAccess checks the caller's role in a vault at the server's clock:
 // a grant that ended, a removed member or a revoked user is refused at
@@ -105,7 +108,13 @@ func (s *Server) VaultRead(ctx context.Context, req *coffrev1.VaultReadRequest) 
 		return nil, err
 	}
 	resp := &coffrev1.VaultReadResponse{HeadPosition: head.Position}
+	size := 0
 	for _, e := range entries {
+		// Keep answers well under the client's message limit: a big file's
+		// manifest lists thousands of blocks.
+		if size += len(e.Data); size > maxReadBytes && len(resp.Entries) > 0 {
+			break
+		}
 		resp.Entries = append(resp.Entries, &coffrev1.LogEntry{Position: e.Position, Data: e.Data})
 	}
 	return resp, nil
