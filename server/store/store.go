@@ -119,6 +119,18 @@ type Store interface {
 	// LogHead returns the last entry's position and hash.
 	LogHead(ctx context.Context, orgID string) (Head, error)
 
+	// AppendVaultLog appends entries to one vault's log, with the same
+	// position and chain rules as AppendLog (ErrConflict). The store does
+	// not know which vaults exist (the organisation log says): a vault's
+	// log is empty until its first append. ErrNotFound only for an
+	// unknown organisation.
+	AppendVaultLog(ctx context.Context, orgID, vaultID string, entries []LogEntry, at time.Time) (Head, error)
+	// ReadVaultLog returns up to limit entries of a vault's log from
+	// position from (>= 1).
+	ReadVaultLog(ctx context.Context, orgID, vaultID string, from uint64, limit int) ([]LogEntry, error)
+	// VaultLogHead returns the last entry of a vault's log.
+	VaultLogHead(ctx context.Context, orgID, vaultID string) (Head, error)
+
 	// CreateInvitation records a new invitation (ErrExists if its id is taken).
 	CreateInvitation(ctx context.Context, inv Invitation) error
 	// Invitation returns one invitation by id.
@@ -141,6 +153,27 @@ type Store interface {
 	// Backup writes a consistent copy of the whole store to w while the
 	// store stays in use.
 	Backup(ctx context.Context, w io.Writer) error
+	// Close releases the store.
+	Close() error
+}
+
+// MaxBlockSize is the largest block a BlockStore accepts.
+const MaxBlockSize = 4 << 20
+
+// ErrBlockTooLarge is returned for a block over MaxBlockSize.
+var ErrBlockTooLarge = errors.New("block too large")
+
+// BlockStore keeps the encrypted blocks of files, apart from the metadata
+// store: blocks are large and read sequentially, so the embedded
+// deployment keeps them as plain files (BENCH.md: bbolt reads large cold
+// values at a tenth of the speed of plain files).
+type BlockStore interface {
+	// PutBlock stores a block durably before returning. Putting the same
+	// id again with the same bytes succeeds; with other bytes it is
+	// ErrExists (a block is written once).
+	PutBlock(ctx context.Context, orgID, vaultID, blockID string, data []byte) error
+	// GetBlock returns a block (ErrNotFound if there is none).
+	GetBlock(ctx context.Context, orgID, vaultID, blockID string) ([]byte, error)
 	// Close releases the store.
 	Close() error
 }

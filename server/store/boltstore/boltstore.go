@@ -1,5 +1,5 @@
 // Package boltstore is the embedded storage backend: one bbolt file holds
-// every organisation's metadata and log (PROTOCOL.md "Server"; blocks live
+// every organisation's metadata and logs (PROTOCOL.md "Server"; blocks live
 // elsewhere, as files, because bbolt reads large cold values slowly, see
 // BENCH.md).
 //
@@ -12,6 +12,7 @@
 //	org/<id>/invitation-tokens    token hash → invitation id
 //	org/<id>/connections          device id, 0x00, 8-byte big-endian Unix ns → address
 //	org/<id>/connections-by-time  8-byte big-endian Unix ns, device id → address
+//	org/<id>/vaults/<vault>/log   as org/<id>/log, for one vault; made by its first append
 package boltstore
 
 import (
@@ -43,6 +44,7 @@ var (
 	bucketInvTok = []byte("invitation-tokens")
 	bucketConn   = []byte("connections")
 	bucketConnT  = []byte("connections-by-time")
+	bucketVaults = []byte("vaults")
 )
 
 // Options tunes Open.

@@ -123,3 +123,34 @@ func FuzzDecodeEntry(f *testing.F) {
 		}
 	})
 }
+
+// TestVaultIDs checks that ids bbolt can't hold as bucket names are
+// refused by every vault log method, and that nothing is written.
+func TestVaultIDs(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "coffre.db"))
+	ctx := t.Context()
+	if err := s.CreateOrganisation(ctx, store.Organisation{ID: "org", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	entry := []store.LogEntry{{Position: 1, Hash: []byte("hash"), Data: []byte("data")}}
+	for _, id := range []string{"", "\x00", "vault\x00", "\x00vault"} {
+		if _, err := s.AppendVaultLog(ctx, "org", id, entry, time.Now()); err == nil {
+			t.Errorf("AppendVaultLog with vault id %q succeeded", id)
+		}
+		if _, err := s.ReadVaultLog(ctx, "org", id, 1, 10); err == nil {
+			t.Errorf("ReadVaultLog with vault id %q succeeded", id)
+		}
+		if _, err := s.VaultLogHead(ctx, "org", id); err == nil {
+			t.Errorf("VaultLogHead with vault id %q succeeded", id)
+		}
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketOrg).Bucket([]byte("org")).Bucket(bucketVaults); b != nil {
+			return errors.New("refused appends made the vaults bucket")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -43,7 +43,8 @@ func (s *Store) AppendLog(ctx context.Context, orgID string, entries []store.Log
 
 // appendEntries writes entries after the last one in log and returns the
 // new head. The first entry's PrevHash is not checked against an empty log:
-// the genesis hash is the caller's business (store.Head).
+// the genesis hash is the caller's business (store.Head). The organisation
+// log and every vault log go through here, so they follow the same rules.
 func appendEntries(log *bolt.Bucket, entries []store.LogEntry) (store.Head, error) {
 	head, err := logHead(log)
 	if err != nil {
@@ -61,7 +62,11 @@ func appendEntries(log *bolt.Bucket, entries []store.LogEntry) (store.Head, erro
 	return head, nil
 }
 
+// logHead returns the last entry of log; a nil log is an empty one.
 func logHead(log *bolt.Bucket) (store.Head, error) {
+	if log == nil {
+		return store.Head{}, nil
+	}
 	k, v := log.Cursor().Last()
 	if k == nil {
 		return store.Head{}, nil
@@ -78,18 +83,29 @@ func (s *Store) ReadLog(ctx context.Context, orgID string, from uint64, limit in
 		if err != nil {
 			return err
 		}
-		c := log.Cursor()
-		for k, v := c.Seek(u64(from)); k != nil && len(entries) < limit; k, v = c.Next() {
-			e, err := decodeEntry(k, v)
-			if err != nil {
-				return err
-			}
-			entries = append(entries, e)
-		}
-		return nil
+		entries, err = readEntries(log, from, limit)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the log of %s from %d: %w", orgID, from, err)
+	}
+	return entries, nil
+}
+
+// readEntries returns up to limit entries of log from position from; a nil
+// log is an empty one.
+func readEntries(log *bolt.Bucket, from uint64, limit int) ([]store.LogEntry, error) {
+	if log == nil {
+		return nil, nil
+	}
+	var entries []store.LogEntry
+	c := log.Cursor()
+	for k, v := c.Seek(u64(from)); k != nil && len(entries) < limit; k, v = c.Next() {
+		e, err := decodeEntry(k, v)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, e)
 	}
 	return entries, nil
 }

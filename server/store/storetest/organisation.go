@@ -62,7 +62,7 @@ func (s suite) testBootstrap(t *testing.T) {
 	err := st.Bootstrap(ctx, "org", tokenHash("wrong token"), root, first, at(10))
 	wantErr(t, "Bootstrap with a wrong token", err, store.ErrBadToken)
 	s.wantOrg(t, st, "after Bootstrap with a wrong token", org)
-	s.wantLog(t, st, "org", "after Bootstrap with a wrong token", nil)
+	s.wantLog(t, st, orgLog("org"), "after Bootstrap with a wrong token", nil)
 
 	bad := chain(store.Head{}, "admin user", "admin device")
 	bad[1].Position = 3
@@ -70,7 +70,7 @@ func (s suite) testBootstrap(t *testing.T) {
 		t.Fatal("Bootstrap with entries at positions 1, 3 succeeded, want an error")
 	}
 	s.wantOrg(t, st, "after Bootstrap with a broken chain", org)
-	s.wantLog(t, st, "org", "after Bootstrap with a broken chain", nil)
+	s.wantLog(t, st, orgLog("org"), "after Bootstrap with a broken chain", nil)
 
 	if err := st.Bootstrap(ctx, "org", org.BootstrapTokenHash, root, first, at(10)); err != nil {
 		t.Fatalf("Bootstrap with the right token: %v", err)
@@ -78,14 +78,14 @@ func (s suite) testBootstrap(t *testing.T) {
 	done := org
 	done.BootstrapTokenHash, done.RootVerifyKey, done.BootstrappedAt = nil, root, at(10)
 	s.wantOrg(t, st, "after Bootstrap", done)
-	s.wantLog(t, st, "org", "after Bootstrap", first)
+	s.wantLog(t, st, orgLog("org"), "after Bootstrap", first)
 
 	for _, token := range [][]byte{org.BootstrapTokenHash, nil, {}} {
 		err := st.Bootstrap(ctx, "org", token, []byte("another root"), chain(headOf(first), "x"), at(20))
 		wantErr(t, "a second Bootstrap with token hash "+show(token), err, store.ErrBadToken)
 	}
 	s.wantOrg(t, st, "after a second Bootstrap", done)
-	s.wantLog(t, st, "org", "after a second Bootstrap", first)
+	s.wantLog(t, st, orgLog("org"), "after a second Bootstrap", first)
 }
 
 func (s suite) wantOrg(t *testing.T, st store.Store, what string, want store.Organisation) {

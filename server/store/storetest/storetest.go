@@ -8,6 +8,8 @@
 //			OpenBackup: func(t *testing.T, b []byte) store.Store { ... a store restored from b ... },
 //		})
 //	}
+//
+// A store.BlockStore backend's test calls RunBlocks (blocks.go).
 package storetest
 
 import (
@@ -53,6 +55,10 @@ func Run(t *testing.T, b Backend) {
 		{"AppendLogSpend", s.testAppendLogSpend},
 		{"ReadLog", s.testReadLog},
 		{"ConcurrentAppend", s.testConcurrentAppend},
+		{"VaultLog", s.testVaultLog},
+		{"ReadVaultLog", s.testReadVaultLog},
+		{"ConcurrentVaultAppend", s.testConcurrentVaultAppend},
+		{"VaultIsolation", s.testVaultIsolation},
 		{"Invitations", s.testInvitations},
 		{"UpdateInvitation", s.testUpdateInvitation},
 		{"Connections", s.testConnections},
@@ -132,22 +138,22 @@ func mustOrg(t *testing.T, st store.Store, id string) store.Organisation {
 	return org
 }
 
-// mustAppend appends datas at the end of orgID's log.
-func mustAppend(t *testing.T, st store.Store, orgID string, datas ...string) []store.LogEntry {
+// mustAppend appends datas at the end of log l.
+func mustAppend(t *testing.T, st store.Store, l logRef, datas ...string) []store.LogEntry {
 	t.Helper()
-	head := mustHead(t, st, orgID)
+	head := mustHead(t, st, l)
 	entries := chain(head, datas...)
-	if _, err := st.AppendLog(t.Context(), orgID, entries, "", at(0)); err != nil {
-		t.Fatalf("AppendLog(%s) after head %d: %v", orgID, head.Position, err)
+	if _, err := l.append(t.Context(), st, entries); err != nil {
+		t.Fatalf("%s after head %d: %v", l.call("AppendLog"), head.Position, err)
 	}
 	return entries
 }
 
-func mustHead(t *testing.T, st store.Store, orgID string) store.Head {
+func mustHead(t *testing.T, st store.Store, l logRef) store.Head {
 	t.Helper()
-	head, err := st.LogHead(t.Context(), orgID)
+	head, err := l.head(t.Context(), st)
 	if err != nil {
-		t.Fatalf("LogHead(%s): %v", orgID, err)
+		t.Fatalf("%s: %v", l.call("LogHead"), err)
 	}
 	return head
 }
@@ -160,22 +166,22 @@ func wantErr(t *testing.T, what string, err, target error) {
 	}
 }
 
-// wantLog fails the test unless orgID's whole log is want.
-func (s suite) wantLog(t *testing.T, st store.Store, orgID, what string, want []store.LogEntry) {
+// wantLog fails the test unless the whole of log l is want.
+func (s suite) wantLog(t *testing.T, st store.Store, l logRef, what string, want []store.LogEntry) {
 	t.Helper()
-	got, err := st.ReadLog(t.Context(), orgID, 1, len(want)+10)
+	got, err := l.read(t.Context(), st, 1, len(want)+10)
 	if err != nil {
-		t.Fatalf("%s: ReadLog(%s): %v", what, orgID, err)
+		t.Fatalf("%s: %s: %v", what, l.call("ReadLog"), err)
 	}
 	if d := s.diffEntries(got, want); d != "" {
-		t.Fatalf("%s: log of %s: %s", what, orgID, d)
+		t.Fatalf("%s: %s: %s", what, l, d)
 	}
 	wantHead := store.Head{}
 	if len(want) > 0 {
 		wantHead = headOf(want)
 	}
-	if head := mustHead(t, st, orgID); head.Position != wantHead.Position || !bytes.Equal(head.Hash, wantHead.Hash) {
-		t.Fatalf("%s: LogHead(%s) = %d %x, want %d %x", what, orgID, head.Position, head.Hash, wantHead.Position, wantHead.Hash)
+	if head := mustHead(t, st, l); head.Position != wantHead.Position || !bytes.Equal(head.Hash, wantHead.Hash) {
+		t.Fatalf("%s: %s = %d %x, want %d %x", what, l.call("LogHead"), head.Position, head.Hash, wantHead.Position, wantHead.Hash)
 	}
 }
 
@@ -288,6 +294,12 @@ func (s suite) testUnknownOrganisation(t *testing.T) {
 		"AppendLog":    func() error { _, err := st.AppendLog(ctx, "nope", chain(store.Head{}, "a"), "", at(1)); return err },
 		"ReadLog":      func() error { _, err := st.ReadLog(ctx, "nope", 1, 10); return err },
 		"LogHead":      func() error { _, err := st.LogHead(ctx, "nope"); return err },
+		"AppendVaultLog": func() error {
+			_, err := st.AppendVaultLog(ctx, "nope", "vault", chain(store.Head{}, "a"), at(1))
+			return err
+		},
+		"ReadVaultLog": func() error { _, err := st.ReadVaultLog(ctx, "nope", "vault", 1, 10); return err },
+		"VaultLogHead": func() error { _, err := st.VaultLogHead(ctx, "nope", "vault"); return err },
 		"CreateInvitation": func() error {
 			return st.CreateInvitation(ctx, newInvitation("nope", "inv", 1))
 		},
@@ -320,10 +332,10 @@ func (s suite) testIsolation(t *testing.T) {
 	ctx := t.Context()
 	mustOrg(t, st, "a")
 	mustOrg(t, st, "b")
-	logA := mustAppend(t, st, "a", "a1", "a2", "a3")
-	logB := mustAppend(t, st, "b", "b1")
-	s.wantLog(t, st, "a", "after appending to a and b", logA)
-	s.wantLog(t, st, "b", "after appending to a and b", logB)
+	logA := mustAppend(t, st, orgLog("a"), "a1", "a2", "a3")
+	logB := mustAppend(t, st, orgLog("b"), "b1")
+	s.wantLog(t, st, orgLog("a"), "after appending to a and b", logA)
+	s.wantLog(t, st, orgLog("b"), "after appending to a and b", logB)
 
 	invA := newInvitation("a", "only-in-a", 1)
 	if err := st.CreateInvitation(ctx, invA); err != nil {
@@ -372,7 +384,10 @@ func (s suite) testCancelledContext(t *testing.T) {
 	cancel()
 	_, err := st.AppendLog(ctx, "org", chain(store.Head{}, "x"), "", at(1))
 	wantErr(t, "AppendLog with a cancelled context", err, context.Canceled)
-	s.wantLog(t, st, "org", "after AppendLog with a cancelled context", nil)
+	s.wantLog(t, st, orgLog("org"), "after AppendLog with a cancelled context", nil)
+	_, err = st.AppendVaultLog(ctx, "org", "vault", chain(store.Head{}, "x"), at(1))
+	wantErr(t, "AppendVaultLog with a cancelled context", err, context.Canceled)
+	s.wantLog(t, st, vaultLog("org", "vault"), "after AppendVaultLog with a cancelled context", nil)
 	_, err = st.RecordConnection(ctx, "org", store.Connection{DeviceID: "d", Time: at(1)})
 	wantErr(t, "RecordConnection with a cancelled context", err, context.Canceled)
 }
@@ -382,7 +397,8 @@ func (s suite) testBackup(t *testing.T) {
 	st := s.open(t)
 	ctx := t.Context()
 	orgs := []store.Organisation{mustOrg(t, st, "a"), mustOrg(t, st, "b")}
-	logA := mustAppend(t, st, "a", "a1", "a2")
+	logA := mustAppend(t, st, orgLog("a"), "a1", "a2")
+	vaultA := mustAppend(t, st, vaultLog("a", "vault"), "vault 1", "vault 2", "vault 3")
 	inv := newInvitation("a", "inv", 1)
 	if err := st.CreateInvitation(ctx, inv); err != nil {
 		t.Fatalf("CreateInvitation: %v", err)
@@ -400,7 +416,9 @@ func (s suite) testBackup(t *testing.T) {
 		t.Fatal("Backup wrote nothing")
 	}
 	// The store stays usable, and what happens now is not in the backup.
-	mustAppend(t, st, "a", "after backup")
+	mustAppend(t, st, orgLog("a"), "after backup")
+	mustAppend(t, st, vaultLog("a", "vault"), "after backup")
+	mustAppend(t, st, vaultLog("b", "vault"), "after backup")
 	if s.OpenBackup == nil {
 		t.Skip("Backend.OpenBackup is nil: cannot check what the backup holds")
 	}
@@ -416,8 +434,10 @@ func (s suite) testBackup(t *testing.T) {
 			t.Fatalf("restored organisation %s: %s", orgs[i].ID, d)
 		}
 	}
-	s.wantLog(t, restored, "a", "restored from backup", logA)
-	s.wantLog(t, restored, "b", "restored from backup", nil)
+	s.wantLog(t, restored, orgLog("a"), "restored from backup", logA)
+	s.wantLog(t, restored, orgLog("b"), "restored from backup", nil)
+	s.wantLog(t, restored, vaultLog("a", "vault"), "restored from backup", vaultA)
+	s.wantLog(t, restored, vaultLog("b", "vault"), "restored from backup", nil)
 	gotInv, err := restored.Invitation(ctx, "a", "inv")
 	if err != nil {
 		t.Fatalf("restored Invitation: %v", err)
@@ -433,5 +453,6 @@ func (s suite) testBackup(t *testing.T) {
 		t.Fatalf("restored connections: %s", d)
 	}
 	// A restored store is a working store.
-	mustAppend(t, restored, "a", "after restore")
+	mustAppend(t, restored, orgLog("a"), "after restore")
+	mustAppend(t, restored, vaultLog("a", "vault"), "after restore")
 }

@@ -1,0 +1,268 @@
+// Package blockdir is the embedded block store: each block is a plain file,
+// so that downloads read at file speed rather than at bbolt's speed for
+// large cold values (BENCH.md).
+//
+// Layout under the store's directory:
+//
+//	<org id>/<vault id>/<first 2 characters of block id>/<block id>
+//
+// The two-character level keeps directories small (1,296 of them per vault
+// at most). Every id is lowercase letters and digits, 8 to 64 of them, like
+// every coffre id, so no id can name anything outside the directory.
+// Temporary files start with a dot, which no id can.
+package blockdir
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/coffre/coffre/server/store"
+)
+
+// ErrInvalidID is returned for an organisation, vault or block id that is
+// not 8 to 64 lowercase letters and digits.
+var ErrInvalidID = errors.New("invalid id")
+
+// Store is a store.BlockStore kept as files in one directory.
+type Store struct {
+	dir string
+
+	mu sync.Mutex
+	// synced holds directories known to be durably recorded in their
+	// parent, so that their parent is synced once, not on every put.
+	synced map[string]bool
+}
+
+var _ store.BlockStore = (*Store)(nil)
+
+// maxSynced bounds Store.synced; forgetting costs one more directory sync.
+const maxSynced = 4096
+
+// Open opens the block store in dir, creating the directory if needed.
+func Open(dir string) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("opening block store: empty directory name")
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening block store %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("opening block store %s: %w", dir, err)
+	}
+	return &Store{dir: dir, synced: map[string]bool{}}, nil
+}
+
+// Close does nothing: the store holds no open file between calls.
+func (s *Store) Close() error { return nil }
+
+// PutBlock writes data to a temporary file, syncs it, then links it under
+// its name. A link, unlike a rename, never replaces an existing file: of
+// two puts racing on one id, exactly one creates it and the other compares
+// with what it created.
+func (s *Store) PutBlock(ctx context.Context, orgID, vaultID, blockID string, data []byte) error {
+	if err := s.putBlock(ctx, orgID, vaultID, blockID, data); err != nil {
+		return fmt.Errorf("putting block %q of vault %q of %q: %w", blockID, vaultID, orgID, err)
+	}
+	return nil
+}
+
+func (s *Store) putBlock(ctx context.Context, orgID, vaultID, blockID string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(data) > store.MaxBlockSize {
+		return fmt.Errorf("%d bytes: %w", len(data), store.ErrBlockTooLarge)
+	}
+	dir, path, err := s.path(orgID, vaultID, blockID)
+	if err != nil {
+		return err
+	}
+	// A block already there is not written again (a retried upload).
+	if err := s.compare(dir, path, data); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := s.mkdirs(orgID, vaultID, blockID[:2]); err != nil {
+		return err
+	}
+	tmp, err := writeTemp(dir, data)
+	if err != nil {
+		return err
+	}
+	err = os.Link(tmp, path)
+	if rmErr := os.Remove(tmp); rmErr != nil && err == nil {
+		err = rmErr
+	}
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return s.compare(dir, path, data)
+	case err != nil:
+		return err
+	}
+	return syncDir(dir)
+}
+
+// compare returns nil if the block at path holds data (and its name is
+// durable), store.ErrExists if it holds other bytes, or the error reading
+// it, fs.ErrNotExist if there is none.
+func (s *Store) compare(dir, path string, data []byte) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	same, err := sameContent(f, data)
+	switch {
+	case err != nil:
+		return err
+	case !same:
+		return store.ErrExists
+	}
+	// The put that created the file may not have synced its directory yet.
+	return syncDir(dir)
+}
+
+// sameContent reports whether f holds exactly data: sizes first, then
+// bytes, a chunk at a time.
+func sameContent(f *os.File, data []byte) (bool, error) {
+	info, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if info.Size() != int64(len(data)) {
+		return false, nil
+	}
+	buf := make([]byte, min(len(data), 64<<10))
+	for off := 0; off < len(data); {
+		n, err := io.ReadFull(f, buf[:min(len(buf), len(data)-off)])
+		if err != nil {
+			return false, err // the file shrank under us: not what we expect
+		}
+		if !bytes.Equal(buf[:n], data[off:off+n]) {
+			return false, nil
+		}
+		off += n
+	}
+	return true, nil
+}
+
+// writeTemp writes data to a new file in dir, syncs it and returns its
+// name.
+func writeTemp(dir string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, ".put-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// GetBlock reads one block.
+func (s *Store) GetBlock(ctx context.Context, orgID, vaultID, blockID string) ([]byte, error) {
+	data, err := s.getBlock(ctx, orgID, vaultID, blockID)
+	if err != nil {
+		return nil, fmt.Errorf("getting block %q of vault %q of %q: %w", blockID, vaultID, orgID, err)
+	}
+	return data, nil
+}
+
+func (s *Store) getBlock(ctx context.Context, orgID, vaultID, blockID string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	_, path, err := s.path(orgID, vaultID, blockID)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, store.ErrNotFound
+	}
+	return data, err
+}
+
+// path returns the directory and the file of a block, after checking
+// every id.
+func (s *Store) path(orgID, vaultID, blockID string) (dir, path string, err error) {
+	for _, id := range []struct{ kind, id string }{{"organisation", orgID}, {"vault", vaultID}, {"block", blockID}} {
+		if !validID(id.id) {
+			return "", "", fmt.Errorf("%s id %q: %w", id.kind, id.id, ErrInvalidID)
+		}
+	}
+	dir = filepath.Join(s.dir, orgID, vaultID, blockID[:2])
+	return dir, filepath.Join(dir, blockID), nil
+}
+
+// validID reports whether id is 8 to 64 lowercase letters and digits, the
+// shape of every coffre id (certificate.ValidID); none is a path.
+func validID(id string) bool {
+	if len(id) < 8 || len(id) > 64 {
+		return false
+	}
+	for i := range len(id) {
+		if c := id[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// mkdirs makes the directories names under s.dir, each after the other,
+// and syncs the parent of each one not known to be durable: a block whose
+// directory is lost in a power cut is lost with it.
+func (s *Store) mkdirs(names ...string) error {
+	parent := s.dir
+	for _, name := range names {
+		dir := filepath.Join(parent, name)
+		s.mu.Lock()
+		known := s.synced[dir]
+		s.mu.Unlock()
+		if !known {
+			// Made now or by another put that may not have synced the
+			// parent yet: sync it either way.
+			if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+			if err := syncDir(parent); err != nil {
+				return err
+			}
+			s.mu.Lock()
+			if len(s.synced) >= maxSynced {
+				clear(s.synced)
+			}
+			s.synced[dir] = true
+			s.mu.Unlock()
+		}
+		parent = dir
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if closeErr := d.Close(); err == nil {
+		err = closeErr
+	}
+	return err
+}

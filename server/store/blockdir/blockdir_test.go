@@ -1,0 +1,147 @@
+package blockdir
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/coffre/coffre/server/store"
+	"github.com/coffre/coffre/server/store/storetest"
+)
+
+// mustOpen opens a store in a new directory.
+func mustOpen(tb testing.TB) *Store {
+	tb.Helper()
+	s, err := Open(filepath.Join(tb.TempDir(), "blocks"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.RunBlocks(t, func(t *testing.T) store.BlockStore { return mustOpen(t) })
+}
+
+// TestLayout checks where blocks land, that nothing else is left in the
+// directory (no temporary file after puts, won, lost or refused), and that
+// refused ids wrote nothing anywhere.
+func TestLayout(t *testing.T) {
+	parent := t.TempDir()
+	s, err := Open(filepath.Join(parent, "blocks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	puts := []struct {
+		org, vault, block, data string
+		ok                      bool
+	}{
+		{"orgaaaaa", "vaultaaa", "ab000001", "one", true},
+		{"orgaaaaa", "vaultaaa", "ab000001", "one", true},   // again, same bytes
+		{"orgaaaaa", "vaultaaa", "ab000001", "two", false},  // other bytes
+		{"orgaaaaa", "vaultaaa", "ab000002", "", true},      // empty, same fan-out directory
+		{"orgaaaaa", "vaultbbb", "cd000001", "three", true}, // other vault
+		{"orgaaaaa", "../../..", "ab000003", "escape", false},
+		{"../escap", "vaultaaa", "ab000003", "escape", false},
+		{"orgaaaaa", "vaultaaa", "../../../../escaped", "escape", false},
+	}
+	for _, p := range puts {
+		if err := s.PutBlock(ctx, p.org, p.vault, p.block, []byte(p.data)); (err == nil) != p.ok {
+			t.Fatalf("PutBlock(%s, %s, %s, %q): error %v, want success %v", p.org, p.vault, p.block, p.data, err, p.ok)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	s.PutBlock(cancelled, "orgaaaaa", "vaultaaa", "ef000001", []byte("cancelled"))
+
+	want := map[string]string{
+		"blocks/orgaaaaa/vaultaaa/ab/ab000001": "one",
+		"blocks/orgaaaaa/vaultaaa/ab/ab000002": "",
+		"blocks/orgaaaaa/vaultbbb/cd/cd000001": "three",
+	}
+	err = filepath.WalkDir(parent, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(parent, path)
+		data, ok := want[filepath.ToSlash(rel)]
+		switch {
+		case strings.HasPrefix(d.Name(), "."):
+			t.Errorf("temporary file %s left behind", rel)
+		case !ok:
+			t.Errorf("unexpected file %s", rel)
+		default:
+			if got, err := os.ReadFile(path); err != nil || string(got) != data {
+				t.Errorf("%s holds %q, %v; want %q", rel, got, err, data)
+			}
+			if info, _ := d.Info(); info.Mode().Perm() != 0o600 {
+				t.Errorf("%s has mode %v, want 0600", rel, info.Mode().Perm())
+			}
+			delete(want, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rel := range want {
+		t.Errorf("%s missing", rel)
+	}
+}
+
+// TestNoTempFilesAfterConcurrentPuts races puts of one id, won and lost,
+// then checks that only the block is left in its directory.
+func TestNoTempFilesAfterConcurrentPuts(t *testing.T) {
+	s := mustOpen(t)
+	done := make(chan error)
+	for w := range 8 {
+		go func() { done <- s.PutBlock(t.Context(), "orgaaaaa", "vaultaaa", "ab000001", []byte{byte(w % 2)}) }()
+	}
+	for range 8 {
+		<-done
+	}
+	entries, err := os.ReadDir(filepath.Join(s.dir, "orgaaaaa", "vaultaaa", "ab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "ab000001" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("after concurrent puts the block's directory holds %q, want only ab000001", names)
+	}
+}
+
+func TestOpen(t *testing.T) {
+	if _, err := Open(""); err == nil {
+		t.Error("Open(\"\") succeeded")
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(file); err == nil {
+		t.Error("Open of a regular file succeeded")
+	}
+	// A store opened again sees the blocks put before.
+	dir := filepath.Join(t.TempDir(), "blocks")
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBlock(t.Context(), "orgaaaaa", "vaultaaa", "ab000001", []byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetBlock(t.Context(), "orgaaaaa", "vaultaaa", "ab000001"); err != nil || string(got) != "kept" {
+		t.Fatalf("GetBlock after reopening = %q, %v; want %q", got, err, "kept")
+	}
+}
