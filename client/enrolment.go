@@ -34,6 +34,7 @@ type Prompter interface {
 // Claimer is who asks to join, as the greeter sees it once the codes matched.
 type Claimer struct {
 	Name, Email, DeviceLabel string
+	Profile                  string // for a new user: the profile they will get
 }
 
 // Invitation is an invitation as the server lists it.
@@ -98,6 +99,11 @@ func (s *Session) invite(ctx context.Context, kind coffrev1.InvitationKind, emai
 	inv := Invitation{ID: resp.GetInvitationId(), Kind: "user", Email: email, Profile: p.String(), Expires: expires, State: "pending"}
 	if kind == coffrev1.InvitationKind_INVITATION_KIND_DEVICE {
 		l.Kind, inv.Kind, inv.Profile = link.KindDevice, "device", ""
+	}
+	rec := invitationRecord{Kind: inv.Kind, Email: inv.Email, Profile: inv.Profile, Expires: expires}
+	if err := s.state.saveInvitation(inv.ID, rec); err != nil {
+		s.CancelInvitation(ctx, inv.ID)
+		return link.Link{}, Invitation{}, err
 	}
 	return l, inv, nil
 }
@@ -283,6 +289,19 @@ func (s *Session) Greet(ctx context.Context, inv Invitation, p Prompter) (res Gr
 			return res, err
 		}
 	}
+	// What is signed comes from what this device asked for, not from the
+	// server's listing (SECURITY.md A7).
+	rec, ok, err := s.state.invitation(inv.ID)
+	if err != nil {
+		return res, err
+	}
+	if !ok {
+		return res, fmt.Errorf("invitation %s was not created on this device: greet from the device that created it", inv.ID)
+	}
+	if rec.Kind != inv.Kind || !strings.EqualFold(rec.Email, inv.Email) || rec.Profile != inv.Profile {
+		return res, fmt.Errorf("%w: the server lists invitation %s differently from how it was created", ErrEnrolmentBroken, inv.ID)
+	}
+	inv.Kind, inv.Email, inv.Profile = rec.Kind, rec.Email, rec.Profile
 	r := &relayEnd{api: s.conn.api, address: s.conn.address, orgID: s.link.OrganisationID, invID: inv.ID, side: coffrev1.RelaySide_RELAY_SIDE_GREETER}
 	defer func() {
 		if err != nil {
@@ -328,7 +347,7 @@ func (s *Session) Greet(ctx context.Context, inv Invitation, p Prompter) (res Gr
 	if err := r.wait(ctx, 4, &who); err != nil {
 		return res, err
 	}
-	res.Claimer = Claimer{Name: who.GetName(), Email: who.GetEmail(), DeviceLabel: who.GetDeviceLabel()}
+	res.Claimer = Claimer{Name: who.GetName(), Email: who.GetEmail(), DeviceLabel: who.GetDeviceLabel(), Profile: inv.Profile}
 	verifyKey, err := crypto.ParseVerifyKey(who.GetVerifyKey())
 	if err != nil || who.GetDeviceLabel() == "" {
 		return res, ErrEnrolmentBroken
@@ -356,7 +375,7 @@ func (s *Session) Greet(ctx context.Context, inv Invitation, p Prompter) (res Gr
 			certificate.DeviceAdded{DeviceID: res.DeviceID, UserID: res.UserID, Label: who.GetDeviceLabel(), VerifyKey: verifyKey},
 		}
 	}
-	ok, err := p.ConfirmClaimer(ctx, res.Claimer)
+	ok, err = p.ConfirmClaimer(ctx, res.Claimer)
 	if err != nil {
 		return res, err
 	}

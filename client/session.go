@@ -129,9 +129,9 @@ func (s *Session) Sync(ctx context.Context) error {
 		for _, e := range resp.GetEntries() {
 			if _, err := next.Apply(e.GetPosition(), e.GetData()); err != nil {
 				if errors.Is(err, certificate.ErrChain) {
-					return fmt.Errorf("%w: %v", ErrFork, err)
+					return fmt.Errorf("%w: %w", ErrFork, err)
 				}
-				return fmt.Errorf("%w: %v", ErrBadLog, err)
+				return fmt.Errorf("%w: %w", ErrBadLog, err)
 			}
 			verified = append(verified, verifiedEntry{position: e.GetPosition(), data: e.GetData()})
 		}

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -198,4 +199,53 @@ func (s *localState) saveVault(vaultID string, entries []workspace.RemoteEntry, 
 		return fmt.Errorf("saving local state %s: %w", s.path, err)
 	}
 	return nil
+}
+
+var bucketInvitations = []byte("invitations")
+
+// invitationRecord is what this device asked for when it created an
+// invitation. Greeting signs from this record, never from what the server
+// lists: a server that edits a stored invitation can't get a member
+// enrolled with another profile or address.
+type invitationRecord struct {
+	Kind    string    `json:"kind"`
+	Email   string    `json:"email"`
+	Profile string    `json:"profile"`
+	Expires time.Time `json:"expires"`
+}
+
+func (s *localState) saveInvitation(id string, r invitationRecord) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketInvitations)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(id), s.key.Encrypt(append([]byte("coffre/v1/state/invitation/"), id...), data))
+	})
+}
+
+func (s *localState) invitation(id string) (invitationRecord, bool, error) {
+	var r invitationRecord
+	var found bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketInvitations)
+		if b == nil {
+			return nil
+		}
+		sealed := b.Get([]byte(id))
+		if sealed == nil {
+			return nil
+		}
+		data, err := s.key.Decrypt(append([]byte("coffre/v1/state/invitation/"), id...), sealed)
+		if err != nil || json.Unmarshal(data, &r) != nil {
+			return fmt.Errorf("local state %s: invitation %s: %w", s.path, id, ErrCorruptState)
+		}
+		found = true
+		return nil
+	})
+	return r, found, err
 }

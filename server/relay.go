@@ -97,8 +97,13 @@ func (r *relay) wait(ctx context.Context, id string, attempt, side, step uint32)
 		a := attempt
 		if a == 0 {
 			a = b.attempt
+			// A greeter starting over after an aborted attempt waits for
+			// the claimer's next one.
+			if b.aborted[a] {
+				a = 0
+			}
 		}
-		if b.aborted[a] {
+		if a != 0 && b.aborted[a] {
 			r.mu.Unlock()
 			return a, nil, errEnrolmentAborted
 		}

@@ -114,7 +114,7 @@ func (w *Vault) Sync(ctx context.Context) error {
 		for _, e := range entries {
 			if _, err := next.Apply(w.org, w.keys, e.Position, e.Data); err != nil {
 				if errors.Is(err, ErrChain) {
-					return fmt.Errorf("%w: %v", ErrFork, err)
+					return fmt.Errorf("%w: %w", ErrFork, err)
 				}
 				return err
 			}

@@ -148,6 +148,9 @@ func (p *prompter) PeerCode(ctx context.Context) (string, error) {
 
 func (p *prompter) ConfirmClaimer(ctx context.Context, who client.Claimer) (bool, error) {
 	desc := fmt.Sprintf("%s <%s>, device %q", who.Name, who.Email, who.DeviceLabel)
+	if who.Profile != "" {
+		desc = fmt.Sprintf("%s <%s> as %s, device %q", who.Name, who.Email, who.Profile, who.DeviceLabel)
+	}
 	if p.yes {
 		fmt.Fprintf(p.c.out, "Enrolling %s\n", desc)
 		return true, nil

@@ -315,27 +315,52 @@ func (s *Server) readLog(orgID string) ([]store.LogEntry, error) {
 // the stored log does not verify.
 func (s *Server) LogState(t testing.TB, orgID string) *certificate.Organisation {
 	t.Helper()
-	root := s.rootKey(t, orgID)
-	org := certificate.NewOrganisation(orgID, root)
-	for i, data := range s.Log(t, orgID) {
-		if _, err := org.Apply(uint64(i+1), data); err != nil {
-			t.Fatalf("hostile: stored log does not verify: %v", err)
-		}
+	org, err := s.Verified(orgID)
+	if err != nil {
+		t.Fatalf("hostile: %v", err)
 	}
 	return org
 }
 
+// Verified is LogState for use where the test can't be failed (inside a
+// rewriter, which runs on the server's goroutines).
+func (s *Server) Verified(orgID string) (*certificate.Organisation, error) {
+	root, err := s.root(orgID)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := s.readLog(orgID)
+	if err != nil {
+		return nil, err
+	}
+	org := certificate.NewOrganisation(orgID, root)
+	for _, e := range entries {
+		if _, err := org.Apply(e.Position, e.Data); err != nil {
+			return nil, fmt.Errorf("stored log does not verify: %w", err)
+		}
+	}
+	return org, nil
+}
+
 func (s *Server) rootKey(t testing.TB, orgID string) crypto.VerifyKey {
 	t.Helper()
+	root, err := s.root(orgID)
+	if err != nil {
+		t.Fatalf("hostile: %v", err)
+	}
+	return root
+}
+
+func (s *Server) root(orgID string) (crypto.VerifyKey, error) {
 	rec, err := s.Store().Organisation(context.Background(), orgID)
 	if err != nil {
-		t.Fatalf("hostile: organisation %s: %v", orgID, err)
+		return crypto.VerifyKey{}, err
 	}
 	root, err := crypto.ParseVerifyKey(rec.RootVerifyKey)
 	if err != nil {
-		t.Fatalf("hostile: organisation %s has no root key (not bootstrapped?): %v", orgID, err)
+		return crypto.VerifyKey{}, fmt.Errorf("organisation %s has no root key (not bootstrapped?): %w", orgID, err)
 	}
-	return root
+	return root, nil
 }
 
 // AppendRaw appends entries to the stored log through the store, without
@@ -344,14 +369,25 @@ func (s *Server) rootKey(t testing.TB, orgID string) crypto.VerifyKey {
 // from the root key makes it stop serving the organisation.
 func (s *Server) AppendRaw(t testing.TB, orgID string, certs ...[]byte) {
 	t.Helper()
+	if err := s.Append(orgID, certs...); err != nil {
+		t.Fatalf("hostile: %v", err)
+	}
+}
+
+// Append is AppendRaw for use inside a rewriter.
+func (s *Server) Append(orgID string, certs ...[]byte) error {
 	ctx := context.Background()
 	head, err := s.Store().LogHead(ctx, orgID)
 	if err != nil {
-		t.Fatalf("hostile: log head: %v", err)
+		return err
 	}
 	prev := head.Hash
 	if head.Position == 0 {
-		prev = certificate.Genesis(orgID, s.rootKey(t, orgID))
+		root, err := s.root(orgID)
+		if err != nil {
+			return err
+		}
+		prev = certificate.Genesis(orgID, root)
 	}
 	var entries []store.LogEntry
 	for i, data := range certs {
@@ -361,9 +397,8 @@ func (s *Server) AppendRaw(t testing.TB, orgID string, certs ...[]byte) {
 		})
 		prev = h
 	}
-	if _, err := s.Store().AppendLog(ctx, orgID, entries, "", s.Clock.Now()); err != nil {
-		t.Fatalf("hostile: append: %v", err)
-	}
+	_, err = s.Store().AppendLog(ctx, orgID, entries, "", s.Clock.Now())
+	return err
 }
 
 // EditLog rewrites an organisation's stored log: fn gets the entry bytes
@@ -499,7 +534,8 @@ func (s *Server) RewriteRequest(fn RequestRewriter) {
 }
 
 // InterceptStream installs a stream interceptor (Watch), after
-// authentication (nil removes it).
+// authentication (nil removes it). Unlike unary errors, errors it returns
+// reach the client as they are: return wire.Status(wire.ErrX).
 func (s *Server) InterceptStream(fn grpc.StreamServerInterceptor) {
 	if fn == nil {
 		s.stream.Store(nil)

@@ -1,0 +1,140 @@
+package hostile
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/client"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/wire"
+)
+
+func TestMain(m *testing.M) {
+	FastKeys()
+	os.Exit(m.Run())
+}
+
+// TestHarness checks the harness itself: an honest run works end to end,
+// and every hostile power does what it says.
+func TestHarness(t *testing.T) {
+	s := Start(t)
+	base := t.TempDir()
+	adminDir, userDir, devDir := filepath.Join(base, "admin"), filepath.Join(base, "user"), filepath.Join(base, "dev")
+	admin := Bootstrap(t, s, adminDir)
+	org := admin.Identity().OrganisationID
+	user := Enrol(t, admin, userDir, "user", "user@example.org", certificate.ProfileStandard)
+	dev := Enrol(t, user, devDir, "device", "", 0)
+	if err := admin.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := admin.Head().Position; got != 5 {
+		t.Fatalf("head %d, want 5", got)
+	}
+	if u, _ := dev.Me(); u == nil || u.ID != user.Identity().UserID {
+		t.Fatal("device enrolled for the wrong user")
+	}
+
+	// Keys from the key file are the ones in the log.
+	d := ReadDevice(t, userDir)
+	logged, _ := admin.Organisation().Device(d.DeviceID)
+	if logged == nil || !logged.VerifyKey.Equal(d.SigningKey.Public()) {
+		t.Fatal("key file and log disagree")
+	}
+
+	// Raw signed calls authenticate; the state view matches.
+	raw := s.Dial(t, d.Signer())
+	if _, err := raw.Hello(context.Background(), &coffrev1.HelloRequest{}); err != nil {
+		t.Fatalf("raw signed call: %v", err)
+	}
+	if st := s.LogState(t, org); st.Head.Position != 5 || string(st.Head.Hash) != string(admin.Head().Hash) {
+		t.Fatal("LogState differs from the client's head")
+	}
+
+	// Rewriting and recording.
+	rec := s.Record()
+	s.RewriteUnary(func(method string, req, resp any, err error) (any, error) {
+		if method == coffrev1.CoffreService_Hello_FullMethodName {
+			return nil, wire.ErrForbidden
+		}
+		return resp, err
+	})
+	if _, _, err := admin.Hello(context.Background()); !errors.Is(err, wire.ErrForbidden) {
+		t.Fatalf("rewritten Hello: %v", err)
+	}
+	s.ClearHooks()
+	s.StopRecording()
+	if calls := rec.Calls(); len(calls) != 1 || calls[0].Method != coffrev1.CoffreService_Hello_FullMethodName {
+		t.Fatalf("recorded %v", calls)
+	}
+
+	// Snapshot, change, restore: the same links keep working.
+	snap := s.Snapshot()
+	if _, err := admin.SetProfile(context.Background(), "user@example.org", certificate.ProfileOutsider); err != nil {
+		t.Fatal(err)
+	}
+	s.Restore(snap)
+	if len(s.Log(t, org)) != 5 {
+		t.Fatal("restore did not roll the log back")
+	}
+	if err := user.Sync(context.Background()); err != nil {
+		t.Fatalf("sync after restore: %v", err)
+	}
+
+	// A replaced entry makes the server refuse to serve its own store.
+	entries := s.Log(t, org)
+	forged := append([]byte(nil), entries[3]...)
+	forged[len(forged)-1] ^= 1 // inside the signature
+	s.ReplaceLogEntry(t, org, 4, forged)
+	if err := user.Sync(context.Background()); err == nil {
+		t.Fatal("a store with a forged entry was served")
+	}
+	s.ReplaceLogEntry(t, org, 4, entries[3])
+	if err := user.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Streams can be intercepted too.
+	s.InterceptStream(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return wire.Status(wire.ErrForbidden)
+	})
+	w, err := s.Dial(t, d.Signer()).Watch(context.Background(), &coffrev1.WatchRequest{})
+	if err == nil {
+		_, err = w.Recv()
+	}
+	if wire.FromStatus(err) != wire.ErrForbidden {
+		t.Fatalf("intercepted Watch: %v", err)
+	}
+	s.ClearHooks()
+
+	// Log edits.
+	s.SwapLogEntries(t, org, 4, 5)
+	s.SwapLogEntries(t, org, 4, 5)
+	s.TruncateLog(t, org, 4)
+	if st := s.LogState(t, org); st.Head.Position != 4 {
+		t.Fatalf("truncated head %d", st.Head.Position)
+	}
+
+	// The clock moves: device calls fail, then work again.
+	s.Clock.Advance(time.Hour)
+	if _, _, err := admin.Hello(context.Background()); !errors.Is(err, wire.ErrUnauthenticated) {
+		t.Fatalf("Hello with the server an hour ahead: %v", err)
+	}
+	s.Clock.Advance(-time.Hour)
+	if _, _, err := admin.Hello(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// A wrong code aborts both sides.
+	l, inv := Invite(t, admin, "user", "third@example.org", certificate.ProfileStandard)
+	res := RunEnrolment(t, admin, l, inv, filepath.Join(base, "third"), EnrolOptions{ClaimerTypes: func(string) string { return "ZZZZ" }})
+	if !errors.Is(res.ClaimErr, client.ErrSASMismatch) || res.GreetErr == nil {
+		t.Fatalf("wrong code: greeter %v, claimer %v", res.GreetErr, res.ClaimErr)
+	}
+}
