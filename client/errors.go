@@ -27,6 +27,9 @@ var (
 	ErrServerUnavailable = errors.New("cannot reach the server: nothing was changed, try again later")
 	// ErrNotAdmin: the command needs an administrator.
 	ErrNotAdmin = errors.New("only an administrator can do this")
+	// ErrNotAllowed: the change breaks a rule of the organisation or vault
+	// (SPEC.md §3.3, §11.1); the message says which.
+	ErrNotAllowed = errors.New("not allowed")
 	// ErrUnknownUser: no such user in the verified log.
 	ErrUnknownUser = errors.New("no such user")
 	// ErrSASMismatch: the code typed is not the one the other side shows.

@@ -237,6 +237,17 @@ func (s *Session) publish(ctx context.Context, invitationID string, stmts func()
 		if err != nil {
 			return err
 		}
+		// Check the rules here first: the person gets the rule they broke,
+		// not only the server's "certificate refused".
+		probe := s.org.Clone()
+		for _, c := range certs {
+			var rule *certificate.RuleError
+			if _, err := probe.Apply(probe.Head.Position+1, c); errors.As(err, &rule) {
+				return fmt.Errorf("%w: %s", ErrNotAllowed, rule.Reason)
+			} else if err != nil {
+				return err
+			}
+		}
 		_, err = s.conn.api.AppendCertificates(ctx, &coffrev1.AppendCertificatesRequest{Certificates: certs, InvitationId: invitationID})
 		err = fromServer(s.conn.address, err)
 		if errors.Is(err, wire.ErrLogMoved) && attempt < 5 {

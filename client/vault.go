@@ -281,6 +281,9 @@ func (s *Session) UnshareVault(ctx context.Context, ref string, userRefs ...stri
 
 // RenameVault renames a vault (the name is encrypted with the newest key).
 func (s *Session) RenameVault(ctx context.Context, ref, name string) error {
+	if strings.TrimSpace(name) == "" {
+		return errors.New("a vault needs a name")
+	}
 	v, _, err := s.FindVault(ref)
 	if err != nil {
 		return err
