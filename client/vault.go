@@ -181,8 +181,24 @@ func (s *Session) RotateVault(ctx context.Context, ref string) (VaultInfo, error
 	if err != nil {
 		return VaultInfo{}, err
 	}
+	if err := s.checkpoint(ctx, v.ID); err != nil {
+		return VaultInfo{}, err
+	}
 	v, _ = s.org.Vault(v.ID)
 	return s.vaultInfo(v, time.Now())
+}
+
+// checkpoint anchors a vault's log after the newest key (see
+// workspace.Vault.Checkpoint).
+func (s *Session) checkpoint(ctx context.Context, vaultID string) error {
+	w, err := s.openVault(ctx, vaultID)
+	if err != nil {
+		return err
+	}
+	if err := w.Checkpoint(ctx); err != nil {
+		return fmt.Errorf("the key was rotated, but anchoring the vault log failed (run 'coffre ls' on it to retry): %w", err)
+	}
+	return nil
 }
 
 // ShareVault grants (or changes) a user's role, optionally until a time.
@@ -194,9 +210,11 @@ func (s *Session) ShareVault(ctx context.Context, ref, userRef string, role cert
 		return nil, err
 	}
 	var target *certificate.User
+	rotated := false
 	err = s.publish(ctx, "", func() ([]certificate.Statement, error) {
 		v, _ := s.org.Vault(v.ID)
 		now := time.Now()
+		rotated = false
 		if !s.org.RoleOf(v, s.keys.UserID, now).CanManage() {
 			return nil, errors.New("only an owner or a manager can share this vault")
 		}
@@ -217,7 +235,7 @@ func (s *Session) ShareVault(ctx context.Context, ref, userRef string, role cert
 				if err != nil {
 					return nil, err
 				}
-				stmts, key, index = append(stmts, st), k, index+1
+				stmts, key, index, rotated = append(stmts, st), k, index+1, true
 			} else {
 				keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey)
 				if err != nil {
@@ -233,6 +251,9 @@ func (s *Session) ShareVault(ctx context.Context, ref, userRef string, role cert
 		}
 		return append(stmts, grant), nil
 	})
+	if err == nil && rotated {
+		err = s.checkpoint(ctx, v.ID)
+	}
 	return target, err
 }
 
@@ -242,7 +263,7 @@ func (s *Session) UnshareVault(ctx context.Context, ref string, userRefs ...stri
 	if err != nil {
 		return err
 	}
-	return s.publish(ctx, "", func() ([]certificate.Statement, error) {
+	err = s.publish(ctx, "", func() ([]certificate.Statement, error) {
 		v, _ := s.org.Vault(v.ID)
 		now := time.Now()
 		if !s.org.RoleOf(v, s.keys.UserID, now).CanManage() {
@@ -277,6 +298,10 @@ func (s *Session) UnshareVault(ctx context.Context, ref string, userRefs ...stri
 		}
 		return append(stmts, rot), nil
 	})
+	if err != nil {
+		return err
+	}
+	return s.checkpoint(ctx, v.ID)
 }
 
 // RenameVault renames a vault (the name is encrypted with the newest key).

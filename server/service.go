@@ -15,9 +15,10 @@ import (
 
 const (
 	maxLogPage         = 1000
+	maxReadBytes       = 8 << 20
 	maxInvitationLife  = 30 * 24 * time.Hour
 	relayWaitTimeout   = 20 * time.Second
-	maxCertificateSize = 64 << 10
+	maxCertificateSize = 4 << 20 // a key rotation holds a sealed key (~1.2 KB) per member
 )
 
 // GetOrganisation tells a client the name and whether it is bootstrapped.
@@ -127,7 +128,13 @@ func (s *Server) GetLog(ctx context.Context, req *coffrev1.GetLogRequest) (*coff
 		return nil, err
 	}
 	resp := &coffrev1.GetLogResponse{HeadPosition: head.Position}
+	size := 0
 	for _, e := range entries {
+		// Key rotations of large vaults are large: keep each answer well
+		// under the client's message limit.
+		if size += len(e.Data); size > maxReadBytes && len(resp.Entries) > 0 {
+			break
+		}
 		resp.Entries = append(resp.Entries, &coffrev1.LogEntry{Position: e.Position, Data: e.Data})
 	}
 	return resp, nil
@@ -448,7 +455,8 @@ func (s *Server) Watch(_ *coffrev1.WatchRequest, stream coffrev1.CoffreService_W
 		case <-ctx.Done():
 			return nil
 		case ev := <-events:
-			if _, ok := ev.GetEvent().(*coffrev1.WatchResponse_LogAppended); ok {
+			switch e := ev.GetEvent().(type) {
+			case *coffrev1.WatchResponse_LogAppended:
 				// A revocation ends the revoked devices' streams at once.
 				org, err := s.state(ctx, c.orgID)
 				if err != nil {
@@ -456,6 +464,13 @@ func (s *Server) Watch(_ *coffrev1.WatchRequest, stream coffrev1.CoffreService_W
 				}
 				if u, _ := org.User(c.user.ID); u.Revoked() {
 					return s.toStatus(ctx, "Watch", errDeviceRevoked)
+				}
+				c.org = org
+			case *coffrev1.WatchResponse_VaultAppended:
+				// Only a vault's members hear of its activity.
+				v, ok := c.org.Vault(e.VaultAppended.GetVaultId())
+				if !ok || c.org.RoleOf(v, c.user.ID, s.cfg.Now()) == certificate.RoleNone {
+					continue
 				}
 			}
 			if err := stream.Send(ev); err != nil {

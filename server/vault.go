@@ -12,10 +12,7 @@ import (
 	"github.com/coffre/coffre/workspace"
 )
 
-const (
-	maxVaultPage = 1000
-	maxReadBytes = 8 << 20
-)
+const maxVaultPage = 1000
 
 // vaultAccess checks the caller's role in a vault at the server's clock:
 // a grant that ended, a removed member or a revoked user is refused at

@@ -707,3 +707,17 @@ func (w *Vault) fetchBlock(ctx context.Context, b Block, out io.WriterAt) error 
 	_, err = out.WriteAt(plain, int64(b.Offset))
 	return err
 }
+
+// Checkpoint writes the root folder again, unchanged, so that the vault log
+// refers to the organisation log as of now: after a rotation, an entry that
+// claims an older organisation position (a removed member's, back-dated
+// with the server's help) can no longer follow it (SPEC.md §11.5).
+func (w *Vault) Checkpoint(ctx context.Context) error {
+	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		root, err := folderFor(l, nil)
+		if err != nil {
+			return nil, err
+		}
+		return []*Manifest{root}, nil
+	})
+}
