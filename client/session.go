@@ -28,6 +28,7 @@ type Session struct {
 	state *localState
 	org   *certificate.Organisation
 	conn  *conn
+	cache *blockCache
 
 	// The connection recorded by Hello this session, and the one before.
 	previous, current *Connection
@@ -68,7 +69,8 @@ func openWithKeys(dir string, keys *deviceKeys) (*Session, error) {
 		st.close()
 		return nil, err
 	}
-	return &Session{dir: dir, keys: keys, link: l, state: st, org: org, conn: c}, nil
+	cache := newBlockCache(filepath.Join(dir, "cache", "blocks"), keys.StateKey, DefaultBlockCacheBytes)
+	return &Session{dir: dir, keys: keys, link: l, state: st, org: org, conn: c, cache: cache}, nil
 }
 
 // Close releases the state file and the connection.

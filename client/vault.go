@@ -396,9 +396,13 @@ func (r *remote) Append(ctx context.Context, vaultID string, entry []byte) error
 }
 
 func (r *remote) Read(ctx context.Context, vaultID string, from uint64) ([]workspace.RemoteEntry, uint64, error) {
-	resp, err := r.s.conn.api.VaultRead(ctx, &coffrev1.VaultReadRequest{VaultId: vaultID, From: from})
+	var resp *coffrev1.VaultReadResponse
+	err := retry(ctx, func() (err error) {
+		resp, err = r.s.conn.api.VaultRead(ctx, &coffrev1.VaultReadRequest{VaultId: vaultID, From: from})
+		return fromServer(r.s.conn.address, err)
+	})
 	if err != nil {
-		return nil, 0, fromServer(r.s.conn.address, err)
+		return nil, 0, err
 	}
 	out := make([]workspace.RemoteEntry, 0, len(resp.GetEntries()))
 	for _, e := range resp.GetEntries() {
@@ -408,15 +412,29 @@ func (r *remote) Read(ctx context.Context, vaultID string, from uint64) ([]works
 }
 
 func (r *remote) PutBlock(ctx context.Context, vaultID, blockID string, data []byte) error {
-	_, err := r.s.conn.api.PutBlock(ctx, &coffrev1.PutBlockRequest{VaultId: vaultID, BlockId: blockID, Data: data})
-	return fromServer(r.s.conn.address, err)
+	err := retry(ctx, func() error {
+		_, err := r.s.conn.api.PutBlock(ctx, &coffrev1.PutBlockRequest{VaultId: vaultID, BlockId: blockID, Data: data})
+		return fromServer(r.s.conn.address, err)
+	})
+	if err == nil {
+		r.s.cache.put(vaultID, blockID, data)
+	}
+	return err
 }
 
 func (r *remote) GetBlock(ctx context.Context, vaultID, blockID string) ([]byte, error) {
-	resp, err := r.s.conn.api.GetBlock(ctx, &coffrev1.GetBlockRequest{VaultId: vaultID, BlockId: blockID})
-	if err != nil {
-		return nil, fromServer(r.s.conn.address, err)
+	if data, ok := r.s.cache.get(vaultID, blockID); ok {
+		return data, nil
 	}
+	var resp *coffrev1.GetBlockResponse
+	err := retry(ctx, func() (err error) {
+		resp, err = r.s.conn.api.GetBlock(ctx, &coffrev1.GetBlockRequest{VaultId: vaultID, BlockId: blockID})
+		return fromServer(r.s.conn.address, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.s.cache.put(vaultID, blockID, resp.GetData())
 	return resp.GetData(), nil
 }
 

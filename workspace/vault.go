@@ -472,61 +472,112 @@ type Progress func(done int64)
 // flight at a time: memory stays flat whatever the size. If someone else
 // wrote the same file meanwhile, ErrWriteConflict and nothing is changed.
 func (w *Vault) Put(ctx context.Context, p string, r io.Reader, progress Progress) (Version, error) {
-	names, err := SplitPath(p)
+	vs, err := w.PutFiles(ctx, []PutItem{{Path: p, Open: func() (io.ReadCloser, error) { return io.NopCloser(r), nil }, Progress: progress}})
 	if err != nil {
 		return Version{}, err
 	}
-	if len(names) == 0 {
-		return Version{}, fmt.Errorf("/: %w", ErrIsFolder)
-	}
+	return vs[0], nil
+}
+
+// PutItem is one file of a PutFiles batch.
+type PutItem struct {
+	Path     string
+	Open     func() (io.ReadCloser, error)
+	Progress Progress
+}
+
+// PutFiles uploads several files and commits them in one vault entry, so
+// that a folder receiving many files is written once per batch, not once
+// per file. Either every file of the batch becomes visible or none does.
+func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error) {
 	if err := w.writable(); err != nil {
-		return Version{}, err
+		return nil, err
 	}
 	if err := w.Sync(ctx); err != nil {
-		return Version{}, err
+		return nil, err
 	}
-	// The version this put replaces: a later one means a concurrent writer.
-	var replaces *Version
-	if cur, err := (view{log: w.log}).resolve(names); err == nil {
-		if cur.Manifest.Folder {
-			return Version{}, fmt.Errorf("%s: %w", p, ErrIsFolder)
-		}
-		replaces = &cur
+	type staged struct {
+		names    []string
+		replaces *Version // the version replaced: a later one means a concurrent writer
+		blocks   []Block
+		size     uint64
+		id       string
 	}
-	blocks, size, err := w.upload(ctx, r, progress)
-	if err != nil {
-		return Version{}, err
-	}
-	var fileID string
-	err = w.commit(ctx, func(l *Log) ([]*Manifest, error) {
-		parent, err := folderFor(l, names[:len(names)-1])
+	files := make([]*staged, len(items))
+	for i, it := range items {
+		names, err := SplitPath(it.Path)
 		if err != nil {
 			return nil, err
 		}
-		name := names[len(names)-1]
-		child, exists := parent.Child(name)
-		switch {
-		case exists && child.Folder:
-			return nil, fmt.Errorf("%s: %w", p, ErrIsFolder)
-		case exists != (replaces != nil):
-			return nil, fmt.Errorf("%s: %w", p, ErrWriteConflict)
-		case exists:
-			if latest, _ := l.Latest(child.ID); latest.Version != replaces.Version || child.ID != replaces.Manifest.ID {
-				return nil, fmt.Errorf("%s: %w", p, ErrWriteConflict)
-			}
-			fileID = child.ID
-			return []*Manifest{{ID: child.ID, Parent: parent.ID, Size: size, Blocks: blocks}}, nil
+		if len(names) == 0 {
+			return nil, fmt.Errorf("/: %w", ErrIsFolder)
 		}
-		fileID = certificate.NewID()
-		parent.Children = append(parent.Children, ChildEntry{Name: name, ID: fileID})
-		sortChildren(parent.Children)
-		return []*Manifest{parent, {ID: fileID, Parent: parent.ID, Size: size, Blocks: blocks}}, nil
+		f := &staged{names: names}
+		if cur, err := (view{log: w.log}).resolve(names); err == nil {
+			if cur.Manifest.Folder {
+				return nil, fmt.Errorf("%s: %w", it.Path, ErrIsFolder)
+			}
+			f.replaces = &cur
+		}
+		r, err := it.Open()
+		if err != nil {
+			return nil, err
+		}
+		f.blocks, f.size, err = w.upload(ctx, r, it.Progress)
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", it.Path, err)
+		}
+		files[i] = f
+	}
+	err := w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		var out []*Manifest
+		folders := map[string]*Manifest{} // modified copies, written once
+		var order []string
+		for i, f := range files {
+			parent, err := folderFor(l, f.names[:len(f.names)-1])
+			if err != nil {
+				return nil, err
+			}
+			if seen, ok := folders[parent.ID]; ok {
+				parent = seen
+			} else {
+				folders[parent.ID] = parent
+				order = append(order, parent.ID)
+			}
+			p := items[i].Path
+			name := f.names[len(f.names)-1]
+			child, exists := parent.Child(name)
+			switch {
+			case exists && child.Folder:
+				return nil, fmt.Errorf("%s: %w", p, ErrIsFolder)
+			case exists != (f.replaces != nil):
+				return nil, fmt.Errorf("%s: %w", p, ErrWriteConflict)
+			case exists:
+				if latest, _ := l.Latest(child.ID); latest.Version != f.replaces.Version || child.ID != f.replaces.Manifest.ID {
+					return nil, fmt.Errorf("%s: %w", p, ErrWriteConflict)
+				}
+				f.id = child.ID
+			default:
+				f.id = certificate.NewID()
+				parent.Children = append(parent.Children, ChildEntry{Name: name, ID: f.id})
+				sortChildren(parent.Children)
+			}
+			out = append(out, &Manifest{ID: f.id, Parent: parent.ID, Size: f.size, Blocks: f.blocks})
+		}
+		for _, id := range order {
+			out = append(out, folders[id])
+		}
+		return out, nil
 	})
 	if err != nil {
-		return Version{}, err
+		return nil, err
 	}
-	v, _ := w.log.Latest(fileID)
-	return v, nil
+	vs := make([]Version, len(files))
+	for i, f := range files {
+		vs[i], _ = w.log.Latest(f.id)
+	}
+	return vs, nil
 }
 
 // upload cuts r into blocks, encrypts each with its own random key and

@@ -224,6 +224,13 @@ is written and you are told. Use '-' as LOCAL to read standard input.`,
 	}
 }
 
+// putBatchFiles and putBatchBytes bound one commit of a recursive put:
+// a folder receiving many files is rewritten once per batch.
+const (
+	putBatchFiles = 256
+	putBatchBytes = 256 << 20
+)
+
 func putPath(cmd *cobra.Command, w *workspace.Vault, local, p string) error {
 	info, err := os.Stat(local)
 	if err != nil {
@@ -232,13 +239,33 @@ func putPath(cmd *cobra.Command, w *workspace.Vault, local, p string) error {
 	if !info.IsDir() {
 		return putFile(cmd, w, local, p, info.Size())
 	}
-	return filepath.WalkDir(local, func(lp string, d os.DirEntry, err error) error {
+	var batch []workspace.PutItem
+	var locals []string
+	var batchBytes int64
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		vs, err := w.PutFiles(cmd.Context(), batch)
+		if err != nil {
+			return err
+		}
+		for i, v := range vs {
+			fmt.Fprintf(cmd.OutOrStdout(), "%s → %s (v%d, %d bytes)\n", locals[i], batch[i].Path, v.Version, v.Manifest.Size)
+		}
+		batch, locals, batchBytes = nil, nil, 0
+		return nil
+	}
+	err = filepath.WalkDir(local, func(lp string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(local, lp)
 		target := path.Join(p, filepath.ToSlash(rel))
 		if d.IsDir() {
+			if err := flush(); err != nil {
+				return err
+			}
 			if err := w.Mkdir(cmd.Context(), target); err != nil && !errors.Is(err, workspace.ErrExists) {
 				return err
 			}
@@ -252,8 +279,17 @@ func putPath(cmd *cobra.Command, w *workspace.Vault, local, p string) error {
 		if err != nil {
 			return err
 		}
-		return putFile(cmd, w, lp, target, info.Size())
+		batch = append(batch, workspace.PutItem{Path: target, Open: func() (io.ReadCloser, error) { return os.Open(lp) }})
+		locals = append(locals, lp)
+		if batchBytes += info.Size(); len(batch) >= putBatchFiles || batchBytes >= putBatchBytes {
+			return flush()
+		}
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return flush()
 }
 
 func putFile(cmd *cobra.Command, w *workspace.Vault, local, p string, size int64) error {
