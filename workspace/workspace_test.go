@@ -1,0 +1,151 @@
+package workspace
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/coffre/coffre/crypto"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+)
+
+func TestSplitPath(t *testing.T) {
+	for in, want := range map[string]string{"/": "", "": "", "/a/b": "a|b", "a//b/": "a|b", "/a/./b": "a|b", "/a/../b": "b"} {
+		names, err := SplitPath(in)
+		if err != nil || strings.Join(names, "|") != want {
+			t.Errorf("SplitPath(%q) = %q, %v; want %q", in, names, err, want)
+		}
+	}
+	for _, bad := range []string{"/a\x00b", "/" + strings.Repeat("x", 256)} {
+		if _, err := SplitPath(bad); err == nil {
+			t.Errorf("SplitPath(%q) accepted", bad)
+		}
+	}
+}
+
+func testManifest() *Manifest {
+	k := crypto.NewSecretKey()
+	return &Manifest{ID: "0123456789abcdef", Parent: "fedcba9876543210", Size: 15, Blocks: []Block{
+		{ID: "aaaaaaaaaaaaaaaa", Key: k, Digest: crypto.Sum([]byte("0123456789")), Offset: 0, Size: 10},
+		{ID: "bbbbbbbbbbbbbbbb", Key: k, Digest: crypto.Sum([]byte("abcde")), Offset: 10, Size: 5},
+	}}
+}
+
+func TestManifestIsBoundToItsPlace(t *testing.T) {
+	key := crypto.NewSecretKey()
+	m := testManifest()
+	ct, err := encryptManifest("org", "vault", 3, 1, key, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := Write{ManifestID: m.ID, Version: 3, Ciphertext: ct}
+	got, err := decryptManifest("org", "vault", w, 1, key)
+	if err != nil || got.Size != 15 || len(got.Blocks) != 2 || got.Parent != m.Parent {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	// Moved anywhere else, the same bytes don't open (SECURITY.md A3).
+	for name, place := range map[string]func() (Write, string, uint32){
+		"other version": func() (Write, string, uint32) { w := w; w.Version = 4; return w, "vault", 1 },
+		"other id":      func() (Write, string, uint32) { w := w; w.ManifestID = "1111111111111111"; return w, "vault", 1 },
+		"other vault":   func() (Write, string, uint32) { return w, "other", 1 },
+		"other key idx": func() (Write, string, uint32) { return w, "vault", 2 },
+	} {
+		w2, vault, idx := place()
+		if _, err := decryptManifest("org", vault, w2, idx, key); !errors.Is(err, ErrBadManifest) {
+			t.Errorf("%s: got %v, want ErrBadManifest", name, err)
+		}
+	}
+}
+
+func TestManifestBlockListMustCoverTheFile(t *testing.T) {
+	key := crypto.NewSecretKey()
+	for name, edit := range map[string]func(*Manifest){
+		"gap":          func(m *Manifest) { m.Blocks[1].Offset = 11 },
+		"overlap":      func(m *Manifest) { m.Blocks[1].Offset = 9 },
+		"size too big": func(m *Manifest) { m.Size = 16 },
+		"truncated":    func(m *Manifest) { m.Blocks = m.Blocks[:1] },
+		"empty block":  func(m *Manifest) { m.Blocks[1].Size = 0; m.Size = 10 },
+	} {
+		m := testManifest()
+		edit(m)
+		ct, err := encryptManifest("org", "vault", 1, 1, key, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := decryptManifest("org", "vault", Write{ManifestID: m.ID, Version: 1, Ciphertext: ct}, 1, key); !errors.Is(err, ErrBadManifest) {
+			t.Errorf("%s: got %v, want ErrBadManifest", name, err)
+		}
+	}
+}
+
+func TestFolderNamesChecked(t *testing.T) {
+	key := crypto.NewSecretKey()
+	for name, children := range map[string][]ChildEntry{
+		"duplicate": {{Name: "a", ID: "1111111111111111"}, {Name: "a", ID: "2222222222222222"}},
+		"slash":     {{Name: "a/b", ID: "1111111111111111"}},
+		"dotdot":    {{Name: "..", ID: "1111111111111111"}},
+	} {
+		m := &Manifest{ID: "0123456789abcdef", Parent: "fedcba9876543210", Folder: true, Children: children}
+		ct, _ := encryptManifest("org", "vault", 1, 1, key, m)
+		if _, err := decryptManifest("org", "vault", Write{ManifestID: m.ID, Version: 1, Ciphertext: ct}, 1, key); !errors.Is(err, ErrBadManifest) {
+			t.Errorf("%s: got %v, want ErrBadManifest", name, err)
+		}
+	}
+}
+
+func FuzzParseEntry(f *testing.F) {
+	k, _ := crypto.GenerateSigningKey()
+	good, _ := signEntry(k, &Entry{OrganisationID: "o", VaultID: "v", Author: "a", Position: 1, KeyIndex: 1,
+		Writes: []Write{{ManifestID: "0123456789abcdef", Version: 1, Ciphertext: []byte("x")}}})
+	f.Add(good)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := ParseEntry(data)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error is not ErrMalformed: %v", err)
+			}
+			return
+		}
+		if len(e.Writes) == 0 {
+			t.Fatal("parsed an entry without writes")
+		}
+		again, err := signEntry(k, e)
+		if err != nil || len(again) == 0 {
+			t.Fatalf("a parsed entry can't be encoded again: %v", err)
+		}
+	})
+}
+
+func FuzzDecryptManifest(f *testing.F) {
+	key := crypto.NewSecretKey()
+	m := testManifest()
+	plain, _ := proto.Marshal(&coffrev1.Manifest{FormatVersion: 1, Id: m.ID, Parent: m.Parent,
+		Kind: &coffrev1.Manifest_File{File: &coffrev1.FileManifest{Size: 1, Blocks: []*coffrev1.BlockRef{
+			{Id: "aaaaaaaaaaaaaaaa", Key: key.Bytes(), Digest: make([]byte, 32), Offset: 0, Size: 1}}}}})
+	f.Add(plain)
+	f.Fuzz(func(t *testing.T, plain []byte) {
+		// Whatever a member with the key wrote, reading it never panics and
+		// never yields a file whose blocks don't cover it exactly.
+		k := crypto.DeriveKey(key.Bytes(), labelManifest, nil)
+		ct := k.Encrypt(manifestAAD("org", "vault", m.ID, 1, 1), plain)
+		got, err := decryptManifest("org", "vault", Write{ManifestID: m.ID, Version: 1, Ciphertext: ct}, 1, key)
+		if err != nil {
+			return
+		}
+		if !got.Folder {
+			var covered uint64
+			for _, b := range got.Blocks {
+				if b.Offset != covered {
+					t.Fatal("accepted a gap or an overlap")
+				}
+				covered += b.Size
+			}
+			if covered != got.Size {
+				t.Fatal("accepted blocks that don't cover the size")
+			}
+		}
+	})
+}
