@@ -16,9 +16,6 @@ import (
 	"github.com/coffre/coffre/crypto"
 )
 
-// BlockSize is the size of the blocks files are cut into.
-const BlockSize = 1 << 20
-
 var (
 	// ErrConflict is what a Remote returns when the vault log moved since
 	// the entry was signed.
@@ -464,6 +461,52 @@ func (w *Vault) Restore(ctx context.Context, p string, version uint64) error {
 	})
 }
 
+// blockKey identifies a block's content, to reuse it in the next version
+// of the same file (never across files: SECURITY.md A20).
+type blockKey struct {
+	digest crypto.Digest
+	size   uint64
+}
+
+// chunkingSecret is the vault's chunking secret (from key 1, which every
+// member holds).
+func (w *Vault) chunkingSecret() []byte {
+	k, ok := w.keys.Get(1)
+	if !ok {
+		panic("workspace: internal error: a member without key 1")
+	}
+	return ChunkingSecret(k)
+}
+
+// ContentID identifies a file's content by its chunks: two files with
+// the same ContentID in one vault have the same bytes.
+func ContentID(blocks []Block) crypto.Digest {
+	parts := make([][]byte, 0, 2*len(blocks))
+	for _, b := range blocks {
+		parts = append(parts, b.Digest[:], u64(b.Size))
+	}
+	return crypto.LabeledSum("content-id", parts...)
+}
+
+// LocalContentID computes the ContentID a local file would have in this
+// vault, without uploading anything.
+func (w *Vault) LocalContentID(r io.Reader) (crypto.Digest, uint64, error) {
+	c := NewChunker(w.chunkingSecret(), r)
+	var blocks []Block
+	var size uint64
+	for {
+		chunk, err := c.Next()
+		if err == io.EOF {
+			return ContentID(blocks), size, nil
+		}
+		if err != nil {
+			return crypto.Digest{}, 0, err
+		}
+		blocks = append(blocks, Block{Digest: crypto.Sum(chunk), Size: uint64(len(chunk))})
+		size += uint64(len(chunk))
+	}
+}
+
 // Progress is told how many bytes were transferred so far.
 type Progress func(done int64)
 
@@ -523,7 +566,13 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 		if err != nil {
 			return nil, err
 		}
-		f.blocks, f.size, err = w.upload(ctx, r, it.Progress)
+		reuse := map[blockKey]Block{}
+		if f.replaces != nil {
+			for _, b := range f.replaces.Manifest.Blocks {
+				reuse[blockKey{b.Digest, b.Size}] = b
+			}
+		}
+		f.blocks, f.size, err = w.upload(ctx, r, reuse, it.Progress)
 		r.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", it.Path, err)
@@ -582,7 +631,7 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 
 // upload cuts r into blocks, encrypts each with its own random key and
 // uploads them with a few in flight. Memory: about parallel+1 blocks.
-func (w *Vault) upload(ctx context.Context, r io.Reader, progress Progress) ([]Block, uint64, error) {
+func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Block, progress Progress) ([]Block, uint64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type job struct {
@@ -633,23 +682,34 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, progress Progress) ([]B
 	}
 	var size uint64
 	var readErr error
+	chunker := NewChunker(w.chunkingSecret(), r)
 	for i := 0; ; i++ {
-		buf := make([]byte, BlockSize)
-		n, err := io.ReadFull(r, buf)
-		if n > 0 {
-			select {
-			case jobs <- job{i, buf[:n], size}:
-			case <-ctx.Done():
-			}
-			size += uint64(n)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		chunk, err := chunker.Next()
+		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			readErr = fmt.Errorf("reading: %w", err)
 			break
 		}
+		// A block the previous version already has is not sent again.
+		if b, ok := reuse[blockKey{crypto.Sum(chunk), uint64(len(chunk))}]; ok {
+			b.Offset = size
+			mu.Lock()
+			for len(blocks) <= i {
+				blocks = append(blocks, Block{})
+			}
+			blocks[i] = b
+			done += int64(b.Size)
+			mu.Unlock()
+			size += b.Size
+			continue
+		}
+		select {
+		case jobs <- job{i, chunk, size}:
+		case <-ctx.Done():
+		}
+		size += uint64(len(chunk))
 		if ctx.Err() != nil {
 			break
 		}
