@@ -27,6 +27,8 @@ var (
 	ErrNotFound = errors.New("no such file or folder")
 	// ErrExists is returned when a name is taken.
 	ErrExists = errors.New("already exists")
+	// ErrNotEmpty is returned when removing a folder that has children.
+	ErrNotEmpty = errors.New("folder not empty")
 	// ErrNotFolder and ErrIsFolder are returned when a path is the wrong kind.
 	ErrNotFolder = errors.New("not a folder")
 	ErrIsFolder  = errors.New("is a folder")
@@ -348,7 +350,12 @@ func (w *Vault) Mkdir(ctx context.Context, p string) error {
 
 // Remove removes a file or an empty folder from its parent. Every version
 // stays in the history (restore brings it back).
-func (w *Vault) Remove(ctx context.Context, p string) error {
+func (w *Vault) Remove(ctx context.Context, p string) error { return w.RemoveIf(ctx, p, nil) }
+
+// RemoveIf removes p only if it is still the given version (sync uses it
+// so that a remote edit made meanwhile is never deleted unseen); nil means
+// whatever version is there.
+func (w *Vault) RemoveIf(ctx context.Context, p string, expect *Version) error {
 	names, err := SplitPath(p)
 	if err != nil {
 		return err
@@ -361,8 +368,11 @@ func (w *Vault) Remove(ctx context.Context, p string) error {
 		if err != nil {
 			return nil, err
 		}
+		if expect != nil && (target.Manifest.ID != expect.Manifest.ID || target.Version != expect.Version) {
+			return nil, fmt.Errorf("%s: %w", p, ErrWriteConflict)
+		}
 		if target.Manifest.Folder && len(target.Manifest.Children) > 0 {
-			return nil, fmt.Errorf("%s: folder not empty", p)
+			return nil, fmt.Errorf("%s: %w", p, ErrNotEmpty)
 		}
 		parent, err := folderFor(l, names[:len(names)-1])
 		if err != nil {
@@ -831,4 +841,34 @@ func (w *Vault) Checkpoint(ctx context.Context) error {
 		}
 		return []*Manifest{root}, nil
 	})
+}
+
+// Walk calls fn for every file and folder under the root, parents before
+// children, with its vault path ("/a/b") and newest version.
+func (w *Vault) Walk(fn func(p string, v Version) error) error {
+	v := view{log: w.log}
+	var walk func(p string, dir Version) error
+	walk = func(p string, dir Version) error {
+		for _, c := range dir.Manifest.Children {
+			child, ok := v.get(c.ID)
+			if !ok || child.Manifest.Parent != dir.Manifest.ID || child.Manifest.Folder != c.Folder {
+				return fmt.Errorf("%w: %s is not where its folder says", ErrBadManifest, path.Join(p, c.Name))
+			}
+			cp := path.Join(p, c.Name)
+			if err := fn(cp, child); err != nil {
+				return err
+			}
+			if child.Manifest.Folder {
+				if err := walk(cp, child); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	root, err := v.resolve(nil)
+	if err != nil {
+		return err
+	}
+	return walk("/", root)
 }

@@ -5,31 +5,46 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/workspace/syncer"
 )
 
+// syncStatuses reads the status files that running syncs keep.
+func syncStatuses(home string) []syncer.Status {
+	files, _ := filepath.Glob(filepath.Join(home, "sync", "*.status.json"))
+	out := []syncer.Status{}
+	for _, f := range files {
+		if st, err := syncer.ReadStatus(f); err == nil {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
 type statusJSON struct {
-	Organisation     string    `json:"organisation"`
-	OrganisationID   string    `json:"organisation_id"`
-	Server           string    `json:"server"`
-	ServerReachable  bool      `json:"server_reachable"`
-	UserID           string    `json:"user_id"`
-	Name             string    `json:"name"`
-	Email            string    `json:"email"`
-	Profile          string    `json:"profile"`
-	Revoked          bool      `json:"revoked"`
-	DeviceID         string    `json:"device_id"`
-	DeviceLabel      string    `json:"device_label"`
-	LogPosition      uint64    `json:"log_position"`
-	LogHead          string    `json:"log_head"`
-	LastConnection   *connJSON `json:"last_connection"`
-	ThisConnection   *connJSON `json:"this_connection,omitempty"`
-	OrganisationLink string    `json:"organisation_link"`
-	CheckedAt        time.Time `json:"checked_at"`
+	Organisation     string          `json:"organisation"`
+	OrganisationID   string          `json:"organisation_id"`
+	Server           string          `json:"server"`
+	ServerReachable  bool            `json:"server_reachable"`
+	UserID           string          `json:"user_id"`
+	Name             string          `json:"name"`
+	Email            string          `json:"email"`
+	Profile          string          `json:"profile"`
+	Revoked          bool            `json:"revoked"`
+	DeviceID         string          `json:"device_id"`
+	DeviceLabel      string          `json:"device_label"`
+	LogPosition      uint64          `json:"log_position"`
+	LogHead          string          `json:"log_head"`
+	LastConnection   *connJSON       `json:"last_connection"`
+	ThisConnection   *connJSON       `json:"this_connection,omitempty"`
+	OrganisationLink string          `json:"organisation_link"`
+	Synced           []syncer.Status `json:"synced_folders"`
+	CheckedAt        time.Time       `json:"checked_at"`
 }
 
 type connJSON struct {
@@ -75,6 +90,7 @@ time, address): if you don't recognise it, tell an administrator.`,
 			default:
 				return err
 			}
+			st.Synced = syncStatuses(g.home)
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -97,6 +113,23 @@ time, address): if you don't recognise it, tell an administrator.`,
 				fmt.Fprintln(out, "last connection  none before this one")
 			default:
 				fmt.Fprintln(out, "last connection  unknown (server unreachable)")
+			}
+			for _, f := range st.Synced {
+				state := f.State
+				if f.State != "idle" && time.Since(f.Updated) > 2*time.Minute {
+					state = "stopped (was " + f.State + ")"
+				}
+				line := fmt.Sprintf("synced folder %s ↔ %s: %s", f.Dir, f.Vault, state)
+				if !f.LastSync.IsZero() {
+					line += ", last sync " + f.LastSync.Local().Format("2006-01-02 15:04:05")
+				}
+				if f.Pending > 0 {
+					line += fmt.Sprintf(", %d pending (%d bytes)", f.Pending, f.PendingBytes)
+				}
+				if f.LastError != "" {
+					line += ", error: " + f.LastError
+				}
+				fmt.Fprintln(out, line)
 			}
 			return nil
 		},

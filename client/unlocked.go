@@ -1,0 +1,106 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+
+	"github.com/coffre/coffre/link"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+)
+
+// Unlocked holds a device's keys in memory, so that a long-running command
+// (sync) opens sessions as it needs them without asking the passphrase
+// again, and holds the state file only while it works. Lock forgets the
+// keys.
+type Unlocked struct {
+	dir  string
+	keys *deviceKeys
+}
+
+// Unlock opens the device key file with the passphrase.
+func Unlock(dir string, passphrase []byte) (*Unlocked, error) {
+	keys, err := readKeyFile(keyFilePath(dir), passphrase)
+	if err != nil {
+		return nil, err
+	}
+	return &Unlocked{dir: dir, keys: keys}, nil
+}
+
+// ErrLocked is returned by an Unlocked whose keys were forgotten.
+var ErrLocked = errors.New("locked: give the passphrase again (coffre unlock)")
+
+// Session opens a session with the unlocked keys.
+func (u *Unlocked) Session() (*Session, error) {
+	if u.keys == nil {
+		return nil, ErrLocked
+	}
+	return openWithKeys(u.dir, u.keys)
+}
+
+// Lock forgets the keys.
+func (u *Unlocked) Lock() { u.keys = nil }
+
+// Locked reports whether the keys were forgotten.
+func (u *Unlocked) Locked() bool { return u.keys == nil }
+
+// Event is something the server says changed.
+type Event struct {
+	// VaultID is set when a vault's log grew; empty when the
+	// organisation log grew.
+	VaultID string
+}
+
+// Watch streams the server's events until ctx ends or the connection
+// breaks (then it returns the error; callers reconnect). It holds no state
+// file.
+func (u *Unlocked) Watch(ctx context.Context, fn func(Event)) error {
+	if u.keys == nil {
+		return ErrLocked
+	}
+	l, err := link.Parse(u.keys.OrganisationLink)
+	if err != nil {
+		return err
+	}
+	c, err := dial(l, &signer{orgID: l.OrganisationID, deviceID: u.keys.DeviceID, key: u.keys.SigningKey})
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	req := &coffrev1.WatchRequest{}
+	stream, err := c.api.Watch(withStreamRequest(ctx, req), req)
+	if err != nil {
+		return fromServer(c.address, err)
+	}
+	for {
+		ev, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fromServer(c.address, err)
+		}
+		switch e := ev.GetEvent().(type) {
+		case *coffrev1.WatchResponse_VaultAppended:
+			fn(Event{VaultID: e.VaultAppended.GetVaultId()})
+		case *coffrev1.WatchResponse_LogAppended:
+			fn(Event{})
+		}
+	}
+}
+
+// Home returns the device's data directory.
+func (u *Unlocked) Home() string { return u.dir }
+
+// DeviceLabel returns this device's label.
+func (u *Unlocked) DeviceLabel() string {
+	if u.keys == nil {
+		h, _ := os.Hostname()
+		return h
+	}
+	return u.keys.DeviceLabel
+}

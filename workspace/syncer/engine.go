@@ -1,0 +1,601 @@
+package syncer
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/coffre/coffre/workspace"
+)
+
+// Opener opens the vault for one cycle (fetching and verifying what the
+// server has) and returns a function that releases it.
+type Opener func(ctx context.Context) (*workspace.Vault, func(), error)
+
+// Engine syncs one local folder with one vault.
+type Engine struct {
+	Dir     string
+	Journal *Journal
+	Open    Opener
+	// Device names conflict copies ("report (conflict laptop 2026-11-22 101500).pdf").
+	Device string
+	// Settle is how long a file must stay unmodified before it is
+	// uploaded: a file still being written is not sent half-written.
+	Settle time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logf, if set, is told what each cycle does.
+	Logf func(format string, args ...any)
+}
+
+// Result is what one cycle did.
+type Result struct {
+	Uploaded, Downloaded, DeletedLocal, DeletedRemote, Conflicts int
+	BytesUp, BytesDown                                           int64
+	// Pending counts the local changes left for a later cycle (files still
+	// being written, or that failed); PendingBytes their size.
+	Pending      int
+	PendingBytes int64
+	Errors       []string
+}
+
+// Busy reports whether the cycle did anything.
+func (r Result) Busy() bool {
+	return r.Uploaded+r.Downloaded+r.DeletedLocal+r.DeletedRemote+r.Conflicts > 0
+}
+
+// local is a path as found on disk.
+type local struct {
+	folder  bool
+	size    int64
+	mtimeNs int64
+	content string // computed when needed
+}
+
+// remote is a path as found in the vault.
+type remote struct {
+	version workspace.Version
+}
+
+func (r *remote) folder() bool { return r.version.Manifest.Folder }
+func (r *remote) content() string {
+	id := workspace.ContentID(r.version.Manifest.Blocks)
+	return hex.EncodeToString(id[:])
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Engine) logf(format string, args ...any) {
+	if e.Logf != nil {
+		e.Logf(format, args...)
+	}
+}
+
+// Cycle runs one full reconciliation.
+func (e *Engine) Cycle(ctx context.Context) (Result, error) {
+	var res Result
+	v, release, err := e.Open(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer release()
+	ignore := LoadIgnore(e.Dir)
+	e.cleanTemporaries()
+
+	remotes := map[string]*remote{}
+	err = v.Walk(func(p string, ver workspace.Version) error {
+		rel := strings.TrimPrefix(p, "/")
+		if !ignore.Match(rel) {
+			remotes[rel] = &remote{version: ver}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	locals, err := e.scan(ignore)
+	if err != nil {
+		return res, err
+	}
+	bases, err := e.Journal.All()
+	if err != nil {
+		return res, err
+	}
+
+	paths := map[string]bool{}
+	for p := range remotes {
+		paths[p] = true
+	}
+	for p := range locals {
+		paths[p] = true
+	}
+	for p := range bases {
+		paths[p] = true
+	}
+	// Parents before children for creations; deletions run afterwards,
+	// children before parents.
+	ordered := make([]string, 0, len(paths))
+	for p := range paths {
+		ordered = append(ordered, p)
+	}
+	sort.Strings(ordered)
+
+	var uploads []string
+	var deletions []string
+	for _, p := range ordered {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		b, hasBase := bases[p]
+		var bp *Base
+		if hasBase {
+			bp = &b
+		}
+		l, r := locals[p], remotes[p]
+		act, err := e.decide(v, p, bp, l, r)
+		if err != nil {
+			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
+			continue
+		}
+		switch act {
+		case actUpload:
+			if e.settling(l) {
+				res.Pending++
+				res.PendingBytes += l.size
+				continue
+			}
+			uploads = append(uploads, p)
+		case actDeleteLocal, actDeleteRemote:
+			deletions = append(deletions, p)
+		default:
+			if err := e.apply(ctx, v, act, p, bp, l, r, &res); err != nil {
+				res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
+			}
+		}
+	}
+	if err := e.upload(ctx, v, uploads, bases, locals, remotes, &res); err != nil {
+		res.Errors = append(res.Errors, err.Error())
+	}
+	// Deletions, deepest first, so that folders are empty when their turn comes.
+	sort.Slice(deletions, func(i, j int) bool { return deletions[i] > deletions[j] })
+	for _, p := range deletions {
+		b := bases[p]
+		if err := e.delete(ctx, v, p, &b, locals[p], remotes[p], &res); err != nil {
+			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
+		}
+	}
+	if len(res.Errors) > 0 {
+		return res, fmt.Errorf("%d paths not synced: %s", len(res.Errors), res.Errors[0])
+	}
+	return res, nil
+}
+
+type action int
+
+const (
+	actNone action = iota
+	actAgree
+	actUpload
+	actDownload
+	actMkdirLocal
+	actMkdirRemote
+	actDeleteLocal
+	actDeleteRemote
+	actConflict
+	actForget
+)
+
+// decide compares the three states of a path.
+func (e *Engine) decide(v *workspace.Vault, p string, b *Base, l *local, r *remote) (action, error) {
+	lChanged, err := e.localChanged(v, p, b, l)
+	if err != nil {
+		return actNone, err
+	}
+	rChanged := remoteChanged(b, r)
+	switch {
+	case !lChanged && !rChanged:
+		if b != nil && l == nil && r == nil {
+			return actForget, nil
+		}
+		return actNone, nil
+	case lChanged && !rChanged:
+		switch {
+		case l == nil:
+			return actDeleteRemote, nil
+		case l.folder && r == nil:
+			return actMkdirRemote, nil
+		case l.folder:
+			return actAgree, nil
+		case r != nil && r.folder():
+			return actConflict, nil
+		}
+		return actUpload, nil
+	case !lChanged && rChanged:
+		switch {
+		case r == nil:
+			return actDeleteLocal, nil
+		case r.folder() && l == nil:
+			return actMkdirLocal, nil
+		case r.folder() && !l.folder:
+			return actConflict, nil
+		case r.folder():
+			return actAgree, nil
+		case l != nil && l.folder:
+			return actConflict, nil
+		}
+		return actDownload, nil
+	}
+	// Both sides moved.
+	switch {
+	case l == nil && r == nil:
+		return actForget, nil
+	case l == nil: // a local deletion never removes a remote edit
+		if r.folder() {
+			return actMkdirLocal, nil
+		}
+		return actDownload, nil
+	case r == nil: // nor a remote deletion a local edit
+		if l.folder {
+			return actMkdirRemote, nil
+		}
+		return actUpload, nil
+	case l.folder && r.folder():
+		return actAgree, nil
+	case l.folder != r.folder():
+		return actConflict, nil
+	}
+	if content, err := e.content(v, p, b, l); err != nil {
+		return actNone, err
+	} else if content == r.content() {
+		return actAgree, nil // the same bytes on both sides (e.g. after a crash)
+	}
+	return actConflict, nil
+}
+
+// localChanged reports whether the local path differs from the base. A
+// file whose size and modification time are the base's is taken as
+// unchanged; otherwise its content is compared.
+func (e *Engine) localChanged(v *workspace.Vault, p string, b *Base, l *local) (bool, error) {
+	switch {
+	case b == nil || l == nil:
+		return (b == nil) != (l == nil), nil
+	case b.Folder || l.folder:
+		return b.Folder != l.folder, nil
+	case l.size == b.Size && l.mtimeNs == b.MtimeNs:
+		return false, nil
+	}
+	c, err := e.content(v, p, b, l)
+	return c != b.Content, err
+}
+
+func remoteChanged(b *Base, r *remote) bool {
+	switch {
+	case b == nil || r == nil:
+		return (b == nil) != (r == nil)
+	case b.Folder || r.folder():
+		return b.Folder != r.folder() || b.ID != r.version.Manifest.ID
+	}
+	return b.ID != r.version.Manifest.ID || b.Version != r.version.Version
+}
+
+// content returns the local file's content id, reading it if needed.
+func (e *Engine) content(v *workspace.Vault, p string, b *Base, l *local) (string, error) {
+	if l.content != "" {
+		return l.content, nil
+	}
+	if b != nil && !b.Folder && l.size == b.Size && l.mtimeNs == b.MtimeNs {
+		l.content = b.Content
+		return l.content, nil
+	}
+	f, err := os.Open(e.abs(p))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	id, _, err := v.LocalContentID(f)
+	if err != nil {
+		return "", err
+	}
+	l.content = hex.EncodeToString(id[:])
+	return l.content, nil
+}
+
+// settling reports whether a file was modified too recently to upload.
+func (e *Engine) settling(l *local) bool {
+	return e.now().Sub(time.Unix(0, l.mtimeNs)) < e.Settle
+}
+
+func (e *Engine) abs(p string) string { return filepath.Join(e.Dir, filepath.FromSlash(p)) }
+
+// scan lists the local folder.
+func (e *Engine) scan(ignore *Ignore) (map[string]*local, error) {
+	out := map[string]*local{}
+	err := filepath.WalkDir(e.Dir, func(ap string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // gone meanwhile
+			}
+			return err
+		}
+		rel, _ := filepath.Rel(e.Dir, ap)
+		rel = filepath.ToSlash(rel)
+		if rel == "." {
+			return nil
+		}
+		if ignore.Match(rel) || workspace.ValidName(d.Name()) != nil {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.IsDir() && !d.Type().IsRegular() {
+			return nil // links, devices: not synced
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		out[rel] = &local{folder: d.IsDir(), size: info.Size(), mtimeNs: info.ModTime().UnixNano()}
+		return nil
+	})
+	return out, err
+}
+
+// cleanTemporaries removes what an interrupted download left behind.
+func (e *Engine) cleanTemporaries() {
+	filepath.WalkDir(e.Dir, func(ap string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(d.Name(), ".coffre-") && strings.HasPrefix(d.Name(), ".") {
+			os.Remove(ap)
+		}
+		return nil
+	})
+}
+
+func baseOf(r *remote, l *local, content string) *Base {
+	b := &Base{Folder: r.folder(), ID: r.version.Manifest.ID, Version: r.version.Version}
+	if !b.Folder {
+		b.Content = content
+		if l != nil {
+			b.Size, b.MtimeNs = l.size, l.mtimeNs
+		}
+	}
+	return b
+}
+
+func stat(ap string) (*local, error) {
+	info, err := os.Stat(ap)
+	if err != nil {
+		return nil, err
+	}
+	return &local{folder: info.IsDir(), size: info.Size(), mtimeNs: info.ModTime().UnixNano()}, nil
+}
+
+// apply carries out one action other than uploads and deletions.
+func (e *Engine) apply(ctx context.Context, v *workspace.Vault, act action, p string, b *Base, l *local, r *remote, res *Result) error {
+	switch act {
+	case actNone:
+		return nil
+	case actForget:
+		return e.Journal.Set(p, nil)
+	case actAgree:
+		if r.folder() {
+			return e.Journal.Set(p, baseOf(r, nil, ""))
+		}
+		return e.Journal.Set(p, baseOf(r, l, r.content()))
+	case actMkdirLocal:
+		if err := os.MkdirAll(e.abs(p), 0o755); err != nil {
+			return err
+		}
+		return e.Journal.Set(p, baseOf(r, nil, ""))
+	case actMkdirRemote:
+		if err := v.Mkdir(ctx, "/"+p); err != nil && !errors.Is(err, workspace.ErrExists) {
+			return err
+		}
+		ver, err := v.Stat("/"+p, time.Time{})
+		if err != nil {
+			return err
+		}
+		return e.Journal.Set(p, baseOf(&remote{ver}, nil, ""))
+	case actDownload:
+		return e.download(ctx, v, p, l, r, res)
+	case actConflict:
+		return e.conflict(ctx, v, p, l, r, res)
+	}
+	return fmt.Errorf("syncer: internal error: action %d", act)
+}
+
+// download fetches the remote file into a temporary file, then puts it in
+// place only if the local file did not change meanwhile (else both are
+// kept).
+func (e *Engine) download(ctx context.Context, v *workspace.Vault, p string, l *local, r *remote, res *Result) error {
+	ap := e.abs(p)
+	if err := os.MkdirAll(filepath.Dir(ap), 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(ap), "."+filepath.Base(ap)+".coffre-download")
+	if _, err := v.Get(ctx, "/"+p, time.Time{}, tmp, nil); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	now, err := stat(ap)
+	if err == nil && (l == nil || now.size != l.size || now.mtimeNs != l.mtimeNs) {
+		// Written locally since the scan: keep it as a conflict copy.
+		if err := os.Rename(ap, e.conflictName(ap)); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		res.Conflicts++
+	}
+	if err := os.Rename(tmp, ap); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	got, err := stat(ap)
+	if err != nil {
+		return err
+	}
+	res.Downloaded++
+	res.BytesDown += got.size
+	e.logf("downloaded %s (v%d)", p, r.version.Version)
+	return e.Journal.Set(p, baseOf(r, got, r.content()))
+}
+
+// conflict keeps both: the local version moves to a conflict copy (which
+// a later cycle uploads as a new file) and the remote one takes the name.
+func (e *Engine) conflict(ctx context.Context, v *workspace.Vault, p string, l *local, r *remote, res *Result) error {
+	ap := e.abs(p)
+	if err := os.Rename(ap, e.conflictName(ap)); err != nil {
+		return err
+	}
+	res.Conflicts++
+	e.logf("conflict on %s: kept the local version as a copy", p)
+	if r.folder() {
+		if err := os.MkdirAll(ap, 0o755); err != nil {
+			return err
+		}
+		return e.Journal.Set(p, baseOf(r, nil, ""))
+	}
+	return e.download(ctx, v, p, nil, r, res)
+}
+
+// conflictName names a conflict copy after the device and the time.
+func (e *Engine) conflictName(ap string) string {
+	ext := filepath.Ext(ap)
+	stem := strings.TrimSuffix(ap, ext)
+	if info, err := os.Stat(ap); err == nil && info.IsDir() {
+		stem, ext = ap, ""
+	}
+	name := fmt.Sprintf("%s (conflict %s %s)%s", stem, e.Device, e.now().Format("2006-01-02 150405"), ext)
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
+			return name
+		}
+		name = fmt.Sprintf("%s (conflict %s %s %d)%s", stem, e.Device, e.now().Format("2006-01-02 150405"), i, ext)
+	}
+}
+
+// uploadBatch bounds one commit: a folder receiving many files is
+// rewritten once per batch.
+const (
+	uploadBatchFiles = 256
+	uploadBatchBytes = 256 << 20
+)
+
+// upload sends new and changed local files in batches. A batch that fails
+// on a conflict is retried file by file, so one conflict doesn't hold the
+// others back.
+func (e *Engine) upload(ctx context.Context, v *workspace.Vault, paths []string, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, res *Result) error {
+	for start := 0; start < len(paths); {
+		end, size := start, int64(0)
+		for end < len(paths) && end-start < uploadBatchFiles && size < uploadBatchBytes {
+			size += locals[paths[end]].size
+			end++
+		}
+		batch := paths[start:end]
+		start = end
+		if err := e.uploadBatch(ctx, v, batch, locals, res); err != nil {
+			if len(batch) == 1 {
+				if errors.Is(err, workspace.ErrWriteConflict) {
+					res.Pending++ // the remote moved: the next cycle merges it
+					continue
+				}
+				return err
+			}
+			for _, p := range batch {
+				if err := e.uploadBatch(ctx, v, []string{p}, locals, res); err != nil && !errors.Is(err, workspace.ErrWriteConflict) {
+					res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Engine) uploadBatch(ctx context.Context, v *workspace.Vault, batch []string, locals map[string]*local, res *Result) error {
+	items := make([]workspace.PutItem, len(batch))
+	seen := make([]*local, len(batch))
+	for i, p := range batch {
+		ap := e.abs(p)
+		items[i] = workspace.PutItem{Path: "/" + p, Open: func() (io.ReadCloser, error) {
+			f, err := os.Open(ap)
+			if err != nil {
+				return nil, err
+			}
+			// What was read is described by the state at opening: if the
+			// file changes during the upload, the next cycle sends it again.
+			st, err := stat(ap)
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+			seen[i] = st
+			return f, nil
+		}}
+	}
+	vs, err := v.PutFiles(ctx, items)
+	if err != nil {
+		return err
+	}
+	bases := map[string]*Base{}
+	for i, p := range batch {
+		id := workspace.ContentID(vs[i].Manifest.Blocks)
+		bases[p] = baseOf(&remote{vs[i]}, seen[i], hex.EncodeToString(id[:]))
+		res.Uploaded++
+		res.BytesUp += int64(vs[i].Manifest.Size)
+		e.logf("uploaded %s (v%d)", p, vs[i].Version)
+	}
+	return e.Journal.SetMany(bases)
+}
+
+// delete carries a deletion to the other side, if the path there is still
+// what the base says: an edit made meanwhile is never deleted.
+func (e *Engine) delete(ctx context.Context, v *workspace.Vault, p string, b *Base, l *local, r *remote, res *Result) error {
+	if l == nil && r != nil { // deleted locally: remove in the vault
+		err := v.RemoveIf(ctx, "/"+p, &r.version)
+		switch {
+		case errors.Is(err, workspace.ErrNotEmpty), errors.Is(err, workspace.ErrWriteConflict):
+			return nil // new content arrived: the next cycle brings it back
+		case err != nil && !errors.Is(err, workspace.ErrNotFound):
+			return err
+		}
+		res.DeletedRemote++
+		e.logf("deleted %s in the vault", p)
+		return e.Journal.Set(p, nil)
+	}
+	if r == nil && l != nil { // deleted in the vault (a signed folder version without it)
+		ap := e.abs(p)
+		now, err := stat(ap)
+		if err != nil {
+			return e.Journal.Set(p, nil)
+		}
+		if now.folder {
+			if err := os.Remove(ap); err != nil {
+				return nil // not empty: local files stay, and go up again
+			}
+		} else {
+			if now.size != b.Size || now.mtimeNs != b.MtimeNs {
+				return nil // edited meanwhile: kept, uploaded next cycle
+			}
+			if err := os.Remove(ap); err != nil {
+				return err
+			}
+		}
+		res.DeletedLocal++
+		e.logf("deleted %s locally", p)
+	}
+	return e.Journal.Set(p, nil)
+}

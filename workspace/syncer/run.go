@@ -1,0 +1,202 @@
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Status is what a running sync reports after each cycle; `coffre status`
+// reads it from a file beside the journal.
+type Status struct {
+	Vault        string    `json:"vault"`
+	Dir          string    `json:"dir"`
+	State        string    `json:"state"` // syncing, idle, offline, error, locked
+	PID          int       `json:"pid"`
+	LastSync     time.Time `json:"last_sync,omitzero"`
+	LastError    string    `json:"last_error,omitempty"`
+	Pending      int       `json:"pending"`
+	PendingBytes int64     `json:"pending_bytes"`
+	Uploaded     int       `json:"uploaded"`
+	Downloaded   int       `json:"downloaded"`
+	Conflicts    int       `json:"conflicts"`
+	BytesUp      int64     `json:"bytes_up"`
+	BytesDown    int64     `json:"bytes_down"`
+	Updated      time.Time `json:"updated"`
+}
+
+// WriteStatus writes a status file atomically.
+func WriteStatus(path string, s Status) error {
+	s.Updated = time.Now()
+	s.PID = os.Getpid()
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadStatus reads a status file.
+func ReadStatus(path string) (Status, error) {
+	var s Status
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	return s, json.Unmarshal(b, &s)
+}
+
+// Runner runs an engine continuously: on local changes (watched, plus a
+// periodic scan that catches what the watcher misses), on remote events,
+// with a short debounce, and with back-off while the server is away.
+type Runner struct {
+	Engine *Engine
+	// Remote receives a value whenever the server says the vault changed.
+	Remote <-chan struct{}
+	// Scan is the period of the full scan.
+	Scan time.Duration
+	// Debounce gathers bursts of changes into one cycle.
+	Debounce time.Duration
+	// Offline reports whether an error means the server is unreachable.
+	Offline func(error) bool
+	// Locked reports whether the keys were forgotten (then the folder is
+	// left as it is until they come back).
+	Locked func() bool
+	// Report is told the status after each cycle.
+	Report func(Status, Result)
+}
+
+// Run syncs until ctx ends.
+func (r *Runner) Run(ctx context.Context) error {
+	watcher, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	defer watcher.Close()
+	r.watchTree(watcher, r.Engine.Dir)
+
+	kick := make(chan struct{}, 1)
+	trigger := func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	trigger() // the initial sync
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-watcher.Events:
+				if !ok {
+					return
+				}
+				if ev.Has(fsnotify.Create) {
+					if info, err := os.Stat(ev.Name); err == nil && info.IsDir() {
+						r.watchTree(watcher, ev.Name)
+					}
+				}
+				trigger()
+			case <-watcher.Errors:
+				trigger() // events may have been lost: scan
+			case <-r.Remote:
+				trigger()
+			}
+		}
+	}()
+
+	scan := time.NewTicker(r.Scan)
+	defer scan.Stop()
+	var st Status
+	backoff := time.Second
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-kick:
+		case <-scan.C:
+		case <-retry:
+		}
+		// Debounce: wait for the burst to end.
+		t := time.NewTimer(r.Debounce)
+	drain:
+		for {
+			select {
+			case <-kick:
+				t.Reset(r.Debounce)
+			case <-t.C:
+				break drain
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			}
+		}
+		if r.Locked != nil && r.Locked() {
+			st.State = "locked"
+			r.report(st, Result{})
+			continue
+		}
+		st.State = "syncing"
+		r.report(st, Result{})
+		res, err := r.Engine.Cycle(ctx)
+		st.Uploaded += res.Uploaded
+		st.Downloaded += res.Downloaded
+		st.Conflicts += res.Conflicts
+		st.BytesUp += res.BytesUp
+		st.BytesDown += res.BytesDown
+		st.Pending, st.PendingBytes = res.Pending, res.PendingBytes
+		retry = nil
+		switch {
+		case err == nil:
+			st.State, st.LastError, st.LastSync = "idle", "", time.Now()
+			backoff = time.Second
+			if res.Pending > 0 {
+				// Files still being written: look again once they settle.
+				retry = time.After(r.Engine.Settle + r.Debounce)
+			}
+		case errors.Is(err, context.Canceled):
+			return nil
+		default:
+			st.State, st.LastError = "error", err.Error()
+			if r.Offline != nil && r.Offline(err) {
+				st.State = "offline"
+			}
+			retry = time.After(backoff)
+			backoff = min(2*backoff, 30*time.Second)
+		}
+		r.report(st, res)
+	}
+}
+
+func (r *Runner) report(st Status, res Result) {
+	if r.Report != nil {
+		r.Report(st, res)
+	}
+}
+
+// watchTree watches a folder and every folder under it.
+func (r *Runner) watchTree(w *fsnotify.Watcher, root string) {
+	ignore := LoadIgnore(r.Engine.Dir)
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if rel, _ := filepath.Rel(r.Engine.Dir, p); rel != "." && ignore.Match(filepath.ToSlash(rel)) {
+			return filepath.SkipDir
+		}
+		w.Add(p)
+		return nil
+	})
+}
