@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/coffre/coffre/link"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
@@ -16,6 +17,7 @@ import (
 // keys.
 type Unlocked struct {
 	dir  string
+	mu   sync.Mutex
 	keys *deviceKeys
 }
 
@@ -33,17 +35,44 @@ var ErrLocked = errors.New("locked: give the passphrase again (coffre unlock)")
 
 // Session opens a session with the unlocked keys.
 func (u *Unlocked) Session() (*Session, error) {
-	if u.keys == nil {
+	keys := u.current()
+	if keys == nil {
 		return nil, ErrLocked
 	}
-	return openWithKeys(u.dir, u.keys)
+	return openWithKeys(u.dir, keys)
 }
 
 // Lock forgets the keys.
-func (u *Unlocked) Lock() { u.keys = nil }
+func (u *Unlocked) Lock() {
+	u.mu.Lock()
+	u.keys = nil
+	u.mu.Unlock()
+}
 
 // Locked reports whether the keys were forgotten.
-func (u *Unlocked) Locked() bool { return u.keys == nil }
+func (u *Unlocked) Locked() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.keys == nil
+}
+
+// Relock takes the keys back with the passphrase (after Lock).
+func (u *Unlocked) Relock(dir string, passphrase []byte) error {
+	keys, err := readKeyFile(keyFilePath(dir), passphrase)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	u.keys = keys
+	u.mu.Unlock()
+	return nil
+}
+
+func (u *Unlocked) current() *deviceKeys {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.keys
+}
 
 // Event is something the server says changed.
 type Event struct {
@@ -56,14 +85,15 @@ type Event struct {
 // breaks (then it returns the error; callers reconnect). It holds no state
 // file.
 func (u *Unlocked) Watch(ctx context.Context, fn func(Event)) error {
-	if u.keys == nil {
+	keys := u.current()
+	if keys == nil {
 		return ErrLocked
 	}
-	l, err := link.Parse(u.keys.OrganisationLink)
+	l, err := link.Parse(keys.OrganisationLink)
 	if err != nil {
 		return err
 	}
-	c, err := dial(l, &signer{orgID: l.OrganisationID, deviceID: u.keys.DeviceID, key: u.keys.SigningKey})
+	c, err := dial(l, &signer{orgID: l.OrganisationID, deviceID: keys.DeviceID, key: keys.SigningKey})
 	if err != nil {
 		return err
 	}
@@ -98,9 +128,9 @@ func (u *Unlocked) Home() string { return u.dir }
 
 // DeviceLabel returns this device's label.
 func (u *Unlocked) DeviceLabel() string {
-	if u.keys == nil {
-		h, _ := os.Hostname()
-		return h
+	if keys := u.current(); keys != nil {
+		return keys.DeviceLabel
 	}
-	return u.keys.DeviceLabel
+	h, _ := os.Hostname()
+	return h
 }

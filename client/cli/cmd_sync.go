@@ -18,11 +18,12 @@ import (
 )
 
 type syncOptions struct {
-	all      bool
-	once     bool
-	scan     time.Duration
-	settle   time.Duration
-	debounce time.Duration
+	all       bool
+	once      bool
+	scan      time.Duration
+	settle    time.Duration
+	debounce  time.Duration
+	lockAfter time.Duration
 }
 
 func newSyncCommand(g *globalOptions) *cobra.Command {
@@ -40,6 +41,8 @@ being written is not uploaded until it has not changed for --settle.
 Editor and office temporary files are ignored, and so is anything matching
 a line of DIR/.coffreignore (globs, like "*.bak" or "scratch/").
 With --all, every vault you belong to is synced into ROOT/<vault name>.
+'coffre lock' makes a running sync forget the keys (it then leaves the folder
+as it is) until 'coffre unlock'; --lock-after does it on a timer.
 The state of each synced folder is shown by 'coffre status'.`,
 		Example: "  coffre sync cardiology ~/Cardiology\n  coffre sync --all ~/coffre\n  coffre sync cardiology ~/Cardiology --once",
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -57,6 +60,7 @@ The state of each synced folder is shown by 'coffre status'.`,
 	cmd.Flags().DurationVar(&opts.scan, "scan-interval", 30*time.Second, "full scan period (catches what file events miss)")
 	cmd.Flags().DurationVar(&opts.settle, "settle", 2*time.Second, "a file must be unchanged this long before it is uploaded")
 	cmd.Flags().DurationVar(&opts.debounce, "debounce", 300*time.Millisecond, "wait for a burst of changes to end")
+	cmd.Flags().DurationVar(&opts.lockAfter, "lock-after", 0, "forget the keys this long after each unlock (0: only 'coffre lock' locks)")
 	return cmd
 }
 
@@ -98,6 +102,11 @@ func runSync(cmd *cobra.Command, g *globalOptions, opts syncOptions, args []stri
 	}
 	if !opts.once {
 		go watchRemote(ctx, u, remote)
+		stop, err := serveControl(ctx, g.home, u, opts.lockAfter)
+		if err != nil {
+			return fmt.Errorf("control socket: %w", err)
+		}
+		defer stop()
 	}
 	var mu sync.Mutex // one cycle at a time: they share the state file
 	var wg sync.WaitGroup
@@ -219,13 +228,16 @@ func syncOne(ctx context.Context, cmd *cobra.Command, u *client.Unlocked, t sync
 		},
 	}
 	out := cmd.OutOrStdout()
+	lastState, lastError := "", ""
 	report := func(st syncer.Status, res syncer.Result) {
 		st.Vault, st.Dir = t.name, t.dir
 		syncer.WriteStatus(statusPath, st)
 		if st.State == "syncing" {
 			return
 		}
-		if res.Busy() || st.State != "idle" {
+		changed := st.State != lastState || st.LastError != lastError
+		lastState, lastError = st.State, st.LastError
+		if res.Busy() || (changed && st.State != "idle") {
 			line := fmt.Sprintf("%s %s: %s, ↑%d ↓%d", time.Now().Format("15:04:05"), t.name, st.State, res.Uploaded, res.Downloaded)
 			if res.DeletedLocal+res.DeletedRemote > 0 {
 				line += fmt.Sprintf(", %d deleted", res.DeletedLocal+res.DeletedRemote)

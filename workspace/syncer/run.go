@@ -146,6 +146,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if r.Locked != nil && r.Locked() {
 			st.State = "locked"
 			r.report(st, Result{})
+			retry = time.After(time.Second) // look again for the unlock
 			continue
 		}
 		st.State = "syncing"
