@@ -249,3 +249,21 @@ func (s *localState) invitation(id string) (invitationRecord, bool, error) {
 	})
 	return r, found, err
 }
+
+// each calls fn with every stored organisation log entry, in order.
+func (s *localState) each(fn func(p uint64, data []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketLog).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			p := binary.BigEndian.Uint64(k)
+			data, err := s.key.Decrypt(s.aad("log", p), v)
+			if err != nil {
+				return fmt.Errorf("local state %s is damaged at entry %d: %w", s.path, p, ErrCorruptState)
+			}
+			if err := fn(p, data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -65,7 +65,7 @@ terminal, or from standard input, one line each, when it is not a terminal.`,
 		newVaultCommand(g),
 		newLsCommand(g), newPutCommand(g), newGetCommand(g), newMkdirCommand(g),
 		newMvCommand(g), newRmCommand(g), newHistoryCommand(g), newRestoreCommand(g),
-		newSyncCommand(g), newLockCommand(g), newUnlockCommand(g),
+		newSyncCommand(g), newLockCommand(g), newUnlockCommand(g), newAuditCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,155 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/coffre/coffre/certificate"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/workspace"
+)
+
+// AuditEntry is one certificate of the verified history, in words.
+type AuditEntry struct {
+	Position uint64    `json:"position"`
+	Time     time.Time `json:"time"`
+	Author   string    `json:"author"`        // "name <email> (device label)", or "root key"
+	DeviceID string    `json:"author_device"` // "" for the root key
+	Action   string    `json:"action"`
+	Hash     string    `json:"hash"`
+}
+
+// Audit describes the verified certificate log, oldest first. Vault names
+// are shown to members only; other vaults by id.
+func (s *Session) Audit() ([]AuditEntry, error) {
+	var out []AuditEntry
+	replay := certificate.NewOrganisation(s.org.ID, s.org.Root)
+	var entries []verifiedEntry
+	if err := s.state.each(func(p uint64, data []byte) error {
+		entries = append(entries, verifiedEntry{p, data})
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		before := replay.Clone()
+		c, err := replay.Apply(e.position, e.data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorruptState, err)
+		}
+		a := AuditEntry{Position: c.Position, Time: c.Time, DeviceID: c.Author, Hash: hex.EncodeToString(replay.Head.Hash)}
+		a.Author = "root key"
+		if d, ok := before.Device(c.Author); ok {
+			u, _ := before.User(d.UserID)
+			a.Author = fmt.Sprintf("%s <%s> (%s)", u.Name, u.Email, d.Label)
+		}
+		a.Action = s.describe(before, c)
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (s *Session) describe(org *certificate.Organisation, c *certificate.Certificate) string {
+	who := func(id string) string {
+		if u, ok := s.org.User(id); ok {
+			return fmt.Sprintf("%s <%s>", u.Name, u.Email)
+		}
+		return id
+	}
+	vault := func(id string) string {
+		if v, ok := s.org.Vault(id); ok {
+			if keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey); err == nil {
+				if name, err := workspace.DecryptName(s.org.ID, v, keys); err == nil {
+					return fmt.Sprintf("%q (%s)", name, id)
+				}
+			}
+		}
+		return "vault " + id
+	}
+	switch st := c.Statement.(type) {
+	case certificate.UserCreated:
+		return fmt.Sprintf("enrolled user %s <%s> as %s", st.Name, st.Email, st.Profile)
+	case certificate.DeviceAdded:
+		return fmt.Sprintf("added device %q (%s) to %s", st.Label, st.DeviceID, who(st.UserID))
+	case certificate.UserRevoked:
+		return "revoked " + who(st.UserID)
+	case certificate.ProfileChanged:
+		return fmt.Sprintf("changed the profile of %s to %s", who(st.UserID), st.Profile)
+	case certificate.VaultCreated:
+		return "created " + vault(st.VaultID)
+	case certificate.VaultRoleSet:
+		if st.Role == certificate.RoleNone {
+			return fmt.Sprintf("removed %s from %s", who(st.UserID), vault(st.VaultID))
+		}
+		d := fmt.Sprintf("made %s %s of %s", who(st.UserID), st.Role, vault(st.VaultID))
+		if !st.Until.IsZero() {
+			d += " until " + st.Until.Format(time.RFC3339)
+		}
+		return d
+	case certificate.VaultKeyRotated:
+		return fmt.Sprintf("rotated the key of %s to key %d (sealed to %d members)", vault(st.VaultID), st.Key.Index, len(st.Key.Sealed))
+	case certificate.VaultRenamed:
+		return "renamed " + vault(st.VaultID)
+	case certificate.VaultArchived:
+		if st.Archived {
+			return "archived " + vault(st.VaultID)
+		}
+		return "restored " + vault(st.VaultID)
+	}
+	return fmt.Sprintf("%T", c.Statement)
+}
+
+// AuditReport is what Verify found.
+type AuditReport struct {
+	Positions   uint64 `json:"positions"`
+	Head        string `json:"head"`
+	ServerHead  uint64 `json:"server_head"`
+	Consistent  bool   `json:"consistent"`
+	Problem     string `json:"problem,omitempty"`
+	Refetched   uint64 `json:"refetched"`
+	VerifiedFor string `json:"verified_from"`
+}
+
+// VerifyAudit fetches the whole organisation log again from position 1,
+// verifies it from the root key in the link, and compares it entry by
+// entry with what this device verified before: a gap, a rollback or a
+// fork is reported (SECURITY.md A13, A14).
+func (s *Session) VerifyAudit(ctx context.Context) (AuditReport, error) {
+	rep := AuditReport{VerifiedFor: "the root key in the organisation link"}
+	fresh := certificate.NewOrganisation(s.org.ID, s.org.Root)
+	for {
+		resp, err := s.conn.api.GetLog(ctx, &coffrev1.GetLogRequest{From: fresh.Head.Position + 1})
+		if err != nil {
+			return rep, fromServer(s.conn.address, err)
+		}
+		rep.ServerHead = resp.GetHeadPosition()
+		if len(resp.GetEntries()) == 0 {
+			break
+		}
+		for _, e := range resp.GetEntries() {
+			if _, err := fresh.Apply(e.GetPosition(), e.GetData()); err != nil {
+				rep.Problem = fmt.Sprintf("entry %d does not verify: %v", e.GetPosition(), err)
+				return rep, nil
+			}
+			rep.Refetched++
+		}
+		if fresh.Head.Position >= resp.GetHeadPosition() {
+			break
+		}
+	}
+	rep.Positions, rep.Head = fresh.Head.Position, hex.EncodeToString(fresh.Head.Hash)
+	switch mine, ok := fresh.HashAt(s.org.Head.Position); {
+	case fresh.Head.Position < s.org.Head.Position:
+		rep.Problem = fmt.Sprintf("rollback: the server's log ends at %d, this device verified %d", fresh.Head.Position, s.org.Head.Position)
+	case rep.ServerHead != fresh.Head.Position:
+		rep.Problem = fmt.Sprintf("gap: the server claims %d entries and sent %d", rep.ServerHead, fresh.Head.Position)
+	case !ok || !bytes.Equal(mine, s.org.Head.Hash):
+		rep.Problem = fmt.Sprintf("fork: at position %d the server's log differs from what this device verified", s.org.Head.Position)
+	default:
+		rep.Consistent = true
+	}
+	return rep, nil
+}
