@@ -53,6 +53,9 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	if !ok {
 		return nil, wire.Status(wire.ErrBadRequest)
 	}
+	if isHealthMethod(info.FullMethod) {
+		return handler(ctx, req)
+	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	if tokenMethods[info.FullMethod] && len(md.Get(wire.KeySignature)) == 0 {
 		if !s.limiter.allow(peerHost(ctx)) {
@@ -72,6 +75,9 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 // streamAuth authenticates a server-streaming call on its one request
 // message, before the handler sees it.
 func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if isHealthMethod(info.FullMethod) {
+		return handler(srv, ss)
+	}
 	return handler(srv, &authStream{ServerStream: ss, s: s, method: info.FullMethod})
 }
 

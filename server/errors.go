@@ -39,6 +39,7 @@ func (s *Server) toStatus(ctx context.Context, method string, err error) error {
 	}
 	if !wire.Known(err) {
 		s.log.Error("call failed", "method", method, "error", err)
+		s.metrics.storeErrors.Inc()
 	}
 	return wire.Status(err)
 }

@@ -54,6 +54,7 @@ type Server struct {
 	relay   *relay
 	nonces  *nonceCache
 	limiter *limiter
+	metrics *metrics
 	started time.Time
 
 	mu   sync.Mutex
@@ -86,6 +87,7 @@ func New(cfg Config) *Server {
 		relay:   newRelay(),
 		nonces:  newNonceCache(),
 		limiter: newLimiter(20, 60),
+		metrics: newMetrics(),
 		started: cfg.Now(),
 		orgs:    map[string]*orgState{},
 	}
@@ -101,10 +103,12 @@ func (s *Server) GRPCServer(cert tls.Certificate) *grpc.Server {
 	g := grpc.NewServer(
 		grpc.Creds(creds),
 		grpc.MaxRecvMsgSize(16<<20),
-		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{s.unaryAuth}, s.cfg.UnaryInterceptors...)...),
-		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{s.streamAuth}, s.cfg.StreamInterceptors...)...),
+		grpc.StatsHandler(connStats{s.metrics}),
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{s.metrics.unary, s.unaryAuth}, s.cfg.UnaryInterceptors...)...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{s.metrics.stream, s.streamAuth}, s.cfg.StreamInterceptors...)...),
 	)
 	coffrev1.RegisterCoffreServiceServer(g, s)
+	registerHealth(g)
 	return g
 }
 

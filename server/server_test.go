@@ -31,6 +31,8 @@ type testServer struct {
 	orgID string
 	token []byte // the bootstrap token
 	clock *testClock
+	cc    *grpc.ClientConn
+	srv   *Server
 	org   *certificate.Organisation // the test's own verified view
 }
 
@@ -76,7 +78,7 @@ func startServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{api: coffrev1.NewCoffreServiceClient(cc), orgID: l.OrganisationID, token: l.Token, clock: clock}
+	return &testServer{api: coffrev1.NewCoffreServiceClient(cc), cc: cc, srv: srv, orgID: l.OrganisationID, token: l.Token, clock: clock}
 }
 
 // testClock is the server's clock, which a test can move forward.
