@@ -66,6 +66,13 @@ func (c *blockCache) get(vaultID, blockID string) ([]byte, bool) {
 	return data, true
 }
 
+// remove drops a block.
+func (c *blockCache) remove(vaultID, blockID string) {
+	if p, ok := c.path(vaultID, blockID); ok {
+		os.Remove(p)
+	}
+}
+
 // put stores a block; a failure only means a later download.
 func (c *blockCache) put(vaultID, blockID string, data []byte) {
 	p, ok := c.path(vaultID, blockID)

@@ -434,9 +434,17 @@ func (r *remote) GetBlock(ctx context.Context, vaultID, blockID string) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	r.s.cache.put(vaultID, blockID, resp.GetData())
 	return resp.GetData(), nil
 }
+
+// BlockVerified keeps a block that passed its manifest's checks: nothing
+// the server sends reaches the cache unchecked.
+func (r *remote) BlockVerified(vaultID, blockID string, ciphertext []byte) {
+	r.s.cache.put(vaultID, blockID, ciphertext)
+}
+
+// BlockRejected drops a block that failed its checks.
+func (r *remote) BlockRejected(vaultID, blockID string) { r.s.cache.remove(vaultID, blockID) }
 
 // sortMembers orders members by role, then name.
 func sortMembers(m []Member) {

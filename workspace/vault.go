@@ -59,6 +59,14 @@ type Remote interface {
 	GetBlock(ctx context.Context, vaultID, blockID string) ([]byte, error)
 }
 
+// BlockCache is implemented by a Remote that keeps blocks locally: it is
+// told which blocks passed their manifest's checks (only those may be
+// kept) and which failed (to be dropped).
+type BlockCache interface {
+	BlockVerified(vaultID, blockID string, ciphertext []byte)
+	BlockRejected(vaultID, blockID string)
+}
+
 // Writer is the device that signs this vault's writes.
 type Writer struct {
 	DeviceID string
@@ -591,7 +599,8 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 	}
 	err := w.commit(ctx, func(l *Log) ([]*Manifest, error) {
 		var out []*Manifest
-		folders := map[string]*Manifest{} // modified copies, written once
+		folders := map[string]*Manifest{} // copies, written once if changed
+		changed := map[string]bool{}
 		var order []string
 		for i, f := range files {
 			parent, err := folderFor(l, f.names[:len(f.names)-1])
@@ -621,11 +630,14 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 				f.id = certificate.NewID()
 				parent.Children = append(parent.Children, ChildEntry{Name: name, ID: f.id})
 				sortChildren(parent.Children)
+				changed[parent.ID] = true
 			}
 			out = append(out, &Manifest{ID: f.id, Parent: parent.ID, Size: f.size, Blocks: f.blocks})
 		}
 		for _, id := range order {
-			out = append(out, folders[id])
+			if changed[id] {
+				out = append(out, folders[id])
+			}
 		}
 		return out, nil
 	})
@@ -822,8 +834,15 @@ func (w *Vault) fetchBlock(ctx context.Context, b Block, out io.WriterAt) error 
 		return fmt.Errorf("block %s: %w", b.ID, err)
 	}
 	plain, err := b.Key.Decrypt(blockAAD(w.org.ID, w.vault.ID, b.ID), ct)
+	cache, caches := w.remote.(BlockCache)
 	if err != nil || uint64(len(plain)) != b.Size || crypto.Sum(plain) != b.Digest {
+		if caches {
+			cache.BlockRejected(w.vault.ID, b.ID)
+		}
 		return fmt.Errorf("block %s: %w", b.ID, ErrBadBlock)
+	}
+	if caches {
+		cache.BlockVerified(w.vault.ID, b.ID, ct)
 	}
 	_, err = out.WriteAt(plain, int64(b.Offset))
 	return err

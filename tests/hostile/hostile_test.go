@@ -1,10 +1,12 @@
 package hostile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/coffre/coffre/client"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/wire"
+	"github.com/coffre/coffre/workspace"
 )
 
 func TestMain(m *testing.M) {
@@ -137,4 +140,77 @@ func TestHarness(t *testing.T) {
 	if !errors.Is(res.ClaimErr, client.ErrSASMismatch) || res.GreetErr == nil {
 		t.Fatalf("wrong code: greeter %v, claimer %v", res.GreetErr, res.ClaimErr)
 	}
+}
+
+// TestVaultHarness checks the vault powers: blocks are stored where
+// BlockPath says and can be rewritten, vault logs read, edited, truncated
+// and appended to, the whole data directory snapshotted and restored, and
+// a device's stored vault head read back.
+func TestVaultHarness(t *testing.T) {
+	s := Start(t)
+	dir := filepath.Join(t.TempDir(), "admin")
+	admin := Bootstrap(t, s, dir)
+	org := admin.Identity().OrganisationID
+	info, err := admin.CreateVault(context.Background(), "harness")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := admin.OpenVault(context.Background(), info.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := s.VaultHead(t, org, info.ID); h.Position != 0 || !bytes.Equal(h.Hash, workspace.VaultGenesis(org, info.ID)) {
+		t.Fatalf("empty vault head %d", h.Position)
+	}
+	snap := s.SnapshotAll()
+	if _, err := v.Put(context.Background(), "/a.txt", strings.NewReader("hello"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Put(context.Background(), "/b.txt", strings.NewReader("world"), nil); err != nil {
+		t.Fatal(err)
+	}
+	ver, _ := v.Stat("/a.txt", time.Time{})
+	id := ver.Manifest.Blocks[0].ID
+	if blocks := s.Blocks(t, org, info.ID); len(blocks) != 2 || !bytes.Equal(blocks[id], s.Block(t, org, info.ID, id)) {
+		t.Fatalf("%d blocks", len(blocks))
+	}
+	if _, err := os.Stat(s.BlockPath(org, info.ID, id)); err != nil {
+		t.Fatal(err)
+	}
+	entries := s.VaultLog(t, org, info.ID)
+	head := v.Log().Head
+	if len(entries) != 2 || !sameHead(s.VaultHead(t, org, info.ID), head) {
+		t.Fatalf("%d entries, stored head differs from the client's", len(entries))
+	}
+	// Editing with the identity keeps the chain; truncating and appending
+	// raw bytes give it back.
+	s.EditVaultLog(t, org, info.ID, func(e [][]byte) [][]byte { return e })
+	s.TruncateVaultLog(t, org, info.ID, 1)
+	s.AppendVaultRaw(t, org, info.ID, entries[1])
+	if !sameHead(s.VaultHead(t, org, info.ID), head) {
+		t.Fatal("the edited log's head differs")
+	}
+	if err := v.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A rewritten block is served as written.
+	s.WriteBlock(t, org, info.ID, id, []byte("garbage"))
+	os.RemoveAll(filepath.Join(dir, "cache"))
+	if _, err := v.Get(context.Background(), "/a.txt", time.Time{}, filepath.Join(t.TempDir(), "a"), nil); !errors.Is(err, workspace.ErrBadBlock) {
+		t.Fatalf("rewritten block: %v", err)
+	}
+	// The device's stored head, read back once its session is closed.
+	admin.Close()
+	if got, ok := VaultHeadOnDisk(t, dir, info.ID); !ok || !sameHead(got, head) {
+		t.Fatalf("head on disk %d (%v), want %d", got.Position, ok, head.Position)
+	}
+	// A full restore rolls back the vault log and the blocks.
+	s.RestoreAll(snap)
+	if len(s.VaultLog(t, org, info.ID)) != 0 || len(s.Blocks(t, org, info.ID)) != 0 {
+		t.Fatal("RestoreAll did not roll the vault back")
+	}
+}
+
+func sameHead(a, b certificate.Head) bool {
+	return a.Position == b.Position && bytes.Equal(a.Hash, b.Hash)
 }

@@ -3,8 +3,10 @@
 // SECURITY.md's threat model (rewrite any answer, edit, snapshot and restore
 // the store) against the real client library.
 //
-// Everything is real: server.Server on a boltstore file in t.TempDir(), TLS
-// with a self-signed certificate pinned in the links, gRPC on 127.0.0.1.
+// Everything is real: server.Server on a boltstore file in t.TempDir() and a
+// blockdir block store beside it (DIR/blocks, as coffre-server run lays out
+// its data directory), TLS with a self-signed certificate pinned in the
+// links, gRPC on 127.0.0.1.
 // The hostile powers are added around it:
 //
 //   - RewriteUnary, RewriteRequest and InterceptStream change what the
@@ -15,6 +17,9 @@
 //     SwapLogEntries) and AppendRaw change the stored state; the editing
 //     ones stop the server, edit the bolt file and restart it on the same
 //     address with the same TLS key, so client links keep working;
+//   - vault.go does the same for vault logs (EditVaultLog, AppendVaultRaw…)
+//     and gives direct access to block files (BlockPath, Blocks,
+//     WriteBlock…), and SnapshotAll/RestoreAll include the block directory;
 //   - Clock moves the server's clock.
 //
 // Client-side helpers (client.go) bootstrap organisations, enrol devices
@@ -48,6 +53,7 @@ import (
 	"github.com/coffre/coffre/link"
 	"github.com/coffre/coffre/server"
 	"github.com/coffre/coffre/server/store"
+	"github.com/coffre/coffre/server/store/blockdir"
 	"github.com/coffre/coffre/server/store/boltstore"
 )
 
@@ -159,7 +165,7 @@ func (s *Server) Address() string { return s.addr }
 // Pin is the TLS pin written into links.
 func (s *Server) Pin() string { return s.pin }
 
-// Dir is the server's data directory (coffre.db and the TLS pair).
+// Dir is the server's data directory (coffre.db, blocks/ and the TLS pair).
 func (s *Server) Dir() string { return s.dir }
 
 // Logs returns everything the server logged so far (debug level included).
@@ -182,8 +188,15 @@ func (s *Server) start(lis net.Listener) error {
 		lis.Close()
 		return err
 	}
+	blocks, err := blockdir.Open(s.BlocksDir())
+	if err != nil {
+		st.Close()
+		lis.Close()
+		return err
+	}
 	cfg := server.Config{
 		Store:              st,
+		Blocks:             blocks,
 		PublicAddress:      s.addr,
 		Pin:                s.pin,
 		Now:                s.Clock.Now,
