@@ -298,7 +298,7 @@ func (s *Session) Greet(ctx context.Context, inv Invitation, p Prompter) (res Gr
 	if !ok {
 		return res, fmt.Errorf("invitation %s was not created on this device: greet from the device that created it", inv.ID)
 	}
-	if rec.Kind != inv.Kind || !strings.EqualFold(rec.Email, inv.Email) || rec.Profile != inv.Profile {
+	if rec.Kind != inv.Kind || (rec.Kind == "user" && (!strings.EqualFold(rec.Email, inv.Email) || rec.Profile != inv.Profile)) {
 		return res, fmt.Errorf("%w: the server lists invitation %s differently from how it was created", ErrEnrolmentBroken, inv.ID)
 	}
 	inv.Kind, inv.Email, inv.Profile = rec.Kind, rec.Email, rec.Profile

@@ -15,11 +15,14 @@ import (
 	"github.com/coffre/coffre/server"
 	"github.com/coffre/coffre/server/store"
 	"github.com/coffre/coffre/server/store/boltstore"
+	"github.com/coffre/coffre/server/store/pgstore"
 )
 
 // withOperator calls the running server through its operator socket when
-// there is one, and otherwise opens the store directly (the server is not
-// running, so nothing else holds it).
+// there is one, and otherwise opens the store directly: the PostgreSQL
+// database named in COFFRE_SERVER_POSTGRES, which other servers may be
+// using too, or else the embedded store (the server is not running, so
+// nothing else holds it).
 func withOperator(ctx context.Context, dataDir string, running func(coffrev1.OperatorServiceClient) error, offline func(store.Store) error) error {
 	sock, err := filepath.Abs(operatorPath(dataDir))
 	if err != nil {
@@ -36,8 +39,16 @@ func withOperator(ctx context.Context, dataDir string, running func(coffrev1.Ope
 			}
 		}
 	}
+	if url := os.Getenv(postgresEnv); url != "" {
+		st, err := pgstore.Open(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return offline(st)
+	}
 	if _, err := os.Stat(storePath(dataDir)); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no coffre store in %s: start 'coffre-server run --data %s' once first", dataDir, dataDir)
+		return fmt.Errorf("no coffre store in %s: start 'coffre-server run --data %s' once first, or set %s to reach a PostgreSQL store", dataDir, dataDir, postgresEnv)
 	}
 	st, err := boltstore.Open(storePath(dataDir), boltstore.Options{})
 	if err != nil {
