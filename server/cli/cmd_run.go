@@ -31,6 +31,7 @@ type runOptions struct {
 	publicAddr string
 	tlsCert    string
 	tlsKey     string
+	metrics    string
 	postgres   string // connection string; empty for the embedded store
 }
 
@@ -68,6 +69,7 @@ The server stops cleanly on SIGINT or SIGTERM.`,
 	cmd.Flags().StringVar(&opts.publicAddr, "public-addr", "", "host:port clients use, written into links (default: the listen address)")
 	cmd.Flags().StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate file (PEM); default: a self-signed one in the data directory")
 	cmd.Flags().StringVar(&opts.tlsKey, "tls-key", "", "TLS private key file (PEM), with --tls-cert")
+	cmd.Flags().StringVar(&opts.metrics, "metrics", "", "serve Prometheus /metrics and /healthz on this address (e.g. 127.0.0.1:9443); off when empty")
 	cmd.Flags().StringVar(&opts.postgres, "postgres", "", "PostgreSQL URL for metadata instead of the embedded store, e.g. postgres://coffre@db.example.org/coffre; env "+postgresEnv)
 	return cmd
 }
@@ -150,6 +152,14 @@ func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, lis, cert) })
 	g.Go(func() error { return srv.ServeOperator(gctx, operatorPath(opts.dataDir)) })
+	if opts.metrics != "" {
+		mlis, err := net.Listen("tcp", opts.metrics)
+		if err != nil {
+			return fmt.Errorf("metrics listener %s: %w", opts.metrics, err)
+		}
+		fmt.Fprintf(out, "metrics on http://%s/metrics, health on /healthz\n", mlis.Addr())
+		g.Go(func() error { return srv.ServeMetrics(gctx, mlis) })
+	}
 	err = g.Wait()
 	fmt.Fprintln(out, "coffre-server stopped")
 	return err
