@@ -78,9 +78,7 @@ func (o *operator) ListOrganisations(ctx context.Context, _ *coffrev1.ListOrgani
 	}
 	resp := &coffrev1.ListOrganisationsResponse{}
 	for _, org := range orgs {
-		resp.Organisations = append(resp.Organisations, &coffrev1.OrganisationSummary{
-			Id: org.ID, Name: org.Name, Bootstrapped: org.RootVerifyKey != nil, CreatedMs: org.CreatedAt.UnixMilli(),
-		})
+		resp.Organisations = append(resp.Organisations, OrganisationSummary(org))
 	}
 	return resp, nil
 }
@@ -104,4 +102,24 @@ func (o *operator) Backup(_ *coffrev1.BackupRequest, stream coffrev1.OperatorSer
 			return err
 		}
 	}
+}
+
+// OrganisationSummary is what the operator sees of an organisation.
+func OrganisationSummary(org store.Organisation) *coffrev1.OrganisationSummary {
+	return &coffrev1.OrganisationSummary{
+		Id: org.ID, Name: org.Name, Bootstrapped: org.RootVerifyKey != nil, CreatedMs: org.CreatedAt.UnixMilli(),
+		StorageLimit: org.Limits.StorageBytes, UserLimit: int32(org.Limits.Users), UsedBytes: org.UsedBytes,
+	}
+}
+
+func (o *operator) SetLimits(ctx context.Context, req *coffrev1.SetLimitsRequest) (*coffrev1.SetLimitsResponse, error) {
+	if req.GetStorageLimit() < 0 || req.GetUserLimit() < 0 {
+		return nil, errors.New("limits can't be negative")
+	}
+	err := o.s.cfg.Store.SetLimits(ctx, req.GetOrganisationId(), store.Limits{StorageBytes: req.GetStorageLimit(), Users: int(req.GetUserLimit())})
+	if err != nil {
+		return nil, err
+	}
+	o.s.log.Info("organisation limits set", "organisation", req.GetOrganisationId(), "storage", req.GetStorageLimit(), "users", req.GetUserLimit())
+	return &coffrev1.SetLimitsResponse{}, nil
 }

@@ -164,6 +164,9 @@ func (s *Server) AppendCertificates(ctx context.Context, req *coffrev1.AppendCer
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkUserLimit(ctx, c.orgID, before, org); err != nil {
+		return nil, err
+	}
 	if id := req.GetInvitationId(); id != "" {
 		inv, err := s.cfg.Store.Invitation(ctx, c.orgID, id)
 		if err != nil {
@@ -532,4 +535,29 @@ func invitationToWire(inv store.Invitation, now time.Time) *coffrev1.Invitation 
 		CreatedBy: inv.CreatedBy, CreatedMs: inv.CreatedAt.UnixMilli(), ExpiresMs: inv.ExpiresAt.UnixMilli(),
 		State: state, Attempts: uint32(inv.Attempts), UserId: inv.UserID,
 	}
+}
+
+// checkUserLimit refuses certificates that would take the organisation
+// over the operator's limit of active users.
+func (s *Server) checkUserLimit(ctx context.Context, orgID string, before, after *certificate.Organisation) error {
+	active := func(o *certificate.Organisation) (n int) {
+		for _, u := range o.Users() {
+			if !u.Revoked() {
+				n++
+			}
+		}
+		return n
+	}
+	grown := active(after) > active(before)
+	if !grown {
+		return nil
+	}
+	rec, err := s.cfg.Store.Organisation(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	if rec.Limits.Users > 0 && active(after) > rec.Limits.Users {
+		return wire.ErrUserLimit
+	}
+	return nil
 }

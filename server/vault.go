@@ -127,7 +127,19 @@ func (s *Server) PutBlock(ctx context.Context, req *coffrev1.PutBlockRequest) (*
 	if !certificate.ValidID(req.GetBlockId()) {
 		return nil, errBadRequest
 	}
+	if len(req.GetData()) > store.MaxBlockSize {
+		return nil, wire.ErrBlockTooLarge
+	}
+	size := int64(len(req.GetData()))
+	if _, err := s.cfg.Store.ReserveStorage(ctx, c.orgID, size); errors.Is(err, store.ErrQuotaExceeded) {
+		return nil, wire.ErrStorageQuota
+	} else if err != nil {
+		return nil, err
+	}
 	err = s.cfg.Blocks.PutBlock(ctx, c.orgID, v.ID, req.GetBlockId(), req.GetData())
+	if err != nil {
+		s.cfg.Store.ReserveStorage(context.WithoutCancel(ctx), c.orgID, -size)
+	}
 	switch {
 	case errors.Is(err, store.ErrBlockTooLarge):
 		return nil, wire.ErrBlockTooLarge

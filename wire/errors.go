@@ -28,6 +28,8 @@ var (
 	ErrBadRequest          = errors.New("malformed request")
 	ErrRotationPending     = errors.New("a member left this vault: its key must be rotated first")
 	ErrBlockTooLarge       = errors.New("block too large")
+	ErrStorageQuota        = errors.New("the organisation's storage quota is used up: ask the server's operator")
+	ErrUserLimit           = errors.New("the organisation has reached its user limit: ask the server's operator")
 )
 
 var wireErrors = []struct {
@@ -50,6 +52,8 @@ var wireErrors = []struct {
 	{ErrBadRequest, codes.InvalidArgument},
 	{ErrRotationPending, codes.FailedPrecondition},
 	{ErrBlockTooLarge, codes.InvalidArgument},
+	{ErrStorageQuota, codes.ResourceExhausted},
+	{ErrUserLimit, codes.ResourceExhausted},
 }
 
 // Status turns one of the errors above into a gRPC status error. Anything

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,7 +20,7 @@ func newOrgCommand() *cobra.Command {
 		Use:   "org",
 		Short: "Create and list organisations",
 	}
-	cmd.AddCommand(newOrgCreateCommand(), newOrgListCommand())
+	cmd.AddCommand(newOrgCreateCommand(), newOrgListCommand(), newOrgSetCommand())
 	return cmd
 }
 
@@ -88,7 +90,7 @@ func newOrgListCommand() *cobra.Command {
 				func(st store.Store) error {
 					all, err := st.Organisations(ctx)
 					for _, o := range all {
-						orgs = append(orgs, &coffrev1.OrganisationSummary{Id: o.ID, Name: o.Name, Bootstrapped: o.RootVerifyKey != nil, CreatedMs: o.CreatedAt.UnixMilli()})
+						orgs = append(orgs, server.OrganisationSummary(o))
 					}
 					return err
 				})
@@ -100,11 +102,93 @@ func newOrgListCommand() *cobra.Command {
 				if o.GetBootstrapped() {
 					state = "bootstrapped"
 				}
-				fmt.Fprintf(out, "%s  %-24s  %s  created %s\n", o.GetId(), o.GetName(), state, time.UnixMilli(o.GetCreatedMs()).Format(time.RFC3339))
+				usage := fmt.Sprintf("%s used", formatBytes(o.GetUsedBytes()))
+				if o.GetStorageLimit() > 0 {
+					usage += " of " + formatBytes(o.GetStorageLimit())
+				}
+				if o.GetUserLimit() > 0 {
+					usage += fmt.Sprintf(", at most %d users", o.GetUserLimit())
+				}
+				fmt.Fprintf(out, "%s  %-24s  %s  created %s  %s\n", o.GetId(), o.GetName(), state, time.UnixMilli(o.GetCreatedMs()).Format(time.RFC3339), usage)
 			}
 			return nil
 		},
 	}
 	dataDirFlag(cmd, &dataDir)
 	return cmd
+}
+
+func newOrgSetCommand() *cobra.Command {
+	var dataDir, storage string
+	var users int
+	cmd := &cobra.Command{
+		Use:   "set ORGANISATION --storage SIZE --users N",
+		Short: "Set an organisation's storage quota and active-user limit (0: none)",
+		Long: `Set the quotas of ORGANISATION (its id, from 'org list'): --storage, the
+encrypted bytes its members may store (e.g. 500GiB, 2TB, 0 for none), and
+--users, how many active users it may have (0 for none). Members who reach a
+limit get a clear error naming it.`,
+		Example: "  coffre-server org set 5609befa98b1b31317a7764938df1c1c --storage 200GiB --users 50",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			limit, err := parseBytes(storage)
+			if err != nil {
+				return err
+			}
+			if users < 0 {
+				return fmt.Errorf("--users can't be negative")
+			}
+			err = withOperator(ctx, dataDir,
+				func(c coffrev1.OperatorServiceClient) error {
+					_, err := c.SetLimits(ctx, &coffrev1.SetLimitsRequest{OrganisationId: args[0], StorageLimit: limit, UserLimit: int32(users)})
+					return err
+				},
+				func(st store.Store) error {
+					return st.SetLimits(ctx, args[0], store.Limits{StorageBytes: limit, Users: users})
+				})
+			if err != nil {
+				return fmt.Errorf("setting limits: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "organisation %s: storage quota %s, user limit %d (0: none)\n", args[0], formatBytes(limit), users)
+			return nil
+		},
+	}
+	dataDirFlag(cmd, &dataDir)
+	cmd.Flags().StringVar(&storage, "storage", "0", "storage quota (e.g. 500GiB; 0: none)")
+	cmd.Flags().IntVar(&users, "users", 0, "active-user limit (0: none)")
+	return cmd
+}
+
+// parseBytes reads sizes like 500GiB, 2TB, 1048576.
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(t, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad size %q: want a number with an optional unit (KiB, MiB, GiB, TiB, KB, MB, GB, TB)", s)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<40:
+		return fmt.Sprintf("%.1f TiB", float64(n)/(1<<40))
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d B", n)
 }

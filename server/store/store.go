@@ -27,6 +27,9 @@ var (
 	// ErrBadToken is returned when a bootstrap token does not match or the
 	// organisation is already bootstrapped.
 	ErrBadToken = errors.New("bad or spent bootstrap token")
+	// ErrQuotaExceeded is returned by ReserveStorage when the
+	// organisation's storage quota would be exceeded.
+	ErrQuotaExceeded = errors.New("storage quota exceeded")
 	// ErrInvitationUnusable is returned when an invitation given to
 	// AppendLog is not pending or has expired.
 	ErrInvitationUnusable = errors.New("invitation is not pending")
@@ -40,6 +43,14 @@ type Organisation struct {
 	RootVerifyKey      []byte // set at bootstrap; nil before
 	CreatedAt          time.Time
 	BootstrappedAt     time.Time
+	Limits             Limits
+	UsedBytes          int64 // encrypted block bytes stored
+}
+
+// Limits are an organisation's quotas, set by the operator; 0 means none.
+type Limits struct {
+	StorageBytes int64
+	Users        int // active (not revoked) users
 }
 
 // LogEntry is one certificate in the organisation log (SPEC.md §4).
@@ -106,6 +117,14 @@ type Store interface {
 	// records rootKey and appends the first entries, all at once. Afterwards
 	// the token is gone. A wrong or spent token is ErrBadToken.
 	Bootstrap(ctx context.Context, orgID string, tokenHash, rootKey []byte, entries []LogEntry, at time.Time) error
+
+	// SetLimits sets an organisation's quotas.
+	SetLimits(ctx context.Context, orgID string, l Limits) error
+	// ReserveStorage adds n bytes (negative: gives them back) to the
+	// organisation's usage and returns the new usage. With a storage quota,
+	// an addition that would exceed it is ErrQuotaExceeded and changes
+	// nothing.
+	ReserveStorage(ctx context.Context, orgID string, n int64) (int64, error)
 
 	// AppendLog appends entries at the end of the organisation log. The
 	// first entry's Position must be head+1 and its PrevHash the head's

@@ -34,10 +34,14 @@ type orgRecord struct {
 	RootVerifyKey      []byte `json:"root_verify_key,omitempty"`
 	CreatedAt          int64  `json:"created_at"`
 	BootstrappedAt     int64  `json:"bootstrapped_at,omitempty"`
+	StorageLimit       int64  `json:"storage_limit,omitempty"`
+	UserLimit          int    `json:"user_limit,omitempty"`
+	UsedBytes          int64  `json:"used_bytes,omitempty"`
 }
 
 func encodeOrg(o store.Organisation) ([]byte, error) {
-	return json.Marshal(orgRecord{o.Name, o.BootstrapTokenHash, o.RootVerifyKey, nanos(o.CreatedAt), nanos(o.BootstrappedAt)})
+	return json.Marshal(orgRecord{o.Name, o.BootstrapTokenHash, o.RootVerifyKey, nanos(o.CreatedAt), nanos(o.BootstrappedAt),
+		o.Limits.StorageBytes, o.Limits.Users, o.UsedBytes})
 }
 
 func decodeOrg(id string, v []byte) (store.Organisation, error) {
@@ -48,6 +52,7 @@ func decodeOrg(id string, v []byte) (store.Organisation, error) {
 	return store.Organisation{
 		ID: id, Name: r.Name, BootstrapTokenHash: r.BootstrapTokenHash, RootVerifyKey: r.RootVerifyKey,
 		CreatedAt: fromNanos(r.CreatedAt), BootstrappedAt: fromNanos(r.BootstrappedAt),
+		Limits: store.Limits{StorageBytes: r.StorageLimit, Users: r.UserLimit}, UsedBytes: r.UsedBytes,
 	}, nil
 }
 

@@ -115,3 +115,51 @@ func getOrg(tx *bolt.Tx, id string) (store.Organisation, error) {
 	}
 	return decodeOrg(id, v)
 }
+
+// updateOrg reads, changes and writes one organisation record.
+func (s *Store) updateOrg(ctx context.Context, id string, fn func(*store.Organisation) error) (store.Organisation, error) {
+	var org store.Organisation
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		orgs := tx.Bucket(bucketOrgs)
+		v := orgs.Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("organisation %w", store.ErrNotFound)
+		}
+		var err error
+		if org, err = decodeOrg(id, v); err != nil {
+			return err
+		}
+		if err := fn(&org); err != nil {
+			return err
+		}
+		nv, err := encodeOrg(org)
+		if err != nil {
+			return err
+		}
+		return orgs.Put([]byte(id), nv)
+	})
+	return org, err
+}
+
+// SetLimits sets an organisation's quotas.
+func (s *Store) SetLimits(ctx context.Context, orgID string, l store.Limits) error {
+	if _, err := s.updateOrg(ctx, orgID, func(o *store.Organisation) error { o.Limits = l; return nil }); err != nil {
+		return fmt.Errorf("setting limits of %s: %w", orgID, err)
+	}
+	return nil
+}
+
+// ReserveStorage adds n bytes to the organisation's usage, within its quota.
+func (s *Store) ReserveStorage(ctx context.Context, orgID string, n int64) (int64, error) {
+	org, err := s.updateOrg(ctx, orgID, func(o *store.Organisation) error {
+		if n > 0 && o.Limits.StorageBytes > 0 && o.UsedBytes+n > o.Limits.StorageBytes {
+			return store.ErrQuotaExceeded
+		}
+		o.UsedBytes = max(0, o.UsedBytes+n)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reserving storage for %s: %w", orgID, err)
+	}
+	return org.UsedBytes, nil
+}

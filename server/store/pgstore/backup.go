@@ -59,6 +59,9 @@ type backupOrganisation struct {
 	RootVerifyKey      []byte    `json:"root_verify_key,omitempty"`
 	CreatedAt          time.Time `json:"created_at,omitzero"`
 	BootstrappedAt     time.Time `json:"bootstrapped_at,omitzero"`
+	StorageLimit       int64     `json:"storage_limit,omitempty"`
+	UserLimit          int       `json:"user_limit,omitempty"`
+	UsedBytes          int64     `json:"used_bytes,omitempty"`
 }
 
 type backupEntry struct {
@@ -121,6 +124,7 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) error {
 				}
 				return put(backupRecord{Organisation: &backupOrganisation{
 					o.ID, o.Name, o.BootstrapTokenHash, o.RootVerifyKey, o.CreatedAt, o.BootstrappedAt,
+					o.Limits.StorageBytes, o.Limits.Users, o.UsedBytes,
 				}})
 			})
 		if err != nil {
@@ -269,6 +273,7 @@ func restoreRecord(ctx context.Context, tx pgx.Tx, l *logRestorer, rec backupRec
 		return false, insertOrg(ctx, tx, store.Organisation{
 			ID: o.ID, Name: o.Name, BootstrapTokenHash: o.BootstrapTokenHash, RootVerifyKey: o.RootVerifyKey,
 			CreatedAt: o.CreatedAt, BootstrappedAt: o.BootstrappedAt,
+			Limits: store.Limits{StorageBytes: o.StorageLimit, Users: o.UserLimit}, UsedBytes: o.UsedBytes,
 		})
 	case rec.Invitation != nil:
 		i := rec.Invitation

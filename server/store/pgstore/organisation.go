@@ -13,7 +13,7 @@ import (
 	"github.com/coffre/coffre/server/store"
 )
 
-const orgColumns = `id, name, bootstrap_token_hash, root_verify_key, created_at, bootstrapped_at`
+const orgColumns = `id, name, bootstrap_token_hash, root_verify_key, created_at, bootstrapped_at, storage_limit, user_limit, used_bytes`
 
 // CreateOrganisation records org and the head of its empty log.
 func (s *Store) CreateOrganisation(ctx context.Context, org store.Organisation) error {
@@ -31,8 +31,9 @@ func (s *Store) CreateOrganisation(ctx context.Context, org store.Organisation) 
 
 // insertOrg is CreateOrganisation in tx, which Restore shares.
 func insertOrg(ctx context.Context, tx pgx.Tx, org store.Organisation) error {
-	_, err := tx.Exec(ctx, `INSERT INTO organisations (`+orgColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		org.ID, org.Name, org.BootstrapTokenHash, org.RootVerifyKey, timestamptz(org.CreatedAt), timestamptz(org.BootstrappedAt))
+	_, err := tx.Exec(ctx, `INSERT INTO organisations (`+orgColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		org.ID, org.Name, org.BootstrapTokenHash, org.RootVerifyKey, timestamptz(org.CreatedAt), timestamptz(org.BootstrappedAt),
+		org.Limits.StorageBytes, org.Limits.Users, org.UsedBytes)
 	if _, ok := pgError(err, uniqueViolation); ok {
 		return store.ErrExists
 	}
@@ -101,9 +102,43 @@ func (s *Store) Bootstrap(ctx context.Context, orgID string, tokenHash, rootKey 
 func scanOrg(row pgx.Row) (store.Organisation, error) {
 	var o store.Organisation
 	var created, bootstrapped pgtype.Timestamptz
-	if err := row.Scan(&o.ID, &o.Name, &o.BootstrapTokenHash, &o.RootVerifyKey, &created, &bootstrapped); err != nil {
+	if err := row.Scan(&o.ID, &o.Name, &o.BootstrapTokenHash, &o.RootVerifyKey, &created, &bootstrapped,
+		&o.Limits.StorageBytes, &o.Limits.Users, &o.UsedBytes); err != nil {
 		return store.Organisation{}, err
 	}
 	o.CreatedAt, o.BootstrappedAt = fromTimestamptz(created), fromTimestamptz(bootstrapped)
 	return o, nil
+}
+
+// SetLimits sets an organisation's quotas.
+func (s *Store) SetLimits(ctx context.Context, orgID string, l store.Limits) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE organisations SET storage_limit = $2, user_limit = $3 WHERE id = $1`,
+		orgID, l.StorageBytes, l.Users)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = fmt.Errorf("organisation %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("setting limits of %s: %w", orgID, err)
+	}
+	return nil
+}
+
+// ReserveStorage adds n bytes to the organisation's usage, within its
+// quota, in one statement: concurrent reservations from several processes
+// can't together exceed it.
+func (s *Store) ReserveStorage(ctx context.Context, orgID string, n int64) (int64, error) {
+	var used int64
+	err := s.pool.QueryRow(ctx, `UPDATE organisations SET used_bytes = GREATEST(0, used_bytes + $2::bigint)
+		WHERE id = $1 AND ($2::bigint <= 0 OR storage_limit = 0 OR used_bytes + $2::bigint <= storage_limit)
+		RETURNING used_bytes`, orgID, n).Scan(&used)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, err := s.Organisation(ctx, orgID); err != nil {
+			return 0, err
+		}
+		return 0, store.ErrQuotaExceeded
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reserving storage for %s: %w", orgID, err)
+	}
+	return used, nil
 }

@@ -50,6 +50,7 @@ func Run(t *testing.T, b Backend) {
 		test func(*testing.T)
 	}{
 		{"Organisations", s.testOrganisations},
+		{"Limits", s.testLimits},
 		{"Bootstrap", s.testBootstrap},
 		{"AppendLog", s.testAppendLog},
 		{"AppendLogSpend", s.testAppendLogSpend},

@@ -166,6 +166,9 @@ type OrganisationSummary struct {
 	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	Bootstrapped  bool                   `protobuf:"varint,3,opt,name=bootstrapped,proto3" json:"bootstrapped,omitempty"`
 	CreatedMs     int64                  `protobuf:"varint,4,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"`
+	StorageLimit  int64                  `protobuf:"varint,5,opt,name=storage_limit,json=storageLimit,proto3" json:"storage_limit,omitempty"`
+	UserLimit     int32                  `protobuf:"varint,6,opt,name=user_limit,json=userLimit,proto3" json:"user_limit,omitempty"`
+	UsedBytes     int64                  `protobuf:"varint,7,opt,name=used_bytes,json=usedBytes,proto3" json:"used_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -228,6 +231,125 @@ func (x *OrganisationSummary) GetCreatedMs() int64 {
 	return 0
 }
 
+func (x *OrganisationSummary) GetStorageLimit() int64 {
+	if x != nil {
+		return x.StorageLimit
+	}
+	return 0
+}
+
+func (x *OrganisationSummary) GetUserLimit() int32 {
+	if x != nil {
+		return x.UserLimit
+	}
+	return 0
+}
+
+func (x *OrganisationSummary) GetUsedBytes() int64 {
+	if x != nil {
+		return x.UsedBytes
+	}
+	return 0
+}
+
+// SetLimitsRequest sets an organisation's quotas (0: none).
+type SetLimitsRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganisationId string                 `protobuf:"bytes,1,opt,name=organisation_id,json=organisationId,proto3" json:"organisation_id,omitempty"`
+	StorageLimit   int64                  `protobuf:"varint,2,opt,name=storage_limit,json=storageLimit,proto3" json:"storage_limit,omitempty"`
+	UserLimit      int32                  `protobuf:"varint,3,opt,name=user_limit,json=userLimit,proto3" json:"user_limit,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SetLimitsRequest) Reset() {
+	*x = SetLimitsRequest{}
+	mi := &file_coffre_v1_operator_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLimitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLimitsRequest) ProtoMessage() {}
+
+func (x *SetLimitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_operator_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLimitsRequest.ProtoReflect.Descriptor instead.
+func (*SetLimitsRequest) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_operator_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SetLimitsRequest) GetOrganisationId() string {
+	if x != nil {
+		return x.OrganisationId
+	}
+	return ""
+}
+
+func (x *SetLimitsRequest) GetStorageLimit() int64 {
+	if x != nil {
+		return x.StorageLimit
+	}
+	return 0
+}
+
+func (x *SetLimitsRequest) GetUserLimit() int32 {
+	if x != nil {
+		return x.UserLimit
+	}
+	return 0
+}
+
+// SetLimitsResponse is empty.
+type SetLimitsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLimitsResponse) Reset() {
+	*x = SetLimitsResponse{}
+	mi := &file_coffre_v1_operator_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLimitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLimitsResponse) ProtoMessage() {}
+
+func (x *SetLimitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_operator_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLimitsResponse.ProtoReflect.Descriptor instead.
+func (*SetLimitsResponse) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_operator_proto_rawDescGZIP(), []int{5}
+}
+
 // ListOrganisationsResponse lists organisations.
 type ListOrganisationsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -238,7 +360,7 @@ type ListOrganisationsResponse struct {
 
 func (x *ListOrganisationsResponse) Reset() {
 	*x = ListOrganisationsResponse{}
-	mi := &file_coffre_v1_operator_proto_msgTypes[4]
+	mi := &file_coffre_v1_operator_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -250,7 +372,7 @@ func (x *ListOrganisationsResponse) String() string {
 func (*ListOrganisationsResponse) ProtoMessage() {}
 
 func (x *ListOrganisationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_operator_proto_msgTypes[4]
+	mi := &file_coffre_v1_operator_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -263,7 +385,7 @@ func (x *ListOrganisationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrganisationsResponse.ProtoReflect.Descriptor instead.
 func (*ListOrganisationsResponse) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_operator_proto_rawDescGZIP(), []int{4}
+	return file_coffre_v1_operator_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListOrganisationsResponse) GetOrganisations() []*OrganisationSummary {
@@ -282,7 +404,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_coffre_v1_operator_proto_msgTypes[5]
+	mi := &file_coffre_v1_operator_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +416,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_operator_proto_msgTypes[5]
+	mi := &file_coffre_v1_operator_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +429,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_operator_proto_rawDescGZIP(), []int{5}
+	return file_coffre_v1_operator_proto_rawDescGZIP(), []int{7}
 }
 
 // BackupResponse is one chunk of the backup.
@@ -320,7 +442,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_coffre_v1_operator_proto_msgTypes[6]
+	mi := &file_coffre_v1_operator_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +454,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_operator_proto_msgTypes[6]
+	mi := &file_coffre_v1_operator_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +467,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_operator_proto_rawDescGZIP(), []int{6}
+	return file_coffre_v1_operator_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BackupResponse) GetChunk() []byte {
@@ -365,21 +487,33 @@ const file_coffre_v1_operator_proto_rawDesc = "" +
 	"\x1aCreateOrganisationResponse\x12'\n" +
 	"\x0forganisation_id\x18\x01 \x01(\tR\x0eorganisationId\x12%\n" +
 	"\x0ebootstrap_link\x18\x02 \x01(\tR\rbootstrapLink\"\x1a\n" +
-	"\x18ListOrganisationsRequest\"|\n" +
+	"\x18ListOrganisationsRequest\"\xdf\x01\n" +
 	"\x13OrganisationSummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
 	"\fbootstrapped\x18\x03 \x01(\bR\fbootstrapped\x12\x1d\n" +
 	"\n" +
-	"created_ms\x18\x04 \x01(\x03R\tcreatedMs\"a\n" +
+	"created_ms\x18\x04 \x01(\x03R\tcreatedMs\x12#\n" +
+	"\rstorage_limit\x18\x05 \x01(\x03R\fstorageLimit\x12\x1d\n" +
+	"\n" +
+	"user_limit\x18\x06 \x01(\x05R\tuserLimit\x12\x1d\n" +
+	"\n" +
+	"used_bytes\x18\a \x01(\x03R\tusedBytes\"\x7f\n" +
+	"\x10SetLimitsRequest\x12'\n" +
+	"\x0forganisation_id\x18\x01 \x01(\tR\x0eorganisationId\x12#\n" +
+	"\rstorage_limit\x18\x02 \x01(\x03R\fstorageLimit\x12\x1d\n" +
+	"\n" +
+	"user_limit\x18\x03 \x01(\x05R\tuserLimit\"\x13\n" +
+	"\x11SetLimitsResponse\"a\n" +
 	"\x19ListOrganisationsResponse\x12D\n" +
 	"\rorganisations\x18\x01 \x03(\v2\x1e.coffre.v1.OrganisationSummaryR\rorganisations\"\x0f\n" +
 	"\rBackupRequest\"&\n" +
 	"\x0eBackupResponse\x12\x14\n" +
-	"\x05chunk\x18\x01 \x01(\fR\x05chunk2\x95\x02\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk2\xdd\x02\n" +
 	"\x0fOperatorService\x12a\n" +
 	"\x12CreateOrganisation\x12$.coffre.v1.CreateOrganisationRequest\x1a%.coffre.v1.CreateOrganisationResponse\x12^\n" +
-	"\x11ListOrganisations\x12#.coffre.v1.ListOrganisationsRequest\x1a$.coffre.v1.ListOrganisationsResponse\x12?\n" +
+	"\x11ListOrganisations\x12#.coffre.v1.ListOrganisationsRequest\x1a$.coffre.v1.ListOrganisationsResponse\x12F\n" +
+	"\tSetLimits\x12\x1b.coffre.v1.SetLimitsRequest\x1a\x1c.coffre.v1.SetLimitsResponse\x12?\n" +
 	"\x06Backup\x12\x18.coffre.v1.BackupRequest\x1a\x19.coffre.v1.BackupResponse0\x01B\x9a\x01\n" +
 	"\rcom.coffre.v1B\rOperatorProtoP\x01Z5github.com/coffre/coffre/proto/gen/coffre/v1;coffrev1\xa2\x02\x03CXX\xaa\x02\tCoffre.V1\xca\x02\tCoffre\\V1\xe2\x02\x15Coffre\\V1\\GPBMetadata\xea\x02\n" +
 	"Coffre::V1b\x06proto3"
@@ -396,26 +530,30 @@ func file_coffre_v1_operator_proto_rawDescGZIP() []byte {
 	return file_coffre_v1_operator_proto_rawDescData
 }
 
-var file_coffre_v1_operator_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_coffre_v1_operator_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_coffre_v1_operator_proto_goTypes = []any{
 	(*CreateOrganisationRequest)(nil),  // 0: coffre.v1.CreateOrganisationRequest
 	(*CreateOrganisationResponse)(nil), // 1: coffre.v1.CreateOrganisationResponse
 	(*ListOrganisationsRequest)(nil),   // 2: coffre.v1.ListOrganisationsRequest
 	(*OrganisationSummary)(nil),        // 3: coffre.v1.OrganisationSummary
-	(*ListOrganisationsResponse)(nil),  // 4: coffre.v1.ListOrganisationsResponse
-	(*BackupRequest)(nil),              // 5: coffre.v1.BackupRequest
-	(*BackupResponse)(nil),             // 6: coffre.v1.BackupResponse
+	(*SetLimitsRequest)(nil),           // 4: coffre.v1.SetLimitsRequest
+	(*SetLimitsResponse)(nil),          // 5: coffre.v1.SetLimitsResponse
+	(*ListOrganisationsResponse)(nil),  // 6: coffre.v1.ListOrganisationsResponse
+	(*BackupRequest)(nil),              // 7: coffre.v1.BackupRequest
+	(*BackupResponse)(nil),             // 8: coffre.v1.BackupResponse
 }
 var file_coffre_v1_operator_proto_depIdxs = []int32{
 	3, // 0: coffre.v1.ListOrganisationsResponse.organisations:type_name -> coffre.v1.OrganisationSummary
 	0, // 1: coffre.v1.OperatorService.CreateOrganisation:input_type -> coffre.v1.CreateOrganisationRequest
 	2, // 2: coffre.v1.OperatorService.ListOrganisations:input_type -> coffre.v1.ListOrganisationsRequest
-	5, // 3: coffre.v1.OperatorService.Backup:input_type -> coffre.v1.BackupRequest
-	1, // 4: coffre.v1.OperatorService.CreateOrganisation:output_type -> coffre.v1.CreateOrganisationResponse
-	4, // 5: coffre.v1.OperatorService.ListOrganisations:output_type -> coffre.v1.ListOrganisationsResponse
-	6, // 6: coffre.v1.OperatorService.Backup:output_type -> coffre.v1.BackupResponse
-	4, // [4:7] is the sub-list for method output_type
-	1, // [1:4] is the sub-list for method input_type
+	4, // 3: coffre.v1.OperatorService.SetLimits:input_type -> coffre.v1.SetLimitsRequest
+	7, // 4: coffre.v1.OperatorService.Backup:input_type -> coffre.v1.BackupRequest
+	1, // 5: coffre.v1.OperatorService.CreateOrganisation:output_type -> coffre.v1.CreateOrganisationResponse
+	6, // 6: coffre.v1.OperatorService.ListOrganisations:output_type -> coffre.v1.ListOrganisationsResponse
+	5, // 7: coffre.v1.OperatorService.SetLimits:output_type -> coffre.v1.SetLimitsResponse
+	8, // 8: coffre.v1.OperatorService.Backup:output_type -> coffre.v1.BackupResponse
+	5, // [5:9] is the sub-list for method output_type
+	1, // [1:5] is the sub-list for method input_type
 	1, // [1:1] is the sub-list for extension type_name
 	1, // [1:1] is the sub-list for extension extendee
 	0, // [0:1] is the sub-list for field type_name
@@ -432,7 +570,7 @@ func file_coffre_v1_operator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_operator_proto_rawDesc), len(file_coffre_v1_operator_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	OperatorService_CreateOrganisation_FullMethodName = "/coffre.v1.OperatorService/CreateOrganisation"
 	OperatorService_ListOrganisations_FullMethodName  = "/coffre.v1.OperatorService/ListOrganisations"
+	OperatorService_SetLimits_FullMethodName          = "/coffre.v1.OperatorService/SetLimits"
 	OperatorService_Backup_FullMethodName             = "/coffre.v1.OperatorService/Backup"
 )
 
@@ -37,6 +38,8 @@ type OperatorServiceClient interface {
 	CreateOrganisation(ctx context.Context, in *CreateOrganisationRequest, opts ...grpc.CallOption) (*CreateOrganisationResponse, error)
 	// ListOrganisations lists organisations.
 	ListOrganisations(ctx context.Context, in *ListOrganisationsRequest, opts ...grpc.CallOption) (*ListOrganisationsResponse, error)
+	// SetLimits sets an organisation's quotas.
+	SetLimits(ctx context.Context, in *SetLimitsRequest, opts ...grpc.CallOption) (*SetLimitsResponse, error)
 	// Backup streams a consistent copy of the store.
 	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error)
 }
@@ -63,6 +66,16 @@ func (c *operatorServiceClient) ListOrganisations(ctx context.Context, in *ListO
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListOrganisationsResponse)
 	err := c.cc.Invoke(ctx, OperatorService_ListOrganisations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *operatorServiceClient) SetLimits(ctx context.Context, in *SetLimitsRequest, opts ...grpc.CallOption) (*SetLimitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetLimitsResponse)
+	err := c.cc.Invoke(ctx, OperatorService_SetLimits_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +111,8 @@ type OperatorServiceServer interface {
 	CreateOrganisation(context.Context, *CreateOrganisationRequest) (*CreateOrganisationResponse, error)
 	// ListOrganisations lists organisations.
 	ListOrganisations(context.Context, *ListOrganisationsRequest) (*ListOrganisationsResponse, error)
+	// SetLimits sets an organisation's quotas.
+	SetLimits(context.Context, *SetLimitsRequest) (*SetLimitsResponse, error)
 	// Backup streams a consistent copy of the store.
 	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error
 	mustEmbedUnimplementedOperatorServiceServer()
@@ -115,6 +130,9 @@ func (UnimplementedOperatorServiceServer) CreateOrganisation(context.Context, *C
 }
 func (UnimplementedOperatorServiceServer) ListOrganisations(context.Context, *ListOrganisationsRequest) (*ListOrganisationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOrganisations not implemented")
+}
+func (UnimplementedOperatorServiceServer) SetLimits(context.Context, *SetLimitsRequest) (*SetLimitsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetLimits not implemented")
 }
 func (UnimplementedOperatorServiceServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error {
 	return status.Error(codes.Unimplemented, "method Backup not implemented")
@@ -176,6 +194,24 @@ func _OperatorService_ListOrganisations_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OperatorService_SetLimits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetLimitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OperatorServiceServer).SetLimits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OperatorService_SetLimits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OperatorServiceServer).SetLimits(ctx, req.(*SetLimitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _OperatorService_Backup_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(BackupRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -201,6 +237,10 @@ var OperatorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListOrganisations",
 			Handler:    _OperatorService_ListOrganisations_Handler,
+		},
+		{
+			MethodName: "SetLimits",
+			Handler:    _OperatorService_SetLimits_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
