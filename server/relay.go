@@ -6,9 +6,30 @@ import (
 	"time"
 )
 
-// relay holds enrolment messages in memory while greeter and claimer talk
-// (SPEC.md §5). The bytes are opaque to the server: after the first steps
-// they are sealed in the channel the two ends share.
+// Relay passes enrolment messages between greeter and claimer (SPEC.md
+// §5), who may be connected to different server processes. The bytes are
+// opaque to the server: after the first steps they are sealed in the
+// channel the two ends share. A box names one invitation.
+type Relay interface {
+	// Start begins a new attempt, dropping the messages of older ones.
+	Start(ctx context.Context, box string) (uint32, error)
+	// Post stores a message of the current attempt (errEnrolmentStale for
+	// an older attempt or a step already posted, errEnrolmentAborted).
+	Post(ctx context.Context, box string, attempt, side, step uint32, payload []byte) error
+	// Abort marks an attempt aborted; it reports whether the attempt was
+	// live, so that it is counted once.
+	Abort(ctx context.Context, box string, attempt uint32) (bool, error)
+	// Wait returns the message of (attempt, side, step) once it is there;
+	// attempt 0 means the newest attempt that is not aborted.
+	Wait(ctx context.Context, box string, attempt, side, step uint32) (uint32, []byte, error)
+	// Forget drops boxes idle for longer than maxIdle.
+	Forget(ctx context.Context, maxIdle time.Duration)
+}
+
+// NewLocalRelay returns the relay of a single server process, in memory.
+func NewLocalRelay() Relay { return newRelay() }
+
+// relay holds enrolment messages in memory.
 type relay struct {
 	mu    sync.Mutex
 	boxes map[string]*mailbox // by organisation + invitation id
@@ -44,18 +65,18 @@ func (b *mailbox) notify() {
 }
 
 // start begins a new attempt, dropping the messages of older ones.
-func (r *relay) start(id string) uint32 {
+func (r *relay) Start(_ context.Context, id string) (uint32, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b := r.box(id)
 	b.attempt++
 	b.msgs = map[relayKey][]byte{}
 	b.notify()
-	return b.attempt
+	return b.attempt, nil
 }
 
 // post stores a message of the current attempt.
-func (r *relay) post(id string, attempt, side, step uint32, payload []byte) error {
+func (r *relay) Post(_ context.Context, id string, attempt, side, step uint32, payload []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b := r.box(id)
@@ -76,21 +97,21 @@ func (r *relay) post(id string, attempt, side, step uint32, payload []byte) erro
 
 // abort marks an attempt aborted; waiters on it return errEnrolmentAborted.
 // It reports whether the attempt was live (so it is counted once).
-func (r *relay) abort(id string, attempt uint32) bool {
+func (r *relay) Abort(_ context.Context, id string, attempt uint32) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b := r.box(id)
 	if b.aborted[attempt] || attempt == 0 || attempt > b.attempt {
-		return false
+		return false, nil
 	}
 	b.aborted[attempt] = true
 	b.notify()
-	return true
+	return true, nil
 }
 
 // wait returns the message of (attempt, side, step), waiting until it comes,
 // the attempt is aborted, or ctx ends. attempt 0 means the newest attempt.
-func (r *relay) wait(ctx context.Context, id string, attempt, side, step uint32) (uint32, []byte, error) {
+func (r *relay) Wait(ctx context.Context, id string, attempt, side, step uint32) (uint32, []byte, error) {
 	for {
 		r.mu.Lock()
 		b := r.box(id)
@@ -127,7 +148,7 @@ func (r *relay) wait(ctx context.Context, id string, attempt, side, step uint32)
 }
 
 // forget drops mailboxes idle for longer than maxIdle.
-func (r *relay) forget(maxIdle time.Duration) {
+func (r *relay) Forget(_ context.Context, maxIdle time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for id, b := range r.boxes {

@@ -26,6 +26,10 @@ type Config struct {
 	Store store.Store
 	// Blocks keeps the encrypted blocks of files.
 	Blocks store.BlockStore
+	// Bus and Relay reach the other server processes sharing the store;
+	// nil means this process is alone (in-memory).
+	Bus   Bus
+	Relay Relay
 	// PublicAddress is the host:port clients reach, written into links.
 	PublicAddress string
 	// Pin is the TLS public-key pin written into links ("" for a CA certificate).
@@ -50,8 +54,8 @@ type Server struct {
 
 	cfg     Config
 	log     *slog.Logger
-	hub     *hub
-	relay   *relay
+	bus     Bus
+	relay   Relay
 	nonces  *nonceCache
 	limiter *limiter
 	metrics *metrics
@@ -77,14 +81,20 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Bus == nil {
+		cfg.Bus = NewLocalBus()
+	}
+	if cfg.Relay == nil {
+		cfg.Relay = NewLocalRelay()
+	}
 	if cfg.MaxEnrolmentAttempts == 0 {
 		cfg.MaxEnrolmentAttempts = 3
 	}
 	return &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		hub:     newHub(),
-		relay:   newRelay(),
+		bus:     cfg.Bus,
+		relay:   cfg.Relay,
 		nonces:  newNonceCache(),
 		limiter: newLimiter(20, 60),
 		metrics: newMetrics(),
@@ -146,7 +156,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 			return
 		case <-t.C:
 			s.nonces.sweep(s.cfg.Now())
-			s.relay.forget(time.Hour)
+			s.relay.Forget(ctx, time.Hour)
 			s.limiter.sweep()
 		}
 	}

@@ -181,7 +181,7 @@ func (s *Server) AppendCertificates(ctx context.Context, req *coffrev1.AppendCer
 		return nil, err
 	}
 	if id := req.GetInvitationId(); id != "" {
-		s.hub.publish(c.orgID, invitationEvent(id, store.InvitationSpent))
+		s.bus.Publish(c.orgID, invitationEvent(id, store.InvitationSpent))
 	}
 	s.publishHead(c.orgID, head.Position)
 	return &coffrev1.AppendCertificatesResponse{HeadPosition: head.Position}, nil
@@ -258,7 +258,7 @@ func (s *Server) CreateInvitation(ctx context.Context, req *coffrev1.CreateInvit
 	if err := s.cfg.Store.CreateInvitation(ctx, inv); err != nil {
 		return nil, err
 	}
-	s.hub.publish(c.orgID, invitationEvent(inv.ID, inv.State))
+	s.bus.Publish(c.orgID, invitationEvent(inv.ID, inv.State))
 	return &coffrev1.CreateInvitationResponse{InvitationId: inv.ID}, nil
 }
 
@@ -304,7 +304,7 @@ func (s *Server) CancelInvitation(ctx context.Context, req *coffrev1.CancelInvit
 	if err != nil {
 		return nil, err
 	}
-	s.hub.publish(c.orgID, invitationEvent(req.GetInvitationId(), store.InvitationCancelled))
+	s.bus.Publish(c.orgID, invitationEvent(req.GetInvitationId(), store.InvitationCancelled))
 	return &coffrev1.CancelInvitationResponse{}, nil
 }
 
@@ -381,7 +381,11 @@ func (s *Server) RelayPost(ctx context.Context, req *coffrev1.RelayPostRequest) 
 	}
 	box := inv.OrgID + "/" + inv.ID
 	if req.GetAbort() {
-		if s.relay.abort(box, req.GetAttempt()) {
+		live, err := s.relay.Abort(ctx, box, req.GetAttempt())
+		if err != nil {
+			return nil, err
+		}
+		if live {
 			updated, err := s.cfg.Store.UpdateInvitation(ctx, inv.OrgID, inv.ID, func(i *store.Invitation) error {
 				i.Attempts++
 				if i.Attempts >= s.cfg.MaxEnrolmentAttempts && i.State == store.InvitationPending {
@@ -393,7 +397,7 @@ func (s *Server) RelayPost(ctx context.Context, req *coffrev1.RelayPostRequest) 
 				return nil, err
 			}
 			s.log.Info("enrolment attempt aborted", "organisation", inv.OrgID, "invitation", inv.ID, "attempts", updated.Attempts)
-			s.hub.publish(inv.OrgID, invitationEvent(inv.ID, updated.State))
+			s.bus.Publish(inv.OrgID, invitationEvent(inv.ID, updated.State))
 		}
 		return &coffrev1.RelayPostResponse{Attempt: req.GetAttempt()}, nil
 	}
@@ -402,9 +406,11 @@ func (s *Server) RelayPost(ctx context.Context, req *coffrev1.RelayPostRequest) 
 	}
 	attempt := req.GetAttempt()
 	if req.GetSide() == coffrev1.RelaySide_RELAY_SIDE_CLAIMER && req.GetStep() == 1 && attempt == 0 {
-		attempt = s.relay.start(box)
+		if attempt, err = s.relay.Start(ctx, box); err != nil {
+			return nil, err
+		}
 	}
-	if err := s.relay.post(box, attempt, uint32(req.GetSide()), req.GetStep(), req.GetPayload()); err != nil {
+	if err := s.relay.Post(ctx, box, attempt, uint32(req.GetSide()), req.GetStep(), req.GetPayload()); err != nil {
 		return nil, err
 	}
 	return &coffrev1.RelayPostResponse{Attempt: attempt}, nil
@@ -418,7 +424,7 @@ func (s *Server) RelayWait(ctx context.Context, req *coffrev1.RelayWaitRequest) 
 	}
 	wctx, cancel := context.WithTimeout(ctx, relayWaitTimeout)
 	defer cancel()
-	attempt, payload, err := s.relay.wait(wctx, inv.OrgID+"/"+inv.ID, req.GetAttempt(), uint32(req.GetSide()), req.GetStep())
+	attempt, payload, err := s.relay.Wait(wctx, inv.OrgID+"/"+inv.ID, req.GetAttempt(), uint32(req.GetSide()), req.GetStep())
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		return &coffrev1.RelayWaitResponse{Found: false, Attempt: attempt}, nil
 	}
@@ -443,7 +449,7 @@ func otherSide(s coffrev1.RelaySide) coffrev1.RelaySide {
 func (s *Server) Watch(_ *coffrev1.WatchRequest, stream coffrev1.CoffreService_WatchServer) error {
 	ctx := stream.Context()
 	c := callerFrom(ctx)
-	events, unsubscribe := s.hub.subscribe(c.orgID)
+	events, unsubscribe := s.bus.Subscribe(c.orgID)
 	defer unsubscribe()
 	head, err := s.cfg.Store.LogHead(ctx, c.orgID)
 	if err != nil {
@@ -507,7 +513,7 @@ func (s *Server) ListConnections(ctx context.Context, req *coffrev1.ListConnecti
 }
 
 func (s *Server) publishHead(orgID string, pos uint64) {
-	s.hub.publish(orgID, &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_LogAppended{
+	s.bus.Publish(orgID, &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_LogAppended{
 		LogAppended: &coffrev1.LogAppended{HeadPosition: pos}}})
 }
 

@@ -80,7 +80,7 @@ func (s *Server) VaultAppend(ctx context.Context, req *coffrev1.VaultAppendReque
 	if err != nil {
 		return nil, err
 	}
-	s.hub.publish(c.orgID, &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_VaultAppended{
+	s.bus.Publish(c.orgID, &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_VaultAppended{
 		VaultAppended: &coffrev1.VaultAppended{VaultId: v.ID, HeadPosition: newHead.Position}}})
 	return &coffrev1.VaultAppendResponse{HeadPosition: newHead.Position}, nil
 }
