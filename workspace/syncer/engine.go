@@ -258,10 +258,26 @@ func (e *Engine) decide(v *workspace.Vault, p string, b *Base, l *local, r *remo
 	case l.folder != r.folder():
 		return actConflict, nil
 	}
-	if content, err := e.content(v, p, b, l); err != nil {
+	content, err := e.content(v, p, b, l)
+	if err != nil {
 		return actNone, err
-	} else if content == r.content() {
+	}
+	if content == r.content() {
 		return actAgree, nil // the same bytes on both sides (e.g. after a crash)
+	}
+	// The local bytes are an older version of this very file, newer than
+	// the base (a crash between a transfer and its journal write, or a
+	// lost answer to a commit): nothing local is new, take the newest.
+	if b != nil && b.ID == r.version.Manifest.ID {
+		hist, err := v.History("/" + p)
+		if err == nil {
+			for _, h := range hist {
+				id := workspace.ContentID(h.Manifest.Blocks)
+				if h.Version > b.Version && hex.EncodeToString(id[:]) == content {
+					return actDownload, nil
+				}
+			}
+		}
 	}
 	return actConflict, nil
 }
@@ -584,11 +600,14 @@ func (e *Engine) delete(ctx context.Context, v *workspace.Vault, p string, b *Ba
 		}
 		if now.folder {
 			if err := os.Remove(ap); err != nil {
-				return nil // not empty: local files stay, and go up again
+				// Not empty: files were added locally. They stay, and
+				// without a base the next cycle creates the folder again
+				// in the vault and uploads them.
+				return e.Journal.Set(p, nil)
 			}
 		} else {
-			if now.size != b.Size || now.mtimeNs != b.MtimeNs {
-				return nil // edited meanwhile: kept, uploaded next cycle
+			if now.size != l.size || now.mtimeNs != l.mtimeNs {
+				return nil // edited since the scan: kept, uploaded next cycle
 			}
 			if err := os.Remove(ap); err != nil {
 				return err

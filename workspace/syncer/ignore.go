@@ -40,7 +40,9 @@ func LoadIgnore(dir string) *Ignore {
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line != "" && !strings.HasPrefix(line, "#") {
-			ig.patterns = append(ig.patterns, strings.TrimPrefix(line, "/"))
+			// "scratch/" names a folder (and what is under it, since a
+			// path under an ignored folder is ignored).
+			ig.patterns = append(ig.patterns, strings.TrimSuffix(line, "/"))
 		}
 	}
 	return ig
@@ -53,6 +55,13 @@ func (ig *Ignore) Match(rel string) bool {
 	for i := range parts {
 		name, sub := parts[i], strings.Join(parts[:i+1], "/")
 		for _, p := range ig.patterns {
+			if anchored, ok := strings.CutPrefix(p, "/"); ok {
+				// "/build" is the build folder at the root, not any build.
+				if ok, _ := path.Match(anchored, sub); ok {
+					return true
+				}
+				continue
+			}
 			if ok, _ := path.Match(p, name); ok {
 				return true
 			}
