@@ -267,3 +267,76 @@ func (s *localState) each(fn func(p uint64, data []byte) error) error {
 		return nil
 	})
 }
+
+// Uploads in progress: the blocks already sent for a path, with their
+// keys, encrypted under the state key, so that an interrupted upload
+// resumes without sending them again.
+
+func uploadsBucket(vaultID string) []byte { return []byte("uploads/" + vaultID) }
+
+type sentBlock struct {
+	ID     string `json:"id"`
+	Key    []byte `json:"key"`
+	Digest []byte `json:"digest"`
+	Size   uint64 `json:"size"`
+}
+
+func (s *localState) blockSent(vaultID, path string, b workspace.Block) error {
+	data, err := json.Marshal(sentBlock{b.ID, b.Key.Bytes(), b.Digest[:], b.Size})
+	if err != nil {
+		return err
+	}
+	k := []byte(path + "\x00" + b.ID)
+	return s.db.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(uploadsBucket(vaultID))
+		if err != nil {
+			return err
+		}
+		return bk.Put(k, s.key.Encrypt(append([]byte("coffre/v1/state/upload/"), k...), data))
+	})
+}
+
+func (s *localState) uploaded(vaultID, path string) []workspace.Block {
+	var out []workspace.Block
+	prefix := []byte(path + "\x00")
+	s.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(uploadsBucket(vaultID))
+		if bk == nil {
+			return nil
+		}
+		c := bk.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			data, err := s.key.Decrypt(append([]byte("coffre/v1/state/upload/"), k...), v)
+			var sb sentBlock
+			if err != nil || json.Unmarshal(data, &sb) != nil || len(sb.Digest) != len(crypto.Digest{}) {
+				continue // damaged: that block is simply sent again
+			}
+			key, err := crypto.ParseSecretKey(sb.Key)
+			if err != nil {
+				continue
+			}
+			var d crypto.Digest
+			copy(d[:], sb.Digest)
+			out = append(out, workspace.Block{ID: sb.ID, Key: key, Digest: d, Size: sb.Size})
+		}
+		return nil
+	})
+	return out
+}
+
+func (s *localState) uploadDone(vaultID, path string) error {
+	prefix := []byte(path + "\x00")
+	return s.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(uploadsBucket(vaultID))
+		if bk == nil {
+			return nil
+		}
+		c := bk.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+			if err := bk.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -455,3 +455,16 @@ func sortMembers(m []Member) {
 		return m[i].Name < m[j].Name
 	})
 }
+
+// Uploaded, BlockSent and UploadDone keep the blocks of uploads in
+// progress in the encrypted local state, so that an interrupted upload
+// resumes (workspace.UploadJournal).
+func (r *remote) Uploaded(vaultID, path string) []workspace.Block {
+	return r.s.state.uploaded(vaultID, path)
+}
+
+func (r *remote) BlockSent(vaultID, path string, b workspace.Block) {
+	r.s.state.blockSent(vaultID, path, b) // a failure only means sending it again
+}
+
+func (r *remote) UploadDone(vaultID, path string) { r.s.state.uploadDone(vaultID, path) }

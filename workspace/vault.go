@@ -67,6 +67,16 @@ type BlockCache interface {
 	BlockRejected(vaultID, blockID string)
 }
 
+// UploadJournal is implemented by a Remote that remembers the blocks of
+// uploads in progress, so that an interrupted upload resumes: blocks
+// already sent are not sent again (their keys are kept encrypted on the
+// device, never on the server).
+type UploadJournal interface {
+	Uploaded(vaultID, path string) []Block
+	BlockSent(vaultID, path string, b Block)
+	UploadDone(vaultID, path string)
+}
+
 // Writer is the device that signs this vault's writes.
 type Writer struct {
 	DeviceID string
@@ -590,7 +600,18 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 				reuse[blockKey{b.Digest, b.Size}] = b
 			}
 		}
-		f.blocks, f.size, err = w.upload(ctx, r, reuse, it.Progress)
+		// Blocks an interrupted upload of this path already sent.
+		journal, resumes := w.remote.(UploadJournal)
+		if resumes {
+			for _, b := range journal.Uploaded(w.vault.ID, it.Path) {
+				reuse[blockKey{b.Digest, b.Size}] = b
+			}
+		}
+		f.blocks, f.size, err = w.upload(ctx, r, reuse, func(b Block) {
+			if resumes {
+				journal.BlockSent(w.vault.ID, it.Path, b)
+			}
+		}, it.Progress)
 		r.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", it.Path, err)
@@ -647,13 +668,16 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 	vs := make([]Version, len(files))
 	for i, f := range files {
 		vs[i], _ = w.log.Latest(f.id)
+		if journal, ok := w.remote.(UploadJournal); ok {
+			journal.UploadDone(w.vault.ID, items[i].Path)
+		}
 	}
 	return vs, nil
 }
 
 // upload cuts r into blocks, encrypts each with its own random key and
 // uploads them with a few in flight. Memory: about parallel+1 blocks.
-func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Block, progress Progress) ([]Block, uint64, error) {
+func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Block, sent func(Block), progress Progress) ([]Block, uint64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type job struct {
@@ -696,6 +720,7 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 				done += int64(b.Size)
 				d := done
 				mu.Unlock()
+				sent(b)
 				if progress != nil {
 					progress(d)
 				}
