@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/link"
@@ -84,6 +86,10 @@ func readKeyFile(path string, passphrase []byte) (*deviceKeys, error) {
 		return nil, fmt.Errorf("reading device key file %s: %w", path, err)
 	}
 	content, err := crypto.DecryptWithPassphrase(passphrase, sealed)
+	// scrypt just used 256 MiB: give it back before any transfer starts,
+	// so a long put or get doesn't carry it as headroom.
+	runtime.GC()
+	debug.FreeOSMemory()
 	if errors.Is(err, crypto.ErrWrongPassphrase) {
 		return nil, ErrWrongPassphrase
 	}

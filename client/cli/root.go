@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,12 @@ import (
 
 // Execute runs the coffre command line and returns the exit code.
 func Execute() int {
+	// Transfers stream a few blocks at a time; a soft memory limit keeps the
+	// garbage collector from letting their buffers pile up (GOMEMLIMIT
+	// overrides it).
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(128 << 20)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := NewRootCommand().ExecuteContext(ctx); err != nil {

@@ -890,3 +890,86 @@ func copyFile(t testing.TB, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// ---------------------------------------------------------------------------
+// Background commands
+
+// Process is a coffre command running in the background: the test writes
+// its standard input as it goes (Stdin), or gives it a reader to copy.
+type Process struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	ctx    context.Context
+	cancel context.CancelFunc
+	start  time.Time
+	stdout syncBuffer
+	stderr syncBuffer
+	// Stdin is the command's standard input when Start was given no
+	// reader; Wait closes it.
+	Stdin io.WriteCloser
+	// State is the exited process (its resource usage), once Wait
+	// returned.
+	State *os.ProcessState
+}
+
+// Start starts a coffre command on this device, killed after timeout.
+// With a nil stdin, the test writes standard input through p.Stdin.
+func (d *Device) Start(timeout time.Duration, stdin io.Reader, args ...string) *Process {
+	d.t.Helper()
+	full, env := d.argsAndEnv(args)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	p := &Process{t: d.t, ctx: ctx, cancel: cancel}
+	p.cmd = exec.CommandContext(ctx, coffreBin, full...)
+	p.cmd.Env = env
+	p.cmd.WaitDelay = time.Second
+	p.cmd.SysProcAttr = noTerminal()
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if stdin != nil {
+		p.cmd.Stdin = stdin
+	} else {
+		w, err := p.cmd.StdinPipe()
+		if err != nil {
+			cancel()
+			d.t.Fatal(err)
+		}
+		p.Stdin = w
+	}
+	p.start = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		cancel()
+		d.t.Fatal(err)
+	}
+	return p
+}
+
+// Wait closes standard input if the test writes it, waits for the
+// command to end and returns what it did.
+func (p *Process) Wait() Result {
+	p.t.Helper()
+	if p.Stdin != nil {
+		p.Stdin.Close()
+	}
+	err := p.cmd.Wait()
+	timedOut := p.ctx.Err() != nil
+	p.cancel()
+	p.State = p.cmd.ProcessState
+	res := Result{Args: append([]string{"coffre"}, p.cmd.Args[1:]...), Stdout: p.stdout.String(), Stderr: p.stderr.String(),
+		Code: exitCode(err), Elapsed: time.Since(p.start)}
+	if timedOut {
+		p.t.Errorf("timeout: %s", res)
+	}
+	p.t.Logf("%s: exit %d in %v", strings.Join(res.Args, " "), res.Code, res.Elapsed.Round(time.Millisecond))
+	return res
+}
+
+// MaxRSS is the peak resident set size of the exited command, in bytes.
+func (p *Process) MaxRSS() int64 {
+	if p.State == nil {
+		p.t.Fatalf("MaxRSS before Wait")
+	}
+	ru, ok := p.State.SysUsage().(*syscall.Rusage)
+	if !ok {
+		p.t.Fatalf("no resource usage on this system")
+	}
+	return ru.Maxrss * 1024 // KiB on Linux
+}
