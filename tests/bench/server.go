@@ -1,0 +1,353 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/coffre/coffre/link"
+	"github.com/coffre/coffre/server"
+	"github.com/coffre/coffre/server/store/blockdir"
+	"github.com/coffre/coffre/server/store/boltstore"
+)
+
+// The server child: this program started again with COFFRE_BENCH_SERVER
+// set to a data directory. It runs what `coffre-server run` runs (TLS
+// certificate made in the directory, bbolt store coffre.db, block directory
+// blocks/, server.New, Serve on 127.0.0.1), plus a counter of calls by
+// method, and answers the driver on standard input, one line each:
+//
+//	org NAME          → "ok LINK" (a bootstrap link, as `coffre-server org create`)
+//	calls             → "ok {method: count}"
+//	vaultbytes O V    → "ok N" (bytes of a vault's stored log)
+//	profile FILE      → "ok" (starts a CPU profile)
+//	endprofile        → "ok"
+//	quit (or EOF)     → stops gracefully and exits
+//
+// It prints "ready ADDRESS PIN" when it serves.
+func serveChild(dir string) int {
+	fail := func(err error) int {
+		fmt.Printf("err %v\n", err)
+		fmt.Fprintln(os.Stderr, "bench server:", err)
+		return 1
+	}
+	cert, pin, _, err := server.LoadOrCreateTLS(dir, "", "")
+	if err != nil {
+		return fail(err)
+	}
+	st, err := boltstore.Open(filepath.Join(dir, "coffre.db"), boltstore.Options{})
+	if err != nil {
+		return fail(err)
+	}
+	defer st.Close()
+	blocks, err := blockdir.Open(filepath.Join(dir, "blocks"))
+	if err != nil {
+		return fail(err)
+	}
+	defer blocks.Close()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	addr := lis.Addr().String()
+
+	var mu sync.Mutex
+	calls := map[string]int64{}
+	count := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		m := info.FullMethod[strings.LastIndex(info.FullMethod, "/")+1:]
+		mu.Lock()
+		calls[m]++
+		mu.Unlock()
+		return handler(ctx, req)
+	}
+	srv := server.New(server.Config{
+		Store: st, Blocks: blocks, PublicAddress: addr, Pin: pin,
+		Logger:            slog.New(slog.NewTextHandler(os.Stderr, nil)), // as coffre-server run
+		UnaryInterceptors: []grpc.UnaryServerInterceptor{count},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, lis, cert) }()
+	fmt.Printf("ready %s %s\n", addr, pin)
+
+	in := bufio.NewScanner(os.Stdin)
+	var prof *os.File
+	for in.Scan() {
+		cmd, arg, _ := strings.Cut(strings.TrimSpace(in.Text()), " ")
+		switch cmd {
+		case "org":
+			l, err := server.NewOrganisation(ctx, st, arg, addr, pin)
+			if err != nil {
+				fmt.Printf("err %v\n", err)
+				continue
+			}
+			fmt.Printf("ok %s\n", l.String())
+		case "calls":
+			mu.Lock()
+			b, _ := json.Marshal(calls)
+			mu.Unlock()
+			fmt.Printf("ok %s\n", b)
+		case "vaultbytes":
+			org, vault, _ := strings.Cut(arg, " ")
+			var total int64
+			var err error
+			for from := uint64(1); ; {
+				entries, e := st.ReadVaultLog(ctx, org, vault, from, 1000)
+				if err = e; err != nil || len(entries) == 0 {
+					break
+				}
+				for _, en := range entries {
+					total += int64(len(en.Data))
+				}
+				from = entries[len(entries)-1].Position + 1
+			}
+			if err != nil {
+				fmt.Printf("err %v\n", err)
+				continue
+			}
+			fmt.Printf("ok %d\n", total)
+		case "profile":
+			f, err := os.Create(arg)
+			if err == nil {
+				err = pprof.StartCPUProfile(f)
+			}
+			if err != nil {
+				fmt.Printf("err %v\n", err)
+				continue
+			}
+			prof = f
+			fmt.Println("ok")
+		case "endprofile":
+			if prof != nil {
+				pprof.StopCPUProfile()
+				prof.Close()
+				prof = nil
+			}
+			fmt.Println("ok")
+		case "quit":
+			cancel()
+			if err := <-served; err != nil {
+				fmt.Fprintln(os.Stderr, "bench server:", err)
+				return 1
+			}
+			return 0
+		default:
+			fmt.Printf("err unknown command %q\n", cmd)
+		}
+	}
+	cancel()
+	<-served
+	return 0
+}
+
+// serverProc is the driver's handle on a server child.
+type serverProc struct {
+	Dir, Addr, Pin string
+
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+	mu  sync.Mutex // one exchange at a time
+	log string     // its standard error
+
+	stopped bool
+	maxRSS  int64 // bytes, after Stop
+}
+
+// startServer starts a server child on a new data directory.
+func (e *env) startServer(ctx context.Context, name string) (*serverProc, error) {
+	dir := filepath.Join(e.dir, "server-"+name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(e.dir, "server-"+name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), serverEnv+"="+dir)
+	cmd.Stderr = logFile
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &serverProc{Dir: dir, cmd: cmd, in: in, out: bufio.NewReader(outPipe), log: logPath}
+	type ready struct {
+		line string
+		err  error
+	}
+	ch := make(chan ready, 1)
+	go func() {
+		l, err := s.out.ReadString('\n')
+		ch <- ready{l, err}
+	}()
+	select {
+	case r := <-ch:
+		f := strings.Fields(r.line)
+		if r.err != nil || len(f) != 3 || f[0] != "ready" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("server did not start: %q %v (log: %s)", r.line, r.err, tail(logPath))
+		}
+		s.Addr, s.Pin = f[1], f[2]
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("server did not start in 30 s (log: %s)", tail(logPath))
+	case <-ctx.Done():
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, ctx.Err()
+	}
+	e.logf("   server %s: pid %d on %s", name, cmd.Process.Pid, s.Addr)
+	return s, nil
+}
+
+func (s *serverProc) Pid() int { return s.cmd.Process.Pid }
+
+// ask sends one command and returns the answer after "ok ".
+func (s *serverProc) ask(line string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return "", errors.New("server stopped")
+	}
+	if _, err := fmt.Fprintln(s.in, line); err != nil {
+		return "", fmt.Errorf("server: %w (log: %s)", err, tail(s.log))
+	}
+	ans, err := s.out.ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("server: %w (log: %s)", err, tail(s.log))
+	}
+	ans = strings.TrimSpace(ans)
+	if rest, ok := strings.CutPrefix(ans, "ok"); ok {
+		return strings.TrimSpace(rest), nil
+	}
+	return "", fmt.Errorf("server: %s", ans)
+}
+
+// NewOrganisation creates an organisation and returns its bootstrap link.
+func (s *serverProc) NewOrganisation(name string) (link.Link, error) {
+	ans, err := s.ask("org " + name)
+	if err != nil {
+		return link.Link{}, err
+	}
+	return link.Parse(ans)
+}
+
+// Calls returns how many calls the server received, by method.
+func (s *serverProc) Calls() (map[string]int64, error) {
+	ans, err := s.ask("calls")
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]int64{}
+	return m, json.Unmarshal([]byte(ans), &m)
+}
+
+// VaultBytes is the size of a vault's stored log.
+func (s *serverProc) VaultBytes(orgID, vaultID string) (int64, error) {
+	ans, err := s.ask("vaultbytes " + orgID + " " + vaultID)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	_, err = fmt.Sscan(ans, &n)
+	return n, err
+}
+
+// RSS is the server's resident size now (bytes).
+func (s *serverProc) RSS() int64 { return procStatus(s.Pid(), "VmRSS:") }
+
+// Stop stops the server gracefully and records its peak resident size.
+func (s *serverProc) Stop() error {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	// The peak of the server's own memory: VmHWM, read while it runs.
+	// (getrusage's ru_maxrss of a child started by os/exec is no good: Go
+	// starts children with vfork, and Linux records the parent's resident
+	// size as the child's high-water mark at exec.)
+	s.maxRSS = procStatus(s.Pid(), "VmHWM:")
+	fmt.Fprintln(s.in, "quit")
+	s.in.Close()
+	s.mu.Unlock()
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		err = fmt.Errorf("server did not stop in 20 s; killed")
+		<-done
+	}
+	if err != nil {
+		return fmt.Errorf("server: %w (log: %s)", err, tail(s.log))
+	}
+	return nil
+}
+
+// MaxRSS is the server's peak resident size over its life (after Stop).
+func (s *serverProc) MaxRSS() int64 { return s.maxRSS }
+
+// procStatus reads one "Vm…:" line of /proc/PID/status, in bytes (-1 if
+// the process is gone).
+func procStatus(pid int, key string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for l := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(l, key); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb)
+			return kb << 10
+		}
+	}
+	return -1
+}
+
+// tail returns the end of a log file, for error messages.
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	s := strings.TrimSpace(string(b))
+	if len(s) > 1500 {
+		s = "…" + s[len(s)-1500:]
+	}
+	if s == "" {
+		return "empty"
+	}
+	return s
+}
