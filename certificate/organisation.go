@@ -70,6 +70,9 @@ type Organisation struct {
 	devices  map[string]*Device
 	vaults   map[string]*Vault
 	hashes   [][]byte // hashes[p] is the chain hash after position p
+	// Indexes that keep each check constant-time in the organisation's size.
+	activeEmail map[string]string // email → id of the non-revoked user holding it
+	deviceCount map[string]int    // user id → number of devices
 	lastTime time.Time
 }
 
@@ -84,6 +87,9 @@ func NewOrganisation(id string, root crypto.VerifyKey) *Organisation {
 		devices: map[string]*Device{},
 		vaults:  map[string]*Vault{},
 		hashes:  [][]byte{Genesis(id, root)},
+
+		activeEmail: map[string]string{},
+		deviceCount: map[string]int{},
 	}
 }
 
@@ -227,10 +233,8 @@ func (o *Organisation) check(c *Certificate) error {
 		if _, taken := o.users[s.UserID]; taken {
 			return o.broke(p, "user id %q already exists", s.UserID)
 		}
-		for _, u := range o.users {
-			if !u.Revoked() && u.Email == s.Email {
-				return o.broke(p, "email %q already belongs to user %q", s.Email, u.ID)
-			}
+		if holder, taken := o.activeEmail[s.Email]; taken {
+			return o.broke(p, "email %q already belongs to user %q", s.Email, holder)
 		}
 	case DeviceAdded:
 		if p == 1 {
@@ -254,7 +258,7 @@ func (o *Organisation) check(c *Certificate) error {
 		// A user adds their own devices. An admin may add only the first
 		// device of a user it enrols: never a device to an existing
 		// member's account, which would let it act as them.
-		if author.ID != target.ID && !(isAdmin && len(o.Devices(target.ID)) == 0) {
+		if author.ID != target.ID && !(isAdmin && o.deviceCount[target.ID] == 0) {
 			return o.broke(p, "device %q added to user %q by someone else", s.DeviceID, s.UserID)
 		}
 	case UserRevoked:
@@ -296,14 +300,19 @@ func (o *Organisation) fold(c *Certificate) {
 			ID: s.UserID, Name: s.Name, Email: s.Email, Profile: s.Profile, SealKey: s.SealKey,
 			CreatedAt: c.Time, CreatedBy: c.Author, Position: c.Position,
 		}
+		o.activeEmail[s.Email] = s.UserID
 	case DeviceAdded:
 		o.devices[s.DeviceID] = &Device{
 			ID: s.DeviceID, UserID: s.UserID, Label: s.Label, VerifyKey: s.VerifyKey,
 			CreatedAt: c.Time, CreatedBy: c.Author, Position: c.Position,
 		}
+		o.deviceCount[s.UserID]++
 	case UserRevoked:
 		u := o.users[s.UserID]
 		u.RevokedAt, u.RevokedBy, u.RevokedOn = c.Position, c.Author, c.Time
+		if o.activeEmail[u.Email] == u.ID {
+			delete(o.activeEmail, u.Email)
+		}
 	case ProfileChanged:
 		o.users[s.UserID].Profile = s.Profile
 	default:
@@ -334,6 +343,14 @@ func (o *Organisation) Clone() *Organisation {
 		c.vaults[k] = v.clone()
 	}
 	c.hashes = append([][]byte(nil), o.hashes...)
+	c.activeEmail = make(map[string]string, len(o.activeEmail))
+	for k, v := range o.activeEmail {
+		c.activeEmail[k] = v
+	}
+	c.deviceCount = make(map[string]int, len(o.deviceCount))
+	for k, v := range o.deviceCount {
+		c.deviceCount[k] = v
+	}
 	c.Head.Hash = append([]byte(nil), o.Head.Hash...)
 	return &c
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/coffre/coffre/crypto"
 )
@@ -41,14 +42,26 @@ func ChunkingSecret(firstKey crypto.SecretKey) []byte {
 	return k.Bytes()
 }
 
+// gears caches gear tables by secret: a vault's table is derived once,
+// not for every file.
+var gears sync.Map // string(secret) → *[256]uint64
+
+func gearTable(secret []byte) *[256]uint64 {
+	if g, ok := gears.Load(string(secret)); ok {
+		return g.(*[256]uint64)
+	}
+	g := new([256]uint64)
+	for i := range g {
+		d := crypto.LabeledSum("chunking-gear", secret, []byte{byte(i)})
+		g[i] = binary.BigEndian.Uint64(d[:8])
+	}
+	gears.Store(string(secret), g)
+	return g
+}
+
 // NewChunker returns a chunker over r with the gear table of secret.
 func NewChunker(secret []byte, r io.Reader) *Chunker {
-	c := &Chunker{r: r, buf: make([]byte, MaxChunk)}
-	for i := range c.gear {
-		d := crypto.LabeledSum("chunking-gear", secret, []byte{byte(i)})
-		c.gear[i] = binary.BigEndian.Uint64(d[:8])
-	}
-	return c
+	return &Chunker{r: r, gear: *gearTable(secret), buf: make([]byte, MaxChunk)}
 }
 
 // Next returns the next chunk, valid until the following call, or io.EOF.

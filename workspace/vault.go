@@ -740,7 +740,7 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 			break
 		}
 		// A block the previous version already has is not sent again.
-		if b, ok := reuse[blockKey{crypto.Sum(chunk), uint64(len(chunk))}]; ok {
+		if b, ok := reused(reuse, chunk); ok {
 			b.Offset = size
 			mu.Lock()
 			for len(blocks) <= i {
@@ -915,4 +915,14 @@ func (w *Vault) Walk(fn func(p string, v Version) error) error {
 		return err
 	}
 	return walk("/", root)
+}
+
+// reused finds a chunk among the blocks a new version may reuse (hashing it
+// only when there are some).
+func reused(reuse map[blockKey]Block, chunk []byte) (Block, bool) {
+	if len(reuse) == 0 {
+		return Block{}, false
+	}
+	b, ok := reuse[blockKey{crypto.Sum(chunk), uint64(len(chunk))}]
+	return b, ok
 }

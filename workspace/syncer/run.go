@@ -92,6 +92,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		default:
 		}
 	}
+	// A remote event needs no debounce: the server already wrote the
+	// whole change.
+	remoteKick := make(chan struct{}, 1)
 	trigger() // the initial sync
 	go func() {
 		for {
@@ -111,7 +114,10 @@ func (r *Runner) Run(ctx context.Context) error {
 			case <-watcher.Errors:
 				trigger() // events may have been lost: scan
 			case <-r.Remote:
-				trigger()
+				select {
+				case remoteKick <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}()
@@ -122,20 +128,24 @@ func (r *Runner) Run(ctx context.Context) error {
 	backoff := time.Second
 	var retry <-chan time.Time
 	for {
+		debounce := r.Debounce
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-kick:
+		case <-remoteKick:
+			debounce = time.Millisecond
 		case <-scan.C:
 		case <-retry:
 		}
 		// Debounce: wait for the burst to end.
-		t := time.NewTimer(r.Debounce)
+		t := time.NewTimer(debounce)
 	drain:
 		for {
 			select {
 			case <-kick:
 				t.Reset(r.Debounce)
+			case <-remoteKick:
 			case <-t.C:
 				break drain
 			case <-ctx.Done():
