@@ -162,8 +162,11 @@ func (s *Server) housekeeping(ctx context.Context) {
 	}
 }
 
-// state returns a private copy of the organisation's verified state, caught
-// up with the store.
+// state returns the organisation's verified state, caught up with the
+// store. The result is a shared snapshot that nobody modifies: a caller
+// that needs to apply certificates works on a Clone. New entries are
+// applied to a copy that then replaces the snapshot (copy on write), so
+// calls that find nothing new cost no copy.
 func (s *Server) state(ctx context.Context, orgID string) (*certificate.Organisation, error) {
 	st, err := s.orgState(ctx, orgID)
 	if err != nil {
@@ -171,10 +174,12 @@ func (s *Server) state(ctx context.Context, orgID string) (*certificate.Organisa
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if err := s.catchUp(ctx, orgID, st.org); err != nil {
+	next, err := s.catchUp(ctx, orgID, st.org)
+	if err != nil {
 		return nil, err
 	}
-	return st.org.Clone(), nil
+	st.org = next
+	return next, nil
 }
 
 func (s *Server) orgState(ctx context.Context, orgID string) (*orgState, error) {
@@ -211,19 +216,23 @@ func (s *Server) orgState(ctx context.Context, orgID string) (*orgState, error) 
 // catchUp applies the entries the store has beyond org's head. The server
 // checks its own store too: an entry that fails is a corrupted store, and
 // the organisation stops being served rather than serving it.
-func (s *Server) catchUp(ctx context.Context, orgID string, org *certificate.Organisation) error {
+func (s *Server) catchUp(ctx context.Context, orgID string, org *certificate.Organisation) (*certificate.Organisation, error) {
+	copied := false
 	for {
 		entries, err := s.cfg.Store.ReadLog(ctx, orgID, org.Head.Position+1, 1000)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(entries) == 0 {
-			return nil
+			return org, nil
+		}
+		if !copied {
+			org, copied = org.Clone(), true
 		}
 		for _, e := range entries {
 			if _, err := org.Apply(e.Position, e.Data); err != nil {
 				s.log.Error("stored log entry fails verification", "organisation", orgID, "position", e.Position, "error", err)
-				return fmt.Errorf("organisation %s: stored log: %w", orgID, err)
+				return nil, fmt.Errorf("organisation %s: stored log: %w", orgID, err)
 			}
 		}
 	}

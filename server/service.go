@@ -155,11 +155,11 @@ func (s *Server) AppendCertificates(ctx context.Context, req *coffrev1.AppendCer
 	}
 	st.appendMu.Lock()
 	defer st.appendMu.Unlock()
-	org, err := s.state(ctx, c.orgID)
+	before, err := s.state(ctx, c.orgID)
 	if err != nil {
 		return nil, err
 	}
-	before := org.Clone()
+	org := before.Clone() // applied to below: the snapshot stays as it is
 	entries, err := s.check(org, req.GetCertificates(), c.device.ID)
 	if err != nil {
 		return nil, err

@@ -33,7 +33,14 @@ type runOptions struct {
 	tlsKey     string
 	metrics    string
 	postgres   string // connection string; empty for the embedded store
+	blocks     string // blocksDir or blocksPostgres; empty: the default for postgres
 }
+
+// Where blocks are kept (--blocks).
+const (
+	blocksDir      = "dir"
+	blocksPostgres = "postgres"
+)
 
 func newRunCommand() *cobra.Command {
 	var opts runOptions
@@ -46,9 +53,19 @@ name a real one. The TLS pin printed at start is written into organisation
 links so that clients trust this certificate and no other.
 
 With --postgres, metadata is kept in that PostgreSQL database instead of the
-embedded store (the schema is made or brought up to date at start); blocks
-stay in the data directory. Leave the password out of the URL: use
-PGPASSWORD or ~/.pgpass, or give the whole URL in COFFRE_SERVER_POSTGRES.
+embedded store (the schema is made or brought up to date at start), and so
+are blocks unless --blocks dir keeps them in the data directory. Leave the
+password out of the URL: use PGPASSWORD or ~/.pgpass, or give the whole URL
+in COFFRE_SERVER_POSTGRES.
+
+Several servers may share one PostgreSQL database, behind one address: Watch
+events and enrolment messages pass between them through the database, so a
+client may reach any of them. Give each its own data directory, the same
+--public-addr, and the same TLS key (--tls-cert/--tls-key, or copy
+tls-cert.pem and tls-key.pem from the first one's data directory), so that
+links and their pin hold whichever server answers. Keep blocks in PostgreSQL
+(the default), or with --blocks dir make DATA/blocks of every server the same
+shared directory (a symbolic link).
 
 The server stops cleanly on SIGINT or SIGTERM.`,
 		Example: "  coffre-server run --data /var/lib/coffre --listen 0.0.0.0:7443 --public-addr coffre.example.org:7443",
@@ -71,6 +88,7 @@ The server stops cleanly on SIGINT or SIGTERM.`,
 	cmd.Flags().StringVar(&opts.tlsKey, "tls-key", "", "TLS private key file (PEM), with --tls-cert")
 	cmd.Flags().StringVar(&opts.metrics, "metrics", "", "serve Prometheus /metrics and /healthz on this address (e.g. 127.0.0.1:9443); off when empty")
 	cmd.Flags().StringVar(&opts.postgres, "postgres", "", "PostgreSQL URL for metadata instead of the embedded store, e.g. postgres://coffre@db.example.org/coffre; env "+postgresEnv)
+	cmd.Flags().StringVar(&opts.blocks, "blocks", "", "where blocks are kept: "+blocksPostgres+" (the --postgres database; the default with --postgres) or "+blocksDir+" (DATA/blocks; the default without)")
 	return cmd
 }
 
@@ -84,21 +102,61 @@ func hasPassword(conn string) bool {
 	return strings.Contains(conn, "password=")
 }
 
-// openStore opens the metadata store: the PostgreSQL database if one is
-// named, the embedded store in the data directory otherwise.
-func openStore(ctx context.Context, opts runOptions) (store.Store, error) {
+// backend is what the server keeps, and how it reaches the other server
+// processes sharing its store (nil Bus and Relay: none can).
+type backend struct {
+	store  store.Store
+	blocks store.BlockStore
+	bus    server.Bus
+	relay  server.Relay
+}
+
+// openBackend opens the stores: the PostgreSQL database if one is named,
+// with its bus and relay, the embedded store in the data directory
+// otherwise; blocks where --blocks says.
+func openBackend(ctx context.Context, opts runOptions, logger *slog.Logger) (backend, error) {
+	where := opts.blocks
+	switch {
+	case where == "" && opts.postgres != "":
+		where = blocksPostgres
+	case where == "":
+		where = blocksDir
+	case where != blocksDir && where != blocksPostgres:
+		return backend{}, fmt.Errorf("--blocks %q: want %s or %s", where, blocksPostgres, blocksDir)
+	case where == blocksPostgres && opts.postgres == "":
+		return backend{}, fmt.Errorf("--blocks %s needs --postgres (or %s)", blocksPostgres, postgresEnv)
+	}
+	var b backend
 	if opts.postgres != "" {
 		st, err := pgstore.Open(ctx, opts.postgres)
 		if err != nil {
-			return nil, err
+			return backend{}, err
 		}
-		return st, nil
+		b = backend{store: st, bus: pgstore.NewBus(st, logger), relay: pgstore.NewRelay(st, logger)}
+		if where == blocksPostgres {
+			b.blocks = pgstore.NewBlocks(st)
+		}
+	} else {
+		st, err := boltstore.Open(storePath(opts.dataDir), boltstore.Options{})
+		if err != nil {
+			return backend{}, err
+		}
+		b.store = st
 	}
-	st, err := boltstore.Open(storePath(opts.dataDir), boltstore.Options{})
-	if err != nil {
-		return nil, err
+	if b.blocks == nil {
+		blocks, err := blockdir.Open(filepath.Join(opts.dataDir, "blocks"))
+		if err != nil {
+			b.store.Close()
+			return backend{}, err
+		}
+		b.blocks = blocks
 	}
-	return st, nil
+	return b, nil
+}
+
+func (b backend) close() {
+	b.blocks.Close()
+	b.store.Close()
 }
 
 func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
@@ -115,16 +173,12 @@ func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
 	if opts.tlsCert != "" {
 		pin = "" // a CA certificate: clients verify it the usual way
 	}
-	st, err := openStore(ctx, opts)
+	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	b, err := openBackend(ctx, opts, logger)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	blocks, err := blockdir.Open(filepath.Join(opts.dataDir, "blocks"))
-	if err != nil {
-		return err
-	}
-	defer blocks.Close()
+	defer b.close()
 	lis, err := net.Listen("tcp", opts.listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", opts.listen, err)
@@ -136,8 +190,10 @@ func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
 	if err := os.WriteFile(addressPath(opts.dataDir), []byte(public+"\n"), 0o600); err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-	srv := server.New(server.Config{Store: st, Blocks: blocks, PublicAddress: public, Pin: pin, Logger: logger})
+	srv := server.New(server.Config{
+		Store: b.store, Blocks: b.blocks, Bus: b.bus, Relay: b.relay,
+		PublicAddress: public, Pin: pin, Logger: logger,
+	})
 
 	out := cmd.OutOrStdout()
 	if created {

@@ -1,7 +1,13 @@
 // Package pgstore is the PostgreSQL storage backend: every organisation's
 // metadata and logs in one database, which any number of server processes
-// may share. Blocks are not kept here but in a store.BlockStore, as with
-// the embedded store.
+// may share. Blocks are kept in a store.BlockStore: a directory, as with
+// the embedded store, or this database too (Blocks, blocks.go).
+//
+// What else the processes sharing a database need of one another goes
+// through it as well: the events of Watch streams through LISTEN/NOTIFY
+// (Bus, bus.go) and the enrolment relay through tables and notifications
+// (Relay, relay.go), over one listening connection per process
+// (notify.go).
 //
 // The tables are in migrations/, which Open applies (schema.go). Every
 // method is one transaction at READ COMMITTED; what must not interleave is
@@ -42,6 +48,9 @@ import (
 // Store is a store.Store kept in a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	// notifier listens for the other processes' notifications, once a
+	// Bus or a Relay needs it (notify.go).
+	notifier *notifier
 }
 
 var _ store.Store = (*Store)(nil)
@@ -65,11 +74,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("opening PostgreSQL store %s: %w", where, err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, notifier: newNotifier(pool.Config().ConnConfig)}, nil
 }
 
-// Close closes every connection. Calling it again does nothing.
+// Close closes every connection, the listening one of the Bus and Relay
+// too. Calling it again does nothing.
 func (s *Store) Close() error {
+	s.notifier.close()
 	s.pool.Close()
 	return nil
 }
