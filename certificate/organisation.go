@@ -66,14 +66,14 @@ type Organisation struct {
 	Root crypto.VerifyKey
 	Head Head
 
-	users    map[string]*User
-	devices  map[string]*Device
-	vaults   map[string]*Vault
-	hashes   [][]byte // hashes[p] is the chain hash after position p
+	users   map[string]*User
+	devices map[string]*Device
+	vaults  map[string]*Vault
+	hashes  [][]byte // hashes[p] is the chain hash after position p
 	// Indexes that keep each check constant-time in the organisation's size.
 	activeEmail map[string]string // email → id of the non-revoked user holding it
 	deviceCount map[string]int    // user id → number of devices
-	lastTime time.Time
+	lastTime    time.Time
 }
 
 // NewOrganisation returns the state of an empty log for that organisation
