@@ -119,17 +119,22 @@ func (s *Server) GetLog(ctx context.Context, req *coffrev1.GetLogRequest) (*coff
 		limit = maxLogPage
 	}
 	from := max(req.GetFrom(), 1)
-	entries, err := s.cfg.Store.ReadLog(ctx, c.orgID, from, limit)
+	// The head first, then the entries up to it: an append between the
+	// two reads must not make the answer claim entries it doesn't carry.
+	head, err := s.cfg.Store.LogHead(ctx, c.orgID)
 	if err != nil {
 		return nil, err
 	}
-	head, err := s.cfg.Store.LogHead(ctx, c.orgID)
+	entries, err := s.cfg.Store.ReadLog(ctx, c.orgID, from, limit)
 	if err != nil {
 		return nil, err
 	}
 	resp := &coffrev1.GetLogResponse{HeadPosition: head.Position}
 	size := 0
 	for _, e := range entries {
+		if e.Position > head.Position {
+			break
+		}
 		// Key rotations of large vaults are large: keep each answer well
 		// under the client's message limit.
 		if size += len(e.Data); size > maxReadBytes && len(resp.Entries) > 0 {

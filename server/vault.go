@@ -96,17 +96,21 @@ func (s *Server) VaultRead(ctx context.Context, req *coffrev1.VaultReadRequest) 
 	if limit <= 0 || limit > maxVaultPage {
 		limit = maxVaultPage
 	}
-	entries, err := s.cfg.Store.ReadVaultLog(ctx, c.orgID, v.ID, max(req.GetFrom(), 1), limit)
+	// The head first, then the entries up to it (see GetLog).
+	head, err := s.cfg.Store.VaultLogHead(ctx, c.orgID, v.ID)
 	if err != nil {
 		return nil, err
 	}
-	head, err := s.cfg.Store.VaultLogHead(ctx, c.orgID, v.ID)
+	entries, err := s.cfg.Store.ReadVaultLog(ctx, c.orgID, v.ID, max(req.GetFrom(), 1), limit)
 	if err != nil {
 		return nil, err
 	}
 	resp := &coffrev1.VaultReadResponse{HeadPosition: head.Position}
 	size := 0
 	for _, e := range entries {
+		if e.Position > head.Position {
+			break
+		}
 		// Keep answers well under the client's message limit: a big file's
 		// manifest lists thousands of blocks.
 		if size += len(e.Data); size > maxReadBytes && len(resp.Entries) > 0 {

@@ -9,14 +9,14 @@ import (
 
 func TestBlocksConformance(t *testing.T) {
 	storetest.RunBlocks(t, func(t *testing.T) store.BlockStore {
-		return NewBlocks(mustOpen(t, cluster.newDatabase(t)))
+		return NewBlocks(mustOpen(t, cluster.NewDatabase(t)))
 	})
 }
 
 // TestBlocksShared checks that two stores on one database, as two server
 // processes, see each other's blocks.
 func TestBlocksShared(t *testing.T) {
-	url := cluster.newDatabase(t)
+	url := cluster.NewDatabase(t)
 	a, b := NewBlocks(mustOpen(t, url)), NewBlocks(mustOpen(t, url))
 	ctx := t.Context()
 	if err := a.PutBlock(ctx, "orgaaaaa", "vaultaaa", "block001", []byte("from a")); err != nil {

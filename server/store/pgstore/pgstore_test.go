@@ -17,14 +17,14 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.Run(t, storetest.Backend{
 		Open: func(t *testing.T) store.Store {
-			s, err := Open(t.Context(), cluster.newDatabase(t))
+			s, err := Open(t.Context(), cluster.NewDatabase(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			return s
 		},
 		OpenBackup: func(t *testing.T, backup []byte) store.Store {
-			s := mustOpen(t, cluster.newDatabase(t))
+			s := mustOpen(t, cluster.NewDatabase(t))
 			if err := s.Restore(t.Context(), bytes.NewReader(backup)); err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +83,7 @@ func appendRetrying(t *testing.T, s *Store, org, vault, data, spend string) erro
 // log: each log must come out gap-free, chained, and with every entry
 // once.
 func TestTwoProcesses(t *testing.T) {
-	url := cluster.newDatabase(t)
+	url := cluster.NewDatabase(t)
 	procs := []*Store{mustOpen(t, url), mustOpen(t, url)}
 	newOrg(t, procs[0], "org")
 	const writers, each = 4, 25
@@ -159,7 +159,7 @@ func TestTwoProcesses(t *testing.T) {
 // TestSpendOnce has writers in two processes race to append with the same
 // invitation: it is spent once, by exactly one entry.
 func TestSpendOnce(t *testing.T) {
-	url := cluster.newDatabase(t)
+	url := cluster.NewDatabase(t)
 	procs := []*Store{mustOpen(t, url), mustOpen(t, url)}
 	newOrg(t, procs[0], "org")
 	inv := store.Invitation{
@@ -203,7 +203,7 @@ func TestSpendOnce(t *testing.T) {
 // exactly one finds no previous connection, and each other one finds a
 // connection recorded by another.
 func TestOneDeviceAtOnce(t *testing.T) {
-	url := cluster.newDatabase(t)
+	url := cluster.NewDatabase(t)
 	procs := []*Store{mustOpen(t, url), mustOpen(t, url)}
 	newOrg(t, procs[0], "org")
 	const logins = 16
@@ -247,7 +247,7 @@ func TestOneDeviceAtOnce(t *testing.T) {
 // TestOpenConcurrently opens several stores at once on a new database, as
 // server processes starting together: each must find the schema whole.
 func TestOpenConcurrently(t *testing.T) {
-	url := cluster.newDatabase(t)
+	url := cluster.NewDatabase(t)
 	const processes = 6
 	errs := make(chan error, processes)
 	var wg sync.WaitGroup
@@ -281,7 +281,7 @@ func TestOpenConcurrently(t *testing.T) {
 // TestOpenNewerSchema checks that a server refuses a database that a newer
 // server has migrated, rather than write to tables it does not know.
 func TestOpenNewerSchema(t *testing.T) {
-	url := cluster.newDatabase(t)
+	url := cluster.NewDatabase(t)
 	s := mustOpen(t, url)
 	if _, err := s.pool.Exec(t.Context(), `INSERT INTO schema_migrations (version) VALUES ($1)`, schemaVersion+1); err != nil {
 		t.Fatal(err)
@@ -298,7 +298,7 @@ func TestOpenNewerSchema(t *testing.T) {
 // TestVaultIDs checks that the empty vault id, which would be the
 // organisation log, and NUL are refused, and that nothing is written.
 func TestVaultIDs(t *testing.T) {
-	s := mustOpen(t, cluster.newDatabase(t))
+	s := mustOpen(t, cluster.NewDatabase(t))
 	ctx := t.Context()
 	newOrg(t, s, "org")
 	entry := []store.LogEntry{next(store.Head{}, "data")}
@@ -322,7 +322,7 @@ func TestVaultIDs(t *testing.T) {
 // TestRestoreRefuses checks that a dump that is cut short, damaged or
 // loaded into a store in use loads nothing.
 func TestRestoreRefuses(t *testing.T) {
-	src := mustOpen(t, cluster.newDatabase(t))
+	src := mustOpen(t, cluster.NewDatabase(t))
 	ctx := t.Context()
 	newOrg(t, src, "org")
 	for _, vault := range []string{"", "vault"} {
@@ -359,7 +359,7 @@ func TestRestoreRefuses(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			dst := mustOpen(t, cluster.newDatabase(t))
+			dst := mustOpen(t, cluster.NewDatabase(t))
 			err := dst.Restore(ctx, strings.NewReader(damaged))
 			if err == nil {
 				t.Fatalf("Restore of a dump %s succeeded", name)

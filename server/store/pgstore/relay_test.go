@@ -22,7 +22,7 @@ var (
 // processes would, and waits until both listen.
 func twoProcesses(t *testing.T) (*Store, *Store) {
 	t.Helper()
-	url := cluster.newDatabase(t)
+	url := cluster.NewDatabase(t)
 	return mustOpen(t, url), mustOpen(t, url)
 }
 
