@@ -40,22 +40,27 @@ type operator struct {
 	s *Server
 }
 
-// ServeOperator serves the operator service on the Unix socket at path
-// until ctx ends.
-func (s *Server) ServeOperator(ctx context.Context, path string) error {
-	_ = os.Remove(path) // a stale socket from a crash
+// ListenOperator opens the operator socket at path (mode 0600), replacing
+// a stale one left by a crash.
+func ListenOperator(path string) (net.Listener, error) {
+	_ = os.Remove(path)
 	lis, err := net.Listen("unix", path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		lis.Close()
-		return err
+		return nil, err
 	}
+	return lis, nil
+}
+
+// ServeOperator serves the operator service on lis until ctx ends.
+func (s *Server) ServeOperator(ctx context.Context, lis net.Listener) error {
 	g := grpc.NewServer()
 	coffrev1.RegisterOperatorServiceServer(g, &operator{s: s})
 	go func() { <-ctx.Done(); g.Stop() }()
-	err = g.Serve(lis)
+	err := g.Serve(lis)
 	if errors.Is(err, grpc.ErrServerStopped) {
 		err = nil
 	}

@@ -199,6 +199,12 @@ func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
 	if created {
 		fmt.Fprintf(out, "made a self-signed TLS certificate in %s\n", opts.dataDir)
 	}
+	// The operator socket exists before "listening" is printed: a script
+	// that waits for that line can create organisations at once.
+	opLis, err := server.ListenOperator(operatorPath(opts.dataDir))
+	if err != nil {
+		return fmt.Errorf("operator socket: %w", err)
+	}
 	fmt.Fprintf(out, "coffre-server listening on %s (clients use %s)\n", lis.Addr(), public)
 	if pin != "" {
 		fmt.Fprintf(out, "TLS pin: %s\n", pin)
@@ -207,7 +213,7 @@ func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, lis, cert) })
-	g.Go(func() error { return srv.ServeOperator(gctx, operatorPath(opts.dataDir)) })
+	g.Go(func() error { return srv.ServeOperator(gctx, opLis) })
 	if opts.metrics != "" {
 		mlis, err := net.Listen("tcp", opts.metrics)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -24,6 +25,22 @@ import (
 // using too, or else the embedded store (the server is not running, so
 // nothing else holds it).
 func withOperator(ctx context.Context, dataDir string, running func(coffrev1.OperatorServiceClient) error, offline func(store.Store) error) error {
+	// A server that is starting holds the store before its socket answers:
+	// wait a little for the socket rather than fail on the lock.
+	for attempt := 0; ; attempt++ {
+		err := tryOperator(ctx, dataDir, running, offline)
+		if !errors.Is(err, boltstore.ErrLocked) || attempt >= 20 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func tryOperator(ctx context.Context, dataDir string, running func(coffrev1.OperatorServiceClient) error, offline func(store.Store) error) error {
 	sock, err := filepath.Abs(operatorPath(dataDir))
 	if err != nil {
 		return err
