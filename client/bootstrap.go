@@ -97,8 +97,10 @@ func Bootstrap(ctx context.Context, dir string, l link.Link, opts BootstrapOptio
 	if err != nil {
 		return nil, err
 	}
-	// The key file is written before the server hears of it: once the
-	// token is spent, these keys are the organisation's only admin.
+	// The root key is never written anywhere (only its verify key travels,
+	// in links): once this function returns, nothing can sign as the
+	// organisation again. The key file is written before the server hears
+	// of it: once the token is spent, these keys are the only admin's.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -108,7 +110,6 @@ func Bootstrap(ctx context.Context, dir string, l link.Link, opts BootstrapOptio
 	_, err = c.api.Bootstrap(ctx, &coffrev1.BootstrapRequest{
 		OrganisationId: l.OrganisationID, Token: l.Token, RootVerifyKey: root.Public().Bytes(), Certificates: certs,
 	})
-	root = nil // the root key is never stored: nothing else may ever sign as the organisation
 	if err != nil {
 		os.Remove(keyFilePath(dir))
 		return nil, fromServer(l.Address, err)

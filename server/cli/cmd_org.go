@@ -27,7 +27,7 @@ func newOrgCommand() *cobra.Command {
 func newOrgCreateCommand() *cobra.Command {
 	var dataDir string
 	cmd := &cobra.Command{
-		Use:   "org create NAME",
+		Use:   "create NAME",
 		Short: "Create an organisation and print its bootstrap link",
 		Long: `Create an organisation and print its bootstrap link. Give the link to the
 organisation's first administrator, who runs 'coffre org bootstrap LINK'.
@@ -39,7 +39,6 @@ Works whether the server is running (through its operator socket) or not.`,
 			return runOrgCreate(cmd.Context(), cmd.OutOrStdout(), dataDir, args[0])
 		},
 	}
-	cmd.Use = "create NAME"
 	dataDirFlag(cmd, &dataDir)
 	return cmd
 }
