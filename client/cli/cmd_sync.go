@@ -42,7 +42,9 @@ Editor and office temporary files are ignored, and so is anything matching
 a line of DIR/.coffreignore (globs, like "*.bak" or "scratch/").
 With --all, every vault you belong to is synced into ROOT/<vault name>.
 'coffre lock' makes a running sync forget the keys (it then leaves the folder
-as it is) until 'coffre unlock'; --lock-after does it on a timer.
+as it is) until 'coffre unlock'; so does --lock-after (default 15 min) after
+that long without a change in the folder. One-shot commands keep no keys:
+each asks for the passphrase.
 The state of each synced folder is shown by 'coffre status'.`,
 		Example: "  coffre sync cardiology ~/Cardiology\n  coffre sync --all ~/coffre\n  coffre sync cardiology ~/Cardiology --once",
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -60,7 +62,7 @@ The state of each synced folder is shown by 'coffre status'.`,
 	cmd.Flags().DurationVar(&opts.scan, "scan-interval", 30*time.Second, "full scan period (catches what file events miss)")
 	cmd.Flags().DurationVar(&opts.settle, "settle", 2*time.Second, "a file must be unchanged this long before it is uploaded")
 	cmd.Flags().DurationVar(&opts.debounce, "debounce", 300*time.Millisecond, "wait for a burst of changes to end")
-	cmd.Flags().DurationVar(&opts.lockAfter, "lock-after", 0, "forget the keys this long after each unlock (0: only 'coffre lock' locks)")
+	cmd.Flags().DurationVar(&opts.lockAfter, "lock-after", 15*time.Minute, "forget the keys after this long without a change in the folder or an unlock (0: only 'coffre lock' locks)")
 	return cmd
 }
 
@@ -100,9 +102,18 @@ func runSync(cmd *cobra.Command, g *globalOptions, opts syncOptions, args []stri
 	for _, t := range targets {
 		remote[t.vaultID] = make(chan struct{}, 1)
 	}
+	activity := make(chan struct{}, 1) // local changes: the person is there
 	if !opts.once {
 		go watchRemote(ctx, u, remote)
-		stop, err := serveControl(ctx, g.home, u, opts.lockAfter)
+		wake := func() { // the runners report the new state at once
+			for _, ch := range remote {
+				select {
+				case ch <- struct{}{}:
+				default:
+				}
+			}
+		}
+		stop, err := serveControl(ctx, g.home, u, opts.lockAfter, activity, wake)
 		if err != nil {
 			return fmt.Errorf("control socket: %w", err)
 		}
@@ -115,7 +126,7 @@ func runSync(cmd *cobra.Command, g *globalOptions, opts syncOptions, args []stri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = syncOne(ctx, cmd, u, t, opts, remote[t.vaultID], &mu)
+			errs[i] = syncOne(ctx, cmd, u, t, opts, remote[t.vaultID], activity, &mu)
 		}()
 	}
 	wg.Wait()
@@ -195,7 +206,7 @@ func watchRemote(ctx context.Context, u *client.Unlocked, remote map[string]chan
 	}
 }
 
-func syncOne(ctx context.Context, cmd *cobra.Command, u *client.Unlocked, t syncTarget, opts syncOptions, remote <-chan struct{}, mu *sync.Mutex) error {
+func syncOne(ctx context.Context, cmd *cobra.Command, u *client.Unlocked, t syncTarget, opts syncOptions, remote <-chan struct{}, activity chan<- struct{}, mu *sync.Mutex) error {
 	if err := os.MkdirAll(t.dir, 0o755); err != nil {
 		return err
 	}
@@ -230,6 +241,14 @@ func syncOne(ctx context.Context, cmd *cobra.Command, u *client.Unlocked, t sync
 	out := cmd.OutOrStdout()
 	lastState, lastError := "", ""
 	report := func(st syncer.Status, res syncer.Result) {
+		// Changes made in the folder (not those sync wrote there) show the
+		// person is there: they keep the idle lock away.
+		if res.Uploaded+res.DeletedRemote > 0 {
+			select {
+			case activity <- struct{}{}:
+			default:
+			}
+		}
 		st.Vault, st.Dir = t.name, t.dir
 		syncer.WriteStatus(statusPath, st)
 		if st.State == "syncing" {

@@ -24,7 +24,7 @@ import (
 func controlDir(home string) string { return filepath.Join(home, "sync") }
 
 // serveControl answers lock and unlock requests for u until ctx ends.
-func serveControl(ctx context.Context, home string, u *client.Unlocked, lockAfter time.Duration) (func(), error) {
+func serveControl(ctx context.Context, home string, u *client.Unlocked, lockAfter time.Duration, activity <-chan struct{}, wake func()) (func(), error) {
 	path := filepath.Join(controlDir(home), fmt.Sprintf("%d.sock", os.Getpid()))
 	os.Remove(path)
 	lis, err := net.Listen("unix", path)
@@ -39,17 +39,31 @@ func serveControl(ctx context.Context, home string, u *client.Unlocked, lockAfte
 		<-ctx.Done()
 		lis.Close()
 	}()
+	unlocked := make(chan struct{}, 1)
 	if lockAfter > 0 {
+		// Idle lock: the keys are forgotten after lockAfter without the
+		// person doing anything in the folder (or unlocking).
 		go func() {
-			t := time.NewTicker(lockAfter)
+			t := time.NewTimer(lockAfter)
 			defer t.Stop()
 			for {
 				select {
 				case <-ctx.Done():
 					return
+				case <-activity:
+				case <-unlocked:
 				case <-t.C:
 					u.Lock()
+					wake()
+					continue
 				}
+				if !t.Stop() {
+					select {
+					case <-t.C:
+					default:
+					}
+				}
+				t.Reset(lockAfter)
 			}
 		}()
 	}
@@ -67,11 +81,16 @@ func serveControl(ctx context.Context, home string, u *client.Unlocked, lockAfte
 				switch cmd {
 				case "lock":
 					u.Lock()
+					wake()
 					fmt.Fprintln(c, "ok")
 				case "unlock":
 					if err := u.Relock(home, []byte(arg)); err != nil {
 						fmt.Fprintln(c, "error", err)
 						return
+					}
+					select {
+					case unlocked <- struct{}{}:
+					default:
 					}
 					fmt.Fprintln(c, "ok")
 				default:
