@@ -129,20 +129,26 @@ func (s *Server) GetLog(ctx context.Context, req *coffrev1.GetLogRequest) (*coff
 	if err != nil {
 		return nil, err
 	}
-	resp := &coffrev1.GetLogResponse{HeadPosition: head.Position}
+	return &coffrev1.GetLogResponse{HeadPosition: head.Position, Entries: page(head, entries)}, nil
+}
+
+// page turns the entries read after the head into an answer: none past
+// that head, and no more than maxReadBytes (at least one), well under the
+// client's message limit — key rotations of large vaults and manifests of
+// large files are large.
+func page(head store.Head, entries []store.LogEntry) []*coffrev1.LogEntry {
+	var out []*coffrev1.LogEntry
 	size := 0
 	for _, e := range entries {
 		if e.Position > head.Position {
 			break
 		}
-		// Key rotations of large vaults are large: keep each answer well
-		// under the client's message limit.
-		if size += len(e.Data); size > maxReadBytes && len(resp.Entries) > 0 {
+		if size += len(e.Data); size > maxReadBytes && len(out) > 0 {
 			break
 		}
-		resp.Entries = append(resp.Entries, &coffrev1.LogEntry{Position: e.Position, Data: e.Data})
+		out = append(out, &coffrev1.LogEntry{Position: e.Position, Data: e.Data})
 	}
-	return resp, nil
+	return out
 }
 
 // AppendCertificates appends certificates signed by the calling device,

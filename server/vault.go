@@ -105,20 +105,7 @@ func (s *Server) VaultRead(ctx context.Context, req *coffrev1.VaultReadRequest) 
 	if err != nil {
 		return nil, err
 	}
-	resp := &coffrev1.VaultReadResponse{HeadPosition: head.Position}
-	size := 0
-	for _, e := range entries {
-		if e.Position > head.Position {
-			break
-		}
-		// Keep answers well under the client's message limit: a big file's
-		// manifest lists thousands of blocks.
-		if size += len(e.Data); size > maxReadBytes && len(resp.Entries) > 0 {
-			break
-		}
-		resp.Entries = append(resp.Entries, &coffrev1.LogEntry{Position: e.Position, Data: e.Data})
-	}
-	return resp, nil
+	return &coffrev1.VaultReadResponse{HeadPosition: head.Position, Entries: page(head, entries)}, nil
 }
 
 // PutBlock stores one encrypted block for a member with a write role.
