@@ -367,7 +367,7 @@ func (w *Vault) Mkdir(ctx context.Context, p string) error {
 }
 
 // Remove removes a file or an empty folder from its parent. Every version
-// stays in the history (restore brings it back).
+// stays in the log: `get --at` a date before the removal reads it back.
 func (w *Vault) Remove(ctx context.Context, p string) error { return w.RemoveIf(ctx, p, nil) }
 
 // RemoveIf removes p only if it is still the given version (sync uses it

@@ -139,7 +139,7 @@ func newMkdirCommand(g *globalOptions) *cobra.Command {
 func newRmCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rm VAULT:/path",
-		Short: "Remove a file or an empty folder (its history stays; restore brings a file back)",
+		Short: "Remove a file or an empty folder (its versions stay: get --at DATE reads it back)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, w, p, err := g.openVault(cmd, args[0])
