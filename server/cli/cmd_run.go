@@ -19,6 +19,7 @@ import (
 	"github.com/coffre/coffre/server/store/blockdir"
 	"github.com/coffre/coffre/server/store/boltstore"
 	"github.com/coffre/coffre/server/store/pgstore"
+	"github.com/coffre/coffre/server/store/s3blocks"
 )
 
 // postgresEnv names the variable that --postgres defaults to. The other
@@ -33,7 +34,7 @@ type runOptions struct {
 	tlsKey     string
 	metrics    string
 	postgres   string // connection string; empty for the embedded store
-	blocks     string // blocksDir or blocksPostgres; empty: the default for postgres
+	blocks     string // blocksDir, blocksPostgres or an s3:// URL; empty: the default
 }
 
 // Where blocks are kept (--blocks).
@@ -54,7 +55,7 @@ links so that clients trust this certificate and no other.
 
 With --postgres, metadata is kept in that PostgreSQL database instead of the
 embedded store (the schema is made or brought up to date at start), and so
-are blocks unless --blocks dir keeps them in the data directory. Leave the
+are blocks unless --blocks says otherwise. Leave the
 password out of the URL: use PGPASSWORD or ~/.pgpass, or give the whole URL
 in COFFRE_SERVER_POSTGRES.
 
@@ -63,9 +64,22 @@ events and enrolment messages pass between them through the database, so a
 client may reach any of them. Give each its own data directory, the same
 --public-addr, and the same TLS key (--tls-cert/--tls-key, or copy
 tls-cert.pem and tls-key.pem from the first one's data directory), so that
-links and their pin hold whichever server answers. Keep blocks in PostgreSQL
-(the default), or with --blocks dir make DATA/blocks of every server the same
-shared directory (a symbolic link).
+links and their pin hold whichever server answers.
+
+Blocks (the encrypted file contents) go where --blocks says:
+  dir           DATA/blocks, plain files (the default without --postgres);
+                several servers must share it (a symbolic link to one
+                shared directory)
+  postgres      the --postgres database (the default with it)
+  s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&region=R][&tls=false][&ca=FILE]
+                [&create=true]
+                a bucket of an S3-compatible object store (MinIO, Ceph,
+                Garage, Amazon S3 without endpoint); the bucket must exist.
+                Credentials come from COFFRE_S3_ACCESS_KEY and
+                COFFRE_S3_SECRET_KEY (or AWS_ACCESS_KEY_ID and
+                AWS_SECRET_ACCESS_KEY), never from the URL. tls=false is for
+                a store on loopback only; create=true makes the bucket
+                if it is missing (for trying coffre).
 
 The server stops cleanly on SIGINT or SIGTERM.`,
 		Example: "  coffre-server run --data /var/lib/coffre --listen 0.0.0.0:7443 --public-addr coffre.example.org:7443",
@@ -88,7 +102,7 @@ The server stops cleanly on SIGINT or SIGTERM.`,
 	cmd.Flags().StringVar(&opts.tlsKey, "tls-key", "", "TLS private key file (PEM), with --tls-cert")
 	cmd.Flags().StringVar(&opts.metrics, "metrics", "", "serve Prometheus /metrics and /healthz on this address (e.g. 127.0.0.1:9443); off when empty")
 	cmd.Flags().StringVar(&opts.postgres, "postgres", "", "PostgreSQL URL for metadata instead of the embedded store, e.g. postgres://coffre@db.example.org/coffre; env "+postgresEnv)
-	cmd.Flags().StringVar(&opts.blocks, "blocks", "", "where blocks are kept: "+blocksPostgres+" (the --postgres database; the default with --postgres) or "+blocksDir+" (DATA/blocks; the default without)")
+	cmd.Flags().StringVar(&opts.blocks, "blocks", "", "where blocks are kept: "+blocksDir+", "+blocksPostgres+" or s3://BUCKET?endpoint=HOST:PORT (see above)")
 	return cmd
 }
 
@@ -121,24 +135,35 @@ func openBackend(ctx context.Context, opts runOptions, logger *slog.Logger) (bac
 		where = blocksPostgres
 	case where == "":
 		where = blocksDir
-	case where != blocksDir && where != blocksPostgres:
-		return backend{}, fmt.Errorf("--blocks %q: want %s or %s", where, blocksPostgres, blocksDir)
+	case where != blocksDir && where != blocksPostgres && !s3blocks.IsURL(where):
+		return backend{}, fmt.Errorf("--blocks %q: want %s, %s or s3://BUCKET?endpoint=HOST:PORT", where, blocksDir, blocksPostgres)
 	case where == blocksPostgres && opts.postgres == "":
 		return backend{}, fmt.Errorf("--blocks %s needs --postgres (or %s)", blocksPostgres, postgresEnv)
 	}
 	var b backend
-	if opts.postgres != "" {
-		st, err := pgstore.Open(ctx, opts.postgres)
+	if s3blocks.IsURL(where) {
+		// First: a wrong URL or missing bucket is found before the store
+		// is touched.
+		blocks, err := s3blocks.Open(ctx, where)
 		if err != nil {
 			return backend{}, err
 		}
-		b = backend{store: st, bus: pgstore.NewBus(st, logger), relay: pgstore.NewRelay(st, logger)}
+		b.blocks = blocks
+	}
+	if opts.postgres != "" {
+		st, err := pgstore.Open(ctx, opts.postgres)
+		if err != nil {
+			b.closeBlocks()
+			return backend{}, err
+		}
+		b.store, b.bus, b.relay = st, pgstore.NewBus(st, logger), pgstore.NewRelay(st, logger)
 		if where == blocksPostgres {
 			b.blocks = pgstore.NewBlocks(st)
 		}
 	} else {
 		st, err := boltstore.Open(storePath(opts.dataDir), boltstore.Options{})
 		if err != nil {
+			b.closeBlocks()
 			return backend{}, err
 		}
 		b.store = st
@@ -157,6 +182,12 @@ func openBackend(ctx context.Context, opts runOptions, logger *slog.Logger) (bac
 func (b backend) close() {
 	b.blocks.Close()
 	b.store.Close()
+}
+
+func (b backend) closeBlocks() {
+	if b.blocks != nil {
+		b.blocks.Close()
+	}
 }
 
 func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
