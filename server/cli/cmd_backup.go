@@ -20,8 +20,11 @@ func newBackupCommand() *cobra.Command {
 		Short: "Write a consistent copy of the store, while the server runs or not",
 		Long: `Write a consistent copy of the embedded store to FILE. While the server runs,
 the copy is taken through its operator socket in one read transaction, so
-writes go on meanwhile. To restore, stop the server and put the file back as
-DATA/coffre.db.`,
+writes go on meanwhile. To restore, stop the server and run
+'coffre-server restore --data DIR --from FILE', which puts it back as
+DATA/coffre.db. A server on PostgreSQL writes a JSON-lines dump instead;
+'coffre-server restore --postgres URL --from FILE' loads it into a new
+database. Blocks are in neither: copy them separately.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {

@@ -38,7 +38,7 @@ to the organisation's first administrator.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCommand(), newOrgCommand(), newBackupCommand())
+	root.AddCommand(newRunCommand(), newOrgCommand(), newBackupCommand(), newRestoreCommand())
 	return root
 }
 

@@ -10,11 +10,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffre/coffre/tests/testbackend"
 )
 
 // TestDemoScript runs the README's main command, scripts/demo, to its end:
 // the guided demo must work on a fresh machine.
 func TestDemoScript(t *testing.T) {
+	testbackend.RequireEmbedded(t, "scripts/demo runs its own server on the embedded store")
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/coffre/coffre/tests/testbackend"
 )
 
 // Timeouts of one command, of one enrolment (two processes), and of a
@@ -72,7 +74,7 @@ func runTests(m *testing.M) int {
 	}
 	coffreBin = filepath.Join(bin, "coffre")
 	serverBin = filepath.Join(bin, "coffre-server")
-	return m.Run()
+	return testbackend.Main(m)
 }
 
 // moduleRoot is the directory of coffre's go.mod, two levels above this
@@ -162,9 +164,10 @@ func exitCode(err error) int {
 // Server is one coffre-server process on a loopback port and a data
 // directory; it can be stopped and started again on both.
 type Server struct {
-	t    testing.TB
-	Data string // data directory
-	Addr string // host:port it listens on
+	t       testing.TB
+	Data    string                 // data directory
+	Addr    string                 // host:port it listens on
+	Backend testbackend.Deployment // where it keeps its data besides Data
 
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when the process has exited
@@ -176,7 +179,7 @@ type Server struct {
 // stops it when the test ends.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{t: t, Data: filepath.Join(t.TempDir(), "server")}
+	s := &Server{t: t, Data: filepath.Join(t.TempDir(), "server"), Backend: testbackend.New(t)}
 	t.Cleanup(func() {
 		if s.Running() {
 			s.Stop()
@@ -218,8 +221,8 @@ func (s *Server) start() error {
 	if s.Running() {
 		return errors.New("already running")
 	}
-	cmd := exec.Command(serverBin, "run", "--data", s.Data, "--listen", s.Addr)
-	cmd.Env = cleanEnv()
+	cmd := exec.Command(serverBin, append([]string{"run", "--data", s.Data, "--listen", s.Addr}, s.Backend.Args...)...)
+	cmd.Env = s.Env()
 	cmd.Stderr = &s.output
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -296,10 +299,14 @@ func (s *Server) Stop() {
 // Output is everything the server printed so far.
 func (s *Server) Output() string { return s.output.String() }
 
+// Env is the environment of the server's commands: the test's without
+// COFFRE_ variables, plus where the backend keeps the data.
+func (s *Server) Env() []string { return append(cleanEnv(), s.Backend.Env...) }
+
 // Run runs a coffre-server command (org, backup …); --data is the caller's.
 func (s *Server) Run(args ...string) Result {
 	s.t.Helper()
-	return run(s.t, cleanEnv(), "", serverBin, args...)
+	return run(s.t, s.Env(), "", serverBin, args...)
 }
 
 // MustRun runs a coffre-server command that must succeed and returns its

@@ -3,12 +3,15 @@ package e2e
 import (
 	"strings"
 	"testing"
+
+	"github.com/coffre/coffre/tests/testbackend"
 )
 
 // TestHelpTeaches checks that --help tells a newcomer, or a script writer,
 // what they need: how to give the passphrase without a terminal, what the
 // codes of an enrolment are for, how to bring one's own TLS certificate.
 func TestHelpTeaches(t *testing.T) {
+	testbackend.RequireEmbedded(t, "help text is the same whatever the store")
 	for _, c := range []struct {
 		bin  string
 		args []string

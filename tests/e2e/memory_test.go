@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coffre/coffre/tests/testbackend"
 )
 
 // stream is n bytes of pseudo-random data, generated 1 MiB at a time into
@@ -82,6 +84,7 @@ func procStatus(pid, field string) int64 {
 // upload, once the process is in its steady state, which is what a file's
 // size could make grow.
 func TestPutMemoryIsFlat(t *testing.T) {
+	testbackend.RequireEmbedded(t, "it measures the client's memory, which the server's store does not change")
 	if testing.Short() {
 		t.Skip("puts 2 GiB")
 	}

@@ -5,12 +5,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/coffre/coffre/tests/testbackend"
 )
 
 // TestServerBackupWhileRunning is the operator's side: list organisations,
 // back up a running server, restore the backup the documented way (stop,
 // put the file back as DATA/coffre.db, start), and back up a stopped one.
 func TestServerBackupWhileRunning(t *testing.T) {
+	testbackend.RequireEmbedded(t, "it puts a copy of DATA/coffre.db back; restore_test.go covers PostgreSQL")
 	srv := StartServer(t)
 	lacID, lacLink := srv.CreateOrg("Clinique du Lac")
 	pinsID, _ := srv.CreateOrg("Clinique des Pins")

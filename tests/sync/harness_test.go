@@ -37,6 +37,7 @@ import (
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/link"
 	"github.com/coffre/coffre/tests/hostile"
+	"github.com/coffre/coffre/tests/testbackend"
 	"github.com/coffre/coffre/workspace"
 	"github.com/coffre/coffre/workspace/syncer"
 )
@@ -55,7 +56,7 @@ var (
 func TestMain(m *testing.M) {
 	hostile.FastKeys()
 	flag.Parse()
-	code := m.Run()
+	code := testbackend.Main(m)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
@@ -137,18 +138,19 @@ func (b *syncBuffer) String() string {
 // procServer is a coffre-server process on a loopback port and a data
 // directory; it can be killed and started again on both.
 type procServer struct {
-	t      testing.TB
-	Data   string
-	Addr   string
-	cmd    *exec.Cmd
-	done   chan struct{}
-	output syncBuffer
+	t       testing.TB
+	Data    string
+	Addr    string
+	Backend testbackend.Deployment // where it keeps its data besides Data
+	cmd     *exec.Cmd
+	done    chan struct{}
+	output  syncBuffer
 }
 
 func startProcServer(t testing.TB) *procServer {
 	t.Helper()
 	binaries(t)
-	s := &procServer{t: t, Data: filepath.Join(t.TempDir(), "server")}
+	s := &procServer{t: t, Data: filepath.Join(t.TempDir(), "server"), Backend: testbackend.New(t)}
 	t.Cleanup(func() {
 		if s.running() {
 			s.cmd.Process.Signal(syscall.SIGTERM)
@@ -185,8 +187,8 @@ func freePort(t testing.TB) string {
 }
 
 func (s *procServer) start() error {
-	cmd := exec.Command(serverBin, "run", "--data", s.Data, "--listen", s.Addr)
-	cmd.Env = cleanEnv()
+	cmd := exec.Command(serverBin, append([]string{"run", "--data", s.Data, "--listen", s.Addr}, s.Backend.Args...)...)
+	cmd.Env = append(cleanEnv(), s.Backend.Env...)
 	cmd.Stderr = &s.output
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -276,14 +278,18 @@ func (s *procServer) Stop() {
 	}
 }
 
-// BlocksDir is where the server keeps blocks (SPEC.md §7.4).
-func (s *procServer) BlocksDir() string { return filepath.Join(s.Data, "blocks") }
+// CountBlocks counts the blocks the server stores for a vault.
+func (s *procServer) CountBlocks(t testing.TB, orgID, vaultID string) int {
+	return s.Backend.CountBlocks(t, s.Data, orgID, vaultID)
+}
 
 // newOrganisation runs `coffre-server org create` and returns the bootstrap
 // link.
 func (s *procServer) newOrganisation(t testing.TB, name string) link.Link {
 	t.Helper()
-	out, err := exec.Command(serverBin, "org", "create", "--data", s.Data, name).CombinedOutput()
+	cmd := exec.Command(serverBin, "org", "create", "--data", s.Data, name)
+	cmd.Env = append(cleanEnv(), s.Backend.Env...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("org create: %v\n%s", err, out)
 	}

@@ -34,9 +34,9 @@ func aliceAndBob(t *testing.T) (*world, *procDev, *procDev) {
 	return w, w.procDev(t, "alice"), w.procDev(t, "bob")
 }
 
-// vaultBlocks counts the block files the server stores for the vault.
+// vaultBlocks counts the blocks the server stores for the vault.
 func (w *world) vaultBlocks(t testing.TB) int {
-	return countFiles(t, filepath.Join(w.ps.BlocksDir(), w.org, w.vault))
+	return w.ps.CountBlocks(t, w.org, w.vault)
 }
 
 // cachedBlocks counts the blocks in a device's block cache.

@@ -1,0 +1,401 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/spf13/cobra"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/server/store/boltstore"
+	"github.com/coffre/coffre/server/store/pgstore"
+)
+
+func newRestoreCommand() *cobra.Command {
+	var dataDir, from, postgres string
+	cmd := &cobra.Command{
+		Use:   "restore --from FILE",
+		Short: "Put a backup back: the embedded store (--data) or a new PostgreSQL database (--postgres)",
+		Long: `Put a backup written by 'coffre-server backup' back in place, after the store
+was lost or damaged.
+
+The embedded store: stop the server, then
+  coffre-server restore --data DIR --from FILE
+FILE must be a backup of the embedded store; it is checked before anything is
+replaced, copied into DIR and renamed over DIR/coffre.db in one step. The
+store it replaces is kept as DIR/coffre.db.before-restore-TIME (delete it once
+the restored server works). Restore refuses while a server runs on DIR.
+
+PostgreSQL: create a new, empty database, then
+  coffre-server restore --postgres URL --from dump.jsonl
+loads the dump (written by 'coffre-server backup' from a server on
+PostgreSQL) in one transaction, after making the schema. It refuses a
+database that already holds organisations. Start the servers on it after.
+
+Blocks are in neither backup: they are restored separately. The server
+never changes or deletes a block, so blocks that survived hold every block
+the backup refers to. Kept in a directory (DATA/blocks) or a bucket, leave
+them where they are, or put your copy back if they were lost too. Kept in
+PostgreSQL (the default with --postgres), they are in the table blocks,
+which the new database lacks: copy it from the old database or from your
+copy, e.g. pg_dump --data-only --table=blocks OLD | psql NEW.
+
+Keep the TLS certificate and key too (DATA/tls-cert.pem and tls-key.pem, or
+the same --tls-cert/--tls-key): links pin the certificate.
+
+A restore is a rollback: the server forgets everything written after the
+backup. By design, a device that had verified later state refuses the
+restored log as a rollback: a client that trusts no server cannot tell a
+restore from a server hiding changes. Devices that verified nothing newer
+than the backup go on as before.`,
+		Example: `  coffre-server restore --data /var/lib/coffre --from coffre.db.bak
+  coffre-server restore --postgres postgres://coffre@db.example.org/coffre_restored --from dump.jsonl`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if from == "" {
+				return errors.New("--from FILE is required: the backup to restore")
+			}
+			if hasPassword(postgres) {
+				return errors.New("--postgres: other users can read the command line: give the password in PGPASSWORD or ~/.pgpass, or the URL in " + postgresEnv)
+			}
+			if postgres == "" {
+				postgres = os.Getenv(postgresEnv)
+			}
+			kind, err := backupKind(from)
+			if err != nil {
+				return err
+			}
+			if postgres != "" {
+				if kind != kindDump {
+					return fmt.Errorf("%s is not a PostgreSQL dump (--postgres or %s names a PostgreSQL database): to restore the embedded store, leave both out", from, postgresEnv)
+				}
+				return runRestorePostgres(cmd.Context(), cmd.OutOrStdout(), postgres, from)
+			}
+			if kind == kindDump {
+				return fmt.Errorf("%s is a PostgreSQL dump: give --postgres URL (or %s) to restore it into a new database", from, postgresEnv)
+			}
+			return runRestoreEmbedded(cmd.Context(), cmd.OutOrStdout(), dataDir, from)
+		},
+	}
+	dataDirFlag(cmd, &dataDir)
+	cmd.Flags().StringVar(&from, "from", "", "the backup to restore: a copy of coffre.db, or a PostgreSQL dump (.jsonl)")
+	cmd.Flags().StringVar(&postgres, "postgres", "", "restore the dump into this PostgreSQL database, which must hold no organisation; env "+postgresEnv)
+	return cmd
+}
+
+// What a backup file is, from its first bytes.
+const (
+	kindUnknown = iota
+	kindBolt    // a bbolt file: a copy of the embedded store
+	kindDump    // a JSON-lines dump of the PostgreSQL store
+)
+
+// backupKind says what the file at path looks like; it does not check it.
+func backupKind(path string) (int, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("no backup at %s: no such file", path)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the backup: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return 0, fmt.Errorf("%s is a directory, not a backup file", path)
+	}
+	head := make([]byte, 64)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return 0, fmt.Errorf("reading the backup: %w", err)
+	}
+	head = head[:n]
+	switch {
+	case n == 0:
+		return 0, fmt.Errorf("%s is empty, not a coffre backup", path)
+	// The first page of a bbolt file is a meta page: a 16-byte page
+	// header, then the magic number, little-endian.
+	case n >= 20 && bytes.Equal(head[16:20], []byte{0xed, 0xda, 0x0c, 0xed}):
+		return kindBolt, nil
+	case bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n"), []byte(`{"format"`)):
+		return kindDump, nil
+	}
+	return kindUnknown, fmt.Errorf("%s is not a coffre backup (neither a copy of the embedded store nor a PostgreSQL dump)", path)
+}
+
+// runRestoreEmbedded puts the bbolt backup from in place of dataDir's
+// store: checked, copied next to it, synced, and renamed over it, the old
+// file kept under another name.
+func runRestoreEmbedded(ctx context.Context, out io.Writer, dataDir, from string) error {
+	if fi, err := os.Stat(dataDir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("no data directory %s: create it (with the TLS certificate and key, and the blocks) first", dataDir)
+	}
+	target := storePath(dataDir)
+	if a, err := os.Stat(from); err == nil {
+		if b, err := os.Stat(target); err == nil && os.SameFile(a, b) {
+			return fmt.Errorf("%s is the store itself, not a backup of it", from)
+		}
+	}
+	if serverAnswers(ctx, dataDir) {
+		return fmt.Errorf("a server is running on %s (its operator socket answers): stop it before restoring", dataDir)
+	}
+	if err := checkUnlocked(target); err != nil {
+		return err
+	}
+	if err := checkBoltBackup(from); err != nil {
+		return err
+	}
+
+	tmp, err := copyInto(dataDir, from)
+	if err != nil {
+		return fmt.Errorf("copying the backup into %s: %w", dataDir, err)
+	}
+	defer os.Remove(tmp) // gone already once renamed
+	// The copy is the store's own: check that the store opens it.
+	st, err := boltstore.Open(tmp, boltstore.Options{})
+	if err != nil {
+		return fmt.Errorf("%s is not a coffre backup: %w", from, err)
+	}
+	orgs, err := st.Organisations(ctx)
+	if err := errors.Join(err, st.Close()); err != nil {
+		return fmt.Errorf("%s is not a coffre backup: %w", from, err)
+	}
+
+	// The server may have been started since the first check.
+	if err := checkUnlocked(target); err != nil {
+		return err
+	}
+	kept, err := keepOld(target)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		return fmt.Errorf("putting the backup in place: %w", err)
+	}
+	if err := syncDir(dataDir); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "restored %s from %s (%s)\n", target, from, plural(len(orgs), "organisation"))
+	if kept != "" {
+		fmt.Fprintf(out, "the store it replaced is kept as %s\n", kept)
+	}
+	fmt.Fprintf(out, "blocks are not in the backup: if %s was lost too, put your copy back; then start the server\n", filepath.Join(dataDir, "blocks"))
+	return nil
+}
+
+// serverAnswers says whether a server answers on dataDir's operator
+// socket.
+func serverAnswers(ctx context.Context, dataDir string) bool {
+	sock, err := filepath.Abs(operatorPath(dataDir))
+	if err != nil {
+		return false
+	}
+	if _, err := os.Stat(sock); err != nil {
+		return false
+	}
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	_, err = coffrev1.NewOperatorServiceClient(conn).ListOrganisations(ctx, &coffrev1.ListOrganisationsRequest{})
+	return err == nil
+}
+
+// checkUnlocked fails if another process holds the bbolt file at path (a
+// server holds it for as long as it runs). A file that is missing or
+// does not open is not held: it is what a restore replaces.
+func checkUnlocked(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return fmt.Errorf("%s is in use by another process (a server still running?): stop it before restoring", path)
+	}
+	if err == nil {
+		db.Close()
+	}
+	return nil
+}
+
+// checkBoltBackup opens the bbolt file at path read-only and checks that
+// it holds what every store holds (boltstore.go's layout: the meta bucket
+// with a version, the orgs and org buckets, and the sub-buckets of each
+// organisation) and that bbolt finds its pages consistent.
+func checkBoltBackup(path string) (err error) {
+	notBackup := func(format string, args ...any) error {
+		return fmt.Errorf("%s is not a coffre backup: %s", path, fmt.Sprintf(format, args...))
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("reading the backup: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return fmt.Errorf("%s is in use by another process: give a backup, not a running server's store", path)
+	case err != nil:
+		return notBackup("%v", err)
+	}
+	defer db.Close()
+	// A file cut short is mapped past its end, and reading there faults:
+	// make that a panic this function recovers from.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = notBackup("it is damaged (%v)", r)
+		}
+	}()
+	return db.View(func(tx *bolt.Tx) error {
+		if tx.Size() > fi.Size() {
+			return notBackup("it is cut short (%d bytes of %d)", fi.Size(), tx.Size())
+		}
+		var damage error
+		for err := range tx.Check() { // read to the end: Check stops then
+			if damage == nil {
+				damage = err
+			}
+		}
+		if damage != nil {
+			return notBackup("it is damaged (%v)", damage)
+		}
+		meta := tx.Bucket([]byte("meta"))
+		if meta == nil || len(meta.Get([]byte("version"))) == 0 {
+			return notBackup("it has no format version")
+		}
+		orgs, org := tx.Bucket([]byte("orgs")), tx.Bucket([]byte("org"))
+		if orgs == nil || org == nil {
+			return notBackup("it has no organisations bucket")
+		}
+		err := orgs.ForEach(func(id, _ []byte) error {
+			b := org.Bucket(id)
+			if b == nil {
+				return notBackup("organisation %s has no data", id)
+			}
+			for _, sub := range []string{"log", "invitations", "invitation-tokens", "connections", "connections-by-time"} {
+				if b.Bucket([]byte(sub)) == nil {
+					return notBackup("organisation %s lacks its %s", id, sub)
+				}
+			}
+			return nil
+		})
+		return err
+	})
+}
+
+// copyInto copies the file from to a new temporary file in dir, synced to
+// disk, and returns its path.
+func copyInto(dir, from string) (string, error) {
+	src, err := os.Open(from)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	dst, err := os.CreateTemp(dir, ".restore-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(dst, src)
+	if err == nil {
+		err = dst.Chmod(0o600)
+	}
+	if err == nil {
+		err = dst.Sync()
+	}
+	if err := errors.Join(err, dst.Close()); err != nil {
+		os.Remove(dst.Name())
+		return "", err
+	}
+	return dst.Name(), nil
+}
+
+// keepOld gives the store at target a second name,
+// coffre.db.before-restore-TIME, and returns it ("" when there is no
+// store). A hard link keeps target in place until the rename over it, so
+// that there is always a store there; where links can't be made, the file
+// is moved.
+func keepOld(target string) (string, error) {
+	if _, err := os.Lstat(target); errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	stamp := time.Now().UTC().Format("20060102T150405Z")
+	kept := target + ".before-restore-" + stamp
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(kept); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		kept = fmt.Sprintf("%s.before-restore-%s-%d", target, stamp, i)
+	}
+	if err := os.Link(target, kept); err != nil {
+		if err := os.Rename(target, kept); err != nil {
+			return "", fmt.Errorf("keeping the current store: %w", err)
+		}
+	}
+	return kept, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// runRestorePostgres loads the dump from into the database at url, which
+// must hold no organisation.
+func runRestorePostgres(ctx context.Context, out io.Writer, url, from string) error {
+	where := "the PostgreSQL database"
+	if cfg, err := pgconn.ParseConfig(url); err == nil {
+		where = fmt.Sprintf("database %q on %s", cfg.Database, cfg.Host)
+	}
+	st, err := pgstore.Open(ctx, url) // makes or migrates the schema
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	orgs, err := st.Organisations(ctx)
+	if err != nil {
+		return err
+	}
+	if len(orgs) > 0 {
+		return fmt.Errorf("%s is not empty (it holds %s): restore into a new, empty database", where, plural(len(orgs), "organisation"))
+	}
+	f, err := os.Open(from)
+	if err != nil {
+		return fmt.Errorf("reading the backup: %w", err)
+	}
+	defer f.Close()
+	if err := st.Restore(ctx, f); err != nil {
+		return fmt.Errorf("%s: %w", from, err)
+	}
+	orgs, err = st.Organisations(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "restored %s from %s into %s\n", plural(len(orgs), "organisation"), from, where)
+	fmt.Fprintln(out, "blocks are not in the dump: if they are kept in PostgreSQL, copy the table blocks into this database (see --help); then start the servers on it")
+	return nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
