@@ -1,6 +1,9 @@
 package main
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // benchCase is one line of BENCH.md's table (it may print several rows:
 // one per baseline).
@@ -13,7 +16,7 @@ type benchCase struct {
 // allCases, in the order of BENCH.md. put and get share a server and a
 // file (get reads back what put wrote), so do sync and list; each group
 // runs what it needs even when only one of its cases is selected.
-var allCases = []benchCase{
+var allCases = slices.Concat([]benchCase{
 	{"put", "put one file to a vault (loopback server, TLS, durable store)", casePut},
 	{"get", "get it back, server cache cold", caseGet},
 	{"sync", "sync a folder of small files into an empty vault", caseSync},
@@ -21,9 +24,9 @@ var allCases = []benchCase{
 	{"events", "a change on device A visible on device B", caseEvents},
 	{"unshare", "unshare a member of a large vault (rotation included)", caseUnshare},
 	{"firstsync", "a new device's first sync in a large organisation", caseFirstSync},
-	{"concurrent", "concurrent clients writing small files", caseConcurrent},
+}, concurrentCases(), []benchCase{ // concurrent, then concurrent-postgres …
 	{"memory", "client memory while putting a large file", caseMemory},
-}
+})
 
 func caseNames() []string {
 	var out []string

@@ -58,8 +58,10 @@ type env struct {
 	rcWhy  string
 	coffre string // the coffre binary (built on first use)
 
-	filesState  *files  // put → get
-	folderState *folder // sync → list
+	filesState  *files      // put → get
+	folderState *folder     // sync → list
+	loadBase    *loadResult // concurrent → concurrent-postgres …: the baseline load
+	loadBaseErr error
 	cleanups    []func()
 }
 

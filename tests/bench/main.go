@@ -11,8 +11,11 @@
 // The server runs in a child process (this program started again with
 // COFFRE_BENCH_SERVER set), built from the same packages as
 // `coffre-server run`, so that its memory is its own and it can be
-// profiled. Clients are the client library in this process, except where a
-// client's memory is measured: there the real `coffre` binary runs.
+// profiled. The load cases (concurrent, concurrent-postgres) run the
+// server's own command instead, `coffre-server run` with each backend's
+// flags, PostgreSQL in a throwaway cluster (load.go). Clients are the
+// client library in this process, except where a client's memory is
+// measured: there the real `coffre` binary runs.
 //
 // Baselines: one core sealing and hashing the same bytes, `age` and
 // `rclone` (crypt remote on local disk), built with `go install` into
@@ -44,6 +47,9 @@ const serverEnv = "COFFRE_BENCH_SERVER"
 
 func main() {
 	if dir := os.Getenv(serverEnv); dir != "" {
+		if len(os.Args) > 1 {
+			os.Exit(runChild(dir, os.Args[1:])) // coffre-server run FLAGS… (load.go)
+		}
 		os.Exit(serveChild(dir))
 	}
 	os.Exit(benchMain(os.Args[1:], os.Stdout, os.Stderr))
@@ -77,7 +83,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./tests/bench [-quick] [-cases a,b] [-out FILE] [-json FILE] [-cpuprofile DIR]\n\ncases:\n")
 		for _, c := range allCases {
-			fmt.Fprintf(stderr, "  %-11s %s\n", c.name, c.title)
+			fmt.Fprintf(stderr, "  %-20s %s\n", c.name, c.title)
 		}
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,10 @@ import (
 //	quit (or EOF)     → stops gracefully and exits
 //
 // It prints "ready ADDRESS PIN" when it serves.
+//
+// Started with arguments ("run --data DIR …"), the child is instead
+// `coffre-server run` itself, with those flags (runChild, load.go), and
+// answers the same commands but calls and vaultbytes.
 func serveChild(dir string) int {
 	fail := func(err error) int {
 		fmt.Printf("err %v\n", err)
@@ -85,49 +90,97 @@ func serveChild(dir string) int {
 	go func() { served <- srv.Serve(ctx, lis, cert) }()
 	fmt.Printf("ready %s %s\n", addr, pin)
 
-	in := bufio.NewScanner(os.Stdin)
-	var prof *os.File
-	for in.Scan() {
-		cmd, arg, _ := strings.Cut(strings.TrimSpace(in.Text()), " ")
-		switch cmd {
-		case "org":
-			l, err := server.NewOrganisation(ctx, st, arg, addr, pin)
+	return control{
+		org: func(name string) (string, error) {
+			l, err := server.NewOrganisation(ctx, st, name, addr, pin)
 			if err != nil {
-				fmt.Printf("err %v\n", err)
-				continue
+				return "", err
 			}
-			fmt.Printf("ok %s\n", l.String())
-		case "calls":
+			return l.String(), nil
+		},
+		calls: func() (string, error) {
 			mu.Lock()
-			b, _ := json.Marshal(calls)
-			mu.Unlock()
-			fmt.Printf("ok %s\n", b)
-		case "vaultbytes":
-			org, vault, _ := strings.Cut(arg, " ")
+			defer mu.Unlock()
+			b, err := json.Marshal(calls)
+			return string(b), err
+		},
+		vaultBytes: func(org, vault string) (int64, error) {
 			var total int64
-			var err error
 			for from := uint64(1); ; {
-				entries, e := st.ReadVaultLog(ctx, org, vault, from, 1000)
-				if err = e; err != nil || len(entries) == 0 {
-					break
+				entries, err := st.ReadVaultLog(ctx, org, vault, from, 1000)
+				if err != nil || len(entries) == 0 {
+					return total, err
 				}
 				for _, en := range entries {
 					total += int64(len(en.Data))
 				}
 				from = entries[len(entries)-1].Position + 1
 			}
-			if err != nil {
-				fmt.Printf("err %v\n", err)
+		},
+		stop: func() error {
+			cancel()
+			return <-served
+		},
+	}.loop()
+}
+
+// control is a server child's side of the exchange with the driver (see
+// serveChild). A nil org, calls or vaultBytes refuses that command; stop
+// stops serving, gracefully.
+type control struct {
+	org        func(name string) (link string, err error)
+	calls      func() (jsonCounts string, err error)
+	vaultBytes func(org, vault string) (int64, error)
+	stop       func() error
+}
+
+// loop answers commands on standard input until quit (exit code 0 if
+// the server stopped cleanly) or EOF (the driver is gone: stop, exit 0).
+func (c control) loop() int {
+	in := bufio.NewScanner(os.Stdin)
+	var prof *os.File
+	answer := func(s string, err error) {
+		if err != nil {
+			fmt.Printf("err %v\n", strings.ReplaceAll(err.Error(), "\n", " "))
+			return
+		}
+		fmt.Printf("ok %s\n", s)
+	}
+	unsupported := func(cmd string) (string, error) {
+		return "", fmt.Errorf("%s: not available from this server child", cmd)
+	}
+	for in.Scan() {
+		cmd, arg, _ := strings.Cut(strings.TrimSpace(in.Text()), " ")
+		switch cmd {
+		case "org":
+			if c.org == nil {
+				answer(unsupported(cmd))
 				continue
 			}
-			fmt.Printf("ok %d\n", total)
+			answer(c.org(arg))
+		case "calls":
+			if c.calls == nil {
+				answer(unsupported(cmd))
+				continue
+			}
+			answer(c.calls())
+		case "vaultbytes":
+			if c.vaultBytes == nil {
+				answer(unsupported(cmd))
+				continue
+			}
+			org, vault, _ := strings.Cut(arg, " ")
+			n, err := c.vaultBytes(org, vault)
+			answer(fmt.Sprint(n), err)
 		case "profile":
 			f, err := os.Create(arg)
 			if err == nil {
-				err = pprof.StartCPUProfile(f)
+				if err = pprof.StartCPUProfile(f); err != nil {
+					f.Close()
+				}
 			}
 			if err != nil {
-				fmt.Printf("err %v\n", err)
+				answer("", err)
 				continue
 			}
 			prof = f
@@ -140,8 +193,7 @@ func serveChild(dir string) int {
 			}
 			fmt.Println("ok")
 		case "quit":
-			cancel()
-			if err := <-served; err != nil {
+			if err := c.stop(); err != nil {
 				fmt.Fprintln(os.Stderr, "bench server:", err)
 				return 1
 			}
@@ -150,8 +202,7 @@ func serveChild(dir string) int {
 			fmt.Printf("err unknown command %q\n", cmd)
 		}
 	}
-	cancel()
-	<-served
+	c.stop()
 	return 0
 }
 
@@ -171,6 +222,18 @@ type serverProc struct {
 
 // startServer starts a server child on a new data directory.
 func (e *env) startServer(ctx context.Context, name string) (*serverProc, error) {
+	return e.startChild(ctx, name, false, nil)
+}
+
+// startCoffreServer starts a child that is `coffre-server run --data DIR
+// --listen 127.0.0.1:0 FLAGS…` (its command, in this program: runChild),
+// on a new data directory. The environment's COFFRE_SERVER_* variables
+// are not passed on: the flags alone say what the server uses.
+func (e *env) startCoffreServer(ctx context.Context, name string, flags []string) (*serverProc, error) {
+	return e.startChild(ctx, name, true, flags)
+}
+
+func (e *env) startChild(ctx context.Context, name string, run bool, flags []string) (*serverProc, error) {
 	dir := filepath.Join(e.dir, "server-"+name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -187,6 +250,10 @@ func (e *env) startServer(ctx context.Context, name string) (*serverProc, error)
 	defer logFile.Close()
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), serverEnv+"="+dir)
+	if run {
+		cmd.Args = append([]string{self, "run", "--data", dir, "--listen", "127.0.0.1:0"}, flags...)
+		cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, "COFFRE_SERVER_") })
+	}
 	cmd.Stderr = logFile
 	in, err := cmd.StdinPipe()
 	if err != nil {

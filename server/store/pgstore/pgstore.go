@@ -35,6 +35,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,6 +56,13 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// DefaultMaxConns is the size of a store's connection pool unless the URL
+// sets pool_max_conns. pgxpool's own default (the number of CPUs, at least
+// 4) left a server under 100 clients waiting on the pool with its CPU
+// idle (BENCHMARKS.md, "concurrent-postgres"); four processes at this size
+// stay under PostgreSQL's default max_connections of 100.
+const DefaultMaxConns = 24
+
 // Open connects to the database at url (a postgres:// URL or a key=value
 // connection string; pool_max_conns and the other pgxpool settings may be
 // given in it), brings its schema up to date and returns the store.
@@ -66,6 +74,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("opening PostgreSQL store: %w", err)
 	}
 	where := fmt.Sprintf("database %q on %s", cfg.ConnConfig.Database, cfg.ConnConfig.Host)
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening PostgreSQL store %s: %w", where, err)

@@ -174,7 +174,7 @@ func (c *Cluster) start(bin string) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if testing.Verbose() {
+	if testing.Testing() && testing.Verbose() {
 		var version string
 		_ = c.admin.QueryRow(ctx, `SHOW server_version`).Scan(&version)
 		fmt.Fprintf(os.Stderr, "postgres test cluster: PostgreSQL %s up in %v (initdb %v) in %s\n",
