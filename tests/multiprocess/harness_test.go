@@ -37,9 +37,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	miniogo "github.com/minio/minio-go/v7"
+
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/link"
 	"github.com/coffre/coffre/server/store/pgstore/pgtest"
+	"github.com/coffre/coffre/server/store/s3blocks/s3test"
 	"github.com/coffre/coffre/tests/hostile"
 )
 
@@ -52,6 +55,7 @@ const (
 
 var (
 	cluster   *pgtest.Cluster
+	minio     *s3test.Server // the bucket servers share, unless a test says otherwise
 	coffreBin string
 	serverBin string
 )
@@ -82,6 +86,13 @@ func runTests(m *testing.M) int {
 	}
 	defer c.Stop()
 	cluster = c
+	s3, err := s3test.Start("coffre-mp-s3-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "multiprocess tests need MinIO:", err)
+		return 1
+	}
+	defer s3.Stop()
+	minio = s3
 	if testing.Verbose() {
 		fmt.Fprintf(os.Stderr, "multiprocess: binaries built in %v (coffre-server race detector: %v)\n", built.Round(time.Millisecond), raceEnabled)
 	}
@@ -218,7 +229,7 @@ func freePort(t testing.TB) string {
 func (s *server) start() error {
 	args := append([]string{"run", "--data", s.data, "--listen", s.addr, "--public-addr", s.public, "--postgres", s.dbURL}, s.extra...)
 	cmd := exec.Command(serverBin, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), minio.Env()...)
 	cmd.Stderr = &s.output
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -436,6 +447,7 @@ func (d device) server(t testing.TB) string {
 type world struct {
 	t       *testing.T
 	dbURL   string
+	bucket  string // the servers' bucket, if they keep blocks in one
 	db      *pgxpool.Pool
 	front   *front
 	a, b    *server
@@ -444,14 +456,39 @@ type world struct {
 	vaultID string
 }
 
+// bucketObjects counts the objects in the servers' bucket (0 without one).
+func (w *world) bucketObjects(t testing.TB) int {
+	t.Helper()
+	n := 0
+	if w.bucket == "" {
+		return 0
+	}
+	for obj := range minio.Client().ListObjects(bg(), w.bucket, miniogo.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatalf("listing bucket %s: %v", w.bucket, obj.Err)
+		}
+		n++
+	}
+	return n
+}
+
 // newWorld starts servers A and B (extra are more `run` flags for both;
-// with --blocks dir, B's DATA/blocks is a link to A's),
+// without any, they share one new bucket, --blocks s3://…; with --blocks
+// dir, B's DATA/blocks is a link to A's),
 // creates the organisation through A, bootstraps it from an admin device
 // talking to A, and creates the vault "shared".
 func newWorld(t *testing.T, extra ...string) *world {
 	t.Helper()
 	begin := time.Now()
 	w := &world{t: t, dbURL: cluster.NewDatabase(t)}
+	if len(extra) == 0 {
+		url, bucket, err := minio.NewBucket(bg())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.bucket = bucket
+		extra = []string{"--blocks", url}
+	}
 	w.front = startFront(t)
 	w.a = startServer(t, "A", w.dbURL, w.front.addr, nil, extra...)
 	// One TLS key for both, so that the pin in links holds whichever

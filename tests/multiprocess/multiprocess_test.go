@@ -387,9 +387,8 @@ func TestConcurrentWrites(t *testing.T) {
 	throughA := readVault(t, w.admin, w.vaultID)
 	throughB := readVault(t, b1, w.vaultID)
 	sameVault(t, "A", "B", throughA, throughB)
-	var blocks int
-	if err := w.db.QueryRow(bg(), `SELECT count(*) FROM blocks`).Scan(&blocks); err != nil || blocks == 0 {
-		t.Fatalf("%d blocks in PostgreSQL (%v), want them all there (--blocks postgres is the default)", blocks, err)
+	if objects := w.bucketObjects(t); objects == 0 {
+		t.Fatalf("no block in the servers' bucket, want them all there")
 	}
 	for _, o := range outcomes {
 		if o.err != nil || o.path == "/shared" {
@@ -589,28 +588,45 @@ func TestKillMidWrite(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// Blocks in a directory the processes share
+// Where the processes keep blocks
 
-func TestBlocksInDirectory(t *testing.T) {
-	w := newWorld(t, "--blocks", "dir")
-	onB := w.enrolDevice(t, w.admin, "laptop-b", w.b.addr)
-	content := randomBytes(7, 700_000)
-	put(t, w.admin, w.vaultID, "/big.bin", content)
-	if got := readVault(t, onB, w.vaultID)["/big.bin"]; !bytes.Equal(got.content, content) {
-		t.Fatalf("through B: %d bytes, want the %d put through A", len(got.content), len(content))
-	}
-	var rows int
-	if err := w.db.QueryRow(bg(), `SELECT count(*) FROM blocks`).Scan(&rows); err != nil {
-		t.Fatal(err)
-	}
-	files := 0
-	filepath.WalkDir(filepath.Join(w.a.data, "blocks"), func(_ string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			files++
-		}
-		return nil
-	})
-	if rows != 0 || files == 0 {
-		t.Fatalf("with --blocks dir: %d blocks in PostgreSQL, %d files in the directory; want none and some", rows, files)
+// TestBlocksWhereSaid: with each --blocks, a file put through A is read
+// through B, and its blocks are where the flag said and nowhere else.
+func TestBlocksWhereSaid(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{
+		{"bucket", nil}, // newWorld's default: one S3 bucket
+		{"directory", []string{"--blocks", "dir"}},
+		{"postgres", []string{"--blocks", "postgres"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, tc.extra...)
+			onB := w.enrolDevice(t, w.admin, "laptop-b", w.b.addr)
+			content := randomBytes(7, 700_000)
+			put(t, w.admin, w.vaultID, "/big.bin", content)
+			if got := readVault(t, onB, w.vaultID)["/big.bin"]; !bytes.Equal(got.content, content) {
+				t.Fatalf("through B: %d bytes, want the %d put through A", len(got.content), len(content))
+			}
+			var rows int
+			if err := w.db.QueryRow(bg(), `SELECT count(*) FROM blocks`).Scan(&rows); err != nil {
+				t.Fatal(err)
+			}
+			files := 0
+			for _, s := range []*server{w.a, w.b} {
+				filepath.WalkDir(filepath.Join(s.data, "blocks"), func(_ string, d os.DirEntry, err error) error {
+					if err == nil && d.Type().IsRegular() {
+						files++
+					}
+					return nil
+				})
+			}
+			objects := w.bucketObjects(t)
+			t.Logf("%d blocks in PostgreSQL, %d block files in the data directories, %d objects in the bucket", rows, files, objects)
+			if here := map[string]int{"bucket": objects, "directory": files, "postgres": rows}[tc.name]; here == 0 || rows+files+objects != here {
+				t.Fatalf("want every block in the %s and none elsewhere", tc.name)
+			}
+		})
 	}
 }
