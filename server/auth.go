@@ -161,6 +161,15 @@ func (s *Server) authenticate(ctx context.Context, method string, req proto.Mess
 	if !s.nonces.fresh(deviceID, nonce, at, now) {
 		return nil, errUnauthenticated // a replay
 	}
+	if s.cfg.Nonces != nil {
+		fresh, err := s.cfg.Nonces.Fresh(ctx, deviceID, nonce, at)
+		if err != nil {
+			return nil, err // refused: a replay can't be ruled out
+		}
+		if !fresh {
+			return nil, errUnauthenticated // a replay to another process
+		}
+	}
 	return &caller{orgID: orgID, device: device, user: user, org: org}, nil
 }
 
@@ -181,6 +190,16 @@ func peerAddr(ctx context.Context) string {
 		return p.Addr.String()
 	}
 	return ""
+}
+
+// Nonces is a replay cache shared by the server processes of one store.
+type Nonces interface {
+	// Fresh records a device's request nonce and reports whether it was
+	// new; at is the request's time.
+	Fresh(ctx context.Context, deviceID string, nonce []byte, at time.Time) (bool, error)
+	// Forget drops the nonces of requests made before a time: those
+	// requests are refused as too old anyway.
+	Forget(ctx context.Context, before time.Time) error
 }
 
 // nonceCache remembers the nonces of the last 2×MaxSkew, so that a request

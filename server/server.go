@@ -19,6 +19,7 @@ import (
 	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/server/store"
+	"github.com/coffre/coffre/wire"
 )
 
 // Config is what a Server needs.
@@ -30,6 +31,10 @@ type Config struct {
 	// nil means this process is alone (in-memory).
 	Bus   Bus
 	Relay Relay
+	// Nonces, if not nil, is a replay cache shared with the other server
+	// processes: a request replayed to another process is refused too
+	// (SPEC.md §6.1). Each process keeps its own cache in front of it.
+	Nonces Nonces
 	// PublicAddress is the host:port clients reach, written into links.
 	PublicAddress string
 	// Pin is the TLS public-key pin written into links ("" for a CA certificate).
@@ -156,6 +161,11 @@ func (s *Server) housekeeping(ctx context.Context) {
 			return
 		case <-t.C:
 			s.nonces.sweep(s.cfg.Now())
+			if s.cfg.Nonces != nil {
+				if err := s.cfg.Nonces.Forget(ctx, s.cfg.Now().Add(-2*wire.MaxSkew)); err != nil && ctx.Err() == nil {
+					s.log.Warn("forgetting old request nonces", "err", err)
+				}
+			}
 			s.relay.Forget(ctx, time.Hour)
 			s.limiter.sweep()
 		}

@@ -123,6 +123,7 @@ type backend struct {
 	blocks store.BlockStore
 	bus    server.Bus
 	relay  server.Relay
+	nonces server.Nonces
 }
 
 // openBackend opens the stores: the PostgreSQL database if one is named,
@@ -156,7 +157,7 @@ func openBackend(ctx context.Context, opts runOptions, logger *slog.Logger) (bac
 			b.closeBlocks()
 			return backend{}, err
 		}
-		b.store, b.bus, b.relay = st, pgstore.NewBus(st, logger), pgstore.NewRelay(st, logger)
+		b.store, b.bus, b.relay, b.nonces = st, pgstore.NewBus(st, logger), pgstore.NewRelay(st, logger), pgstore.NewNonces(st)
 		if where == blocksPostgres {
 			b.blocks = pgstore.NewBlocks(st)
 		}
@@ -222,7 +223,7 @@ func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
 		return err
 	}
 	srv := server.New(server.Config{
-		Store: b.store, Blocks: b.blocks, Bus: b.bus, Relay: b.relay,
+		Store: b.store, Blocks: b.blocks, Bus: b.bus, Relay: b.relay, Nonces: b.nonces,
 		PublicAddress: public, Pin: pin, Logger: logger,
 	})
 

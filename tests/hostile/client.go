@@ -382,7 +382,13 @@ func (sg *Signer) outgoing(c context.Context, method string, req proto.Message) 
 // claimer's relay calls). The connection closes when the test ends.
 func (s *Server) Dial(t testing.TB, sg *Signer) coffrev1.CoffreServiceClient {
 	t.Helper()
-	pin := s.pin
+	return DialAddress(t, s.addr, s.pin, sg)
+}
+
+// DialAddress is Dial for any coffre server: the one at addr whose TLS key
+// has the pin.
+func DialAddress(t testing.TB, addr, pin string, sg *Signer) coffrev1.CoffreServiceClient {
+	t.Helper()
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS13,
 		InsecureSkipVerify: true, // the pin below replaces the chain check
@@ -421,7 +427,7 @@ func (s *Server) Dial(t testing.TB, sg *Signer) coffrev1.CoffreServiceClient {
 			}),
 		)
 	}
-	cc, err := grpc.NewClient("passthrough:///"+s.addr, opts...)
+	cc, err := grpc.NewClient("passthrough:///"+addr, opts...)
 	if err != nil {
 		t.Fatalf("hostile: dial: %v", err)
 	}

@@ -14,7 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/crypto"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/tests/hostile"
 	"github.com/coffre/coffre/workspace"
 )
@@ -628,5 +633,31 @@ func TestBlocksWhereSaid(t *testing.T) {
 				t.Fatalf("want every block in the %s and none elsewhere", tc.name)
 			}
 		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Replays across processes
+
+// TestReplayToOtherProcess: a signed request accepted by A, sent again
+// byte for byte to B within the time window, is refused by B (the replay
+// cache is in the database, shared); the same device with a new nonce is
+// served by B.
+func TestReplayToOtherProcess(t *testing.T) {
+	w := newWorld(t)
+	d := hostile.ReadDevice(t, w.admin.home)
+	at, nonce := time.Now(), crypto.RandomBytes(16)
+	replayed := &hostile.Signer{OrganisationID: d.OrganisationID, DeviceID: d.DeviceID, Key: d.SigningKey,
+		Time: func() time.Time { return at }, Nonce: func() []byte { return nonce }}
+	req := &coffrev1.ListInvitationsRequest{}
+	if _, err := hostile.DialAddress(t, w.a.addr, d.Link.Pin, replayed).ListInvitations(bg(), req); err != nil {
+		t.Fatalf("the request to A: %v", err)
+	}
+	_, err := hostile.DialAddress(t, w.b.addr, d.Link.Pin, replayed).ListInvitations(bg(), req)
+	if code := status.Code(err); code != codes.Unauthenticated {
+		t.Fatalf("the same request replayed to B: %v (code %s), want it refused as %s", err, code, codes.Unauthenticated)
+	}
+	if _, err := hostile.DialAddress(t, w.b.addr, d.Link.Pin, d.Signer()).ListInvitations(bg(), req); err != nil {
+		t.Fatalf("a new request of the same device to B: %v", err)
 	}
 }
