@@ -28,7 +28,7 @@ import (
 
 func TestMain(m *testing.M) {
 	hostile.FastKeys()
-	os.Exit(m.Run())
+	os.Exit(hostile.Main(m))
 }
 
 func bg() context.Context { return context.Background() }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/tests/hostile"
 )
 
 // canaries are unique strings put in every place a name or content can
@@ -35,6 +36,7 @@ var canaries = struct {
 // canary: raw, lowercased, hex, UTF-16 or base64 at any alignment
 // (SECURITY.md A23, "What the server is allowed to see").
 func TestA23NoMetadataInServerStore(t *testing.T) {
+	hostile.RequireEmbedded(t, "searches the files of the data directory, coffre.db and blocks/, which DataFiles reads")
 	t.Parallel()
 	w := newWorld(t, canaries.vault, member{"bob", certificate.ProfileStandard, certificate.RoleContributor})
 	rec := w.s.Record()

@@ -6,7 +6,11 @@
 // Everything is real: server.Server on a boltstore file in t.TempDir() and a
 // blockdir block store beside it (DIR/blocks, as coffre-server run lays out
 // its data directory), TLS with a self-signed certificate pinned in the
-// links, gRPC on 127.0.0.1.
+// links, gRPC on 127.0.0.1. With COFFRE_TEST_BACKEND=postgres+s3 the same
+// server keeps its data in PostgreSQL (pgstore, with its Bus and Relay) and
+// an S3 bucket (s3blocks on MinIO) instead, each server in a database and
+// a bucket of its own (backend.go); a package that starts servers runs
+// its tests through Main.
 // The hostile powers are added around it:
 //
 //   - RewriteUnary, RewriteRequest and InterceptStream change what the
@@ -15,11 +19,13 @@
 //   - Record keeps a copy of every call, as the client sent and received it;
 //   - Store, Snapshot, Restore, EditLog (TruncateLog, ReplaceLogEntry,
 //     SwapLogEntries) and AppendRaw change the stored state; the editing
-//     ones stop the server, edit the bolt file and restart it on the same
-//     address with the same TLS key, so client links keep working;
+//     ones stop the server, edit the bolt file (or the database's tables)
+//     and restart it on the same address with the same TLS key, so client
+//     links keep working;
 //   - vault.go does the same for vault logs (EditVaultLog, AppendVaultRaw…)
-//     and gives direct access to block files (BlockPath, Blocks,
-//     WriteBlock…), and SnapshotAll/RestoreAll include the block directory;
+//     and gives direct access to stored blocks (Blocks, WriteBlock…;
+//     BlockPath, the file of one, is for the embedded backend only), and
+//     SnapshotAll/RestoreAll include the blocks;
 //   - Clock moves the server's clock.
 //
 // Client-side helpers (client.go) bootstrap organisations, enrol devices
@@ -31,20 +37,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
@@ -53,8 +54,6 @@ import (
 	"github.com/coffre/coffre/link"
 	"github.com/coffre/coffre/server"
 	"github.com/coffre/coffre/server/store"
-	"github.com/coffre/coffre/server/store/blockdir"
-	"github.com/coffre/coffre/server/store/boltstore"
 )
 
 // Clock is the server's clock: real time plus an offset that a test moves.
@@ -123,8 +122,10 @@ type Server struct {
 	stream   atomic.Pointer[grpc.StreamServerInterceptor]
 	recorder atomic.Pointer[Recording]
 
+	backing backing // where the data is kept (backend.go)
+
 	mu      sync.Mutex // guards the running instance below
-	st      *boltstore.Store
+	run     opened
 	g       *grpc.Server
 	served  chan struct{}
 	stopped bool
@@ -138,6 +139,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 		o(&s.options)
 	}
 	var err error
+	if s.backing, err = newBacking(t, s.dir); err != nil {
+		t.Fatalf("hostile: %v", err)
+	}
 	s.cert, s.pin, _, err = server.LoadOrCreateTLS(s.dir, "", "")
 	if err != nil {
 		t.Fatalf("hostile: TLS: %v", err)
@@ -165,7 +169,8 @@ func (s *Server) Address() string { return s.addr }
 // Pin is the TLS pin written into links.
 func (s *Server) Pin() string { return s.pin }
 
-// Dir is the server's data directory (coffre.db, blocks/ and the TLS pair).
+// Dir is the server's data directory: coffre.db, blocks/ and the TLS pair
+// on the embedded backend, the TLS pair alone on postgres+s3.
 func (s *Server) Dir() string { return s.dir }
 
 // Logs returns everything the server logged so far (debug level included).
@@ -176,31 +181,27 @@ func (s *Server) Logs() string { return s.logs.String() }
 func (s *Server) Store() store.Store {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.st
+	return s.run.store
 }
-
-func (s *Server) dbPath() string { return filepath.Join(s.dir, "coffre.db") }
 
 // start opens the store and serves on lis; s.mu is held or not yet shared.
 func (s *Server) start(lis net.Listener) error {
-	st, err := boltstore.Open(s.dbPath(), boltstore.Options{})
+	logger := slog.New(slog.NewTextHandler(&s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	run, err := s.backing.open(logger)
 	if err != nil {
-		lis.Close()
-		return err
-	}
-	blocks, err := blockdir.Open(s.BlocksDir())
-	if err != nil {
-		st.Close()
 		lis.Close()
 		return err
 	}
 	cfg := server.Config{
-		Store:              st,
-		Blocks:             blocks,
+		Store:              run.store,
+		Blocks:             run.blocks,
+		Bus:                run.bus,
+		Relay:              run.relay,
+		Nonces:             run.nonces,
 		PublicAddress:      s.addr,
 		Pin:                s.pin,
 		Now:                s.Clock.Now,
-		Logger:             slog.New(slog.NewTextHandler(&s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:             logger,
 		UnaryInterceptors:  []grpc.UnaryServerInterceptor{s.unary},
 		StreamInterceptors: []grpc.StreamServerInterceptor{s.streamHook},
 	}
@@ -213,7 +214,7 @@ func (s *Server) start(lis net.Listener) error {
 		defer close(served)
 		g.Serve(lis)
 	}()
-	s.st, s.g, s.served = st, g, served
+	s.run, s.g, s.served = run, g, served
 	return nil
 }
 
@@ -221,17 +222,33 @@ func (s *Server) stopLocked() {
 	if s.g == nil {
 		return
 	}
-	s.g.Stop()
+	// GOAWAY first, so that a call a client sends before it sees the
+	// connection close is retried on a new one rather than failed; then
+	// whatever is still running (Watch streams, relay waits) is cut.
+	drained := make(chan struct{})
+	go func() {
+		s.g.GracefulStop()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(drainTimeout):
+		s.g.Stop()
+		<-drained
+	}
 	<-s.served
-	s.st.Close()
-	s.g, s.st = nil, nil
+	s.run.close()
+	s.g, s.run = nil, opened{}
 }
 
-// restart stops the server, runs edit on the bolt file's path while nothing
+// drainTimeout bounds how long a stop waits for the calls under way.
+const drainTimeout = 100 * time.Millisecond
+
+// restart stops the server, runs edit on the stored state while nothing
 // holds it, and starts again on the same address with the same TLS key.
 // The in-memory state (nonces, relay, cached verified logs) starts afresh,
 // as after any restart.
-func (s *Server) restart(edit func(path string) error) {
+func (s *Server) restart(edit func() error) {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -240,7 +257,7 @@ func (s *Server) restart(edit func(path string) error) {
 	}
 	s.stopLocked()
 	if edit != nil {
-		if err := edit(s.dbPath()); err != nil {
+		if err := edit(); err != nil {
 			s.t.Fatalf("hostile: editing the store: %v", err)
 		}
 	}
@@ -277,7 +294,7 @@ func (s *Server) Snapshot() []byte {
 // server: the server's state is rolled back to the snapshot.
 func (s *Server) Restore(snapshot []byte) {
 	s.t.Helper()
-	s.restart(func(path string) error { return os.WriteFile(path, snapshot, 0o600) })
+	s.restart(func() error { return s.backing.restore(snapshot) })
 }
 
 // NewOrganisation creates an organisation as the operator does and returns
@@ -442,7 +459,7 @@ func (s *Server) EditLog(t testing.TB, orgID string, fn func(entries [][]byte) [
 		entries = append(entries, e)
 		prev = e.Hash
 	}
-	s.restart(func(path string) error { return rewriteLogBucket(path, orgID, entries) })
+	s.restart(func() error { return s.backing.replaceLog(orgID, "", entries) })
 }
 
 // TruncateLog keeps the first keep entries of the stored log.
@@ -472,56 +489,6 @@ func (s *Server) SwapLogEntries(t testing.TB, orgID string, a, b uint64) {
 		e[a-1], e[b-1] = e[b-1], e[a-1]
 		return e
 	})
-}
-
-// rewriteLogBucket replaces the bucket org/<id>/log of the bolt file with
-// entries, in boltstore's layout (SPEC.md §7.2).
-func rewriteLogBucket(path, orgID string, entries []store.LogEntry) error {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return db.Update(func(tx *bolt.Tx) error {
-		orgs := tx.Bucket([]byte("org"))
-		if orgs == nil {
-			return errors.New("no org bucket")
-		}
-		org := orgs.Bucket([]byte(orgID))
-		if org == nil {
-			return fmt.Errorf("no organisation %s", orgID)
-		}
-		if err := org.DeleteBucket([]byte("log")); err != nil {
-			return err
-		}
-		log, err := org.CreateBucket([]byte("log"))
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if err := log.Put(binary.BigEndian.AppendUint64(nil, e.Position), encodeEntry(e)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// encodeEntry is boltstore's log entry value (SPEC.md §7.2):
-// uvarint(len(PrevHash)) || PrevHash || uvarint(len(Hash)) || Hash ||
-// u64be(ReceivedAt unix ns) || Data.
-func encodeEntry(e store.LogEntry) []byte {
-	var b []byte
-	b = binary.AppendUvarint(b, uint64(len(e.PrevHash)))
-	b = append(b, e.PrevHash...)
-	b = binary.AppendUvarint(b, uint64(len(e.Hash)))
-	b = append(b, e.Hash...)
-	var ns int64
-	if !e.ReceivedAt.IsZero() {
-		ns = e.ReceivedAt.UnixNano()
-	}
-	b = binary.BigEndian.AppendUint64(b, uint64(ns))
-	return append(b, e.Data...)
 }
 
 // --- hooks ----------------------------------------------------------------

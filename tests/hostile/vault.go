@@ -4,13 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,44 +19,58 @@ import (
 
 // --- blocks, as stored ------------------------------------------------------
 
-// BlocksDir is the server's block directory (SPEC.md §7.4).
-func (s *Server) BlocksDir() string { return filepath.Join(s.dir, "blocks") }
+// BlocksDir is the server's block directory (SPEC.md §7.4). Embedded
+// backend only: on postgres+s3 blocks are objects of a bucket.
+func (s *Server) BlocksDir() string {
+	return s.boltOnly("BlocksDir", "blocks are objects of a bucket").blocksDir()
+}
 
 // BlockPath is the file that holds a block:
 // BlocksDir/<organisation>/<vault>/<first 2 characters of the id>/<id>.
+// Embedded backend only: on postgres+s3 a block is the object
+// <organisation>/<vault>/<id> of a bucket (Block, WriteBlock… reach it).
 func (s *Server) BlockPath(orgID, vaultID, blockID string) string {
-	return filepath.Join(s.BlocksDir(), orgID, vaultID, blockID[:2], blockID)
+	return s.boltOnly("BlockPath", "blocks are objects of a bucket").blockPath(orgID, vaultID, blockID)
+}
+
+// boltOnly returns the embedded backing, and fails the test that started
+// the server on another backend: what needs it should have called
+// RequireEmbedded.
+func (s *Server) boltOnly(what, why string) *boltBacking {
+	b, ok := s.backing.(*boltBacking)
+	if !ok {
+		backend, _ := Backend()
+		s.t.Fatalf("hostile: %s is for the embedded backend only (%s on %s): call hostile.RequireEmbedded first", what, why, backend)
+	}
+	return b
 }
 
 // Block returns the stored bytes of a block; it fails the test if there is
 // none.
 func (s *Server) Block(t testing.TB, orgID, vaultID, blockID string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(s.BlockPath(orgID, vaultID, blockID))
+	data, err := s.backing.readBlock(orgID, vaultID, blockID)
 	if err != nil {
 		t.Fatalf("hostile: block: %v", err)
 	}
 	return data
 }
 
-// WriteBlock replaces (or creates) a block's file with data, as whoever
-// holds the server's disk can. The block store keeps no file open between
-// calls: the running server serves the new bytes at once.
+// WriteBlock replaces (or creates) a block with data, as whoever holds the
+// server's disk (or bucket) can. The block store keeps no file open
+// between calls, and caches nothing: the running server serves the new
+// bytes at once.
 func (s *Server) WriteBlock(t testing.TB, orgID, vaultID, blockID string, data []byte) {
 	t.Helper()
-	p := s.BlockPath(orgID, vaultID, blockID)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		t.Fatalf("hostile: %v", err)
-	}
-	if err := os.WriteFile(p, data, 0o600); err != nil {
+	if err := s.backing.writeBlock(orgID, vaultID, blockID, data); err != nil {
 		t.Fatalf("hostile: writing block: %v", err)
 	}
 }
 
-// RemoveBlock deletes a block's file.
+// RemoveBlock deletes a block; it fails the test if there is none.
 func (s *Server) RemoveBlock(t testing.TB, orgID, vaultID, blockID string) {
 	t.Helper()
-	if err := os.Remove(s.BlockPath(orgID, vaultID, blockID)); err != nil {
+	if err := s.backing.removeBlock(orgID, vaultID, blockID); err != nil {
 		t.Fatalf("hostile: removing block: %v", err)
 	}
 }
@@ -69,51 +78,24 @@ func (s *Server) RemoveBlock(t testing.TB, orgID, vaultID, blockID string) {
 // Blocks returns every block stored for a vault, by block id.
 func (s *Server) Blocks(t testing.TB, orgID, vaultID string) map[string][]byte {
 	t.Helper()
-	out := map[string][]byte{}
-	for rel, data := range s.AllBlocks(t) {
-		parts := strings.Split(filepath.ToSlash(rel), "/")
-		if len(parts) == 4 && parts[0] == orgID && parts[1] == vaultID {
-			out[parts[3]] = data
-		}
+	out, err := s.backing.vaultBlocks(orgID, vaultID)
+	if err != nil {
+		t.Fatalf("hostile: reading the blocks: %v", err)
 	}
 	return out
 }
 
-// AllBlocks returns every file under the block directory (temporary files
-// included), by path relative to it.
+// AllBlocks returns everything stored where the blocks are: every file
+// under the block directory (temporary files included), by path relative
+// to it, or on postgres+s3 every object of the bucket, by key
+// (<organisation>/<vault>/<id>).
 func (s *Server) AllBlocks(t testing.TB) map[string][]byte {
 	t.Helper()
-	out, err := readTree(s.BlocksDir())
+	out, err := s.backing.allBlocks()
 	if err != nil {
-		t.Fatalf("hostile: reading the block directory: %v", err)
+		t.Fatalf("hostile: reading the blocks: %v", err)
 	}
 	return out
-}
-
-func readTree(dir string) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == dir {
-				return nil
-			}
-			return err
-		}
-		if !d.Type().IsRegular() { // directories, and the operator socket
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		out[rel] = data
-		return nil
-	})
-	return out, err
 }
 
 // --- vault logs, as stored --------------------------------------------------
@@ -226,7 +208,7 @@ func (s *Server) EditVaultLog(t testing.TB, orgID, vaultID string, fn func(entri
 		entries = append(entries, e)
 		prev = e.Hash
 	}
-	s.restart(func(path string) error { return rewriteVaultLogBucket(path, orgID, vaultID, entries) })
+	s.restart(func() error { return s.backing.replaceLog(orgID, vaultID, entries) })
 }
 
 // TruncateVaultLog keeps the first keep entries of a vault's stored log.
@@ -258,59 +240,16 @@ func (s *Server) SwapVaultEntries(t testing.TB, orgID, vaultID string, a, b uint
 	})
 }
 
-// rewriteVaultLogBucket replaces the bucket org/<id>/vaults/<vault>/log of
-// the bolt file with entries, in boltstore's layout (SPEC.md §7.2).
-func rewriteVaultLogBucket(path, orgID, vaultID string, entries []store.LogEntry) error {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return db.Update(func(tx *bolt.Tx) error {
-		orgs := tx.Bucket([]byte("org"))
-		if orgs == nil {
-			return errors.New("no org bucket")
-		}
-		org := orgs.Bucket([]byte(orgID))
-		if org == nil {
-			return fmt.Errorf("no organisation %s", orgID)
-		}
-		vaults, err := org.CreateBucketIfNotExists([]byte("vaults"))
-		if err != nil {
-			return err
-		}
-		vault, err := vaults.CreateBucketIfNotExists([]byte(vaultID))
-		if err != nil {
-			return err
-		}
-		if vault.Bucket([]byte("log")) != nil {
-			if err := vault.DeleteBucket([]byte("log")); err != nil {
-				return err
-			}
-		}
-		log, err := vault.CreateBucket([]byte("log"))
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if err := log.Put(binary.BigEndian.AppendUint64(nil, e.Position), encodeEntry(e)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
+// --- the whole stored state -------------------------------------------------
 
-// --- the whole data directory -----------------------------------------------
-
-// FullSnapshot is the server's whole stored state: the store and the block
-// directory (what an operator's backup of SPEC.md §7.3 holds).
+// FullSnapshot is the server's whole stored state: the store and the
+// blocks (what an operator's backup of SPEC.md §7.3 holds).
 type FullSnapshot struct {
 	Store  []byte
-	Blocks map[string][]byte // by path relative to BlocksDir
+	Blocks map[string][]byte // as AllBlocks gives them
 }
 
-// SnapshotAll returns a copy of the store and of the block directory.
+// SnapshotAll returns a copy of the store and of the blocks.
 func (s *Server) SnapshotAll() FullSnapshot {
 	s.t.Helper()
 	return FullSnapshot{Store: s.Snapshot(), Blocks: s.AllBlocks(s.t)}
@@ -320,30 +259,20 @@ func (s *Server) SnapshotAll() FullSnapshot {
 // and restarts the server.
 func (s *Server) RestoreAll(snap FullSnapshot) {
 	s.t.Helper()
-	s.restart(func(path string) error {
-		if err := os.WriteFile(path, snap.Store, 0o600); err != nil {
+	s.restart(func() error {
+		if err := s.backing.restore(snap.Store); err != nil {
 			return err
 		}
-		if err := os.RemoveAll(s.BlocksDir()); err != nil {
-			return err
-		}
-		for rel, data := range snap.Blocks {
-			p := filepath.Join(s.BlocksDir(), rel)
-			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-				return err
-			}
-			if err := os.WriteFile(p, data, 0o600); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.backing.restoreBlocks(snap.Blocks)
 	})
 }
 
 // DataFiles returns every file of the server's data directory (the bolt
-// file, the blocks, the TLS pair…), by path relative to Dir.
+// file, the blocks, the TLS pair…), by path relative to Dir. Embedded
+// backend only: on postgres+s3 the data is in a database and a bucket.
 func (s *Server) DataFiles(t testing.TB) map[string][]byte {
 	t.Helper()
+	s.boltOnly("DataFiles", "the store and blocks are not files of the data directory")
 	out, err := readTree(s.dir)
 	if err != nil {
 		t.Fatalf("hostile: reading the data directory: %v", err)

@@ -19,7 +19,7 @@ func TestSmallEditUploadsFewBlocks(t *testing.T) {
 	big := filepath.Join(a.dir, "scan.tiff")
 	writeRandomFile(t, big, 20<<20, 42)
 	mustConverge(t, a, b)
-	blocks := countFiles(t, s.BlocksDir())
+	blocks := len(s.AllBlocks(t))
 	_, v := w.remoteTree(t)
 	ver, err := v.Stat("/scan.tiff", timeZero)
 	if err != nil {
@@ -39,7 +39,7 @@ func TestSmallEditUploadsFewBlocks(t *testing.T) {
 	res := a.mustCycle(t)
 	putBlocks := count(rec.Calls(), coffrev1.CoffreService_PutBlock_FullMethodName)
 	s.StopRecording()
-	added := countFiles(t, s.BlocksDir()) - blocks
+	added := len(s.AllBlocks(t)) - blocks
 	t.Logf("10-byte edit: uploaded %d file(s), %d PutBlock calls, %d new block files on the server", res.Uploaded, putBlocks, added)
 	if res.Uploaded != 1 {
 		t.Errorf("alice's cycle uploaded %d files, want 1", res.Uploaded)

@@ -309,20 +309,6 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// countFiles counts the regular files under dir whose name does not start
-// with a dot (the block store's temporary files do).
-func countFiles(t testing.TB, dir string) int {
-	t.Helper()
-	n := 0
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
-			n++
-		}
-		return nil
-	})
-	return n
-}
-
 // ---------------------------------------------------------------------------
 // The organisation: an admin (owner of the vault, the test's observer) and
 // the syncing devices

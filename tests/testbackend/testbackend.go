@@ -1,24 +1,29 @@
 // Package testbackend chooses what the servers of the cross-component
-// suites (tests/e2e, tests/sync) keep their data in, so that one suite runs
-// on every deployment coffre supports:
+// suites (tests/e2e, tests/sync, tests/hostile and so tests/adversarial)
+// keep their data in, so that one suite runs on every deployment coffre
+// supports:
 //
 //	COFFRE_TEST_BACKEND=embedded      bbolt + a block directory (the default)
 //	COFFRE_TEST_BACKEND=postgres+s3   PostgreSQL + a bucket of MinIO
 //
-// With postgres+s3, Main starts a throwaway PostgreSQL cluster and a MinIO
-// for the test binary (pgtest, s3test) and each server gets a database and
-// a bucket of its own. They fail, never skip, when the services can't
-// start. scripts/test runs the suites once per backend.
+// With postgres+s3, a throwaway PostgreSQL cluster and a MinIO (pgtest,
+// s3test) start on first use in the test binary, and Main stops them;
+// each server gets a database and a bucket of its own. They fail, never
+// skip, when the services can't start. scripts/test runs the suites once
+// per backend.
 package testbackend
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	miniogo "github.com/minio/minio-go/v7"
@@ -36,49 +41,122 @@ const (
 	PostgresS3 = "postgres+s3"
 )
 
-var (
-	name    string
-	cluster *pgtest.Cluster
-	minio   *s3test.Server
-)
+// Backend is the backend of this run, or an error for a value of Env that
+// names none.
+func Backend() (string, error) {
+	switch v := os.Getenv(Env); v {
+	case "", Embedded:
+		return Embedded, nil
+	case PostgresS3:
+		return PostgresS3, nil
+	default:
+		return "", fmt.Errorf("%s=%q: want %s (the default) or %s", Env, v, Embedded, PostgresS3)
+	}
+}
 
-// Name is the backend of this run.
-func Name() string { return name }
+// Runner is what Main runs: a *testing.M, or a RunFunc.
+type Runner interface{ Run() int }
 
-// Main starts what the backend needs, runs the tests and stops it; a
-// TestMain returns its result to os.Exit.
-func Main(m *testing.M) int {
+// RunFunc is a Runner that nests another TestMain helper in Main.
+type RunFunc func() int
+
+// Run calls f.
+func (f RunFunc) Run() int { return f() }
+
+// mainRunning is set while Main runs: only then may the services start,
+// since Main stops them.
+var mainRunning atomic.Bool
+
+// Main runs the tests of a package whose servers use the backend and
+// returns the exit code for os.Exit:
+//
+//	func TestMain(m *testing.M) { os.Exit(testbackend.Main(m)) }
+//
+// It refuses an unknown Env before any test runs, and stops the services
+// that were started.
+func Main(m Runner) int {
 	if !flag.Parsed() {
 		flag.Parse() // the services look at -test.v
 	}
-	switch name = os.Getenv(Env); name {
-	case "", Embedded:
-		name = Embedded
-		return m.Run()
-	case PostgresS3:
-	default:
-		fmt.Fprintf(os.Stderr, "%s=%q: want %s or %s\n", Env, name, Embedded, PostgresS3)
+	b, err := Backend()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	c, err := pgtest.Start("coffre-backend-pg-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s=%s needs PostgreSQL: %v\n", Env, name, err)
-		return 1
+	if b == Embedded {
+		return m.Run()
 	}
-	defer c.Stop()
-	s, err := s3test.Start("coffre-backend-s3-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s=%s needs MinIO: %v\n", Env, name, err)
-		return 1
-	}
-	defer s.Stop()
-	cluster, minio = c, s
-	fmt.Fprintf(os.Stderr, "servers of these tests run on PostgreSQL + S3 (MinIO on %s)\n", s.Endpoint())
+	mainRunning.Store(true)
+	defer mainRunning.Store(false)
+	defer stopServices()
 	return m.Run()
 }
 
-// Deployment is where one server keeps its data: nothing to say for the
-// embedded store (its data directory), a database and a bucket otherwise.
+// The services of postgres+s3, started on first use and stopped by Main.
+var (
+	servicesOnce sync.Once
+	servicesMu   sync.Mutex
+	cluster      *pgtest.Cluster
+	minio        *s3test.Server
+	servicesErr  error
+)
+
+// Services returns the PostgreSQL cluster and the MinIO of this test
+// binary, starting them on first use. Main must be running.
+func Services() (*pgtest.Cluster, *s3test.Server, error) {
+	b, err := Backend()
+	if err != nil {
+		return nil, nil, err
+	}
+	if b != PostgresS3 {
+		return nil, nil, fmt.Errorf("testbackend: no services on the %s backend", b)
+	}
+	if !mainRunning.Load() {
+		return nil, nil, fmt.Errorf("%s=%s: the test binary's TestMain must run testbackend.Main (it stops PostgreSQL and MinIO at the end)", Env, b)
+	}
+	servicesOnce.Do(func() {
+		c, err := pgtest.Start("coffre-backend-pg-")
+		if err != nil {
+			servicesErr = fmt.Errorf("%s=%s needs PostgreSQL: %w", Env, PostgresS3, err)
+			return
+		}
+		m, err := s3test.Start("coffre-backend-s3-")
+		if err != nil {
+			c.Stop()
+			servicesErr = fmt.Errorf("%s=%s needs MinIO: %w", Env, PostgresS3, err)
+			return
+		}
+		servicesMu.Lock()
+		cluster, minio = c, m
+		servicesMu.Unlock()
+		if testing.Verbose() {
+			fmt.Fprintf(os.Stderr, "servers of these tests run on PostgreSQL + S3 (MinIO on %s)\n", m.Endpoint())
+		}
+	})
+	servicesMu.Lock()
+	defer servicesMu.Unlock()
+	return cluster, minio, servicesErr
+}
+
+func stopServices() {
+	servicesMu.Lock()
+	defer servicesMu.Unlock()
+	if minio != nil {
+		minio.Stop()
+		minio = nil
+	}
+	if cluster != nil {
+		cluster.Stop()
+		cluster = nil
+	}
+	if servicesErr == nil {
+		servicesErr = errors.New("testbackend: the services are stopped (Main returned)")
+	}
+}
+
+// Deployment is where one coffre-server process keeps its data: nothing
+// to say for the embedded store (its data directory), a database and a
+// bucket otherwise.
 type Deployment struct {
 	// Args go on `coffre-server run`'s command line.
 	Args []string
@@ -87,28 +165,34 @@ type Deployment struct {
 	Env []string
 
 	bucket string // postgres+s3: the server's bucket
+	minio  *s3test.Server
 }
 
 // New returns the deployment of a new server of test t: for postgres+s3 a
 // new, empty database and bucket.
 func New(t testing.TB) Deployment {
 	t.Helper()
-	switch name {
-	case Embedded:
-		return Deployment{}
-	case PostgresS3:
-		url, bucket, err := minio.NewBucket(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return Deployment{
-			Args:   []string{"--blocks", url},
-			Env:    append([]string{"COFFRE_SERVER_POSTGRES=" + cluster.NewDatabase(t)}, minio.Env()...),
-			bucket: bucket,
-		}
+	b, err := Backend()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("testbackend: Main did not run (call testbackend.Main from TestMain)")
-	return Deployment{}
+	if b == Embedded {
+		return Deployment{}
+	}
+	c, m, err := Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, bucket, err := m.NewBucket(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Deployment{
+		Args:   []string{"--blocks", url},
+		Env:    append([]string{"COFFRE_SERVER_POSTGRES=" + c.NewDatabase(t)}, m.Env()...),
+		bucket: bucket,
+		minio:  m,
+	}
 }
 
 // CountBlocks counts the blocks the server stores for a vault: the files
@@ -125,7 +209,7 @@ func (d Deployment) CountBlocks(t testing.TB, dataDir, orgID, vaultID string) in
 		})
 		return n
 	}
-	for obj := range minio.Client().ListObjects(context.Background(), d.bucket, miniogo.ListObjectsOptions{Prefix: orgID + "/" + vaultID + "/", Recursive: true}) {
+	for obj := range d.minio.Client().ListObjects(context.Background(), d.bucket, miniogo.ListObjectsOptions{Prefix: orgID + "/" + vaultID + "/", Recursive: true}) {
 		if obj.Err != nil {
 			t.Fatalf("listing the blocks of vault %s in bucket %s: %v", vaultID, d.bucket, obj.Err)
 		}
@@ -139,16 +223,11 @@ func (d Deployment) CountBlocks(t testing.TB, dataDir, orgID, vaultID string) in
 // changes and that one run covers.
 func RequireEmbedded(t testing.TB, why string) {
 	t.Helper()
-	if name != Embedded {
-		t.Skipf("embedded store only (%s), and this run is on %s", why, name)
+	b, err := Backend()
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// Describe is a line for logs: the backend, and where a deployment's
-// data is.
-func (d Deployment) Describe() string {
-	if len(d.Args) == 0 {
-		return Embedded
+	if b != Embedded {
+		t.Skipf("embedded store only (%s); this run is on %s=%s", why, Env, b)
 	}
-	return name + " (" + strings.Join(d.Args, " ") + ")"
 }
