@@ -85,6 +85,10 @@ type backing interface {
 	allBlocks() (map[string][]byte, error)
 	// vaultBlocks is a vault's blocks by block id.
 	vaultBlocks(orgID, vaultID string) (map[string][]byte, error)
+	// storeContents is every byte the metadata store holds, in pieces
+	// named for where they are (a file of the data directory other than
+	// the blocks, or a row of a table), raw: bytes as stored, not encoded.
+	storeContents() (map[string][]byte, error)
 }
 
 // opened is what a (re)start runs on.

@@ -230,3 +230,19 @@ func encodeEntry(e store.LogEntry) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(ns))
 	return append(b, e.Data...)
 }
+
+// storeContents is every file of the data directory but the blocks: the
+// bolt file (free pages included), the TLS pair, the public address.
+func (b *boltBacking) storeContents() (map[string][]byte, error) {
+	files, err := readTree(b.dir)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for name, data := range files {
+		if !strings.HasPrefix(name, "blocks"+string(filepath.Separator)) {
+			out["file "+name] = data
+		}
+	}
+	return out, nil
+}

@@ -274,3 +274,50 @@ func (b *pgs3Backing) put(ctx context.Context, key string, data []byte) error {
 	}
 	return nil
 }
+
+// storeContents is every row of every table of the database, each as its
+// columns' raw values (bytea and text as stored, other types printed)
+// joined by NUL bytes.
+func (b *pgs3Backing) storeContents() (map[string][]byte, error) {
+	ctx, cancel := opContext()
+	defer cancel()
+	tables, err := b.pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	names, err := pgx.CollectRows(tables, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for _, table := range names {
+		rows, err := b.pool.Query(ctx, `SELECT * FROM `+pgx.Identifier{table}.Sanitize())
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; rows.Next(); i++ {
+			values, err := rows.Values()
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			var row []byte
+			for _, v := range values {
+				switch v := v.(type) {
+				case []byte:
+					row = append(row, v...)
+				case string:
+					row = append(row, v...)
+				default:
+					row = fmt.Append(row, v)
+				}
+				row = append(row, 0)
+			}
+			out[fmt.Sprintf("table %s row %d", table, i)] = row
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

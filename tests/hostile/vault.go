@@ -280,6 +280,19 @@ func (s *Server) DataFiles(t testing.TB) map[string][]byte {
 	return out
 }
 
+// StoredData is everything the server keeps, on any backend: store is
+// every byte of the metadata store (the data directory's files but the
+// blocks, or every row of every table of the database), by where it is;
+// blocks is every block (AllBlocks). Both raw, as stored.
+func (s *Server) StoredData(t testing.TB) (store, blocks map[string][]byte) {
+	t.Helper()
+	store, err := s.backing.storeContents()
+	if err != nil {
+		t.Fatalf("hostile: reading the store: %v", err)
+	}
+	return store, s.AllBlocks(t)
+}
+
 // --- a device's local state ---------------------------------------------------
 
 // VaultHeadOnDisk returns the vault head a device stored in its local state
