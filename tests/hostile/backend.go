@@ -35,7 +35,7 @@ func Backend() (string, error) { return testbackend.Backend() }
 
 // RequireEmbedded skips the test unless it runs on the embedded backend,
 // saying why: for a test of the bolt file or the block directory
-// themselves (DataFiles, BlockPath, Dir's coffre.db), which other backends
+// themselves (BlockPath, BlocksDir, Dir's coffre.db), which other backends
 // don't have.
 func RequireEmbedded(t testing.TB, why string) {
 	t.Helper()

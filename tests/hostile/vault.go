@@ -267,19 +267,6 @@ func (s *Server) RestoreAll(snap FullSnapshot) {
 	})
 }
 
-// DataFiles returns every file of the server's data directory (the bolt
-// file, the blocks, the TLS pair…), by path relative to Dir. Embedded
-// backend only: on postgres+s3 the data is in a database and a bucket.
-func (s *Server) DataFiles(t testing.TB) map[string][]byte {
-	t.Helper()
-	s.boltOnly("DataFiles", "the store and blocks are not files of the data directory")
-	out, err := readTree(s.dir)
-	if err != nil {
-		t.Fatalf("hostile: reading the data directory: %v", err)
-	}
-	return out
-}
-
 // StoredData is everything the server keeps, on any backend: store is
 // every byte of the metadata store (the data directory's files but the
 // blocks, or every row of every table of the database), by where it is;
