@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/server/store"
 )
 
 // metrics are the server's Prometheus metrics, served on their own
@@ -121,6 +122,11 @@ func (s *Server) ServeMetrics(ctx context.Context, lis net.Listener) error {
 		defer cancel()
 		if _, err := s.cfg.Store.Organisations(ctx); err != nil {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		// A block no vault has: not found means the block store answers.
+		if _, err := s.cfg.Blocks.GetBlock(ctx, "healthzz", "healthzz", "healthzz"); !errors.Is(err, store.ErrNotFound) {
+			http.Error(w, "block store unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ok\n"))

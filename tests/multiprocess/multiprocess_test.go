@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +22,7 @@ import (
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/server/store/s3blocks/s3test"
 	"github.com/coffre/coffre/tests/hostile"
 	"github.com/coffre/coffre/workspace"
 )
@@ -659,5 +662,44 @@ func TestReplayToOtherProcess(t *testing.T) {
 	}
 	if _, err := hostile.DialAddress(t, w.b.addr, d.Link.Pin, d.Signer()).ListInvitations(bg(), req); err != nil {
 		t.Fatalf("a new request of the same device to B: %v", err)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Health
+
+// TestHealthzFollowsTheStores: /healthz answers 200 while PostgreSQL and the
+// bucket answer, and 503 naming the block store once the object store is
+// gone, so that a load balancer takes the process out.
+func TestHealthzFollowsTheStores(t *testing.T) {
+	own, err := s3test.Start("coffre-mp-health-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			own.Stop()
+		}
+	})
+	metrics := freePort(t)
+	startServer(t, "A", cluster.NewDatabase(t), "127.0.0.1:7443", nil, "--blocks", own.Bucket(t), "--metrics", metrics)
+	health := func() (int, string) {
+		t.Helper()
+		r, err := http.Get("http://" + metrics + "/healthz")
+		if err != nil {
+			t.Fatalf("/healthz: %v", err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return r.StatusCode, strings.TrimSpace(string(b))
+	}
+	if code, body := health(); code != http.StatusOK {
+		t.Fatalf("/healthz with every store up: %d %q, want 200", code, body)
+	}
+	own.Stop()
+	stopped = true
+	if code, body := health(); code != http.StatusServiceUnavailable || body != "block store unavailable" {
+		t.Fatalf("/healthz with the object store gone: %d %q, want 503 %q", code, body, "block store unavailable")
 	}
 }
