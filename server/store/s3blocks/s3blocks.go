@@ -43,6 +43,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/server/store"
 )
 
@@ -216,7 +217,38 @@ func OpenConfig(ctx context.Context, c Config, creds *credentials.Credentials) (
 		transport.CloseIdleConnections()
 		return nil, fmt.Errorf("block store: bucket %q does not exist at %s (create it first)", c.Bucket, c.Endpoint)
 	}
+	if err := b.checkConditionalPut(ctx); err != nil {
+		transport.CloseIdleConnections()
+		return nil, fmt.Errorf("block store: bucket %q at %s: %w", c.Bucket, c.Endpoint, err)
+	}
 	return b, nil
+}
+
+// checkConditionalPut checks that the object store honours If-None-Match
+// on PUT, on which write-once blocks rest: a store that ignored it would
+// let a second put replace a block. It puts a probe object twice (its key
+// has a "-", which no block key has) and removes it.
+func (b *Blocks) checkConditionalPut(ctx context.Context) error {
+	key := fmt.Sprintf("%scoffre-write-check/%x", b.prefix, crypto.RandomBytes(16))
+	defer b.client.RemoveObject(context.WithoutCancel(ctx), b.bucket, key, minio.RemoveObjectOptions{})
+	for i, want := range []int{http.StatusOK, http.StatusPreconditionFailed} {
+		opts := minio.PutObjectOptions{DisableMultipart: true}
+		opts.SetMatchETagExcept("*")
+		_, err := b.client.PutObject(ctx, b.bucket, key, bytes.NewReader([]byte{byte(i)}), 1, opts)
+		got := http.StatusOK
+		if err != nil {
+			got = minio.ToErrorResponse(err).StatusCode
+		}
+		switch {
+		case got == want:
+		case want == http.StatusOK:
+			return fmt.Errorf("writing a probe object: %w", err)
+		default:
+			return errors.New("the object store does not honour conditional writes (PUT with If-None-Match: *), " +
+				"which keep each block written once: use a store that does (MinIO and Amazon S3 do)")
+		}
+	}
+	return nil
 }
 
 // Close releases idle connections.

@@ -74,6 +74,10 @@ func TestKeyLayout(t *testing.T) {
 	}
 	b := open(t, fmt.Sprintf("s3://%s/site1?endpoint=%s&tls=false", bucket, server.Endpoint()))
 	defer b.Close()
+	// Open's check of conditional writes leaves nothing behind.
+	for obj := range server.Client().ListObjects(t.Context(), bucket, minio.ListObjectsOptions{Recursive: true}) {
+		t.Errorf("after Open, the bucket holds %q (%v), want nothing", obj.Key, obj.Err)
+	}
 	if err := b.PutBlock(t.Context(), "orgaaaaa", "vaultaaa", "blockaaa", []byte("ciphertext")); err != nil {
 		t.Fatal(err)
 	}
