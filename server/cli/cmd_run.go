@@ -231,27 +231,33 @@ func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
 	if created {
 		fmt.Fprintf(out, "made a self-signed TLS certificate in %s\n", opts.dataDir)
 	}
-	// The operator socket exists before "listening" is printed: a script
-	// that waits for that line can create organisations at once.
+	// The operator socket and the metrics listener exist before
+	// "listening" is printed: a script that waits for that line can create
+	// organisations, or ask /healthz, at once.
 	opLis, err := server.ListenOperator(operatorPath(opts.dataDir))
 	if err != nil {
 		return fmt.Errorf("operator socket: %w", err)
 	}
+	var mlis net.Listener
+	if opts.metrics != "" {
+		if mlis, err = net.Listen("tcp", opts.metrics); err != nil {
+			opLis.Close()
+			return fmt.Errorf("metrics listener %s: %w", opts.metrics, err)
+		}
+	}
 	fmt.Fprintf(out, "coffre-server listening on %s (clients use %s)\n", lis.Addr(), public)
 	if pin != "" {
 		fmt.Fprintf(out, "TLS pin: %s\n", pin)
+	}
+	if mlis != nil {
+		fmt.Fprintf(out, "metrics on http://%s/metrics, health on /healthz\n", mlis.Addr())
 	}
 	fmt.Fprintf(out, "create an organisation: coffre-server org create --data %s NAME\n", opts.dataDir)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, lis, cert) })
 	g.Go(func() error { return srv.ServeOperator(gctx, opLis) })
-	if opts.metrics != "" {
-		mlis, err := net.Listen("tcp", opts.metrics)
-		if err != nil {
-			return fmt.Errorf("metrics listener %s: %w", opts.metrics, err)
-		}
-		fmt.Fprintf(out, "metrics on http://%s/metrics, health on /healthz\n", mlis.Addr())
+	if mlis != nil {
 		g.Go(func() error { return srv.ServeMetrics(gctx, mlis) })
 	}
 	err = g.Wait()
