@@ -10,6 +10,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -181,6 +182,34 @@ const MaxBlockSize = 4 << 20
 
 // ErrBlockTooLarge is returned for a block over MaxBlockSize.
 var ErrBlockTooLarge = errors.New("block too large")
+
+// ErrInvalidID is returned by a BlockStore for an organisation, vault or
+// block id that is not 8 to 64 lowercase letters and digits.
+var ErrInvalidID = errors.New("invalid id")
+
+// CheckBlockIDs checks that every id of a block is 8 to 64 lowercase
+// letters and digits, the shape of every coffre id (certificate.ValidID):
+// none is a path, none can name another block's file, row or object.
+func CheckBlockIDs(orgID, vaultID, blockID string) error {
+	for _, id := range []struct{ kind, id string }{{"organisation", orgID}, {"vault", vaultID}, {"block", blockID}} {
+		if !validID(id.id) {
+			return fmt.Errorf("%s id %q: %w", id.kind, id.id, ErrInvalidID)
+		}
+	}
+	return nil
+}
+
+func validID(id string) bool {
+	if len(id) < 8 || len(id) > 64 {
+		return false
+	}
+	for i := range len(id) {
+		if c := id[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
 
 // BlockStore keeps the encrypted blocks of files, apart from the metadata
 // store: blocks are large and read sequentially, so the embedded

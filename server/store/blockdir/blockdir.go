@@ -28,7 +28,7 @@ import (
 
 // ErrInvalidID is returned for an organisation, vault or block id that is
 // not 8 to 64 lowercase letters and digits.
-var ErrInvalidID = errors.New("invalid id")
+var ErrInvalidID = store.ErrInvalidID
 
 // Store is a store.BlockStore kept as files in one directory.
 type Store struct {
@@ -201,27 +201,11 @@ func (s *Store) getBlock(ctx context.Context, orgID, vaultID, blockID string) ([
 // path returns the directory and the file of a block, after checking
 // every id.
 func (s *Store) path(orgID, vaultID, blockID string) (dir, path string, err error) {
-	for _, id := range []struct{ kind, id string }{{"organisation", orgID}, {"vault", vaultID}, {"block", blockID}} {
-		if !validID(id.id) {
-			return "", "", fmt.Errorf("%s id %q: %w", id.kind, id.id, ErrInvalidID)
-		}
+	if err := store.CheckBlockIDs(orgID, vaultID, blockID); err != nil {
+		return "", "", err
 	}
 	dir = filepath.Join(s.dir, orgID, vaultID, blockID[:2])
 	return dir, filepath.Join(dir, blockID), nil
-}
-
-// validID reports whether id is 8 to 64 lowercase letters and digits, the
-// shape of every coffre id (certificate.ValidID); none is a path.
-func validID(id string) bool {
-	if len(id) < 8 || len(id) > 64 {
-		return false
-	}
-	for i := range len(id) {
-		if c := id[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // mkdirs makes the directories names under s.dir, each after the other,

@@ -12,7 +12,7 @@ import (
 
 // ErrInvalidID is returned for an organisation, vault or block id that is
 // not 8 to 64 lowercase letters and digits.
-var ErrInvalidID = errors.New("invalid id")
+var ErrInvalidID = store.ErrInvalidID
 
 // Blocks is a store.BlockStore in the database of a Store, table blocks:
 // for small installs, and so that every server process sharing the
@@ -51,7 +51,7 @@ func (b *Blocks) putBlock(ctx context.Context, orgID, vaultID, blockID string, d
 	if len(data) > store.MaxBlockSize {
 		return fmt.Errorf("%d bytes: %w", len(data), store.ErrBlockTooLarge)
 	}
-	if err := checkBlockIDs(orgID, vaultID, blockID); err != nil {
+	if err := store.CheckBlockIDs(orgID, vaultID, blockID); err != nil {
 		return err
 	}
 	if data == nil {
@@ -92,7 +92,7 @@ func (b *Blocks) getBlock(ctx context.Context, orgID, vaultID, blockID string) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := checkBlockIDs(orgID, vaultID, blockID); err != nil {
+	if err := store.CheckBlockIDs(orgID, vaultID, blockID); err != nil {
 		return nil, err
 	}
 	var data []byte
@@ -108,28 +108,4 @@ func (b *Blocks) getBlock(ctx context.Context, orgID, vaultID, blockID string) (
 		data = []byte{}
 	}
 	return data, nil
-}
-
-// checkBlockIDs checks that every id is 8 to 64 lowercase letters and
-// digits, the shape of every coffre id (certificate.ValidID), as the
-// directory block store does.
-func checkBlockIDs(orgID, vaultID, blockID string) error {
-	for _, id := range []struct{ kind, id string }{{"organisation", orgID}, {"vault", vaultID}, {"block", blockID}} {
-		if !validBlockID(id.id) {
-			return fmt.Errorf("%s id %q: %w", id.kind, id.id, ErrInvalidID)
-		}
-	}
-	return nil
-}
-
-func validBlockID(id string) bool {
-	if len(id) < 8 || len(id) > 64 {
-		return false
-	}
-	for i := range len(id) {
-		if c := id[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
 }

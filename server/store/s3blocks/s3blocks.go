@@ -42,14 +42,13 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/server/store"
 )
 
 // ErrInvalidID is returned for an organisation, vault or block id that is
 // not 8 to 64 lowercase letters and digits.
-var ErrInvalidID = errors.New("invalid id")
+var ErrInvalidID = store.ErrInvalidID
 
 // Blocks is a store.BlockStore in one bucket.
 type Blocks struct {
@@ -280,7 +279,7 @@ func (b *Blocks) putBlock(ctx context.Context, orgID, vaultID, blockID string, d
 	if len(data) > store.MaxBlockSize {
 		return fmt.Errorf("%d bytes: %w", len(data), store.ErrBlockTooLarge)
 	}
-	if err := checkIDs(orgID, vaultID, blockID); err != nil {
+	if err := store.CheckBlockIDs(orgID, vaultID, blockID); err != nil {
 		return err
 	}
 	key := b.key(orgID, vaultID, blockID)
@@ -333,7 +332,7 @@ func (b *Blocks) getBlock(ctx context.Context, orgID, vaultID, blockID string) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := checkIDs(orgID, vaultID, blockID); err != nil {
+	if err := store.CheckBlockIDs(orgID, vaultID, blockID); err != nil {
 		return nil, err
 	}
 	obj, err := b.client.GetObject(ctx, b.bucket, b.key(orgID, vaultID, blockID), minio.GetObjectOptions{})
@@ -361,16 +360,4 @@ func notFound(err error) error {
 		return store.ErrNotFound
 	}
 	return err
-}
-
-// checkIDs checks that every id is 8 to 64 lowercase letters and digits,
-// the shape of every coffre id (certificate.ValidID), so that no id can
-// name another object.
-func checkIDs(orgID, vaultID, blockID string) error {
-	for _, id := range []struct{ kind, id string }{{"organisation", orgID}, {"vault", vaultID}, {"block", blockID}} {
-		if !certificate.ValidID(id.id) {
-			return fmt.Errorf("%s id %q: %w", id.kind, id.id, ErrInvalidID)
-		}
-	}
-	return nil
 }
