@@ -26,10 +26,6 @@ import (
 	"github.com/coffre/coffre/server/store"
 )
 
-// ErrInvalidID is returned for an organisation, vault or block id that is
-// not 8 to 64 lowercase letters and digits.
-var ErrInvalidID = store.ErrInvalidID
-
 // Store is a store.BlockStore kept as files in one directory.
 type Store struct {
 	dir string

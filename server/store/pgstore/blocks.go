@@ -10,10 +10,6 @@ import (
 	"github.com/coffre/coffre/server/store"
 )
 
-// ErrInvalidID is returned for an organisation, vault or block id that is
-// not 8 to 64 lowercase letters and digits.
-var ErrInvalidID = store.ErrInvalidID
-
 // Blocks is a store.BlockStore in the database of a Store, table blocks:
 // for small installs, and so that every server process sharing the
 // database shares the blocks too, with nothing else to set up. Each block

@@ -46,10 +46,6 @@ import (
 	"github.com/coffre/coffre/server/store"
 )
 
-// ErrInvalidID is returned for an organisation, vault or block id that is
-// not 8 to 64 lowercase letters and digits.
-var ErrInvalidID = store.ErrInvalidID
-
 // Blocks is a store.BlockStore in one bucket.
 type Blocks struct {
 	client    *minio.Client
