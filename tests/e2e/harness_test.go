@@ -179,7 +179,13 @@ type Server struct {
 // stops it when the test ends.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{t: t, Data: filepath.Join(t.TempDir(), "server"), Backend: testbackend.New(t)}
+	return StartServerOn(t, testbackend.New(t))
+}
+
+// StartServerOn is StartServer on a backend the test chose.
+func StartServerOn(t testing.TB, backend testbackend.Deployment) *Server {
+	t.Helper()
+	s := &Server{t: t, Data: filepath.Join(t.TempDir(), "server"), Backend: backend}
 	t.Cleanup(func() {
 		if s.Running() {
 			s.Stop()

@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -145,15 +142,14 @@ func TestRestorePostgres(t *testing.T) {
 	t.Cleanup(cluster.Stop) // after the databases are dropped
 	src, dst := cluster.NewDatabase(t), cluster.NewDatabase(t)
 
-	data, addr := filepath.Join(t.TempDir(), "server"), freePort(t)
-	srv := startPostgresServer(t, data, addr, src)
-	s := &Server{t: t, Data: data} // for Run and CreateOrg, through the socket
+	s := StartServerOn(t, testbackend.Deployment{Env: []string{"COFFRE_SERVER_POSTGRES=" + src}})
+	data := s.Data
 	orgID, link := s.CreateOrg("Clinique du Lac")
 	alice := NewDevice(t, "alice")
 	alice.Bootstrap(link, "Alice", "alice@lac.example")
 	dump := filepath.Join(t.TempDir(), "dump.jsonl")
 	s.MustRun("backup", "--data", data, "--out", dump)
-	srv.stop(t)
+	s.Stop()
 	if b := readFile(t, dump); !bytes.HasPrefix(b, []byte(`{"format":"coffre-pgstore-backup"`)) {
 		t.Fatalf("the backup of a server on PostgreSQL is not a dump:\n%.200s", b)
 	}
@@ -198,9 +194,10 @@ func TestRestorePostgres(t *testing.T) {
 		t.Errorf("restore with %s into a database that holds the organisation: %s", "COFFRE_SERVER_POSTGRES", r)
 	}
 
-	srv = startPostgresServer(t, data, addr, dst)
+	s.Backend = testbackend.Deployment{Env: []string{"COFFRE_SERVER_POSTGRES=" + dst}}
+	s.Start()
 	wantWorks(t, alice, orgID)
-	srv.stop(t)
+	s.Stop()
 }
 
 // wantRefused runs a coffre-server command that must fail with a one-line
@@ -236,82 +233,4 @@ func wantWorks(t *testing.T, device *Device, orgID string) {
 		t.Errorf("status after the restore: reachable %v, organisation %s, log position %d; want true, %s, 2", st.ServerReachable, st.OrganisationID, st.LogPosition, orgID)
 	}
 	findUser(t, device.Users(false), "alice@lac.example")
-}
-
-// pgServer is a coffre-server run on a PostgreSQL database.
-type pgServer struct {
-	cmd    *exec.Cmd
-	done   chan struct{}
-	code   int
-	output syncBuffer
-}
-
-// startPostgresServer starts 'coffre-server run --postgres url' on data
-// and addr, and waits for it to listen.
-func startPostgresServer(t *testing.T, data, addr, url string) *pgServer {
-	t.Helper()
-	p := &pgServer{done: make(chan struct{})}
-	p.cmd = exec.Command(serverBin, "run", "--data", data, "--listen", addr, "--postgres", url)
-	p.cmd.Env = cleanEnv()
-	p.cmd.Stderr = &p.output
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("server output:\n%s", p.output.String())
-		}
-	})
-	listening := make(chan struct{})
-	go func() {
-		r := bufio.NewReader(stdout)
-		seen := false
-		for {
-			line, err := r.ReadString('\n')
-			p.output.WriteString(line)
-			if !seen && strings.Contains(line, "listening") {
-				seen = true
-				close(listening)
-			}
-			if err != nil {
-				break
-			}
-		}
-		p.code = exitCode(p.cmd.Wait())
-		close(p.done)
-	}()
-	select {
-	case <-listening:
-	case <-p.done:
-		t.Fatalf("the server exited with status %d before listening:\n%s", p.code, p.output.String())
-	case <-time.After(serverTimeout):
-		t.Fatalf("the server did not say it was listening within %v:\n%s", serverTimeout, p.output.String())
-	}
-	return p
-}
-
-// stop sends SIGTERM and waits for a clean exit.
-func (p *pgServer) stop(t *testing.T) {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(serverTimeout):
-		p.cmd.Process.Kill()
-		<-p.done
-		t.Fatalf("the server did not stop within %v of SIGTERM", serverTimeout)
-	}
-	if p.code != 0 {
-		t.Errorf("the server exited with status %d on SIGTERM:\n%s", p.code, p.output.String())
-	}
 }
