@@ -51,10 +51,7 @@ func (b *boltBacking) open(*slog.Logger) (opened, error) {
 }
 
 func (b *boltBacking) replaceLog(orgID, vaultID string, entries []store.LogEntry) error {
-	if vaultID == "" {
-		return rewriteLogBucket(b.dbPath(), orgID, entries)
-	}
-	return rewriteVaultLogBucket(b.dbPath(), orgID, vaultID, entries)
+	return rewriteLogBucket(b.dbPath(), orgID, vaultID, entries)
 }
 
 func (b *boltBacking) restore(snapshot []byte) error {
@@ -138,9 +135,11 @@ func readTree(dir string) (map[string][]byte, error) {
 	return out, err
 }
 
-// rewriteLogBucket replaces the bucket org/<id>/log of the bolt file with
-// entries, in boltstore's layout (SPEC.md §7.2).
-func rewriteLogBucket(path, orgID string, entries []store.LogEntry) error {
+// rewriteLogBucket replaces a log's bucket of the bolt file with entries,
+// in boltstore's layout (SPEC.md §7.2): org/<id>/log for the
+// organisation's log (vaultID ""), org/<id>/vaults/<vault>/log for a
+// vault's, made if the vault has none yet.
+func rewriteLogBucket(path, orgID, vaultID string, entries []store.LogEntry) error {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return err
@@ -151,57 +150,25 @@ func rewriteLogBucket(path, orgID string, entries []store.LogEntry) error {
 		if orgs == nil {
 			return errors.New("no org bucket")
 		}
-		org := orgs.Bucket([]byte(orgID))
-		if org == nil {
+		parent := orgs.Bucket([]byte(orgID))
+		if parent == nil {
 			return fmt.Errorf("no organisation %s", orgID)
 		}
-		if err := org.DeleteBucket([]byte("log")); err != nil {
-			return err
-		}
-		log, err := org.CreateBucket([]byte("log"))
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if err := log.Put(binary.BigEndian.AppendUint64(nil, e.Position), encodeEntry(e)); err != nil {
+		if vaultID != "" {
+			vaults, err := parent.CreateBucketIfNotExists([]byte("vaults"))
+			if err != nil {
+				return err
+			}
+			if parent, err = vaults.CreateBucketIfNotExists([]byte(vaultID)); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
-}
-
-// rewriteVaultLogBucket replaces the bucket org/<id>/vaults/<vault>/log of
-// the bolt file with entries, in boltstore's layout (SPEC.md §7.2).
-func rewriteVaultLogBucket(path, orgID, vaultID string, entries []store.LogEntry) error {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return db.Update(func(tx *bolt.Tx) error {
-		orgs := tx.Bucket([]byte("org"))
-		if orgs == nil {
-			return errors.New("no org bucket")
-		}
-		org := orgs.Bucket([]byte(orgID))
-		if org == nil {
-			return fmt.Errorf("no organisation %s", orgID)
-		}
-		vaults, err := org.CreateBucketIfNotExists([]byte("vaults"))
-		if err != nil {
-			return err
-		}
-		vault, err := vaults.CreateBucketIfNotExists([]byte(vaultID))
-		if err != nil {
-			return err
-		}
-		if vault.Bucket([]byte("log")) != nil {
-			if err := vault.DeleteBucket([]byte("log")); err != nil {
+		if parent.Bucket([]byte("log")) != nil {
+			if err := parent.DeleteBucket([]byte("log")); err != nil {
 				return err
 			}
 		}
-		log, err := vault.CreateBucket([]byte("log"))
+		log, err := parent.CreateBucket([]byte("log"))
 		if err != nil {
 			return err
 		}
