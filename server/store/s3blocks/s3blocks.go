@@ -280,6 +280,9 @@ func (b *Blocks) putBlock(ctx context.Context, orgID, vaultID, blockID string, d
 	}
 	key := b.key(orgID, vaultID, blockID)
 	for attempt := 0; ; attempt++ {
+		// Content-MD5: a block damaged on its way to the store is refused
+		// there, and the client's upload retried, rather than acknowledged
+		// and found bad by a reader later.
 		opts := minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true, SendContentMd5: true}
 		opts.SetMatchETagExcept("*") // only if there is no such object
 		_, err := b.client.PutObject(ctx, b.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
