@@ -20,8 +20,10 @@ import (
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 )
 
-// FormatVersion is the only certificate format this version reads.
-const FormatVersion = 1
+// FormatVersion is the only certificate format this version reads. 2: key
+// bundles carry a key commitment (SPEC.md §11.2), which a format-1 reader
+// would skip as an unknown field.
+const FormatVersion = 2
 
 // signatureContext is the signing context of certificates (SPEC.md §2.2).
 const signatureContext = "certificate"

@@ -66,7 +66,10 @@ type KeyBundle struct {
 	Sealed       []SealedKey
 	Canary       []byte
 	PreviousKeys []byte
-	Position     uint64 // set when folded
+	// Commitment is LabeledSum("vault-key-commitment", …, key): the
+	// member checks the key they unsealed against it (SECURITY.md A34).
+	Commitment []byte
+	Position   uint64 // set when folded
 }
 
 // Vault statements.
@@ -357,6 +360,9 @@ func (o *Organisation) activeVault(p uint64, id string) (*Vault, error) {
 	return v, nil
 }
 
+// commitmentSize is a SHA-256 digest's (SPEC.md §2.5).
+const commitmentSize = 32
+
 // checkBundle: the key has the next index and is sealed to exactly the
 // members, each once (SECURITY.md A6, A16).
 func (o *Organisation) checkBundle(p uint64, b KeyBundle, index uint32, members []string) error {
@@ -365,6 +371,9 @@ func (o *Organisation) checkBundle(p uint64, b KeyBundle, index uint32, members 
 	}
 	if len(b.Canary) == 0 {
 		return o.broke(p, "a vault key without a canary")
+	}
+	if len(b.Commitment) != commitmentSize {
+		return o.broke(p, "a vault key commitment of %d bytes, want %d", len(b.Commitment), commitmentSize)
 	}
 	sealed := map[string]bool{}
 	for _, k := range b.Sealed {
@@ -453,7 +462,7 @@ func (v *Vault) clone() *Vault {
 // Wire conversion of vault statements.
 
 func bundleFromWire(b *coffrev1.KeyBundle) KeyBundle {
-	out := KeyBundle{Index: b.GetIndex(), Canary: b.GetCanary(), PreviousKeys: b.GetPreviousKeys()}
+	out := KeyBundle{Index: b.GetIndex(), Canary: b.GetCanary(), PreviousKeys: b.GetPreviousKeys(), Commitment: b.GetCommitment()}
 	for _, k := range b.GetSealed() {
 		out.Sealed = append(out.Sealed, SealedKey{UserID: k.GetUserId(), Sealed: k.GetSealed()})
 	}
@@ -461,7 +470,7 @@ func bundleFromWire(b *coffrev1.KeyBundle) KeyBundle {
 }
 
 func bundleToWire(b KeyBundle) *coffrev1.KeyBundle {
-	out := &coffrev1.KeyBundle{Index: b.Index, Canary: b.Canary, PreviousKeys: b.PreviousKeys}
+	out := &coffrev1.KeyBundle{Index: b.Index, Canary: b.Canary, PreviousKeys: b.PreviousKeys, Commitment: b.Commitment}
 	for _, k := range b.Sealed {
 		out.Sealed = append(out.Sealed, &coffrev1.SealedKey{UserId: k.UserID, Sealed: k.Sealed})
 	}

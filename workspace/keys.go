@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -46,13 +47,27 @@ func nameAAD(orgID, vaultID string, index uint32) []byte {
 	return aad("vault-name", []byte(orgID), []byte(vaultID), u32(index))
 }
 
+// KeyCommitment commits to vault key index (SPEC.md §11.2). It is signed in
+// the key's bundle, so a signer can't give two members two keys that both
+// pass (SECURITY.md A34): XChaCha20-Poly1305 is not key-committing, and a
+// canary can be crafted to open under two keys.
+func KeyCommitment(orgID, vaultID string, index uint32, key crypto.SecretKey) []byte {
+	d := crypto.LabeledSum("vault-key-commitment", []byte(orgID), []byte(vaultID), u32(index), key.Bytes())
+	return d[:]
+}
+
+func committed(orgID, vaultID string, b certificate.KeyBundle, key crypto.SecretKey) bool {
+	return subtle.ConstantTimeCompare(KeyCommitment(orgID, vaultID, b.Index, key), b.Commitment) == 1
+}
+
 // NewKeyBundle makes vault key `index`, sealed to each of members, with
 // its canary and, encrypted under it, every older key (SPEC.md §11.2).
 func NewKeyBundle(orgID, vaultID string, index uint32, members []*certificate.User, older []crypto.SecretKey) (crypto.SecretKey, certificate.KeyBundle, error) {
 	key := crypto.NewSecretKey()
 	b := certificate.KeyBundle{
-		Index:  index,
-		Canary: key.Encrypt(canaryAAD(orgID, vaultID, index), []byte(canaryText)),
+		Index:      index,
+		Canary:     key.Encrypt(canaryAAD(orgID, vaultID, index), []byte(canaryText)),
+		Commitment: KeyCommitment(orgID, vaultID, index, key),
 	}
 	for _, m := range members {
 		sealed, err := SealKeyTo(orgID, vaultID, index, m, key)
@@ -99,8 +114,9 @@ func (k *Keys) Get(i uint32) (crypto.SecretKey, bool) {
 
 // OpenKeys opens the keys of a vault for a user: the newest key sealed to
 // them (in a key bundle or in the grant that made them a member), checked
-// with the bundle's canary, then every older key from the bundle's
-// previous keys.
+// against the bundle's commitment and canary, then every older key from
+// the bundle's previous keys, each checked against its own bundle's
+// commitment: every member who opens key i holds the same key i.
 func OpenKeys(org *certificate.Organisation, v *certificate.Vault, userID string, seal *crypto.SealKey) (*Keys, error) {
 	type offer struct {
 		index  uint32
@@ -131,6 +147,9 @@ func OpenKeys(org *certificate.Organisation, v *certificate.Vault, userID string
 		return nil, fmt.Errorf("%w: %v", ErrNoKey, err)
 	}
 	bundle := v.Keys[best.index-1]
+	if !committed(org.ID, v.ID, bundle, key) {
+		return nil, fmt.Errorf("%w: key %d is not the key its bundle commits to", ErrNoKey, best.index)
+	}
 	if _, err := key.Decrypt(canaryAAD(org.ID, v.ID, best.index), bundle.Canary); err != nil {
 		return nil, fmt.Errorf("%w: key %d fails its canary", ErrNoKey, best.index)
 	}
@@ -145,6 +164,9 @@ func OpenKeys(org *certificate.Organisation, v *certificate.Vault, userID string
 			k, err := crypto.ParseSecretKey(all[(i-1)*size : i*size])
 			if err != nil {
 				return nil, fmt.Errorf("%w: %v", ErrNoKey, err)
+			}
+			if !committed(org.ID, v.ID, v.Keys[i-1], k) {
+				return nil, fmt.Errorf("%w: key %d is not the key its bundle commits to", ErrNoKey, i)
 			}
 			keys.keys[i] = k
 		}

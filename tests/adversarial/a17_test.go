@@ -67,7 +67,7 @@ func TestA17DowngradeRefused(t *testing.T) {
 		{"signature algorithm 0x02", withSignature(genuine, func(s []byte) []byte { s[0] = 0x02; return s }), certificate.ErrSignature},
 		{"signature algorithm 0x00", withSignature(genuine, func(s []byte) []byte { s[0] = 0x00; return s }), certificate.ErrSignature},
 		{"bare Ed25519 signature, no algorithm byte", withSignature(genuine, func(s []byte) []byte { return s[1:] }), certificate.ErrSignature},
-		{"format version 2, signed", mutate(t, genuine, key, func(b *coffrev1.Certificate) { b.FormatVersion = 2 }), certificate.ErrMalformed},
+		{"format version 1 (no key commitment), signed", mutate(t, genuine, key, func(b *coffrev1.Certificate) { b.FormatVersion = 1 }), certificate.ErrMalformed},
 		{"format version 0, signed", mutate(t, genuine, key, func(b *coffrev1.Certificate) { b.FormatVersion = 0 }), certificate.ErrMalformed},
 		{"verify key algorithm 0x02, signed", mutate(t, newDevice, key, func(b *coffrev1.Certificate) { b.GetDevice().VerifyKey[0] = 0x02 }), certificate.ErrMalformed},
 		{"verify key without algorithm byte, signed", mutate(t, newDevice, key, func(b *coffrev1.Certificate) { b.GetDevice().VerifyKey = b.GetDevice().VerifyKey[1:] }), certificate.ErrMalformed},

@@ -203,9 +203,9 @@ func TestA3TransplantedBlobsRefused(t *testing.T) {
 			}
 		}
 		// Control: a key sealed to Bob for this very place opens (and
-		// then fails the canary, being another key).
-		if err := openWith(setBob(sealed(w.vault, newest.Index))); err == nil || !bytes.Contains([]byte(err.Error()), []byte("canary")) {
-			t.Fatalf("control: a key sealed for the right place: %v, want a canary failure", err)
+		// then fails the key commitment, being another key).
+		if err := openWith(setBob(sealed(w.vault, newest.Index))); err == nil || !bytes.Contains([]byte(err.Error()), []byte("commits to")) {
+			t.Fatalf("control: a key sealed for the right place: %v, want a key commitment failure", err)
 		}
 	})
 }

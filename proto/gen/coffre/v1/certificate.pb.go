@@ -742,12 +742,15 @@ type KeyBundle struct {
 	Index uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
 	// The new key sealed to every member at this position, and no one else.
 	Sealed []*SealedKey `protobuf:"bytes,2,rep,name=sealed,proto3" json:"sealed,omitempty"`
-	// Encrypt(key, "canary"): proves to each member that what they unsealed
-	// is the key the signer meant.
+	// Encrypt(key, "canary"): the key opens something the signer encrypted.
 	Canary []byte `protobuf:"bytes,3,opt,name=canary,proto3" json:"canary,omitempty"`
 	// Encrypt(key, keys 1 … index-1): members holding the newest key read
 	// every older one; old data is never re-encrypted.
-	PreviousKeys  []byte `protobuf:"bytes,4,opt,name=previous_keys,json=previousKeys,proto3" json:"previous_keys,omitempty"`
+	PreviousKeys []byte `protobuf:"bytes,4,opt,name=previous_keys,json=previousKeys,proto3" json:"previous_keys,omitempty"`
+	// LabeledSum("vault-key-commitment", org, vault, index, key): binds the
+	// signed bundle to one key, so that every member holds the same one
+	// (certificate format 2, SPEC.md §11.2).
+	Commitment    []byte `protobuf:"bytes,5,opt,name=commitment,proto3" json:"commitment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -806,6 +809,13 @@ func (x *KeyBundle) GetCanary() []byte {
 func (x *KeyBundle) GetPreviousKeys() []byte {
 	if x != nil {
 		return x.PreviousKeys
+	}
+	return nil
+}
+
+func (x *KeyBundle) GetCommitment() []byte {
+	if x != nil {
+		return x.Commitment
 	}
 	return nil
 }
@@ -1172,12 +1182,15 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\aprofile\x18\x02 \x01(\x0e2\x12.coffre.v1.ProfileR\aprofile\"<\n" +
 	"\tSealedKey\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x16\n" +
-	"\x06sealed\x18\x02 \x01(\fR\x06sealed\"\x8c\x01\n" +
+	"\x06sealed\x18\x02 \x01(\fR\x06sealed\"\xac\x01\n" +
 	"\tKeyBundle\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12,\n" +
 	"\x06sealed\x18\x02 \x03(\v2\x14.coffre.v1.SealedKeyR\x06sealed\x12\x16\n" +
 	"\x06canary\x18\x03 \x01(\fR\x06canary\x12#\n" +
-	"\rprevious_keys\x18\x04 \x01(\fR\fpreviousKeys\"\x81\x01\n" +
+	"\rprevious_keys\x18\x04 \x01(\fR\fpreviousKeys\x12\x1e\n" +
+	"\n" +
+	"commitment\x18\x05 \x01(\fR\n" +
+	"commitment\"\x81\x01\n" +
 	"\x15VaultCreatedStatement\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12%\n" +
 	"\x0eencrypted_name\x18\x02 \x01(\fR\rencryptedName\x12&\n" +
