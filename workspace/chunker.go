@@ -12,8 +12,9 @@ import (
 // Content-defined chunking (FastCDC with normalised chunking): block
 // boundaries depend on the content, so an edit in a large file changes only
 // the blocks around it and the rest are reused (SPEC.md §11.6). The gear
-// table is derived from a per-vault secret, so that boundaries, which the
-// server sees as block sizes, say nothing about content it could guess.
+// table is derived from a secret of the vault key the content is written
+// under (SPEC.md §11.3), so that boundaries, which the server sees as block
+// sizes, say nothing about content it could guess.
 const (
 	MinChunk = 256 << 10
 	AvgChunk = 1 << 20
@@ -36,9 +37,11 @@ type Chunker struct {
 	eof  bool
 }
 
-// ChunkingSecret derives a vault's chunking secret from its first key.
-func ChunkingSecret(firstKey crypto.SecretKey) []byte {
-	k := crypto.DeriveKey(firstKey.Bytes(), "chunking", nil)
+// ChunkingSecret derives the chunking secret of one vault key: content
+// written under key i is cut with key i's secret, so a rotation gives new
+// boundaries that a member removed by it can't predict (SECURITY.md A35).
+func ChunkingSecret(key crypto.SecretKey) []byte {
+	k := crypto.DeriveKey(key.Bytes(), "chunking", nil)
 	return k.Bytes()
 }
 

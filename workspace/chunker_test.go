@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/coffre/coffre/crypto"
 )
 
 func chunks(t *testing.T, secret, data []byte) [][]byte {
@@ -78,4 +81,56 @@ func TestChunkerSmallAndEmpty(t *testing.T) {
 	if c := chunks(t, nil, small); len(c) != 1 || !bytes.Equal(c[0], small) {
 		t.Fatal("a small input must be one chunk")
 	}
+}
+
+// TestChunkingSecretPerKey: the same content is cut elsewhere under the
+// next vault key's chunking secret, so a member removed at a rotation
+// can't predict the boundaries of what is written after it (SECURITY.md
+// A35).
+func TestChunkingSecretPerKey(t *testing.T) {
+	data := randomBytes(3, 8<<20)
+	k1, k2 := crypto.NewSecretKey(), crypto.NewSecretKey()
+	sizes := func(secret []byte) []int {
+		var out []int
+		for _, c := range chunks(t, secret, data) {
+			out = append(out, len(c))
+		}
+		return out
+	}
+	a, again, b := sizes(ChunkingSecret(k1)), sizes(ChunkingSecret(k1)), sizes(ChunkingSecret(k2))
+	if !slices.Equal(a, again) {
+		t.Fatal("one key cuts the same content two ways")
+	}
+	if slices.Equal(a, b) {
+		t.Fatalf("two keys cut the same content at the same places: %v", a)
+	}
+}
+
+// TestPaddedSize: every block size maps to a bucket at least as large,
+// at most 12% larger (and at least 4 KiB), never over MaxChunk; buckets
+// are their own bucket, and a padded block sealed fits the server's
+// 4 MiB block limit (SPEC.md §11.3).
+func TestPaddedSize(t *testing.T) {
+	for _, c := range []struct{ n, want uint64 }{
+		{1, 4096}, {4096, 4096}, {4097, 4352}, {100 << 10, 100 << 10}, {100<<10 + 1, 100<<10 + 2048},
+		{1 << 20, 1 << 20}, {1<<20 + 1, 1<<20 + 32<<10}, {MaxChunk - 1, MaxChunk}, {MaxChunk, MaxChunk},
+	} {
+		if got := PaddedSize(c.n); got != c.want {
+			t.Errorf("PaddedSize(%d) = %d, want %d", c.n, got, c.want)
+		}
+	}
+	r := rand.New(rand.NewChaCha8([32]byte{4}))
+	buckets := map[uint64]bool{}
+	for range 100000 {
+		n := 1 + r.Uint64N(MaxChunk)
+		p := PaddedSize(n)
+		buckets[p] = true
+		if p < n || p > MaxChunk || (n > minPadded && float64(p) > 1.12*float64(n)) || PaddedSize(p) != p {
+			t.Fatalf("PaddedSize(%d) = %d", n, p)
+		}
+	}
+	if ct := len(sealBlock("o", "v", Block{ID: "b", Key: crypto.NewSecretKey()}, make([]byte, MaxChunk))); ct > 4<<20 {
+		t.Fatalf("a full block seals to %d bytes, over the server's limit", ct)
+	}
+	t.Logf("%d buckets seen", len(buckets))
 }

@@ -17,6 +17,7 @@ type Version struct {
 	User     string // the author's user id
 	Time     time.Time
 	Position uint64 // in the vault log
+	KeyIndex uint32 // the vault key it was written under, whose chunking secret cut its blocks
 }
 
 // Log is a vault's state folded from its verified log: every version of
@@ -90,7 +91,7 @@ func (l *Log) Apply(org *certificate.Organisation, keys *Keys, position uint64, 
 		if (m.ID == RootID(l.VaultID)) != (m.Parent == "") || (m.ID == RootID(l.VaultID) && !m.Folder) {
 			return nil, fmt.Errorf("vault entry %d: %w: %s has a bad parent", position, ErrBadManifest, m.ID)
 		}
-		added = append(added, Version{Manifest: m, Version: w.Version, Author: e.Author, User: d.UserID, Time: e.Time, Position: position})
+		added = append(added, Version{Manifest: m, Version: w.Version, Author: e.Author, User: d.UserID, Time: e.Time, Position: position, KeyIndex: e.KeyIndex})
 	}
 	for _, v := range added {
 		l.versions[v.Manifest.ID] = append(l.versions[v.Manifest.ID], v)

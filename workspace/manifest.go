@@ -1,8 +1,10 @@
 package workspace
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math/bits"
 	"sort"
 	"strings"
 	"time"
@@ -12,6 +14,11 @@ import (
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 )
+
+// ManifestFormat is the only manifest format this version reads. 2: block
+// plaintexts are padded to PaddedSize inside their encryption (SPEC.md
+// §11.3), which a format-1 reader would refuse block by block.
+const ManifestFormat = 2
 
 // ErrBadManifest is returned when a manifest does not decrypt or does not
 // describe what its place in the log says it is (SECURITY.md A4, A11).
@@ -83,10 +90,53 @@ func blockAAD(orgID, vaultID, blockID string) []byte {
 	return aad("block", []byte(orgID), []byte(vaultID), []byte(blockID))
 }
 
+// minPadded is the smallest padded block: every file of up to 4 KiB looks
+// the same to the server.
+const minPadded = 4 << 10
+
+// PaddedSize is the size a block of n plaintext bytes is padded to before
+// it is encrypted (SPEC.md §11.3): Padmé (Nikitin et al., "Reducing
+// metadata leakage from encrypted files and communication with PURBs",
+// 2019), which rounds n up so that only about log log n bits of it show,
+// at most 12% more bytes; at least 4 KiB, at most MaxChunk (a block
+// never exceeds it).
+func PaddedSize(n uint64) uint64 {
+	if n <= minPadded {
+		return minPadded
+	}
+	e := bits.Len64(n) - 1     // ⌊log₂ n⌋
+	s := bits.Len64(uint64(e)) // ⌊log₂ e⌋ + 1
+	mask := uint64(1)<<(e-s) - 1
+	return min((n+mask)&^mask, max(n, MaxChunk))
+}
+
+// sealBlock pads a block's plaintext to its bucket and encrypts it: the
+// server sees the bucket, the signed manifest keeps the exact size.
+func sealBlock(orgID, vaultID string, b Block, plain []byte) []byte {
+	padded := make([]byte, PaddedSize(uint64(len(plain))))
+	copy(padded, plain)
+	return b.Key.Encrypt(blockAAD(orgID, vaultID, b.ID), padded)
+}
+
+// openBlock decrypts a block and checks it against its signed BlockRef:
+// its padding (zeros, to exactly PaddedSize), its size and its digest
+// (SECURITY.md A10, A21).
+func openBlock(orgID, vaultID string, b Block, ciphertext []byte) ([]byte, error) {
+	padded, err := b.Key.Decrypt(blockAAD(orgID, vaultID, b.ID), ciphertext)
+	if err != nil || uint64(len(padded)) != PaddedSize(b.Size) {
+		return nil, ErrBadBlock
+	}
+	plain, pad := padded[:b.Size], padded[b.Size:]
+	if len(bytes.Trim(pad, "\x00")) != 0 || crypto.Sum(plain) != b.Digest {
+		return nil, ErrBadBlock
+	}
+	return plain, nil
+}
+
 // encryptManifest serialises and encrypts m as version `version` under
 // vault key `index` (SPEC.md §11.3).
 func encryptManifest(orgID, vaultID string, version uint64, index uint32, key crypto.SecretKey, m *Manifest) ([]byte, error) {
-	w := &coffrev1.Manifest{FormatVersion: FormatVersion, Id: m.ID, Parent: m.Parent, UpdatedMs: m.Updated.UnixMilli()}
+	w := &coffrev1.Manifest{FormatVersion: ManifestFormat, Id: m.ID, Parent: m.Parent, UpdatedMs: m.Updated.UnixMilli()}
 	if m.Folder {
 		f := &coffrev1.FolderManifest{}
 		for _, c := range m.Children {
@@ -118,7 +168,7 @@ func decryptManifest(orgID, vaultID string, w Write, index uint32, key crypto.Se
 		return nil, fmt.Errorf("%w: %s v%d does not decrypt", ErrBadManifest, w.ManifestID, w.Version)
 	}
 	var p coffrev1.Manifest
-	if err := proto.Unmarshal(plain, &p); err != nil || p.GetFormatVersion() != FormatVersion || p.GetId() != w.ManifestID {
+	if err := proto.Unmarshal(plain, &p); err != nil || p.GetFormatVersion() != ManifestFormat || p.GetId() != w.ManifestID {
 		return nil, fmt.Errorf("%w: %s v%d is not the manifest it claims to be", ErrBadManifest, w.ManifestID, w.Version)
 	}
 	m := &Manifest{ID: p.GetId(), Parent: p.GetParent(), Updated: time.UnixMilli(p.GetUpdatedMs()).UTC()}

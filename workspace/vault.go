@@ -496,14 +496,14 @@ type blockKey struct {
 	size   uint64
 }
 
-// chunkingSecret is the vault's chunking secret (from key 1, which every
-// member holds).
-func (w *Vault) chunkingSecret() []byte {
-	k, ok := w.keys.Get(1)
+// chunkingSecret is the chunking secret of vault key index, which a
+// version written under that key was cut with (SPEC.md §11.3).
+func (w *Vault) chunkingSecret(index uint32) ([]byte, error) {
+	k, ok := w.keys.Get(index)
 	if !ok {
-		panic("workspace: internal error: a member without key 1")
+		return nil, fmt.Errorf("%w: key %d", ErrNoKey, index)
 	}
-	return ChunkingSecret(k)
+	return ChunkingSecret(k), nil
 }
 
 // ContentID identifies a file's content by its chunks: two files with
@@ -516,10 +516,16 @@ func ContentID(blocks []Block) crypto.Digest {
 	return crypto.LabeledSum("content-id", parts...)
 }
 
-// LocalContentID computes the ContentID a local file would have in this
-// vault, without uploading anything.
-func (w *Vault) LocalContentID(r io.Reader) (crypto.Digest, uint64, error) {
-	c := NewChunker(w.chunkingSecret(), r)
+// LocalContentID computes, without uploading anything, the ContentID a
+// local file has when cut as a version written under vault key index is
+// (Version.KeyIndex): content ids compare only under one key, since each
+// key has its own chunking secret.
+func (w *Vault) LocalContentID(r io.Reader, index uint32) (crypto.Digest, uint64, error) {
+	secret, err := w.chunkingSecret(index)
+	if err != nil {
+		return crypto.Digest{}, 0, err
+	}
+	c := NewChunker(secret, r)
 	var blocks []Block
 	var size uint64
 	for {
@@ -707,7 +713,7 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 			defer wg.Done()
 			for j := range jobs {
 				b := Block{ID: certificate.NewID(), Key: crypto.NewSecretKey(), Digest: crypto.Sum(j.plain), Offset: j.off, Size: uint64(len(j.plain))}
-				ct := b.Key.Encrypt(blockAAD(w.org.ID, w.vault.ID, b.ID), j.plain)
+				ct := sealBlock(w.org.ID, w.vault.ID, b, j.plain)
 				if err := w.remote.PutBlock(ctx, w.vault.ID, b.ID, ct); err != nil {
 					fail(fmt.Errorf("uploading block %d: %w", j.i, err))
 					continue
@@ -727,9 +733,16 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 			}
 		}()
 	}
+	// Cut with the newest key's secret, which commit encrypts under: a
+	// member removed at the last rotation can't predict the boundaries.
+	index, _ := w.keys.Newest()
+	secret, err := w.chunkingSecret(index)
+	if err != nil {
+		return nil, 0, err
+	}
 	var size uint64
 	var readErr error
-	chunker := NewChunker(w.chunkingSecret(), r)
+	chunker := NewChunker(secret, r)
 	for i := 0; ; i++ {
 		chunk, err := chunker.Next()
 		if err == io.EOF {
@@ -858,9 +871,9 @@ func (w *Vault) fetchBlock(ctx context.Context, b Block, out io.WriterAt) error 
 	if err != nil {
 		return fmt.Errorf("block %s: %w", b.ID, err)
 	}
-	plain, err := b.Key.Decrypt(blockAAD(w.org.ID, w.vault.ID, b.ID), ct)
+	plain, err := openBlock(w.org.ID, w.vault.ID, b, ct)
 	cache, caches := w.remote.(BlockCache)
-	if err != nil || uint64(len(plain)) != b.Size || crypto.Sum(plain) != b.Digest {
+	if err != nil {
 		if caches {
 			cache.BlockRejected(w.vault.ID, b.ID)
 		}

@@ -122,7 +122,7 @@ func FuzzParseEntry(f *testing.F) {
 func FuzzDecryptManifest(f *testing.F) {
 	key := crypto.NewSecretKey()
 	m := testManifest()
-	plain, _ := proto.Marshal(&coffrev1.Manifest{FormatVersion: 1, Id: m.ID, Parent: m.Parent,
+	plain, _ := proto.Marshal(&coffrev1.Manifest{FormatVersion: ManifestFormat, Id: m.ID, Parent: m.Parent,
 		Kind: &coffrev1.Manifest_File{File: &coffrev1.FileManifest{Size: 1, Blocks: []*coffrev1.BlockRef{
 			{Id: "aaaaaaaaaaaaaaaa", Key: key.Bytes(), Digest: make([]byte, 32), Offset: 0, Size: 1}}}}})
 	f.Add(plain)

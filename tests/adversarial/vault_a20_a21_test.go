@@ -98,7 +98,7 @@ func TestA21BlockUnderAnotherKeyRefused(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "a21", member{"bob", certificate.ProfileStandard, certificate.RoleReader})
 	av := w.open(t, "alice")
-	plain := crypto.RandomBytes(100 << 10) // under MinChunk: one block
+	plain := crypto.RandomBytes(100<<10 + 1) // under MinChunk: one block, with some padding
 	put(t, av, "/f.bin", plain)
 	blocks := fileBlocks(t, av, "/f.bin")
 	if len(blocks) != 1 {
@@ -113,11 +113,13 @@ func TestA21BlockUnderAnotherKeyRefused(t *testing.T) {
 		data  []byte
 		opens bool // under the block's real key
 	}{
-		{"another plaintext, same size, under the real key", b.Key.Encrypt(aad, same), true},
-		{"another plaintext, another size, under the real key", b.Key.Encrypt(aad, same[:len(same)-1]), true},
-		{"the real plaintext with a byte changed, under the real key", b.Key.Encrypt(aad, flipped(plain, 1000)), true},
-		{"another plaintext under another key", crypto.NewSecretKey().Encrypt(aad, same), false},
-		{"the real plaintext under another key", crypto.NewSecretKey().Encrypt(aad, plain), false},
+		{"another plaintext, same size, under the real key", b.Key.Encrypt(aad, padded(same)), true},
+		{"another plaintext, another size, under the real key", b.Key.Encrypt(aad, padded(same[:len(same)-1])), true},
+		{"the real plaintext with a byte changed, under the real key", b.Key.Encrypt(aad, padded(flipped(plain, 1000))), true},
+		{"the real plaintext unpadded, under the real key", b.Key.Encrypt(aad, plain), true},
+		{"the real plaintext with a padding byte set, under the real key", b.Key.Encrypt(aad, flipped(padded(plain), len(plain))), true},
+		{"another plaintext under another key", crypto.NewSecretKey().Encrypt(aad, padded(same)), false},
+		{"the real plaintext under another key", crypto.NewSecretKey().Encrypt(aad, padded(plain)), false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -131,7 +133,7 @@ func TestA21BlockUnderAnotherKeyRefused(t *testing.T) {
 	}
 	// Control: the real plaintext encrypted again under the real key and
 	// associated data (another nonce) is the block.
-	w.s.WriteBlock(t, w.org, w.vault, b.ID, b.Key.Encrypt(aad, plain))
+	w.s.WriteBlock(t, w.org, w.vault, b.ID, b.Key.Encrypt(aad, padded(plain)))
 	w.forgetCache(t, "bob")
 	if !bytes.Equal(get(t, bv, "/f.bin"), plain) {
 		t.Fatal("control: the block re-encrypted under its key does not read")

@@ -217,12 +217,12 @@ func fileBlocks(t *testing.T, v *workspace.Vault, p string) []workspace.Block {
 }
 
 // content returns random content that the vault's chunker (keyed by the
-// vault's chunking secret, SPEC.md §11.6) cuts into at least n blocks, so
-// that multi-block files stay small.
+// newest key's chunking secret, SPEC.md §11.3) cuts into at least n
+// blocks, so that multi-block files stay small.
 func (w *world) content(t *testing.T, n int) []byte {
 	t.Helper()
-	k1, _ := w.keys(t, "alice").Get(1)
-	secret := workspace.ChunkingSecret(k1)
+	_, newest := w.keys(t, "alice").Newest()
+	secret := workspace.ChunkingSecret(newest)
 	for range 50 {
 		data := crypto.RandomBytes(n * (workspace.AvgChunk + workspace.MinChunk))
 		c := workspace.NewChunker(secret, bytes.NewReader(data))
@@ -318,6 +318,14 @@ func blockAAD(org, vault, block string) []byte {
 	return d[:]
 }
 
+// padded pads a block's plaintext with zeros to its bucket, as a writer
+// does before encrypting it (SPEC.md §11.3).
+func padded(plain []byte) []byte {
+	out := make([]byte, workspace.PaddedSize(uint64(len(plain))))
+	copy(out, plain)
+	return out
+}
+
 func nameAAD(org, vault string, index uint32) []byte {
 	d := crypto.LabeledSum("aad/vault-name", []byte(org), []byte(vault), binary.BigEndian.AppendUint32(nil, index))
 	return d[:]
@@ -349,7 +357,7 @@ func openManifest(org, vault string, w *coffrev1.ManifestWrite, index uint32, ke
 
 // wireManifest converts a verified manifest back to its plaintext form.
 func wireManifest(m *workspace.Manifest) *coffrev1.Manifest {
-	out := &coffrev1.Manifest{FormatVersion: 1, Id: m.ID, Parent: m.Parent, UpdatedMs: time.Now().UnixMilli()}
+	out := &coffrev1.Manifest{FormatVersion: workspace.ManifestFormat, Id: m.ID, Parent: m.Parent, UpdatedMs: time.Now().UnixMilli()}
 	if m.Folder {
 		f := &coffrev1.FolderManifest{}
 		for _, c := range m.Children {
@@ -442,7 +450,7 @@ func (w *world) addFile(t *testing.T, l *workspace.Log, index uint32, key crypto
 	entries := append(slices.Clone(rootWire.GetFolder().GetEntries()), &coffrev1.FolderEntry{Name: name, Id: fileID})
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 	rootWire.Kind = &coffrev1.Manifest_Folder{Folder: &coffrev1.FolderManifest{Entries: entries}}
-	file := &coffrev1.Manifest{FormatVersion: 1, Id: fileID, Parent: root, UpdatedMs: time.Now().UnixMilli(),
+	file := &coffrev1.Manifest{FormatVersion: workspace.ManifestFormat, Id: fileID, Parent: root, UpdatedMs: time.Now().UnixMilli(),
 		Kind: &coffrev1.Manifest_File{File: &coffrev1.FileManifest{}}}
 	return []*coffrev1.ManifestWrite{
 		{ManifestId: root, Version: l.NextVersion(root), Ciphertext: sealManifest(t, w.org, w.vault, l.NextVersion(root), index, key, rootWire)},

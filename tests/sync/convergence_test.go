@@ -149,7 +149,7 @@ func TestRandomisedConvergence(t *testing.T) {
 			t.Errorf("vault has %s, alice's folder does not", p)
 		case e.folder != ver.Manifest.Folder:
 			t.Errorf("%s: folder %v in the vault, %v locally", p, ver.Manifest.Folder, e.folder)
-		case !e.folder && (uint64(e.size) != ver.Manifest.Size || contentID(ver) != localContentID(t, v, filepath.Join(m.devs[0].dir, filepath.FromSlash(p)))):
+		case !e.folder && (uint64(e.size) != ver.Manifest.Size || contentID(ver) != localContentID(t, v, filepath.Join(m.devs[0].dir, filepath.FromSlash(p)), ver)):
 			t.Errorf("%s: the vault's content differs from alice's", p)
 		}
 	}

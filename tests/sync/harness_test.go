@@ -443,15 +443,16 @@ func contentID(ver workspace.Version) string {
 	return hex.EncodeToString(id[:])
 }
 
-// localContentID is the content id a local file would have in the vault.
-func localContentID(t testing.TB, v *workspace.Vault, path string) string {
+// localContentID is the content id a local file has when cut as ver was
+// (under ver's vault key, SPEC.md §11.3), to compare with ver's.
+func localContentID(t testing.TB, v *workspace.Vault, path string, ver workspace.Version) string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	id, _, err := v.LocalContentID(f)
+	id, _, err := v.LocalContentID(f, ver.KeyIndex)
 	if err != nil {
 		t.Fatal(err)
 	}

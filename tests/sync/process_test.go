@@ -67,7 +67,7 @@ func wantVault(t *testing.T, w *world, files map[string]string, localDir string)
 			t.Errorf("the vault does not hold %s", p)
 			continue
 		}
-		if got := localContentID(t, v, filepath.Join(localDir, filepath.FromSlash(p))); got != contentID(ver) {
+		if got := localContentID(t, v, filepath.Join(localDir, filepath.FromSlash(p)), ver); got != contentID(ver) {
 			t.Errorf("%s: the vault's content differs from %s's file", p, localDir)
 		}
 	}
@@ -468,7 +468,7 @@ func TestIgnoredAndPartialFiles(t *testing.T) {
 		t.Errorf("the vault holds %q, want %q (ignored files uploaded?)", got, want)
 	}
 	if ver, ok := remote["growing.log"]; ok {
-		if contentID(ver) != localContentID(t, v, growing) || ver.Manifest.Size != uint64(len(final)) {
+		if contentID(ver) != localContentID(t, v, growing, ver) || ver.Manifest.Size != uint64(len(final)) {
 			t.Errorf("growing.log in the vault (%d bytes) is not the complete file (%d bytes)", ver.Manifest.Size, len(final))
 		}
 		if h, _ := v.History("/growing.log"); len(h) != 1 {

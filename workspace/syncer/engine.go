@@ -58,7 +58,7 @@ type local struct {
 	folder  bool
 	size    int64
 	mtimeNs int64
-	content string // computed when needed
+	content map[uint32]string // by vault key index (chunking secret), computed when needed
 }
 
 // remote is a path as found in the vault.
@@ -258,7 +258,7 @@ func (e *Engine) decide(v *workspace.Vault, p string, b *Base, l *local, r *remo
 	case l.folder != r.folder():
 		return actConflict, nil
 	}
-	content, err := e.content(v, p, b, l)
+	content, err := e.content(v, p, r.version.KeyIndex, l)
 	if err != nil {
 		return actNone, err
 	}
@@ -272,8 +272,15 @@ func (e *Engine) decide(v *workspace.Vault, p string, b *Base, l *local, r *remo
 		hist, err := v.History("/" + p)
 		if err == nil {
 			for _, h := range hist {
+				if h.Version <= b.Version {
+					continue
+				}
 				id := workspace.ContentID(h.Manifest.Blocks)
-				if h.Version > b.Version && hex.EncodeToString(id[:]) == content {
+				local, err := e.content(v, p, h.KeyIndex, l)
+				if err != nil {
+					return actNone, err
+				}
+				if hex.EncodeToString(id[:]) == local {
 					return actDownload, nil
 				}
 			}
@@ -294,8 +301,22 @@ func (e *Engine) localChanged(v *workspace.Vault, p string, b *Base, l *local) (
 	case l.size == b.Size && l.mtimeNs == b.MtimeNs:
 		return false, nil
 	}
-	c, err := e.content(v, p, b, l)
+	index, ok := baseKeyIndex(v, b)
+	if !ok {
+		return true, nil
+	}
+	c, err := e.content(v, p, index, l)
 	return c != b.Content, err
+}
+
+// baseKeyIndex is the vault key the base version was written under: its
+// content id was cut with that key's chunking secret (SPEC.md §11.3).
+func baseKeyIndex(v *workspace.Vault, b *Base) (uint32, bool) {
+	hist := v.Log().History(b.ID)
+	if b.Version == 0 || b.Version > uint64(len(hist)) {
+		return 0, false
+	}
+	return hist[b.Version-1].KeyIndex, true
 }
 
 func remoteChanged(b *Base, r *remote) bool {
@@ -308,26 +329,26 @@ func remoteChanged(b *Base, r *remote) bool {
 	return b.ID != r.version.Manifest.ID || b.Version != r.version.Version
 }
 
-// content returns the local file's content id, reading it if needed.
-func (e *Engine) content(v *workspace.Vault, p string, b *Base, l *local) (string, error) {
-	if l.content != "" {
-		return l.content, nil
-	}
-	if b != nil && !b.Folder && l.size == b.Size && l.mtimeNs == b.MtimeNs {
-		l.content = b.Content
-		return l.content, nil
+// content returns the local file's content id as cut under vault key
+// index, reading the file if needed.
+func (e *Engine) content(v *workspace.Vault, p string, index uint32, l *local) (string, error) {
+	if c, ok := l.content[index]; ok {
+		return c, nil
 	}
 	f, err := os.Open(e.abs(p))
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	id, _, err := v.LocalContentID(f)
+	id, _, err := v.LocalContentID(f, index)
 	if err != nil {
 		return "", err
 	}
-	l.content = hex.EncodeToString(id[:])
-	return l.content, nil
+	if l.content == nil {
+		l.content = map[uint32]string{}
+	}
+	l.content[index] = hex.EncodeToString(id[:])
+	return l.content[index], nil
 }
 
 // settling reports whether a file was modified too recently to upload.
