@@ -111,6 +111,9 @@ type AuditReport struct {
 	Problem     string `json:"problem,omitempty"`
 	Refetched   uint64 `json:"refetched"`
 	VerifiedFor string `json:"verified_from"`
+	// ServerMisbehaviour lists the heads the server signed that the log
+	// contradicts (SPEC.md §4.4): each is proof, signed with its TLS key.
+	ServerMisbehaviour []string `json:"server_misbehaviour,omitempty"`
 }
 
 // VerifyAudit fetches the whole organisation log again from position 1,
@@ -150,6 +153,14 @@ func (s *Session) VerifyAudit(ctx context.Context) (AuditReport, error) {
 		rep.Problem = fmt.Sprintf("fork: at position %d the server's log differs from what this device verified", s.org.Head.Position)
 	default:
 		rep.Consistent = true
+	}
+	proofs, err := s.checkSignedHeads(fresh)
+	if err != nil {
+		return rep, err
+	}
+	if rep.ServerMisbehaviour = proofs; len(proofs) > 0 && rep.Consistent {
+		rep.Consistent = false
+		rep.Problem = fmt.Sprintf("the server signed %d head(s) that the log contradicts", len(proofs))
 	}
 	return rep, nil
 }

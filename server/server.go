@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -68,6 +69,8 @@ type Server struct {
 
 	mu   sync.Mutex
 	orgs map[string]*orgState
+	// heads signs head statements with the TLS key (GetHead).
+	heads atomic.Pointer[headSigner]
 }
 
 // orgState caches an organisation's verified log state. appendMu
@@ -111,6 +114,7 @@ func New(cfg Config) *Server {
 // GRPCServer returns a gRPC server with TLS, the interceptors that
 // authenticate calls, and the coffre service registered.
 func (s *Server) GRPCServer(cert tls.Certificate) *grpc.Server {
+	s.heads.Store(newHeadSigner(cert))
 	creds := credentials.NewTLS(&tls.Config{
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   tls.VersionTLS13,

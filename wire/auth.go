@@ -27,6 +27,10 @@ const (
 // signatureContext is the signing context of requests (SPEC.md §2.2).
 const signatureContext = "request"
 
+// HeadContext is the signing context of the server's head statements,
+// signed with its TLS key (SPEC.md §2.2, §4.4).
+const HeadContext = "server-head"
+
 // MaxSkew is how far a request's time may be from the server's clock.
 const MaxSkew = 5 * time.Minute
 

@@ -57,6 +57,12 @@ type Remote interface {
 	Read(ctx context.Context, vaultID string, from uint64) (entries []RemoteEntry, head uint64, err error)
 	PutBlock(ctx context.Context, vaultID, blockID string, data []byte) error
 	GetBlock(ctx context.Context, vaultID, blockID string) ([]byte, error)
+	// ConfirmFresh confirms, before a write under keyIndex is signed, that
+	// the server vouches (signed, recently) for vault as the newest vault
+	// head and for org or a newer organisation head that changes nothing
+	// for this write; ErrConflict if the vault log moved meanwhile
+	// (SPEC.md §4.4).
+	ConfirmFresh(ctx context.Context, vaultID string, keyIndex uint32, org, vault certificate.Head) error
 }
 
 // BlockCache is implemented by a Remote that keeps blocks locally: it is
@@ -277,7 +283,16 @@ func (w *Vault) commit(ctx context.Context, ch change) error {
 		if err != nil {
 			return err
 		}
+		// A writer kept on an old view by the server must not go on
+		// encrypting to a member removed meanwhile (SECURITY.md A36).
 		index, key := w.keys.Newest()
+		err = w.remote.ConfirmFresh(ctx, w.vault.ID, index, w.org.Head, w.log.Head)
+		if errors.Is(err, ErrConflict) && attempt < 20 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
 		now := time.Now().UTC()
 		if now.Before(w.log.lastTime) {
 			now = w.log.lastTime

@@ -100,6 +100,9 @@ a gap or a fork is reported, and the command fails.`,
 					} else {
 						fmt.Fprintf(out, "\nPROBLEM: %s\n", report.Problem)
 					}
+					for _, p := range report.ServerMisbehaviour {
+						fmt.Fprintf(out, "  %s\n", p)
+					}
 				}
 			}
 			if report != nil && !report.Consistent {

@@ -2338,6 +2338,216 @@ func (x *GetBlockResponse) GetData() []byte {
 	return nil
 }
 
+// GetHeadRequest names the vault whose head is asked for.
+type GetHeadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHeadRequest) Reset() {
+	*x = GetHeadRequest{}
+	mi := &file_coffre_v1_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHeadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHeadRequest) ProtoMessage() {}
+
+func (x *GetHeadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHeadRequest.ProtoReflect.Descriptor instead.
+func (*GetHeadRequest) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetHeadRequest) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+// GetHeadResponse is a HeadStatement signed with the TLS certificate's key.
+type GetHeadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Deterministic encoding of HeadStatement.
+	Statement []byte `protobuf:"bytes,1,opt,name=statement,proto3" json:"statement,omitempty"`
+	// Signature over "coffre/v1/sig/server-head" || 0x00 || statement.
+	Signature []byte `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	// DER of the TLS certificate whose key signed: the connection's own.
+	Certificate   []byte `protobuf:"bytes,3,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHeadResponse) Reset() {
+	*x = GetHeadResponse{}
+	mi := &file_coffre_v1_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHeadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHeadResponse) ProtoMessage() {}
+
+func (x *GetHeadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHeadResponse.ProtoReflect.Descriptor instead.
+func (*GetHeadResponse) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetHeadResponse) GetStatement() []byte {
+	if x != nil {
+		return x.Statement
+	}
+	return nil
+}
+
+func (x *GetHeadResponse) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *GetHeadResponse) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+// HeadStatement is what the server says the heads are, and when.
+type HeadStatement struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	FormatVersion        uint32                 `protobuf:"varint,1,opt,name=format_version,json=formatVersion,proto3" json:"format_version,omitempty"`
+	OrganisationId       string                 `protobuf:"bytes,2,opt,name=organisation_id,json=organisationId,proto3" json:"organisation_id,omitempty"`
+	OrganisationPosition uint64                 `protobuf:"varint,3,opt,name=organisation_position,json=organisationPosition,proto3" json:"organisation_position,omitempty"`
+	OrganisationHash     []byte                 `protobuf:"bytes,4,opt,name=organisation_hash,json=organisationHash,proto3" json:"organisation_hash,omitempty"`
+	VaultId              string                 `protobuf:"bytes,5,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	VaultPosition        uint64                 `protobuf:"varint,6,opt,name=vault_position,json=vaultPosition,proto3" json:"vault_position,omitempty"`
+	VaultHash            []byte                 `protobuf:"bytes,7,opt,name=vault_hash,json=vaultHash,proto3" json:"vault_hash,omitempty"`
+	TimeMs               int64                  `protobuf:"varint,8,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *HeadStatement) Reset() {
+	*x = HeadStatement{}
+	mi := &file_coffre_v1_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeadStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeadStatement) ProtoMessage() {}
+
+func (x *HeadStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeadStatement.ProtoReflect.Descriptor instead.
+func (*HeadStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *HeadStatement) GetFormatVersion() uint32 {
+	if x != nil {
+		return x.FormatVersion
+	}
+	return 0
+}
+
+func (x *HeadStatement) GetOrganisationId() string {
+	if x != nil {
+		return x.OrganisationId
+	}
+	return ""
+}
+
+func (x *HeadStatement) GetOrganisationPosition() uint64 {
+	if x != nil {
+		return x.OrganisationPosition
+	}
+	return 0
+}
+
+func (x *HeadStatement) GetOrganisationHash() []byte {
+	if x != nil {
+		return x.OrganisationHash
+	}
+	return nil
+}
+
+func (x *HeadStatement) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *HeadStatement) GetVaultPosition() uint64 {
+	if x != nil {
+		return x.VaultPosition
+	}
+	return 0
+}
+
+func (x *HeadStatement) GetVaultHash() []byte {
+	if x != nil {
+		return x.VaultHash
+	}
+	return nil
+}
+
+func (x *HeadStatement) GetTimeMs() int64 {
+	if x != nil {
+		return x.TimeMs
+	}
+	return 0
+}
+
 var File_coffre_v1_service_proto protoreflect.FileDescriptor
 
 const file_coffre_v1_service_proto_rawDesc = "" +
@@ -2479,7 +2689,23 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x19\n" +
 	"\bblock_id\x18\x02 \x01(\tR\ablockId\"&\n" +
 	"\x10GetBlockResponse\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data*g\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"+\n" +
+	"\x0eGetHeadRequest\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\"o\n" +
+	"\x0fGetHeadResponse\x12\x1c\n" +
+	"\tstatement\x18\x01 \x01(\fR\tstatement\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\x12 \n" +
+	"\vcertificate\x18\x03 \x01(\fR\vcertificate\"\xbb\x02\n" +
+	"\rHeadStatement\x12%\n" +
+	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
+	"\x0forganisation_id\x18\x02 \x01(\tR\x0eorganisationId\x123\n" +
+	"\x15organisation_position\x18\x03 \x01(\x04R\x14organisationPosition\x12+\n" +
+	"\x11organisation_hash\x18\x04 \x01(\fR\x10organisationHash\x12\x19\n" +
+	"\bvault_id\x18\x05 \x01(\tR\avaultId\x12%\n" +
+	"\x0evault_position\x18\x06 \x01(\x04R\rvaultPosition\x12\x1d\n" +
+	"\n" +
+	"vault_hash\x18\a \x01(\fR\tvaultHash\x12\x17\n" +
+	"\atime_ms\x18\b \x01(\x03R\x06timeMs*g\n" +
 	"\x0eInvitationKind\x12\x1f\n" +
 	"\x1bINVITATION_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14INVITATION_KIND_USER\x10\x01\x12\x1a\n" +
@@ -2487,8 +2713,7 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\tRelaySide\x12\x1a\n" +
 	"\x16RELAY_SIDE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12RELAY_SIDE_GREETER\x10\x01\x12\x16\n" +
-	"\x12RELAY_SIDE_CLAIMER\x10\x022\xc5\n" +
-	"\n" +
+	"\x12RELAY_SIDE_CLAIMER\x10\x022\x87\v\n" +
 	"\rCoffreService\x12X\n" +
 	"\x0fGetOrganisation\x12!.coffre.v1.GetOrganisationRequest\x1a\".coffre.v1.GetOrganisationResponse\x12F\n" +
 	"\tBootstrap\x12\x1b.coffre.v1.BootstrapRequest\x1a\x1c.coffre.v1.BootstrapResponse\x12:\n" +
@@ -2506,7 +2731,8 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\vVaultAppend\x12\x1d.coffre.v1.VaultAppendRequest\x1a\x1e.coffre.v1.VaultAppendResponse\x12F\n" +
 	"\tVaultRead\x12\x1b.coffre.v1.VaultReadRequest\x1a\x1c.coffre.v1.VaultReadResponse\x12C\n" +
 	"\bPutBlock\x12\x1a.coffre.v1.PutBlockRequest\x1a\x1b.coffre.v1.PutBlockResponse\x12C\n" +
-	"\bGetBlock\x12\x1a.coffre.v1.GetBlockRequest\x1a\x1b.coffre.v1.GetBlockResponseB\x99\x01\n" +
+	"\bGetBlock\x12\x1a.coffre.v1.GetBlockRequest\x1a\x1b.coffre.v1.GetBlockResponse\x12@\n" +
+	"\aGetHead\x12\x19.coffre.v1.GetHeadRequest\x1a\x1a.coffre.v1.GetHeadResponseB\x99\x01\n" +
 	"\rcom.coffre.v1B\fServiceProtoP\x01Z5github.com/coffre/coffre/proto/gen/coffre/v1;coffrev1\xa2\x02\x03CXX\xaa\x02\tCoffre.V1\xca\x02\tCoffre\\V1\xe2\x02\x15Coffre\\V1\\GPBMetadata\xea\x02\n" +
 	"Coffre::V1b\x06proto3"
 
@@ -2523,7 +2749,7 @@ func file_coffre_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_coffre_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_coffre_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_coffre_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_coffre_v1_service_proto_goTypes = []any{
 	(InvitationKind)(0),                // 0: coffre.v1.InvitationKind
 	(RelaySide)(0),                     // 1: coffre.v1.RelaySide
@@ -2567,16 +2793,19 @@ var file_coffre_v1_service_proto_goTypes = []any{
 	(*PutBlockResponse)(nil),           // 39: coffre.v1.PutBlockResponse
 	(*GetBlockRequest)(nil),            // 40: coffre.v1.GetBlockRequest
 	(*GetBlockResponse)(nil),           // 41: coffre.v1.GetBlockResponse
-	(Profile)(0),                       // 42: coffre.v1.Profile
+	(*GetHeadRequest)(nil),             // 42: coffre.v1.GetHeadRequest
+	(*GetHeadResponse)(nil),            // 43: coffre.v1.GetHeadResponse
+	(*HeadStatement)(nil),              // 44: coffre.v1.HeadStatement
+	(Profile)(0),                       // 45: coffre.v1.Profile
 }
 var file_coffre_v1_service_proto_depIdxs = []int32{
 	8,  // 0: coffre.v1.HelloResponse.previous:type_name -> coffre.v1.Connection
 	8,  // 1: coffre.v1.HelloResponse.current:type_name -> coffre.v1.Connection
 	10, // 2: coffre.v1.GetLogResponse.entries:type_name -> coffre.v1.LogEntry
 	0,  // 3: coffre.v1.CreateInvitationRequest.kind:type_name -> coffre.v1.InvitationKind
-	42, // 4: coffre.v1.CreateInvitationRequest.profile:type_name -> coffre.v1.Profile
+	45, // 4: coffre.v1.CreateInvitationRequest.profile:type_name -> coffre.v1.Profile
 	0,  // 5: coffre.v1.Invitation.kind:type_name -> coffre.v1.InvitationKind
-	42, // 6: coffre.v1.Invitation.profile:type_name -> coffre.v1.Profile
+	45, // 6: coffre.v1.Invitation.profile:type_name -> coffre.v1.Profile
 	16, // 7: coffre.v1.ListInvitationsResponse.invitations:type_name -> coffre.v1.Invitation
 	16, // 8: coffre.v1.ClaimInvitationResponse.invitation:type_name -> coffre.v1.Invitation
 	1,  // 9: coffre.v1.RelayPostRequest.side:type_name -> coffre.v1.RelaySide
@@ -2603,25 +2832,27 @@ var file_coffre_v1_service_proto_depIdxs = []int32{
 	36, // 30: coffre.v1.CoffreService.VaultRead:input_type -> coffre.v1.VaultReadRequest
 	38, // 31: coffre.v1.CoffreService.PutBlock:input_type -> coffre.v1.PutBlockRequest
 	40, // 32: coffre.v1.CoffreService.GetBlock:input_type -> coffre.v1.GetBlockRequest
-	3,  // 33: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
-	5,  // 34: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
-	7,  // 35: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
-	11, // 36: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
-	13, // 37: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
-	15, // 38: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
-	18, // 39: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
-	20, // 40: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
-	22, // 41: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
-	24, // 42: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
-	26, // 43: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
-	28, // 44: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
-	33, // 45: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
-	35, // 46: coffre.v1.CoffreService.VaultAppend:output_type -> coffre.v1.VaultAppendResponse
-	37, // 47: coffre.v1.CoffreService.VaultRead:output_type -> coffre.v1.VaultReadResponse
-	39, // 48: coffre.v1.CoffreService.PutBlock:output_type -> coffre.v1.PutBlockResponse
-	41, // 49: coffre.v1.CoffreService.GetBlock:output_type -> coffre.v1.GetBlockResponse
-	33, // [33:50] is the sub-list for method output_type
-	16, // [16:33] is the sub-list for method input_type
+	42, // 33: coffre.v1.CoffreService.GetHead:input_type -> coffre.v1.GetHeadRequest
+	3,  // 34: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
+	5,  // 35: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
+	7,  // 36: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
+	11, // 37: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
+	13, // 38: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
+	15, // 39: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
+	18, // 40: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
+	20, // 41: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
+	22, // 42: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
+	24, // 43: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
+	26, // 44: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
+	28, // 45: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
+	33, // 46: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
+	35, // 47: coffre.v1.CoffreService.VaultAppend:output_type -> coffre.v1.VaultAppendResponse
+	37, // 48: coffre.v1.CoffreService.VaultRead:output_type -> coffre.v1.VaultReadResponse
+	39, // 49: coffre.v1.CoffreService.PutBlock:output_type -> coffre.v1.PutBlockResponse
+	41, // 50: coffre.v1.CoffreService.GetBlock:output_type -> coffre.v1.GetBlockResponse
+	43, // 51: coffre.v1.CoffreService.GetHead:output_type -> coffre.v1.GetHeadResponse
+	34, // [34:52] is the sub-list for method output_type
+	16, // [16:34] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
 	16, // [16:16] is the sub-list for extension extendee
 	0,  // [0:16] is the sub-list for field type_name
@@ -2644,7 +2875,7 @@ func file_coffre_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_service_proto_rawDesc), len(file_coffre_v1_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   40,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,6 +39,7 @@ const (
 	CoffreService_VaultRead_FullMethodName          = "/coffre.v1.CoffreService/VaultRead"
 	CoffreService_PutBlock_FullMethodName           = "/coffre.v1.CoffreService/PutBlock"
 	CoffreService_GetBlock_FullMethodName           = "/coffre.v1.CoffreService/GetBlock"
+	CoffreService_GetHead_FullMethodName            = "/coffre.v1.CoffreService/GetHead"
 )
 
 // CoffreServiceClient is the client API for CoffreService service.
@@ -81,6 +82,9 @@ type CoffreServiceClient interface {
 	PutBlock(ctx context.Context, in *PutBlockRequest, opts ...grpc.CallOption) (*PutBlockResponse, error)
 	// GetBlock returns one encrypted block (device of a member).
 	GetBlock(ctx context.Context, in *GetBlockRequest, opts ...grpc.CallOption) (*GetBlockResponse, error)
+	// GetHead signs, with the server's TLS key, the organisation's head and
+	// a vault's head at the server's clock (device of a member, SPEC.md §4.4).
+	GetHead(ctx context.Context, in *GetHeadRequest, opts ...grpc.CallOption) (*GetHeadResponse, error)
 }
 
 type coffreServiceClient struct {
@@ -270,6 +274,16 @@ func (c *coffreServiceClient) GetBlock(ctx context.Context, in *GetBlockRequest,
 	return out, nil
 }
 
+func (c *coffreServiceClient) GetHead(ctx context.Context, in *GetHeadRequest, opts ...grpc.CallOption) (*GetHeadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetHeadResponse)
+	err := c.cc.Invoke(ctx, CoffreService_GetHead_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CoffreServiceServer is the server API for CoffreService service.
 // All implementations must embed UnimplementedCoffreServiceServer
 // for forward compatibility.
@@ -310,6 +324,9 @@ type CoffreServiceServer interface {
 	PutBlock(context.Context, *PutBlockRequest) (*PutBlockResponse, error)
 	// GetBlock returns one encrypted block (device of a member).
 	GetBlock(context.Context, *GetBlockRequest) (*GetBlockResponse, error)
+	// GetHead signs, with the server's TLS key, the organisation's head and
+	// a vault's head at the server's clock (device of a member, SPEC.md §4.4).
+	GetHead(context.Context, *GetHeadRequest) (*GetHeadResponse, error)
 	mustEmbedUnimplementedCoffreServiceServer()
 }
 
@@ -370,6 +387,9 @@ func (UnimplementedCoffreServiceServer) PutBlock(context.Context, *PutBlockReque
 }
 func (UnimplementedCoffreServiceServer) GetBlock(context.Context, *GetBlockRequest) (*GetBlockResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBlock not implemented")
+}
+func (UnimplementedCoffreServiceServer) GetHead(context.Context, *GetHeadRequest) (*GetHeadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetHead not implemented")
 }
 func (UnimplementedCoffreServiceServer) mustEmbedUnimplementedCoffreServiceServer() {}
 func (UnimplementedCoffreServiceServer) testEmbeddedByValue()                       {}
@@ -691,6 +711,24 @@ func _CoffreService_GetBlock_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CoffreService_GetHead_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetHeadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoffreServiceServer).GetHead(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoffreService_GetHead_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoffreServiceServer).GetHead(ctx, req.(*GetHeadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CoffreService_ServiceDesc is the grpc.ServiceDesc for CoffreService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -761,6 +799,10 @@ var CoffreService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBlock",
 			Handler:    _CoffreService_GetBlock_Handler,
+		},
+		{
+			MethodName: "GetHead",
+			Handler:    _CoffreService_GetHead_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

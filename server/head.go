@@ -1,0 +1,72 @@
+package server
+
+import (
+	"context"
+	gocrypto "crypto"
+	"crypto/tls"
+	"errors"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/coffre/coffre/crypto"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/wire"
+	"github.com/coffre/coffre/workspace"
+)
+
+// headSigner is the TLS certificate whose key signs head statements.
+type headSigner struct {
+	key gocrypto.Signer
+	der []byte
+}
+
+func newHeadSigner(cert tls.Certificate) *headSigner {
+	key, ok := cert.PrivateKey.(gocrypto.Signer)
+	if !ok || len(cert.Certificate) == 0 {
+		return nil
+	}
+	return &headSigner{key: key, der: cert.Certificate[0]}
+}
+
+// errNoHeadKey is returned by GetHead on a server started without a TLS
+// key that can sign.
+var errNoHeadKey = errors.New("this server has no key to sign heads with")
+
+// GetHead signs, at the server's clock, the organisation's head and a
+// vault's head for a member of the vault: a writer needs a fresh one
+// before it writes, and keeps it, so that a server withholding entries
+// must sign a statement that the chain later contradicts (SPEC.md §4.4).
+func (s *Server) GetHead(ctx context.Context, req *coffrev1.GetHeadRequest) (*coffrev1.GetHeadResponse, error) {
+	c := callerFrom(ctx)
+	v, err := s.vaultAccess(c, req.GetVaultId(), false)
+	if err != nil {
+		return nil, err
+	}
+	signer := s.heads.Load()
+	if signer == nil {
+		return nil, errNoHeadKey
+	}
+	org, err := s.cfg.Store.LogHead(ctx, c.orgID)
+	if err != nil {
+		return nil, err
+	}
+	vault, err := s.cfg.Store.VaultLogHead(ctx, c.orgID, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	if vault.Position == 0 {
+		vault.Hash = workspace.VaultGenesis(c.orgID, v.ID)
+	}
+	st, err := proto.MarshalOptions{Deterministic: true}.Marshal(&coffrev1.HeadStatement{
+		FormatVersion: 1, OrganisationId: c.orgID, OrganisationPosition: org.Position, OrganisationHash: org.Hash,
+		VaultId: v.ID, VaultPosition: vault.Position, VaultHash: vault.Hash, TimeMs: s.cfg.Now().UnixMilli(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	sig, err := crypto.SignWithTLSKey(signer.key, wire.HeadContext, st)
+	if err != nil {
+		return nil, err
+	}
+	return &coffrev1.GetHeadResponse{Statement: st, Signature: sig, Certificate: signer.der}, nil
+}
