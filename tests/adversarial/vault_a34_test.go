@@ -6,8 +6,6 @@ import (
 	"math/big"
 	"testing"
 
-	"golang.org/x/crypto/chacha20"
-
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
@@ -139,19 +137,23 @@ func twoKeyCiphertext(t *testing.T, k1, k2 crypto.SecretKey, aad []byte) []byte 
 	return nil
 }
 
-// polyKey derives XChaCha20-Poly1305's one-time Poly1305 key for a nonce.
+// polyKey derives XChaCha20-Poly1305's one-time Poly1305 key for a nonce
+// (RFC 8439 §2.6, with the HChaCha20 subkey of the XChaCha20 draft). The
+// cipher is written out here: only crypto/ imports x/crypto (SPEC.md §2),
+// and this is the attacker's code, not coffre's.
 func polyKey(t *testing.T, k crypto.SecretKey, nonce []byte) (r, s *big.Int) {
 	t.Helper()
-	sub, err := chacha20.HChaCha20(k.Bytes()[1:], nonce[:16])
-	if err != nil {
-		t.Fatal(err)
+	sub := chachaRounds(chachaState(k.Bytes()[1:], nonce[:16]))
+	subkey := make([]byte, 0, 32)
+	for _, i := range []int{0, 1, 2, 3, 12, 13, 14, 15} {
+		subkey = binary.LittleEndian.AppendUint32(subkey, sub[i])
 	}
-	c, err := chacha20.NewUnauthenticatedCipher(sub, append(make([]byte, 4), nonce[16:]...))
-	if err != nil {
-		t.Fatal(err)
+	in := chachaState(subkey, append(make([]byte, 8), nonce[16:]...))
+	out := chachaRounds(in)
+	block := make([]byte, 0, 64)
+	for i := range out {
+		block = binary.LittleEndian.AppendUint32(block, out[i]+in[i])
 	}
-	block := make([]byte, 32)
-	c.XORKeyStream(block, block)
 	rb := block[:16]
 	for i := 3; i < 16; i += 4 {
 		rb[i] &= 0x0f
@@ -202,4 +204,44 @@ func reverse(b []byte) {
 	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
 		b[i], b[j] = b[j], b[i]
 	}
+}
+
+// chachaState is ChaCha20's initial state; tail is the 16 bytes after the
+// key (the counter and nonce words, or HChaCha20's nonce).
+func chachaState(key, tail []byte) [16]uint32 {
+	st := [16]uint32{0x61707865, 0x3320646e, 0x79622d32, 0x6b206574}
+	for i := range 8 {
+		st[4+i] = binary.LittleEndian.Uint32(key[4*i:])
+	}
+	for i := range 4 {
+		st[12+i] = binary.LittleEndian.Uint32(tail[4*i:])
+	}
+	return st
+}
+
+// chachaRounds runs ChaCha20's 20 rounds (without the final addition,
+// which HChaCha20 leaves out).
+func chachaRounds(st [16]uint32) [16]uint32 {
+	rotl := func(x uint32, n int) uint32 { return x<<n | x>>(32-n) }
+	qr := func(a, b, c, d int) {
+		st[a] += st[b]
+		st[d] = rotl(st[d]^st[a], 16)
+		st[c] += st[d]
+		st[b] = rotl(st[b]^st[c], 12)
+		st[a] += st[b]
+		st[d] = rotl(st[d]^st[a], 8)
+		st[c] += st[d]
+		st[b] = rotl(st[b]^st[c], 7)
+	}
+	for range 10 {
+		qr(0, 4, 8, 12)
+		qr(1, 5, 9, 13)
+		qr(2, 6, 10, 14)
+		qr(3, 7, 11, 15)
+		qr(0, 5, 10, 15)
+		qr(1, 6, 11, 12)
+		qr(2, 7, 8, 13)
+		qr(3, 4, 9, 14)
+	}
+	return st
 }
