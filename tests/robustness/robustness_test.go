@@ -277,12 +277,12 @@ type damage struct {
 
 // damagesOf lists the damages to try: every bucket deleted, and for a
 // sample of each bucket's keys (the first, the last and some between;
-// fewer with -short), the key deleted or cut short, its value cut short
+// fewer with -short or -race), the key deleted or cut short, its value cut short
 // or with one byte flipped.
 func damagesOf(t *testing.T, snapshot []byte, tenants []*tenant) []damage {
 	t.Helper()
 	perBucket := 4
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		perBucket = 1
 	}
 	rng := rand.New(rand.NewPCG(10, 15))
