@@ -28,6 +28,12 @@ func (s *Server) toStatus(ctx context.Context, method string, err error) error {
 		return nil
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
+	case errors.Is(err, store.ErrCorrupt):
+		// Logged for the operator with what is damaged; the client only
+		// learns that its organisation's data is.
+		s.log.Error("stored data is damaged", "method", method, "error", err)
+		s.metrics.storeErrors.Inc()
+		err = wire.ErrStoreDamaged
 	case errors.Is(err, store.ErrConflict):
 		err = wire.ErrLogMoved
 	case errors.Is(err, store.ErrInvitationUnusable):

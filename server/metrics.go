@@ -31,6 +31,7 @@ type metrics struct {
 	blockBytes  *prometheus.CounterVec
 	connections prometheus.Gauge
 	storeErrors prometheus.Counter
+	panics      prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -52,8 +53,11 @@ func newMetrics() *metrics {
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "coffre_store_errors_total", Help: "Calls that failed on a storage error.",
 		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "coffre_panics_total", Help: "Calls whose handler panicked (a bug: see the log).",
+		}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.blockBytes, m.connections, m.storeErrors,
+	m.registry.MustRegister(m.requests, m.latency, m.blockBytes, m.connections, m.storeErrors, m.panics,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -120,7 +124,9 @@ func (s *Server) ServeMetrics(ctx context.Context, lis net.Listener) error {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if _, err := s.cfg.Store.Organisations(ctx); err != nil {
+		// One organisation's damaged record doesn't make the store
+		// unavailable: the others are served.
+		if _, err := s.cfg.Store.Organisations(ctx); err != nil && !errors.Is(err, store.ErrCorrupt) {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return
 		}

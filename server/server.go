@@ -10,12 +10,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 
 	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
@@ -52,6 +55,10 @@ type Config struct {
 	// that rewrites what it answers.
 	UnaryInterceptors  []grpc.UnaryServerInterceptor
 	StreamInterceptors []grpc.StreamServerInterceptor
+	// OnPanic, if not nil, is called with the method after a handler's
+	// panic was recovered, logged and counted. The robustness tests fail
+	// on it: the recovery is a last line of defence, not a way to answer.
+	OnPanic func(method string)
 }
 
 // Server implements the coffre service.
@@ -123,8 +130,8 @@ func (s *Server) GRPCServer(cert tls.Certificate) *grpc.Server {
 		grpc.Creds(creds),
 		grpc.MaxRecvMsgSize(16<<20),
 		grpc.StatsHandler(connStats{s.metrics}),
-		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{s.metrics.unary, s.unaryAuth}, s.cfg.UnaryInterceptors...)...),
-		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{s.metrics.stream, s.streamAuth}, s.cfg.StreamInterceptors...)...),
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{s.metrics.unary, s.unaryRecover, s.unaryAuth}, s.cfg.UnaryInterceptors...)...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{s.metrics.stream, s.streamRecover, s.streamAuth}, s.cfg.StreamInterceptors...)...),
 	)
 	coffrev1.RegisterCoffreServiceServer(g, s)
 	registerHealth(g)
@@ -215,7 +222,7 @@ func (s *Server) orgState(ctx context.Context, orgID string) (*orgState, error) 
 	}
 	root, err := parseVerifyKey(rec.RootVerifyKey)
 	if err != nil {
-		return nil, fmt.Errorf("organisation %s: stored root key: %w", orgID, err)
+		return nil, fmt.Errorf("organisation %s: stored root key: %w: %w", orgID, store.ErrCorrupt, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -246,8 +253,37 @@ func (s *Server) catchUp(ctx context.Context, orgID string, org *certificate.Org
 		for _, e := range entries {
 			if _, err := org.Apply(e.Position, e.Data); err != nil {
 				s.log.Error("stored log entry fails verification", "organisation", orgID, "position", e.Position, "error", err)
-				return nil, fmt.Errorf("organisation %s: stored log: %w", orgID, err)
+				return nil, fmt.Errorf("organisation %s: stored log: %w: %w", orgID, store.ErrCorrupt, err)
 			}
 		}
 	}
+}
+
+// unaryRecover and streamRecover turn a handler's panic into an internal
+// error for that call alone: one organisation's damaged data, or a bug it
+// reaches, must not stop the process that serves the others (SECURITY.md
+// A39). They are the last line of defence; the store reports damage as
+// store.ErrCorrupt before anything can panic on it.
+func (s *Server) unaryRecover(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer s.recovered(info.FullMethod, &err)
+	return handler(ctx, req)
+}
+
+func (s *Server) streamRecover(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	defer s.recovered(info.FullMethod, &err)
+	return handler(srv, ss)
+}
+
+// recovered, deferred, stops a panic and sets *err to an internal error.
+func (s *Server) recovered(method string, err *error) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	s.log.Error("call panicked", "method", method, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	s.metrics.panics.Inc()
+	if s.cfg.OnPanic != nil {
+		s.cfg.OnPanic(method)
+	}
+	*err = status.Error(codes.Internal, "internal server error")
 }

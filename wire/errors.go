@@ -30,6 +30,9 @@ var (
 	ErrBlockTooLarge       = errors.New("block too large")
 	ErrStorageQuota        = errors.New("the organisation's storage quota is used up: ask the server's operator")
 	ErrUserLimit           = errors.New("the organisation has reached its user limit: ask the server's operator")
+	// ErrStoreDamaged: the server's stored data for this organisation is
+	// damaged (store.ErrCorrupt); other organisations are served as usual.
+	ErrStoreDamaged = errors.New("the server's data for this organisation is damaged: tell the server's operator")
 )
 
 var wireErrors = []struct {
@@ -54,6 +57,7 @@ var wireErrors = []struct {
 	{ErrBlockTooLarge, codes.InvalidArgument},
 	{ErrStorageQuota, codes.ResourceExhausted},
 	{ErrUserLimit, codes.ResourceExhausted},
+	{ErrStoreDamaged, codes.DataLoss},
 }
 
 // Status turns one of the errors above into a gRPC status error. Anything

@@ -34,6 +34,11 @@ var (
 	// ErrInvitationUnusable is returned when an invitation given to
 	// AppendLog is not pending or has expired.
 	ErrInvitationUnusable = errors.New("invitation is not pending")
+	// ErrCorrupt is returned when what a backend reads back is not what it
+	// could have written: a missing bucket or row, a value too short or that
+	// does not decode, a log with a gap. It concerns the organisation the
+	// call names; the store keeps serving the others (SECURITY.md A39).
+	ErrCorrupt = errors.New("stored data is damaged")
 )
 
 // Organisation is one trust domain hosted by the server.

@@ -146,20 +146,52 @@ func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	return s.db.Update(fn)
 }
 
-// orgBucket returns the bucket holding one organisation's sub-buckets.
-func orgBucket(tx *bolt.Tx, orgID string) (*bolt.Bucket, error) {
-	b := tx.Bucket(bucketOrg).Bucket([]byte(orgID))
+// topBucket returns one of the buckets Open makes. Open makes them, so
+// none is missing unless the file was changed behind the store's back.
+func topBucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
+	b := tx.Bucket(name)
 	if b == nil {
-		return nil, fmt.Errorf("organisation %w", store.ErrNotFound)
+		return nil, fmt.Errorf("no %s bucket: %w", name, store.ErrCorrupt)
 	}
 	return b, nil
 }
 
+// orgBucket returns the bucket holding one organisation's sub-buckets. An
+// organisation with a record and no bucket is a damaged one, not an
+// unknown one.
+func orgBucket(tx *bolt.Tx, orgID string) (*bolt.Bucket, error) {
+	all, err := topBucket(tx, bucketOrg)
+	if err != nil {
+		return nil, err
+	}
+	if b := all.Bucket([]byte(orgID)); b != nil {
+		return b, nil
+	}
+	orgs, err := topBucket(tx, bucketOrgs)
+	if err != nil {
+		return nil, err
+	}
+	if orgs.Get([]byte(orgID)) != nil {
+		return nil, fmt.Errorf("organisation %s has no bucket: %w", orgID, store.ErrCorrupt)
+	}
+	return nil, fmt.Errorf("organisation %w", store.ErrNotFound)
+}
+
 // orgSub returns one sub-bucket (log, invitations...) of an organisation.
+// CreateOrganisation makes them all, so a missing one is damage.
 func orgSub(tx *bolt.Tx, orgID string, name []byte) (*bolt.Bucket, error) {
 	b, err := orgBucket(tx, orgID)
 	if err != nil {
 		return nil, err
 	}
-	return b.Bucket(name), nil
+	return sub(b, name)
+}
+
+// sub returns a sub-bucket that must exist.
+func sub(b *bolt.Bucket, name []byte) (*bolt.Bucket, error) {
+	s := b.Bucket(name)
+	if s == nil {
+		return nil, fmt.Errorf("no %s bucket: %w", name, store.ErrCorrupt)
+	}
+	return s, nil
 }

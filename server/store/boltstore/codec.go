@@ -3,7 +3,6 @@ package boltstore
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -47,7 +46,7 @@ func encodeOrg(o store.Organisation) ([]byte, error) {
 func decodeOrg(id string, v []byte) (store.Organisation, error) {
 	var r orgRecord
 	if err := json.Unmarshal(v, &r); err != nil {
-		return store.Organisation{}, fmt.Errorf("decoding organisation %s: %w", id, err)
+		return store.Organisation{}, fmt.Errorf("decoding organisation %s: %w: %w", id, store.ErrCorrupt, err)
 	}
 	return store.Organisation{
 		ID: id, Name: r.Name, BootstrapTokenHash: r.BootstrapTokenHash, RootVerifyKey: r.RootVerifyKey,
@@ -81,7 +80,12 @@ func encodeInvitation(i store.Invitation) ([]byte, error) {
 func decodeInvitation(orgID, id string, v []byte) (store.Invitation, error) {
 	var r invitationRecord
 	if err := json.Unmarshal(v, &r); err != nil {
-		return store.Invitation{}, fmt.Errorf("decoding invitation %s: %w", id, err)
+		return store.Invitation{}, fmt.Errorf("decoding invitation %s: %w: %w", id, store.ErrCorrupt, err)
+	}
+	switch r.State {
+	case store.InvitationPending, store.InvitationSpent, store.InvitationCancelled, store.InvitationBurned:
+	default:
+		return store.Invitation{}, fmt.Errorf("invitation %s in state %q: %w", id, r.State, store.ErrCorrupt)
 	}
 	return store.Invitation{
 		ID: id, OrgID: orgID, TokenHash: r.TokenHash, Kind: r.Kind, Email: r.Email, UserID: r.UserID,
@@ -105,12 +109,10 @@ func encodeEntry(e store.LogEntry) []byte {
 	return append(b, e.Data...)
 }
 
-var errCorruptEntry = errors.New("corrupt log entry")
-
 // decodeEntry copies out of v, which bbolt only lends for the transaction.
 func decodeEntry(k, v []byte) (store.LogEntry, error) {
 	if len(k) != 8 {
-		return store.LogEntry{}, errCorruptEntry
+		return store.LogEntry{}, fmt.Errorf("log entry key %x: %w", k, store.ErrCorrupt)
 	}
 	e := store.LogEntry{Position: binary.BigEndian.Uint64(k)}
 	bad := false
@@ -129,7 +131,7 @@ func decodeEntry(k, v []byte) (store.LogEntry, error) {
 	}
 	e.PrevHash, e.Hash = field(), field()
 	if bad || len(v) < 8 {
-		return store.LogEntry{}, fmt.Errorf("position %d: %w", e.Position, errCorruptEntry)
+		return store.LogEntry{}, fmt.Errorf("log entry at position %d: %w", e.Position, store.ErrCorrupt)
 	}
 	e.ReceivedAt = fromNanos(int64(binary.BigEndian.Uint64(v)))
 	e.Data = append([]byte(nil), v[8:]...)

@@ -30,11 +30,14 @@ func (s *Store) RecordConnection(ctx context.Context, orgID string, c store.Conn
 	var prev store.Connection
 	// Batch may run this more than once: it must set prev, not add to it.
 	err := s.db.Batch(func(tx *bolt.Tx) error {
-		org, err := orgBucket(tx, orgID)
+		conns, err := orgSub(tx, orgID, bucketConn)
 		if err != nil {
 			return err
 		}
-		conns := org.Bucket(bucketConn)
+		byTime, err := orgSub(tx, orgID, bucketConnT)
+		if err != nil {
+			return err
+		}
 		// An identical key (same device, same nanosecond) counts as the
 		// previous connection, and is replaced.
 		k, v := lastAtOrBefore(conns.Cursor(), key)
@@ -42,7 +45,7 @@ func (s *Store) RecordConnection(ctx context.Context, orgID string, c store.Conn
 		if err := conns.Put(key, []byte(c.Address)); err != nil {
 			return err
 		}
-		return org.Bucket(bucketConnT).Put(append(binary.BigEndian.AppendUint64(nil, ns), c.DeviceID...), []byte(c.Address))
+		return byTime.Put(append(binary.BigEndian.AppendUint64(nil, ns), c.DeviceID...), []byte(c.Address))
 	})
 	if err != nil {
 		return store.Connection{}, fmt.Errorf("recording connection of %s in %s: %w", c.DeviceID, orgID, err)
@@ -56,18 +59,25 @@ func (s *Store) RecordConnection(ctx context.Context, orgID string, c store.Conn
 func (s *Store) Connections(ctx context.Context, orgID, deviceID string, limit int) ([]store.Connection, error) {
 	var conns []store.Connection
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		org, err := orgBucket(tx, orgID)
-		if err != nil {
-			return err
-		}
 		if deviceID == "" {
-			c := org.Bucket(bucketConnT).Cursor()
+			byTime, err := orgSub(tx, orgID, bucketConnT)
+			if err != nil {
+				return err
+			}
+			c := byTime.Cursor()
 			for k, v := c.Last(); k != nil && len(conns) < limit; k, v = c.Prev() {
+				if len(k) <= 8 {
+					return fmt.Errorf("connection key %x: %w", k, store.ErrCorrupt)
+				}
 				conns = append(conns, store.Connection{DeviceID: string(k[8:]), Time: fromNanos(int64(binary.BigEndian.Uint64(k))), Address: string(v)})
 			}
 			return nil
 		}
-		c := org.Bucket(bucketConn).Cursor()
+		byDevice, err := orgSub(tx, orgID, bucketConn)
+		if err != nil {
+			return err
+		}
+		c := byDevice.Cursor()
 		for k, v := lastAtOrBefore(c, deviceKey(deviceID, ^uint64(0))); len(conns) < limit; k, v = c.Prev() {
 			conn, ok := deviceConnection(deviceID, k, v)
 			if !ok {

@@ -18,14 +18,14 @@ func (s *Store) CreateInvitation(ctx context.Context, inv store.Invitation) erro
 		return fmt.Errorf("creating invitation %q: empty id or token hash", inv.ID)
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		org, err := orgBucket(tx, inv.OrgID)
+		invs, tokens, err := invitationBuckets(tx, inv.OrgID)
 		if err != nil {
 			return err
 		}
-		if org.Bucket(bucketInv).Get([]byte(inv.ID)) != nil {
+		if invs.Get([]byte(inv.ID)) != nil {
 			return store.ErrExists
 		}
-		return putInvitation(org, inv, nil)
+		return putInvitation(invs, tokens, inv, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("creating invitation %s in %s: %w", inv.ID, inv.OrgID, err)
@@ -33,9 +33,20 @@ func (s *Store) CreateInvitation(ctx context.Context, inv store.Invitation) erro
 	return nil
 }
 
+// invitationBuckets returns an organisation's invitations and their
+// token index.
+func invitationBuckets(tx *bolt.Tx, orgID string) (invs, tokens *bolt.Bucket, err error) {
+	if invs, err = orgSub(tx, orgID, bucketInv); err != nil {
+		return nil, nil, err
+	}
+	if tokens, err = orgSub(tx, orgID, bucketInvTok); err != nil {
+		return nil, nil, err
+	}
+	return invs, tokens, nil
+}
+
 // putInvitation writes inv and moves its token index entry from oldToken.
-func putInvitation(org *bolt.Bucket, inv store.Invitation, oldToken []byte) error {
-	tokens := org.Bucket(bucketInvTok)
+func putInvitation(invs, tokens *bolt.Bucket, inv store.Invitation, oldToken []byte) error {
 	if !bytes.Equal(inv.TokenHash, oldToken) {
 		if len(inv.TokenHash) == 0 {
 			return errors.New("empty token hash")
@@ -56,18 +67,18 @@ func putInvitation(org *bolt.Bucket, inv store.Invitation, oldToken []byte) erro
 	if err != nil {
 		return err
 	}
-	return org.Bucket(bucketInv).Put([]byte(inv.ID), v)
+	return invs.Put([]byte(inv.ID), v)
 }
 
 // Invitation returns one invitation by id.
 func (s *Store) Invitation(ctx context.Context, orgID, id string) (store.Invitation, error) {
 	var inv store.Invitation
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		org, err := orgBucket(tx, orgID)
+		invs, err := orgSub(tx, orgID, bucketInv)
 		if err != nil {
 			return err
 		}
-		inv, err = getInvitation(org, orgID, id)
+		inv, err = getInvitation(invs, orgID, id)
 		return err
 	})
 	if err != nil {
@@ -80,16 +91,25 @@ func (s *Store) Invitation(ctx context.Context, orgID, id string) (store.Invitat
 func (s *Store) InvitationByToken(ctx context.Context, orgID string, tokenHash []byte) (store.Invitation, error) {
 	var inv store.Invitation
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		org, err := orgBucket(tx, orgID)
+		invs, tokens, err := invitationBuckets(tx, orgID)
 		if err != nil {
 			return err
 		}
-		id := org.Bucket(bucketInvTok).Get(tokenHash)
+		id := tokens.Get(tokenHash)
 		if id == nil {
 			return fmt.Errorf("invitation %w", store.ErrNotFound)
 		}
-		inv, err = getInvitation(org, orgID, string(id))
-		return err
+		inv, err = getInvitation(invs, orgID, string(id))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("token index names invitation %q, which does not exist: %w", id, store.ErrCorrupt)
+		case err != nil:
+			return err
+		case !bytes.Equal(inv.TokenHash, tokenHash):
+			// A damaged index must not let one invitation's token open another.
+			return fmt.Errorf("token index names invitation %q, of another token: %w", id, store.ErrCorrupt)
+		}
+		return nil
 	})
 	if err != nil {
 		return store.Invitation{}, fmt.Errorf("reading invitation by token of %s: %w", orgID, err)
@@ -101,11 +121,11 @@ func (s *Store) InvitationByToken(ctx context.Context, orgID string, tokenHash [
 func (s *Store) Invitations(ctx context.Context, orgID string) ([]store.Invitation, error) {
 	var invs []store.Invitation
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		org, err := orgBucket(tx, orgID)
+		b, err := orgSub(tx, orgID, bucketInv)
 		if err != nil {
 			return err
 		}
-		return org.Bucket(bucketInv).ForEach(func(k, v []byte) error {
+		return b.ForEach(func(k, v []byte) error {
 			inv, err := decodeInvitation(orgID, string(k), v)
 			invs = append(invs, inv)
 			return err
@@ -139,11 +159,11 @@ func (s *Store) UpdateInvitation(ctx context.Context, orgID, id string, fn func(
 }
 
 func updateInvitation(tx *bolt.Tx, orgID, id string, fn func(*store.Invitation) error) (store.Invitation, error) {
-	org, err := orgBucket(tx, orgID)
+	invs, tokens, err := invitationBuckets(tx, orgID)
 	if err != nil {
 		return store.Invitation{}, err
 	}
-	inv, err := getInvitation(org, orgID, id)
+	inv, err := getInvitation(invs, orgID, id)
 	if err != nil {
 		return store.Invitation{}, err
 	}
@@ -154,11 +174,11 @@ func updateInvitation(tx *bolt.Tx, orgID, id string, fn func(*store.Invitation) 
 	if inv.ID != id || inv.OrgID != orgID {
 		return store.Invitation{}, errors.New("an invitation's id and organisation cannot change")
 	}
-	return inv, putInvitation(org, inv, old)
+	return inv, putInvitation(invs, tokens, inv, old)
 }
 
-func getInvitation(org *bolt.Bucket, orgID, id string) (store.Invitation, error) {
-	v := org.Bucket(bucketInv).Get([]byte(id))
+func getInvitation(invs *bolt.Bucket, orgID, id string) (store.Invitation, error) {
+	v := invs.Get([]byte(id))
 	if v == nil {
 		return store.Invitation{}, fmt.Errorf("invitation %w", store.ErrNotFound)
 	}

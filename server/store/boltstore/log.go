@@ -93,19 +93,29 @@ func (s *Store) ReadLog(ctx context.Context, orgID string, from uint64, limit in
 }
 
 // readEntries returns up to limit entries of log from position from; a nil
-// log is an empty one.
+// log is an empty one. Positions are checked to follow each other from
+// from, and each entry to chain to the one before: a log with a gap or a
+// broken link was damaged, and saying so here names the damage.
 func readEntries(log *bolt.Bucket, from uint64, limit int) ([]store.LogEntry, error) {
 	if log == nil {
 		return nil, nil
 	}
 	var entries []store.LogEntry
+	want := max(from, 1)
 	c := log.Cursor()
 	for k, v := c.Seek(u64(from)); k != nil && len(entries) < limit; k, v = c.Next() {
 		e, err := decodeEntry(k, v)
 		if err != nil {
 			return nil, err
 		}
+		if e.Position != want {
+			return nil, fmt.Errorf("log entry at position %d where %d was due: %w", e.Position, want, store.ErrCorrupt)
+		}
+		if n := len(entries); n > 0 && !bytes.Equal(e.PrevHash, entries[n-1].Hash) {
+			return nil, fmt.Errorf("log entry at position %d does not chain to the one before: %w", e.Position, store.ErrCorrupt)
+		}
 		entries = append(entries, e)
+		want++
 	}
 	return entries, nil
 }

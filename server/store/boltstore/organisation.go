@@ -22,14 +22,21 @@ func (s *Store) CreateOrganisation(ctx context.Context, org store.Organisation) 
 		return fmt.Errorf("creating organisation %s: %w", org.ID, err)
 	}
 	err = s.update(ctx, func(tx *bolt.Tx) error {
-		orgs := tx.Bucket(bucketOrgs)
+		orgs, err := topBucket(tx, bucketOrgs)
+		if err != nil {
+			return err
+		}
+		all, err := topBucket(tx, bucketOrg)
+		if err != nil {
+			return err
+		}
 		if orgs.Get([]byte(org.ID)) != nil {
 			return store.ErrExists
 		}
 		if err := orgs.Put([]byte(org.ID), v); err != nil {
 			return err
 		}
-		b, err := tx.Bucket(bucketOrg).CreateBucket([]byte(org.ID))
+		b, err := all.CreateBucket([]byte(org.ID))
 		if err != nil {
 			return err
 		}
@@ -63,7 +70,11 @@ func (s *Store) Organisation(ctx context.Context, id string) (store.Organisation
 func (s *Store) Organisations(ctx context.Context) ([]store.Organisation, error) {
 	var orgs []store.Organisation
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketOrgs).ForEach(func(k, v []byte) error {
+		b, err := topBucket(tx, bucketOrgs)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
 			org, err := decodeOrg(string(k), v)
 			orgs = append(orgs, org)
 			return err
@@ -100,7 +111,11 @@ func (s *Store) Bootstrap(ctx context.Context, orgID string, tokenHash, rootKey 
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bucketOrgs).Put([]byte(orgID), v)
+		orgs, err := topBucket(tx, bucketOrgs)
+		if err != nil {
+			return err
+		}
+		return orgs.Put([]byte(orgID), v)
 	})
 	if err != nil {
 		return fmt.Errorf("bootstrapping organisation %s: %w", orgID, err)
@@ -109,7 +124,11 @@ func (s *Store) Bootstrap(ctx context.Context, orgID string, tokenHash, rootKey 
 }
 
 func getOrg(tx *bolt.Tx, id string) (store.Organisation, error) {
-	v := tx.Bucket(bucketOrgs).Get([]byte(id))
+	orgs, err := topBucket(tx, bucketOrgs)
+	if err != nil {
+		return store.Organisation{}, err
+	}
+	v := orgs.Get([]byte(id))
 	if v == nil {
 		return store.Organisation{}, fmt.Errorf("organisation %w", store.ErrNotFound)
 	}
@@ -120,13 +139,8 @@ func getOrg(tx *bolt.Tx, id string) (store.Organisation, error) {
 func (s *Store) updateOrg(ctx context.Context, id string, fn func(*store.Organisation) error) (store.Organisation, error) {
 	var org store.Organisation
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		orgs := tx.Bucket(bucketOrgs)
-		v := orgs.Get([]byte(id))
-		if v == nil {
-			return fmt.Errorf("organisation %w", store.ErrNotFound)
-		}
 		var err error
-		if org, err = decodeOrg(id, v); err != nil {
+		if org, err = getOrg(tx, id); err != nil {
 			return err
 		}
 		if err := fn(&org); err != nil {
@@ -136,7 +150,7 @@ func (s *Store) updateOrg(ctx context.Context, id string, fn func(*store.Organis
 		if err != nil {
 			return err
 		}
-		return orgs.Put([]byte(id), nv)
+		return tx.Bucket(bucketOrgs).Put([]byte(id), nv)
 	})
 	return org, err
 }

@@ -86,30 +86,31 @@ func checkVaultID(vaultID string) error {
 
 // vaultLog returns the log bucket of one vault: nil when the vault has
 // none yet, unless create, which makes it. Buckets are made on first
-// append, so stores written before vault logs existed need no migration.
+// append, so stores written before vault logs existed need no migration;
+// a vault's bucket without its log, though, is damage.
 func vaultLog(tx *bolt.Tx, orgID, vaultID string, create bool) (*bolt.Bucket, error) {
 	org, err := orgBucket(tx, orgID)
 	if err != nil {
 		return nil, err
 	}
+	vaults := org.Bucket(bucketVaults)
+	if vaults == nil && create {
+		if vaults, err = org.CreateBucket(bucketVaults); err != nil {
+			return nil, err
+		}
+	}
+	if vaults == nil {
+		return nil, nil
+	}
+	vault := vaults.Bucket([]byte(vaultID))
+	if vault != nil {
+		return sub(vault, bucketLog)
+	}
 	if !create {
-		vaults := org.Bucket(bucketVaults)
-		if vaults == nil {
-			return nil, nil
-		}
-		vault := vaults.Bucket([]byte(vaultID))
-		if vault == nil {
-			return nil, nil
-		}
-		return vault.Bucket(bucketLog), nil
+		return nil, nil
 	}
-	vaults, err := org.CreateBucketIfNotExists(bucketVaults)
-	if err != nil {
+	if vault, err = vaults.CreateBucket([]byte(vaultID)); err != nil {
 		return nil, err
 	}
-	vault, err := vaults.CreateBucketIfNotExists([]byte(vaultID))
-	if err != nil {
-		return nil, err
-	}
-	return vault.CreateBucketIfNotExists(bucketLog)
+	return vault.CreateBucket(bucketLog)
 }
