@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -131,9 +132,10 @@ func newVaultShareCommand(g *globalOptions) *cobra.Command {
 		Use:   "share VAULT USER --role ROLE [--until DATE]",
 		Short: "Share a vault with a user, or change their role",
 		Long: `Give USER (id or email) a role in VAULT (name or id): owner, manager,
-contributor or reader. With --until (RFC 3339 or YYYY-MM-DD), the grant ends by
-itself at that moment: the server stops serving them and the next owner or
-manager online rotates the key.`,
+contributor or reader. With --until (RFC 3339 or YYYY-MM-DD), a contributor's or
+reader's grant ends by itself at that moment: the server stops serving them and
+the next owner or manager online rotates the key. Owners and managers keep
+their role until another share or an unshare changes it.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := certificate.ParseRole(role)
@@ -144,6 +146,9 @@ manager online rotates the key.`,
 			if until != "" {
 				if end, err = parseDate(until); err != nil {
 					return err
+				}
+				if certificate.CheckGrantEnd(r, end) != nil {
+					return errors.New("--until is for contributors and readers only: share as owner or manager without it, and end the role later with 'coffre vault share' or 'coffre vault unshare'")
 				}
 			}
 			s, err := g.unlock(cmd, false)
