@@ -83,7 +83,7 @@ func (s *Session) InviteDevice(ctx context.Context, life time.Duration) (link.Li
 
 func (s *Session) invite(ctx context.Context, kind coffrev1.InvitationKind, email string, p certificate.Profile, life time.Duration) (link.Link, Invitation, error) {
 	if life <= 0 {
-		life = DefaultInvitationLife
+		return link.Link{}, Invitation{}, ErrInvitationLife
 	}
 	token := crypto.RandomBytes(32)
 	hash := sha256.Sum256(token)
