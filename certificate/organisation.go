@@ -150,6 +150,19 @@ func (o *Organisation) ActiveDevice(id string) (*Device, *User, error) {
 // formed, for this organisation, at this position; the author's key
 // verifies the signature; the statement obeys the rules of SPEC.md §3.3.
 func (o *Organisation) Apply(position uint64, data []byte) (*Certificate, error) {
+	return o.apply(position, data, time.Time{})
+}
+
+// ApplyAt is Apply for a writer with a clock it trusts, the server: the
+// rules that depend on time (a vault role with an end) hold both at the
+// time the certificate claims and at now, so that a signer can't date a
+// statement back to before its rights ended (SPEC.md §11.1, SECURITY.md
+// A24).
+func (o *Organisation) ApplyAt(position uint64, data []byte, now time.Time) (*Certificate, error) {
+	return o.apply(position, data, now)
+}
+
+func (o *Organisation) apply(position uint64, data []byte, now time.Time) (*Certificate, error) {
 	if position != o.Head.Position+1 {
 		return nil, fmt.Errorf("%w: got position %d after %d", ErrChain, position, o.Head.Position)
 	}
@@ -173,7 +186,7 @@ func (o *Organisation) Apply(position uint64, data []byte) (*Certificate, error)
 	if c.Time.Before(o.lastTime) {
 		return nil, o.broke(position, "timestamp %s goes back before %s", c.Time.Format(time.RFC3339), o.lastTime.Format(time.RFC3339))
 	}
-	if err := o.check(c); err != nil {
+	if err := o.check(c, now); err != nil {
 		return nil, err
 	}
 	o.fold(c)
@@ -206,8 +219,9 @@ func (o *Organisation) authorKey(c *Certificate) (crypto.VerifyKey, error) {
 }
 
 // check applies the rules of SPEC.md §3.3 to a certificate whose signature
-// verified.
-func (o *Organisation) check(c *Certificate) error {
+// verified, at the position where it lands; the vault rules also at now
+// unless it is zero.
+func (o *Organisation) check(c *Certificate, now time.Time) error {
 	p := c.Position
 	var author *User
 	if c.Author != "" {
@@ -286,7 +300,10 @@ func (o *Organisation) check(c *Certificate) error {
 			return o.broke(p, "unknown profile %d", int(s.Profile))
 		}
 	case VaultCreated, VaultRoleSet, VaultKeyRotated, VaultRenamed, VaultArchived:
-		return o.checkVault(c, author)
+		if err := o.checkVault(c, author, c.Time); err != nil || now.IsZero() {
+			return err
+		}
+		return o.checkVault(c, author, now)
 	default:
 		return o.broke(p, "unknown statement")
 	}

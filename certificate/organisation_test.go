@@ -311,3 +311,72 @@ func FuzzApply(f *testing.F) {
 		o.Apply(2, b)
 	})
 }
+
+// vault creates a vault owned by the admin; the keys are placeholders (the
+// log checks who a key is sealed to, not the sealed bytes).
+func (f *fixture) vault() string {
+	f.t.Helper()
+	id := NewID()
+	f.mustApply(f.sign(f.admin.key, f.admin.device, VaultCreated{VaultID: id, EncryptedName: []byte("name"),
+		Key: KeyBundle{Index: 1, Canary: []byte("canary"), Sealed: []SealedKey{{UserID: f.admin.user, Sealed: []byte("k")}}}})...)
+	return id
+}
+
+// grant is a statement giving m a role in a vault, with the newest key.
+func (f *fixture) grant(vault string, m member, r Role, until time.Time) VaultRoleSet {
+	v, _ := f.org.Vault(vault)
+	return VaultRoleSet{VaultID: vault, UserID: m.user, Role: r, Until: until,
+		Key: &SealedKey{UserID: m.user, Sealed: []byte("k")}, KeyIndex: v.KeyIndex()}
+}
+
+// TestManagerGrantsHaveNoEnd: an owner's or manager's rights end only by a
+// certificate at a log position, never by a date (SECURITY.md A24); a
+// contributor's or reader's grant may end by a date.
+func TestManagerGrantsHaveNoEnd(t *testing.T) {
+	f := newFixture(t)
+	vault := f.vault()
+	for _, r := range []Role{RoleOwner, RoleManager} {
+		m := f.enrol(ProfileStandard, r.String()+"@x")
+		f.refuse(ErrRule, f.sign(f.admin.key, f.admin.device, f.grant(vault, m, r, f.now.Add(time.Hour)))...)
+		if !errors.Is(CheckGrantEnd(r, f.now.Add(time.Hour)), ErrManagerUntil) {
+			t.Errorf("CheckGrantEnd accepts an end for %s", r)
+		}
+	}
+	for _, r := range []Role{RoleContributor, RoleReader} {
+		m := f.enrol(ProfileStandard, r.String()+"@x")
+		f.mustApply(f.sign(f.admin.key, f.admin.device, f.grant(vault, m, r, f.now.Add(time.Hour)))...)
+	}
+}
+
+// TestApplyAtChecksRightsAtTheWritersClock: the server applies what a
+// device appends at its own clock as well as at the time the certificate
+// claims, so that a manager whose grant ended can't date a grant back to
+// before the end (SECURITY.md A24). Time-boxed managers can no longer be
+// made (TestManagerGrantsHaveNoEnd), so the state of an older log that has
+// one is set by hand.
+func TestApplyAtChecksRightsAtTheWritersClock(t *testing.T) {
+	f := newFixture(t)
+	vault := f.vault()
+	bob := f.enrol(ProfileStandard, "bob@x")
+	f.mustApply(f.sign(f.admin.key, f.admin.device, f.grant(vault, bob, RoleManager, time.Time{}))...)
+	end := f.now.Add(time.Minute)
+	v, _ := f.org.Vault(vault)
+	g := v.grants[bob.user]
+	g.Until = end
+	v.grants[bob.user] = g
+	v.history[len(v.history)-1].grant = g
+
+	colluder := f.enrol(ProfileOutsider, "colluder@x")
+	backdated := f.sign(bob.key, bob.device, f.grant(vault, colluder, RoleReader, time.Time{}))
+	if !f.now.Before(end) {
+		t.Fatal("the grant is not dated before the end of bob's role")
+	}
+	before := f.org.Clone()
+	if _, err := f.org.ApplyAt(f.org.Head.Position+1, backdated[0], end.Add(time.Minute)); !errors.Is(err, ErrRule) {
+		t.Fatalf("a grant by a manager whose role ended by the writer's clock: %v, want %v", err, ErrRule)
+	}
+	// Control: at the time it claims, the grant obeys the rules.
+	if _, err := before.Apply(before.Head.Position+1, backdated[0]); err != nil {
+		t.Fatalf("control: the grant at the time it claims: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package certificate
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -51,6 +52,20 @@ func (r Role) CanWrite() bool { return r == RoleOwner || r == RoleManager || r =
 
 // CanManage reports whether the role may share, unshare and rotate.
 func (r Role) CanManage() bool { return r == RoleOwner || r == RoleManager }
+
+// ErrManagerUntil is returned for a grant of owner or manager with an end
+// date: the rights to share end only by a certificate at a log position,
+// never by a time that the signer of a later statement chooses (SPEC.md
+// §11.1, SECURITY.md A24).
+var ErrManagerUntil = errors.New("an owner or manager grant can't have an end date: only contributors and readers can be given one")
+
+// CheckGrantEnd refuses an end date on a grant of a role that may share.
+func CheckGrantEnd(r Role, until time.Time) error {
+	if r.CanManage() && !until.IsZero() {
+		return ErrManagerUntil
+	}
+	return nil
+}
 
 func (r Role) valid() bool { return r >= RoleOwner && r <= RoleReader }
 
@@ -256,8 +271,9 @@ func (o *Organisation) NeedsRotation(v *Vault, t time.Time) bool {
 	return false
 }
 
-// checkVault applies the vault rules of SPEC.md §11.1.
-func (o *Organisation) checkVault(c *Certificate, author *User) error {
+// checkVault applies the vault rules of SPEC.md §11.1 to the state where
+// the certificate lands, with the roles in force at time at.
+func (o *Organisation) checkVault(c *Certificate, author *User, at time.Time) error {
 	p := c.Position
 	if p <= 2 || author == nil {
 		return o.broke(p, "vault statement at a bootstrap position")
@@ -282,9 +298,9 @@ func (o *Organisation) checkVault(c *Certificate, author *User) error {
 		if err != nil {
 			return err
 		}
-		mine := o.RoleOf(v, author.ID, c.Time)
+		mine := o.RoleOf(v, author.ID, at)
 		target, ok := o.users[s.UserID]
-		current := o.RoleOf(v, s.UserID, c.Time)
+		current := o.RoleOf(v, s.UserID, at)
 		switch {
 		case !mine.CanManage():
 			return o.broke(p, "only an owner or a manager may share vault %q", v.ID)
@@ -298,17 +314,19 @@ func (o *Organisation) checkVault(c *Certificate, author *User) error {
 			return o.broke(p, "a manager grants and removes only contributors and readers")
 		case target.Profile == ProfileOutsider && (s.Role == RoleOwner || s.Role == RoleManager):
 			return o.broke(p, "an outsider can't own or manage a vault")
-		case !s.Until.IsZero() && !s.Until.After(c.Time):
+		case !s.Until.IsZero() && !s.Until.After(at):
 			return o.broke(p, "a grant that ends before it starts")
 		case s.Role == RoleNone && !s.Until.IsZero():
 			return o.broke(p, "a removal with an end date")
+		case CheckGrantEnd(s.Role, s.Until) != nil:
+			return o.broke(p, "%v", ErrManagerUntil)
 		}
 		newMember := current == RoleNone && s.Role != RoleNone
 		if newMember {
 			if s.Key == nil || s.Key.UserID != s.UserID || len(s.Key.Sealed) == 0 || s.KeyIndex != v.KeyIndex() {
 				return o.broke(p, "a new member must get the newest key, sealed to them")
 			}
-			if o.NeedsRotation(v, c.Time) {
+			if o.NeedsRotation(v, at) {
 				return o.broke(p, "vault %q needs a key rotation before new members join", v.ID)
 			}
 		} else if s.Key != nil {
@@ -319,20 +337,20 @@ func (o *Organisation) checkVault(c *Certificate, author *User) error {
 		if err != nil {
 			return err
 		}
-		if !o.RoleOf(v, author.ID, c.Time).CanManage() {
+		if !o.RoleOf(v, author.ID, at).CanManage() {
 			return o.broke(p, "only an owner or a manager may rotate the key of vault %q", v.ID)
 		}
 		if len(s.Key.PreviousKeys) == 0 {
 			return o.broke(p, "a rotation must carry the previous keys")
 		}
-		return o.checkBundle(p, s.Key, v.KeyIndex()+1, o.ActiveMembers(v, c.Time))
+		return o.checkBundle(p, s.Key, v.KeyIndex()+1, o.ActiveMembers(v, at))
 	case VaultRenamed:
 		v, err := o.activeVault(p, s.VaultID)
 		if err != nil {
 			return err
 		}
 		switch {
-		case !o.RoleOf(v, author.ID, c.Time).CanManage():
+		case !o.RoleOf(v, author.ID, at).CanManage():
 			return o.broke(p, "only an owner or a manager may rename vault %q", v.ID)
 		case s.KeyIndex != v.KeyIndex() || len(s.EncryptedName) == 0:
 			return o.broke(p, "a new name must be encrypted with the newest key")
@@ -342,7 +360,7 @@ func (o *Organisation) checkVault(c *Certificate, author *User) error {
 		if !ok {
 			return o.broke(p, "unknown vault %q", s.VaultID)
 		}
-		if o.RoleOf(v, author.ID, c.Time) != RoleOwner {
+		if o.RoleOf(v, author.ID, at) != RoleOwner {
 			return o.broke(p, "only an owner may archive vault %q", v.ID)
 		}
 	}

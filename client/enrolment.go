@@ -83,7 +83,7 @@ func (s *Session) InviteDevice(ctx context.Context, life time.Duration) (link.Li
 
 func (s *Session) invite(ctx context.Context, kind coffrev1.InvitationKind, email string, p certificate.Profile, life time.Duration) (link.Link, Invitation, error) {
 	if life <= 0 {
-		life = DefaultInvitationLife
+		return link.Link{}, Invitation{}, ErrInvitationLife
 	}
 	token := crypto.RandomBytes(32)
 	hash := sha256.Sum256(token)
@@ -161,6 +161,36 @@ type relayEnd struct {
 	attempt  uint32
 	channel  *crypto.Channel
 	finished bool
+	// sleep, when set, replaces the pause between relay calls (tests).
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// The server holds each RelayWait for up to 20 seconds before answering "not
+// yet", but a server that answers at once must not make the client spin:
+// calls start at least relayPause apart, doubling up to relayMaxPause.
+const (
+	relayPause    = 100 * time.Millisecond
+	relayMaxPause = 5 * time.Second
+)
+
+// pause returns how long to wait before the next call, given the pause
+// due and how long the last call took, and the pause due after that.
+func pause(due, took time.Duration) (wait, next time.Duration) {
+	return max(due-took, 0), min(2*due, relayMaxPause)
+}
+
+func (r *relayEnd) pauseFor(ctx context.Context, d time.Duration) error {
+	if r.sleep != nil {
+		return r.sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (r *relayEnd) post(ctx context.Context, step uint32, m proto.Message) error {
@@ -191,7 +221,9 @@ func (r *relayEnd) wait(ctx context.Context, step uint32, m proto.Message) error
 	if r.side == coffrev1.RelaySide_RELAY_SIDE_CLAIMER {
 		peer = coffrev1.RelaySide_RELAY_SIDE_GREETER
 	}
+	due := relayPause
 	for {
+		start := time.Now()
 		resp, err := r.api.RelayWait(ctx, &coffrev1.RelayWaitRequest{
 			OrganisationId: r.orgID, Token: r.token, InvitationId: r.invID,
 			Side: peer, Attempt: r.attempt, Step: step,
@@ -200,6 +232,11 @@ func (r *relayEnd) wait(ctx context.Context, step uint32, m proto.Message) error
 			return fromServer(r.address, err)
 		}
 		if !resp.GetFound() {
+			var d time.Duration
+			d, due = pause(due, time.Since(start))
+			if err := r.pauseFor(ctx, d); err != nil {
+				return err
+			}
 			continue
 		}
 		r.attempt = resp.GetAttempt()

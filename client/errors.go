@@ -17,6 +17,9 @@ import (
 var (
 	// ErrNoDevice: the data directory holds no device yet.
 	ErrNoDevice = errors.New("no device in this data directory: run 'coffre org bootstrap LINK' or 'coffre invitation claim LINK' first")
+	// ErrInvitationLife: an invitation was asked for with no time to live
+	// (zero or negative), which must not silently become the default.
+	ErrInvitationLife = errors.New("an invitation must stay valid for a positive time")
 	// ErrAlreadyEnrolled: the data directory already holds a device.
 	ErrAlreadyEnrolled = errors.New("this data directory already holds a device: use another --home")
 	// ErrWrongPassphrase: the passphrase does not open the device key file.

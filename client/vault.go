@@ -205,6 +205,9 @@ func (s *Session) checkpoint(ctx context.Context, vaultID string) error {
 // A new member gets the newest key sealed to their key from the verified
 // log; if a member left since that key, the key is rotated first.
 func (s *Session) ShareVault(ctx context.Context, ref, userRef string, role certificate.Role, until time.Time) (*certificate.User, error) {
+	if err := certificate.CheckGrantEnd(role, until); err != nil {
+		return nil, err
+	}
 	v, _, err := s.FindVault(ref)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"crypto/ed25519"
+	"encoding/hex"
 	"fmt"
 )
 
@@ -80,12 +81,46 @@ func ParseVerifyKey(b []byte) (VerifyKey, error) {
 		return VerifyKey{}, err
 	}
 	copy(v.pub[:], b[1:])
-	// The all-zero key is reserved for the zero value (IsZero); it is also a
-	// small-order point no honest key can be.
-	if v.IsZero() {
-		return VerifyKey{}, fmt.Errorf("verify key: all zero: %w", ErrMalformed)
+	// The all-zero key is also the zero value (IsZero), and one of them.
+	if smallOrder(v.pub) {
+		return VerifyKey{}, fmt.Errorf("verify key: a point of small order: %w", ErrMalformed)
 	}
 	return v, nil
+}
+
+// smallOrderY are the y coordinates, little-endian with the sign bit
+// cleared, of Ed25519's eight points of small order (orders 1, 2, 4 and 8),
+// with the non-canonical encodings y+p of those below 19 — libsodium's
+// list. A signature by such a key can be made without any private key,
+// and verifies for many messages.
+var smallOrderY = [][32]byte{
+	{0x00}, // y = 0: the two points of order 4
+	{0x01}, // y = 1: the identity, order 1
+	decodeY("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), // two points of order 8
+	decodeY("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"), // two points of order 8
+	decodeY("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // y = p−1: order 2
+	decodeY("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // y = p ≡ 0, non-canonical
+	decodeY("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // y = p+1 ≡ 1, non-canonical
+}
+
+func decodeY(h string) [32]byte {
+	var y [32]byte
+	if n, err := hex.Decode(y[:], []byte(h)); err != nil || n != 32 {
+		panic("crypto: internal error: bad small-order point")
+	}
+	return y
+}
+
+// smallOrder reports whether an encoded public key is a point of small
+// order, whatever the sign bit of x (SECURITY.md A26).
+func smallOrder(pub [32]byte) bool {
+	pub[31] &= 0x7f
+	for _, y := range smallOrderY {
+		if pub == y {
+			return true
+		}
+	}
+	return false
 }
 
 // Bytes returns the encoding of the key.

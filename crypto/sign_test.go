@@ -2,6 +2,8 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"testing"
 )
@@ -156,5 +158,71 @@ func TestEd25519RFC8032(t *testing.T) {
 	}
 	if !k.Public().verifyRaw(nil, sig) {
 		t.Error("RFC signature does not verify")
+	}
+}
+
+// smallOrderKeys are the canonical encodings of Ed25519's eight points of
+// small order (https://eprint.iacr.org/2020/1244, table 6; libsodium).
+var smallOrderKeys = map[string]string{
+	"identity (order 1)": "0100000000000000000000000000000000000000000000000000000000000000",
+	"order 2":            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	"order 4, x > 0":     "0000000000000000000000000000000000000000000000000000000000000000",
+	"order 4, x < 0":     "0000000000000000000000000000000000000000000000000000000000000080",
+	"order 8 (a), x > 0": "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+	"order 8 (a), x < 0": "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+	"order 8 (b), x > 0": "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+	"order 8 (b), x < 0": "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+}
+
+// TestSmallOrderVerifyKeysRefused: none of the eight small-order points, nor
+// a non-canonical or sign-flipped encoding of one, is accepted as a verify
+// key (SECURITY.md A26). Each listed key is first shown to be of small
+// order: the forged signature (R = identity, S = 0), made without any
+// private key, verifies under it for some message, as it does for 1 in at
+// most 8 messages.
+func TestSmallOrderVerifyKeysRefused(t *testing.T) {
+	if len(smallOrderKeys) != 8 {
+		t.Fatalf("%d small-order keys listed, want 8", len(smallOrderKeys))
+	}
+	forged := append([]byte{1}, make([]byte, 63)...) // R = identity, S = 0
+	refused := func(name string, pub []byte) {
+		t.Helper()
+		if _, err := ParseVerifyKey(append([]byte{AlgEd25519}, pub...)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s %x: got %v, want ErrMalformed", name, pub, err)
+		}
+	}
+	for name, h := range smallOrderKeys {
+		pub, err := hex.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifies := false
+		for i := 0; i < 256 && !verifies; i++ {
+			verifies = ed25519.Verify(pub, []byte{byte(i)}, forged)
+		}
+		if !verifies {
+			t.Errorf("%s %x: not a point of small order", name, pub)
+		}
+		refused(name, pub)
+		flipped := bytes.Clone(pub)
+		flipped[31] ^= 0x80
+		refused(name+" with the other sign", flipped)
+	}
+	for _, h := range []string{ // y + p for y = 0 and y = 1
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	} {
+		pub, _ := hex.DecodeString(h)
+		refused("non-canonical", pub)
+	}
+	// Control: real keys still parse.
+	for range 100 {
+		k, err := GenerateSigningKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseVerifyKey(k.Public().Bytes()); err != nil {
+			t.Fatalf("a generated key is refused: %v", err)
+		}
 	}
 }

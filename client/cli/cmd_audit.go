@@ -55,7 +55,7 @@ a gap or a fork is reported, and the command fails.`,
 			devices := map[string]string{}
 			for _, u := range s.Organisation().Users() {
 				for _, d := range s.Organisation().Devices(u.ID) {
-					devices[d.ID] = fmt.Sprintf("%s <%s> (%s)", u.Name, u.Email, d.Label)
+					devices[d.ID] = fmt.Sprintf("%s <%s> (%s)", shown(u.Name), shown(u.Email), shown(d.Label))
 				}
 			}
 			out := cmd.OutOrStdout()
@@ -83,14 +83,14 @@ a gap or a fork is reported, and the command fails.`,
 				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "POS\tTIME\tBY\tWHAT")
 				for _, a := range history {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", a.Position, a.Time.Local().Format("2006-01-02 15:04:05"), a.Author, a.Action)
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", a.Position, a.Time.Local().Format("2006-01-02 15:04:05"), shown(a.Author), shown(a.Action))
 				}
 				tw.Flush()
 				if len(conns) > 0 {
 					fmt.Fprintln(out, "\nconnections (newest first):")
 					tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 					for _, c := range conns {
-						fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Time.Local().Format("2006-01-02 15:04:05"), devices[c.DeviceID], c.Address)
+						fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Time.Local().Format("2006-01-02 15:04:05"), devices[c.DeviceID], shown(c.Address))
 					}
 					tw.Flush()
 				}
@@ -98,7 +98,7 @@ a gap or a fork is reported, and the command fails.`,
 					if report.Consistent {
 						fmt.Fprintf(out, "\nverified: the server's log (%d entries, head %s) matches what this device verified\n", report.Positions, report.Head[:16])
 					} else {
-						fmt.Fprintf(out, "\nPROBLEM: %s\n", report.Problem)
+						fmt.Fprintf(out, "\nPROBLEM: %s\n", shown(report.Problem))
 					}
 					for _, p := range report.ServerMisbehaviour {
 						fmt.Fprintf(out, "  %s\n", p)

@@ -26,6 +26,9 @@ and compare the codes. Your private keys move to the new device inside the
 channel the codes protect.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := positive("expires", expires); err != nil {
+				return err
+			}
 			s, err := g.unlock(cmd, false)
 			if err != nil {
 				return err

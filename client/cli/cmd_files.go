@@ -106,11 +106,11 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			for _, i := range items {
-				name, size := i.Name, fmt.Sprint(i.Size)
+				name, size := shown(i.Name), fmt.Sprint(i.Size)
 				if i.Folder {
 					name, size = name+"/", "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\tv%d\t%s\t%s\n", name, size, i.Version, i.Updated.Local().Format("2006-01-02 15:04"), authors[i.Author])
+				fmt.Fprintf(tw, "%s\t%s\tv%d\t%s\t%s\n", name, size, i.Version, i.Updated.Local().Format("2006-01-02 15:04"), shown(authors[i.Author]))
 			}
 			return tw.Flush()
 		},
@@ -251,7 +251,7 @@ func putPath(cmd *cobra.Command, w *workspace.Vault, local, p string) error {
 			return err
 		}
 		for i, v := range vs {
-			fmt.Fprintf(cmd.OutOrStdout(), "%s → %s (v%d, %d bytes)\n", locals[i], batch[i].Path, v.Version, v.Manifest.Size)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s → %s (v%d, %d bytes)\n", shown(locals[i]), shown(batch[i].Path), v.Version, v.Manifest.Size)
 		}
 		batch, locals, batchBytes = nil, nil, 0
 		return nil
@@ -272,7 +272,7 @@ func putPath(cmd *cobra.Command, w *workspace.Vault, local, p string) error {
 			return nil
 		}
 		if !d.Type().IsRegular() {
-			fmt.Fprintf(cmd.ErrOrStderr(), "skipping %s: not a regular file\n", lp)
+			fmt.Fprintf(cmd.ErrOrStderr(), "skipping %s: not a regular file\n", shown(lp))
 			return nil
 		}
 		info, err := d.Info()
@@ -304,7 +304,7 @@ func putFile(cmd *cobra.Command, w *workspace.Vault, local, p string, size int64
 	if err != nil {
 		return fmt.Errorf("%s: %w", local, err)
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "%s → %s (v%d, %d bytes)\n", local, p, v.Version, v.Manifest.Size)
+	fmt.Fprintf(cmd.OutOrStdout(), "%s → %s (v%d, %d bytes)\n", shown(local), shown(p), v.Version, v.Manifest.Size)
 	return nil
 }
 
@@ -371,7 +371,7 @@ func getPath(cmd *cobra.Command, w *workspace.Vault, p string, t time.Time, loca
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "%s → %s (v%d, %d bytes)\n", p, local, v.Version, v.Manifest.Size)
+		fmt.Fprintf(cmd.OutOrStdout(), "%s → %s (v%d, %d bytes)\n", shown(p), shown(local), v.Version, v.Manifest.Size)
 		return nil
 	}
 	if err := os.MkdirAll(local, 0o755); err != nil {
@@ -430,7 +430,7 @@ was verified, never what the server says.`,
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "VERSION\tSIZE\tTIME\tAUTHOR")
 			for _, v := range out {
-				fmt.Fprintf(tw, "v%d\t%d\t%s\t%s\n", v.Version, v.Size, v.Time.Local().Format("2006-01-02 15:04:05"), v.Author)
+				fmt.Fprintf(tw, "v%d\t%d\t%s\t%s\n", v.Version, v.Size, v.Time.Local().Format("2006-01-02 15:04:05"), shown(v.Author))
 			}
 			return tw.Flush()
 		},
@@ -454,7 +454,7 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 			if err := w.Restore(cmd.Context(), p, version); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s restored from v%d\n", p, version)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s restored from v%d\n", shown(p), version)
 			return nil
 		},
 	}

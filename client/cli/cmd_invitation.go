@@ -54,7 +54,7 @@ choose (asked twice on the terminal). Without a terminal: COFFRE_PASSPHRASE or
 			}
 			out := cmd.OutOrStdout()
 			if info.Invitation.Kind == "user" {
-				fmt.Fprintf(out, "invitation to join %q as %s (%s)\n", info.OrganisationName, info.Invitation.Email, info.Invitation.Profile)
+				fmt.Fprintf(out, "invitation to join %q as %s (%s)\n", info.OrganisationName, shown(info.Invitation.Email), shown(info.Invitation.Profile))
 			} else {
 				fmt.Fprintf(out, "invitation to add this device to your account in %q\n", info.OrganisationName)
 			}
@@ -70,7 +70,7 @@ choose (asked twice on the terminal). Without a terminal: COFFRE_PASSPHRASE or
 			}
 			defer s.Close()
 			id := s.Identity()
-			fmt.Fprintf(out, "enrolled in %q: user %s, device %s (%s)\n", id.OrganisationName, id.UserID, id.DeviceID, id.DeviceLabel)
+			fmt.Fprintf(out, "enrolled in %q: user %s, device %s (%s)\n", id.OrganisationName, id.UserID, id.DeviceID, shown(id.DeviceLabel))
 			return nil
 		},
 	}
@@ -106,7 +106,7 @@ func newInvitationListCommand(g *globalOptions) *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tKIND\tEMAIL\tPROFILE\tSTATE\tEXPIRES\tFAILED ATTEMPTS")
 			for _, i := range invs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", i.ID, i.Kind, i.Email, i.Profile, i.State, i.Expires.Format(time.RFC3339), i.Attempts)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", shown(i.ID), shown(i.Kind), shown(i.Email), shown(i.Profile), shown(i.State), i.Expires.Format(time.RFC3339), i.Attempts)
 			}
 			return tw.Flush()
 		},
@@ -129,7 +129,7 @@ func newInvitationCancelCommand(g *globalOptions) *cobra.Command {
 			if err := s.CancelInvitation(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "invitation %s cancelled\n", args[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "invitation %s cancelled\n", shown(args[0]))
 			return nil
 		},
 	}

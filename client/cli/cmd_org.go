@@ -65,7 +65,7 @@ func runBootstrap(cmd *cobra.Command, g *globalOptions, opts bootstrapOptions, r
 	id := s.Identity()
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "organisation %q bootstrapped; you are its first administrator\n", id.OrganisationName)
-	fmt.Fprintf(out, "user %s, device %s (%s)\n", id.UserID, id.DeviceID, id.DeviceLabel)
+	fmt.Fprintf(out, "user %s, device %s (%s)\n", id.UserID, id.DeviceID, shown(id.DeviceLabel))
 	fmt.Fprintf(out, "organisation link:\n%s\n", id.OrganisationLink)
 	fmt.Fprintln(out, "next: coffre user invite EMAIL")
 	return nil

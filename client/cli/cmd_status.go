@@ -97,18 +97,18 @@ time, address): if you don't recognise it, tell an administrator.`,
 				return enc.Encode(st)
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "organisation  %s (%s)\n", st.Organisation, st.OrganisationID)
+			fmt.Fprintf(out, "organisation  %s (%s)\n", shown(st.Organisation), st.OrganisationID)
 			reach := "reachable"
 			if !st.ServerReachable {
 				reach = "unreachable"
 			}
 			fmt.Fprintf(out, "server        %s (%s)\n", st.Server, reach)
-			fmt.Fprintf(out, "user          %s <%s>, %s (%s)\n", st.Name, st.Email, st.Profile, st.UserID)
-			fmt.Fprintf(out, "device        %s (%s)\n", st.DeviceLabel, st.DeviceID)
+			fmt.Fprintf(out, "user          %s <%s>, %s (%s)\n", shown(st.Name), shown(st.Email), st.Profile, st.UserID)
+			fmt.Fprintf(out, "device        %s (%s)\n", shown(st.DeviceLabel), st.DeviceID)
 			fmt.Fprintf(out, "log head      position %d, %s\n", st.LogPosition, st.LogHead[:16])
 			switch {
 			case st.LastConnection != nil:
-				fmt.Fprintf(out, "last connection  %s from %s\n", st.LastConnection.Time.Local().Format("2006-01-02 15:04:05 MST"), st.LastConnection.Address)
+				fmt.Fprintf(out, "last connection  %s from %s\n", st.LastConnection.Time.Local().Format("2006-01-02 15:04:05 MST"), shown(st.LastConnection.Address))
 			case st.ServerReachable:
 				fmt.Fprintln(out, "last connection  none before this one")
 			default:
@@ -119,7 +119,7 @@ time, address): if you don't recognise it, tell an administrator.`,
 				if f.State != "idle" && time.Since(f.Updated) > 2*time.Minute {
 					state = "stopped (was " + f.State + ")"
 				}
-				line := fmt.Sprintf("synced folder %s ↔ %s: %s", f.Dir, f.Vault, state)
+				line := fmt.Sprintf("synced folder %s ↔ %s: %s", shown(f.Dir), shown(f.Vault), shown(state))
 				if !f.LastSync.IsZero() {
 					line += ", last sync " + f.LastSync.Local().Format("2006-01-02 15:04:05")
 				}

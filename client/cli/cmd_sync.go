@@ -78,6 +78,14 @@ func syncFiles(home, vaultID, dir string) (journal, status string) {
 }
 
 func runSync(cmd *cobra.Command, g *globalOptions, opts syncOptions, args []string) error {
+	if err := positive("scan-interval", opts.scan); err != nil {
+		return err
+	}
+	for flag, d := range map[string]time.Duration{"settle": opts.settle, "debounce": opts.debounce, "lock-after": opts.lockAfter} {
+		if d < 0 {
+			return fmt.Errorf("--%s can't be negative (got %s)", flag, d)
+		}
+	}
 	if !client.HasDevice(g.home) {
 		return client.ErrNoDevice
 	}
@@ -257,7 +265,7 @@ func syncOne(ctx context.Context, cmd *cobra.Command, u *client.Unlocked, t sync
 		changed := st.State != lastState || st.LastError != lastError
 		lastState, lastError = st.State, st.LastError
 		if res.Busy() || (changed && st.State != "idle") {
-			line := fmt.Sprintf("%s %s: %s, ↑%d ↓%d", time.Now().Format("15:04:05"), t.name, st.State, res.Uploaded, res.Downloaded)
+			line := fmt.Sprintf("%s %s: %s, ↑%d ↓%d", time.Now().Format("15:04:05"), shown(t.name), st.State, res.Uploaded, res.Downloaded)
 			if res.DeletedLocal+res.DeletedRemote > 0 {
 				line += fmt.Sprintf(", %d deleted", res.DeletedLocal+res.DeletedRemote)
 			}
@@ -287,7 +295,7 @@ func syncOne(ctx context.Context, cmd *cobra.Command, u *client.Unlocked, t sync
 		report(st, res)
 		return err
 	}
-	fmt.Fprintf(out, "syncing %s with %s (Ctrl-C to stop)\n", t.dir, t.name)
+	fmt.Fprintf(out, "syncing %s with %s (Ctrl-C to stop)\n", shown(t.dir), shown(t.name))
 	runner := &syncer.Runner{
 		Engine: engine, Remote: remote, Scan: opts.scan, Debounce: opts.debounce,
 		Offline: offline, Locked: u.Locked, Report: report,

@@ -39,6 +39,9 @@ the phone or in person. The link works once, until it expires.`,
 			if err != nil {
 				return err
 			}
+			if err := positive("expires", expires); err != nil {
+				return err
+			}
 			s, err := g.unlock(cmd, false)
 			if err != nil {
 				return err
@@ -49,7 +52,7 @@ the phone or in person. The link works once, until it expires.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "invitation %s for %s (%s), valid until %s\n", inv.ID, inv.Email, inv.Profile, inv.Expires.Format(time.RFC3339))
+			fmt.Fprintf(out, "invitation %s for %s (%s), valid until %s\n", inv.ID, shown(inv.Email), inv.Profile, inv.Expires.Format(time.RFC3339))
 			fmt.Fprintf(out, "link (send it to them; it works once):\n%s\n", l)
 			fmt.Fprintf(out, "then run: coffre user greet %s\n", inv.ID)
 			return nil
@@ -93,9 +96,9 @@ line), then the confirmation (y), unless --yes.`, kind),
 				return err
 			}
 			if kind == "user" {
-				fmt.Fprintf(cmd.OutOrStdout(), "enrolled %s <%s> as user %s, with device %s\n", res.Claimer.Name, res.Claimer.Email, res.UserID, res.DeviceID)
+				fmt.Fprintf(cmd.OutOrStdout(), "enrolled %s <%s> as user %s, with device %s\n", shown(res.Claimer.Name), shown(res.Claimer.Email), res.UserID, res.DeviceID)
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "enrolled device %s (%s)\n", res.DeviceID, res.Claimer.DeviceLabel)
+				fmt.Fprintf(cmd.OutOrStdout(), "enrolled device %s (%s)\n", res.DeviceID, shown(res.Claimer.DeviceLabel))
 			}
 			return nil
 		},
@@ -169,7 +172,7 @@ func newUserListCommand(g *globalOptions) *cobra.Command {
 				if u.Yourself {
 					state += " (you)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", u.ID, u.Name, u.Email, u.Profile, len(u.Devices), state)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", u.ID, shown(u.Name), shown(u.Email), u.Profile, len(u.Devices), state)
 			}
 			return tw.Flush()
 		},
@@ -197,7 +200,7 @@ anything those devices sign after the revocation.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s <%s> (user %s)\n", u.Name, u.Email, u.ID)
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s <%s> (user %s)\n", shown(u.Name), shown(u.Email), u.ID)
 			return nil
 		},
 	}
@@ -222,7 +225,7 @@ func newUserProfileCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s <%s> is now %s\n", u.Name, u.Email, p)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s <%s> is now %s\n", shown(u.Name), shown(u.Email), p)
 			return nil
 		},
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -102,7 +103,7 @@ func newVaultListCommand(g *globalOptions) *cobra.Command {
 			for _, v := range vaults {
 				var ms []string
 				for _, m := range v.Members {
-					desc := m.Email + " (" + m.Role.String()
+					desc := shown(m.Email) + " (" + m.Role.String()
 					if !m.Until.IsZero() {
 						desc += " until " + m.Until.Local().Format("2006-01-02 15:04")
 					}
@@ -115,7 +116,7 @@ func newVaultListCommand(g *globalOptions) *cobra.Command {
 				if v.NeedsRotation {
 					state += ", key rotation pending"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, v.Name, v.Role, strings.Join(ms, ", "), v.KeyIndex, state)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, shown(v.Name), v.Role, strings.Join(ms, ", "), v.KeyIndex, state)
 			}
 			return tw.Flush()
 		},
@@ -131,9 +132,10 @@ func newVaultShareCommand(g *globalOptions) *cobra.Command {
 		Use:   "share VAULT USER --role ROLE [--until DATE]",
 		Short: "Share a vault with a user, or change their role",
 		Long: `Give USER (id or email) a role in VAULT (name or id): owner, manager,
-contributor or reader. With --until (RFC 3339 or YYYY-MM-DD), the grant ends by
-itself at that moment: the server stops serving them and the next owner or
-manager online rotates the key.`,
+contributor or reader. With --until (RFC 3339 or YYYY-MM-DD), a contributor's or
+reader's grant ends by itself at that moment: the server stops serving them and
+the next owner or manager online rotates the key. Owners and managers keep
+their role until another share or an unshare changes it.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := certificate.ParseRole(role)
@@ -145,6 +147,9 @@ manager online rotates the key.`,
 				if end, err = parseDate(until); err != nil {
 					return err
 				}
+				if certificate.CheckGrantEnd(r, end) != nil {
+					return errors.New("--until is for contributors and readers only: share as owner or manager without it, and end the role later with 'coffre vault share' or 'coffre vault unshare'")
+				}
 			}
 			s, err := g.unlock(cmd, false)
 			if err != nil {
@@ -155,7 +160,7 @@ manager online rotates the key.`,
 			if err != nil {
 				return err
 			}
-			msg := fmt.Sprintf("%s <%s> is now %s of %s", u.Name, u.Email, r, args[0])
+			msg := fmt.Sprintf("%s <%s> is now %s of %s", shown(u.Name), shown(u.Email), r, shown(args[0]))
 			if !end.IsZero() {
 				msg += " until " + end.Local().Format("2006-01-02 15:04 MST")
 			}
@@ -192,7 +197,7 @@ func newVaultUnshareCommand(g *globalOptions) *cobra.Command {
 			if err := s.UnshareVault(cmd.Context(), args[0], args[1:]...); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %s from %s; the vault key was rotated\n", strings.Join(args[1:], ", "), args[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %s from %s; the vault key was rotated\n", shown(strings.Join(args[1:], ", ")), shown(args[0]))
 			return nil
 		},
 	}
@@ -213,7 +218,7 @@ func newVaultRotateCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "vault %s now uses key %d\n", info.Name, info.KeyIndex)
+			fmt.Fprintf(cmd.OutOrStdout(), "vault %s now uses key %d\n", shown(info.Name), info.KeyIndex)
 			return nil
 		},
 	}
@@ -233,7 +238,7 @@ func newVaultRenameCommand(g *globalOptions) *cobra.Command {
 			if err := s.RenameVault(cmd.Context(), args[0], args[1]); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "vault %s renamed to %s\n", args[0], args[1])
+			fmt.Fprintf(cmd.OutOrStdout(), "vault %s renamed to %s\n", shown(args[0]), shown(args[1]))
 			return nil
 		},
 	}
@@ -258,7 +263,7 @@ func newVaultArchiveCommand(g *globalOptions) *cobra.Command {
 			if undo {
 				state = "restored"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "vault %s %s\n", args[0], state)
+			fmt.Fprintf(cmd.OutOrStdout(), "vault %s %s\n", shown(args[0]), state)
 			return nil
 		},
 	}

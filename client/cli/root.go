@@ -25,7 +25,7 @@ func Execute() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := NewRootCommand().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "coffre:", err)
+		fmt.Fprintln(os.Stderr, "coffre:", shown(err.Error()))
 		return 1
 	}
 	return 0

@@ -8,6 +8,9 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -147,9 +150,9 @@ func (p *prompter) PeerCode(ctx context.Context) (string, error) {
 }
 
 func (p *prompter) ConfirmClaimer(ctx context.Context, who client.Claimer) (bool, error) {
-	desc := fmt.Sprintf("%s <%s>, device %q", who.Name, who.Email, who.DeviceLabel)
+	desc := fmt.Sprintf("%s <%s>, device %q", shown(who.Name), shown(who.Email), who.DeviceLabel)
 	if who.Profile != "" {
-		desc = fmt.Sprintf("%s <%s> as %s, device %q", who.Name, who.Email, who.Profile, who.DeviceLabel)
+		desc = fmt.Sprintf("%s <%s> as %s, device %q", shown(who.Name), shown(who.Email), shown(who.Profile), who.DeviceLabel)
 	}
 	if p.yes {
 		fmt.Fprintf(p.c.out, "Enrolling %s\n", desc)
@@ -159,4 +162,59 @@ func (p *prompter) ConfirmClaimer(ctx context.Context, who client.Claimer) (bool
 	return strings.EqualFold(a, "y") || strings.EqualFold(a, "yes"), err
 }
 
-func (p *prompter) Progress(msg string) { fmt.Fprintln(p.c.err, msg) }
+func (p *prompter) Progress(msg string) { fmt.Fprintln(p.c.err, shown(msg)) }
+
+// positive refuses a duration flag of zero or less, which would otherwise
+// be taken for its default or make no sense (issue 10 #12).
+func positive(flag string, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("--%s must be a positive duration such as 48h (got %s)", flag, d)
+	}
+	return nil
+}
+
+// shown returns text that someone else chose (a name, an email, a device
+// label, a vault or file name, a server's message) as it may be printed:
+// control characters (C0 and C1, ESC and CR included), bidirectional and
+// other invisible formatting marks, line separators and invalid UTF-8 are
+// escaped (\x1b, \u202e), so that such text can't redraw the terminal or
+// disguise a prompt such as "Enrol …? [y/N]" (SECURITY.md A26).
+func shown(s string) string {
+	clean := true
+	for _, r := range s {
+		if hidden(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i]) // a byte that is not UTF-8
+		case !hidden(r):
+			b.WriteRune(r)
+		case r < 0x80:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r <= 0xFFFF:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		}
+	}
+	return b.String()
+}
+
+// hidden reports whether r must not reach a terminal as it is: controls,
+// format characters (bidi marks and isolates, zero-width and tag
+// characters) other than the joiners that scripts and emoji need, and line
+// and paragraph separators.
+func hidden(r rune) bool {
+	if r == '\u200c' || r == '\u200d' {
+		return false
+	}
+	return r == utf8.RuneError || unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
+}

@@ -138,7 +138,7 @@ func TestA7NonAdminCannotInvite(t *testing.T) {
 	adminKeys, bob := hostile.ReadDevice(t, d["admin"]), hostile.ReadDevice(t, d["bob"])
 
 	// The client refuses on its own.
-	if _, _, err := bobSession.InviteUser(bg(), "eve@example.org", certificate.ProfileAdmin, 0); err == nil {
+	if _, _, err := bobSession.InviteUser(bg(), "eve@example.org", certificate.ProfileAdmin, client.DefaultInvitationLife); err == nil {
 		t.Fatal("a standard user invited a user")
 	} else {
 		wantErr(t, err, client.ErrNotAdmin)
@@ -220,7 +220,7 @@ func TestA7NonAdminCannotInvite(t *testing.T) {
 		t.Fatal("the server stored a standard user's certificate")
 	}
 	// Bob may still do what a standard user may: invite his own device.
-	if _, _, err := bobSession.InviteDevice(bg(), 0); err != nil {
+	if _, _, err := bobSession.InviteDevice(bg(), client.DefaultInvitationLife); err != nil {
 		t.Fatalf("a standard user can't invite their own device: %v", err)
 	}
 }

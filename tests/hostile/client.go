@@ -97,9 +97,9 @@ func Invite(t testing.TB, greeter *client.Session, kind, email string, profile c
 	)
 	switch kind {
 	case "user":
-		l, inv, err = greeter.InviteUser(ctx(t), email, profile, 0)
+		l, inv, err = greeter.InviteUser(ctx(t), email, profile, client.DefaultInvitationLife)
 	case "device":
-		l, inv, err = greeter.InviteDevice(ctx(t), 0)
+		l, inv, err = greeter.InviteDevice(ctx(t), client.DefaultInvitationLife)
 	default:
 		t.Fatalf("hostile: unknown invitation kind %q", kind)
 	}
