@@ -76,6 +76,7 @@ type orgState struct {
 	appendMu sync.Mutex
 	mu       sync.Mutex
 	org      *certificate.Organisation
+	vaults   map[string]*vaultTail // guarded by appendMu
 }
 
 // New returns a Server on cfg.Store.
