@@ -188,17 +188,29 @@ func (s *Session) RotateVault(ctx context.Context, ref string) (VaultInfo, error
 	return s.vaultInfo(v, time.Now())
 }
 
-// checkpoint anchors a vault's log after the newest key (see
-// workspace.Vault.Checkpoint).
+// checkpoint anchors a vault's log after the newest key: opening the
+// vault does it (see anchor).
 func (s *Session) checkpoint(ctx context.Context, vaultID string) error {
-	w, err := s.openVault(ctx, vaultID)
-	if err != nil {
-		return err
-	}
-	if err := w.Checkpoint(ctx); err != nil {
+	if _, err := s.openVault(ctx, vaultID); err != nil {
 		return fmt.Errorf("the key was rotated, but anchoring the vault log failed (run 'coffre ls' on it to retry): %w", err)
 	}
 	return nil
+}
+
+// anchor writes the checkpoint entry (workspace.Vault.Checkpoint) when the
+// vault log's newest entry claims an organisation position before the
+// newest key: after a rotation whose checkpoint never landed (a crash, or
+// a server that dropped it), any writer opening the vault writes it, so a
+// member removed at that rotation can't go on claiming older positions
+// (SPEC.md §11.7).
+func (s *Session) anchor(ctx context.Context, w *workspace.Vault, v *certificate.Vault) error {
+	newest := v.Keys[len(v.Keys)-1]
+	switch {
+	case newest.Index == 1, v.Archived, w.Log().LastOrganisationPosition() >= newest.Position,
+		!s.org.RoleOf(v, s.keys.UserID, time.Now()).CanWrite(), s.org.NeedsRotation(v, time.Now()):
+		return nil
+	}
+	return w.Checkpoint(ctx)
 }
 
 // ShareVault grants (or changes) a user's role, optionally until a time.
@@ -379,6 +391,9 @@ func (s *Session) openVault(ctx context.Context, ref string) (*workspace.Vault, 
 	}, s.state.saveVault)
 	if err := w.Sync(ctx); err != nil {
 		return nil, err
+	}
+	if err := s.anchor(ctx, w, v); err != nil {
+		return nil, fmt.Errorf("anchoring the vault log after its key rotation: %w", err)
 	}
 	return w, nil
 }
