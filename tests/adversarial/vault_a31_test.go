@@ -2,6 +2,7 @@ package adversarial
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/coffre/coffre/certificate"
@@ -69,4 +70,46 @@ func TestA31EqualLengthForkNamed(t *testing.T) {
 		wantErr(t, err, client.ErrFork)
 		unchanged(t, bob, w.dir["bob"], bobHead)
 	})
+}
+
+// TestA31AuditVerifiesVaultLogs: 'coffre audit --verify' fetches again
+// every vault log the device verified, not only the organisation log, and
+// names the first position where the server's differs: a vault forked
+// from position 2 (same length), or rolled back, is reported while the
+// organisation log is intact (SECURITY.md A13, A31).
+func TestA31AuditVerifiesVaultLogs(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "a31 audit", member{"carol", certificate.ProfileStandard, certificate.RoleContributor})
+	av := w.open(t, "alice")
+	put(t, av, "/one.txt", []byte("1"))
+	w.open(t, "carol")
+	base := w.s.SnapshotAll()
+	put(t, av, "/two.txt", []byte("2"))
+	put(t, av, "/three.txt", []byte("3"))
+	alice := w.sess["alice"]
+	rep, err := alice.VerifyAudit(bg())
+	if err != nil || !rep.Consistent || rep.VaultsChecked != 1 {
+		t.Fatalf("honest logs: %+v, %v; want consistent with one vault checked", rep, err)
+	}
+
+	w.s.RestoreAll(base)
+	cv := w.open(t, "carol")
+	put(t, cv, "/other-two.txt", []byte("2'"))
+	put(t, cv, "/other-three.txt", []byte("3'"))
+	rep, err = alice.VerifyAudit(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Consistent || !strings.Contains(rep.Problem, "fork: from position 2 vault "+w.vault) {
+		t.Fatalf("a forked vault log: %+v, want a fork from position 2 reported", rep)
+	}
+
+	w.s.RestoreAll(base)
+	rep, err = alice.VerifyAudit(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Consistent || !strings.Contains(rep.Problem, "rollback: vault "+w.vault+"'s log ends at 1") {
+		t.Fatalf("a rolled-back vault log: %+v, want a rollback reported", rep)
+	}
 }
