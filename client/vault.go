@@ -198,19 +198,24 @@ func (s *Session) checkpoint(ctx context.Context, vaultID string) error {
 }
 
 // anchor writes the checkpoint entry (workspace.Vault.Checkpoint) when the
-// vault log's newest entry claims an organisation position before the
-// newest key: after a rotation whose checkpoint never landed (a crash, or
-// a server that dropped it), any writer opening the vault writes it, so a
-// member removed at that rotation can't go on claiming older positions
-// (SPEC.md §11.7).
+// vault log lacks the one that follows the newest key's rotation (a crash,
+// or a server that dropped it): any member who may write does it on
+// opening the vault, so a member removed at that rotation can't go on
+// claiming older positions (SPEC.md §11.7). For anyone else a missing
+// checkpoint means entries withheld: the rotation proves they exist
+// (workspace.ErrWithheld, SECURITY.md A30).
 func (s *Session) anchor(ctx context.Context, w *workspace.Vault, v *certificate.Vault) error {
-	newest := v.Keys[len(v.Keys)-1]
-	switch {
-	case newest.Index == 1, v.Archived, w.Log().LastOrganisationPosition() >= newest.Position,
-		!s.org.RoleOf(v, s.keys.UserID, time.Now()).CanWrite(), s.org.NeedsRotation(v, time.Now()):
+	if !w.NeedsCheckpoint() {
 		return nil
 	}
-	return w.Checkpoint(ctx)
+	now := time.Now()
+	if v.Archived || !s.org.RoleOf(v, s.keys.UserID, now).CanWrite() || s.org.NeedsRotation(v, now) {
+		return fmt.Errorf("%w: the vault log has %d entries, none after key %d's rotation", workspace.ErrWithheld, w.Log().Head.Position, v.KeyIndex())
+	}
+	if err := w.Checkpoint(ctx); err != nil {
+		return fmt.Errorf("anchoring the vault log after its key rotation: %w", err)
+	}
+	return nil
 }
 
 // ShareVault grants (or changes) a user's role, optionally until a time.
@@ -393,7 +398,7 @@ func (s *Session) openVault(ctx context.Context, ref string) (*workspace.Vault, 
 		return nil, err
 	}
 	if err := s.anchor(ctx, w, v); err != nil {
-		return nil, fmt.Errorf("anchoring the vault log after its key rotation: %w", err)
+		return nil, err
 	}
 	return w, nil
 }

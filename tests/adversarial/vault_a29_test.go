@@ -25,6 +25,7 @@ func TestA29SuppressedCheckpointRetried(t *testing.T) {
 	av := w.open(t, "alice")
 	put(t, av, "/genuine.txt", []byte("written by alice"))
 	dv := w.open(t, "dave")
+	bv := w.open(t, "bob") // a reader: it can't write the checkpoint
 	daveIndex, daveKey := w.keys(t, "dave").Newest()
 	beforeRemoval := w.s.LogState(t, w.org)
 
@@ -41,20 +42,26 @@ func TestA29SuppressedCheckpointRetried(t *testing.T) {
 	}
 	w.s.ClearHooks()
 	rotation := w.s.LogState(t, w.org).Head.Position
-	bv := w.open(t, "bob") // a reader: it can't write the checkpoint
+	mustSync(t, w.sess["bob"])
+	mustSyncVault(t, bv)
 	head := bv.Log().Head
 	if bv.Log().LastOrganisationPosition() >= rotation {
 		t.Fatalf("a checkpoint landed: the vault log claims %d", bv.Log().LastOrganisationPosition())
 	}
 
 	dave := w.dev["dave"]
-	w.s.AppendVaultRaw(t, w.org, w.vault, w.forgeAddFile(t, dv.Log(), beforeRemoval, dave.DeviceID, dave.SigningKey, daveIndex, daveKey, "from-dave.txt"))
-	wantErr(t, bv.Sync(bg()), workspace.ErrEntryRefused)
-	if _, err := bv.Stat("/from-dave.txt", zeroTime); err == nil {
-		t.Fatal("the removed member's entry is visible")
-	}
-	w.vaultUnchanged(t, "bob", bv, head)
+	entry := w.forgeAddFile(t, dv.Log(), beforeRemoval, dave.DeviceID, dave.SigningKey, daveIndex, daveKey, "from-dave.txt")
+	w.s.AppendVaultRaw(t, w.org, w.vault, entry)
+	_, err := bv.Log().Clone().Apply(w.sess["bob"].Organisation(), w.keys(t, "bob"), head.Position+1, entry)
+	wantErr(t, err, workspace.ErrEntryRefused)
+	_, err = w.sess["bob"].OpenVault(bg(), w.vault)
+	wantErr(t, err, workspace.ErrEntryRefused)
+	w.vaultUnchanged(t, "bob", nil, head)
 	w.s.TruncateVaultLog(t, w.org, w.vault, head.Position)
+	// Opening it, a reader can't tell a dropped checkpoint from withheld
+	// entries, and says so (SECURITY.md A30).
+	_, err = w.sess["bob"].OpenVault(bg(), w.vault)
+	wantErr(t, err, workspace.ErrWithheld)
 
 	// Carol, a contributor, opens the vault: she writes the checkpoint.
 	cv := w.open(t, "carol")
@@ -69,4 +76,5 @@ func TestA29SuppressedCheckpointRetried(t *testing.T) {
 	if cv.Log().Head.Position != head.Position+1 {
 		t.Fatalf("a second checkpoint: head %d", cv.Log().Head.Position)
 	}
+	w.open(t, "bob")
 }
