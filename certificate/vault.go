@@ -146,6 +146,7 @@ func (g Grant) Active(t time.Time) bool {
 // claims.
 type roleEvent struct {
 	position uint64
+	time     time.Time // the certificate's
 	grant    Grant
 	key      *GrantKey
 }
@@ -245,6 +246,22 @@ func (o *Organisation) RoleAt(v *Vault, userID string, pos uint64, t time.Time) 
 		return RoleNone
 	}
 	return g.Role
+}
+
+// LostWriteBy reports whether a certificate after log position pos, dated
+// at or before t, revoked the user or left them without a write role in
+// v: a write dated t comes after their removal, whatever older position it
+// claims (SPEC.md §11.5).
+func (o *Organisation) LostWriteBy(v *Vault, userID string, pos uint64, t time.Time) bool {
+	if u, ok := o.users[userID]; ok && u.Revoked() && u.RevokedAt > pos && !u.RevokedOn.After(t) {
+		return true
+	}
+	for _, e := range v.history {
+		if e.position > pos && e.grant.UserID == userID && !e.grant.Role.CanWrite() && !e.time.After(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // ActiveMembers returns the user ids with an active role at t.
@@ -433,7 +450,7 @@ func (o *Organisation) foldVault(c *Certificate, author *User) {
 		} else {
 			v.grants[s.UserID] = g
 		}
-		ev := roleEvent{position: c.Position, grant: g}
+		ev := roleEvent{position: c.Position, time: c.Time, grant: g}
 		if s.Key != nil {
 			v.holders[s.UserID] = true
 			ev.key = &GrantKey{Index: s.KeyIndex, Sealed: s.Key.Sealed}

@@ -111,6 +111,9 @@ type AuditReport struct {
 	Problem     string `json:"problem,omitempty"`
 	Refetched   uint64 `json:"refetched"`
 	VerifiedFor string `json:"verified_from"`
+	// VaultsChecked counts the vault logs this device verified before
+	// and compared again.
+	VaultsChecked int `json:"vaults_checked"`
 	// ServerMisbehaviour lists the heads the server signed that the log
 	// contradicts (SPEC.md §4.4): each is proof, signed with its TLS key.
 	ServerMisbehaviour []string `json:"server_misbehaviour,omitempty"`
@@ -150,17 +153,98 @@ func (s *Session) VerifyAudit(ctx context.Context) (AuditReport, error) {
 	case rep.ServerHead != fresh.Head.Position:
 		rep.Problem = fmt.Sprintf("gap: the server claims %d entries and sent %d", rep.ServerHead, fresh.Head.Position)
 	case !ok || !bytes.Equal(mine, s.org.Head.Hash):
-		rep.Problem = fmt.Sprintf("fork: at position %d the server's log differs from what this device verified", s.org.Head.Position)
-	default:
-		rep.Consistent = true
+		rep.Problem = fmt.Sprintf("fork: from position %d the server's log differs from what this device verified",
+			firstDifference(fresh.HashAt, s.org.HashAt, s.org.Head.Position))
+	}
+	if rep.Problem == "" {
+		for _, v := range s.org.Vaults() {
+			problem, checked, err := s.verifyVaultLog(ctx, v)
+			if err != nil {
+				return rep, err
+			}
+			if checked {
+				rep.VaultsChecked++
+			}
+			if problem != "" {
+				rep.Problem = problem
+				break
+			}
+		}
 	}
 	proofs, err := s.checkSignedHeads(fresh)
 	if err != nil {
 		return rep, err
 	}
-	if rep.ServerMisbehaviour = proofs; len(proofs) > 0 && rep.Consistent {
-		rep.Consistent = false
+	if rep.ServerMisbehaviour = proofs; len(proofs) > 0 && rep.Problem == "" {
 		rep.Problem = fmt.Sprintf("the server signed %d head(s) that the log contradicts", len(proofs))
 	}
+	rep.Consistent = rep.Problem == ""
 	return rep, nil
+}
+
+// firstDifference returns the first position up to last where two chains'
+// hashes differ (last if none does before it).
+func firstDifference(theirs, mine func(uint64) ([]byte, bool), last uint64) uint64 {
+	for p := uint64(1); p < last; p++ {
+		a, okA := theirs(p)
+		b, okB := mine(p)
+		if !okA || !okB || !bytes.Equal(a, b) {
+			return p
+		}
+	}
+	return last
+}
+
+// verifyVaultLog fetches again a vault log this device verified and
+// compares its chain, position by position, with the entries the device
+// stored: a shorter log is a rollback, a different entry a fork, named by
+// its first differing position (SECURITY.md A13, A31). Vaults the user is
+// no longer a member of can't be read, and are not checked.
+func (s *Session) verifyVaultLog(ctx context.Context, v *certificate.Vault) (problem string, checked bool, err error) {
+	if s.org.RoleOf(v, s.keys.UserID, time.Now()) == certificate.RoleNone {
+		return "", false, nil
+	}
+	keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey)
+	if err != nil {
+		return "", false, nil
+	}
+	mine := workspace.NewLog(s.org.ID, v.ID)
+	if err := s.state.loadVault(s.org, keys, mine); err != nil {
+		return "", false, err
+	}
+	if mine.Head.Position == 0 {
+		return "", false, nil
+	}
+	theirs := [][]byte{workspace.VaultGenesis(s.org.ID, v.ID)}
+	r := &remote{s}
+	for {
+		entries, head, err := r.Read(ctx, v.ID, uint64(len(theirs)))
+		if err != nil {
+			return "", false, err
+		}
+		for _, e := range entries {
+			if e.Position != uint64(len(theirs)) {
+				return fmt.Sprintf("vault %s: the server sent entry %d in place of %d", v.ID, e.Position, len(theirs)), true, nil
+			}
+			theirs = append(theirs, workspace.EntryHash(theirs[len(theirs)-1], e.Data))
+		}
+		if len(entries) == 0 || uint64(len(theirs)) > head {
+			break
+		}
+	}
+	at := func(p uint64) ([]byte, bool) {
+		if p >= uint64(len(theirs)) {
+			return nil, false
+		}
+		return theirs[p], true
+	}
+	last := uint64(len(theirs)) - 1
+	switch h, ok := at(mine.Head.Position); {
+	case ok && bytes.Equal(h, mine.Head.Hash):
+		return "", true, nil
+	case last < mine.Head.Position && firstDifference(at, mine.HashAt, last+1) > last:
+		return fmt.Sprintf("rollback: vault %s's log ends at %d, this device verified %d", v.ID, last, mine.Head.Position), true, nil
+	}
+	return fmt.Sprintf("fork: from position %d vault %s's log differs from what this device verified",
+		firstDifference(at, mine.HashAt, mine.Head.Position), v.ID), true, nil
 }

@@ -5,6 +5,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -113,22 +114,36 @@ func (s *Session) Me() (*certificate.User, bool) { return s.org.User(s.keys.User
 // extend it are a fork. Either way nothing is stored (SECURITY.md A13, A14).
 func (s *Session) Sync(ctx context.Context) error {
 	for {
-		resp, err := s.conn.api.GetLog(ctx, &coffrev1.GetLogRequest{From: s.org.Head.Position + 1})
+		mine := s.org.Head.Position
+		resp, err := s.conn.api.GetLog(ctx, &coffrev1.GetLogRequest{From: max(mine, 1)})
 		if err != nil {
 			return fromServer(s.conn.address, err)
 		}
-		if resp.GetHeadPosition() < s.org.Head.Position {
-			return fmt.Errorf("%w: the server's log ends at %d, this device verified up to %d", ErrRollback, resp.GetHeadPosition(), s.org.Head.Position)
+		if resp.GetHeadPosition() < mine {
+			return fmt.Errorf("%w: the server's log ends at %d, this device verified up to %d", ErrRollback, resp.GetHeadPosition(), mine)
 		}
-		if len(resp.GetEntries()) == 0 {
-			if resp.GetHeadPosition() > s.org.Head.Position {
+		entries := resp.GetEntries()
+		// The entry at the verified head comes first: another one there is
+		// a fork, even of equal length (SECURITY.md A31).
+		if mine > 0 {
+			if len(entries) == 0 || entries[0].GetPosition() != mine {
+				return fmt.Errorf("%w: the server does not send the entry at the verified head %d", ErrBadLog, mine)
+			}
+			prev, _ := s.org.HashAt(mine - 1)
+			if !bytes.Equal(certificate.EntryHash(prev, entries[0].GetData()), s.org.Head.Hash) {
+				return fmt.Errorf("%w: the server's entry %d is not the one this device verified", ErrFork, mine)
+			}
+			entries = entries[1:]
+		}
+		if len(entries) == 0 {
+			if resp.GetHeadPosition() > mine {
 				return fmt.Errorf("%w: the server claims entries up to %d but sends none", ErrBadLog, resp.GetHeadPosition())
 			}
 			return nil
 		}
 		next := s.org.Clone()
 		var verified []verifiedEntry
-		for _, e := range resp.GetEntries() {
+		for _, e := range entries {
 			if _, err := next.Apply(e.GetPosition(), e.GetData()); err != nil {
 				if errors.Is(err, certificate.ErrChain) {
 					return fmt.Errorf("%w: %w", ErrFork, err)
@@ -250,9 +265,18 @@ func (s *Session) publish(ctx context.Context, invitationID string, stmts func()
 				return err
 			}
 		}
+		signedAt := s.org.Head.Position
 		_, err = s.conn.api.AppendCertificates(ctx, &coffrev1.AppendCertificatesRequest{Certificates: certs, InvitationId: invitationID})
 		err = fromServer(s.conn.address, err)
 		if errors.Is(err, wire.ErrLogMoved) && attempt < 5 {
+			if err := s.Sync(ctx); err != nil {
+				return err
+			}
+			// Refused at head + 1 while showing the same head: the
+			// server holds another branch (SECURITY.md A31).
+			if s.org.Head.Position == signedAt {
+				return fmt.Errorf("%w: the server refuses position %d after the head %d it shows", ErrFork, signedAt+1, signedAt)
+			}
 			continue
 		}
 		if err != nil {

@@ -188,15 +188,32 @@ func (s *Session) RotateVault(ctx context.Context, ref string) (VaultInfo, error
 	return s.vaultInfo(v, time.Now())
 }
 
-// checkpoint anchors a vault's log after the newest key (see
-// workspace.Vault.Checkpoint).
+// checkpoint anchors a vault's log after the newest key: opening the
+// vault does it (see anchor).
 func (s *Session) checkpoint(ctx context.Context, vaultID string) error {
-	w, err := s.openVault(ctx, vaultID)
-	if err != nil {
-		return err
+	if _, err := s.openVault(ctx, vaultID); err != nil {
+		return fmt.Errorf("the key was rotated, but anchoring the vault log failed (run 'coffre ls' on it to retry): %w", err)
+	}
+	return nil
+}
+
+// anchor writes the checkpoint entry (workspace.Vault.Checkpoint) when the
+// vault log lacks the one that follows the newest key's rotation (a crash,
+// or a server that dropped it): any member who may write does it on
+// opening the vault, so a member removed at that rotation can't go on
+// claiming older positions (SPEC.md §11.7). For anyone else a missing
+// checkpoint means entries withheld: the rotation proves they exist
+// (workspace.ErrWithheld, SECURITY.md A30).
+func (s *Session) anchor(ctx context.Context, w *workspace.Vault, v *certificate.Vault) error {
+	if !w.NeedsCheckpoint() {
+		return nil
+	}
+	now := time.Now()
+	if v.Archived || !s.org.RoleOf(v, s.keys.UserID, now).CanWrite() || s.org.NeedsRotation(v, now) {
+		return fmt.Errorf("%w: the vault log has %d entries, none after key %d's rotation", workspace.ErrWithheld, w.Log().Head.Position, v.KeyIndex())
 	}
 	if err := w.Checkpoint(ctx); err != nil {
-		return fmt.Errorf("the key was rotated, but anchoring the vault log failed (run 'coffre ls' on it to retry): %w", err)
+		return fmt.Errorf("anchoring the vault log after its key rotation: %w", err)
 	}
 	return nil
 }
@@ -381,6 +398,9 @@ func (s *Session) openVault(ctx context.Context, ref string) (*workspace.Vault, 
 		DeviceID: s.keys.DeviceID, UserID: s.keys.UserID, Key: s.keys.SigningKey,
 	}, s.state.saveVault)
 	if err := w.Sync(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.anchor(ctx, w, v); err != nil {
 		return nil, err
 	}
 	return w, nil

@@ -86,6 +86,7 @@ type orgState struct {
 	appendMu sync.Mutex
 	mu       sync.Mutex
 	org      *certificate.Organisation
+	vaults   map[string]*vaultTail // guarded by appendMu
 }
 
 // New returns a Server on cfg.Store.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
@@ -75,11 +77,20 @@ func (s *Server) VaultAppend(ctx context.Context, req *coffrev1.VaultAppendReque
 	if e.Position != head.Position+1 || !bytes.Equal(e.PreviousHash, prev) {
 		return nil, wire.ErrLogMoved
 	}
+	tail, err := s.vaultTail(ctx, st, c.orgID, v.ID, head)
+	if err != nil {
+		return nil, err
+	}
+	if err := tail.check(e); err != nil {
+		s.log.Info("vault entry refused", "organisation", c.orgID, "vault", v.ID, "reason", err.Error())
+		return nil, wire.ErrCertificateRefused
+	}
 	entry := store.LogEntry{Position: e.Position, PrevHash: prev, Hash: workspace.EntryHash(prev, req.GetEntry()), Data: req.GetEntry(), ReceivedAt: now}
 	newHead, err := s.cfg.Store.AppendVaultLog(ctx, c.orgID, v.ID, []store.LogEntry{entry}, now)
 	if err != nil {
 		return nil, err
 	}
+	tail.fold(e, store.Head{Position: entry.Position, Hash: entry.Hash})
 	s.bus.Publish(c.orgID, &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_VaultAppended{
 		VaultAppended: &coffrev1.VaultAppended{VaultId: v.ID, HeadPosition: newHead.Position}}})
 	return &coffrev1.VaultAppendResponse{HeadPosition: newHead.Position}, nil
@@ -157,4 +168,100 @@ func (s *Server) GetBlock(ctx context.Context, req *coffrev1.GetBlockRequest) (*
 		return nil, err
 	}
 	return &coffrev1.GetBlockResponse{Data: data}, nil
+}
+
+// vaultTail is what the clear rules of a new vault entry need from the
+// stored log (SPEC.md §11.5): the last entry's claims and each manifest's
+// number of versions, folded up to head.
+type vaultTail struct {
+	head     store.Head
+	orgPos   uint64
+	time     time.Time
+	versions map[string]uint64
+}
+
+// errTailRule is why the server refuses an entry that breaks a rule of the
+// log it extends; readers would refuse it too.
+var errTailRule = errors.New("vault entry breaks the order of the log")
+
+// check applies the rules every reader applies against the previous
+// entries: organisation positions and times never go back, and each
+// manifest's version is the next one.
+func (t *vaultTail) check(e *workspace.Entry) error {
+	if e.OrganisationPosition < t.orgPos || e.Time.Before(t.time) {
+		return fmt.Errorf("%w: organisation position %d at %v after %d at %v", errTailRule, e.OrganisationPosition, e.Time, t.orgPos, t.time)
+	}
+	for _, w := range e.Writes {
+		if w.Version != t.versions[w.ManifestID]+1 {
+			return fmt.Errorf("%w: %s version %d after %d", errTailRule, w.ManifestID, w.Version, t.versions[w.ManifestID])
+		}
+	}
+	return nil
+}
+
+func (t *vaultTail) fold(e *workspace.Entry, head store.Head) {
+	t.orgPos, t.time, t.head = e.OrganisationPosition, e.Time, head
+	for _, w := range e.Writes {
+		t.versions[w.ManifestID] = w.Version
+	}
+}
+
+// vaultTail returns the vault's tail as of the stored head, folding only
+// the entries appended since it was last folded (by this process or
+// another sharing the store), or all of them again when the stored log no
+// longer extends what was folded. The caller holds st.appendMu.
+func (s *Server) vaultTail(ctx context.Context, st *orgState, orgID, vaultID string, head store.Head) (*vaultTail, error) {
+	if st.vaults == nil {
+		st.vaults = map[string]*vaultTail{}
+	}
+	t := st.vaults[vaultID]
+	delete(st.vaults, vaultID) // kept again only once folded up to head
+	if t == nil || t.head.Position > head.Position {
+		t = newVaultTail()
+	}
+	err := s.foldVault(ctx, orgID, vaultID, t, head)
+	if errors.Is(err, errStaleTail) {
+		t = newVaultTail()
+		err = s.foldVault(ctx, orgID, vaultID, t, head)
+	}
+	if err != nil {
+		return nil, err
+	}
+	st.vaults[vaultID] = t
+	return t, nil
+}
+
+func newVaultTail() *vaultTail { return &vaultTail{versions: map[string]uint64{}} }
+
+// errStaleTail: the stored log was rewritten below what was folded.
+var errStaleTail = errors.New("the stored vault log does not extend the folded one")
+
+// foldVault folds the stored entries after t's head up to head.
+func (s *Server) foldVault(ctx context.Context, orgID, vaultID string, t *vaultTail, head store.Head) error {
+	for t.head.Position < head.Position {
+		entries, err := s.cfg.Store.ReadVaultLog(ctx, orgID, vaultID, t.head.Position+1, maxVaultPage)
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			return fmt.Errorf("vault %s: the stored log ends before its head %d", vaultID, head.Position)
+		}
+		for _, le := range entries {
+			if le.Position > head.Position {
+				break
+			}
+			if t.head.Position > 0 && !bytes.Equal(le.PrevHash, t.head.Hash) {
+				return errStaleTail
+			}
+			e, err := workspace.ParseEntry(le.Data)
+			if err != nil {
+				return fmt.Errorf("vault %s entry %d: %w", vaultID, le.Position, err)
+			}
+			t.fold(e, store.Head{Position: le.Position, Hash: le.Hash})
+		}
+	}
+	if !bytes.Equal(t.head.Hash, head.Hash) {
+		return errStaleTail
+	}
+	return nil
 }

@@ -129,7 +129,8 @@ func signEntry(key *crypto.SigningKey, e *Entry) ([]byte, error) {
 // vault chain (SPEC.md §11.5): it is for this organisation and vault; the
 // organisation position it claims is verified and its hash matches (a
 // writer on another branch of the log is a fork); the author is a device
-// whose user had a write role at that position and at the entry's time;
+// whose user had a write role at that position and at the entry's time,
+// and lost it by no certificate dated at or before that time;
 // the key is the vault's newest at that position; the signature verifies.
 // The server runs the same checks.
 func Check(org *certificate.Organisation, vaultID string, e *Entry) error {
@@ -152,6 +153,9 @@ func Check(org *certificate.Organisation, vaultID string, e *Entry) error {
 	}
 	if !org.RoleAt(v, d.UserID, e.OrganisationPosition, e.Time).CanWrite() {
 		return fmt.Errorf("%w: author %q had no write role at position %d", ErrEntryRefused, e.Author, e.OrganisationPosition)
+	}
+	if org.LostWriteBy(v, d.UserID, e.OrganisationPosition, e.Time) {
+		return fmt.Errorf("%w: author %q was removed or revoked before the entry's time", ErrEntryRefused, e.Author)
 	}
 	if e.KeyIndex != keyIndexAt(v, e.OrganisationPosition) {
 		return fmt.Errorf("%w: key %d is not the newest at position %d", ErrEntryRefused, e.KeyIndex, e.OrganisationPosition)

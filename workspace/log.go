@@ -3,10 +3,12 @@ package workspace
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/crypto"
 )
 
 // Version is one verified version of a manifest.
@@ -30,6 +32,24 @@ type Log struct {
 	lastOrgPosition uint64
 	lastTime        time.Time
 	versions        map[string][]Version
+	// written counts every version of each manifest, quarantined ones
+	// included, so that the next version number follows the log.
+	written     map[string]uint64
+	hashes      [][]byte // hashes[p] is the chain hash after position p
+	quarantined []Quarantined
+}
+
+// Quarantined is an entry whose author was allowed to write it (Check
+// passed: signature, role, key) but whose manifests don't open or don't
+// describe what they claim. It keeps its place in the chain and its
+// version numbers, and nothing of it is shown: one writer's bad entry
+// does not stop the vault for everyone (SPEC.md §11.5).
+type Quarantined struct {
+	Position uint64
+	Author   string // device id, from the verified signature
+	User     string
+	Time     time.Time
+	Reason   error // wraps ErrBadManifest
 }
 
 // NewLog returns the state of a vault's empty log.
@@ -38,6 +58,8 @@ func NewLog(orgID, vaultID string) *Log {
 		OrganisationID: orgID, VaultID: vaultID,
 		Head:     certificate.Head{Hash: VaultGenesis(orgID, vaultID)},
 		versions: map[string][]Version{},
+		written:  map[string]uint64{},
+		hashes:   [][]byte{VaultGenesis(orgID, vaultID)},
 	}
 }
 
@@ -49,14 +71,42 @@ func (l *Log) Clone() *Log {
 	for k, v := range l.versions {
 		c.versions[k] = slices.Clip(v)
 	}
+	c.written = maps.Clone(l.written)
+	c.hashes = slices.Clip(l.hashes)
+	c.quarantined = slices.Clip(l.quarantined)
 	return &c
 }
+
+// HashAt returns the chain hash after position pos of the verified log.
+func (l *Log) HashAt(pos uint64) ([]byte, bool) {
+	if pos >= uint64(len(l.hashes)) {
+		return nil, false
+	}
+	return l.hashes[pos], true
+}
+
+// IsHead reports whether data, offered at the verified head's position,
+// is the entry this device verified there: a different entry at the same
+// position is a fork of equal length (SECURITY.md A14, A31).
+func (l *Log) IsHead(position uint64, data []byte) bool {
+	return position == l.Head.Position && position > 0 &&
+		bytes.Equal(EntryHash(l.hashes[position-1], data), l.Head.Hash)
+}
+
+// LastOrganisationPosition is the organisation position the newest entry
+// claims (0 for an empty log).
+func (l *Log) LastOrganisationPosition() uint64 { return l.lastOrgPosition }
+
+// Quarantined lists the entries skipped because their manifests don't
+// open, oldest first.
+func (l *Log) Quarantined() []Quarantined { return slices.Clone(l.quarantined) }
 
 // Apply verifies one entry of the vault log and folds it in: the chain,
 // the checks of Check against the organisation, organisation positions
 // and times that never go back (a back-dated write can't slip in after a
 // removal: SECURITY.md A15), each manifest version following the one
-// before, and each manifest decrypting to what it claims to be.
+// before. An entry whose manifests don't decrypt to what they claim is
+// kept in the chain but quarantined (SECURITY.md A28).
 func (l *Log) Apply(org *certificate.Organisation, keys *Keys, position uint64, data []byte) (*Entry, error) {
 	if position != l.Head.Position+1 {
 		return nil, fmt.Errorf("%w: position %d after %d", ErrChain, position, l.Head.Position)
@@ -79,26 +129,43 @@ func (l *Log) Apply(org *certificate.Organisation, keys *Keys, position uint64, 
 		return nil, fmt.Errorf("vault entry %d: %w: key %d", position, ErrNoKey, e.KeyIndex)
 	}
 	d, _ := org.Device(e.Author)
-	var added []Version
 	for _, w := range e.Writes {
-		if want := uint64(len(l.versions[w.ManifestID])) + 1; w.Version != want {
+		if want := l.written[w.ManifestID] + 1; w.Version != want {
 			return nil, fmt.Errorf("vault entry %d: %w: %s version %d, want %d", position, ErrEntryRefused, w.ManifestID, w.Version, want)
 		}
-		m, err := decryptManifest(l.OrganisationID, l.VaultID, w, e.KeyIndex, key)
-		if err != nil {
-			return nil, fmt.Errorf("vault entry %d: %w", position, err)
-		}
-		if (m.ID == RootID(l.VaultID)) != (m.Parent == "") || (m.ID == RootID(l.VaultID) && !m.Folder) {
-			return nil, fmt.Errorf("vault entry %d: %w: %s has a bad parent", position, ErrBadManifest, m.ID)
-		}
-		added = append(added, Version{Manifest: m, Version: w.Version, Author: e.Author, User: d.UserID, Time: e.Time, Position: position, KeyIndex: e.KeyIndex})
+	}
+	added, bad := l.open(e, key, d.UserID, position)
+	if bad != nil {
+		l.quarantined = append(l.quarantined, Quarantined{Position: position, Author: e.Author, User: d.UserID, Time: e.Time,
+			Reason: fmt.Errorf("vault entry %d: %w", position, bad)})
 	}
 	for _, v := range added {
 		l.versions[v.Manifest.ID] = append(l.versions[v.Manifest.ID], v)
 	}
+	for _, w := range e.Writes {
+		l.written[w.ManifestID] = w.Version
+	}
 	l.lastOrgPosition, l.lastTime = e.OrganisationPosition, e.Time
 	l.Head = certificate.Head{Position: position, Hash: EntryHash(l.Head.Hash, data)}
+	l.hashes = append(l.hashes, l.Head.Hash)
 	return e, nil
+}
+
+// open decrypts an entry's manifests; if one fails, none of them is kept
+// (an entry's writes go together) and the error says why.
+func (l *Log) open(e *Entry, key crypto.SecretKey, userID string, position uint64) ([]Version, error) {
+	var added []Version
+	for _, w := range e.Writes {
+		m, err := decryptManifest(l.OrganisationID, l.VaultID, w, e.KeyIndex, key)
+		if err != nil {
+			return nil, err
+		}
+		if (m.ID == RootID(l.VaultID)) != (m.Parent == "") || (m.ID == RootID(l.VaultID) && !m.Folder) {
+			return nil, fmt.Errorf("%w: %s has a bad parent", ErrBadManifest, m.ID)
+		}
+		added = append(added, Version{Manifest: m, Version: w.Version, Author: e.Author, User: userID, Time: e.Time, Position: position, KeyIndex: e.KeyIndex})
+	}
+	return added, nil
 }
 
 // Latest returns the newest version of a manifest.
@@ -125,4 +192,4 @@ func (l *Log) AsOf(id string, t time.Time) (Version, bool) {
 func (l *Log) History(id string) []Version { return slices.Clone(l.versions[id]) }
 
 // NextVersion returns the version number a new write of id takes.
-func (l *Log) NextVersion(id string) uint64 { return uint64(len(l.versions[id])) + 1 }
+func (l *Log) NextVersion(id string) uint64 { return l.written[id] + 1 }

@@ -175,12 +175,17 @@ func decryptManifest(orgID, vaultID string, w Write, index uint32, key crypto.Se
 	switch kind := p.GetKind().(type) {
 	case *coffrev1.Manifest_Folder:
 		m.Folder = true
-		seen := map[string]bool{}
+		// One name per child id: a child listed under many names would
+		// make every walk of the tree exponential in its depth.
+		names, ids := map[string]bool{}, map[string]bool{}
 		for _, e := range kind.Folder.GetEntries() {
-			if ValidName(e.GetName()) != nil || seen[e.GetName()] {
+			if ValidName(e.GetName()) != nil || names[e.GetName()] {
 				return nil, fmt.Errorf("%w: folder %s has a bad or duplicate name", ErrBadManifest, m.ID)
 			}
-			seen[e.GetName()] = true
+			if ids[e.GetId()] {
+				return nil, fmt.Errorf("%w: folder %s lists child %s twice", ErrBadManifest, m.ID, e.GetId())
+			}
+			names[e.GetName()], ids[e.GetId()] = true, true
 			m.Children = append(m.Children, ChildEntry{Name: e.GetName(), ID: e.GetId(), Folder: e.GetFolder()})
 		}
 	case *coffrev1.Manifest_File:

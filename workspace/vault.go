@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,10 @@ var (
 	// ErrBadBlock is returned when a block does not match its signed
 	// digest or size (SECURITY.md A10, A21).
 	ErrBadBlock = errors.New("block does not match its manifest")
+	// ErrWithheld is returned when the organisation log proves the vault
+	// log has entries the server does not show: every key rotation is
+	// followed by a checkpoint entry (SECURITY.md A30).
+	ErrWithheld = errors.New("the server withholds vault entries that the organisation log proves exist (or the last key rotation was never anchored: a member who may write repairs it by opening the vault)")
 )
 
 // RemoteEntry is one entry as the server returns it.
@@ -116,16 +121,29 @@ func Open(org *certificate.Organisation, v *certificate.Vault, keys *Keys, log *
 func (w *Vault) Log() *Log { return w.log }
 
 // Sync fetches the entries after the verified head, verifies them and
-// stores them. A log shorter than the verified head is a rollback; entries
-// that don't extend it are a fork; nothing is stored then.
+// stores them. A log shorter than the verified head is a rollback; another
+// entry at the verified head, or entries that don't extend it, are a fork;
+// nothing is stored then.
 func (w *Vault) Sync(ctx context.Context) error {
 	for {
-		entries, head, err := w.remote.Read(ctx, w.vault.ID, w.log.Head.Position+1)
+		mine := w.log.Head.Position
+		entries, head, err := w.remote.Read(ctx, w.vault.ID, max(mine, 1))
 		if err != nil {
 			return err
 		}
-		if head < w.log.Head.Position {
-			return fmt.Errorf("%w: the server's vault log ends at %d, this device verified up to %d", ErrRollback, head, w.log.Head.Position)
+		if head < mine {
+			return fmt.Errorf("%w: the server's vault log ends at %d, this device verified up to %d", ErrRollback, head, mine)
+		}
+		// The entry at the verified head comes first: a server holding
+		// another one there has forked the log, even at equal length.
+		if mine > 0 {
+			if len(entries) == 0 || entries[0].Position != mine {
+				return fmt.Errorf("%w: the server does not send the entry at the verified head %d", ErrEntryRefused, mine)
+			}
+			if !w.log.IsHead(mine, entries[0].Data) {
+				return fmt.Errorf("%w: the server's entry %d is not the one this device verified", ErrFork, mine)
+			}
+			entries = entries[1:]
 		}
 		if len(entries) == 0 {
 			if head > w.log.Head.Position {
@@ -317,6 +335,14 @@ func (w *Vault) commit(ctx context.Context, ch change) error {
 		}
 		err = w.remote.Append(ctx, w.vault.ID, data)
 		if errors.Is(err, ErrConflict) && attempt < 20 {
+			if err := w.Sync(ctx); err != nil {
+				return err
+			}
+			// Refused at head + 1 while showing the same head: the
+			// server holds another branch (SECURITY.md A31).
+			if w.log.Head.Position == e.Position-1 {
+				return fmt.Errorf("%w: the server refuses entry %d after the head %d it shows", ErrFork, e.Position, e.Position-1)
+			}
 			continue
 		}
 		if err != nil {
@@ -491,11 +517,13 @@ func (w *Vault) Restore(ctx context.Context, p string, version uint64) error {
 		if err != nil {
 			return nil, err
 		}
+		// Quarantined versions (SPEC.md §11.5) leave gaps in the numbers.
 		hist := l.History(cur.Manifest.ID)
-		if version == 0 || version > uint64(len(hist)) {
-			return nil, fmt.Errorf("%s has versions 1 to %d", p, len(hist))
+		i := slices.IndexFunc(hist, func(v Version) bool { return v.Version == version })
+		if i < 0 {
+			return nil, fmt.Errorf("%s has versions 1 to %d (coffre history lists them)", p, l.NextVersion(cur.Manifest.ID)-1)
 		}
-		old := *hist[version-1].Manifest
+		old := *hist[i].Manifest
 		old.Parent = cur.Manifest.Parent // it stays where it is now
 		if old.Folder {
 			return nil, errors.New("only files are restored; restore a folder's files one by one")
@@ -913,6 +941,14 @@ func (w *Vault) Checkpoint(ctx context.Context) error {
 		}
 		return []*Manifest{root}, nil
 	})
+}
+
+// NeedsCheckpoint reports whether the vault log lacks the checkpoint that
+// follows its newest key's rotation: no entry claims an organisation
+// position at or after it (SPEC.md §11.5, §11.7).
+func (w *Vault) NeedsCheckpoint() bool {
+	newest := w.vault.Keys[len(w.vault.Keys)-1]
+	return newest.Index > 1 && w.log.lastOrgPosition < newest.Position
 }
 
 // Walk calls fn for every file and folder under the root, parents before

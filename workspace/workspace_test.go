@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -148,4 +149,56 @@ func FuzzDecryptManifest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFolderChildUnderManyNamesRefused: a writer lists the same child
+// under 100 names in each of 5 nested folders; walking that tree would
+// visit 100^5 paths. Every such folder is refused when it is read, so the
+// walk stays small (SECURITY.md A33).
+func TestFolderChildUnderManyNamesRefused(t *testing.T) {
+	const names, levels = 100, 5
+	key := crypto.NewSecretKey()
+	l := NewLog("org", "vault")
+	ids := []string{RootID("vault")}
+	for i := 1; i <= levels; i++ {
+		ids = append(ids, fmt.Sprintf("%016x", i))
+	}
+	refused := 0
+	for i := range levels {
+		m := &Manifest{ID: ids[i], Folder: true}
+		if i > 0 {
+			m.Parent = ids[i-1]
+		}
+		for n := range names {
+			m.Children = append(m.Children, ChildEntry{Name: fmt.Sprintf("n%03d", n), ID: ids[i+1], Folder: i+1 < levels})
+		}
+		ct, err := encryptManifest("org", "vault", 1, 1, key, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decryptManifest("org", "vault", Write{ManifestID: m.ID, Version: 1, Ciphertext: ct}, 1, key)
+		if err != nil {
+			if !errors.Is(err, ErrBadManifest) {
+				t.Fatalf("level %d: %v, want ErrBadManifest", i, err)
+			}
+			refused++
+			continue
+		}
+		l.versions[got.ID] = append(l.versions[got.ID], Version{Manifest: got, Version: 1})
+	}
+	l.versions[ids[levels]] = []Version{{Manifest: &Manifest{ID: ids[levels], Parent: ids[levels-1]}, Version: 1}}
+	visits := 0
+	errTooMany := errors.New("too many paths")
+	err := (&Vault{log: l}).Walk(func(string, Version) error {
+		if visits++; visits > 10_000 {
+			return errTooMany
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk: %v after %d paths (a child under many names was accepted)", err, visits)
+	}
+	if refused != levels {
+		t.Fatalf("%d of %d folders listing one child under %d names were refused", refused, levels, names)
+	}
 }

@@ -22,8 +22,9 @@ which device — from the certificate log this device verified from the root
 key — and the organisation's recent connections (device, time, address).
 
 --verify fetches the whole log again from the server, verifies it from the
-root key and compares it with what this device verified before: a rollback,
-a gap or a fork is reported, and the command fails.`,
+root key and compares it with what this device verified before, then does
+the same for every vault log this device verified: a rollback, a gap or a
+fork is reported with the first differing position, and the command fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := g.unlock(cmd, !verify)

@@ -47,7 +47,24 @@ func (g *globalOptions) openVault(cmd *cobra.Command, arg string) (*client.Sessi
 		s.Close()
 		return nil, nil, "", err
 	}
+	warnQuarantined(cmd, s, w)
 	return s, w, p, nil
+}
+
+// warnQuarantined says which writes of the vault were skipped because
+// they don't open (SPEC.md §11.5), naming the device that signed them.
+func warnQuarantined(cmd *cobra.Command, s *client.Session, w *workspace.Vault) {
+	q := w.Log().Quarantined()
+	if len(q) == 0 {
+		return
+	}
+	last := q[len(q)-1]
+	who := last.User
+	if u, ok := s.Organisation().User(last.User); ok {
+		who = u.Email
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "warning: %d write(s) to this vault don't open and are skipped, the last at entry %d by %s (device %s) on %s: ask them to write it again\n",
+		len(q), last.Position, who, last.Author, last.Time.Format(time.RFC3339))
 }
 
 func atFlag(cmd *cobra.Command, at *string) {

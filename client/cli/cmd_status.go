@@ -31,6 +31,7 @@ type statusJSON struct {
 	OrganisationID   string          `json:"organisation_id"`
 	Server           string          `json:"server"`
 	ServerReachable  bool            `json:"server_reachable"`
+	Offline          bool            `json:"offline"` // answered from local state (exit status 3)
 	UserID           string          `json:"user_id"`
 	Name             string          `json:"name"`
 	Email            string          `json:"email"`
@@ -90,6 +91,7 @@ time, address): if you don't recognise it, tell an administrator.`,
 			default:
 				return err
 			}
+			st.Offline = g.offline
 			st.Synced = syncStatuses(g.home)
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())

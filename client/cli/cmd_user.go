@@ -117,6 +117,7 @@ type userJSON struct {
 	Devices   []deviceJSON `json:"devices"`
 	Yourself  bool         `json:"yourself,omitempty"`
 	Positions [2]uint64    `json:"log_positions"`
+	Offline   bool         `json:"offline,omitempty"` // from local state: the server can't be reached (exit status 3)
 }
 
 type deviceJSON struct {
@@ -147,7 +148,7 @@ func newUserListCommand(g *globalOptions) *cobra.Command {
 					continue
 				}
 				j := userJSON{ID: u.ID, Name: u.Name, Email: u.Email, Profile: u.Profile.String(), Created: u.CreatedAt,
-					Yourself: u.ID == s.Identity().UserID, Positions: [2]uint64{u.Position, u.RevokedAt}, Devices: []deviceJSON{}}
+					Yourself: u.ID == s.Identity().UserID, Positions: [2]uint64{u.Position, u.RevokedAt}, Devices: []deviceJSON{}, Offline: g.offline}
 				if u.Revoked() {
 					t := u.RevokedOn
 					j.Revoked = &t

@@ -80,10 +80,11 @@ func newVaultListCommand(g *globalOptions) *cobra.Command {
 					Archived      bool     `json:"archived"`
 					NeedsRotation bool     `json:"needs_rotation"`
 					Members       []member `json:"members"`
+					Offline       bool     `json:"offline,omitempty"` // from local state (exit status 3)
 				}
 				out := []vault{}
 				for _, v := range vaults {
-					j := vault{ID: v.ID, Name: v.Name, Role: v.Role.String(), KeyIndex: v.KeyIndex, Archived: v.Archived, NeedsRotation: v.NeedsRotation, Members: []member{}}
+					j := vault{ID: v.ID, Name: v.Name, Role: v.Role.String(), KeyIndex: v.KeyIndex, Archived: v.Archived, NeedsRotation: v.NeedsRotation, Members: []member{}, Offline: g.offline}
 					for _, m := range v.Members {
 						mj := member{UserID: m.UserID, Name: m.Name, Email: m.Email, Role: m.Role.String()}
 						if !m.Until.IsZero() {

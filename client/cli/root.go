@@ -24,21 +24,38 @@ func Execute() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := NewRootCommand().ExecuteContext(ctx); err != nil {
+	root, g := newRootCommand()
+	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "coffre:", shown(err.Error()))
 		return 1
 	}
+	if g.offline {
+		return ExitOffline
+	}
 	return 0
 }
+
+// ExitOffline is the exit status of a command that could not reach the
+// server and answered from what this device verified last: the answer may
+// be stale (status, vault list, user list).
+const ExitOffline = 3
 
 // globalOptions are the flags every command shares.
 type globalOptions struct {
 	home           string
 	passphraseFile string
+	// offline is set when the command answers from local state because
+	// the server can't be reached.
+	offline bool
 }
 
 // NewRootCommand returns the root command with every subcommand.
 func NewRootCommand() *cobra.Command {
+	root, _ := newRootCommand()
+	return root
+}
+
+func newRootCommand() (*cobra.Command, *globalOptions) {
 	g := &globalOptions{}
 	root := &cobra.Command{
 		Use:   "coffre",
@@ -57,7 +74,11 @@ Getting started:
 
 Passphrase: asked on the terminal; scripts can set COFFRE_PASSPHRASE or pass
 --passphrase-file FILE (first line). Codes during enrolment are read from the
-terminal, or from standard input, one line each, when it is not a terminal.`,
+terminal, or from standard input, one line each, when it is not a terminal.
+
+Exit status: 0 done; 1 failed; 3 (status, vault list, user list) the server
+could not be reached and the answer comes from what this device verified
+last, so it may be stale (--json output says "offline": true too).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -74,7 +95,7 @@ terminal, or from standard input, one line each, when it is not a terminal.`,
 		newMvCommand(g), newRmCommand(g), newHistoryCommand(g), newRestoreCommand(g),
 		newSyncCommand(g), newLockCommand(g), newUnlockCommand(g), newAuditCommand(g),
 	)
-	return root
+	return root, g
 }
 
 // defaultHome is $COFFRE_HOME, else $XDG_DATA_HOME/coffre, else

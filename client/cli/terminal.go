@@ -126,7 +126,8 @@ func (g *globalOptions) unlock(cmd *cobra.Command, offlineOK bool) (*client.Sess
 	}
 	if err != nil {
 		if offlineOK && errors.Is(err, client.ErrServerUnavailable) {
-			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v; showing what this device verified last\n", err)
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v; showing what this device verified last (exit status %d)\n", err, ExitOffline)
+			g.offline = true
 			return s, nil
 		}
 		s.Close()

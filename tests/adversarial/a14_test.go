@@ -174,10 +174,11 @@ func TestA14ReorderRefused(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			s.RewriteUnary(func(method string, req, resp any, err error) (any, error) {
-				if r, ok := resp.(*coffrev1.GetLogResponse); ok && err == nil && len(r.Entries) == 3 {
-					reorder(r.Entries)
-					if r.Entries[2].Position == 0 {
-						r.Entries, r.HeadPosition = r.Entries[:2], 5
+				// The entry at the tablet's head, then the three new ones.
+				if r, ok := resp.(*coffrev1.GetLogResponse); ok && err == nil && len(r.Entries) == 4 {
+					reorder(r.Entries[1:])
+					if r.Entries[3].Position == 0 {
+						r.Entries, r.HeadPosition = r.Entries[:3], 5
 					}
 				}
 				return resp, err

@@ -17,8 +17,9 @@ import (
 // (organisation, vault, object id, version, key index, user):
 //   - a manifest ciphertext presented as another version of its manifest,
 //     as another manifest, or as a manifest of another vault
-//     (workspace.ErrBadManifest), even in an entry a writer signed — the
-//     signature is not what catches it;
+//     (workspace.ErrBadManifest): in an entry a writer signed, the entry
+//     is quarantined and shows nothing — the signature is not what
+//     catches it;
 //   - a block file swapped with another file's, or with another vault's,
 //     on the server's disk, and a block ciphertext referenced, with its
 //     real key and digest, under another block id or in another vault
@@ -72,26 +73,34 @@ func TestA3TransplantedBlobsRefused(t *testing.T) {
 	}
 	bv := w.open(t, "bob")
 
+	// A writer signed them: the entry keeps its place in the chain and is
+	// quarantined, attributed to its signer, and nothing of it is shown
+	// (SECURITY.md A28).
 	t.Run("manifests", func(t *testing.T) {
-		head, l := bv.Log().Head, bv.Log()
-		for name, entry := range map[string][]byte{
-			"an older version as the next one": signed(&coffrev1.ManifestWrite{ManifestId: fID, Version: l.NextVersion(fID), Ciphertext: ciphertext(w.vault, fID, 1)}),
-			"another manifest's ciphertext":    signed(&coffrev1.ManifestWrite{ManifestId: fID, Version: l.NextVersion(fID), Ciphertext: ciphertext(w.vault, gID, 1)}),
-			"another vault's root":             signed(&coffrev1.ManifestWrite{ManifestId: root, Version: l.NextVersion(root), Ciphertext: ciphertext(other.ID, workspace.RootID(other.ID), 1)}),
+		for name, write := range map[string]func(l *workspace.Log) *coffrev1.ManifestWrite{
+			"an older version as the next one": func(l *workspace.Log) *coffrev1.ManifestWrite {
+				return &coffrev1.ManifestWrite{ManifestId: fID, Version: l.NextVersion(fID), Ciphertext: ciphertext(w.vault, fID, 1)}
+			},
+			"another manifest's ciphertext": func(l *workspace.Log) *coffrev1.ManifestWrite {
+				return &coffrev1.ManifestWrite{ManifestId: fID, Version: l.NextVersion(fID), Ciphertext: ciphertext(w.vault, gID, 1)}
+			},
+			"another vault's root": func(l *workspace.Log) *coffrev1.ManifestWrite {
+				return &coffrev1.ManifestWrite{ManifestId: root, Version: l.NextVersion(root), Ciphertext: ciphertext(other.ID, workspace.RootID(other.ID), 1)}
+			},
 		} {
-			serveVaultExtra(w.s, w.vault, entry)
-			err := bv.Sync(bg())
-			w.s.ClearHooks()
-			t.Logf("%s: %v", name, err)
-			if !errors.Is(err, workspace.ErrBadManifest) {
-				t.Errorf("%s: %v, want %v", name, err, workspace.ErrBadManifest)
+			w.s.AppendVaultRaw(t, w.org, w.vault, signed(write(bv.Log())))
+			if err := bv.Sync(bg()); err != nil {
+				t.Fatalf("%s: %v", name, err)
 			}
-			if !sameHead(bv.Log().Head, head) {
-				t.Fatalf("%s: head moved", name)
+			q := bv.Log().Quarantined()
+			if len(q) == 0 || q[len(q)-1].Position != bv.Log().Head.Position || q[len(q)-1].Author != alice.DeviceID ||
+				!errors.Is(q[len(q)-1].Reason, workspace.ErrBadManifest) {
+				t.Fatalf("%s: not quarantined as alice's bad manifest: %+v", name, q)
 			}
-		}
-		if got := string(get(t, bv, "/f.txt")); got != "f, version 2" {
-			t.Fatalf("f reads %q", got)
+			t.Logf("%s: %v", name, q[len(q)-1].Reason)
+			if got := string(get(t, bv, "/f.txt")); got != "f, version 2" {
+				t.Fatalf("%s: f reads %q", name, got)
+			}
 		}
 	})
 

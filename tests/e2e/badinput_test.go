@@ -122,12 +122,22 @@ func TestBadInput(t *testing.T) {
 		state := filepath.Join(alice.Home, "state.db")
 		before := boltContents(t, state)
 		srv.Stop()
+		// Answered from local state: scripts see it in the exit status
+		// (3) and in --json, not only in a warning line.
 		r := a.Run("user", "list")
-		if !r.OK() || !strings.Contains(r.Stdout, "bob@pins.example") {
-			t.Errorf("'user list' does not work offline: %s", r)
+		if r.Code != 3 || !strings.Contains(r.Stdout, "bob@pins.example") {
+			t.Errorf("'user list' does not work offline, with exit status 3: %s", r)
 		}
 		if !strings.Contains(r.Stderr, "warning: cannot reach the server") {
 			t.Errorf("'user list' offline does not warn that the list may be stale: %s", r)
+		}
+		for _, args := range [][]string{{"user", "list", "--json"}, {"status", "--json"}} {
+			if r := a.Run(args...); r.Code != 3 || !strings.Contains(r.Stdout, `"offline": true`) {
+				t.Errorf("'%s' offline: want exit status 3 and \"offline\": true: %s", strings.Join(args, " "), r)
+			}
+		}
+		if r := a.Run("vault", "list", "--json"); r.Code != 3 {
+			t.Errorf("'vault list' offline: want exit status 3: %s", r)
 		}
 		a.MustFail("cannot reach the server", "user", "invite", "frank@pins.example")
 		if after := boltContents(t, state); !maps.Equal(before, after) {

@@ -1,0 +1,115 @@
+package adversarial
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/tests/hostile"
+	"github.com/coffre/coffre/workspace"
+)
+
+// TestA31EqualLengthForkNamed: the server shows a member a branch of the
+// same length as the one it verified, with another entry at its head — in
+// a vault log (another member's write in place of the one it read) and in
+// the organisation log (another admin's certificate in place of the one it
+// read). Reading says "fork" at once (workspace.ErrFork, client.ErrFork)
+// instead of succeeding silently, and writing says "fork" too instead of
+// "log moved" forever (SECURITY.md A31; SPEC.md §4.4, §11.5).
+func TestA31EqualLengthForkNamed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "a31",
+		member{"bob", certificate.ProfileStandard, certificate.RoleContributor},
+		member{"carol", certificate.ProfileAdmin, certificate.RoleContributor})
+	av, bv := w.open(t, "alice"), w.open(t, "bob")
+	put(t, av, "/common.txt", []byte("everyone saw this"))
+	mustSyncVault(t, bv)
+	base := w.s.SnapshotAll()
+
+	t.Run("vault log", func(t *testing.T) {
+		put(t, av, "/x.txt", []byte("alice's branch"))
+		mustSyncVault(t, bv)
+		bobHead := bv.Log().Head
+		w.s.RestoreAll(base)
+		cv := w.open(t, "carol")
+		put(t, cv, "/y.txt", []byte("carol's branch, same length"))
+		if got := w.s.VaultHead(t, w.org, w.vault); got.Position != bobHead.Position || sameHead(got, bobHead) {
+			t.Fatalf("server at %d, bob at %d", got.Position, bobHead.Position)
+		}
+		wantErr(t, bv.Sync(bg()), workspace.ErrFork)
+		_, err := bv.Put(bg(), "/z.txt", bytes.NewReader([]byte("on a fork")), nil)
+		wantErr(t, err, workspace.ErrFork)
+		w.vaultUnchanged(t, "bob", bv, bobHead)
+		_, err = w.sess["bob"].OpenVault(bg(), w.vault)
+		wantErr(t, err, workspace.ErrFork)
+	})
+
+	t.Run("organisation log", func(t *testing.T) {
+		w.s.RestoreAll(base)
+		alice, carol := w.reopen(t, "alice"), w.reopen(t, "carol")
+		hostile.Enrol(t, alice, t.TempDir(), "user", "dave@example.org", certificate.ProfileStandard)
+		mustSync(t, carol)
+		orgBase := w.s.SnapshotAll()
+		if _, err := alice.SetProfile(bg(), "dave@example.org", certificate.ProfileOutsider); err != nil {
+			t.Fatal(err)
+		}
+		bob := w.reopen(t, "bob")
+		mustSync(t, bob)
+		bobHead := bob.Head()
+		w.s.RestoreAll(orgBase)
+		if _, err := carol.SetProfile(bg(), "dave@example.org", certificate.ProfileAdmin); err != nil {
+			t.Fatal(err)
+		}
+		if got := headOf(t, w.s, w.org); got != bobHead.Position {
+			t.Fatalf("server at %d, bob at %d", got, bobHead.Position)
+		}
+		wantErr(t, bob.Sync(bg()), client.ErrFork)
+		_, err := bob.CreateVault(bg(), "on a fork")
+		wantErr(t, err, client.ErrFork)
+		unchanged(t, bob, w.dir["bob"], bobHead)
+	})
+}
+
+// TestA31AuditVerifiesVaultLogs: 'coffre audit --verify' fetches again
+// every vault log the device verified, not only the organisation log, and
+// names the first position where the server's differs: a vault forked
+// from position 2 (same length), or rolled back, is reported while the
+// organisation log is intact (SECURITY.md A13, A31).
+func TestA31AuditVerifiesVaultLogs(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "a31 audit", member{"carol", certificate.ProfileStandard, certificate.RoleContributor})
+	av := w.open(t, "alice")
+	put(t, av, "/one.txt", []byte("1"))
+	w.open(t, "carol")
+	base := w.s.SnapshotAll()
+	put(t, av, "/two.txt", []byte("2"))
+	put(t, av, "/three.txt", []byte("3"))
+	alice := w.sess["alice"]
+	rep, err := alice.VerifyAudit(bg())
+	if err != nil || !rep.Consistent || rep.VaultsChecked != 1 {
+		t.Fatalf("honest logs: %+v, %v; want consistent with one vault checked", rep, err)
+	}
+
+	w.s.RestoreAll(base)
+	cv := w.open(t, "carol")
+	put(t, cv, "/other-two.txt", []byte("2'"))
+	put(t, cv, "/other-three.txt", []byte("3'"))
+	rep, err = alice.VerifyAudit(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Consistent || !strings.Contains(rep.Problem, "fork: from position 2 vault "+w.vault) {
+		t.Fatalf("a forked vault log: %+v, want a fork from position 2 reported", rep)
+	}
+
+	w.s.RestoreAll(base)
+	rep, err = alice.VerifyAudit(bg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Consistent || !strings.Contains(rep.Problem, "rollback: vault "+w.vault+"'s log ends at 1") {
+		t.Fatalf("a rolled-back vault log: %+v, want a rollback reported", rep)
+	}
+}
