@@ -318,7 +318,8 @@ func (f *fixture) vault() string {
 	f.t.Helper()
 	id := NewID()
 	f.mustApply(f.sign(f.admin.key, f.admin.device, VaultCreated{VaultID: id, EncryptedName: []byte("name"),
-		Key: KeyBundle{Index: 1, Canary: []byte("canary"), Sealed: []SealedKey{{UserID: f.admin.user, Sealed: []byte("k")}}}})...)
+		Key: KeyBundle{Index: 1, Canary: []byte("canary"), Commitment: make([]byte, 32),
+			Sealed: []SealedKey{{UserID: f.admin.user, Sealed: []byte("k")}}}})...)
 	return id
 }
 
