@@ -413,7 +413,7 @@ func (e *Engine) apply(ctx context.Context, v *workspace.Vault, act action, p st
 		}
 		return e.Journal.Set(p, baseOf(r, l, r.content()))
 	case actMkdirLocal:
-		if err := os.MkdirAll(e.abs(p), 0o755); err != nil {
+		if err := os.MkdirAll(e.abs(p), 0o700); err != nil {
 			return err
 		}
 		return e.Journal.Set(p, baseOf(r, nil, ""))
@@ -439,7 +439,7 @@ func (e *Engine) apply(ctx context.Context, v *workspace.Vault, act action, p st
 // kept).
 func (e *Engine) download(ctx context.Context, v *workspace.Vault, p string, l *local, r *remote, res *Result) error {
 	ap := e.abs(p)
-	if err := os.MkdirAll(filepath.Dir(ap), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(ap), 0o700); err != nil {
 		return err
 	}
 	tmp := filepath.Join(filepath.Dir(ap), "."+filepath.Base(ap)+".coffre-download")
@@ -480,7 +480,7 @@ func (e *Engine) conflict(ctx context.Context, v *workspace.Vault, p string, l *
 	res.Conflicts++
 	e.logf("conflict on %s: kept the local version as a copy", p)
 	if r.folder() {
-		if err := os.MkdirAll(ap, 0o755); err != nil {
+		if err := os.MkdirAll(ap, 0o700); err != nil {
 			return err
 		}
 		return e.Journal.Set(p, baseOf(r, nil, ""))
