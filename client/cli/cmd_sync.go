@@ -277,6 +277,9 @@ func syncOne(ctx context.Context, cmd *cobra.Command, u *client.Unlocked, t sync
 			if st.Pending > 0 {
 				line += fmt.Sprintf(", %d pending", st.Pending)
 			}
+			if res.Skipped > 0 {
+				line += fmt.Sprintf(", %d not synced (links, or names another system can't hold: rename them)", res.Skipped)
+			}
 			if st.LastError != "" {
 				line += ": " + st.LastError
 			}
