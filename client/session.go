@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/link"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/wire"
@@ -98,6 +99,10 @@ func (s *Session) Identity() Identity {
 		UserID: s.keys.UserID, DeviceID: s.keys.DeviceID, DeviceLabel: s.keys.DeviceLabel,
 	}
 }
+
+// SyncKey returns the key of this device's sync journals and status files
+// (SPEC.md §12).
+func (s *Session) SyncKey() crypto.SecretKey { return syncKey(s.keys) }
 
 // Head returns the verified log head.
 func (s *Session) Head() certificate.Head { return s.org.Head }

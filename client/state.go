@@ -25,6 +25,10 @@ type localState struct {
 	path string
 	db   *bolt.DB
 	key  crypto.SecretKey
+	// names keys the MACs that stand for file paths in bucket keys
+	// (SPEC.md §9): a name is never written in clear, not even in a key
+	// that bbolt later frees.
+	names crypto.SecretKey
 }
 
 var (
@@ -62,7 +66,7 @@ func openState(path string, key crypto.SecretKey) (*localState, error) {
 		db.Close()
 		return nil, fmt.Errorf("local state %s: %w", path, err)
 	}
-	return &localState{path: path, db: db, key: key}, nil
+	return &localState{path: path, db: db, key: key, names: crypto.DeriveKey(key.Bytes(), "state-names", nil)}, nil
 }
 
 func (s *localState) close() error { return s.db.Close() }
@@ -281,12 +285,20 @@ type sentBlock struct {
 	Size   uint64 `json:"size"`
 }
 
+// uploadPrefix is the key prefix of a path's sent blocks: a MAC of the
+// path, so that the file shows no name.
+func (s *localState) uploadPrefix(vaultID, path string) []byte {
+	d := s.names.MAC("upload-path", []byte(vaultID), []byte(path))
+	return d[:]
+}
+
 func (s *localState) blockSent(vaultID, path string, b workspace.Block) error {
 	data, err := json.Marshal(sentBlock{b.ID, b.Key.Bytes(), b.Digest[:], b.Size})
 	if err != nil {
 		return err
 	}
-	k := []byte(path + "\x00" + b.ID)
+	blockMAC := s.names.MAC("upload-block", []byte(vaultID), []byte(path), []byte(b.ID))
+	k := append(s.uploadPrefix(vaultID, path), blockMAC[:]...)
 	return s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists(uploadsBucket(vaultID))
 		if err != nil {
@@ -298,7 +310,7 @@ func (s *localState) blockSent(vaultID, path string, b workspace.Block) error {
 
 func (s *localState) uploaded(vaultID, path string) []workspace.Block {
 	var out []workspace.Block
-	prefix := []byte(path + "\x00")
+	prefix := s.uploadPrefix(vaultID, path)
 	s.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(uploadsBucket(vaultID))
 		if bk == nil {
@@ -325,7 +337,7 @@ func (s *localState) uploaded(vaultID, path string) []workspace.Block {
 }
 
 func (s *localState) uploadDone(vaultID, path string) error {
-	prefix := []byte(path + "\x00")
+	prefix := s.uploadPrefix(vaultID, path)
 	return s.db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(uploadsBucket(vaultID))
 		if bk == nil {

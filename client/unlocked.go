@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/link"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 )
@@ -54,6 +55,21 @@ func (u *Unlocked) Locked() bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.keys == nil
+}
+
+// SyncKey returns the key of this device's sync journals and status
+// files (SPEC.md §12), or ErrLocked once the keys are forgotten: a locked
+// sync can't read its journal either.
+func (u *Unlocked) SyncKey() (crypto.SecretKey, error) {
+	keys := u.current()
+	if keys == nil {
+		return crypto.SecretKey{}, ErrLocked
+	}
+	return syncKey(keys), nil
+}
+
+func syncKey(keys *deviceKeys) crypto.SecretKey {
+	return crypto.DeriveKey(keys.StateKey.Bytes(), "sync", nil)
 }
 
 // Relock takes the keys back with the passphrase (after Lock).

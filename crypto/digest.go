@@ -22,8 +22,13 @@ func NewHash() hash.Hash { return sha256.New() }
 // distinct inputs can never collide by concatenation.
 // The label is itself prefixed with "coffre/v1/".
 func LabeledSum(label string, parts ...[]byte) Digest {
-	h := sha256.New()
-	h.Write([]byte(mustDomain(digestPrefix, label)))
+	return labeledHash(sha256.New(), mustDomain(digestPrefix, label), parts)
+}
+
+// labeledHash writes the domain, then each part prefixed by its 8-byte
+// big-endian length, to h and returns the sum.
+func labeledHash(h hash.Hash, domain string, parts [][]byte) Digest {
+	h.Write([]byte(domain))
 	var n [8]byte
 	for _, p := range parts {
 		binary.BigEndian.PutUint64(n[:], uint64(len(p)))

@@ -51,6 +51,7 @@ const (
 	sigPrefix    = "coffre/v1/sig/"
 	sealPrefix   = "coffre/v1/seal/"
 	kdfPrefix    = "coffre/v1/kdf/"
+	macPrefix    = "coffre/v1/mac/"
 	digestPrefix = "coffre/v1/"
 	sasLabel     = "coffre/v1/sas"
 	boxLabel     = "coffre/v1/box"

@@ -3,6 +3,7 @@ package crypto
 import (
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -94,6 +95,16 @@ func DeriveKey(secret []byte, label string, info []byte) SecretKey {
 		panic("coffre/crypto: internal error: " + err.Error())
 	}
 	return secretKeyFrom(key)
+}
+
+// MAC is HMAC-SHA-256 keyed with k over label + 0x00 + each part prefixed
+// by its 8-byte big-endian length (the label prefixed with
+// "coffre/v1/mac/"). It names things in local state without showing them:
+// equal inputs give equal keys for lookups, and without k a guess can't be
+// checked (SPEC.md §9).
+func (k SecretKey) MAC(label string, parts ...[]byte) Digest {
+	k.mustBeSet()
+	return labeledHash(hmac.New(sha256.New, k.key.p[:]), mustDomain(macPrefix, label), parts)
 }
 
 // headerAAD authenticates the version and algorithm bytes with the caller's

@@ -910,9 +910,71 @@ func (w *Vault) download(ctx context.Context, m *Manifest, out io.WriterAt, prog
 }
 
 func (w *Vault) fetchBlock(ctx context.Context, b Block, out io.WriterAt) error {
+	plain, err := w.openBlock(ctx, b)
+	if err != nil {
+		return err
+	}
+	_, err = out.WriteAt(plain, int64(b.Offset))
+	return err
+}
+
+// WriteTo writes the file at p (newest, or as of at) to out, in order,
+// each block once it matched its signed digest, with a few fetched ahead.
+// Nothing is staged anywhere else; a failure leaves out with a verified
+// prefix of the file and returns the error.
+func (w *Vault) WriteTo(ctx context.Context, p string, at time.Time, out io.Writer, progress Progress) (Version, error) {
+	ver, err := w.Stat(p, at)
+	if err != nil {
+		return Version{}, err
+	}
+	if ver.Manifest.Folder {
+		return Version{}, fmt.Errorf("%s: %w", p, ErrIsFolder)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type fetched struct {
+		plain []byte
+		err   error
+	}
+	// Each block's result comes through its own channel, queued in file
+	// order; the queue's capacity bounds the blocks in flight.
+	queue := make(chan chan fetched, w.parallel)
+	go func() {
+		defer close(queue)
+		for _, b := range ver.Manifest.Blocks {
+			ch := make(chan fetched, 1)
+			select {
+			case queue <- ch:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				plain, err := w.openBlock(ctx, b)
+				ch <- fetched{plain, err}
+			}()
+		}
+	}()
+	var done int64
+	for ch := range queue {
+		f := <-ch
+		if f.err != nil {
+			return Version{}, f.err
+		}
+		if _, err := out.Write(f.plain); err != nil {
+			return Version{}, err
+		}
+		if done += int64(len(f.plain)); progress != nil {
+			progress(done)
+		}
+	}
+	return ver, ctx.Err()
+}
+
+// openBlock fetches a block and checks it against its signed digest.
+func (w *Vault) openBlock(ctx context.Context, b Block) ([]byte, error) {
 	ct, err := w.remote.GetBlock(ctx, w.vault.ID, b.ID)
 	if err != nil {
-		return fmt.Errorf("block %s: %w", b.ID, err)
+		return nil, fmt.Errorf("block %s: %w", b.ID, err)
 	}
 	plain, err := openBlock(w.org.ID, w.vault.ID, b, ct)
 	cache, caches := w.remote.(BlockCache)
@@ -920,13 +982,12 @@ func (w *Vault) fetchBlock(ctx context.Context, b Block, out io.WriterAt) error 
 		if caches {
 			cache.BlockRejected(w.vault.ID, b.ID)
 		}
-		return fmt.Errorf("block %s: %w", b.ID, ErrBadBlock)
+		return nil, fmt.Errorf("block %s: %w", b.ID, ErrBadBlock)
 	}
 	if caches {
 		cache.BlockVerified(w.vault.ID, b.ID, ct)
 	}
-	_, err = out.WriteAt(plain, int64(b.Offset))
-	return err
+	return plain, nil
 }
 
 // Checkpoint writes the root folder again, unchanged, so that the vault log

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -331,8 +330,10 @@ func newGetCommand(g *globalOptions) *cobra.Command {
 		Use:   "get VAULT:/path LOCAL",
 		Short: "Download a file (or a folder, recursively) from a vault",
 		Long: `Download VAULT:/path to LOCAL, checking every block against the signed
-manifest. The file appears only once complete and verified. Use '-' as LOCAL
-to write a file to standard output; --at reads the vault as it was then.`,
+manifest. The file appears only once complete and verified; folders are
+created private (0700). Use '-' as LOCAL to write a file to standard output
+(each block once verified: a failure stops it with an error); --at reads the
+vault as it was then.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := parseAt(at)
@@ -345,32 +346,15 @@ to write a file to standard output; --at reads the vault as it was then.`,
 			}
 			defer s.Close()
 			if args[1] == "-" {
-				return getToWriter(cmd.Context(), w, p, t, cmd.OutOrStdout())
+				// Streamed: the plaintext is staged nowhere (SPEC.md §9).
+				_, err := w.WriteTo(cmd.Context(), p, t, cmd.OutOrStdout(), nil)
+				return err
 			}
 			return getPath(cmd, w, p, t, args[1])
 		},
 	}
 	atFlag(cmd, &at)
 	return cmd
-}
-
-func getToWriter(ctx context.Context, w *workspace.Vault, p string, t time.Time, out io.Writer) error {
-	tmp, err := os.CreateTemp("", "coffre-get-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	tmp.Close()
-	if _, err := w.Get(ctx, p, t, tmp.Name(), nil); err != nil {
-		return err
-	}
-	f, err := os.Open(tmp.Name())
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(out, f)
-	return err
 }
 
 func getPath(cmd *cobra.Command, w *workspace.Vault, p string, t time.Time, local string) error {
@@ -391,7 +375,7 @@ func getPath(cmd *cobra.Command, w *workspace.Vault, p string, t time.Time, loca
 		fmt.Fprintf(cmd.OutOrStdout(), "%s → %s (v%d, %d bytes)\n", shown(p), shown(local), v.Version, v.Manifest.Size)
 		return nil
 	}
-	if err := os.MkdirAll(local, 0o755); err != nil {
+	if err := os.MkdirAll(local, 0o700); err != nil {
 		return err
 	}
 	items, err := w.List(p, t)

@@ -11,16 +11,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/workspace/syncer"
 )
 
 // syncStatuses reads the status files that running syncs keep.
-func syncStatuses(home string) []syncer.Status {
+func syncStatuses(home string, key crypto.SecretKey) []syncer.Status {
 	files, _ := filepath.Glob(filepath.Join(home, "sync", "*.status.json"))
 	out := []syncer.Status{}
 	for _, f := range files {
 		if st, err := syncer.ReadStatus(f); err == nil {
-			out = append(out, st)
+			out = append(out, syncer.OpenStatus(key, st))
 		}
 	}
 	return out
@@ -92,7 +93,7 @@ time, address): if you don't recognise it, tell an administrator.`,
 				return err
 			}
 			st.Offline = g.offline
-			st.Synced = syncStatuses(g.home)
+			st.Synced = syncStatuses(g.home, s.SyncKey())
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/workspace"
 	"github.com/coffre/coffre/workspace/syncer"
 )
@@ -71,8 +71,10 @@ type syncTarget struct {
 	vaultID, name, dir string
 }
 
-func syncFiles(home, vaultID, dir string) (journal, status string) {
-	sum := sha256.Sum256([]byte(dir))
+// syncFiles names a folder's journal and status file after a MAC of the
+// folder's path: the names show no path (SPEC.md §12).
+func syncFiles(home string, key crypto.SecretKey, vaultID, dir string) (journal, status string) {
+	sum := key.MAC("sync-folder", []byte(dir))
 	base := filepath.Join(home, "sync", fmt.Sprintf("%s-%x", vaultID, sum[:6]))
 	return base + ".db", base + ".status.json"
 }
@@ -215,11 +217,15 @@ func watchRemote(ctx context.Context, u *client.Unlocked, remote map[string]chan
 }
 
 func syncOne(ctx context.Context, cmd *cobra.Command, u *client.Unlocked, t syncTarget, opts syncOptions, remote <-chan struct{}, activity chan<- struct{}, mu *sync.Mutex) error {
-	if err := os.MkdirAll(t.dir, 0o755); err != nil {
+	if err := os.MkdirAll(t.dir, 0o700); err != nil {
 		return err
 	}
-	journalPath, statusPath := syncFiles(u.Home(), t.vaultID, t.dir)
-	j, err := syncer.OpenJournal(journalPath)
+	key, err := u.SyncKey()
+	if err != nil {
+		return err
+	}
+	journalPath, statusPath := syncFiles(u.Home(), key, t.vaultID, t.dir)
+	j, err := syncer.OpenJournal(journalPath, u.SyncKey)
 	if err != nil {
 		return fmt.Errorf("%s: %w", t.dir, err)
 	}
@@ -248,6 +254,7 @@ func syncOne(ctx context.Context, cmd *cobra.Command, u *client.Unlocked, t sync
 	}
 	out := cmd.OutOrStdout()
 	lastState, lastError := "", ""
+	var sealed []byte // the names, as last sealed while unlocked
 	report := func(st syncer.Status, res syncer.Result) {
 		// Changes made in the folder (not those sync wrote there) show the
 		// person is there: they keep the idle lock away.
@@ -258,7 +265,10 @@ func syncOne(ctx context.Context, cmd *cobra.Command, u *client.Unlocked, t sync
 			}
 		}
 		st.Vault, st.Dir = t.name, t.dir
-		syncer.WriteStatus(statusPath, st)
+		if key, err := u.SyncKey(); err == nil {
+			sealed = syncer.SealStatus(key, st)
+		}
+		syncer.WriteStatus(statusPath, st, sealed)
 		if st.State == "syncing" {
 			return
 		}
@@ -274,6 +284,9 @@ func syncOne(ctx context.Context, cmd *cobra.Command, u *client.Unlocked, t sync
 			}
 			if st.Pending > 0 {
 				line += fmt.Sprintf(", %d pending", st.Pending)
+			}
+			if res.Skipped > 0 {
+				line += fmt.Sprintf(", %d not synced (links, or names another system can't hold: rename them)", res.Skipped)
 			}
 			if st.LastError != "" {
 				line += ": " + st.LastError

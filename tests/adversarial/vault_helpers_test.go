@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -469,40 +468,12 @@ func (w *world) forgeAddFile(t *testing.T, l *workspace.Log, org *certificate.Or
 }
 
 // canaryForms are the forms of a canary a careless encoder could store.
-func canaryForms(canary string) map[string][]byte {
-	out := map[string][]byte{
-		"raw":       []byte(canary),
-		"hex":       []byte(fmt.Sprintf("%x", canary)),
-		"HEX":       []byte(fmt.Sprintf("%X", canary)),
-		"utf-16le":  utf16le(canary),
-		"lowercase": bytes.ToLower([]byte(canary)),
-	}
-	// Base64 of the canary at each of the three alignments it can have
-	// inside a longer string, with the partial edge characters dropped.
-	for shift := 0; shift < 3; shift++ {
-		for name, enc := range map[string]func([]byte) string{"base64": b64std, "base64url": b64url} {
-			padded := append(bytes.Repeat([]byte{0}, shift), canary...)
-			s := enc(padded)
-			start := (shift*8 + 5) / 6 // characters touched by the padding bytes
-			end := (len(padded) * 8) / 6
-			if end-start >= 8 {
-				out[fmt.Sprintf("%s+%d", name, shift)] = []byte(s[start:end])
-			}
-		}
-	}
-	return out
-}
+var canaryForms = hostile.CanaryForms
 
 func b64std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 func b64url(b []byte) string { return base64.URLEncoding.EncodeToString(b) }
 
-func utf16le(s string) []byte {
-	var out []byte
-	for _, r := range s {
-		out = append(out, byte(r), byte(r>>8))
-	}
-	return out
-}
+var utf16le = hostile.UTF16LE
 
 // zeroTime means "the newest version" to Stat, List and Get.
 var zeroTime time.Time

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/workspace/syncer"
 )
 
@@ -133,7 +134,7 @@ func caseEvents(ctx context.Context, e *env) ([]Row, error) {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		j, err := syncer.OpenJournal(filepath.Join(e.dir, "events-b-journal.db"))
+		j, err := syncer.OpenJournal(filepath.Join(e.dir, "events-b-journal.db"), syncer.FixedKey(crypto.NewSecretKey()))
 		if err != nil {
 			return err
 		}

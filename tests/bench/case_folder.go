@@ -12,6 +12,7 @@ import (
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/workspace"
 	"github.com/coffre/coffre/workspace/syncer"
 )
@@ -94,7 +95,7 @@ func (e *env) syncPhase(ctx context.Context) (*folder, error) {
 	if err != nil {
 		return nil, err
 	}
-	j, err := syncer.OpenJournal(filepath.Join(e.dir, "folder-journal.db"))
+	j, err := syncer.OpenJournal(filepath.Join(e.dir, "folder-journal.db"), syncer.FixedKey(crypto.NewSecretKey()))
 	if err != nil {
 		return nil, err
 	}

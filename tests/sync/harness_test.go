@@ -485,7 +485,7 @@ func (w *world) engine(t testing.TB, name string) *engineDev {
 		t.Fatal(err)
 	}
 	d.u = u
-	d.journal, err = syncer.OpenJournal(filepath.Join(d.home, "journal.db"))
+	d.journal, err = syncer.OpenJournal(filepath.Join(d.home, "journal.db"), u.SyncKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,13 +553,15 @@ func (w *world) procDev(t testing.TB, name string) *procDev {
 	return d
 }
 
-// statusFile is where `coffre sync` reports (cmd_sync.go syncFiles).
-func (d *procDev) statusFile() string {
-	sum := sha256.Sum256([]byte(d.dir))
-	return filepath.Join(d.home, "sync", fmt.Sprintf("%s-%x.status.json", d.w.vault, sum[:6]))
+// status reads the file where `coffre sync` reports (cmd_sync.go
+// syncFiles; its name is keyed, so this device has only one).
+func (d *procDev) status() (syncer.Status, error) {
+	files, _ := filepath.Glob(filepath.Join(d.home, "sync", d.w.vault+"-*.status.json"))
+	if len(files) != 1 {
+		return syncer.Status{}, fmt.Errorf("%d status files", len(files))
+	}
+	return syncer.ReadStatus(files[0])
 }
-
-func (d *procDev) status() (syncer.Status, error) { return syncer.ReadStatus(d.statusFile()) }
 
 // syncProc is a running `coffre sync`.
 type syncProc struct {

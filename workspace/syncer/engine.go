@@ -8,7 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -35,6 +35,10 @@ type Engine struct {
 	Now func() time.Time
 	// Logf, if set, is told what each cycle does.
 	Logf func(format string, args ...any)
+
+	// root is Dir during a cycle: every local read and write goes through
+	// it, so that none leaves the folder through a link.
+	root *os.Root
 }
 
 // Result is what one cycle did.
@@ -45,7 +49,10 @@ type Result struct {
 	// being written, or that failed); PendingBytes their size.
 	Pending      int
 	PendingBytes int64
-	Errors       []string
+	// Skipped counts the paths left alone on both sides: links and special
+	// files, and names other systems can't hold (SPEC.md §12).
+	Skipped int
+	Errors  []string
 }
 
 // Busy reports whether the cycle did anything.
@@ -93,6 +100,12 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	defer release()
+	root, err := os.OpenRoot(e.Dir)
+	if err != nil {
+		return res, err
+	}
+	defer root.Close()
+	e.root = root
 	ignore := LoadIgnore(e.Dir)
 	e.cleanTemporaries()
 
@@ -107,7 +120,7 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	locals, err := e.scan(ignore)
+	locals, blocked, err := e.scan(ignore)
 	if err != nil {
 		return res, err
 	}
@@ -126,6 +139,9 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 	for p := range bases {
 		paths[p] = true
 	}
+	for p, err := range unsyncable(paths) {
+		blocked[p] = err
+	}
 	// Parents before children for creations; deletions run afterwards,
 	// children before parents.
 	ordered := make([]string, 0, len(paths))
@@ -139,6 +155,14 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 	for _, p := range ordered {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
+		}
+		// Left alone, and so never taken as deleted on either side.
+		if why, ok := blockedBy(blocked, p); ok {
+			if _, own := blocked[p]; own {
+				res.Skipped++
+				e.logf("%s: not synced: %v", p, why)
+			}
+			continue
 		}
 		b, hasBase := bases[p]
 		var bp *Base
@@ -335,7 +359,7 @@ func (e *Engine) content(v *workspace.Vault, p string, index uint32, l *local) (
 	if c, ok := l.content[index]; ok {
 		return c, nil
 	}
-	f, err := os.Open(e.abs(p))
+	f, err := e.root.Open(rel(p))
 	if err != nil {
 		return "", err
 	}
@@ -356,47 +380,51 @@ func (e *Engine) settling(l *local) bool {
 	return e.now().Sub(time.Unix(0, l.mtimeNs)) < e.Settle
 }
 
-func (e *Engine) abs(p string) string { return filepath.Join(e.Dir, filepath.FromSlash(p)) }
+// rel is a vault path (slashes, from the folder) as a path in the root.
+func rel(p string) string { return filepath.FromSlash(p) }
 
-// scan lists the local folder.
-func (e *Engine) scan(ignore *Ignore) (map[string]*local, error) {
+// scan lists the local folder, and what in it can't be synced: links
+// (never followed), special files, and folders it can't read. Those are
+// left alone on both sides, never taken as deleted (SPEC.md §12).
+func (e *Engine) scan(ignore *Ignore) (map[string]*local, map[string]error, error) {
 	out := map[string]*local{}
-	err := filepath.WalkDir(e.Dir, func(ap string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // gone meanwhile
-			}
+	blocked := map[string]error{}
+	err := fs.WalkDir(e.root.FS(), ".", func(r string, d fs.DirEntry, err error) error {
+		if r == "." {
 			return err
 		}
-		rel, _ := filepath.Rel(e.Dir, ap)
-		rel = filepath.ToSlash(rel)
-		if rel == "." {
-			return nil
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) { // else gone meanwhile
+				blocked[r] = ErrLink
+			}
+			return fs.SkipDir
 		}
-		if ignore.Match(rel) || workspace.ValidName(d.Name()) != nil {
+		if ignore.Match(r) || workspace.ValidName(d.Name()) != nil {
 			if d.IsDir() {
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
 			return nil
 		}
 		if !d.IsDir() && !d.Type().IsRegular() {
-			return nil // links, devices: not synced
+			blocked[r] = ErrLink
+			return nil
 		}
 		info, err := d.Info()
 		if err != nil {
+			blocked[r] = ErrLink
 			return nil
 		}
-		out[rel] = &local{folder: d.IsDir(), size: info.Size(), mtimeNs: info.ModTime().UnixNano()}
+		out[r] = &local{folder: d.IsDir(), size: info.Size(), mtimeNs: info.ModTime().UnixNano()}
 		return nil
 	})
-	return out, err
+	return out, blocked, err
 }
 
 // cleanTemporaries removes what an interrupted download left behind.
 func (e *Engine) cleanTemporaries() {
-	filepath.WalkDir(e.Dir, func(ap string, d fs.DirEntry, err error) error {
+	fs.WalkDir(e.root.FS(), ".", func(r string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.Contains(d.Name(), ".coffre-") && strings.HasPrefix(d.Name(), ".") {
-			os.Remove(ap)
+			e.root.Remove(r)
 		}
 		return nil
 	})
@@ -413,12 +441,51 @@ func baseOf(r *remote, l *local, content string) *Base {
 	return b
 }
 
-func stat(ap string) (*local, error) {
-	info, err := os.Stat(ap)
+// stat describes the local path p now; a link is never followed.
+func (e *Engine) stat(p string) (*local, error) {
+	info, err := e.root.Lstat(rel(p))
 	if err != nil {
 		return nil, err
 	}
-	return &local{folder: info.IsDir(), size: info.Size(), mtimeNs: info.ModTime().UnixNano()}, nil
+	if !info.IsDir() && !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w", p, ErrLink)
+	}
+	return localOf(info), nil
+}
+
+func localOf(info fs.FileInfo) *local {
+	return &local{folder: info.IsDir(), size: info.Size(), mtimeNs: info.ModTime().UnixNano()}
+}
+
+// mkdirAll creates folder p and its parents, mode 0700, refusing to go
+// through a link on the way: os.Root already keeps every step inside the
+// folder, and a link inside it is not followed either.
+func (e *Engine) mkdirAll(p string) error {
+	if err := e.noLinkAbove(p + "/x"); err != nil {
+		return err
+	}
+	return e.root.MkdirAll(rel(p), 0o700)
+}
+
+// noLinkAbove refuses p when one of its existing parents is not a folder
+// (a link, made since the scan).
+func (e *Engine) noLinkAbove(p string) error {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		info, err := e.root.Lstat(rel(p[:i]))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !info.IsDir() {
+			return fmt.Errorf("%s: %w", p[:i], ErrLink)
+		}
+	}
+	return nil
 }
 
 // apply carries out one action other than uploads and deletions.
@@ -434,7 +501,7 @@ func (e *Engine) apply(ctx context.Context, v *workspace.Vault, act action, p st
 		}
 		return e.Journal.Set(p, baseOf(r, l, r.content()))
 	case actMkdirLocal:
-		if err := os.MkdirAll(e.abs(p), 0o755); err != nil {
+		if err := e.mkdirAll(p); err != nil {
 			return err
 		}
 		return e.Journal.Set(p, baseOf(r, nil, ""))
@@ -459,29 +526,44 @@ func (e *Engine) apply(ctx context.Context, v *workspace.Vault, act action, p st
 // place only if the local file did not change meanwhile (else both are
 // kept).
 func (e *Engine) download(ctx context.Context, v *workspace.Vault, p string, l *local, r *remote, res *Result) error {
-	ap := e.abs(p)
-	if err := os.MkdirAll(filepath.Dir(ap), 0o755); err != nil {
+	if dir := path.Dir(p); dir != "." {
+		if err := e.mkdirAll(dir); err != nil {
+			return err
+		}
+	} else if err := e.noLinkAbove(p); err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(ap), "."+filepath.Base(ap)+".coffre-download")
-	if _, err := v.Get(ctx, "/"+p, time.Time{}, tmp, nil); err != nil {
-		os.Remove(tmp)
+	tmp := rel(path.Join(path.Dir(p), "."+path.Base(p)+".coffre-download"))
+	e.root.Remove(tmp)
+	f, err := e.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
 		return err
 	}
-	now, err := stat(ap)
+	_, err = v.WriteTo(ctx, "/"+p, time.Time{}, f, nil)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		e.root.Remove(tmp)
+		return err
+	}
+	now, err := e.stat(p)
 	if err == nil && (l == nil || now.size != l.size || now.mtimeNs != l.mtimeNs) {
 		// Written locally since the scan: keep it as a conflict copy.
-		if err := os.Rename(ap, e.conflictName(ap)); err != nil {
-			os.Remove(tmp)
+		if err := e.root.Rename(rel(p), e.conflictName(p)); err != nil {
+			e.root.Remove(tmp)
 			return err
 		}
 		res.Conflicts++
 	}
-	if err := os.Rename(tmp, ap); err != nil {
-		os.Remove(tmp)
+	if err := e.root.Rename(tmp, rel(p)); err != nil {
+		e.root.Remove(tmp)
 		return err
 	}
-	got, err := stat(ap)
+	got, err := e.stat(p)
 	if err != nil {
 		return err
 	}
@@ -494,14 +576,13 @@ func (e *Engine) download(ctx context.Context, v *workspace.Vault, p string, l *
 // conflict keeps both: the local version moves to a conflict copy (which
 // a later cycle uploads as a new file) and the remote one takes the name.
 func (e *Engine) conflict(ctx context.Context, v *workspace.Vault, p string, l *local, r *remote, res *Result) error {
-	ap := e.abs(p)
-	if err := os.Rename(ap, e.conflictName(ap)); err != nil {
+	if err := e.root.Rename(rel(p), e.conflictName(p)); err != nil {
 		return err
 	}
 	res.Conflicts++
 	e.logf("conflict on %s: kept the local version as a copy", p)
 	if r.folder() {
-		if err := os.MkdirAll(ap, 0o755); err != nil {
+		if err := e.mkdirAll(p); err != nil {
 			return err
 		}
 		return e.Journal.Set(p, baseOf(r, nil, ""))
@@ -509,17 +590,18 @@ func (e *Engine) conflict(ctx context.Context, v *workspace.Vault, p string, l *
 	return e.download(ctx, v, p, nil, r, res)
 }
 
-// conflictName names a conflict copy after the device and the time.
-func (e *Engine) conflictName(ap string) string {
-	ext := filepath.Ext(ap)
-	stem := strings.TrimSuffix(ap, ext)
-	if info, err := os.Stat(ap); err == nil && info.IsDir() {
-		stem, ext = ap, ""
+// conflictName names a conflict copy of p after the device and the time
+// (a path in the root).
+func (e *Engine) conflictName(p string) string {
+	ext := path.Ext(p)
+	stem := strings.TrimSuffix(p, ext)
+	if info, err := e.root.Lstat(rel(p)); err == nil && info.IsDir() {
+		stem, ext = p, ""
 	}
 	name := fmt.Sprintf("%s (conflict %s %s)%s", stem, e.Device, e.now().Format("2006-01-02 150405"), ext)
 	for i := 2; ; i++ {
-		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
-			return name
+		if _, err := e.root.Lstat(rel(name)); errors.Is(err, fs.ErrNotExist) {
+			return rel(name)
 		}
 		name = fmt.Sprintf("%s (conflict %s %s %d)%s", stem, e.Device, e.now().Format("2006-01-02 150405"), i, ext)
 	}
@@ -566,20 +648,29 @@ func (e *Engine) uploadBatch(ctx context.Context, v *workspace.Vault, batch []st
 	items := make([]workspace.PutItem, len(batch))
 	seen := make([]*local, len(batch))
 	for i, p := range batch {
-		ap := e.abs(p)
 		items[i] = workspace.PutItem{Path: "/" + p, Open: func() (io.ReadCloser, error) {
-			f, err := os.Open(ap)
+			if err := e.noLinkAbove(p); err != nil {
+				return nil, err
+			}
+			before, err := e.root.Lstat(rel(p))
+			if err != nil {
+				return nil, err
+			}
+			f, err := e.root.Open(rel(p))
 			if err != nil {
 				return nil, err
 			}
 			// What was read is described by the state at opening: if the
 			// file changes during the upload, the next cycle sends it again.
-			st, err := stat(ap)
+			info, err := f.Stat()
+			if err == nil && !os.SameFile(before, info) {
+				err = fmt.Errorf("%s: %w", p, ErrLink) // replaced by a link meanwhile
+			}
 			if err != nil {
 				f.Close()
 				return nil, err
 			}
-			seen[i] = st
+			seen[i] = localOf(info)
 			return f, nil
 		}}
 	}
@@ -614,13 +705,15 @@ func (e *Engine) delete(ctx context.Context, v *workspace.Vault, p string, b *Ba
 		return e.Journal.Set(p, nil)
 	}
 	if r == nil && l != nil { // deleted in the vault (a signed folder version without it)
-		ap := e.abs(p)
-		now, err := stat(ap)
+		now, err := e.stat(p)
+		if errors.Is(err, ErrLink) || e.noLinkAbove(p) != nil {
+			return nil // a link made since the scan: left alone
+		}
 		if err != nil {
 			return e.Journal.Set(p, nil)
 		}
 		if now.folder {
-			if err := os.Remove(ap); err != nil {
+			if err := e.root.Remove(rel(p)); err != nil {
 				// Not empty: files were added locally. They stay, and
 				// without a base the next cycle creates the folder again
 				// in the vault and uploads them.
@@ -630,7 +723,7 @@ func (e *Engine) delete(ctx context.Context, v *workspace.Vault, p string, b *Ba
 			if now.size != l.size || now.mtimeNs != l.mtimeNs {
 				return nil // edited since the scan: kept, uploaded next cycle
 			}
-			if err := os.Remove(ap); err != nil {
+			if err := e.root.Remove(rel(p)); err != nil {
 				return err
 			}
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/coffre/coffre/crypto"
 )
 
 // Status is what a running sync reports after each cycle; `coffre status`
@@ -29,12 +31,46 @@ type Status struct {
 	BytesUp      int64     `json:"bytes_up"`
 	BytesDown    int64     `json:"bytes_down"`
 	Updated      time.Time `json:"updated"`
+	// Sealed is, in the file, Vault, Dir and LastError encrypted under the
+	// sync key (SealStatus); OpenStatus takes them out again.
+	Sealed []byte `json:"sealed,omitempty"`
 }
 
-// WriteStatus writes a status file atomically.
-func WriteStatus(path string, s Status) error {
+// statusNames is what a status file holds only encrypted: the vault's
+// name, the folder and the last error (which may name a file).
+type statusNames struct {
+	Vault     string `json:"vault"`
+	Dir       string `json:"dir"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+var statusAAD = []byte("coffre/v1/sync/status")
+
+// SealStatus encrypts what in s names the vault, the folder or a file,
+// for WriteStatus.
+func SealStatus(key crypto.SecretKey, s Status) []byte {
+	b, _ := json.Marshal(statusNames{s.Vault, s.Dir, s.LastError})
+	return key.Encrypt(statusAAD, b)
+}
+
+// OpenStatus fills in what SealStatus encrypted. A status that does not
+// open keeps them empty.
+func OpenStatus(key crypto.SecretKey, s Status) Status {
+	var n statusNames
+	if b, err := key.Decrypt(statusAAD, s.Sealed); err == nil && json.Unmarshal(b, &n) == nil {
+		s.Vault, s.Dir, s.LastError = n.Vault, n.Dir, n.LastError
+	}
+	s.Sealed = nil
+	return s
+}
+
+// WriteStatus writes a status file atomically, with sealed (SealStatus's
+// output, kept from an earlier cycle while the keys are forgotten) in
+// place of the names: none is written in clear (SPEC.md §12).
+func WriteStatus(path string, s Status, sealed []byte) error {
 	s.Updated = time.Now()
 	s.PID = os.Getpid()
+	s.Vault, s.Dir, s.LastError, s.Sealed = "", "", "", sealed
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
@@ -46,7 +82,7 @@ func WriteStatus(path string, s Status) error {
 	return os.Rename(tmp, path)
 }
 
-// ReadStatus reads a status file.
+// ReadStatus reads a status file (names still sealed: see OpenStatus).
 func ReadStatus(path string) (Status, error) {
 	var s Status
 	b, err := os.ReadFile(path)
@@ -106,7 +142,7 @@ func (r *Runner) Run(ctx context.Context) error {
 					return
 				}
 				if ev.Has(fsnotify.Create) {
-					if info, err := os.Stat(ev.Name); err == nil && info.IsDir() {
+					if info, err := os.Lstat(ev.Name); err == nil && info.IsDir() { // never a link: nothing outside the folder is watched
 						r.watchTree(watcher, ev.Name)
 					}
 				}
