@@ -381,3 +381,25 @@ func TestApplyAtChecksRightsAtTheWritersClock(t *testing.T) {
 		t.Fatalf("control: the grant at the time it claims: %v", err)
 	}
 }
+
+// TestAnchorPosition: a vault's anchor is the newest of its creation, its
+// newest rotation and its newest grant of a key; a grant that gives no key
+// (a change of role) and a removal leave it (SECURITY.md A30).
+func TestAnchorPosition(t *testing.T) {
+	f := newFixture(t)
+	vault := f.vault()
+	v, _ := f.org.Vault(vault)
+	if got := v.AnchorPosition(); got != v.Position {
+		t.Fatalf("a new vault's anchor is %d, want its creation %d", got, v.Position)
+	}
+	bob := f.enrol(ProfileStandard, "bob@x")
+	f.mustApply(f.sign(f.admin.key, f.admin.device, f.grant(vault, bob, RoleReader, time.Time{}))...)
+	granted := f.org.Head.Position
+	if got := v.AnchorPosition(); got != granted {
+		t.Fatalf("after a grant of a key the anchor is %d, want %d", got, granted)
+	}
+	f.mustApply(f.sign(f.admin.key, f.admin.device, VaultRoleSet{VaultID: vault, UserID: bob.user, Role: RoleContributor})...)
+	if got := v.AnchorPosition(); got != granted {
+		t.Fatalf("a change of role moved the anchor to %d, want %d", got, granted)
+	}
+}

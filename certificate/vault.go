@@ -190,6 +190,23 @@ type Vault struct {
 // KeyIndex returns the newest key index.
 func (v *Vault) KeyIndex() uint32 { return uint32(len(v.Keys)) }
 
+// AnchorPosition returns the position of the newest certificate after
+// which the vault log must hold an entry claiming that position or a later
+// one: the vault's creation, its newest key rotation, or the newest grant
+// that gave a member a key. Whoever publishes one of these writes that
+// entry (a checkpoint) next, so a vault log with no entry claiming the
+// anchor is one the server withholds, or a checkpoint a crash lost
+// (SPEC.md §11.5, SECURITY.md A30).
+func (v *Vault) AnchorPosition() uint64 {
+	p := v.Keys[len(v.Keys)-1].Position
+	for _, e := range v.history {
+		if e.key != nil && e.position > p {
+			p = e.position
+		}
+	}
+	return p
+}
+
 // Grants returns the current grants, by user id.
 func (v *Vault) Grants() []Grant {
 	out := make([]Grant, 0, len(v.grants))

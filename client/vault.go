@@ -132,6 +132,9 @@ func (s *Session) CreateVault(ctx context.Context, name string) (VaultInfo, erro
 	if err != nil {
 		return VaultInfo{}, err
 	}
+	if err := s.checkpoint(ctx, id); err != nil {
+		return VaultInfo{}, err
+	}
 	v, _ := s.org.Vault(id)
 	return s.vaultInfo(v, time.Now())
 }
@@ -188,32 +191,35 @@ func (s *Session) RotateVault(ctx context.Context, ref string) (VaultInfo, error
 	return s.vaultInfo(v, time.Now())
 }
 
-// checkpoint anchors a vault's log after the newest key: opening the
-// vault does it (see anchor).
+// checkpoint anchors a vault's log after a certificate that needs it (its
+// creation, a rotation, a grant of a key): opening the vault does it (see
+// anchor).
 func (s *Session) checkpoint(ctx context.Context, vaultID string) error {
 	if _, err := s.openVault(ctx, vaultID); err != nil {
-		return fmt.Errorf("the key was rotated, but anchoring the vault log failed (run 'coffre ls' on it to retry): %w", err)
+		return fmt.Errorf("the vault's certificate is published, but anchoring its log failed (run 'coffre ls' on it to retry): %w", err)
 	}
 	return nil
 }
 
 // anchor writes the checkpoint entry (workspace.Vault.Checkpoint) when the
-// vault log lacks the one that follows the newest key's rotation (a crash,
-// or a server that dropped it): any member who may write does it on
-// opening the vault, so a member removed at that rotation can't go on
-// claiming older positions (SPEC.md §11.7). For anyone else a missing
-// checkpoint means entries withheld: the rotation proves they exist
-// (workspace.ErrWithheld, SECURITY.md A30).
+// vault log lacks the one that follows the vault's anchor (its creation,
+// newest rotation or newest grant of a key; a crash, or a server that
+// dropped it): any member who may write does it on opening the vault, so a
+// member removed at a rotation can't go on claiming older positions
+// (SPEC.md §11.7). For anyone else a missing checkpoint means entries
+// withheld: the organisation log proves they exist (workspace.ErrWithheld,
+// SECURITY.md A30) — a new member is never shown an empty or older vault
+// than the one they were given.
 func (s *Session) anchor(ctx context.Context, w *workspace.Vault, v *certificate.Vault) error {
 	if !w.NeedsCheckpoint() {
 		return nil
 	}
 	now := time.Now()
 	if v.Archived || !s.org.RoleOf(v, s.keys.UserID, now).CanWrite() || s.org.NeedsRotation(v, now) {
-		return fmt.Errorf("%w: the vault log has %d entries, none after key %d's rotation", workspace.ErrWithheld, w.Log().Head.Position, v.KeyIndex())
+		return fmt.Errorf("%w: the vault log has %d entries, none claiming organisation position %d or later", workspace.ErrWithheld, w.Log().Head.Position, v.AnchorPosition())
 	}
 	if err := w.Checkpoint(ctx); err != nil {
-		return fmt.Errorf("anchoring the vault log after its key rotation: %w", err)
+		return fmt.Errorf("anchoring the vault log: %w", err)
 	}
 	return nil
 }
@@ -230,11 +236,11 @@ func (s *Session) ShareVault(ctx context.Context, ref, userRef string, role cert
 		return nil, err
 	}
 	var target *certificate.User
-	rotated := false
+	rotated, gaveKey := false, false
 	err = s.publish(ctx, "", func() ([]certificate.Statement, error) {
 		v, _ := s.org.Vault(v.ID)
 		now := time.Now()
-		rotated = false
+		rotated, gaveKey = false, false
 		if !s.org.RoleOf(v, s.keys.UserID, now).CanManage() {
 			return nil, errors.New("only an owner or a manager can share this vault")
 		}
@@ -268,10 +274,11 @@ func (s *Session) ShareVault(ctx context.Context, ref, userRef string, role cert
 				return nil, err
 			}
 			grant.Key, grant.KeyIndex = &certificate.SealedKey{UserID: u.ID, Sealed: sealed}, index
+			gaveKey = true
 		}
 		return append(stmts, grant), nil
 	})
-	if err == nil && rotated {
+	if err == nil && (rotated || gaveKey) {
 		err = s.checkpoint(ctx, v.ID)
 	}
 	return target, err

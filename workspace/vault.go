@@ -44,9 +44,10 @@ var (
 	// digest or size (SECURITY.md A10, A21).
 	ErrBadBlock = errors.New("block does not match its manifest")
 	// ErrWithheld is returned when the organisation log proves the vault
-	// log has entries the server does not show: every key rotation is
-	// followed by a checkpoint entry (SECURITY.md A30).
-	ErrWithheld = errors.New("the server withholds vault entries that the organisation log proves exist (or the last key rotation was never anchored: a member who may write repairs it by opening the vault)")
+	// log has entries the server does not show: every creation, key
+	// rotation and grant of a key is followed by a checkpoint entry
+	// (SECURITY.md A30).
+	ErrWithheld = errors.New("the server withholds vault entries that the organisation log proves exist (or the vault's last creation, rotation or grant was never anchored: a member who may write repairs it by opening the vault)")
 )
 
 // RemoteEntry is one entry as the server returns it.
@@ -1005,11 +1006,11 @@ func (w *Vault) Checkpoint(ctx context.Context) error {
 }
 
 // NeedsCheckpoint reports whether the vault log lacks the checkpoint that
-// follows its newest key's rotation: no entry claims an organisation
-// position at or after it (SPEC.md §11.5, §11.7).
+// follows the vault's anchor (its creation, newest rotation or newest
+// grant of a key): no entry claims an organisation position at or after
+// it (SPEC.md §11.5, §11.7).
 func (w *Vault) NeedsCheckpoint() bool {
-	newest := w.vault.Keys[len(w.vault.Keys)-1]
-	return newest.Index > 1 && w.log.lastOrgPosition < newest.Position
+	return w.log.lastOrgPosition < w.vault.AnchorPosition()
 }
 
 // Walk calls fn for every file and folder under the root, parents before

@@ -28,16 +28,19 @@ func TestA11TreeTamperingRefused(t *testing.T) {
 		member{"bob", certificate.ProfileStandard, certificate.RoleReader},
 		member{"carol", certificate.ProfileStandard, certificate.RoleReader})
 	av := w.open(t, "alice")
+	// The vault's creation and the two grants each wrote a checkpoint
+	// first (SPEC.md §11.5): k entries before this test's own.
+	k := len(w.s.VaultLog(t, w.org, w.vault))
 	mkdir(t, av, "/A")
-	cv := w.open(t, "carol") // Carol verified the first entry only
+	cv := w.open(t, "carol") // Carol verified up to the first of this test's entries only
 	carolHead := cv.Log().Head
 	mkdir(t, av, "/B")
 	mkdir(t, av, "/A/X")
 	put(t, av, "/A/X/file.txt", []byte("inside A/X"))
 	put(t, av, "/top.txt", []byte("at the root"))
 	entries := w.s.VaultLog(t, w.org, w.vault)
-	if len(entries) != 5 {
-		t.Fatalf("%d entries, want 5", len(entries))
+	if len(entries) != k+5 {
+		t.Fatalf("%d entries, want %d", len(entries), k+5)
 	}
 	other, err := w.sess["alice"].CreateVault(bg(), "another vault")
 	if err != nil {
@@ -52,41 +55,44 @@ func TestA11TreeTamperingRefused(t *testing.T) {
 	entry := func(p uint64, data []byte) *coffrev1.LogEntry { return &coffrev1.LogEntry{Position: p, Data: data} }
 	answers := map[string]func(r *coffrev1.VaultReadResponse){
 		"two entries swapped": func(r *coffrev1.VaultReadResponse) {
-			r.Entries[1].Data, r.Entries[2].Data = r.Entries[2].Data, r.Entries[1].Data
+			r.Entries[k+1].Data, r.Entries[k+2].Data = r.Entries[k+2].Data, r.Entries[k+1].Data
 		},
 		"the last two swapped": func(r *coffrev1.VaultReadResponse) {
-			r.Entries[3].Data, r.Entries[4].Data = r.Entries[4].Data, r.Entries[3].Data
+			r.Entries[k+3].Data, r.Entries[k+4].Data = r.Entries[k+4].Data, r.Entries[k+3].Data
 		},
 		"an entry dropped, the rest renumbered": func(r *coffrev1.VaultReadResponse) {
-			r.Entries = []*coffrev1.LogEntry{entry(1, entries[0]), entry(2, entries[2]), entry(3, entries[3]), entry(4, entries[4])}
-			r.HeadPosition = 4
+			r.Entries = r.Entries[:k+1]
+			for i, data := range entries[k+2:] {
+				r.Entries = append(r.Entries, entry(uint64(k+2+i), data))
+			}
+			r.HeadPosition = uint64(k + 4)
 		},
 		"an entry dropped, positions kept": func(r *coffrev1.VaultReadResponse) {
-			r.Entries = slices.Delete(r.Entries, 2, 3)
+			r.Entries = slices.Delete(r.Entries, k+2, k+3)
 		},
 		"an entry served again": func(r *coffrev1.VaultReadResponse) {
-			r.Entries = append(r.Entries, entry(6, entries[1]))
-			r.HeadPosition = 6
+			r.Entries = append(r.Entries, entry(uint64(k+6), entries[k+1]))
+			r.HeadPosition = uint64(k + 6)
 		},
 		"an entry served twice in place of the next": func(r *coffrev1.VaultReadResponse) {
-			r.Entries[3].Data = entries[2]
+			r.Entries[k+3].Data = entries[k+2]
 		},
 		"positions relabelled": func(r *coffrev1.VaultReadResponse) {
-			r.Entries[1].Position, r.Entries[2].Position = 3, 2
+			r.Entries[k+1].Position, r.Entries[k+2].Position = uint64(k+3), uint64(k+2)
 		},
 		"another vault's entries": func(r *coffrev1.VaultReadResponse) {
 			r.Entries = []*coffrev1.LogEntry{entry(1, otherEntries[0]), entry(2, otherEntries[1])}
 			r.HeadPosition = 2
 		},
 		"another vault's entry in the middle": func(r *coffrev1.VaultReadResponse) {
-			r.Entries[1].Data = otherEntries[1]
+			r.Entries[k+1].Data = otherEntries[1]
 		},
 	}
 	for name, rewrite := range answers {
 		t.Run(name, func(t *testing.T) {
 			defer w.s.ClearHooks()
 			rewriteVaultRead(w.s, w.vault, func(req *coffrev1.VaultReadRequest, r *coffrev1.VaultReadResponse) {
-				if req.GetFrom() == 1 && len(r.Entries) == 5 {
+				if req.GetFrom() == 1 && len(r.Entries) == k+5 {
 					rewrite(r)
 				}
 			})
@@ -96,10 +102,10 @@ func TestA11TreeTamperingRefused(t *testing.T) {
 		})
 	}
 
-	// In the store, to Carol who verified entry 1: the server reorders its
-	// log; then puts it back.
+	// In the store, to Carol who verified up to entry k+1: the server
+	// reorders its log after that; then puts it back.
 	t.Run("reordered in the store", func(t *testing.T) {
-		w.s.SwapVaultEntries(t, w.org, w.vault, 2, 3)
+		w.s.SwapVaultEntries(t, w.org, w.vault, uint64(k+2), uint64(k+3))
 		err := cv.Sync(bg())
 		wantErr(t, err, workspace.ErrFork)
 		if got := list(t, cv, "/"); !slices.Equal(got, []string{"A"}) {
@@ -109,7 +115,7 @@ func TestA11TreeTamperingRefused(t *testing.T) {
 		_, err = w.sess["carol"].OpenVault(bg(), w.vault)
 		wantErr(t, err, workspace.ErrFork)
 		w.vaultUnchanged(t, "carol", nil, carolHead)
-		w.s.SwapVaultEntries(t, w.org, w.vault, 2, 3)
+		w.s.SwapVaultEntries(t, w.org, w.vault, uint64(k+2), uint64(k+3))
 		cv = w.open(t, "carol")
 		if got := list(t, cv, "/A/X"); !slices.Equal(got, []string{"file.txt"}) {
 			t.Fatalf("Carol lists %v in /A/X", got)

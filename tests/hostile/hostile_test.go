@@ -161,8 +161,9 @@ func TestVaultHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h := s.VaultHead(t, org, info.ID); h.Position != 0 || !bytes.Equal(h.Hash, workspace.VaultGenesis(org, info.ID)) {
-		t.Fatalf("empty vault head %d", h.Position)
+	// A new vault's log holds its creator's checkpoint (SPEC.md §11.5).
+	if h := s.VaultHead(t, org, info.ID); h.Position != 1 || !sameHead(h, v.Log().Head) {
+		t.Fatalf("new vault head %d", h.Position)
 	}
 	snap := s.SnapshotAll()
 	if _, err := v.Put(context.Background(), "/a.txt", strings.NewReader("hello"), nil); err != nil {
@@ -183,14 +184,14 @@ func TestVaultHarness(t *testing.T) {
 	}
 	entries := s.VaultLog(t, org, info.ID)
 	head := v.Log().Head
-	if len(entries) != 2 || !sameHead(s.VaultHead(t, org, info.ID), head) {
+	if len(entries) != 3 || !sameHead(s.VaultHead(t, org, info.ID), head) {
 		t.Fatalf("%d entries, stored head differs from the client's", len(entries))
 	}
 	// Editing with the identity keeps the chain; truncating and appending
 	// raw bytes give it back.
 	s.EditVaultLog(t, org, info.ID, func(e [][]byte) [][]byte { return e })
-	s.TruncateVaultLog(t, org, info.ID, 1)
-	s.AppendVaultRaw(t, org, info.ID, entries[1])
+	s.TruncateVaultLog(t, org, info.ID, 2)
+	s.AppendVaultRaw(t, org, info.ID, entries[2])
 	if !sameHead(s.VaultHead(t, org, info.ID), head) {
 		t.Fatal("the edited log's head differs")
 	}
@@ -210,7 +211,7 @@ func TestVaultHarness(t *testing.T) {
 	}
 	// A full restore rolls back the vault log and the blocks.
 	s.RestoreAll(snap)
-	if len(s.VaultLog(t, org, info.ID)) != 0 || len(s.Blocks(t, org, info.ID)) != 0 {
+	if len(s.VaultLog(t, org, info.ID)) != 1 || len(s.Blocks(t, org, info.ID)) != 0 {
 		t.Fatal("RestoreAll did not roll the vault back")
 	}
 }
@@ -283,7 +284,7 @@ func TestEditsLookLikeTheStore(t *testing.T) {
 		}
 	}
 	before := read()
-	if len(before.log) != 5 || len(before.vault) != 2 || len(before.invs) != 2 || len(before.blocks) != 2 {
+	if len(before.log) != 5 || len(before.vault) != 3 || len(before.invs) != 2 || len(before.blocks) != 2 {
 		t.Fatalf("%d entries, %d vault entries, %d invitations, %d blocks", len(before.log), len(before.vault), len(before.invs), len(before.blocks))
 	}
 	s.EditLog(t, org, func(e [][]byte) [][]byte { return e })
