@@ -70,7 +70,7 @@ func (l Link) WithoutSecrets() Link {
 func Parse(s string) (Link, error) {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "coffre" || u.Host == "" {
-		return Link{}, fmt.Errorf("%w: want coffre://HOST:PORT/ORGANISATION?...", ErrBadLink)
+		return Link{}, fmt.Errorf("%w: want coffre://HOST:PORT/ORGANISATION?QUERY", ErrBadLink)
 	}
 	if _, _, err := net.SplitHostPort(u.Host); err != nil {
 		return Link{}, fmt.Errorf("%w: address %q has no port", ErrBadLink, u.Host)

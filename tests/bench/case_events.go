@@ -100,7 +100,7 @@ func caseEvents(ctx context.Context, e *env) ([]Row, error) {
 			name := fmt.Sprintf("lib-%04d.txt", i)
 			start := time.Now()
 			if err := put(name); err != nil {
-				return fmt.Errorf("A's put: %w", err)
+				return fmt.Errorf("device A's put: %w", err)
 			}
 			deadline := time.After(perChange)
 		wait:
@@ -111,7 +111,7 @@ func caseEvents(ctx context.Context, e *env) ([]Row, error) {
 				select {
 				case <-events:
 					if err := b.Sync(ctx); err != nil {
-						return fmt.Errorf("B's vault sync: %w", err)
+						return fmt.Errorf("device B's vault sync: %w", err)
 					}
 				case <-deadline:
 					return fmt.Errorf("change %d not seen by B after %v", i, perChange)
@@ -160,14 +160,14 @@ func caseEvents(ctx context.Context, e *env) ([]Row, error) {
 		// The first cycle brings the files of the first measure.
 		for t := time.Now(); idle.Load() == 0; time.Sleep(10 * time.Millisecond) {
 			if time.Since(t) > time.Minute {
-				return errors.New("B's first sync cycle did not end in a minute")
+				return errors.New("device B's first sync cycle did not end in a minute")
 			}
 		}
 		for i := range n {
 			name := fmt.Sprintf("sync-%04d.txt", i)
 			start := time.Now()
 			if err := put(name); err != nil {
-				return fmt.Errorf("A's put: %w", err)
+				return fmt.Errorf("device A's put: %w", err)
 			}
 			for {
 				if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
@@ -186,7 +186,7 @@ func caseEvents(ctx context.Context, e *env) ([]Row, error) {
 		case err := <-done:
 			return err
 		case <-time.After(30 * time.Second):
-			return errors.New("B's sync did not stop")
+			return errors.New("device B's sync did not stop")
 		}
 	}()
 	if err != nil {

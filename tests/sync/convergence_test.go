@@ -506,7 +506,7 @@ func (m *model) step() {
 		}
 		if !*concurrentFolderOps {
 			defer m.serialise(d)()
-			files, folders = m.list(d)
+			_, folders = m.list(d)
 			if len(folders) == 0 {
 				return
 			}
