@@ -121,8 +121,8 @@ func hasPassword(conn string) bool {
 type backend struct {
 	store  store.Store
 	blocks store.BlockStore
-	bus    server.Bus
-	relay  server.Relay
+	bus    store.Bus
+	relay  store.Relay
 	nonces server.Nonces
 }
 

@@ -95,8 +95,8 @@ type backing interface {
 type opened struct {
 	store  store.Store
 	blocks store.BlockStore
-	bus    server.Bus
-	relay  server.Relay
+	bus    store.Bus
+	relay  store.Relay
 	nonces server.Nonces
 }
 
