@@ -11,10 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
-	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/server/store/boltstore"
 	"github.com/coffre/coffre/server/store/pgstore"
 )
@@ -153,22 +150,13 @@ func runRestoreEmbedded(ctx context.Context, out io.Writer, dataDir, from string
 // serverAnswers says whether a server answers on dataDir's operator
 // socket.
 func serverAnswers(ctx context.Context, dataDir string) bool {
-	sock, err := filepath.Abs(operatorPath(dataDir))
-	if err != nil {
-		return false
-	}
-	if _, err := os.Stat(sock); err != nil {
-		return false
-	}
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	_, err = coffrev1.NewOperatorServiceClient(conn).ListOrganisations(ctx, &coffrev1.ListOrganisationsRequest{})
-	return err == nil
+	op, ok := runningOperator(ctx, dataDir)
+	if ok {
+		op.Close()
+	}
+	return ok
 }
 
 // runRestorePostgres loads the dump from into the database at url, which
