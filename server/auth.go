@@ -175,16 +175,6 @@ func peerAddr(ctx context.Context) string {
 	return ""
 }
 
-// Nonces is a replay cache shared by the server processes of one store.
-type Nonces interface {
-	// Fresh records a device's request nonce and reports whether it was
-	// new; at is the request's time.
-	Fresh(ctx context.Context, deviceID string, nonce []byte, at time.Time) (bool, error)
-	// Forget drops the nonces of requests made before a time: those
-	// requests are refused as too old anyway.
-	Forget(ctx context.Context, before time.Time) error
-}
-
 // nonceCache remembers the nonces of the last 2×MaxSkew, so that a request
 // replayed inside the time window is refused.
 type nonceCache struct {

@@ -38,7 +38,7 @@ type Config struct {
 	// Nonces, if not nil, is a replay cache shared with the other server
 	// processes: a request replayed to another process is refused too
 	// (SPEC.md §6.1). Each process keeps its own cache in front of it.
-	Nonces Nonces
+	Nonces store.Nonces
 	// PublicAddress is the host:port clients reach, written into links.
 	PublicAddress string
 	// Pin is the TLS public-key pin written into links ("" for a CA certificate).

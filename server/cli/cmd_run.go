@@ -123,7 +123,7 @@ type backend struct {
 	blocks store.BlockStore
 	bus    store.Bus
 	relay  store.Relay
-	nonces server.Nonces
+	nonces store.Nonces
 }
 
 // openBackend opens the stores: the PostgreSQL database if one is named,

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/coffre/coffre/server"
 	"github.com/coffre/coffre/server/store"
 	"github.com/coffre/coffre/tests/testbackend"
 )
@@ -97,7 +96,7 @@ type opened struct {
 	blocks store.BlockStore
 	bus    store.Bus
 	relay  store.Relay
-	nonces server.Nonces
+	nonces store.Nonces
 }
 
 func (o opened) close() {
