@@ -7,12 +7,10 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
-	"strconv"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/coffre/coffre/crypto"
@@ -78,19 +76,7 @@ func (s *signer) metadata(ctx context.Context, method string, req any) (context.
 	if !ok {
 		return nil, errors.New("coffre: internal error: request is not a protobuf message")
 	}
-	now := time.Now()
-	nonce := crypto.RandomBytes(16)
-	signed, err := wire.Message(method, s.orgID, s.deviceID, now, nonce, msg)
-	if err != nil {
-		return nil, err
-	}
-	return metadata.AppendToOutgoingContext(ctx,
-		wire.KeyOrganisation, s.orgID,
-		wire.KeyDevice, s.deviceID,
-		wire.KeyTime, strconv.FormatInt(now.UnixMilli(), 10),
-		wire.KeyNonce, base64.RawURLEncoding.EncodeToString(nonce),
-		wire.KeySignature, base64.RawURLEncoding.EncodeToString(wire.Sign(s.key, signed)),
-	), nil
+	return wire.SignOutgoing(ctx, s.key, method, s.orgID, s.deviceID, time.Now(), crypto.RandomBytes(wire.NonceSize), msg)
 }
 
 // tokenCalls are the calls a claimer makes with its token, unsigned.

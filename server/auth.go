@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -57,7 +55,7 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 		return handler(ctx, req)
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	if tokenMethods[info.FullMethod] && len(md.Get(wire.KeySignature)) == 0 {
+	if tokenMethods[info.FullMethod] && !wire.HasRequestSignature(md) {
 		if !s.limiter.allow(peerHost(ctx)) {
 			return nil, wire.Status(wire.ErrRateLimited)
 		}
@@ -116,23 +114,12 @@ func (a *authStream) RecvMsg(m any) error {
 // the signature covers method, organisation, device, time, nonce and request.
 func (s *Server) authenticate(ctx context.Context, method string, req proto.Message) (*caller, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	get := func(k string) string {
-		if v := md.Get(k); len(v) == 1 {
-			return v[0]
-		}
-		return ""
-	}
-	orgID, deviceID := get(wire.KeyOrganisation), get(wire.KeyDevice)
-	ms, err := strconv.ParseInt(get(wire.KeyTime), 10, 64)
-	if err != nil || orgID == "" || deviceID == "" {
+	rs, err := wire.ParseRequestSignature(md)
+	if err != nil {
 		return nil, errUnauthenticated
 	}
-	nonce, err1 := base64.RawURLEncoding.DecodeString(get(wire.KeyNonce))
-	sig, err2 := base64.RawURLEncoding.DecodeString(get(wire.KeySignature))
-	if err1 != nil || err2 != nil || len(nonce) != 16 {
-		return nil, errUnauthenticated
-	}
-	at, now := time.UnixMilli(ms), s.cfg.Now()
+	orgID, deviceID, nonce := rs.Organisation, rs.Device, rs.Nonce
+	at, now := rs.Time, s.cfg.Now()
 	if at.Before(now.Add(-wire.MaxSkew)) || at.After(now.Add(wire.MaxSkew)) || at.Before(s.started.Add(-time.Second)) {
 		return nil, errUnauthenticated
 	}
@@ -147,11 +134,7 @@ func (s *Server) authenticate(ctx context.Context, method string, req proto.Mess
 	if !ok {
 		return nil, errUnauthenticated
 	}
-	msg, err := wire.Message(method, orgID, deviceID, at, nonce, req)
-	if err != nil {
-		return nil, errUnauthenticated
-	}
-	if wire.Verify(device.VerifyKey, msg, sig) != nil {
+	if rs.Verify(device.VerifyKey, method, req) != nil {
 		return nil, errUnauthenticated
 	}
 	user, _ := org.User(device.UserID)
@@ -190,16 +173,6 @@ func peerAddr(ctx context.Context) string {
 		return p.Addr.String()
 	}
 	return ""
-}
-
-// Nonces is a replay cache shared by the server processes of one store.
-type Nonces interface {
-	// Fresh records a device's request nonce and reports whether it was
-	// new; at is the request's time.
-	Fresh(ctx context.Context, deviceID string, nonce []byte, at time.Time) (bool, error)
-	// Forget drops the nonces of requests made before a time: those
-	// requests are refused as too old anyway.
-	Forget(ctx context.Context, before time.Time) error
 }
 
 // nonceCache remembers the nonces of the last 2×MaxSkew, so that a request

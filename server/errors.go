@@ -17,8 +17,6 @@ var (
 	errForbidden           = wire.ErrForbidden
 	errOrganisationUnknown = wire.ErrOrganisationUnknown
 	errInvitationUnusable  = wire.ErrInvitationUnusable
-	errEnrolmentAborted    = wire.ErrEnrolmentAborted
-	errEnrolmentStale      = wire.ErrEnrolmentStale
 	errBadRequest          = wire.ErrBadRequest
 )
 
@@ -38,6 +36,10 @@ func (s *Server) toStatus(ctx context.Context, method string, err error) error {
 		err = wire.ErrLogMoved
 	case errors.Is(err, store.ErrInvitationUnusable):
 		err = wire.ErrInvitationUnusable
+	case errors.Is(err, store.ErrEnrolmentAborted):
+		err = wire.ErrEnrolmentAborted
+	case errors.Is(err, store.ErrEnrolmentStale):
+		err = wire.ErrEnrolmentStale
 	case errors.Is(err, store.ErrBadToken):
 		err = wire.ErrBadBootstrapToken
 	case errors.Is(err, store.ErrNotFound):

@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
@@ -17,6 +19,41 @@ import (
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/server/store"
 )
+
+// Operator is what the server's operator does to it: the same commands
+// whether the server runs, through its operator socket (DialOperator), or
+// not, on the store itself (StoreOperator). The operator socket serves a
+// StoreOperator, so each command is written once.
+type Operator interface {
+	// CreateOrganisation records a new organisation and returns its id and
+	// bootstrap link (SPEC.md §7.3).
+	CreateOrganisation(ctx context.Context, name string) (CreatedOrganisation, error)
+	// ListOrganisations lists every organisation, by id.
+	ListOrganisations(ctx context.Context) ([]OrganisationSummary, error)
+	// SetLimits sets an organisation's quotas; none may be negative.
+	SetLimits(ctx context.Context, orgID string, l store.Limits) error
+	// Backup writes a consistent copy of the store to w.
+	Backup(ctx context.Context, w io.Writer) error
+}
+
+// CreatedOrganisation is what creating an organisation gives the operator.
+type CreatedOrganisation struct {
+	ID            string
+	BootstrapLink string // holds the one-time bootstrap token
+}
+
+// OrganisationSummary is what the operator sees of an organisation.
+type OrganisationSummary struct {
+	ID           string
+	Name         string
+	Bootstrapped bool
+	CreatedAt    time.Time
+	Limits       store.Limits
+	UsedBytes    int64
+}
+
+// ErrNegativeLimit is returned by SetLimits for a negative quota.
+var ErrNegativeLimit = errors.New("limits can't be negative")
 
 // NewOrganisation records a new organisation named name and returns its
 // bootstrap link (SPEC.md §7.3).
@@ -33,12 +70,69 @@ func NewOrganisation(ctx context.Context, st store.Store, name, address, pin str
 	return link.Link{Address: address, OrganisationID: org.ID, Pin: pin, Kind: link.KindBootstrap, Token: token}, nil
 }
 
-// operator serves the operator service on a Unix socket in the data
-// directory; only who can reach that file (the operator) can call it.
-type operator struct {
-	coffrev1.UnimplementedOperatorServiceServer
-	s *Server
+// StoreOperator carries out the operator's commands on a store.
+type StoreOperator struct {
+	Store store.Store
+	// LinkParams returns the address and TLS pin that bootstrap links
+	// carry; only CreateOrganisation calls it.
+	LinkParams func() (address, pin string, err error)
+	// Logger (nil: none) hears of every change made.
+	Logger *slog.Logger
 }
+
+var _ Operator = (*StoreOperator)(nil)
+
+func (o *StoreOperator) log() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+// CreateOrganisation records a new organisation (NewOrganisation).
+func (o *StoreOperator) CreateOrganisation(ctx context.Context, name string) (CreatedOrganisation, error) {
+	address, pin, err := o.LinkParams()
+	if err != nil {
+		return CreatedOrganisation{}, err
+	}
+	l, err := NewOrganisation(ctx, o.Store, name, address, pin)
+	if err != nil {
+		return CreatedOrganisation{}, err
+	}
+	o.log().Info("organisation created", "organisation", l.OrganisationID)
+	return CreatedOrganisation{ID: l.OrganisationID, BootstrapLink: l.String()}, nil
+}
+
+// ListOrganisations lists every organisation, by id.
+func (o *StoreOperator) ListOrganisations(ctx context.Context) ([]OrganisationSummary, error) {
+	orgs, err := o.Store.Organisations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sums := make([]OrganisationSummary, 0, len(orgs))
+	for _, org := range orgs {
+		sums = append(sums, OrganisationSummary{
+			ID: org.ID, Name: org.Name, Bootstrapped: org.RootVerifyKey != nil, CreatedAt: org.CreatedAt,
+			Limits: org.Limits, UsedBytes: org.UsedBytes,
+		})
+	}
+	return sums, nil
+}
+
+// SetLimits sets an organisation's quotas (ErrNegativeLimit).
+func (o *StoreOperator) SetLimits(ctx context.Context, orgID string, l store.Limits) error {
+	if l.StorageBytes < 0 || l.Users < 0 {
+		return ErrNegativeLimit
+	}
+	if err := o.Store.SetLimits(ctx, orgID, l); err != nil {
+		return err
+	}
+	o.log().Info("organisation limits set", "organisation", orgID, "storage", l.StorageBytes, "users", l.Users)
+	return nil
+}
+
+// Backup writes a consistent copy of the store to w.
+func (o *StoreOperator) Backup(ctx context.Context, w io.Writer) error { return o.Store.Backup(ctx, w) }
 
 // ListenOperator opens the operator socket at path (mode 0600), replacing
 // a stale one left by a crash.
@@ -55,10 +149,15 @@ func ListenOperator(path string) (net.Listener, error) {
 	return lis, nil
 }
 
-// ServeOperator serves the operator service on lis until ctx ends.
+// ServeOperator serves the operator service on lis until ctx ends; only
+// who can reach that socket (the operator) can call it.
 func (s *Server) ServeOperator(ctx context.Context, lis net.Listener) error {
 	g := grpc.NewServer()
-	coffrev1.RegisterOperatorServiceServer(g, &operator{s: s})
+	coffrev1.RegisterOperatorServiceServer(g, &operatorService{op: &StoreOperator{
+		Store:      s.cfg.Store,
+		LinkParams: func() (string, string, error) { return s.cfg.PublicAddress, s.cfg.Pin, nil },
+		Logger:     s.log,
+	}})
 	go func() { <-ctx.Done(); g.Stop() }()
 	err := g.Serve(lis)
 	if errors.Is(err, grpc.ErrServerStopped) {
@@ -67,30 +166,47 @@ func (s *Server) ServeOperator(ctx context.Context, lis net.Listener) error {
 	return err
 }
 
-func (o *operator) CreateOrganisation(ctx context.Context, req *coffrev1.CreateOrganisationRequest) (*coffrev1.CreateOrganisationResponse, error) {
-	l, err := NewOrganisation(ctx, o.s.cfg.Store, req.GetName(), o.s.cfg.PublicAddress, o.s.cfg.Pin)
+// operatorService is the operator socket's edge: it turns calls into
+// Operator commands and their results into wire messages.
+type operatorService struct {
+	coffrev1.UnimplementedOperatorServiceServer
+	op Operator
+}
+
+func (o *operatorService) CreateOrganisation(ctx context.Context, req *coffrev1.CreateOrganisationRequest) (*coffrev1.CreateOrganisationResponse, error) {
+	created, err := o.op.CreateOrganisation(ctx, req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	o.s.log.Info("organisation created", "organisation", l.OrganisationID)
-	return &coffrev1.CreateOrganisationResponse{OrganisationId: l.OrganisationID, BootstrapLink: l.String()}, nil
+	return &coffrev1.CreateOrganisationResponse{OrganisationId: created.ID, BootstrapLink: created.BootstrapLink}, nil
 }
 
-func (o *operator) ListOrganisations(ctx context.Context, _ *coffrev1.ListOrganisationsRequest) (*coffrev1.ListOrganisationsResponse, error) {
-	orgs, err := o.s.cfg.Store.Organisations(ctx)
+func (o *operatorService) ListOrganisations(ctx context.Context, _ *coffrev1.ListOrganisationsRequest) (*coffrev1.ListOrganisationsResponse, error) {
+	orgs, err := o.op.ListOrganisations(ctx)
 	if err != nil {
 		return nil, err
 	}
 	resp := &coffrev1.ListOrganisationsResponse{}
 	for _, org := range orgs {
-		resp.Organisations = append(resp.Organisations, OrganisationSummary(org))
+		resp.Organisations = append(resp.Organisations, &coffrev1.OrganisationSummary{
+			Id: org.ID, Name: org.Name, Bootstrapped: org.Bootstrapped, CreatedMs: org.CreatedAt.UnixMilli(),
+			StorageLimit: org.Limits.StorageBytes, UserLimit: int32(org.Limits.Users), UsedBytes: org.UsedBytes,
+		})
 	}
 	return resp, nil
 }
 
-func (o *operator) Backup(_ *coffrev1.BackupRequest, stream coffrev1.OperatorService_BackupServer) error {
+func (o *operatorService) SetLimits(ctx context.Context, req *coffrev1.SetLimitsRequest) (*coffrev1.SetLimitsResponse, error) {
+	l := store.Limits{StorageBytes: req.GetStorageLimit(), Users: int(req.GetUserLimit())}
+	if err := o.op.SetLimits(ctx, req.GetOrganisationId(), l); err != nil {
+		return nil, err
+	}
+	return &coffrev1.SetLimitsResponse{}, nil
+}
+
+func (o *operatorService) Backup(_ *coffrev1.BackupRequest, stream coffrev1.OperatorService_BackupServer) error {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(o.s.cfg.Store.Backup(stream.Context(), pw)) }()
+	go func() { pw.CloseWithError(o.op.Backup(stream.Context(), pw)) }()
 	buf := make([]byte, 1<<20)
 	for {
 		n, err := pr.Read(buf)
@@ -109,22 +225,80 @@ func (o *operator) Backup(_ *coffrev1.BackupRequest, stream coffrev1.OperatorSer
 	}
 }
 
-// OrganisationSummary is what the operator sees of an organisation.
-func OrganisationSummary(org store.Organisation) *coffrev1.OrganisationSummary {
-	return &coffrev1.OrganisationSummary{
-		Id: org.ID, Name: org.Name, Bootstrapped: org.RootVerifyKey != nil, CreatedMs: org.CreatedAt.UnixMilli(),
-		StorageLimit: org.Limits.StorageBytes, UserLimit: int32(org.Limits.Users), UsedBytes: org.UsedBytes,
-	}
+// OperatorClient carries out the operator's commands through a running
+// server's operator socket.
+type OperatorClient struct {
+	cc  *grpc.ClientConn
+	api coffrev1.OperatorServiceClient
 }
 
-func (o *operator) SetLimits(ctx context.Context, req *coffrev1.SetLimitsRequest) (*coffrev1.SetLimitsResponse, error) {
-	if req.GetStorageLimit() < 0 || req.GetUserLimit() < 0 {
-		return nil, errors.New("limits can't be negative")
-	}
-	err := o.s.cfg.Store.SetLimits(ctx, req.GetOrganisationId(), store.Limits{StorageBytes: req.GetStorageLimit(), Users: int(req.GetUserLimit())})
+var _ Operator = (*OperatorClient)(nil)
+
+// DialOperator connects to the operator socket at path and checks that a
+// server answers there.
+func DialOperator(ctx context.Context, path string) (*OperatorClient, error) {
+	cc, err := grpc.NewClient("unix://"+path, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, err
 	}
-	o.s.log.Info("organisation limits set", "organisation", req.GetOrganisationId(), "storage", req.GetStorageLimit(), "users", req.GetUserLimit())
-	return &coffrev1.SetLimitsResponse{}, nil
+	c := &OperatorClient{cc: cc, api: coffrev1.NewOperatorServiceClient(cc)}
+	if _, err := c.api.ListOrganisations(ctx, &coffrev1.ListOrganisationsRequest{}); err != nil {
+		cc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close closes the connection.
+func (c *OperatorClient) Close() error { return c.cc.Close() }
+
+// CreateOrganisation asks the server to create an organisation.
+func (c *OperatorClient) CreateOrganisation(ctx context.Context, name string) (CreatedOrganisation, error) {
+	resp, err := c.api.CreateOrganisation(ctx, &coffrev1.CreateOrganisationRequest{Name: name})
+	if err != nil {
+		return CreatedOrganisation{}, err
+	}
+	return CreatedOrganisation{ID: resp.GetOrganisationId(), BootstrapLink: resp.GetBootstrapLink()}, nil
+}
+
+// ListOrganisations asks the server for every organisation.
+func (c *OperatorClient) ListOrganisations(ctx context.Context) ([]OrganisationSummary, error) {
+	resp, err := c.api.ListOrganisations(ctx, &coffrev1.ListOrganisationsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	sums := make([]OrganisationSummary, 0, len(resp.GetOrganisations()))
+	for _, o := range resp.GetOrganisations() {
+		sums = append(sums, OrganisationSummary{
+			ID: o.GetId(), Name: o.GetName(), Bootstrapped: o.GetBootstrapped(), CreatedAt: time.UnixMilli(o.GetCreatedMs()),
+			Limits: store.Limits{StorageBytes: o.GetStorageLimit(), Users: int(o.GetUserLimit())}, UsedBytes: o.GetUsedBytes(),
+		})
+	}
+	return sums, nil
+}
+
+// SetLimits asks the server to set an organisation's quotas.
+func (c *OperatorClient) SetLimits(ctx context.Context, orgID string, l store.Limits) error {
+	_, err := c.api.SetLimits(ctx, &coffrev1.SetLimitsRequest{OrganisationId: orgID, StorageLimit: l.StorageBytes, UserLimit: int32(l.Users)})
+	return err
+}
+
+// Backup streams the server's backup to w.
+func (c *OperatorClient) Backup(ctx context.Context, w io.Writer) error {
+	stream, err := c.api.Backup(ctx, &coffrev1.BackupRequest{})
+	if err != nil {
+		return err
+	}
+	for {
+		chunk, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(chunk.GetChunk()); err != nil {
+			return err
+		}
+	}
 }

@@ -33,12 +33,12 @@ type Config struct {
 	Blocks store.BlockStore
 	// Bus and Relay reach the other server processes sharing the store;
 	// nil means this process is alone (in-memory).
-	Bus   Bus
-	Relay Relay
+	Bus   store.Bus
+	Relay store.Relay
 	// Nonces, if not nil, is a replay cache shared with the other server
 	// processes: a request replayed to another process is refused too
 	// (SPEC.md §6.1). Each process keeps its own cache in front of it.
-	Nonces Nonces
+	Nonces store.Nonces
 	// PublicAddress is the host:port clients reach, written into links.
 	PublicAddress string
 	// Pin is the TLS public-key pin written into links ("" for a CA certificate).
@@ -67,8 +67,8 @@ type Server struct {
 
 	cfg     Config
 	log     *slog.Logger
-	bus     Bus
-	relay   Relay
+	bus     store.Bus
+	relay   store.Relay
 	nonces  *nonceCache
 	limiter *limiter
 	metrics *metrics
@@ -98,10 +98,10 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Bus == nil {
-		cfg.Bus = NewLocalBus()
+		cfg.Bus = store.NewLocalBus()
 	}
 	if cfg.Relay == nil {
-		cfg.Relay = NewLocalRelay()
+		cfg.Relay = store.NewLocalRelay()
 	}
 	if cfg.MaxEnrolmentAttempts == 0 {
 		cfg.MaxEnrolmentAttempts = 3

@@ -3,18 +3,15 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"net"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/coffre/coffre/certificate"
@@ -141,18 +138,11 @@ func newDevice(t *testing.T) device {
 // signed returns a context carrying a device signature over req for method.
 func (ts *testServer) signed(t *testing.T, d device, method string, at time.Time, req proto.Message) context.Context {
 	t.Helper()
-	nonce := crypto.RandomBytes(16)
-	msg, err := wire.Message(method, ts.orgID, d.id, at, nonce, req)
+	ctx, err := wire.SignOutgoing(context.Background(), d.key, method, ts.orgID, d.id, at, crypto.RandomBytes(wire.NonceSize), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return metadata.NewOutgoingContext(context.Background(), metadata.Pairs(
-		wire.KeyOrganisation, ts.orgID,
-		wire.KeyDevice, d.id,
-		wire.KeyTime, strconv.FormatInt(at.UnixMilli(), 10),
-		wire.KeyNonce, base64.RawURLEncoding.EncodeToString(nonce),
-		wire.KeySignature, base64.RawURLEncoding.EncodeToString(wire.Sign(d.key, msg)),
-	))
+	return ctx
 }
 
 // publish signs statements by d and appends them, mirroring them locally.

@@ -468,8 +468,7 @@ func (s *Server) Watch(_ *coffrev1.WatchRequest, stream coffrev1.CoffreService_W
 	if err != nil {
 		return s.toStatus(ctx, "Watch", err)
 	}
-	if err := stream.Send(&coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_LogAppended{
-		LogAppended: &coffrev1.LogAppended{HeadPosition: head.Position}}}); err != nil {
+	if err := stream.Send(eventToWire(store.Event{Kind: store.LogAppended, Position: head.Position})); err != nil {
 		return err
 	}
 	for {
@@ -477,8 +476,8 @@ func (s *Server) Watch(_ *coffrev1.WatchRequest, stream coffrev1.CoffreService_W
 		case <-ctx.Done():
 			return nil
 		case ev := <-events:
-			switch e := ev.GetEvent().(type) {
-			case *coffrev1.WatchResponse_LogAppended:
+			switch ev.Kind {
+			case store.LogAppended:
 				// A revocation ends the revoked devices' streams at once.
 				org, err := s.state(ctx, c.orgID)
 				if err != nil {
@@ -488,14 +487,18 @@ func (s *Server) Watch(_ *coffrev1.WatchRequest, stream coffrev1.CoffreService_W
 					return s.toStatus(ctx, "Watch", errDeviceRevoked)
 				}
 				c.org = org
-			case *coffrev1.WatchResponse_VaultAppended:
+			case store.VaultAppended:
 				// Only a vault's members hear of its activity.
-				v, ok := c.org.Vault(e.VaultAppended.GetVaultId())
+				v, ok := c.org.Vault(ev.Vault)
 				if !ok || c.org.RoleOf(v, c.user.ID, s.cfg.Now()) == certificate.RoleNone {
 					continue
 				}
 			}
-			if err := stream.Send(ev); err != nil {
+			w := eventToWire(ev)
+			if w == nil {
+				continue
+			}
+			if err := stream.Send(w); err != nil {
 				return err
 			}
 		}
@@ -526,13 +529,28 @@ func (s *Server) ListConnections(ctx context.Context, req *coffrev1.ListConnecti
 }
 
 func (s *Server) publishHead(orgID string, pos uint64) {
-	s.bus.Publish(orgID, &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_LogAppended{
-		LogAppended: &coffrev1.LogAppended{HeadPosition: pos}}})
+	s.bus.Publish(orgID, store.Event{Kind: store.LogAppended, Position: pos})
 }
 
-func invitationEvent(id string, state store.InvitationState) *coffrev1.WatchResponse {
-	return &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_InvitationChanged{
-		InvitationChanged: &coffrev1.InvitationChanged{InvitationId: id, State: string(state)}}}
+func invitationEvent(id string, state store.InvitationState) store.Event {
+	return store.Event{Kind: store.InvitationChanged, Invitation: id, State: state}
+}
+
+// eventToWire is the one place where a store event becomes what a Watch
+// stream carries; nil for a kind it does not know.
+func eventToWire(ev store.Event) *coffrev1.WatchResponse {
+	switch ev.Kind {
+	case store.LogAppended:
+		return &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_LogAppended{
+			LogAppended: &coffrev1.LogAppended{HeadPosition: ev.Position}}}
+	case store.VaultAppended:
+		return &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_VaultAppended{
+			VaultAppended: &coffrev1.VaultAppended{VaultId: ev.Vault, HeadPosition: ev.Position}}}
+	case store.InvitationChanged:
+		return &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_InvitationChanged{
+			InvitationChanged: &coffrev1.InvitationChanged{InvitationId: ev.Invitation, State: string(ev.State)}}}
+	}
+	return nil
 }
 
 func connectionToWire(c store.Connection) *coffrev1.Connection {

@@ -91,8 +91,7 @@ func (s *Server) VaultAppend(ctx context.Context, req *coffrev1.VaultAppendReque
 		return nil, err
 	}
 	tail.fold(e, store.Head{Position: entry.Position, Hash: entry.Hash})
-	s.bus.Publish(c.orgID, &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_VaultAppended{
-		VaultAppended: &coffrev1.VaultAppended{VaultId: v.ID, HeadPosition: newHead.Position}}})
+	s.bus.Publish(c.orgID, store.Event{Kind: store.VaultAppended, Vault: v.ID, Position: newHead.Position})
 	return &coffrev1.VaultAppendResponse{HeadPosition: newHead.Position}, nil
 }
 

@@ -5,11 +5,15 @@
 package wire
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/coffre/coffre/crypto"
@@ -34,8 +38,17 @@ const HeadContext = "server-head"
 // MaxSkew is how far a request's time may be from the server's clock.
 const MaxSkew = 5 * time.Minute
 
-// ErrBadRequestSignature is returned when the signature does not verify.
-var ErrBadRequestSignature = errors.New("request signature does not verify")
+// NonceSize is the length of a request's random nonce.
+const NonceSize = 16
+
+var (
+	// ErrBadRequestSignature is returned when the signature does not verify.
+	ErrBadRequestSignature = errors.New("request signature does not verify")
+	// ErrMalformedRequestSignature is returned by ParseRequestSignature for
+	// metadata that lacks one of the keys, repeats one, or holds a value
+	// that does not decode.
+	ErrMalformedRequestSignature = errors.New("request signature metadata is missing or malformed")
+)
 
 // Message returns the bytes a device signs for one call: the method, the
 // organisation, the device, the time, a random nonce and a digest of the
@@ -61,4 +74,91 @@ func Verify(key crypto.VerifyKey, msg, sig []byte) error {
 		return ErrBadRequestSignature
 	}
 	return nil
+}
+
+// RequestSignature is what a device call carries in its metadata (SPEC.md
+// §6.1): who signs, when, a nonce against replays, and the signature.
+type RequestSignature struct {
+	Organisation string
+	Device       string
+	Time         time.Time // to the millisecond, as it travels
+	Nonce        []byte    // NonceSize random bytes
+	Signature    []byte
+}
+
+// SignRequest signs a call to method carrying req, as device of org at time
+// at with nonce, and returns the metadata to send with it. Every caller
+// (client, tests) signs through it, so the keys and encodings are the
+// server's.
+func SignRequest(key *crypto.SigningKey, method, org, device string, at time.Time, nonce []byte, req proto.Message) (metadata.MD, error) {
+	at = time.UnixMilli(at.UnixMilli())
+	msg, err := Message(method, org, device, at, nonce, req)
+	if err != nil {
+		return nil, err
+	}
+	return RequestSignature{Organisation: org, Device: device, Time: at, Nonce: nonce, Signature: Sign(key, msg)}.Metadata(), nil
+}
+
+// SignOutgoing is SignRequest with the metadata added to ctx's outgoing
+// metadata, as a client interceptor sends it.
+func SignOutgoing(ctx context.Context, key *crypto.SigningKey, method, org, device string, at time.Time, nonce []byte, req proto.Message) (context.Context, error) {
+	md, err := SignRequest(key, method, org, device, at, nonce, req)
+	if err != nil {
+		return nil, err
+	}
+	if out, ok := metadata.FromOutgoingContext(ctx); ok {
+		md = metadata.Join(out, md)
+	}
+	return metadata.NewOutgoingContext(ctx, md), nil
+}
+
+// Metadata encodes r as metadata: the time in Unix milliseconds, the nonce
+// and signature in unpadded base64url.
+func (r RequestSignature) Metadata() metadata.MD {
+	return metadata.Pairs(
+		KeyOrganisation, r.Organisation,
+		KeyDevice, r.Device,
+		KeyTime, strconv.FormatInt(r.Time.UnixMilli(), 10),
+		KeyNonce, base64.RawURLEncoding.EncodeToString(r.Nonce),
+		KeySignature, base64.RawURLEncoding.EncodeToString(r.Signature),
+	)
+}
+
+// HasRequestSignature reports whether md carries a signature at all: a
+// call without one may be a token call.
+func HasRequestSignature(md metadata.MD) bool { return len(md.Get(KeySignature)) > 0 }
+
+// ParseRequestSignature reads a call's signature metadata. Each key must
+// appear exactly once and decode; ErrMalformedRequestSignature otherwise.
+// It does not check the signature: Verify does.
+func ParseRequestSignature(md metadata.MD) (RequestSignature, error) {
+	get := func(k string) string {
+		if v := md.Get(k); len(v) == 1 {
+			return v[0]
+		}
+		return ""
+	}
+	r := RequestSignature{Organisation: get(KeyOrganisation), Device: get(KeyDevice)}
+	ms, err := strconv.ParseInt(get(KeyTime), 10, 64)
+	if err != nil || r.Organisation == "" || r.Device == "" {
+		return RequestSignature{}, ErrMalformedRequestSignature
+	}
+	r.Time = time.UnixMilli(ms)
+	nonce, err1 := base64.RawURLEncoding.DecodeString(get(KeyNonce))
+	sig, err2 := base64.RawURLEncoding.DecodeString(get(KeySignature))
+	if err1 != nil || err2 != nil || len(nonce) != NonceSize || len(sig) == 0 {
+		return RequestSignature{}, ErrMalformedRequestSignature
+	}
+	r.Nonce, r.Signature = nonce, sig
+	return r, nil
+}
+
+// Verify checks that r signs a call to method carrying req with key
+// (ErrBadRequestSignature otherwise).
+func (r RequestSignature) Verify(key crypto.VerifyKey, method string, req proto.Message) error {
+	msg, err := Message(method, r.Organisation, r.Device, r.Time, r.Nonce, req)
+	if err != nil {
+		return ErrBadRequestSignature
+	}
+	return Verify(key, msg, r.Signature)
 }

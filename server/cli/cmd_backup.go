@@ -3,14 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
-	"github.com/coffre/coffre/server/store"
+	"github.com/coffre/coffre/server"
 )
 
 func newBackupCommand() *cobra.Command {
@@ -49,26 +47,7 @@ func runBackup(ctx context.Context, dataDir, out string) error {
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	err = withOperator(ctx, dataDir,
-		func(c coffrev1.OperatorServiceClient) error {
-			stream, err := c.Backup(ctx, &coffrev1.BackupRequest{})
-			if err != nil {
-				return err
-			}
-			for {
-				chunk, err := stream.Recv()
-				if err == io.EOF {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				if _, err := f.Write(chunk.GetChunk()); err != nil {
-					return err
-				}
-			}
-		},
-		func(st store.Store) error { return st.Backup(ctx, f) })
+	err = withOperator(ctx, dataDir, func(op server.Operator) error { return op.Backup(ctx, f) })
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}

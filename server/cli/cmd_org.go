@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/server"
 	"github.com/coffre/coffre/server/store"
 )
@@ -44,30 +43,16 @@ Works whether the server is running (through its operator socket) or not.`,
 }
 
 func runOrgCreate(ctx context.Context, out io.Writer, dataDir, name string) error {
-	var id, bootstrap string
-	err := withOperator(ctx, dataDir,
-		func(c coffrev1.OperatorServiceClient) error {
-			resp, err := c.CreateOrganisation(ctx, &coffrev1.CreateOrganisationRequest{Name: name})
-			if err != nil {
-				return err
-			}
-			id, bootstrap = resp.GetOrganisationId(), resp.GetBootstrapLink()
-			return nil
-		},
-		func(st store.Store) error {
-			addr, pin, err := offlineLinkParams(dataDir)
-			if err != nil {
-				return err
-			}
-			l, err := server.NewOrganisation(ctx, st, name, addr, pin)
-			id, bootstrap = l.OrganisationID, l.String()
-			return err
-		})
+	var created server.CreatedOrganisation
+	err := withOperator(ctx, dataDir, func(op server.Operator) (err error) {
+		created, err = op.CreateOrganisation(ctx, name)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("creating organisation: %w", err)
 	}
-	fmt.Fprintf(out, "organisation %q created (id %s)\n", name, id)
-	fmt.Fprintf(out, "bootstrap link (give it to the first administrator; it works once):\n%s\n", bootstrap)
+	fmt.Fprintf(out, "organisation %q created (id %s)\n", name, created.ID)
+	fmt.Fprintf(out, "bootstrap link (give it to the first administrator; it works once):\n%s\n", created.BootstrapLink)
 	return nil
 }
 
@@ -79,36 +64,27 @@ func newOrgListCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
-			var orgs []*coffrev1.OrganisationSummary
-			err := withOperator(ctx, dataDir,
-				func(c coffrev1.OperatorServiceClient) error {
-					resp, err := c.ListOrganisations(ctx, &coffrev1.ListOrganisationsRequest{})
-					orgs = resp.GetOrganisations()
-					return err
-				},
-				func(st store.Store) error {
-					all, err := st.Organisations(ctx)
-					for _, o := range all {
-						orgs = append(orgs, server.OrganisationSummary(o))
-					}
-					return err
-				})
+			var orgs []server.OrganisationSummary
+			err := withOperator(ctx, dataDir, func(op server.Operator) (err error) {
+				orgs, err = op.ListOrganisations(ctx)
+				return err
+			})
 			if err != nil {
 				return err
 			}
 			for _, o := range orgs {
 				state := "waiting for bootstrap"
-				if o.GetBootstrapped() {
+				if o.Bootstrapped {
 					state = "bootstrapped"
 				}
-				usage := fmt.Sprintf("%s used", formatBytes(o.GetUsedBytes()))
-				if o.GetStorageLimit() > 0 {
-					usage += " of " + formatBytes(o.GetStorageLimit())
+				usage := fmt.Sprintf("%s used", formatBytes(o.UsedBytes))
+				if o.Limits.StorageBytes > 0 {
+					usage += " of " + formatBytes(o.Limits.StorageBytes)
 				}
-				if o.GetUserLimit() > 0 {
-					usage += fmt.Sprintf(", at most %d users", o.GetUserLimit())
+				if o.Limits.Users > 0 {
+					usage += fmt.Sprintf(", at most %d users", o.Limits.Users)
 				}
-				fmt.Fprintf(out, "%s  %-24s  %s  created %s  %s\n", o.GetId(), o.GetName(), state, time.UnixMilli(o.GetCreatedMs()).Format(time.RFC3339), usage)
+				fmt.Fprintf(out, "%s  %-24s  %s  created %s  %s\n", o.ID, o.Name, state, time.UnixMilli(o.CreatedAt.UnixMilli()).Format(time.RFC3339), usage)
 			}
 			return nil
 		},
@@ -138,14 +114,9 @@ limit get a clear error naming it.`,
 			if users < 0 {
 				return fmt.Errorf("--users can't be negative")
 			}
-			err = withOperator(ctx, dataDir,
-				func(c coffrev1.OperatorServiceClient) error {
-					_, err := c.SetLimits(ctx, &coffrev1.SetLimitsRequest{OrganisationId: args[0], StorageLimit: limit, UserLimit: int32(users)})
-					return err
-				},
-				func(st store.Store) error {
-					return st.SetLimits(ctx, args[0], store.Limits{StorageBytes: limit, Users: users})
-				})
+			err = withOperator(ctx, dataDir, func(op server.Operator) error {
+				return op.SetLimits(ctx, args[0], store.Limits{StorageBytes: limit, Users: users})
+			})
 			if err != nil {
 				return fmt.Errorf("setting limits: %w", err)
 			}

@@ -1,24 +1,17 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
-	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/server/store/boltstore"
 	"github.com/coffre/coffre/server/store/pgstore"
 )
@@ -124,71 +117,31 @@ func backupKind(path string) (int, error) {
 	switch {
 	case n == 0:
 		return 0, fmt.Errorf("%s is empty, not a coffre backup", path)
-	// The first page of a bbolt file is a meta page: a 16-byte page
-	// header, then the magic number, little-endian.
-	case n >= 20 && bytes.Equal(head[16:20], []byte{0xed, 0xda, 0x0c, 0xed}):
+	case boltstore.IsBackup(head):
 		return kindBolt, nil
-	case bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n"), []byte(`{"format"`)):
+	case pgstore.IsBackup(head):
 		return kindDump, nil
 	}
 	return kindUnknown, fmt.Errorf("%s is not a coffre backup (neither a copy of the embedded store nor a PostgreSQL dump)", path)
 }
 
 // runRestoreEmbedded puts the bbolt backup from in place of dataDir's
-// store: checked, copied next to it, synced, and renamed over it, the old
-// file kept under another name.
+// store (boltstore.Restore), once no server runs on dataDir.
 func runRestoreEmbedded(ctx context.Context, out io.Writer, dataDir, from string) error {
 	if fi, err := os.Stat(dataDir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("no data directory %s: create it (with the TLS certificate and key, and the blocks) first", dataDir)
 	}
-	target := storePath(dataDir)
-	if a, err := os.Stat(from); err == nil {
-		if b, err := os.Stat(target); err == nil && os.SameFile(a, b) {
-			return fmt.Errorf("%s is the store itself, not a backup of it", from)
-		}
-	}
 	if serverAnswers(ctx, dataDir) {
 		return fmt.Errorf("a server is running on %s (its operator socket answers): stop it before restoring", dataDir)
 	}
-	if err := checkUnlocked(target); err != nil {
-		return err
-	}
-	if err := checkBoltBackup(from); err != nil {
-		return err
-	}
-
-	tmp, err := copyInto(dataDir, from)
-	if err != nil {
-		return fmt.Errorf("copying the backup into %s: %w", dataDir, err)
-	}
-	defer os.Remove(tmp) // gone already once renamed
-	// The copy is the store's own: check that the store opens it.
-	st, err := boltstore.Open(tmp, boltstore.Options{})
-	if err != nil {
-		return fmt.Errorf("%s is not a coffre backup: %w", from, err)
-	}
-	orgs, err := st.Organisations(ctx)
-	if err := errors.Join(err, st.Close()); err != nil {
-		return fmt.Errorf("%s is not a coffre backup: %w", from, err)
-	}
-
-	// The server may have been started since the first check.
-	if err := checkUnlocked(target); err != nil {
-		return err
-	}
-	kept, err := keepOld(target)
+	target := storePath(dataDir)
+	r, err := boltstore.Restore(ctx, target, from)
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, target); err != nil {
-		return fmt.Errorf("putting the backup in place: %w", err)
-	}
-	if err := syncDir(dataDir); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "restored %s from %s (%s)\n", target, from, plural(len(orgs), "organisation"))
-	if kept != "" {
-		fmt.Fprintf(out, "the store it replaced is kept as %s\n", kept)
+	fmt.Fprintf(out, "restored %s from %s (%s)\n", target, from, plural(r.Organisations, "organisation"))
+	if r.Kept != "" {
+		fmt.Fprintf(out, "the store it replaced is kept as %s\n", r.Kept)
 	}
 	fmt.Fprintf(out, "blocks are not in the backup: if %s was lost too, put your copy back; then start the server\n", filepath.Join(dataDir, "blocks"))
 	return nil
@@ -197,164 +150,13 @@ func runRestoreEmbedded(ctx context.Context, out io.Writer, dataDir, from string
 // serverAnswers says whether a server answers on dataDir's operator
 // socket.
 func serverAnswers(ctx context.Context, dataDir string) bool {
-	sock, err := filepath.Abs(operatorPath(dataDir))
-	if err != nil {
-		return false
-	}
-	if _, err := os.Stat(sock); err != nil {
-		return false
-	}
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	_, err = coffrev1.NewOperatorServiceClient(conn).ListOrganisations(ctx, &coffrev1.ListOrganisationsRequest{})
-	return err == nil
-}
-
-// checkUnlocked fails if another process holds the bbolt file at path (a
-// server holds it for as long as it runs). A file that is missing or
-// does not open is not held: it is what a restore replaces.
-func checkUnlocked(path string) error {
-	if _, err := os.Stat(path); err != nil {
-		return nil
+	op, ok := runningOperator(ctx, dataDir)
+	if ok {
+		op.Close()
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return fmt.Errorf("%s is in use by another process (a server still running?): stop it before restoring", path)
-	}
-	if err == nil {
-		db.Close()
-	}
-	return nil
-}
-
-// checkBoltBackup opens the bbolt file at path read-only and checks that
-// it holds what every store holds (boltstore.go's layout: the meta bucket
-// with a version, the orgs and org buckets, and the sub-buckets of each
-// organisation) and that bbolt finds its pages consistent.
-func checkBoltBackup(path string) (err error) {
-	notBackup := func(format string, args ...any) error {
-		return fmt.Errorf("%s is not a coffre backup: %s", path, fmt.Sprintf(format, args...))
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("reading the backup: %w", err)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	switch {
-	case errors.Is(err, berrors.ErrTimeout):
-		return fmt.Errorf("%s is in use by another process: give a backup, not a running server's store", path)
-	case err != nil:
-		return notBackup("%v", err)
-	}
-	defer db.Close()
-	// A file cut short is mapped past its end, and reading there faults:
-	// make that a panic this function recovers from.
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			err = notBackup("it is damaged (%v)", r)
-		}
-	}()
-	return db.View(func(tx *bolt.Tx) error {
-		if tx.Size() > fi.Size() {
-			return notBackup("it is cut short (%d bytes of %d)", fi.Size(), tx.Size())
-		}
-		var damage error
-		for err := range tx.Check() { // read to the end: Check stops then
-			if damage == nil {
-				damage = err
-			}
-		}
-		if damage != nil {
-			return notBackup("it is damaged (%v)", damage)
-		}
-		meta := tx.Bucket([]byte("meta"))
-		if meta == nil || len(meta.Get([]byte("version"))) == 0 {
-			return notBackup("it has no format version")
-		}
-		orgs, org := tx.Bucket([]byte("orgs")), tx.Bucket([]byte("org"))
-		if orgs == nil || org == nil {
-			return notBackup("it has no organisations bucket")
-		}
-		err := orgs.ForEach(func(id, _ []byte) error {
-			b := org.Bucket(id)
-			if b == nil {
-				return notBackup("organisation %s has no data", id)
-			}
-			for _, sub := range []string{"log", "invitations", "invitation-tokens", "connections", "connections-by-time"} {
-				if b.Bucket([]byte(sub)) == nil {
-					return notBackup("organisation %s lacks its %s", id, sub)
-				}
-			}
-			return nil
-		})
-		return err
-	})
-}
-
-// copyInto copies the file from to a new temporary file in dir, synced to
-// disk, and returns its path.
-func copyInto(dir, from string) (string, error) {
-	src, err := os.Open(from)
-	if err != nil {
-		return "", err
-	}
-	defer src.Close()
-	dst, err := os.CreateTemp(dir, ".restore-*")
-	if err != nil {
-		return "", err
-	}
-	_, err = io.Copy(dst, src)
-	if err == nil {
-		err = dst.Chmod(0o600)
-	}
-	if err == nil {
-		err = dst.Sync()
-	}
-	if err := errors.Join(err, dst.Close()); err != nil {
-		os.Remove(dst.Name())
-		return "", err
-	}
-	return dst.Name(), nil
-}
-
-// keepOld gives the store at target a second name,
-// coffre.db.before-restore-TIME, and returns it ("" when there is no
-// store). A hard link keeps target in place until the rename over it, so
-// that there is always a store there; where links can't be made, the file
-// is moved.
-func keepOld(target string) (string, error) {
-	if _, err := os.Lstat(target); errors.Is(err, os.ErrNotExist) {
-		return "", nil
-	}
-	stamp := time.Now().UTC().Format("20060102T150405Z")
-	kept := target + ".before-restore-" + stamp
-	for i := 2; ; i++ {
-		if _, err := os.Lstat(kept); errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		kept = fmt.Sprintf("%s.before-restore-%s-%d", target, stamp, i)
-	}
-	if err := os.Link(target, kept); err != nil {
-		if err := os.Rename(target, kept); err != nil {
-			return "", fmt.Errorf("keeping the current store: %w", err)
-		}
-	}
-	return kept, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return ok
 }
 
 // runRestorePostgres loads the dump from into the database at url, which

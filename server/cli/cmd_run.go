@@ -121,9 +121,9 @@ func hasPassword(conn string) bool {
 type backend struct {
 	store  store.Store
 	blocks store.BlockStore
-	bus    server.Bus
-	relay  server.Relay
-	nonces server.Nonces
+	bus    store.Bus
+	relay  store.Relay
+	nonces store.Nonces
 }
 
 // openBackend opens the stores: the PostgreSQL database if one is named,

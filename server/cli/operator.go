@@ -9,26 +9,22 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
-	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/server"
 	"github.com/coffre/coffre/server/store"
 	"github.com/coffre/coffre/server/store/boltstore"
 	"github.com/coffre/coffre/server/store/pgstore"
 )
 
-// withOperator calls the running server through its operator socket when
-// there is one, and otherwise opens the store directly: the PostgreSQL
-// database named in COFFRE_SERVER_POSTGRES, which other servers may be
-// using too, or else the embedded store (the server is not running, so
-// nothing else holds it).
-func withOperator(ctx context.Context, dataDir string, running func(coffrev1.OperatorServiceClient) error, offline func(store.Store) error) error {
+// withOperator runs fn with the running server's Operator, through its
+// operator socket, when one answers there, and otherwise with one on the
+// store directly: the PostgreSQL database named in COFFRE_SERVER_POSTGRES,
+// which other servers may be using too, or else the embedded store (the
+// server is not running, so nothing else holds it).
+func withOperator(ctx context.Context, dataDir string, fn func(server.Operator) error) error {
 	// A server that is starting holds the store before its socket answers:
 	// wait a little for the socket rather than fail on the lock.
 	for attempt := 0; ; attempt++ {
-		err := tryOperator(ctx, dataDir, running, offline)
+		err := tryOperator(ctx, dataDir, fn)
 		if !errors.Is(err, boltstore.ErrLocked) || attempt >= 20 {
 			return err
 		}
@@ -40,39 +36,44 @@ func withOperator(ctx context.Context, dataDir string, running func(coffrev1.Ope
 	}
 }
 
-func tryOperator(ctx context.Context, dataDir string, running func(coffrev1.OperatorServiceClient) error, offline func(store.Store) error) error {
-	sock, err := filepath.Abs(operatorPath(dataDir))
-	if err != nil {
-		return err
+func tryOperator(ctx context.Context, dataDir string, fn func(server.Operator) error) error {
+	if op, ok := runningOperator(ctx, dataDir); ok {
+		defer op.Close()
+		return fn(op)
 	}
-	if _, err := os.Stat(sock); err == nil {
-		conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err == nil {
-			defer conn.Close()
-			client := coffrev1.NewOperatorServiceClient(conn)
-			_, probe := client.ListOrganisations(ctx, &coffrev1.ListOrganisationsRequest{})
-			if probe == nil {
-				return running(client)
-			}
-		}
-	}
+	var st store.Store
 	if url := os.Getenv(postgresEnv); url != "" {
-		st, err := pgstore.Open(ctx, url)
+		pg, err := pgstore.Open(ctx, url)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
-		return offline(st)
-	}
-	if _, err := os.Stat(storePath(dataDir)); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no coffre store in %s: start 'coffre-server run --data %s' once first, or set %s to reach a PostgreSQL store", dataDir, dataDir, postgresEnv)
-	}
-	st, err := boltstore.Open(storePath(dataDir), boltstore.Options{})
-	if err != nil {
-		return err
+		st = pg
+	} else {
+		if _, err := os.Stat(storePath(dataDir)); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("no coffre store in %s: start 'coffre-server run --data %s' once first, or set %s to reach a PostgreSQL store", dataDir, dataDir, postgresEnv)
+		}
+		bolt, err := boltstore.Open(storePath(dataDir), boltstore.Options{})
+		if err != nil {
+			return err
+		}
+		st = bolt
 	}
 	defer st.Close()
-	return offline(st)
+	return fn(&server.StoreOperator{Store: st, LinkParams: func() (string, string, error) { return offlineLinkParams(dataDir) }})
+}
+
+// runningOperator returns the Operator of the server running on dataDir,
+// if one answers on its operator socket.
+func runningOperator(ctx context.Context, dataDir string) (*server.OperatorClient, bool) {
+	sock, err := filepath.Abs(operatorPath(dataDir))
+	if err != nil {
+		return nil, false
+	}
+	if _, err := os.Stat(sock); err != nil {
+		return nil, false
+	}
+	op, err := server.DialOperator(ctx, sock)
+	return op, err == nil
 }
 
 // offlineLinkParams returns the address and TLS pin a stopped server would

@@ -11,12 +11,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/coffre/coffre/certificate"
@@ -176,17 +174,10 @@ func (o *benchOrg) dial() error {
 	}
 	orgID, deviceID, key := o.admin.Identity().OrganisationID, o.keys.DeviceID, o.signKey
 	sign := func(c context.Context, method string, req any, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		now := time.Now()
-		nonce := crypto.RandomBytes(16)
-		msg, err := wire.Message(method, orgID, deviceID, now, nonce, req.(proto.Message))
+		c, err := wire.SignOutgoing(c, key, method, orgID, deviceID, time.Now(), crypto.RandomBytes(wire.NonceSize), req.(proto.Message))
 		if err != nil {
 			return err
 		}
-		c = metadata.AppendToOutgoingContext(c,
-			wire.KeyOrganisation, orgID, wire.KeyDevice, deviceID,
-			wire.KeyTime, strconv.FormatInt(now.UnixMilli(), 10),
-			wire.KeyNonce, base64.RawURLEncoding.EncodeToString(nonce),
-			wire.KeySignature, base64.RawURLEncoding.EncodeToString(wire.Sign(key, msg)))
 		return invoker(c, method, req, reply, cc, opts...)
 	}
 	cc, err := grpc.NewClient("passthrough:///"+o.srv.Addr,

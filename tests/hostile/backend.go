@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/coffre/coffre/server"
 	"github.com/coffre/coffre/server/store"
 	"github.com/coffre/coffre/tests/testbackend"
 )
@@ -95,9 +94,9 @@ type backing interface {
 type opened struct {
 	store  store.Store
 	blocks store.BlockStore
-	bus    server.Bus
-	relay  server.Relay
-	nonces server.Nonces
+	bus    store.Bus
+	relay  store.Relay
+	nonces store.Nonces
 }
 
 func (o opened) close() {

@@ -10,14 +10,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/coffre/coffre/certificate"
@@ -363,17 +361,7 @@ func (sg *Signer) outgoing(c context.Context, method string, req proto.Message) 
 	if sg.Nonce != nil {
 		nonce = sg.Nonce()
 	}
-	msg, err := wire.Message(method, sg.OrganisationID, sg.DeviceID, now, nonce, req)
-	if err != nil {
-		return nil, err
-	}
-	return metadata.AppendToOutgoingContext(c,
-		wire.KeyOrganisation, sg.OrganisationID,
-		wire.KeyDevice, sg.DeviceID,
-		wire.KeyTime, strconv.FormatInt(now.UnixMilli(), 10),
-		wire.KeyNonce, base64.RawURLEncoding.EncodeToString(nonce),
-		wire.KeySignature, base64.RawURLEncoding.EncodeToString(wire.Sign(sg.Key, msg)),
-	), nil
+	return wire.SignOutgoing(c, sg.Key, method, sg.OrganisationID, sg.DeviceID, now, nonce, req)
 }
 
 // Dial returns a raw gRPC client of the server (TLS, pinned). With a

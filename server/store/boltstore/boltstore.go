@@ -19,7 +19,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -46,6 +45,10 @@ var (
 	bucketConnT  = []byte("connections-by-time")
 	bucketVaults = []byte("vaults")
 )
+
+// orgBuckets are the sub-buckets CreateOrganisation makes in each
+// organisation's bucket; vaults is made by the first vault append.
+var orgBuckets = [][]byte{bucketLog, bucketInv, bucketInvTok, bucketConn, bucketConnT}
 
 // Options tunes Open.
 type Options struct {
@@ -105,30 +108,6 @@ func Open(path string, opts Options) (*Store, error) {
 
 // Close releases the file. Calling it again does nothing.
 func (s *Store) Close() error { return s.db.Close() }
-
-// Backup writes a consistent copy of the bbolt file to w; the copy opens
-// with Open. Writers are not blocked while it runs.
-func (s *Store) Backup(ctx context.Context, w io.Writer) error {
-	return s.view(ctx, func(tx *bolt.Tx) error {
-		if _, err := tx.WriteTo(ctxWriter{ctx, w}); err != nil {
-			return fmt.Errorf("backing up store: %w", err)
-		}
-		return nil
-	})
-}
-
-// ctxWriter stops a long backup when its context is cancelled.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
-}
 
 // view and update check ctx before starting: bbolt transactions can't be
 // cancelled once running, but they are short.

@@ -40,7 +40,7 @@ func (s *Store) CreateOrganisation(ctx context.Context, org store.Organisation) 
 		if err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketLog, bucketInv, bucketInvTok, bucketConn, bucketConnT} {
+		for _, name := range orgBuckets {
 			if _, err := b.CreateBucket(name); err != nil {
 				return err
 			}

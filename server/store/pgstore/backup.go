@@ -20,6 +20,7 @@ package pgstore
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,12 @@ const (
 	backupFormat  = "coffre-pgstore-backup"
 	backupVersion = 1
 )
+
+// IsBackup says whether head, the first bytes of a file, looks like a dump
+// written by Backup; Restore checks it.
+func IsBackup(head []byte) bool {
+	return bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n"), []byte(`{"format"`))
+}
 
 type backupHeader struct {
 	Format  string `json:"format"`

@@ -5,14 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
-	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/server/store"
 )
 
 // Bus timings and bounds.
@@ -27,21 +27,21 @@ const (
 	catchUpTimeout = 10 * time.Second
 )
 
-// Bus carries the events of Watch streams (server.Bus) between every
+// Bus carries the events of Watch streams (store.Bus) between every
 // server process sharing the database, through LISTEN/NOTIFY on
 // coffre_events. A notification's payload is
 //
 //	SENDER ORGANISATION EVENT
 //
 // separated by single spaces: SENDER is the publishing Bus's random id
-// (32 hex digits), ORGANISATION the organisation id, EVENT the
-// WatchResponse in protobuf, base64 (standard, padded). Events are small,
-// far below the 8000-byte limit.
+// (32 hex digits), ORGANISATION the organisation id, EVENT the store.Event
+// in JSON, base64 (standard, padded). Events are small, far below the
+// 8000-byte limit.
 //
 // Publish hands the event to this process's subscribers at once, then
 // sends it to the others; a Bus ignores the notifications it sent itself,
 // so every subscriber gets each event once. Delivery is best effort, as
-// server.Bus allows: a subscriber whose buffer is full misses the event,
+// store.Bus allows: a subscriber whose buffer is full misses the event,
 // and so does every other process if the database cannot take the
 // notification within publishTimeout. After its listening connection comes
 // back, a Bus gives its subscribers the current head of every log of their
@@ -52,7 +52,7 @@ type Bus struct {
 	sender string
 
 	mu   sync.Mutex
-	subs map[string]map[chan *coffrev1.WatchResponse]struct{} // by organisation
+	subs map[string]map[chan store.Event]struct{} // by organisation
 }
 
 // NewBus returns the Bus of this process on s's database, listening until
@@ -66,7 +66,7 @@ func NewBus(s *Store, logger *slog.Logger) *Bus {
 	rand.Read(id)
 	b := &Bus{
 		s: s, log: logger, sender: hex.EncodeToString(id),
-		subs: map[string]map[chan *coffrev1.WatchResponse]struct{}{},
+		subs: map[string]map[chan store.Event]struct{}{},
 	}
 	s.notifier.register(eventsChannel, b, logger)
 	return b
@@ -75,11 +75,11 @@ func NewBus(s *Store, logger *slog.Logger) *Bus {
 // Subscribe returns a channel of the organisation's events and the func
 // that ends the subscription. The channel is buffered; events that find it
 // full are dropped.
-func (b *Bus) Subscribe(orgID string) (<-chan *coffrev1.WatchResponse, func()) {
-	ch := make(chan *coffrev1.WatchResponse, 64)
+func (b *Bus) Subscribe(orgID string) (<-chan store.Event, func()) {
+	ch := make(chan store.Event, 64)
 	b.mu.Lock()
 	if b.subs[orgID] == nil {
-		b.subs[orgID] = map[chan *coffrev1.WatchResponse]struct{}{}
+		b.subs[orgID] = map[chan store.Event]struct{}{}
 	}
 	b.subs[orgID][ch] = struct{}{}
 	b.mu.Unlock()
@@ -98,9 +98,9 @@ func (b *Bus) Subscribe(orgID string) (<-chan *coffrev1.WatchResponse, func()) {
 
 // Publish hands ev to this process's subscribers of the organisation, then
 // notifies the other processes, waiting at most publishTimeout.
-func (b *Bus) Publish(orgID string, ev *coffrev1.WatchResponse) {
+func (b *Bus) Publish(orgID string, ev store.Event) {
 	b.deliver(orgID, ev)
-	data, err := proto.Marshal(ev)
+	data, err := json.Marshal(ev)
 	if err != nil {
 		b.log.Error("event not sent to the other server processes", "organisation", orgID, "error", err)
 		return
@@ -118,7 +118,7 @@ func (b *Bus) Publish(orgID string, ev *coffrev1.WatchResponse) {
 }
 
 // deliver hands ev to this process's subscribers, never waiting for one.
-func (b *Bus) deliver(orgID string, ev *coffrev1.WatchResponse) {
+func (b *Bus) deliver(orgID string, ev store.Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for ch := range b.subs[orgID] {
@@ -148,9 +148,12 @@ func (b *Bus) notified(payload string) {
 		return
 	}
 	data, err := base64.StdEncoding.DecodeString(encoded)
-	ev := &coffrev1.WatchResponse{}
+	var ev store.Event
 	if err == nil {
-		err = proto.Unmarshal(data, ev)
+		err = json.Unmarshal(data, &ev)
+	}
+	if err == nil && ev.Kind != store.LogAppended && ev.Kind != store.VaultAppended && ev.Kind != store.InvitationChanged {
+		err = fmt.Errorf("unknown event kind %q", ev.Kind)
 	}
 	if err != nil {
 		b.log.Warn("malformed event notification ignored", "organisation", orgID, "error", err)
@@ -191,13 +194,9 @@ func (b *Bus) catchUp(orgs []string) {
 			b.log.Warn("cannot catch up with the events missed while not listening", "error", err)
 			return
 		}
-		var ev *coffrev1.WatchResponse
-		if logID == orgLogID {
-			ev = &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_LogAppended{
-				LogAppended: &coffrev1.LogAppended{HeadPosition: uint64(pos)}}}
-		} else {
-			ev = &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_VaultAppended{
-				VaultAppended: &coffrev1.VaultAppended{VaultId: logID, HeadPosition: uint64(pos)}}}
+		ev := store.Event{Kind: store.LogAppended, Position: uint64(pos)}
+		if logID != orgLogID {
+			ev = store.Event{Kind: store.VaultAppended, Vault: logID, Position: uint64(pos)}
 		}
 		b.deliver(orgID, ev)
 	}

@@ -4,28 +4,23 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
-	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/server/store"
 )
 
-func vaultEvent(vault string, pos uint64) *coffrev1.WatchResponse {
-	return &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_VaultAppended{
-		VaultAppended: &coffrev1.VaultAppended{VaultId: vault, HeadPosition: pos}}}
+func vaultEvent(vault string, pos uint64) store.Event {
+	return store.Event{Kind: store.VaultAppended, Vault: vault, Position: pos}
 }
 
-func logEvent(pos uint64) *coffrev1.WatchResponse {
-	return &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_LogAppended{
-		LogAppended: &coffrev1.LogAppended{HeadPosition: pos}}}
+func logEvent(pos uint64) store.Event {
+	return store.Event{Kind: store.LogAppended, Position: pos}
 }
 
 // wantEvent fails the test unless ch gives want within a second.
-func wantEvent(t *testing.T, what string, ch <-chan *coffrev1.WatchResponse, want *coffrev1.WatchResponse) {
+func wantEvent(t *testing.T, what string, ch <-chan store.Event, want store.Event) {
 	t.Helper()
 	select {
 	case got := <-ch:
-		if !proto.Equal(got, want) {
+		if got != want {
 			t.Fatalf("%s: got event %v, want %v", what, got, want)
 		}
 	case <-time.After(time.Second):
@@ -34,7 +29,7 @@ func wantEvent(t *testing.T, what string, ch <-chan *coffrev1.WatchResponse, wan
 }
 
 // wantNoEvent fails the test if ch gives anything within d.
-func wantNoEvent(t *testing.T, what string, ch <-chan *coffrev1.WatchResponse, d time.Duration) {
+func wantNoEvent(t *testing.T, what string, ch <-chan store.Event, d time.Duration) {
 	t.Helper()
 	select {
 	case got := <-ch:
@@ -123,17 +118,17 @@ func TestBusCatchUp(t *testing.T) {
 	defer cancel()
 
 	killListeners(t, s1)
-	got := map[string]bool{}
+	got := map[store.Event]bool{}
 	for range 2 {
 		select {
 		case ev := <-on1:
-			got[ev.String()] = true
+			got[ev] = true
 		case <-time.After(5 * time.Second):
 			t.Fatalf("after the listening connection came back: got %v, want the head of both logs", got)
 		}
 	}
-	for _, want := range []*coffrev1.WatchResponse{logEvent(0), vaultEvent("vault001", 1)} {
-		if !got[want.String()] {
+	for _, want := range []store.Event{logEvent(0), vaultEvent("vault001", 1)} {
+		if !got[want] {
 			t.Fatalf("after the listening connection came back: got %v, want %v among them", got, want)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Nonces is the replay cache of request nonces (server.Nonces, SPEC.md
+// Nonces is the replay cache of request nonces (store.Nonces, SPEC.md
 // §6.1 and §13) in the database of a Store, shared by every server process
 // on it: a request accepted by one process is refused if replayed to
 // another.

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coffre/coffre/server"
+	"github.com/coffre/coffre/server/store"
 )
 
-var _ server.Nonces = (*Nonces)(nil)
+var _ store.Nonces = (*Nonces)(nil)
 
 // A nonce recorded through one process is not fresh through another; of
 // many processes recording one nonce at once exactly one sees it fresh;

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -390,4 +391,22 @@ func pick(lines []string, is ...int) []string {
 		out = append(out, lines[i])
 	}
 	return out
+}
+
+// TestIsBackup: a dump is recognised by its header, a bbolt file is not.
+func TestIsBackup(t *testing.T) {
+	var dump bytes.Buffer
+	if err := json.NewEncoder(&dump).Encode(backupHeader{Format: backupFormat, Version: backupVersion}); err != nil {
+		t.Fatal(err)
+	}
+	if !IsBackup(dump.Bytes()) {
+		t.Errorf("IsBackup(%q) = false", dump.Bytes())
+	}
+	bolt := make([]byte, 64)
+	copy(bolt[16:], []byte{0xed, 0xda, 0x0c, 0xed})
+	for _, head := range [][]byte{nil, []byte("shopping list\n"), bolt} {
+		if IsBackup(head) {
+			t.Errorf("IsBackup(%q) = true", head)
+		}
+	}
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/coffre/coffre/wire"
+	"github.com/coffre/coffre/server/store"
 )
 
 // Relay poll intervals: a waiter reads its box again after this long
@@ -24,10 +24,10 @@ var (
 	relayPollDown = 200 * time.Millisecond
 )
 
-// Relay is the enrolment relay (server.Relay) of every server process
+// Relay is the enrolment relay (store.Relay) of every server process
 // sharing the database, so that greeter and claimer may be connected to
 // different ones. It follows the in-memory relay's rules exactly
-// (server.NewLocalRelay): a box has a current attempt, a set of aborted
+// (store.NewLocalRelay): a box has a current attempt, a set of aborted
 // attempts and the messages of the current attempt, by side and step.
 //
 // The boxes are rows of relay_boxes and the messages rows of
@@ -112,8 +112,8 @@ func (r *Relay) Start(ctx context.Context, name string) (uint32, error) {
 	return uint32(attempt), nil
 }
 
-// Post stores a message of the current attempt: wire.ErrEnrolmentAborted
-// for an aborted attempt, wire.ErrEnrolmentStale for another attempt or a
+// Post stores a message of the current attempt: store.ErrEnrolmentAborted
+// for an aborted attempt, store.ErrEnrolmentStale for another attempt or a
 // step already posted.
 func (r *Relay) Post(ctx context.Context, name string, attempt, side, step uint32, payload []byte) error {
 	if payload == nil {
@@ -127,10 +127,10 @@ func (r *Relay) Post(ctx context.Context, name string, attempt, side, step uint3
 		}
 		switch {
 		case slices.Contains(b.aborted, int64(attempt)):
-			refused = wire.ErrEnrolmentAborted
+			refused = store.ErrEnrolmentAborted
 			return nil
 		case int64(attempt) != b.attempt:
-			refused = wire.ErrEnrolmentStale
+			refused = store.ErrEnrolmentStale
 			return nil
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO relay_messages (box, attempt, side, step, payload) VALUES ($1, $2, $3, $4, $5)
@@ -139,7 +139,7 @@ func (r *Relay) Post(ctx context.Context, name string, attempt, side, step uint3
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			refused = wire.ErrEnrolmentStale
+			refused = store.ErrEnrolmentStale
 			return nil
 		}
 		return notifyBox(ctx, tx, name)
@@ -175,8 +175,8 @@ func (r *Relay) Abort(ctx context.Context, name string, attempt uint32) (bool, e
 }
 
 // Wait returns the message of (attempt, side, step) once it is there,
-// wire.ErrEnrolmentAborted once the attempt is aborted,
-// wire.ErrEnrolmentStale once a newer attempt started, or ctx's error
+// store.ErrEnrolmentAborted once the attempt is aborted,
+// store.ErrEnrolmentStale once a newer attempt started, or ctx's error
 // when ctx ends; attempt 0 means the newest attempt not aborted. The
 // attempt returned is the one waited for.
 func (r *Relay) Wait(ctx context.Context, name string, attempt, side, step uint32) (uint32, []byte, error) {
@@ -218,9 +218,9 @@ func (r *Relay) Wait(ctx context.Context, name string, attempt, side, step uint3
 		switch {
 		case a == 0:
 		case slices.Contains(b.aborted, int64(a)):
-			return a, nil, wire.ErrEnrolmentAborted
+			return a, nil, store.ErrEnrolmentAborted
 		case int64(a) != b.attempt:
-			return a, nil, wire.ErrEnrolmentStale
+			return a, nil, store.ErrEnrolmentStale
 		case found:
 			if payload == nil {
 				payload = []byte{}

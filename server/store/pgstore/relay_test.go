@@ -9,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coffre/coffre/server"
-	"github.com/coffre/coffre/wire"
+	"github.com/coffre/coffre/server/store"
 )
 
 var (
-	_ server.Relay = (*Relay)(nil)
-	_ server.Bus   = (*Bus)(nil)
+	_ store.Relay = (*Relay)(nil)
+	_ store.Bus   = (*Bus)(nil)
 )
 
 // twoProcesses opens two stores on one new database, as two server
@@ -61,9 +60,9 @@ func errKind(err error) string {
 	switch {
 	case err == nil:
 		return ""
-	case errors.Is(err, wire.ErrEnrolmentStale):
+	case errors.Is(err, store.ErrEnrolmentStale):
 		return "stale"
-	case errors.Is(err, wire.ErrEnrolmentAborted):
+	case errors.Is(err, store.ErrEnrolmentAborted):
 		return "aborted"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "waiting"
@@ -71,7 +70,7 @@ func errKind(err error) string {
 	return "error: " + err.Error()
 }
 
-func runRelayOp(t *testing.T, r server.Relay, o relayOp) relayResult {
+func runRelayOp(t *testing.T, r store.Relay, o relayOp) relayResult {
 	t.Helper()
 	ctx := t.Context()
 	switch o.op {
@@ -103,9 +102,9 @@ func runRelayOp(t *testing.T, r server.Relay, o relayOp) relayResult {
 // other in turn, and wants the same answers.
 func TestRelaySameRules(t *testing.T) {
 	s1, s2 := twoProcesses(t)
-	pg := []server.Relay{NewRelay(s1, nil), NewRelay(s2, nil)}
+	pg := []store.Relay{NewRelay(s1, nil), NewRelay(s2, nil)}
 	waitListening(t, s1, s2)
-	local := server.NewLocalRelay()
+	local := store.NewLocalRelay()
 	const box, other = "org/inv1", "org/inv2"
 	const claimer, greeter = 2, 1
 	ops := []relayOp{
@@ -214,7 +213,7 @@ func TestRelayWaitAcrossStores(t *testing.T) {
 	if live, err := r1.Abort(ctx, box, a); err != nil || !live {
 		t.Fatalf("Abort = %v, %v; want true", live, err)
 	}
-	check("attempt aborted through the other store", ch, a, "", wire.ErrEnrolmentAborted)
+	check("attempt aborted through the other store", ch, a, "", store.ErrEnrolmentAborted)
 
 	a2, err := r1.Start(ctx, box)
 	if err != nil {
@@ -224,7 +223,7 @@ func TestRelayWaitAcrossStores(t *testing.T) {
 	if _, err := r1.Start(ctx, box); err != nil {
 		t.Fatal(err)
 	}
-	check("newer attempt started through the other store", ch, a2, "", wire.ErrEnrolmentStale)
+	check("newer attempt started through the other store", ch, a2, "", store.ErrEnrolmentStale)
 
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

@@ -1,9 +1,20 @@
-package server
+package store
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
+)
+
+// Errors of a Relay.
+var (
+	// ErrEnrolmentAborted is returned by a Relay for an attempt that one
+	// side aborted.
+	ErrEnrolmentAborted = errors.New("enrolment attempt aborted")
+	// ErrEnrolmentStale is returned by a Relay for an attempt that a newer
+	// one replaced, or a step already posted.
+	ErrEnrolmentStale = errors.New("enrolment attempt replaced by a newer one")
 )
 
 // Relay passes enrolment messages between greeter and claimer (SPEC.md
@@ -13,8 +24,8 @@ import (
 type Relay interface {
 	// Start begins a new attempt, dropping the messages of older ones.
 	Start(ctx context.Context, box string) (uint32, error)
-	// Post stores a message of the current attempt (errEnrolmentStale for
-	// an older attempt or a step already posted, errEnrolmentAborted).
+	// Post stores a message of the current attempt (ErrEnrolmentStale for
+	// an older attempt or a step already posted, ErrEnrolmentAborted).
 	Post(ctx context.Context, box string, attempt, side, step uint32, payload []byte) error
 	// Abort marks an attempt aborted; it reports whether the attempt was
 	// live, so that it is counted once.
@@ -27,6 +38,7 @@ type Relay interface {
 }
 
 // NewLocalRelay returns the relay of a single server process, in memory.
+// It is the model the other relays follow (pgstore.Relay).
 func NewLocalRelay() Relay { return newRelay() }
 
 // relay holds enrolment messages in memory.
@@ -82,20 +94,20 @@ func (r *relay) Post(_ context.Context, id string, attempt, side, step uint32, p
 	b := r.box(id)
 	switch {
 	case b.aborted[attempt]:
-		return errEnrolmentAborted
+		return ErrEnrolmentAborted
 	case attempt != b.attempt:
-		return errEnrolmentStale
+		return ErrEnrolmentStale
 	}
 	k := relayKey{side, step}
 	if _, dup := b.msgs[k]; dup {
-		return errEnrolmentStale
+		return ErrEnrolmentStale
 	}
 	b.msgs[k] = payload
 	b.notify()
 	return nil
 }
 
-// abort marks an attempt aborted; waiters on it return errEnrolmentAborted.
+// abort marks an attempt aborted; waiters on it return ErrEnrolmentAborted.
 // It reports whether the attempt was live (so it is counted once).
 func (r *relay) Abort(_ context.Context, id string, attempt uint32) (bool, error) {
 	r.mu.Lock()
@@ -126,7 +138,7 @@ func (r *relay) Wait(ctx context.Context, id string, attempt, side, step uint32)
 		}
 		if a != 0 && b.aborted[a] {
 			r.mu.Unlock()
-			return a, nil, errEnrolmentAborted
+			return a, nil, ErrEnrolmentAborted
 		}
 		if a != 0 && a == b.attempt {
 			if p, ok := b.msgs[relayKey{side, step}]; ok {
@@ -135,7 +147,7 @@ func (r *relay) Wait(ctx context.Context, id string, attempt, side, step uint32)
 			}
 		} else if a != 0 && a != b.attempt {
 			r.mu.Unlock()
-			return a, nil, errEnrolmentStale
+			return a, nil, ErrEnrolmentStale
 		}
 		changed := b.changed
 		r.mu.Unlock()
