@@ -54,10 +54,6 @@ var knownViolations = []violation{
 	// issue 11: being removed by the vault log package beside certificate/
 	// (item 1): server/vault.go parses vault entries with workspace.
 	{"server", "workspace"},
-	// issue 11: being removed by domain events in server/store (item 5): the
-	// event bus carries *coffrev1.WatchResponse and pgstore returns wire errors.
-	{"server/store/pgstore", "proto/gen/coffre/v1"},
-	{"server/store/pgstore", "wire"},
 }
 
 type rule struct {
