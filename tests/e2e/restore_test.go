@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/coffre/coffre/internal/testlane"
 	"github.com/coffre/coffre/server/store/pgstore/pgtest"
 	"github.com/coffre/coffre/tests/testbackend"
 )
@@ -137,7 +138,7 @@ func TestRestoreEmbedded(t *testing.T) {
 func TestRestorePostgres(t *testing.T) {
 	cluster, err := pgtest.Start("coffre-e2e-pg-")
 	if err != nil {
-		t.Fatal(err)
+		testlane.Unavailable(t, "PostgreSQL", err)
 	}
 	t.Cleanup(cluster.Stop) // after the databases are dropped
 	src, dst := cluster.NewDatabase(t), cluster.NewDatabase(t)
