@@ -16,6 +16,7 @@ const unusableInvitation = "invitation is unknown, expired, spent or cancelled"
 // a server that is down, a damaged state file, bootstrapping twice) is in
 // cmd/coffre/testdata/badinput.txtar and offline.txtar.
 func TestBadInput(t *testing.T) {
+	longScenario(t)
 	org := StartOrganisation(t, "Clinique des Pins", "Alice", "alice@pins.example")
 	alice := org.Admin
 	// Expires while Bob's enrolment runs.
