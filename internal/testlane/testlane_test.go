@@ -34,3 +34,18 @@ func TestSkipReasonIsOneLine(t *testing.T) {
 		t.Errorf("SkipReason = %q: want one line saying what to install and how to make it a failure", r)
 	}
 }
+
+// The short lane skips even where the services are required: -short asks
+// for them not to start.
+func TestShortLaneSkipsInCI(t *testing.T) {
+	t.Setenv("CI", "true")
+	var skipped bool
+	t.Run("needs PostgreSQL", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		Unavailable(t, "PostgreSQL", ErrShort)
+		t.Error("Unavailable returned")
+	})
+	if !skipped {
+		t.Errorf("a test whose service is not started with -short did not skip")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -24,6 +25,7 @@ import (
 var server *s3test.Server
 
 func TestMain(m *testing.M) {
+	flag.Parse() // StartOrSkip looks at -short
 	s, err := s3test.StartOrSkip("coffre-s3blocks-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "s3blocks:", err)

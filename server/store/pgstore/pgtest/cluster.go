@@ -72,8 +72,12 @@ func Start(prefix string) (*Cluster, error) {
 // start and the run does not require it (testlane.ServicesRequired), it
 // returns a stand-in whose NewDatabase skips each test that asks for a
 // database, saying why, so that the package passes on a machine without
-// PostgreSQL. Otherwise an error is returned, as by Start.
+// PostgreSQL. Otherwise an error is returned, as by Start. With -short it
+// starts nothing: the tests skip (testlane.ErrShort).
 func StartOrSkip(prefix string) (*Cluster, error) {
+	if testing.Short() {
+		return Unavailable("PostgreSQL", testlane.ErrShort), nil
+	}
 	c, err := Start(prefix)
 	if err != nil && !testlane.ServicesRequired() {
 		return Unavailable("PostgreSQL", err), nil

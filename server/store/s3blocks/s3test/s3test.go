@@ -107,8 +107,12 @@ func Start(prefix string) (*Server, error) {
 // start and the run does not require it (testlane.ServicesRequired), it
 // returns a stand-in on which Require and Bucket skip the test, saying
 // why, so that the package passes on a machine without MinIO. Otherwise
-// an error is returned, as by Start.
+// an error is returned, as by Start. With -short it starts nothing: the
+// tests skip (testlane.ErrShort).
 func StartOrSkip(prefix string) (*Server, error) {
+	if testing.Short() {
+		return Unavailable(testlane.ErrShort), nil
+	}
 	s, err := Start(prefix)
 	if err != nil && !testlane.ServicesRequired() {
 		return &Server{missing: err}, nil
