@@ -10,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffre/coffre/internal/testlane"
+	"github.com/coffre/coffre/server/store/pgstore/pgtest"
+	"github.com/coffre/coffre/server/store/s3blocks/s3test"
 )
 
 // TestQuickSuiteRuns runs the documented command in -quick mode, as CI
@@ -22,6 +26,16 @@ import (
 // not built in -quick mode (about five minutes to build); it is used when
 // already installed.
 func TestQuickSuiteRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the benchmark smoke run takes minutes: it runs without -short (scripts/test)")
+	}
+	// Some cases run on PostgreSQL and MinIO.
+	if err := pgtest.Installed(); err != nil {
+		testlane.Unavailable(t, "PostgreSQL", err)
+	}
+	if _, err := s3test.Binary(); err != nil {
+		testlane.Unavailable(t, "MinIO", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

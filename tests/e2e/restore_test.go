@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/coffre/coffre/internal/testlane"
 	"github.com/coffre/coffre/server/store/pgstore/pgtest"
 	"github.com/coffre/coffre/tests/testbackend"
 )
@@ -21,6 +22,7 @@ import (
 // again. Restore refuses while a server runs on the data directory and
 // refuses anything that is not a backup, without touching the store.
 func TestRestoreEmbedded(t *testing.T) {
+	longScenario(t)
 	testbackend.RequireEmbedded(t, "it restores DATA/coffre.db; TestRestorePostgres covers PostgreSQL")
 	o := StartOrganisation(t, "Clinique du Lac", "Alice", "alice@lac.example")
 	srv, alice := o.Server, o.Admin
@@ -135,9 +137,10 @@ func TestRestoreEmbedded(t *testing.T) {
 // it. Restore refuses a database that holds organisations and a dump that
 // is cut short, and loads nothing then.
 func TestRestorePostgres(t *testing.T) {
+	longScenario(t)
 	cluster, err := pgtest.Start("coffre-e2e-pg-")
 	if err != nil {
-		t.Fatal(err)
+		testlane.Unavailable(t, "PostgreSQL", err)
 	}
 	t.Cleanup(cluster.Stop) // after the databases are dropped
 	src, dst := cluster.NewDatabase(t), cluster.NewDatabase(t)

@@ -255,6 +255,7 @@ func startVaultOrg(t *testing.T, domain string, people ...string) *vaultOrg {
 // rotation, written, moved, versioned, read as of a date, renamed and
 // archived.
 func TestVaults(t *testing.T) {
+	longScenario(t)
 	const d = "parc.example"
 	o := startVaultOrg(t, d, "bob", "carol", "olga")
 	alice, bob, carol, olga := o.alice, o.bob, o.carol, o.olga
@@ -572,6 +573,7 @@ func writeStdin(t testing.TB, p *Process, b []byte) {
 // until then, the server refuses them from then on, and the owner's next
 // opening of the vault rotates its key.
 func TestGrantEndsByItself(t *testing.T) {
+	longScenario(t)
 	const d = "tilleuls.example"
 	o := startVaultOrg(t, d, "bob")
 	alice, bob := o.alice, o.bob
@@ -648,6 +650,7 @@ func TestGrantEndsByItself(t *testing.T) {
 // every vault; nobody writes with the key they hold until an owner or a
 // manager opens the vault and rotates it.
 func TestRevocationRotates(t *testing.T) {
+	longScenario(t)
 	const d = "marronniers.example"
 	o := startVaultOrg(t, d, "bob", "carol")
 	alice, bob, carol := o.alice, o.bob, o.carol
@@ -707,6 +710,7 @@ func TestRevocationRotates(t *testing.T) {
 // wins; the other is told, nothing of theirs is written, their file is
 // untouched; every successful write is a version in the history.
 func TestConcurrentWrites(t *testing.T) {
+	longScenario(t)
 	const d = "platanes.example"
 	o := startVaultOrg(t, d, "carol")
 	alice, carol := o.alice, o.carol

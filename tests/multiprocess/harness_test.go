@@ -67,6 +67,29 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	// The services first: without them (and when the run does not
+	// require them) the tests skip, saying why, and nothing is built.
+	c, err := pgtest.StartOrSkip("coffre-mp-pg-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "multiprocess tests need a PostgreSQL server:", err)
+		return 1
+	}
+	defer c.Stop()
+	cluster = c
+	s3, err := s3test.StartOrSkip("coffre-mp-s3-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "multiprocess tests need MinIO:", err)
+		return 1
+	}
+	defer s3.Stop()
+	minio = s3
+	if c.Missing() != nil {
+		return m.Run() // every test starts with a database: it skips there
+	}
+	if err := s3.Missing(); err != nil {
+		cluster = pgtest.Unavailable("MinIO", err)
+		return m.Run()
+	}
 	bin, err := os.MkdirTemp("", "coffre-mp-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "multiprocess:", err)
@@ -79,20 +102,6 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	built := time.Since(begin)
-	c, err := pgtest.Start("coffre-mp-pg-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "multiprocess tests need a PostgreSQL server:", err)
-		return 1
-	}
-	defer c.Stop()
-	cluster = c
-	s3, err := s3test.Start("coffre-mp-s3-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "multiprocess tests need MinIO:", err)
-		return 1
-	}
-	defer s3.Stop()
-	minio = s3
 	if testing.Verbose() {
 		fmt.Fprintf(os.Stderr, "multiprocess: binaries built in %v (coffre-server race detector: %v)\n", built.Round(time.Millisecond), raceEnabled)
 	}

@@ -672,6 +672,7 @@ func TestReplayToOtherProcess(t *testing.T) {
 // bucket answer, and 503 naming the block store once the object store is
 // gone, so that a load balancer takes the process out.
 func TestHealthzFollowsTheStores(t *testing.T) {
+	minio.Require(t)
 	own, err := s3test.Start("coffre-mp-health-")
 	if err != nil {
 		t.Fatal(err)

@@ -9,8 +9,10 @@
 // With postgres+s3, a throwaway PostgreSQL cluster and a MinIO (pgtest,
 // s3test) start on first use in the test binary, and Main stops them;
 // each server gets a database and a bucket of its own. They fail, never
-// skip, when the services can't start. scripts/test runs the suites once
-// per backend.
+// skip, when the services can't start: setting the variable, to either
+// backend, asks for the services (internal/testlane), so the suites that
+// need PostgreSQL or MinIO by themselves (pgstore, s3blocks, multiprocess)
+// fail without them too. scripts/test runs the suites once per backend.
 package testbackend
 
 import (
@@ -28,12 +30,13 @@ import (
 
 	miniogo "github.com/minio/minio-go/v7"
 
+	"github.com/coffre/coffre/internal/testlane"
 	"github.com/coffre/coffre/server/store/pgstore/pgtest"
 	"github.com/coffre/coffre/server/store/s3blocks/s3test"
 )
 
 // Env is the variable that chooses the backend.
-const Env = "COFFRE_TEST_BACKEND"
+const Env = testlane.BackendEnv
 
 // The backends.
 const (

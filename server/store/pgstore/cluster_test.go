@@ -2,7 +2,9 @@ package pgstore
 
 // The tests run against a real PostgreSQL (STYLE.md: no mock where the real
 // component can run): TestMain starts a throwaway cluster (pgtest) and
-// removes it at the end. Each test gets databases of its own.
+// removes it at the end. Each test gets databases of its own. Without
+// PostgreSQL they skip, saying why, unless the run requires it
+// (internal/testlane).
 
 import (
 	"flag"
@@ -21,7 +23,7 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	c, err := pgtest.Start("coffre-pgstore-")
+	c, err := pgtest.StartOrSkip("coffre-pgstore-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgstore tests need a PostgreSQL server:", err)
 		return 1

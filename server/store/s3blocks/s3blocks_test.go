@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -19,10 +20,13 @@ import (
 )
 
 // server is the MinIO every test of the package shares, a bucket each.
+// Without MinIO the tests skip, saying why, unless the run requires it
+// (internal/testlane).
 var server *s3test.Server
 
 func TestMain(m *testing.M) {
-	s, err := s3test.Start("coffre-s3blocks-")
+	flag.Parse() // StartOrSkip looks at -short
+	s, err := s3test.StartOrSkip("coffre-s3blocks-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "s3blocks:", err)
 		os.Exit(1)
@@ -56,6 +60,7 @@ func TestConformance(t *testing.T) {
 
 // With a prefix, in a bucket shared with other prefixes.
 func TestConformancePrefix(t *testing.T) {
+	server.Require(t)
 	_, bucket, err := server.NewBucket(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +73,7 @@ func TestConformancePrefix(t *testing.T) {
 }
 
 func TestKeyLayout(t *testing.T) {
+	server.Require(t)
 	_, bucket, err := server.NewBucket(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +104,7 @@ func TestKeyLayout(t *testing.T) {
 // An object in the bucket larger than any block (put there by whoever else
 // can write the bucket) is refused, not read whole into memory.
 func TestOversizedObjectRefused(t *testing.T) {
+	server.Require(t)
 	url, bucket, err := server.NewBucket(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +122,7 @@ func TestOversizedObjectRefused(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
+	server.Require(t)
 	ctx := t.Context()
 	missing := fmt.Sprintf("s3://no-such-bucket?endpoint=%s&tls=false", server.Endpoint())
 	c, _ := s3blocks.ParseURL(missing)

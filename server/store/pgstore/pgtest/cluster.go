@@ -1,8 +1,9 @@
 // Package pgtest starts a throwaway PostgreSQL cluster for tests: initdb in
 // a temporary directory, listening only on a Unix socket there, run as the
 // postgres user when the tests run as root. Without PostgreSQL's binaries
-// it fails (install postgresql: apt-get install -y postgresql); it never
-// skips.
+// Start fails (install postgresql: apt-get install -y postgresql);
+// StartOrSkip lets the tests skip instead, saying why, unless the run
+// requires PostgreSQL (internal/testlane).
 package pgtest
 
 import (
@@ -22,6 +23,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/coffre/coffre/internal/testlane"
 )
 
 type Cluster struct {
@@ -30,6 +33,11 @@ type Cluster struct {
 	proc   *os.Process
 	admin  *pgxpool.Pool // to the postgres database, for CREATE DATABASE
 	dbs    atomic.Int64
+
+	// A stand-in for a cluster that could not start: what the tests
+	// that ask for a database skip with.
+	missing        error
+	missingService string
 }
 
 const installHint = "install postgresql: apt-get install -y postgresql"
@@ -58,6 +66,40 @@ func Start(prefix string) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// StartOrSkip is Start for a test binary's TestMain. When PostgreSQL can't
+// start and the run does not require it (testlane.ServicesRequired), it
+// returns a stand-in whose NewDatabase skips each test that asks for a
+// database, saying why, so that the package passes on a machine without
+// PostgreSQL. Otherwise an error is returned, as by Start. With -short it
+// starts nothing: the tests skip (testlane.ErrShort).
+func StartOrSkip(prefix string) (*Cluster, error) {
+	if testing.Short() {
+		return Unavailable("PostgreSQL", testlane.ErrShort), nil
+	}
+	c, err := Start(prefix)
+	if err != nil && !testlane.ServicesRequired() {
+		return Unavailable("PostgreSQL", err), nil
+	}
+	return c, err
+}
+
+// Unavailable returns a stand-in as StartOrSkip does, for a suite that
+// needs PostgreSQL and another service, which could not start (err).
+func Unavailable(service string, err error) *Cluster {
+	return &Cluster{missing: err, missingService: service}
+}
+
+// Missing is why a stand-in's cluster could not start; nil for a cluster
+// that runs.
+func (c *Cluster) Missing() error { return c.missing }
+
+// Installed reports, without starting anything, why Start would fail for
+// want of PostgreSQL's binaries; nil when they are there.
+func Installed() error {
+	_, err := postgresBin()
+	return err
 }
 
 // postgresBin returns the directory of initdb and postgres: the one in
@@ -196,6 +238,9 @@ func (c *Cluster) URL(db string) string {
 // stop shuts the server down (SIGINT is a fast shutdown) and removes
 // everything.
 func (c *Cluster) Stop() {
+	if c.missing != nil {
+		return // a stand-in: nothing runs
+	}
 	if c.admin != nil {
 		c.admin.Close()
 	}
@@ -216,6 +261,9 @@ func (c *Cluster) Stop() {
 // so that they are closed first.
 func (c *Cluster) NewDatabase(t testing.TB) string {
 	t.Helper()
+	if c.missing != nil {
+		testlane.Unavailable(t, c.missingService, c.missing)
+	}
 	name := fmt.Sprintf("coffre_test_%d", c.dbs.Add(1))
 	if _, err := c.admin.Exec(context.Background(), "CREATE DATABASE "+name+" TEMPLATE template0"); err != nil {
 		t.Fatalf("creating database %s: %v", name, err)

@@ -1,7 +1,8 @@
 // Package s3test starts a throwaway S3-compatible server for tests: a real
 // MinIO process on a free loopback port, with its data in a temporary
-// directory. Without the minio binary it fails (scripts/minio install
-// builds it with go install); it never skips.
+// directory. Without the minio binary Start fails (scripts/minio install
+// builds it with go install); StartOrSkip lets the tests skip instead,
+// saying why, unless the run requires MinIO (internal/testlane).
 package s3test
 
 import (
@@ -22,6 +23,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/coffre/coffre/internal/testlane"
 )
 
 // Version is the MinIO the project tests against; scripts/minio installs
@@ -46,6 +49,8 @@ type Server struct {
 	log      *lockedBuffer
 	client   *minio.Client
 	buckets  atomic.Int64
+
+	missing error // set on a stand-in for a server that could not start
 }
 
 // Binary returns the path of the minio binary: $COFFRE_MINIO, else minio
@@ -96,6 +101,40 @@ func Start(prefix string) (*Server, error) {
 	}
 	os.RemoveAll(dir)
 	return nil, last
+}
+
+// StartOrSkip is Start for a test binary's TestMain. When MinIO can't
+// start and the run does not require it (testlane.ServicesRequired), it
+// returns a stand-in on which Require and Bucket skip the test, saying
+// why, so that the package passes on a machine without MinIO. Otherwise
+// an error is returned, as by Start. With -short it starts nothing: the
+// tests skip (testlane.ErrShort).
+func StartOrSkip(prefix string) (*Server, error) {
+	if testing.Short() {
+		return Unavailable(testlane.ErrShort), nil
+	}
+	s, err := Start(prefix)
+	if err != nil && !testlane.ServicesRequired() {
+		return &Server{missing: err}, nil
+	}
+	return s, err
+}
+
+// Unavailable returns a stand-in as StartOrSkip does, for a suite that
+// needs MinIO and another service that could not start (err).
+func Unavailable(err error) *Server { return &Server{missing: err} }
+
+// Missing is why a stand-in's server could not start; nil for a server
+// that runs.
+func (s *Server) Missing() error { return s.missing }
+
+// Require skips (or fails, when the run requires MinIO) a test that needs
+// the server, if it is a stand-in.
+func (s *Server) Require(t testing.TB) {
+	t.Helper()
+	if s.missing != nil {
+		testlane.Unavailable(t, "MinIO", s.missing)
+	}
 }
 
 func freePort() (string, error) {
@@ -175,6 +214,9 @@ func (s *Server) kill() {
 
 // Stop stops the server and removes its data.
 func (s *Server) Stop() {
+	if s.missing != nil {
+		return // a stand-in: nothing runs
+	}
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -203,6 +245,9 @@ func (s *Server) Client() *minio.Client { return s.client }
 
 // NewBucket makes an empty bucket and returns its --blocks URL.
 func (s *Server) NewBucket(ctx context.Context) (url, bucket string, err error) {
+	if s.missing != nil {
+		return "", "", fmt.Errorf("MinIO is not available: %w", s.missing)
+	}
 	bucket = fmt.Sprintf("coffre-test-%d", s.buckets.Add(1))
 	if err := s.client.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
 		return "", "", fmt.Errorf("making bucket %s: %w", bucket, err)
@@ -218,6 +263,7 @@ func (s *Server) URL(bucket string) string {
 // Bucket makes an empty bucket for a test and returns its --blocks URL.
 func (s *Server) Bucket(t testing.TB) string {
 	t.Helper()
+	s.Require(t)
 	url, _, err := s.NewBucket(context.Background())
 	if err != nil {
 		t.Fatal(err)
