@@ -15,12 +15,10 @@ import (
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
+	"github.com/coffre/coffre/vaultlog"
 )
 
 var (
-	// ErrConflict is what a Remote returns when the vault log moved since
-	// the entry was signed.
-	ErrConflict = errors.New("vault log moved")
 	// ErrWriteConflict is returned when someone else changed the same file
 	// or folder first: nothing was written, the caller's data is intact.
 	ErrWriteConflict = errors.New("someone else changed it first: nothing was written, your data is intact")
@@ -37,9 +35,6 @@ var (
 	ErrReadOnly = errors.New("your role in this vault does not allow writing")
 	// ErrArchived is returned when writing to an archived vault.
 	ErrArchived = errors.New("the vault is archived")
-	// ErrRotationPending is returned when a member left and the vault key
-	// was not rotated yet: nothing new is encrypted with a key they hold.
-	ErrRotationPending = errors.New("a member left and the vault key must be rotated first (an owner or manager: coffre vault rotate)")
 	// ErrBadBlock is returned when a block does not match its signed
 	// digest or size (SECURITY.md A10, A21).
 	ErrBadBlock = errors.New("block does not match its manifest")
@@ -65,7 +60,7 @@ type Remote interface {
 	// ConfirmFresh confirms, before a write under keyIndex is signed, that
 	// the server vouches (signed, recently) for vault as the newest vault
 	// head and for org or a newer organisation head that changes nothing
-	// for this write; ErrConflict if the vault log moved meanwhile
+	// for this write; certificate.ErrConflict if the vault log moved meanwhile
 	// (SPEC.md §4.4).
 	ConfirmFresh(ctx context.Context, vaultID string, keyIndex uint32, org, vault certificate.Head) error
 }
@@ -132,30 +127,30 @@ func (w *Vault) Sync(ctx context.Context) error {
 			return err
 		}
 		if head < mine {
-			return fmt.Errorf("%w: the server's vault log ends at %d, this device verified up to %d", ErrRollback, head, mine)
+			return fmt.Errorf("%w: the server's vault log ends at %d, this device verified up to %d", certificate.ErrRollback, head, mine)
 		}
 		// The entry at the verified head comes first: a server holding
 		// another one there has forked the log, even at equal length.
 		if mine > 0 {
 			if len(entries) == 0 || entries[0].Position != mine {
-				return fmt.Errorf("%w: the server does not send the entry at the verified head %d", ErrEntryRefused, mine)
+				return fmt.Errorf("%w: the server does not send the entry at the verified head %d", vaultlog.ErrEntryRefused, mine)
 			}
 			if !w.log.IsHead(mine, entries[0].Data) {
-				return fmt.Errorf("%w: the server's entry %d is not the one this device verified", ErrFork, mine)
+				return fmt.Errorf("%w: the server's vault entry %d is not the one this device verified", certificate.ErrFork, mine)
 			}
 			entries = entries[1:]
 		}
 		if len(entries) == 0 {
 			if head > w.log.Head.Position {
-				return fmt.Errorf("%w: the server claims vault entries up to %d but sends none", ErrEntryRefused, head)
+				return fmt.Errorf("%w: the server claims vault entries up to %d but sends none", vaultlog.ErrEntryRefused, head)
 			}
 			return nil
 		}
 		next := w.log.Clone()
 		for _, e := range entries {
 			if _, err := next.Apply(w.org, w.keys, e.Position, e.Data); err != nil {
-				if errors.Is(err, ErrChain) {
-					return fmt.Errorf("%w: %w", ErrFork, err)
+				if errors.Is(err, certificate.ErrChain) {
+					return fmt.Errorf("%w: %w", certificate.ErrFork, err)
 				}
 				return err
 			}
@@ -305,17 +300,17 @@ func (w *Vault) commit(ctx context.Context, ch change) error {
 		// encrypting to a member removed meanwhile (SECURITY.md A36).
 		index, key := w.keys.Newest()
 		err = w.remote.ConfirmFresh(ctx, w.vault.ID, index, w.org.Head, w.log.Head)
-		if errors.Is(err, ErrConflict) && attempt < 20 {
+		if errors.Is(err, certificate.ErrConflict) && attempt < 20 {
 			continue
 		}
 		if err != nil {
 			return err
 		}
 		now := time.Now().UTC()
-		if now.Before(w.log.lastTime) {
-			now = w.log.lastTime
+		if now.Before(w.log.tail.Time) {
+			now = w.log.tail.Time
 		}
-		e := &Entry{
+		e := &vaultlog.Entry{
 			OrganisationID: w.org.ID, VaultID: w.vault.ID, Author: w.writer.DeviceID, Time: now,
 			Position: w.log.Head.Position + 1, PreviousHash: w.log.Head.Hash,
 			OrganisationPosition: w.org.Head.Position, OrganisationHash: w.org.Head.Hash, KeyIndex: index,
@@ -327,21 +322,21 @@ func (w *Vault) commit(ctx context.Context, ch change) error {
 			if err != nil {
 				return err
 			}
-			e.Writes = append(e.Writes, Write{ManifestID: m.ID, Version: version, Ciphertext: ct})
+			e.Writes = append(e.Writes, vaultlog.Write{ManifestID: m.ID, Version: version, Ciphertext: ct})
 		}
-		data, err := signEntry(w.writer.Key, e)
+		data, err := vaultlog.SignEntry(w.writer.Key, e)
 		if err != nil {
 			return err
 		}
 		err = w.remote.Append(ctx, w.vault.ID, data)
-		if errors.Is(err, ErrConflict) && attempt < 20 {
+		if errors.Is(err, certificate.ErrConflict) && attempt < 20 {
 			if err := w.Sync(ctx); err != nil {
 				return err
 			}
 			// Refused at head + 1 while showing the same head: the
 			// server holds another branch (SECURITY.md A31).
 			if w.log.Head.Position == e.Position-1 {
-				return fmt.Errorf("%w: the server refuses entry %d after the head %d it shows", ErrFork, e.Position, e.Position-1)
+				return fmt.Errorf("%w: the server refuses vault entry %d after the head %d it shows", certificate.ErrFork, e.Position, e.Position-1)
 			}
 			continue
 		}
@@ -362,7 +357,7 @@ func (w *Vault) writable() error {
 	case !w.org.RoleOf(w.vault, w.writer.UserID, now).CanWrite():
 		return ErrReadOnly
 	case w.org.NeedsRotation(w.vault, now):
-		return ErrRotationPending
+		return fmt.Errorf("%w (an owner or manager: coffre vault rotate)", vaultlog.ErrRotationPending)
 	}
 	if index, _ := w.keys.Newest(); index != w.vault.KeyIndex() {
 		return fmt.Errorf("%w: this device does not hold the newest key", ErrNoKey)
@@ -1009,7 +1004,7 @@ func (w *Vault) Checkpoint(ctx context.Context) error {
 // position at or after it (SPEC.md §11.5, §11.7).
 func (w *Vault) NeedsCheckpoint() bool {
 	newest := w.vault.Keys[len(w.vault.Keys)-1]
-	return newest.Index > 1 && w.log.lastOrgPosition < newest.Position
+	return newest.Index > 1 && w.log.tail.OrganisationPosition < newest.Position
 }
 
 // Walk calls fn for every file and folder under the root, parents before
