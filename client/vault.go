@@ -394,9 +394,11 @@ func (s *Session) openVault(ctx context.Context, ref string) (*workspace.Vault, 
 	if err := s.state.loadVault(s.org, keys, log); err != nil {
 		return nil, err
 	}
-	w := workspace.Open(s.org, v, keys, log, &remote{s}, workspace.Writer{
-		DeviceID: s.keys.DeviceID, UserID: s.keys.UserID, Key: s.keys.SigningKey,
-	}, s.state.saveVault)
+	r := &remote{s}
+	w := workspace.Open(workspace.Deps{Org: s.org, Vault: v, Keys: keys, Log: log,
+		Remote: r, Blocks: r, Cache: r, Journal: r, Persist: s.state.saveVault,
+		Writer: workspace.Writer{DeviceID: s.keys.DeviceID, UserID: s.keys.UserID, Key: s.keys.SigningKey},
+	})
 	if err := w.Sync(ctx); err != nil {
 		return nil, err
 	}
