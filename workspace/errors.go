@@ -1,9 +1,10 @@
 package workspace
 
-import (
-	"errors"
-)
+import "errors"
 
+// Errors of a Vault's operations. Those of its log are vaultlog's and
+// certificate's (ErrRollback, ErrFork); ErrBadManifest and ErrNoKey are
+// beside the manifests and the keys.
 var (
 	// ErrWriteConflict is returned when someone else changed the same file
 	// or folder first: nothing was written, the caller's data is intact.
