@@ -37,15 +37,25 @@ var (
 	// ErrRule is returned, wrapped in a *RuleError, when a well-signed
 	// certificate breaks a rule of SPEC.md §3.3.
 	ErrRule = errors.New("certificate breaks a rule")
-	// ErrChain is returned when a log entry does not extend the verified
-	// chain (wrong position or previous hash).
+	// ErrChain is returned when an entry of a log, the organisation's or a
+	// vault's (package vaultlog), does not extend the verified chain
+	// (wrong position or previous hash).
 	ErrChain = errors.New("log entry does not extend the verified chain")
-	// ErrRollback is returned when the server offers a log shorter than the
-	// head this device verified before (SECURITY.md A13).
+	// ErrRollback is returned when the server offers a log, the
+	// organisation's or a vault's, shorter than the head this device
+	// verified before (SECURITY.md A13).
 	ErrRollback = errors.New("log is older than the verified head: possible rollback")
-	// ErrFork is returned when the server's log diverges from the head this
-	// device verified before (SECURITY.md A14).
+	// ErrFork is returned when the server's log, the organisation's or a
+	// vault's, diverges from the head this device verified before, or when
+	// a vault entry claims an organisation head of another branch
+	// (SECURITY.md A14, A31).
 	ErrFork = errors.New("log diverges from the verified head: possible fork")
+	// ErrConflict is returned when an append to a log, the organisation's
+	// or a vault's, was made against a head that is no longer the newest:
+	// someone else appended first and nothing was written; read the log
+	// again and retry. The server returns it and the client receives it
+	// (wire maps it); its message is the one the wire has always carried.
+	ErrConflict = errors.New("the organisation log moved: read it again")
 )
 
 // RuleError says which rule a certificate broke, and where.

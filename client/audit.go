@@ -9,6 +9,7 @@ import (
 
 	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -215,7 +216,7 @@ func (s *Session) verifyVaultLog(ctx context.Context, v *certificate.Vault) (pro
 	if mine.Head.Position == 0 {
 		return "", false, nil
 	}
-	theirs := [][]byte{workspace.VaultGenesis(s.org.ID, v.ID)}
+	theirs := [][]byte{vaultlog.VaultGenesis(s.org.ID, v.ID)}
 	r := &remote{s}
 	for {
 		entries, head, err := r.Read(ctx, v.ID, uint64(len(theirs)))
@@ -226,7 +227,7 @@ func (s *Session) verifyVaultLog(ctx context.Context, v *certificate.Vault) (pro
 			if e.Position != uint64(len(theirs)) {
 				return fmt.Sprintf("vault %s: the server sent entry %d in place of %d", v.ID, e.Position, len(theirs)), true, nil
 			}
-			theirs = append(theirs, workspace.EntryHash(theirs[len(theirs)-1], e.Data))
+			theirs = append(theirs, vaultlog.EntryHash(theirs[len(theirs)-1], e.Data))
 		}
 		if len(entries) == 0 || uint64(len(theirs)) > head {
 			break

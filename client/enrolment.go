@@ -618,7 +618,7 @@ func (s *Session) checkEnrolled(headPos uint64, headHash []byte) error {
 	}
 	hash, ok := s.org.HashAt(headPos)
 	if !ok || !bytes.Equal(hash, headHash) {
-		return fmt.Errorf("%w: the greeter's log head differs from this device's", ErrFork)
+		return fmt.Errorf("%w: the greeter's log head differs from this device's", certificate.ErrFork)
 	}
 	return nil
 }

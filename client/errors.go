@@ -7,13 +7,15 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/wire"
 )
 
 // Errors a caller of this package can test for. Server-side errors arrive
 // as the wire package's errors (wire.ErrForbidden and the rest); this file
-// is the one place where gRPC statuses are turned back into them.
+// is the one place where gRPC statuses are turned back into them. Errors
+// defined lower down are returned as they are, never re-exported: a wrong
+// passphrase is crypto.ErrWrongPassphrase; a log rollback or fork, the
+// organisation's or a vault's, certificate.ErrRollback or ErrFork.
 var (
 	// ErrNoDevice: the data directory holds no device yet.
 	ErrNoDevice = errors.New("no device in this data directory: run 'coffre org bootstrap LINK' or 'coffre invitation claim LINK' first")
@@ -22,8 +24,6 @@ var (
 	ErrInvitationLife = errors.New("an invitation must stay valid for a positive time")
 	// ErrAlreadyEnrolled: the data directory already holds a device.
 	ErrAlreadyEnrolled = errors.New("this data directory already holds a device: use another --home")
-	// ErrWrongPassphrase: the passphrase does not open the device key file.
-	ErrWrongPassphrase = errors.New("wrong passphrase")
 	// ErrCorruptState: the local state file is damaged or was edited.
 	ErrCorruptState = errors.New("local state is damaged")
 	// ErrServerUnavailable: the server can't be reached; nothing changed.
@@ -42,10 +42,6 @@ var (
 	ErrEnrolmentBroken = errors.New("enrolment aborted: the other side's messages do not check out")
 	// ErrBadLog: the server's log does not verify from the root key.
 	ErrBadLog = errors.New("the server's organisation log does not verify")
-	// ErrRollback and ErrFork: the server's log is older than, or diverges
-	// from, what this device verified before.
-	ErrRollback = certificate.ErrRollback
-	ErrFork     = certificate.ErrFork
 )
 
 // fromServer maps an error returned by a gRPC call.

@@ -18,7 +18,6 @@ import (
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/wire"
-	"github.com/coffre/coffre/workspace"
 )
 
 // FreshnessWindow is how old, by this device's clock, the server's signed
@@ -95,7 +94,7 @@ func parseSignedHead(resp *coffrev1.GetHeadResponse) (signedHead, error) {
 // signs: the server must sign, within FreshnessWindow of this device's
 // clock, exactly the organisation head the entry will claim and the vault
 // head it extends. A head ahead of this device's means the device was
-// kept behind (or someone just wrote: for the vault log, ErrConflict makes
+// kept behind (or someone just wrote: for the vault log, certificate.ErrConflict makes
 // commit read again); a head behind or beside it is proof of misbehaviour,
 // kept for `coffre audit --verify` (SPEC.md §4.4, SECURITY.md A36).
 func (r *remote) ConfirmFresh(ctx context.Context, vaultID string, keyIndex uint32, org, vault certificate.Head) error {
@@ -148,7 +147,7 @@ func (r *remote) ConfirmFresh(ctx context.Context, vaultID string, keyIndex uint
 	case pos > org.Position && !s.unchangedFor(vaultID, keyIndex):
 		return fmt.Errorf("%w: the vault's members or key changed since it was opened (run the command again)", ErrNotFresh)
 	case st.GetVaultPosition() > vault.Position:
-		return workspace.ErrConflict // someone wrote since the sync: read again
+		return certificate.ErrConflict // someone wrote since the sync: read again
 	case st.GetVaultPosition() < vault.Position:
 		return fmt.Errorf("%w: the server signs vault head %d, this device verified %d", ErrNotFresh, st.GetVaultPosition(), vault.Position)
 	}

@@ -91,7 +91,7 @@ func readKeyFile(path string, passphrase []byte) (*deviceKeys, error) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	if errors.Is(err, crypto.ErrWrongPassphrase) {
-		return nil, ErrWrongPassphrase
+		return nil, crypto.ErrWrongPassphrase
 	}
 	if err != nil {
 		return nil, fmt.Errorf("device key file %s is damaged: %w", path, err)

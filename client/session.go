@@ -18,7 +18,6 @@ import (
 	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/link"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
-	"github.com/coffre/coffre/wire"
 )
 
 // Session is an unlocked device: its keys, its verified view of the
@@ -125,7 +124,7 @@ func (s *Session) Sync(ctx context.Context) error {
 			return fromServer(s.conn.address, err)
 		}
 		if resp.GetHeadPosition() < mine {
-			return fmt.Errorf("%w: the server's log ends at %d, this device verified up to %d", ErrRollback, resp.GetHeadPosition(), mine)
+			return fmt.Errorf("%w: the server's log ends at %d, this device verified up to %d", certificate.ErrRollback, resp.GetHeadPosition(), mine)
 		}
 		entries := resp.GetEntries()
 		// The entry at the verified head comes first: another one there is
@@ -136,7 +135,7 @@ func (s *Session) Sync(ctx context.Context) error {
 			}
 			prev, _ := s.org.HashAt(mine - 1)
 			if !bytes.Equal(certificate.EntryHash(prev, entries[0].GetData()), s.org.Head.Hash) {
-				return fmt.Errorf("%w: the server's entry %d is not the one this device verified", ErrFork, mine)
+				return fmt.Errorf("%w: the server's entry %d is not the one this device verified", certificate.ErrFork, mine)
 			}
 			entries = entries[1:]
 		}
@@ -151,7 +150,7 @@ func (s *Session) Sync(ctx context.Context) error {
 		for _, e := range entries {
 			if _, err := next.Apply(e.GetPosition(), e.GetData()); err != nil {
 				if errors.Is(err, certificate.ErrChain) {
-					return fmt.Errorf("%w: %w", ErrFork, err)
+					return fmt.Errorf("%w: %w", certificate.ErrFork, err)
 				}
 				return fmt.Errorf("%w: %w", ErrBadLog, err)
 			}
@@ -273,14 +272,14 @@ func (s *Session) publish(ctx context.Context, invitationID string, stmts func()
 		signedAt := s.org.Head.Position
 		_, err = s.conn.api.AppendCertificates(ctx, &coffrev1.AppendCertificatesRequest{Certificates: certs, InvitationId: invitationID})
 		err = fromServer(s.conn.address, err)
-		if errors.Is(err, wire.ErrLogMoved) && attempt < 5 {
+		if errors.Is(err, certificate.ErrConflict) && attempt < 5 {
 			if err := s.Sync(ctx); err != nil {
 				return err
 			}
 			// Refused at head + 1 while showing the same head: the
 			// server holds another branch (SECURITY.md A31).
 			if s.org.Head.Position == signedAt {
-				return fmt.Errorf("%w: the server refuses position %d after the head %d it shows", ErrFork, signedAt+1, signedAt)
+				return fmt.Errorf("%w: the server refuses position %d after the head %d it shows", certificate.ErrFork, signedAt+1, signedAt)
 			}
 			continue
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
-	"github.com/coffre/coffre/wire"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -372,7 +372,7 @@ func (s *Session) OpenVault(ctx context.Context, ref string) (*workspace.Vault, 
 		w, err := s.openVault(ctx, ref)
 		// A member wrote after a certificate this device has not fetched
 		// yet: fetch the organisation log and verify again.
-		if errors.Is(err, workspace.ErrOrganisationBehind) && attempt < 3 {
+		if errors.Is(err, vaultlog.ErrOrganisationBehind) && attempt < 3 {
 			if err := s.Sync(ctx); err != nil {
 				return nil, err
 			}
@@ -401,9 +401,11 @@ func (s *Session) openVault(ctx context.Context, ref string) (*workspace.Vault, 
 	if err := s.state.loadVault(s.org, keys, log); err != nil {
 		return nil, err
 	}
-	w := workspace.Open(s.org, v, keys, log, &remote{s}, workspace.Writer{
-		DeviceID: s.keys.DeviceID, UserID: s.keys.UserID, Key: s.keys.SigningKey,
-	}, s.state.saveVault)
+	r := &remote{s}
+	w := workspace.Open(workspace.Deps{Org: s.org, Vault: v, Keys: keys, Log: log,
+		Remote: r, Blocks: r, Cache: r, Journal: r, Persist: s.state.saveVault,
+		Writer: workspace.Writer{DeviceID: s.keys.DeviceID, UserID: s.keys.UserID, Key: s.keys.SigningKey},
+	})
 	if err := w.Sync(ctx); err != nil {
 		return nil, err
 	}
@@ -418,11 +420,7 @@ type remote struct{ s *Session }
 
 func (r *remote) Append(ctx context.Context, vaultID string, entry []byte) error {
 	_, err := r.s.conn.api.VaultAppend(ctx, &coffrev1.VaultAppendRequest{VaultId: vaultID, Entry: entry})
-	err = fromServer(r.s.conn.address, err)
-	if errors.Is(err, wire.ErrLogMoved) {
-		return workspace.ErrConflict
-	}
-	return err
+	return fromServer(r.s.conn.address, err)
 }
 
 func (r *remote) Read(ctx context.Context, vaultID string, from uint64) ([]workspace.RemoteEntry, uint64, error) {

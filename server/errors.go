@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/server/store"
 	"github.com/coffre/coffre/wire"
 )
@@ -33,7 +34,7 @@ func (s *Server) toStatus(ctx context.Context, method string, err error) error {
 		s.metrics.storeErrors.Inc()
 		err = wire.ErrStoreDamaged
 	case errors.Is(err, store.ErrConflict):
-		err = wire.ErrLogMoved
+		err = certificate.ErrConflict
 	case errors.Is(err, store.ErrInvitationUnusable):
 		err = wire.ErrInvitationUnusable
 	case errors.Is(err, store.ErrEnrolmentAborted):

@@ -10,8 +10,8 @@ import (
 
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/wire"
-	"github.com/coffre/coffre/workspace"
 )
 
 // headSigner is the TLS certificate whose key signs head statements.
@@ -55,7 +55,7 @@ func (s *Server) GetHead(ctx context.Context, req *coffrev1.GetHeadRequest) (*co
 		return nil, err
 	}
 	if vault.Position == 0 {
-		vault.Hash = workspace.VaultGenesis(c.orgID, v.ID)
+		vault.Hash = vaultlog.VaultGenesis(c.orgID, v.ID)
 	}
 	st, err := proto.MarshalOptions{Deterministic: true}.Marshal(&coffrev1.HeadStatement{
 		FormatVersion: 1, OrganisationId: c.orgID, OrganisationPosition: org.Position, OrganisationHash: org.Hash,

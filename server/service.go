@@ -81,7 +81,7 @@ func (s *Server) check(org *certificate.Organisation, certs [][]byte, author str
 		c, err := org.ApplyAt(org.Head.Position+1, data, now)
 		switch {
 		case errors.Is(err, certificate.ErrChain):
-			return nil, wire.ErrLogMoved
+			return nil, certificate.ErrConflict
 		case err != nil:
 			s.log.Info("certificate refused", "organisation", org.ID, "reason", err.Error())
 			return nil, wire.ErrCertificateRefused

@@ -5,13 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/server/store"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/wire"
-	"github.com/coffre/coffre/workspace"
 )
 
 const maxVaultPage = 1000
@@ -47,16 +46,16 @@ func (s *Server) VaultAppend(ctx context.Context, req *coffrev1.VaultAppendReque
 	}
 	now := s.cfg.Now()
 	if c.org.NeedsRotation(v, now) {
-		return nil, wire.ErrRotationPending
+		return nil, vaultlog.ErrRotationPending
 	}
-	e, err := workspace.ParseEntry(req.GetEntry())
+	e, err := vaultlog.ParseEntry(req.GetEntry())
 	if err != nil || len(req.GetEntry()) > 32<<20 {
 		return nil, errBadRequest
 	}
 	if e.Author != c.device.ID || e.KeyIndex != v.KeyIndex() || e.Time.Before(now.Add(-wire.MaxSkew)) || e.Time.After(now.Add(wire.MaxSkew)) {
 		return nil, wire.ErrCertificateRefused
 	}
-	if err := workspace.Check(c.org, v.ID, e); err != nil {
+	if err := vaultlog.Check(c.org, v.ID, e); err != nil {
 		s.log.Info("vault entry refused", "organisation", c.orgID, "vault", v.ID, "reason", err.Error())
 		return nil, wire.ErrCertificateRefused
 	}
@@ -72,20 +71,20 @@ func (s *Server) VaultAppend(ctx context.Context, req *coffrev1.VaultAppendReque
 	}
 	prev := head.Hash
 	if head.Position == 0 {
-		prev = workspace.VaultGenesis(c.orgID, v.ID)
+		prev = vaultlog.VaultGenesis(c.orgID, v.ID)
 	}
-	if e.Position != head.Position+1 || !bytes.Equal(e.PreviousHash, prev) {
-		return nil, wire.ErrLogMoved
+	if vaultlog.Extends(certificate.Head{Position: head.Position, Hash: prev}, e) != nil {
+		return nil, certificate.ErrConflict
 	}
 	tail, err := s.vaultTail(ctx, st, c.orgID, v.ID, head)
 	if err != nil {
 		return nil, err
 	}
-	if err := tail.check(e); err != nil {
+	if err := tail.Check(e); err != nil {
 		s.log.Info("vault entry refused", "organisation", c.orgID, "vault", v.ID, "reason", err.Error())
 		return nil, wire.ErrCertificateRefused
 	}
-	entry := store.LogEntry{Position: e.Position, PrevHash: prev, Hash: workspace.EntryHash(prev, req.GetEntry()), Data: req.GetEntry(), ReceivedAt: now}
+	entry := store.LogEntry{Position: e.Position, PrevHash: prev, Hash: vaultlog.EntryHash(prev, req.GetEntry()), Data: req.GetEntry(), ReceivedAt: now}
 	newHead, err := s.cfg.Store.AppendVaultLog(ctx, c.orgID, v.ID, []store.LogEntry{entry}, now)
 	if err != nil {
 		return nil, err
@@ -170,39 +169,16 @@ func (s *Server) GetBlock(ctx context.Context, req *coffrev1.GetBlockRequest) (*
 }
 
 // vaultTail is what the clear rules of a new vault entry need from the
-// stored log (SPEC.md §11.5): the last entry's claims and each manifest's
-// number of versions, folded up to head.
+// stored log (SPEC.md §11.5, vaultlog.Tail), folded up to head: readers
+// would refuse an entry that breaks them.
 type vaultTail struct {
-	head     store.Head
-	orgPos   uint64
-	time     time.Time
-	versions map[string]uint64
+	vaultlog.Tail
+	head store.Head
 }
 
-// errTailRule is why the server refuses an entry that breaks a rule of the
-// log it extends; readers would refuse it too.
-var errTailRule = errors.New("vault entry breaks the order of the log")
-
-// check applies the rules every reader applies against the previous
-// entries: organisation positions and times never go back, and each
-// manifest's version is the next one.
-func (t *vaultTail) check(e *workspace.Entry) error {
-	if e.OrganisationPosition < t.orgPos || e.Time.Before(t.time) {
-		return fmt.Errorf("%w: organisation position %d at %v after %d at %v", errTailRule, e.OrganisationPosition, e.Time, t.orgPos, t.time)
-	}
-	for _, w := range e.Writes {
-		if w.Version != t.versions[w.ManifestID]+1 {
-			return fmt.Errorf("%w: %s version %d after %d", errTailRule, w.ManifestID, w.Version, t.versions[w.ManifestID])
-		}
-	}
-	return nil
-}
-
-func (t *vaultTail) fold(e *workspace.Entry, head store.Head) {
-	t.orgPos, t.time, t.head = e.OrganisationPosition, e.Time, head
-	for _, w := range e.Writes {
-		t.versions[w.ManifestID] = w.Version
-	}
+func (t *vaultTail) fold(e *vaultlog.Entry, head store.Head) {
+	t.Tail.Fold(e)
+	t.head = head
 }
 
 // vaultTail returns the vault's tail as of the stored head, folding only
@@ -230,7 +206,7 @@ func (s *Server) vaultTail(ctx context.Context, st *orgState, orgID, vaultID str
 	return t, nil
 }
 
-func newVaultTail() *vaultTail { return &vaultTail{versions: map[string]uint64{}} }
+func newVaultTail() *vaultTail { return &vaultTail{} }
 
 // errStaleTail: the stored log was rewritten below what was folded.
 var errStaleTail = errors.New("the stored vault log does not extend the folded one")
@@ -252,7 +228,7 @@ func (s *Server) foldVault(ctx context.Context, orgID, vaultID string, t *vaultT
 			if t.head.Position > 0 && !bytes.Equal(le.PrevHash, t.head.Hash) {
 				return errStaleTail
 			}
-			e, err := workspace.ParseEntry(le.Data)
+			e, err := vaultlog.ParseEntry(le.Data)
 			if err != nil {
 				return fmt.Errorf("vault %s entry %d: %w", vaultID, le.Position, err)
 			}

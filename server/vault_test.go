@@ -8,6 +8,7 @@ import (
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/wire"
 	"github.com/coffre/coffre/workspace"
 )
@@ -102,7 +103,7 @@ func TestGrantEndsOnTheServerClock(t *testing.T) {
 	// locum held the newest key.
 	reqB := &coffrev1.VaultAppendRequest{VaultId: vault, Entry: []byte("x")}
 	_, err = ts.api.VaultAppend(ts.signed(t, admin, coffrev1.CoffreService_VaultAppend_FullMethodName, ts.clock.now(), reqB), reqB)
-	if !errors.Is(wire.FromStatus(err), wire.ErrRotationPending) {
+	if !errors.Is(wire.FromStatus(err), vaultlog.ErrRotationPending) {
 		t.Fatalf("write before rotating after a grant ended: got %v, want ErrRotationPending", err)
 	}
 }

@@ -5,19 +5,23 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/vaultlog"
 )
 
 // Domain errors as they travel between server and client. The server maps
 // its errors to these in one place (server/errors.go) and the client maps
 // them back in one place (client/errors.go). Messages are fixed strings: a
 // status never carries details computed from secrets (SECURITY.md A22).
+// Two domain errors travel too, from the packages that define them:
+// certificate.ErrConflict and vaultlog.ErrRotationPending.
 var (
 	ErrUnauthenticated     = errors.New("request not authenticated")
 	ErrDeviceRevoked       = errors.New("this device's user has been revoked")
 	ErrForbidden           = errors.New("not allowed for this user")
 	ErrNotFound            = errors.New("not found")
 	ErrOrganisationUnknown = errors.New("unknown organisation")
-	ErrLogMoved            = errors.New("the organisation log moved: read it again")
 	ErrCertificateRefused  = errors.New("certificate refused")
 	ErrInvitationUnusable  = errors.New("invitation is unknown, expired, spent or cancelled")
 	ErrEnrolmentAborted    = errors.New("enrolment aborted: the codes did not match or the other side gave up")
@@ -26,7 +30,6 @@ var (
 	ErrAlreadyBootstrapped = errors.New("organisation is already bootstrapped")
 	ErrRateLimited         = errors.New("too many requests: try again later")
 	ErrBadRequest          = errors.New("malformed request")
-	ErrRotationPending     = errors.New("a member left this vault: its key must be rotated first")
 	ErrBlockTooLarge       = errors.New("block too large")
 	ErrStorageQuota        = errors.New("the organisation's storage quota is used up: ask the server's operator")
 	ErrUserLimit           = errors.New("the organisation has reached its user limit: ask the server's operator")
@@ -44,7 +47,7 @@ var wireErrors = []struct {
 	{ErrForbidden, codes.PermissionDenied},
 	{ErrNotFound, codes.NotFound},
 	{ErrOrganisationUnknown, codes.NotFound},
-	{ErrLogMoved, codes.Aborted},
+	{certificate.ErrConflict, codes.Aborted},
 	{ErrCertificateRefused, codes.InvalidArgument},
 	{ErrInvitationUnusable, codes.FailedPrecondition},
 	{ErrEnrolmentAborted, codes.FailedPrecondition},
@@ -53,7 +56,7 @@ var wireErrors = []struct {
 	{ErrAlreadyBootstrapped, codes.FailedPrecondition},
 	{ErrRateLimited, codes.ResourceExhausted},
 	{ErrBadRequest, codes.InvalidArgument},
-	{ErrRotationPending, codes.FailedPrecondition},
+	{vaultlog.ErrRotationPending, codes.FailedPrecondition},
 	{ErrBlockTooLarge, codes.InvalidArgument},
 	{ErrStorageQuota, codes.ResourceExhausted},
 	{ErrUserLimit, codes.ResourceExhausted},

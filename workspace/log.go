@@ -3,12 +3,12 @@ package workspace
 import (
 	"bytes"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
+	"github.com/coffre/coffre/vaultlog"
 )
 
 // Version is one verified version of a manifest.
@@ -29,12 +29,10 @@ type Log struct {
 	VaultID        string
 	Head           certificate.Head
 
-	lastOrgPosition uint64
-	lastTime        time.Time
-	versions        map[string][]Version
-	// written counts every version of each manifest, quarantined ones
+	// tail counts every version of each manifest, quarantined ones
 	// included, so that the next version number follows the log.
-	written     map[string]uint64
+	tail        vaultlog.Tail
+	versions    map[string][]Version
 	hashes      [][]byte // hashes[p] is the chain hash after position p
 	quarantined []Quarantined
 }
@@ -56,10 +54,9 @@ type Quarantined struct {
 func NewLog(orgID, vaultID string) *Log {
 	return &Log{
 		OrganisationID: orgID, VaultID: vaultID,
-		Head:     certificate.Head{Hash: VaultGenesis(orgID, vaultID)},
+		Head:     certificate.Head{Hash: vaultlog.VaultGenesis(orgID, vaultID)},
 		versions: map[string][]Version{},
-		written:  map[string]uint64{},
-		hashes:   [][]byte{VaultGenesis(orgID, vaultID)},
+		hashes:   [][]byte{vaultlog.VaultGenesis(orgID, vaultID)},
 	}
 }
 
@@ -71,7 +68,7 @@ func (l *Log) Clone() *Log {
 	for k, v := range l.versions {
 		c.versions[k] = slices.Clip(v)
 	}
-	c.written = maps.Clone(l.written)
+	c.tail = l.tail.Clone()
 	c.hashes = slices.Clip(l.hashes)
 	c.quarantined = slices.Clip(l.quarantined)
 	return &c
@@ -90,50 +87,45 @@ func (l *Log) HashAt(pos uint64) ([]byte, bool) {
 // position is a fork of equal length (SECURITY.md A14, A31).
 func (l *Log) IsHead(position uint64, data []byte) bool {
 	return position == l.Head.Position && position > 0 &&
-		bytes.Equal(EntryHash(l.hashes[position-1], data), l.Head.Hash)
+		bytes.Equal(vaultlog.EntryHash(l.hashes[position-1], data), l.Head.Hash)
 }
 
 // LastOrganisationPosition is the organisation position the newest entry
 // claims (0 for an empty log).
-func (l *Log) LastOrganisationPosition() uint64 { return l.lastOrgPosition }
+func (l *Log) LastOrganisationPosition() uint64 { return l.tail.OrganisationPosition }
 
 // Quarantined lists the entries skipped because their manifests don't
 // open, oldest first.
 func (l *Log) Quarantined() []Quarantined { return slices.Clone(l.quarantined) }
 
 // Apply verifies one entry of the vault log and folds it in: the chain,
-// the checks of Check against the organisation, organisation positions
-// and times that never go back (a back-dated write can't slip in after a
-// removal: SECURITY.md A15), each manifest version following the one
-// before. An entry whose manifests don't decrypt to what they claim is
-// kept in the chain but quarantined (SECURITY.md A28).
-func (l *Log) Apply(org *certificate.Organisation, keys *Keys, position uint64, data []byte) (*Entry, error) {
+// the checks of vaultlog.Check against the organisation, the order the
+// entries before it impose (vaultlog.Tail: organisation positions and
+// times never go back, each manifest version follows the one before). An
+// entry whose manifests don't decrypt to what they claim is kept in the
+// chain but quarantined (SECURITY.md A28).
+func (l *Log) Apply(org *certificate.Organisation, keys *Keys, position uint64, data []byte) (*vaultlog.Entry, error) {
 	if position != l.Head.Position+1 {
-		return nil, fmt.Errorf("%w: position %d after %d", ErrChain, position, l.Head.Position)
+		return nil, fmt.Errorf("%w: position %d after %d", certificate.ErrChain, position, l.Head.Position)
 	}
-	e, err := ParseEntry(data)
+	e, err := vaultlog.ParseEntry(data)
 	if err != nil {
 		return nil, fmt.Errorf("vault entry %d: %w", position, err)
 	}
-	if e.Position != position || !bytes.Equal(e.PreviousHash, l.Head.Hash) {
-		return nil, fmt.Errorf("%w: entry at %d claims position %d and another previous hash", ErrChain, position, e.Position)
-	}
-	if err := Check(org, l.VaultID, e); err != nil {
+	if err := vaultlog.Extends(l.Head, e); err != nil {
 		return nil, fmt.Errorf("vault entry %d: %w", position, err)
 	}
-	if e.OrganisationPosition < l.lastOrgPosition || e.Time.Before(l.lastTime) {
-		return nil, fmt.Errorf("vault entry %d: %w: its organisation position or time goes back", position, ErrEntryRefused)
+	if err := vaultlog.Check(org, l.VaultID, e); err != nil {
+		return nil, fmt.Errorf("vault entry %d: %w", position, err)
+	}
+	if err := l.tail.Check(e); err != nil {
+		return nil, fmt.Errorf("vault entry %d: %w", position, err)
 	}
 	key, ok := keys.Get(e.KeyIndex)
 	if !ok {
 		return nil, fmt.Errorf("vault entry %d: %w: key %d", position, ErrNoKey, e.KeyIndex)
 	}
 	d, _ := org.Device(e.Author)
-	for _, w := range e.Writes {
-		if want := l.written[w.ManifestID] + 1; w.Version != want {
-			return nil, fmt.Errorf("vault entry %d: %w: %s version %d, want %d", position, ErrEntryRefused, w.ManifestID, w.Version, want)
-		}
-	}
 	added, bad := l.open(e, key, d.UserID, position)
 	if bad != nil {
 		l.quarantined = append(l.quarantined, Quarantined{Position: position, Author: e.Author, User: d.UserID, Time: e.Time,
@@ -142,18 +134,15 @@ func (l *Log) Apply(org *certificate.Organisation, keys *Keys, position uint64, 
 	for _, v := range added {
 		l.versions[v.Manifest.ID] = append(l.versions[v.Manifest.ID], v)
 	}
-	for _, w := range e.Writes {
-		l.written[w.ManifestID] = w.Version
-	}
-	l.lastOrgPosition, l.lastTime = e.OrganisationPosition, e.Time
-	l.Head = certificate.Head{Position: position, Hash: EntryHash(l.Head.Hash, data)}
+	l.tail.Fold(e)
+	l.Head = certificate.Head{Position: position, Hash: vaultlog.EntryHash(l.Head.Hash, data)}
 	l.hashes = append(l.hashes, l.Head.Hash)
 	return e, nil
 }
 
 // open decrypts an entry's manifests; if one fails, none of them is kept
 // (an entry's writes go together) and the error says why.
-func (l *Log) open(e *Entry, key crypto.SecretKey, userID string, position uint64) ([]Version, error) {
+func (l *Log) open(e *vaultlog.Entry, key crypto.SecretKey, userID string, position uint64) ([]Version, error) {
 	var added []Version
 	for _, w := range e.Writes {
 		m, err := decryptManifest(l.OrganisationID, l.VaultID, w, e.KeyIndex, key)
@@ -192,4 +181,4 @@ func (l *Log) AsOf(id string, t time.Time) (Version, bool) {
 func (l *Log) History(id string) []Version { return slices.Clone(l.versions[id]) }
 
 // NextVersion returns the version number a new write of id takes.
-func (l *Log) NextVersion(id string) uint64 { return l.written[id] + 1 }
+func (l *Log) NextVersion(id string) uint64 { return l.tail.NextVersion(id) }

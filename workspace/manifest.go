@@ -13,6 +13,7 @@ import (
 
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/vaultlog"
 )
 
 // ManifestFormat is the only manifest format this version reads. 2: block
@@ -161,7 +162,7 @@ func encryptManifest(orgID, vaultID string, version uint64, index uint32, key cr
 // decryptManifest opens a manifest write and checks that it describes
 // itself as the id it was written under, and that a file's blocks cover
 // its size exactly, in order, without gaps or overlaps (SECURITY.md A10).
-func decryptManifest(orgID, vaultID string, w Write, index uint32, key crypto.SecretKey) (*Manifest, error) {
+func decryptManifest(orgID, vaultID string, w vaultlog.Write, index uint32, key crypto.SecretKey) (*Manifest, error) {
 	k := crypto.DeriveKey(key.Bytes(), labelManifest, nil)
 	plain, err := k.Decrypt(manifestAAD(orgID, vaultID, w.ManifestID, w.Version, index), w.Ciphertext)
 	if err != nil {

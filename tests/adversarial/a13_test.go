@@ -34,7 +34,7 @@ func TestA13LogTruncationRefused(t *testing.T) {
 	for _, keep := range []uint64{4, 2} {
 		s.TruncateLog(t, org, keep)
 		err := admin.Sync(bg())
-		wantErr(t, err, client.ErrRollback)
+		wantErr(t, err, certificate.ErrRollback)
 		if u, _ := admin.Organisation().User(hostile.ReadDevice(t, d["bob"]).UserID); u == nil || u.Profile != certificate.ProfileOutsider {
 			t.Fatal("the verified state lost what the dropped entries said")
 		}
@@ -57,7 +57,7 @@ func TestA13LogTruncationRefused(t *testing.T) {
 				}
 				return resp, err
 			})
-			wantErr(t, admin.Sync(bg()), client.ErrRollback)
+			wantErr(t, admin.Sync(bg()), certificate.ErrRollback)
 			if !sameHead(admin.Head(), before) {
 				t.Fatal("head moved")
 			}
@@ -108,8 +108,8 @@ func TestA13LogRollbackRefused(t *testing.T) {
 	}
 
 	s.Restore(snapshot)
-	wantErr(t, admin.Sync(bg()), client.ErrRollback)
-	wantErr(t, bob.Sync(bg()), client.ErrRollback)
+	wantErr(t, admin.Sync(bg()), certificate.ErrRollback)
+	wantErr(t, bob.Sync(bg()), certificate.ErrRollback)
 	if me, _ := bob.Me(); me.Profile != certificate.ProfileOutsider {
 		t.Fatal("Bob's verified profile went back")
 	}
@@ -117,8 +117,8 @@ func TestA13LogRollbackRefused(t *testing.T) {
 	bob = unchanged(t, bob, d["bob"], bobHead)
 	// Again after the restored server has been running a while.
 	s.Restart()
-	wantErr(t, admin.Sync(bg()), client.ErrRollback)
-	wantErr(t, bob.Sync(bg()), client.ErrRollback)
+	wantErr(t, admin.Sync(bg()), certificate.ErrRollback)
+	wantErr(t, bob.Sync(bg()), certificate.ErrRollback)
 	unchanged(t, admin, d["admin"], adminHead)
 	unchanged(t, bob, d["bob"], bobHead)
 

@@ -47,14 +47,14 @@ func TestA14ForkDetected(t *testing.T) {
 
 	// Alice is shown branch Y.
 	err := alice.Sync(bg())
-	wantErr(t, err, client.ErrFork)
+	wantErr(t, err, certificate.ErrFork)
 	if u, _ := alice.FindUser("carol@example.org"); u.Profile != certificate.ProfileOutsider {
 		t.Fatal("Alice's verified state took something from the other branch")
 	}
 	alice = unchanged(t, alice, d["alice"], aliceHead)
 	// Still refused after restarts, for as long as the branches differ.
 	s.Restart()
-	wantErr(t, alice.Sync(bg()), client.ErrFork)
+	wantErr(t, alice.Sync(bg()), certificate.ErrFork)
 	unchanged(t, alice, d["alice"], aliceHead)
 
 	t.Run("enrolment compares heads", func(t *testing.T) { forkAtEnrolment(t) })
@@ -134,7 +134,7 @@ func forkAtEnrolment(t *testing.T) {
 	if alice.Head().Position != zPos {
 		t.Fatalf("the greeter's head is %d, not Z's position %d", alice.Head().Position, zPos)
 	}
-	wantErr(t, res.ClaimErr, client.ErrFork)
+	wantErr(t, res.ClaimErr, certificate.ErrFork)
 	if res.Session != nil || client.HasDevice(d["carol"]) {
 		t.Fatal("the claimer kept a device on the other branch")
 	}
@@ -184,7 +184,7 @@ func TestA14ReorderRefused(t *testing.T) {
 				return resp, err
 			})
 			err := tablet.Sync(bg())
-			wantErr(t, err, client.ErrFork)
+			wantErr(t, err, certificate.ErrFork)
 			if !sameHead(tablet.Head(), before) {
 				t.Fatal("head moved")
 			}

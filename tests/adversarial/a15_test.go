@@ -79,7 +79,7 @@ func TestA15BackdatedRevokedDeviceRefused(t *testing.T) {
 		{"after the revocation, dated now", sign(time.Now(), next, prev, promote), client.ErrBadLog, certificate.ErrRule},
 		{"after the revocation, back-dated to before it", sign(enrolledAt, next, prev, promote), client.ErrBadLog, certificate.ErrRule},
 		{"a device for himself", sign(time.Now(), next, prev, extra), client.ErrBadLog, certificate.ErrRule},
-		{"claiming the revocation's position", sign(enrolledAt, beforeRevocation.Head.Position+1, beforeRevocation.Head.Hash, promote), client.ErrFork, certificate.ErrChain},
+		{"claiming the revocation's position", sign(enrolledAt, beforeRevocation.Head.Position+1, beforeRevocation.Head.Hash, promote), certificate.ErrFork, certificate.ErrChain},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/tests/hostile"
 )
@@ -76,7 +77,7 @@ func TestA1DeviceKeysNeverFromServer(t *testing.T) {
 	if _, err := client.Open(bg(), d["admin"], []byte("not the passphrase")); err == nil {
 		t.Fatal("a wrong passphrase opened the device")
 	} else {
-		wantErr(t, err, client.ErrWrongPassphrase)
+		wantErr(t, err, crypto.ErrWrongPassphrase)
 	}
 
 	// Nothing key-bearing crossed the wire, either way, during bootstrap,
@@ -155,7 +156,7 @@ func TestA1DeviceKeysNeverFromServer(t *testing.T) {
 	)
 	serveReplaced(s, map[uint64][]byte{1: fakeLog[0], 2: fakeLog[1]})
 	err = admin.Sync(bg())
-	wantErr(t, err, client.ErrFork) // entry 1 does not extend genesis(organisation, root from the link)
+	wantErr(t, err, certificate.ErrFork) // entry 1 does not extend genesis(organisation, root from the link)
 	wantCause(t, err, certificate.ErrChain)
 	if !sameHead(admin.Head(), zero) {
 		t.Fatal("head moved")

@@ -256,7 +256,7 @@ func TestA8EphemeralKeySwapAbortsEnrolment(t *testing.T) {
 	})
 	l, inv = hostile.Invite(t, admin, "user", "dave@example.org", certificate.ProfileStandard)
 	res = hostile.RunEnrolment(t, admin, l, inv, d["forged"], hostile.EnrolOptions{})
-	if !errors.Is(res.ClaimErr, client.ErrFork) && !errors.Is(res.ClaimErr, client.ErrBadLog) {
+	if !errors.Is(res.ClaimErr, certificate.ErrFork) && !errors.Is(res.ClaimErr, client.ErrBadLog) {
 		t.Fatalf("a claimer accepted an organisation under another root: %v", res.ClaimErr)
 	}
 	noDevice(t, d["forged"])

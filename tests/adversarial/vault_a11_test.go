@@ -15,7 +15,7 @@ import (
 // is inside what — lives only in signed, encrypted manifests chained in
 // the vault log, so what the server can do to it is reorder the log, drop
 // an entry from its middle, serve an entry again, or serve another vault's
-// entries in place of this one's: each is refused (workspace.ErrFork: the
+// entries in place of this one's: each is refused (certificate.ErrFork: the
 // chain does not extend the verified head) by a reader that never saw the
 // vault and by one that verified part of it, whose state stays. And a
 // manifest listed in a folder other than the one it names as its parent —
@@ -97,7 +97,7 @@ func TestA11TreeTamperingRefused(t *testing.T) {
 				}
 			})
 			_, err := w.sess["bob"].OpenVault(bg(), w.vault)
-			wantErr(t, err, workspace.ErrFork)
+			wantErr(t, err, certificate.ErrFork)
 			w.vaultUnchanged(t, "bob", nil, certificate.Head{})
 		})
 	}
@@ -107,13 +107,13 @@ func TestA11TreeTamperingRefused(t *testing.T) {
 	t.Run("reordered in the store", func(t *testing.T) {
 		w.s.SwapVaultEntries(t, w.org, w.vault, uint64(k+2), uint64(k+3))
 		err := cv.Sync(bg())
-		wantErr(t, err, workspace.ErrFork)
+		wantErr(t, err, certificate.ErrFork)
 		if got := list(t, cv, "/"); !slices.Equal(got, []string{"A"}) {
 			t.Fatalf("Carol lists %v", got)
 		}
 		w.vaultUnchanged(t, "carol", cv, carolHead)
 		_, err = w.sess["carol"].OpenVault(bg(), w.vault)
-		wantErr(t, err, workspace.ErrFork)
+		wantErr(t, err, certificate.ErrFork)
 		w.vaultUnchanged(t, "carol", nil, carolHead)
 		w.s.SwapVaultEntries(t, w.org, w.vault, uint64(k+2), uint64(k+3))
 		cv = w.open(t, "carol")

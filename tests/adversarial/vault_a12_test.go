@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -16,7 +17,7 @@ import (
 // manifest. The server can't rewrite any of them: an entry whose author,
 // time, key index or manifest bytes were changed — keeping the writer's
 // signature, or signed again with the attacker's key — is refused
-// (workspace.ErrEntryRefused); what the server adds of its own (its
+// (vaultlog.ErrEntryRefused); what the server adds of its own (its
 // receive time, the size of the block files) is not shown (SECURITY.md
 // A12; SPEC.md §11.5, §11.6 "History").
 func TestA12AuthorAndMetadataFromSignature(t *testing.T) {
@@ -77,7 +78,7 @@ func TestA12AuthorAndMetadataFromSignature(t *testing.T) {
 				}
 			})
 			_, err := w.sess["bob"].OpenVault(bg(), w.vault)
-			wantErr(t, err, workspace.ErrEntryRefused)
+			wantErr(t, err, vaultlog.ErrEntryRefused)
 			w.vaultUnchanged(t, "bob", nil, certificate.Head{})
 		})
 	}

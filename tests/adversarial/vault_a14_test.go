@@ -6,14 +6,13 @@ import (
 	"testing"
 
 	"github.com/coffre/coffre/certificate"
-	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/workspace"
 )
 
 // TestA14VaultForkDetected: the server forks a vault between two members
 // (a backup restored between their writes: alice writes on one branch,
 // carol on the other). As soon as one is shown an entry of the other's
-// branch it refuses it (workspace.ErrFork), in the open vault and after
+// branch it refuses it (certificate.ErrFork), in the open vault and after
 // reopening from disk, writes nothing, and keeps its head; the same holds
 // the other way round. An entry written by a member on another branch of
 // the organisation log is refused too (certificate.ErrFork) (SECURITY.md
@@ -43,7 +42,7 @@ func TestA14VaultForkDetected(t *testing.T) {
 	}
 
 	// Alice is shown branch Y.
-	wantErr(t, av.Sync(bg()), workspace.ErrFork)
+	wantErr(t, av.Sync(bg()), certificate.ErrFork)
 	if _, err := av.Put(bg(), "/x3.txt", bytes.NewReader([]byte("on a fork")), nil); err == nil {
 		t.Fatal("Alice wrote on a forked log")
 	}
@@ -52,7 +51,7 @@ func TestA14VaultForkDetected(t *testing.T) {
 	}
 	w.vaultUnchanged(t, "alice", av, aliceHead)
 	_, err := w.sess["alice"].OpenVault(bg(), w.vault)
-	wantErr(t, err, workspace.ErrFork)
+	wantErr(t, err, certificate.ErrFork)
 	w.vaultUnchanged(t, "alice", nil, aliceHead)
 	if got := w.s.VaultHead(t, w.org, w.vault); !sameHead(got, carolHead) {
 		t.Fatal("Alice wrote on Carol's branch")
@@ -61,14 +60,14 @@ func TestA14VaultForkDetected(t *testing.T) {
 	// Carol is shown branch X, once it grows past her head (before that,
 	// it is just shorter: a rollback).
 	w.s.RestoreAll(branchX)
-	wantErr(t, cv.Sync(bg()), workspace.ErrRollback)
+	wantErr(t, cv.Sync(bg()), certificate.ErrRollback)
 	av = w.open(t, "alice")
 	put(t, av, "/x3.txt", []byte("alice's branch"))
 	put(t, av, "/x4.txt", []byte("alice's branch"))
-	wantErr(t, cv.Sync(bg()), workspace.ErrFork)
+	wantErr(t, cv.Sync(bg()), certificate.ErrFork)
 	w.vaultUnchanged(t, "carol", cv, carolHead)
 	_, err = w.sess["carol"].OpenVault(bg(), w.vault)
-	wantErr(t, err, workspace.ErrFork)
+	wantErr(t, err, certificate.ErrFork)
 	w.vaultUnchanged(t, "carol", nil, carolHead)
 
 	// An entry whose writer verified another branch of the organisation
@@ -83,7 +82,7 @@ func TestA14VaultForkDetected(t *testing.T) {
 		body.OrganisationHash = bytes.Repeat([]byte{7}, len(body.OrganisationHash))
 		serveVaultExtra(w.s, w.vault, signEntry(t, w.dev["alice"].SigningKey, body))
 		defer w.s.ClearHooks()
-		wantErr(t, av.Sync(bg()), client.ErrFork)
+		wantErr(t, av.Sync(bg()), certificate.ErrFork)
 		w.vaultUnchanged(t, "alice", av, head)
 	})
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/wire"
-	"github.com/coffre/coffre/workspace"
 )
 
 // TestA16RotationOnUnshareRevocationAndExpiry: whenever a member leaves —
@@ -18,7 +18,7 @@ import (
 // grant — the next write by an owner is under the next key index, sealed
 // to the remaining members only. Until the key is rotated, a contributor
 // (who may not rotate) writes nothing: its client refuses with
-// workspace.ErrRotationPending before uploading anything, and the server
+// vaultlog.ErrRotationPending before uploading anything, and the server
 // refuses the append too (SECURITY.md A16; SPEC.md §11.4).
 func TestA16RotationOnUnshareRevocationAndExpiry(t *testing.T) {
 	t.Parallel()
@@ -62,15 +62,15 @@ func TestA16RotationOnUnshareRevocationAndExpiry(t *testing.T) {
 		cv := w.open(t, "carol")
 		blocks, head := len(w.s.Blocks(t, w.org, w.vault)), w.s.VaultHead(t, w.org, w.vault)
 		_, err := cv.Put(bg(), "/by-carol.txt", strings.NewReader("must wait for the rotation"), nil)
-		wantErr(t, err, workspace.ErrRotationPending)
-		wantErr(t, cv.Mkdir(bg(), "/carol-dir"), workspace.ErrRotationPending)
+		wantErr(t, err, vaultlog.ErrRotationPending)
+		wantErr(t, cv.Mkdir(bg(), "/carol-dir"), vaultlog.ErrRotationPending)
 		if len(w.s.Blocks(t, w.org, w.vault)) != blocks || !sameHead(w.s.VaultHead(t, w.org, w.vault), head) {
 			t.Fatal("something was uploaded before the rotation")
 		}
 		index, key := w.keys(t, "carol").Newest()
 		entry := w.forgeAddFile(t, cv.Log(), w.sess["carol"].Organisation(), w.dev["carol"].DeviceID, w.dev["carol"].SigningKey, index, key, "raw.txt")
 		_, err = w.s.Dial(t, w.dev["carol"].Signer()).VaultAppend(bg(), &coffrev1.VaultAppendRequest{VaultId: w.vault, Entry: entry})
-		if wire.FromStatus(err) != wire.ErrRotationPending {
+		if wire.FromStatus(err) != vaultlog.ErrRotationPending {
 			t.Fatalf("the server took a write before the rotation: %v", err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -12,7 +13,7 @@ import (
 // entry that follows the rotation when dave is removed, then appends an
 // entry dave signs afterwards, claiming an organisation position from
 // before his removal under the key he held. Readers (bob) refuse it: it is
-// dated after his removal (workspace.ErrEntryRefused). And the next
+// dated after his removal (vaultlog.ErrEntryRefused). And the next
 // writer to open the vault writes the missing checkpoint, so no entry can
 // claim a position before the rotation any more (SECURITY.md A29; SPEC.md
 // §11.5, §11.7).
@@ -53,9 +54,9 @@ func TestA29SuppressedCheckpointRetried(t *testing.T) {
 	entry := w.forgeAddFile(t, dv.Log(), beforeRemoval, dave.DeviceID, dave.SigningKey, daveIndex, daveKey, "from-dave.txt")
 	w.s.AppendVaultRaw(t, w.org, w.vault, entry)
 	_, err := bv.Log().Clone().Apply(w.sess["bob"].Organisation(), w.keys(t, "bob"), head.Position+1, entry)
-	wantErr(t, err, workspace.ErrEntryRefused)
+	wantErr(t, err, vaultlog.ErrEntryRefused)
 	_, err = w.sess["bob"].OpenVault(bg(), w.vault)
-	wantErr(t, err, workspace.ErrEntryRefused)
+	wantErr(t, err, vaultlog.ErrEntryRefused)
 	w.vaultUnchanged(t, "bob", nil, head)
 	w.s.TruncateVaultLog(t, w.org, w.vault, head.Position)
 	// Opening it, a reader can't tell a dropped checkpoint from withheld

@@ -7,16 +7,14 @@ import (
 	"testing"
 
 	"github.com/coffre/coffre/certificate"
-	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/tests/hostile"
-	"github.com/coffre/coffre/workspace"
 )
 
 // TestA31EqualLengthForkNamed: the server shows a member a branch of the
 // same length as the one it verified, with another entry at its head — in
 // a vault log (another member's write in place of the one it read) and in
 // the organisation log (another admin's certificate in place of the one it
-// read). Reading says "fork" at once (workspace.ErrFork, client.ErrFork)
+// read). Reading says "fork" at once (certificate.ErrFork, certificate.ErrFork)
 // instead of succeeding silently, and writing says "fork" too instead of
 // "log moved" forever (SECURITY.md A31; SPEC.md §4.4, §11.5).
 func TestA31EqualLengthForkNamed(t *testing.T) {
@@ -39,12 +37,12 @@ func TestA31EqualLengthForkNamed(t *testing.T) {
 		if got := w.s.VaultHead(t, w.org, w.vault); got.Position != bobHead.Position || sameHead(got, bobHead) {
 			t.Fatalf("server at %d, bob at %d", got.Position, bobHead.Position)
 		}
-		wantErr(t, bv.Sync(bg()), workspace.ErrFork)
+		wantErr(t, bv.Sync(bg()), certificate.ErrFork)
 		_, err := bv.Put(bg(), "/z.txt", bytes.NewReader([]byte("on a fork")), nil)
-		wantErr(t, err, workspace.ErrFork)
+		wantErr(t, err, certificate.ErrFork)
 		w.vaultUnchanged(t, "bob", bv, bobHead)
 		_, err = w.sess["bob"].OpenVault(bg(), w.vault)
-		wantErr(t, err, workspace.ErrFork)
+		wantErr(t, err, certificate.ErrFork)
 	})
 
 	t.Run("organisation log", func(t *testing.T) {
@@ -66,9 +64,9 @@ func TestA31EqualLengthForkNamed(t *testing.T) {
 		if got := headOf(t, w.s, w.org); got != bobHead.Position {
 			t.Fatalf("server at %d, bob at %d", got, bobHead.Position)
 		}
-		wantErr(t, bob.Sync(bg()), client.ErrFork)
+		wantErr(t, bob.Sync(bg()), certificate.ErrFork)
 		_, err := bob.CreateVault(bg(), "on a fork")
-		wantErr(t, err, client.ErrFork)
+		wantErr(t, err, certificate.ErrFork)
 		unchanged(t, bob, w.dir["bob"], bobHead)
 	})
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/wire"
-	"github.com/coffre/coffre/workspace"
 )
 
 // TestA4InjectedManifestRefused: the server appends to a vault's log an
@@ -21,7 +21,7 @@ import (
 // enrolled), a reader's real device (readers don't write), or a removed
 // member's real device (with the key they held, claiming the
 // organisation's head or back-dated to before their removal). The reading
-// client refuses it with workspace.ErrEntryRefused, shows nothing of it,
+// client refuses it with vaultlog.ErrEntryRefused, shows nothing of it,
 // and keeps its verified head, in memory and on disk (SECURITY.md A4,
 // A15; SPEC.md §11.5 Check and Apply). The same entry signed by the owner
 // is accepted: the signer is the only thing wrong.
@@ -81,7 +81,7 @@ func TestA4InjectedManifestRefused(t *testing.T) {
 			w.s.AppendVaultRaw(t, w.org, w.vault, c.entry)
 			defer w.s.TruncateVaultLog(t, w.org, w.vault, before.Position)
 			err := cv.Sync(bg())
-			wantErr(t, err, workspace.ErrEntryRefused)
+			wantErr(t, err, vaultlog.ErrEntryRefused)
 			t.Logf("refused: %v", err)
 			if got := list(t, cv, "/"); !slices.Equal(got, names) {
 				t.Fatalf("listing %v after a refused entry, want %v", got, names)
@@ -91,7 +91,7 @@ func TestA4InjectedManifestRefused(t *testing.T) {
 			}
 			w.vaultUnchanged(t, "carol", cv, before)
 			_, err = w.sess["carol"].OpenVault(bg(), w.vault)
-			wantErr(t, err, workspace.ErrEntryRefused)
+			wantErr(t, err, vaultlog.ErrEntryRefused)
 			w.vaultUnchanged(t, "carol", nil, before)
 		})
 	}

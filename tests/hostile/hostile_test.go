@@ -17,6 +17,7 @@ import (
 	"github.com/coffre/coffre/client"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/server/store"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/wire"
 	"github.com/coffre/coffre/workspace"
 )
@@ -297,7 +298,7 @@ func TestEditsLookLikeTheStore(t *testing.T) {
 	for id := range s.Blocks(t, org, info.ID) {
 		s.RemoveBlock(t, org, info.ID, id)
 	}
-	if h := s.VaultHead(t, org, info.ID); h.Position != 0 || !bytes.Equal(h.Hash, workspace.VaultGenesis(org, info.ID)) {
+	if h := s.VaultHead(t, org, info.ID); h.Position != 0 || !bytes.Equal(h.Hash, vaultlog.VaultGenesis(org, info.ID)) {
 		t.Fatalf("emptied vault log: head %d", h.Position)
 	}
 	if len(s.AllBlocks(t)) != 0 {

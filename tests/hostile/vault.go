@@ -14,7 +14,7 @@ import (
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/server/store"
-	"github.com/coffre/coffre/workspace"
+	"github.com/coffre/coffre/vaultlog"
 )
 
 // --- blocks, as stored ------------------------------------------------------
@@ -146,7 +146,7 @@ func (s *Server) vaultHead(orgID, vaultID string) (certificate.Head, error) {
 		return certificate.Head{}, err
 	}
 	if h.Position == 0 {
-		return certificate.Head{Hash: workspace.VaultGenesis(orgID, vaultID)}, nil
+		return certificate.Head{Hash: vaultlog.VaultGenesis(orgID, vaultID)}, nil
 	}
 	return certificate.Head{Position: h.Position, Hash: h.Hash}, nil
 }
@@ -171,7 +171,7 @@ func (s *Server) AppendVault(orgID, vaultID string, data ...[]byte) error {
 	prev := head.Hash
 	var entries []store.LogEntry
 	for i, d := range data {
-		h := workspace.EntryHash(prev, d)
+		h := vaultlog.EntryHash(prev, d)
 		entries = append(entries, store.LogEntry{
 			Position: head.Position + uint64(i) + 1, PrevHash: prev, Hash: h, Data: d, ReceivedAt: s.Clock.Now(),
 		})
@@ -196,10 +196,10 @@ func (s *Server) EditVaultLog(t testing.TB, orgID, vaultID string, fn func(entri
 		data[i] = e.Data
 	}
 	data = fn(slices.Clone(data))
-	prev := workspace.VaultGenesis(orgID, vaultID)
+	prev := vaultlog.VaultGenesis(orgID, vaultID)
 	var entries []store.LogEntry
 	for i, d := range data {
-		e := store.LogEntry{Position: uint64(i + 1), PrevHash: prev, Hash: workspace.EntryHash(prev, d), Data: d}
+		e := store.LogEntry{Position: uint64(i + 1), PrevHash: prev, Hash: vaultlog.EntryHash(prev, d), Data: d}
 		if i < len(old) {
 			e.ReceivedAt = old[i].ReceivedAt
 		} else {

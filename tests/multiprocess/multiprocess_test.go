@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
@@ -217,7 +218,7 @@ func readRace(err error) bool {
 // such, nothing written: someone else wrote the file first, or the log
 // kept moving.
 func cleanConflict(err error) bool {
-	return errors.Is(err, workspace.ErrWriteConflict) || errors.Is(err, workspace.ErrConflict)
+	return errors.Is(err, workspace.ErrWriteConflict) || errors.Is(err, certificate.ErrConflict)
 }
 
 // file is one file of a vault as a device reads it.

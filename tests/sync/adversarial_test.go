@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/workspace"
 )
@@ -231,8 +232,8 @@ func TestSyncNoDeleteWithoutSignedTombstone(t *testing.T) {
 	})
 	before, bases := readTree(t, b.dir), journalContents(t, b)
 	_, err := b.cycle()
-	if !errors.Is(err, workspace.ErrRollback) {
-		t.Errorf("bob's cycle against a shorter log: %v, want %v", err, workspace.ErrRollback)
+	if !errors.Is(err, certificate.ErrRollback) {
+		t.Errorf("bob's cycle against a shorter log: %v, want %v", err, certificate.ErrRollback)
 	}
 	wantUntouched(t, b, before, bases)
 	s.ClearHooks()
@@ -242,15 +243,15 @@ func TestSyncNoDeleteWithoutSignedTombstone(t *testing.T) {
 	s.TruncateVaultLog(t, w.org, w.vault, head-2)
 	for range 2 {
 		_, err = b.cycle()
-		if !errors.Is(err, workspace.ErrRollback) {
-			t.Errorf("bob's cycle against a truncated log: %v, want %v", err, workspace.ErrRollback)
+		if !errors.Is(err, certificate.ErrRollback) {
+			t.Errorf("bob's cycle against a truncated log: %v, want %v", err, certificate.ErrRollback)
 		}
 		wantUntouched(t, b, before, bases)
 	}
 	// Alice's device refuses the same way (she wrote the entries).
 	beforeA := readTree(t, a.dir)
-	if _, err := a.cycle(); !errors.Is(err, workspace.ErrRollback) {
-		t.Errorf("alice's cycle against a truncated log: %v, want %v", err, workspace.ErrRollback)
+	if _, err := a.cycle(); !errors.Is(err, certificate.ErrRollback) {
+		t.Errorf("alice's cycle against a truncated log: %v, want %v", err, certificate.ErrRollback)
 	}
 	if diff := diffTrees(beforeA, readTree(t, a.dir), "before", "after"); diff != "" {
 		t.Errorf("alice's folder changed:\n%s", diff)

@@ -1,0 +1,91 @@
+package workspace
+
+import (
+	"context"
+	"time"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/crypto"
+)
+
+// Deps is what a Vault needs. Org, Vault, Keys and Log are the verified
+// state it starts from; Remote, Blocks and Persist are required; the
+// optional capabilities are nil when absent.
+type Deps struct {
+	Org   *certificate.Organisation
+	Vault *certificate.Vault
+	Keys  *Keys
+	Log   *Log
+
+	Remote  Remote  // the server's copy of the vault log
+	Blocks  Blocks  // the server's encrypted blocks
+	Writer  Writer  // the device that signs this vault's writes
+	Persist Persist // stores what Sync verified
+
+	// Cache, if not nil, keeps verified blocks locally.
+	Cache BlockCache
+	// Journal, if not nil, lets an interrupted upload resume.
+	Journal UploadJournal
+	// Clock, if not nil, replaces time.Now for the writes' times and the
+	// role checks before a write.
+	Clock func() time.Time
+	// Parallel is how many blocks are in flight in a transfer (0: 4).
+	Parallel int
+}
+
+// RemoteEntry is one entry as the server returns it.
+type RemoteEntry struct {
+	Position uint64
+	Data     []byte
+}
+
+// Remote is the server's copy of a vault's log, as a vault sees it.
+// Everything it returns is checked before use.
+type Remote interface {
+	// Append appends a signed entry; certificate.ErrConflict if the log
+	// moved since the entry was signed.
+	Append(ctx context.Context, vaultID string, entry []byte) error
+	// Read returns the entries from position from on, and the server's head.
+	Read(ctx context.Context, vaultID string, from uint64) (entries []RemoteEntry, head uint64, err error)
+	// ConfirmFresh confirms, before a write under keyIndex is signed, that
+	// the server vouches (signed, recently) for vault as the newest vault
+	// head and for org or a newer organisation head that changes nothing
+	// for this write; certificate.ErrConflict if the vault log moved
+	// meanwhile (SPEC.md §4.4).
+	ConfirmFresh(ctx context.Context, vaultID string, keyIndex uint32, org, vault certificate.Head) error
+}
+
+// Blocks is the server's store of a vault's encrypted blocks. What
+// GetBlock returns is checked against the signed manifest before use.
+type Blocks interface {
+	PutBlock(ctx context.Context, vaultID, blockID string, data []byte) error
+	GetBlock(ctx context.Context, vaultID, blockID string) ([]byte, error)
+}
+
+// BlockCache keeps blocks locally: it is told which blocks passed their
+// manifest's checks (only those may be kept) and which failed (to be
+// dropped).
+type BlockCache interface {
+	BlockVerified(vaultID, blockID string, ciphertext []byte)
+	BlockRejected(vaultID, blockID string)
+}
+
+// UploadJournal remembers the blocks of uploads in progress, so that an
+// interrupted upload resumes: blocks already sent are not sent again
+// (their keys are kept encrypted on the device, never on the server).
+type UploadJournal interface {
+	Uploaded(vaultID, path string) []Block
+	BlockSent(vaultID, path string, b Block)
+	UploadDone(vaultID, path string)
+}
+
+// Writer is the device that signs this vault's writes.
+type Writer struct {
+	DeviceID string
+	UserID   string
+	Key      *crypto.SigningKey
+}
+
+// Persist stores newly verified entries and the new head, or returns an
+// error (then the state is not advanced).
+type Persist func(vaultID string, entries []RemoteEntry, head certificate.Head) error

@@ -1,0 +1,158 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/coffre/coffre/certificate"
+)
+
+// Mkdir creates a folder; parents must exist.
+func (w *Vault) Mkdir(ctx context.Context, p string) error {
+	names, err := SplitPath(p)
+	if err != nil || len(names) == 0 {
+		return fmt.Errorf("mkdir %q: %w", p, errors.Join(err, ErrExists))
+	}
+	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		parent, err := folderFor(l, names[:len(names)-1])
+		if err != nil {
+			return nil, err
+		}
+		name := names[len(names)-1]
+		if _, taken := parent.Child(name); taken {
+			return nil, fmt.Errorf("%s: %w", p, ErrExists)
+		}
+		dir := &Manifest{ID: certificate.NewID(), Parent: parent.ID, Folder: true}
+		parent.Children = append(parent.Children, ChildEntry{Name: name, ID: dir.ID, Folder: true})
+		sortChildren(parent.Children)
+		return []*Manifest{parent, dir}, nil
+	})
+}
+
+// Remove removes a file or an empty folder from its parent. Every version
+// stays in the log: `get --at` a date before the removal reads it back.
+func (w *Vault) Remove(ctx context.Context, p string) error { return w.RemoveIf(ctx, p, nil) }
+
+// RemoveIf removes p only if it is still the given version (sync uses it
+// so that a remote edit made meanwhile is never deleted unseen); nil means
+// whatever version is there.
+func (w *Vault) RemoveIf(ctx context.Context, p string, expect *Version) error {
+	names, err := SplitPath(p)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return errors.New("the root folder can't be removed")
+	}
+	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		target, err := view{log: l}.resolve(names)
+		if err != nil {
+			return nil, err
+		}
+		if expect != nil && (target.Manifest.ID != expect.Manifest.ID || target.Version != expect.Version) {
+			return nil, fmt.Errorf("%s: %w", p, ErrWriteConflict)
+		}
+		if target.Manifest.Folder && len(target.Manifest.Children) > 0 {
+			return nil, fmt.Errorf("%s: %w", p, ErrNotEmpty)
+		}
+		parent, err := folderFor(l, names[:len(names)-1])
+		if err != nil {
+			return nil, err
+		}
+		name := names[len(names)-1]
+		kept := parent.Children[:0]
+		for _, c := range parent.Children {
+			if c.Name != name {
+				kept = append(kept, c)
+			}
+		}
+		parent.Children = kept
+		return []*Manifest{parent}, nil
+	})
+}
+
+// Move renames or moves a file or folder.
+func (w *Vault) Move(ctx context.Context, from, to string) error {
+	src, err := SplitPath(from)
+	if err != nil {
+		return err
+	}
+	dst, err := SplitPath(to)
+	if err != nil {
+		return err
+	}
+	if len(src) == 0 || len(dst) == 0 {
+		return errors.New("the root folder can't be moved")
+	}
+	if len(dst) > len(src) && strings.Join(dst[:len(src)], "/") == strings.Join(src, "/") {
+		return errors.New("can't move a folder into itself")
+	}
+	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		target, err := view{log: l}.resolve(src)
+		if err != nil {
+			return nil, err
+		}
+		oldParent, err := folderFor(l, src[:len(src)-1])
+		if err != nil {
+			return nil, err
+		}
+		newParent := oldParent
+		if strings.Join(src[:len(src)-1], "/") != strings.Join(dst[:len(dst)-1], "/") {
+			if newParent, err = folderFor(l, dst[:len(dst)-1]); err != nil {
+				return nil, err
+			}
+		}
+		if _, taken := newParent.Child(dst[len(dst)-1]); taken {
+			return nil, fmt.Errorf("%s: %w", to, ErrExists)
+		}
+		var entry ChildEntry
+		kept := oldParent.Children[:0]
+		for _, c := range oldParent.Children {
+			if c.Name == src[len(src)-1] {
+				entry = c
+			} else {
+				kept = append(kept, c)
+			}
+		}
+		oldParent.Children = kept
+		entry.Name = dst[len(dst)-1]
+		newParent.Children = append(newParent.Children, entry)
+		sortChildren(newParent.Children)
+		out := []*Manifest{oldParent}
+		if newParent != oldParent {
+			moved := *target.Manifest
+			moved.Parent = newParent.ID
+			out = append(out, newParent, &moved)
+		}
+		return out, nil
+	})
+}
+
+// Restore makes an old version of a file current again, as a new version.
+func (w *Vault) Restore(ctx context.Context, p string, version uint64) error {
+	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		names, err := SplitPath(p)
+		if err != nil {
+			return nil, err
+		}
+		cur, err := view{log: l}.resolve(names)
+		if err != nil {
+			return nil, err
+		}
+		// Quarantined versions (SPEC.md §11.5) leave gaps in the numbers.
+		hist := l.History(cur.Manifest.ID)
+		i := slices.IndexFunc(hist, func(v Version) bool { return v.Version == version })
+		if i < 0 {
+			return nil, fmt.Errorf("%s has versions 1 to %d (coffre history lists them)", p, l.NextVersion(cur.Manifest.ID)-1)
+		}
+		old := *hist[i].Manifest
+		old.Parent = cur.Manifest.Parent // it stays where it is now
+		if old.Folder {
+			return nil, errors.New("only files are restored; restore a folder's files one by one")
+		}
+		return []*Manifest{&old}, nil
+	})
+}

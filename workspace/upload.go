@@ -1,0 +1,319 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/crypto"
+)
+
+// blockKey identifies a block's content, to reuse it in the next version
+// of the same file (never across files: SECURITY.md A20).
+type blockKey struct {
+	digest crypto.Digest
+	size   uint64
+}
+
+// chunkingSecret is the chunking secret of vault key index, which a
+// version written under that key was cut with (SPEC.md §11.3).
+func (w *Vault) chunkingSecret(index uint32) ([]byte, error) {
+	k, ok := w.keys.Get(index)
+	if !ok {
+		return nil, fmt.Errorf("%w: key %d", ErrNoKey, index)
+	}
+	return ChunkingSecret(k), nil
+}
+
+// ContentID identifies a file's content by its chunks: two files with
+// the same ContentID in one vault have the same bytes.
+func ContentID(blocks []Block) crypto.Digest {
+	parts := make([][]byte, 0, 2*len(blocks))
+	for _, b := range blocks {
+		parts = append(parts, b.Digest[:], u64(b.Size))
+	}
+	return crypto.LabeledSum("content-id", parts...)
+}
+
+// LocalContentID computes, without uploading anything, the ContentID a
+// local file has when cut as a version written under vault key index is
+// (Version.KeyIndex): content ids compare only under one key, since each
+// key has its own chunking secret.
+func (w *Vault) LocalContentID(r io.Reader, index uint32) (crypto.Digest, uint64, error) {
+	secret, err := w.chunkingSecret(index)
+	if err != nil {
+		return crypto.Digest{}, 0, err
+	}
+	c := NewChunker(secret, r)
+	var blocks []Block
+	var size uint64
+	for {
+		chunk, err := c.Next()
+		if err == io.EOF {
+			return ContentID(blocks), size, nil
+		}
+		if err != nil {
+			return crypto.Digest{}, 0, err
+		}
+		blocks = append(blocks, Block{Digest: crypto.Sum(chunk), Size: uint64(len(chunk))})
+		size += uint64(len(chunk))
+	}
+}
+
+// Progress is told how many bytes were transferred so far.
+type Progress func(done int64)
+
+// Put stores the content of r as the file at p, creating it or adding a
+// new version. The content is streamed block by block, a few blocks in
+// flight at a time: memory stays flat whatever the size. If someone else
+// wrote the same file meanwhile, ErrWriteConflict and nothing is changed.
+func (w *Vault) Put(ctx context.Context, p string, r io.Reader, progress Progress) (Version, error) {
+	vs, err := w.PutFiles(ctx, []PutItem{{Path: p, Open: func() (io.ReadCloser, error) { return io.NopCloser(r), nil }, Progress: progress}})
+	if err != nil {
+		return Version{}, err
+	}
+	return vs[0], nil
+}
+
+// PutItem is one file of a PutFiles batch.
+type PutItem struct {
+	Path     string
+	Open     func() (io.ReadCloser, error)
+	Progress Progress
+}
+
+// PutFiles uploads several files and commits them in one vault entry, so
+// that a folder receiving many files is written once per batch, not once
+// per file. Either every file of the batch becomes visible or none does.
+func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error) {
+	if err := w.writable(); err != nil {
+		return nil, err
+	}
+	if err := w.Sync(ctx); err != nil {
+		return nil, err
+	}
+	type staged struct {
+		names    []string
+		replaces *Version // the version replaced: a later one means a concurrent writer
+		blocks   []Block
+		size     uint64
+		id       string
+	}
+	files := make([]*staged, len(items))
+	for i, it := range items {
+		names, err := SplitPath(it.Path)
+		if err != nil {
+			return nil, err
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("/: %w", ErrIsFolder)
+		}
+		f := &staged{names: names}
+		if cur, err := (view{log: w.log}).resolve(names); err == nil {
+			if cur.Manifest.Folder {
+				return nil, fmt.Errorf("%s: %w", it.Path, ErrIsFolder)
+			}
+			f.replaces = &cur
+		}
+		r, err := it.Open()
+		if err != nil {
+			return nil, err
+		}
+		reuse := map[blockKey]Block{}
+		if f.replaces != nil {
+			for _, b := range f.replaces.Manifest.Blocks {
+				reuse[blockKey{b.Digest, b.Size}] = b
+			}
+		}
+		// Blocks an interrupted upload of this path already sent.
+		if w.journal != nil {
+			for _, b := range w.journal.Uploaded(w.vault.ID, it.Path) {
+				reuse[blockKey{b.Digest, b.Size}] = b
+			}
+		}
+		f.blocks, f.size, err = w.upload(ctx, r, reuse, func(b Block) {
+			if w.journal != nil {
+				w.journal.BlockSent(w.vault.ID, it.Path, b)
+			}
+		}, it.Progress)
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", it.Path, err)
+		}
+		files[i] = f
+	}
+	err := w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		var out []*Manifest
+		folders := map[string]*Manifest{} // copies, written once if changed
+		changed := map[string]bool{}
+		var order []string
+		for i, f := range files {
+			parent, err := folderFor(l, f.names[:len(f.names)-1])
+			if err != nil {
+				return nil, err
+			}
+			if seen, ok := folders[parent.ID]; ok {
+				parent = seen
+			} else {
+				folders[parent.ID] = parent
+				order = append(order, parent.ID)
+			}
+			p := items[i].Path
+			name := f.names[len(f.names)-1]
+			child, exists := parent.Child(name)
+			switch {
+			case exists && child.Folder:
+				return nil, fmt.Errorf("%s: %w", p, ErrIsFolder)
+			case exists != (f.replaces != nil):
+				return nil, fmt.Errorf("%s: %w", p, ErrWriteConflict)
+			case exists:
+				if latest, _ := l.Latest(child.ID); latest.Version != f.replaces.Version || child.ID != f.replaces.Manifest.ID {
+					return nil, fmt.Errorf("%s: %w", p, ErrWriteConflict)
+				}
+				f.id = child.ID
+			default:
+				f.id = certificate.NewID()
+				parent.Children = append(parent.Children, ChildEntry{Name: name, ID: f.id})
+				sortChildren(parent.Children)
+				changed[parent.ID] = true
+			}
+			out = append(out, &Manifest{ID: f.id, Parent: parent.ID, Size: f.size, Blocks: f.blocks})
+		}
+		for _, id := range order {
+			if changed[id] {
+				out = append(out, folders[id])
+			}
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	vs := make([]Version, len(files))
+	for i, f := range files {
+		vs[i], _ = w.log.Latest(f.id)
+		if w.journal != nil {
+			w.journal.UploadDone(w.vault.ID, items[i].Path)
+		}
+	}
+	return vs, nil
+}
+
+// upload cuts r into blocks, encrypts each with its own random key and
+// uploads them with a few in flight. Memory: about parallel+1 blocks.
+func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Block, sent func(Block), progress Progress) ([]Block, uint64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type job struct {
+		i     int
+		plain []byte
+		off   uint64
+	}
+	jobs := make(chan job)
+	var (
+		mu      sync.Mutex
+		blocks  []Block
+		done    int64
+		firstEr error
+		wg      sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstEr == nil {
+			firstEr = err
+			cancel()
+		}
+		mu.Unlock()
+	}
+	for range w.parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				b := Block{ID: certificate.NewID(), Key: crypto.NewSecretKey(), Digest: crypto.Sum(j.plain), Offset: j.off, Size: uint64(len(j.plain))}
+				ct := sealBlock(w.org.ID, w.vault.ID, b, j.plain)
+				if err := w.blocks.PutBlock(ctx, w.vault.ID, b.ID, ct); err != nil {
+					fail(fmt.Errorf("uploading block %d: %w", j.i, err))
+					continue
+				}
+				mu.Lock()
+				for len(blocks) <= j.i {
+					blocks = append(blocks, Block{})
+				}
+				blocks[j.i] = b
+				done += int64(b.Size)
+				d := done
+				mu.Unlock()
+				sent(b)
+				if progress != nil {
+					progress(d)
+				}
+			}
+		}()
+	}
+	// Cut with the newest key's secret, which commit encrypts under: a
+	// member removed at the last rotation can't predict the boundaries.
+	index, _ := w.keys.Newest()
+	secret, err := w.chunkingSecret(index)
+	if err != nil {
+		return nil, 0, err
+	}
+	var size uint64
+	var readErr error
+	chunker := NewChunker(secret, r)
+	for i := 0; ; i++ {
+		chunk, err := chunker.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			readErr = fmt.Errorf("reading: %w", err)
+			break
+		}
+		// A block the previous version already has is not sent again.
+		if b, ok := reused(reuse, chunk); ok {
+			b.Offset = size
+			mu.Lock()
+			for len(blocks) <= i {
+				blocks = append(blocks, Block{})
+			}
+			blocks[i] = b
+			done += int64(b.Size)
+			mu.Unlock()
+			size += b.Size
+			continue
+		}
+		select {
+		case jobs <- job{i, chunk, size}:
+		case <-ctx.Done():
+		}
+		size += uint64(len(chunk))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if readErr != nil {
+		return nil, 0, readErr
+	}
+	if firstEr != nil {
+		return nil, 0, firstEr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	return blocks, size, nil
+}
+
+// reused finds a chunk among the blocks a new version may reuse (hashing it
+// only when there are some).
+func reused(reuse map[blockKey]Block, chunk []byte) (Block, bool) {
+	if len(reuse) == 0 {
+		return Block{}, false
+	}
+	b, ok := reuse[blockKey{crypto.Sum(chunk), uint64(len(chunk))}]
+	return b, ok
+}
