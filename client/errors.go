@@ -15,8 +15,21 @@ import (
 // as the wire package's errors (wire.ErrForbidden and the rest); this file
 // is the one place where gRPC statuses are turned back into them.
 var (
-	// ErrNoDevice: the data directory holds no device yet.
-	ErrNoDevice = errors.New("no device in this data directory: run 'coffre org bootstrap LINK' or 'coffre invitation claim LINK' first")
+	// ErrNoDevice is returned by Open and Unlock when the data directory
+	// holds no device yet (bootstrap or claim an invitation first).
+	ErrNoDevice = errors.New("no device in this data directory")
+	// ErrLocked is returned by an Unlocked whose keys were forgotten
+	// (Lock), until Relock gives them back.
+	ErrLocked = errors.New("locked: give the passphrase again")
+	// ErrFirstSync is returned by Bootstrap when the organisation was
+	// bootstrapped but the first sync that followed failed: the device is
+	// enrolled, and the next Sync retries. It wraps the cause.
+	ErrFirstSync = errors.New("bootstrapped, but the first sync failed")
+	// ErrAnchorFailed is returned after a vault key rotation (RotateVault,
+	// UnshareVault) when the vault log could not be anchored after the
+	// new key: the rotation is done, and opening the vault retries the
+	// anchor. It wraps the cause.
+	ErrAnchorFailed = errors.New("the key was rotated, but anchoring the vault log failed")
 	// ErrInvitationLife: an invitation was asked for with no time to live
 	// (zero or negative), which must not silently become the default.
 	ErrInvitationLife = errors.New("an invitation must stay valid for a positive time")

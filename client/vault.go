@@ -192,7 +192,7 @@ func (s *Session) RotateVault(ctx context.Context, ref string) (VaultInfo, error
 // vault does it (see anchor).
 func (s *Session) checkpoint(ctx context.Context, vaultID string) error {
 	if _, err := s.openVault(ctx, vaultID); err != nil {
-		return fmt.Errorf("the key was rotated, but anchoring the vault log failed (run 'coffre ls' on it to retry): %w", err)
+		return fmt.Errorf("%w: %w", ErrAnchorFailed, err)
 	}
 	return nil
 }
