@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/term"
@@ -19,6 +20,7 @@ type transferPrinter struct {
 	err io.Writer
 	bar *os.File // standard error when it is a terminal
 
+	mu    sync.Mutex // Bytes comes from the transfer's goroutines
 	what  string
 	total int64
 	start time.Time
@@ -35,11 +37,18 @@ func newTransferPrinter(con *console) *transferPrinter {
 }
 
 func (p *transferPrinter) Started(remote string, size int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.what, p.total, p.start, p.last = remote, size, time.Now(), time.Time{}
 }
 
 func (p *transferPrinter) Bytes(done int64) {
-	if p.bar == nil || time.Since(p.last) < 200*time.Millisecond {
+	if p.bar == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < 200*time.Millisecond {
 		return
 	}
 	p.last, p.shown = time.Now(), true
@@ -53,6 +62,8 @@ func (p *transferPrinter) Bytes(done int64) {
 
 // clear erases the progress line, if any.
 func (p *transferPrinter) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.shown {
 		fmt.Fprint(p.bar, "\r\033[K")
 		p.shown = false

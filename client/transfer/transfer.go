@@ -25,7 +25,9 @@ type Progress interface {
 	// Started: one file of size bytes (0 when unknown) starts to move on
 	// its own; Bytes follows as its bytes go.
 	Started(remote string, size int64)
-	// Bytes: done bytes of the file last Started have moved.
+	// Bytes: done bytes of the file last Started have moved. It may be
+	// called from several goroutines at once, and done may arrive out of
+	// order.
 	Bytes(done int64)
 	// Done: the file from was copied to to (one of them local, the other
 	// in the vault); v is its version in the vault.
