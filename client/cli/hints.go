@@ -19,6 +19,8 @@ var hints = []struct {
 	{client.ErrLocked, " (coffre unlock)"},
 	{client.ErrFirstSync, " (run 'coffre status' to retry)"},
 	{client.ErrAnchorFailed, " (run 'coffre ls' on it to retry)"},
+	{client.ErrNotFresh, " (try again; if it persists, compare `coffre status` with another member)"},
+	{client.ErrServerMisbehaved, " (kept as proof: run coffre audit --verify and tell your administrator)"},
 }
 
 // message is err's message as the person reads it, with its hints.
