@@ -120,7 +120,7 @@ func Bootstrap(ctx context.Context, dir string, l link.Link, opts BootstrapOptio
 	}
 	if err := s.Sync(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("bootstrapped, but the first sync failed (run 'coffre status' to retry): %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrFirstSync, err)
 	}
 	return s, nil
 }

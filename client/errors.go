@@ -17,8 +17,22 @@ import (
 // passphrase is crypto.ErrWrongPassphrase; a log rollback or fork, the
 // organisation's or a vault's, certificate.ErrRollback or ErrFork.
 var (
-	// ErrNoDevice: the data directory holds no device yet.
-	ErrNoDevice = errors.New("no device in this data directory: run 'coffre org bootstrap LINK' or 'coffre invitation claim LINK' first")
+	// ErrNoDevice is returned by Open and Unlock when the data directory
+	// holds no device yet (bootstrap or claim an invitation first).
+	ErrNoDevice = errors.New("no device in this data directory")
+	// ErrLocked is returned by an Unlocked whose keys were forgotten
+	// (Lock), until Relock gives them back.
+	ErrLocked = errors.New("locked: give the passphrase again")
+	// ErrFirstSync is returned by Bootstrap when the organisation was
+	// bootstrapped but the first sync that followed failed: the device is
+	// enrolled, and the next Sync retries. It wraps the cause.
+	ErrFirstSync = errors.New("bootstrapped, but the first sync failed")
+	// ErrAnchorFailed is returned after a certificate that needs a
+	// checkpoint in the vault log (CreateVault, RotateVault, ShareVault
+	// with a key, UnshareVault) when the checkpoint could not be written:
+	// the certificate is published, and opening the vault retries the
+	// anchor (SPEC.md §11.5). It wraps the cause.
+	ErrAnchorFailed = errors.New("the vault's certificate is published, but anchoring its log failed")
 	// ErrInvitationLife: an invitation was asked for with no time to live
 	// (zero or negative), which must not silently become the default.
 	ErrInvitationLife = errors.New("an invitation must stay valid for a positive time")

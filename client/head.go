@@ -28,11 +28,11 @@ var (
 	// ErrNotFresh is returned, before anything is signed, when the server
 	// did not vouch within FreshnessWindow, with a valid signature, that
 	// this device's view of the organisation and vault logs is the newest.
-	ErrNotFresh = errors.New("nothing was written: the server did not confirm that this device's view is current (try again; if it persists, compare `coffre status` with another member)")
+	ErrNotFresh = errors.New("nothing was written: the server did not confirm that this device's view is current")
 	// ErrServerMisbehaved is returned when the server signed a head that
 	// contradicts the log this device verified: the signed statement is
-	// kept as proof and `coffre audit --verify` reports it.
-	ErrServerMisbehaved = errors.New("nothing was written: the server signed a head that contradicts the verified log (kept as proof: run coffre audit --verify and tell your administrator)")
+	// kept as proof and VerifyAudit reports it.
+	ErrServerMisbehaved = errors.New("nothing was written: the server signed a head that contradicts the verified log")
 )
 
 var (

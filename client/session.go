@@ -215,10 +215,16 @@ func (s *Session) Connections(ctx context.Context, all bool, limit int) ([]Conne
 	return out, nil
 }
 
+// IsAdmin reports whether this device's user is an administrator in the
+// verified log: what the client checks before an administrator's command.
+func (s *Session) IsAdmin() bool {
+	me, ok := s.Me()
+	return ok && me.Profile == certificate.ProfileAdmin
+}
+
 // requireAdmin refuses, on the client side already, what only an admin may do.
 func (s *Session) requireAdmin() error {
-	me, ok := s.Me()
-	if !ok || me.Profile != certificate.ProfileAdmin {
+	if !s.IsAdmin() {
 		return ErrNotAdmin
 	}
 	return nil

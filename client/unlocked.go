@@ -31,9 +31,6 @@ func Unlock(dir string, passphrase []byte) (*Unlocked, error) {
 	return &Unlocked{dir: dir, keys: keys}, nil
 }
 
-// ErrLocked is returned by an Unlocked whose keys were forgotten.
-var ErrLocked = errors.New("locked: give the passphrase again (coffre unlock)")
-
 // Session opens a session with the unlocked keys.
 func (u *Unlocked) Session() (*Session, error) {
 	keys := u.current()

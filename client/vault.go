@@ -196,7 +196,7 @@ func (s *Session) RotateVault(ctx context.Context, ref string) (VaultInfo, error
 // anchor).
 func (s *Session) checkpoint(ctx context.Context, vaultID string) error {
 	if _, err := s.openVault(ctx, vaultID); err != nil {
-		return fmt.Errorf("the vault's certificate is published, but anchoring its log failed (run 'coffre ls' on it to retry): %w", err)
+		return fmt.Errorf("%w: %w", ErrAnchorFailed, err)
 	}
 	return nil
 }

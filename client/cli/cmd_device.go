@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -15,8 +16,12 @@ func newDeviceCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
+type deviceInviteOptions struct {
+	expires time.Duration
+}
+
 func newDeviceInviteCommand(g *globalOptions) *cobra.Command {
-	var expires time.Duration
+	var opts deviceInviteOptions
 	cmd := &cobra.Command{
 		Use:   "invite",
 		Short: "Invite a new device of yours and print the invitation link",
@@ -26,25 +31,28 @@ and compare the codes. Your private keys move to the new device inside the
 channel the codes protect.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := positive("expires", expires); err != nil {
-				return err
-			}
-			s, err := g.unlock(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			l, inv, err := s.InviteDevice(cmd.Context(), expires)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "device invitation %s, valid until %s\n", inv.ID, inv.Expires.Format(time.RFC3339))
-			fmt.Fprintf(out, "link (open it on the new device; it works once):\n%s\n", l)
-			fmt.Fprintf(out, "then run: coffre device greet %s\n", inv.ID)
-			return nil
+			return runDeviceInvite(cmd.Context(), g, opts, newConsole(cmd))
 		},
 	}
-	cmd.Flags().DurationVar(&expires, "expires", client.DefaultInvitationLife, "how long the invitation stays valid")
+	cmd.Flags().DurationVar(&opts.expires, "expires", client.DefaultInvitationLife, "how long the invitation stays valid")
 	return cmd
+}
+
+func runDeviceInvite(ctx context.Context, g *globalOptions, opts deviceInviteOptions, con *console) error {
+	if err := positive("expires", opts.expires); err != nil {
+		return err
+	}
+	s, err := g.unlock(ctx, con, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	l, inv, err := s.InviteDevice(ctx, opts.expires)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(con.out, "device invitation %s, valid until %s\n", inv.ID, inv.Expires.Format(time.RFC3339))
+	fmt.Fprintf(con.out, "link (open it on the new device; it works once):\n%s\n", l)
+	fmt.Fprintf(con.out, "then run: coffre device greet %s\n", inv.ID)
+	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ func newOrgCommand(g *globalOptions) *cobra.Command {
 }
 
 type bootstrapOptions struct {
+	link               string
 	name, email, label string
 }
 
@@ -34,7 +36,8 @@ It prints the organisation link: the server address, the organisation id and
 its root verify key, from which every invitation link is made.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBootstrap(cmd, g, opts, args[0])
+			opts.link = args[0]
+			return runBootstrap(cmd.Context(), g, opts, newConsole(cmd))
 		},
 	}
 	cmd.Flags().StringVar(&opts.name, "name", "", "your name, as colleagues will see it")
@@ -43,19 +46,19 @@ its root verify key, from which every invitation link is made.`,
 	return cmd
 }
 
-func runBootstrap(cmd *cobra.Command, g *globalOptions, opts bootstrapOptions, rawLink string) error {
-	l, err := link.Parse(rawLink)
+func runBootstrap(ctx context.Context, g *globalOptions, opts bootstrapOptions, con *console) error {
+	l, err := link.Parse(opts.link)
 	if err != nil {
 		return err
 	}
 	if client.HasDevice(g.home) {
 		return client.ErrAlreadyEnrolled
 	}
-	pass, err := g.passphrase(newConsole(cmd), true)
+	pass, err := g.passphrase(con, true)
 	if err != nil {
 		return err
 	}
-	s, err := client.Bootstrap(cmd.Context(), g.home, l, client.BootstrapOptions{
+	s, err := client.Bootstrap(ctx, g.home, l, client.BootstrapOptions{
 		Name: opts.name, Email: opts.email, DeviceLabel: opts.label, Passphrase: pass,
 	})
 	if err != nil {
@@ -63,7 +66,7 @@ func runBootstrap(cmd *cobra.Command, g *globalOptions, opts bootstrapOptions, r
 	}
 	defer s.Close()
 	id := s.Identity()
-	out := cmd.OutOrStdout()
+	out := con.out
 	fmt.Fprintf(out, "organisation %q bootstrapped; you are its first administrator\n", id.OrganisationName)
 	fmt.Fprintf(out, "user %s, device %s (%s)\n", id.UserID, id.DeviceID, shown(id.DeviceLabel))
 	fmt.Fprintf(out, "organisation link:\n%s\n", id.OrganisationLink)

@@ -2,28 +2,21 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sync"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/coffre/coffre/client"
-	"github.com/coffre/coffre/crypto"
-	"github.com/coffre/coffre/workspace"
+	"github.com/coffre/coffre/client/syncservice"
 	"github.com/coffre/coffre/workspace/syncer"
 )
 
 type syncOptions struct {
-	all       bool
-	once      bool
-	scan      time.Duration
-	settle    time.Duration
-	debounce  time.Duration
-	lockAfter time.Duration
+	all     bool
+	args    []string // VAULT DIR, or ROOT with --all
+	service syncservice.Options
 }
 
 func newSyncCommand(g *globalOptions) *cobra.Command {
@@ -54,36 +47,25 @@ The state of each synced folder is shown by 'coffre status'.`,
 			return cobra.ExactArgs(2)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSync(cmd, g, opts, args)
+			opts.args = args
+			return runSync(cmd.Context(), g, opts, newConsole(cmd))
 		},
 	}
-	cmd.Flags().BoolVar(&opts.all, "all", false, "sync every vault into ROOT/<vault name>")
-	cmd.Flags().BoolVar(&opts.once, "once", false, "sync once and exit (scripts)")
-	cmd.Flags().DurationVar(&opts.scan, "scan-interval", 30*time.Second, "full scan period (catches what file events miss)")
-	cmd.Flags().DurationVar(&opts.settle, "settle", 2*time.Second, "a file must be unchanged this long before it is uploaded")
-	cmd.Flags().DurationVar(&opts.debounce, "debounce", 300*time.Millisecond, "wait for a burst of changes to end")
-	cmd.Flags().DurationVar(&opts.lockAfter, "lock-after", 15*time.Minute, "forget the keys after this long without a change in the folder or an unlock (0: only 'coffre lock' locks)")
+	f := cmd.Flags()
+	f.BoolVar(&opts.all, "all", false, "sync every vault into ROOT/<vault name>")
+	f.BoolVar(&opts.service.Once, "once", false, "sync once and exit (scripts)")
+	f.DurationVar(&opts.service.Scan, "scan-interval", 30*time.Second, "full scan period (catches what file events miss)")
+	f.DurationVar(&opts.service.Settle, "settle", 2*time.Second, "a file must be unchanged this long before it is uploaded")
+	f.DurationVar(&opts.service.Debounce, "debounce", 300*time.Millisecond, "wait for a burst of changes to end")
+	f.DurationVar(&opts.service.LockAfter, "lock-after", 15*time.Minute, "forget the keys after this long without a change in the folder or an unlock (0: only 'coffre lock' locks)")
 	return cmd
 }
 
-// syncTarget is one vault and its folder.
-type syncTarget struct {
-	vaultID, name, dir string
-}
-
-// syncFiles names a folder's journal and status file after a MAC of the
-// folder's path: the names show no path (SPEC.md §12).
-func syncFiles(home string, key crypto.SecretKey, vaultID, dir string) (journal, status string) {
-	sum := key.MAC("sync-folder", []byte(dir))
-	base := filepath.Join(home, "sync", fmt.Sprintf("%s-%x", vaultID, sum[:6]))
-	return base + ".db", base + ".status.json"
-}
-
-func runSync(cmd *cobra.Command, g *globalOptions, opts syncOptions, args []string) error {
-	if err := positive("scan-interval", opts.scan); err != nil {
+func runSync(ctx context.Context, g *globalOptions, opts syncOptions, con *console) error {
+	if err := positive("scan-interval", opts.service.Scan); err != nil {
 		return err
 	}
-	for flag, d := range map[string]time.Duration{"settle": opts.settle, "debounce": opts.debounce, "lock-after": opts.lockAfter} {
+	for flag, d := range map[string]time.Duration{"settle": opts.service.Settle, "debounce": opts.service.Debounce, "lock-after": opts.service.LockAfter} {
 		if d < 0 {
 			return fmt.Errorf("--%s can't be negative (got %s)", flag, d)
 		}
@@ -91,7 +73,7 @@ func runSync(cmd *cobra.Command, g *globalOptions, opts syncOptions, args []stri
 	if !client.HasDevice(g.home) {
 		return client.ErrNoDevice
 	}
-	pass, err := g.passphrase(newConsole(cmd), false)
+	pass, err := g.passphrase(con, false)
 	if err != nil {
 		return err
 	}
@@ -99,219 +81,57 @@ func runSync(cmd *cobra.Command, g *globalOptions, opts syncOptions, args []stri
 	if err != nil {
 		return err
 	}
-	targets, err := syncTargets(cmd.Context(), u, opts, args)
+	var folders []syncservice.Folder
+	if opts.all {
+		folders, err = syncservice.AllFolders(ctx, u, opts.args[0])
+	} else {
+		var f syncservice.Folder
+		f, err = syncservice.FolderOf(ctx, u, opts.args[0], opts.args[1])
+		folders = []syncservice.Folder{f}
+	}
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(g.home, "sync"), 0o700); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(cmd.Context())
-	defer cancel()
-	remote := map[string]chan struct{}{}
-	for _, t := range targets {
-		remote[t.vaultID] = make(chan struct{}, 1)
-	}
-	activity := make(chan struct{}, 1) // local changes: the person is there
-	if !opts.once {
-		go watchRemote(ctx, u, remote)
-		wake := func() { // the runners report the new state at once
-			for _, ch := range remote {
-				select {
-				case ch <- struct{}{}:
-				default:
-				}
-			}
-		}
-		stop, err := serveControl(ctx, g.home, u, opts.lockAfter, activity, wake)
-		if err != nil {
-			return fmt.Errorf("control socket: %w", err)
-		}
-		defer stop()
-	}
-	var mu sync.Mutex // one cycle at a time: they share the state file
-	var wg sync.WaitGroup
-	errs := make([]error, len(targets))
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = syncOne(ctx, cmd, u, t, opts, remote[t.vaultID], activity, &mu)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	s := &syncservice.Service{Keys: u, Folders: folders, Options: opts.service, Report: &syncPrinter{out: con.out, last: map[string]syncer.Status{}}}
+	return s.Serve(ctx)
 }
 
-func syncTargets(ctx context.Context, u *client.Unlocked, opts syncOptions, args []string) ([]syncTarget, error) {
-	s, err := u.Session()
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	if err := s.Sync(ctx); err != nil && !errors.Is(err, client.ErrServerUnavailable) {
-		return nil, err
-	}
-	if !opts.all {
-		dir, err := filepath.Abs(args[1])
-		if err != nil {
-			return nil, err
-		}
-		v, info, err := s.FindVault(args[0])
-		if err != nil {
-			return nil, err
-		}
-		return []syncTarget{{vaultID: v.ID, name: info.Name, dir: dir}}, nil
-	}
-	root, err := filepath.Abs(args[0])
-	if err != nil {
-		return nil, err
-	}
-	vaults, err := s.Vaults()
-	if err != nil {
-		return nil, err
-	}
-	var out []syncTarget
-	for _, v := range vaults {
-		if workspace.ValidName(v.Name) != nil {
-			return nil, fmt.Errorf("vault %s's name %q can't be a folder name: sync it alone", v.ID, v.Name)
-		}
-		out = append(out, syncTarget{vaultID: v.ID, name: v.Name, dir: filepath.Join(root, v.Name)})
-	}
-	if len(out) == 0 {
-		return nil, errors.New("you are a member of no vault")
-	}
-	return out, nil
+// syncPrinter prints a line when a folder's sync did something, or its
+// state or error changed (idle is not news).
+type syncPrinter struct {
+	out  io.Writer
+	last map[string]syncer.Status // by folder
 }
 
-// watchRemote forwards the server's events to the vaults' runners, and
-// reconnects when the stream breaks.
-func watchRemote(ctx context.Context, u *client.Unlocked, remote map[string]chan struct{}) {
-	poke := func(ch chan struct{}) {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-	for ctx.Err() == nil {
-		err := u.Watch(ctx, func(ev client.Event) {
-			if ev.VaultID == "" { // the organisation changed: roles or keys may have
-				for _, ch := range remote {
-					poke(ch)
-				}
-				return
-			}
-			if ch, ok := remote[ev.VaultID]; ok {
-				poke(ch)
-			}
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		_ = err
-		select {
-		case <-ctx.Done():
-		case <-time.After(3 * time.Second):
-		}
-	}
+func (p *syncPrinter) Watching(f syncservice.Folder) {
+	fmt.Fprintf(p.out, "syncing %s with %s (Ctrl-C to stop)\n", shown(f.Dir), shown(f.Name))
 }
 
-func syncOne(ctx context.Context, cmd *cobra.Command, u *client.Unlocked, t syncTarget, opts syncOptions, remote <-chan struct{}, activity chan<- struct{}, mu *sync.Mutex) error {
-	if err := os.MkdirAll(t.dir, 0o700); err != nil {
-		return err
+func (p *syncPrinter) Cycle(f syncservice.Folder, st syncer.Status, res syncer.Result) {
+	if st.State == "syncing" {
+		return
 	}
-	key, err := u.SyncKey()
-	if err != nil {
-		return err
+	last := p.last[f.Dir]
+	changed := st.State != last.State || st.LastError != last.LastError
+	p.last[f.Dir] = st
+	if !res.Busy() && (!changed || st.State == "idle") {
+		return
 	}
-	journalPath, statusPath := syncFiles(u.Home(), key, t.vaultID, t.dir)
-	j, err := syncer.OpenJournal(journalPath, u.SyncKey)
-	if err != nil {
-		return fmt.Errorf("%s: %w", t.dir, err)
+	line := fmt.Sprintf("%s %s: %s, ↑%d ↓%d", time.Now().Format("15:04:05"), shown(f.Name), st.State, res.Uploaded, res.Downloaded)
+	if res.DeletedLocal+res.DeletedRemote > 0 {
+		line += fmt.Sprintf(", %d deleted", res.DeletedLocal+res.DeletedRemote)
 	}
-	defer j.Close()
-	engine := &syncer.Engine{
-		Dir: t.dir, Journal: j, Device: u.DeviceLabel(), Settle: opts.settle,
-		Open: func(ctx context.Context) (*workspace.Vault, func(), error) {
-			mu.Lock()
-			s, err := u.Session()
-			if err != nil {
-				mu.Unlock()
-				return nil, nil, err
-			}
-			release := func() { s.Close(); mu.Unlock() }
-			if err := s.Sync(ctx); err != nil {
-				release()
-				return nil, nil, err
-			}
-			v, err := s.OpenVault(ctx, t.vaultID)
-			if err != nil {
-				release()
-				return nil, nil, err
-			}
-			return v, release, nil
-		},
+	if res.Conflicts > 0 {
+		line += fmt.Sprintf(", %d conflicts kept as copies", res.Conflicts)
 	}
-	out := cmd.OutOrStdout()
-	lastState, lastError := "", ""
-	var sealed []byte // the names, as last sealed while unlocked
-	report := func(st syncer.Status, res syncer.Result) {
-		// Changes made in the folder (not those sync wrote there) show the
-		// person is there: they keep the idle lock away.
-		if res.Uploaded+res.DeletedRemote > 0 {
-			select {
-			case activity <- struct{}{}:
-			default:
-			}
-		}
-		st.Vault, st.Dir = t.name, t.dir
-		if key, err := u.SyncKey(); err == nil {
-			sealed = syncer.SealStatus(key, st)
-		}
-		syncer.WriteStatus(statusPath, st, sealed)
-		if st.State == "syncing" {
-			return
-		}
-		changed := st.State != lastState || st.LastError != lastError
-		lastState, lastError = st.State, st.LastError
-		if res.Busy() || (changed && st.State != "idle") {
-			line := fmt.Sprintf("%s %s: %s, ↑%d ↓%d", time.Now().Format("15:04:05"), shown(t.name), st.State, res.Uploaded, res.Downloaded)
-			if res.DeletedLocal+res.DeletedRemote > 0 {
-				line += fmt.Sprintf(", %d deleted", res.DeletedLocal+res.DeletedRemote)
-			}
-			if res.Conflicts > 0 {
-				line += fmt.Sprintf(", %d conflicts kept as copies", res.Conflicts)
-			}
-			if st.Pending > 0 {
-				line += fmt.Sprintf(", %d pending", st.Pending)
-			}
-			if res.Skipped > 0 {
-				line += fmt.Sprintf(", %d not synced (links, or names another system can't hold: rename them)", res.Skipped)
-			}
-			if st.LastError != "" {
-				line += ": " + st.LastError
-			}
-			fmt.Fprintln(out, line)
-		}
+	if st.Pending > 0 {
+		line += fmt.Sprintf(", %d pending", st.Pending)
 	}
-	offline := func(err error) bool { return errors.Is(err, client.ErrServerUnavailable) }
-	if opts.once {
-		res, err := engine.Cycle(ctx)
-		st := syncer.Status{State: "idle", LastSync: time.Now(), Uploaded: res.Uploaded, Downloaded: res.Downloaded,
-			Conflicts: res.Conflicts, Pending: res.Pending, PendingBytes: res.PendingBytes}
-		if err != nil {
-			st.State, st.LastError = "error", err.Error()
-			if offline(err) {
-				st.State = "offline"
-			}
-		}
-		report(st, res)
-		return err
+	if res.Skipped > 0 {
+		line += fmt.Sprintf(", %d not synced (links, or names another system can't hold: rename them)", res.Skipped)
 	}
-	fmt.Fprintf(out, "syncing %s with %s (Ctrl-C to stop)\n", shown(t.dir), shown(t.name))
-	runner := &syncer.Runner{
-		Engine: engine, Remote: remote, Scan: opts.scan, Debounce: opts.debounce,
-		Offline: offline, Locked: u.Locked, Report: report,
+	if st.LastError != "" {
+		line += ": " + hinted(st.LastError)
 	}
-	return runner.Run(ctx)
+	fmt.Fprintln(p.out, line)
 }

@@ -26,7 +26,7 @@ func Execute() int {
 	defer stop()
 	root, g := newRootCommand()
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "coffre:", shown(err.Error()))
+		fmt.Fprintln(os.Stderr, "coffre:", shown(message(err)))
 		return 1
 	}
 	if g.offline {

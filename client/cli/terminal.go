@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,10 +22,11 @@ import (
 // console reads answers from the terminal or, for scripts and tests, from
 // standard input line by line.
 type console struct {
-	in  *bufio.Reader
-	out io.Writer
-	err io.Writer
-	tty bool
+	stdin io.Reader     // as it is, for data (put -)
+	in    *bufio.Reader // for answers
+	out   io.Writer
+	err   io.Writer
+	tty   bool
 }
 
 func newConsole(cmd *cobra.Command) *console {
@@ -33,7 +35,7 @@ func newConsole(cmd *cobra.Command) *console {
 	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		tty = true
 	}
-	return &console{in: bufio.NewReader(in), out: cmd.OutOrStdout(), err: cmd.ErrOrStderr(), tty: tty}
+	return &console{stdin: in, in: bufio.NewReader(in), out: cmd.OutOrStdout(), err: cmd.ErrOrStderr(), tty: tty}
 }
 
 func (c *console) line(ctx context.Context, prompt string) (string, error) {
@@ -101,39 +103,6 @@ func (g *globalOptions) passphrase(c *console, confirm bool) ([]byte, error) {
 		return nil, errors.New("the two passphrases differ")
 	}
 	return p, nil
-}
-
-// unlock opens this device and brings its verified state up to date. When
-// the server can't be reached, offline commands go on with the state
-// verified last (and say so); others stop.
-func (g *globalOptions) unlock(cmd *cobra.Command, offlineOK bool) (*client.Session, error) {
-	if !client.HasDevice(g.home) {
-		return nil, client.ErrNoDevice
-	}
-	p, err := g.passphrase(newConsole(cmd), false)
-	if err != nil {
-		return nil, err
-	}
-	s, err := client.Open(cmd.Context(), g.home, p)
-	if err != nil {
-		return nil, err
-	}
-	// Every command that reaches the server records the connection, so
-	// 'coffre status' can show the last one (CNIL).
-	_, _, err = s.Hello(cmd.Context())
-	if err == nil {
-		err = s.Sync(cmd.Context())
-	}
-	if err != nil {
-		if offlineOK && errors.Is(err, client.ErrServerUnavailable) {
-			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v; showing what this device verified last (exit status %d)\n", err, ExitOffline)
-			g.offline = true
-			return s, nil
-		}
-		s.Close()
-		return nil, err
-	}
-	return s, nil
 }
 
 // prompter runs the people's side of an enrolment on the console.
@@ -218,4 +187,11 @@ func hidden(r rune) bool {
 		return false
 	}
 	return r == utf8.RuneError || unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

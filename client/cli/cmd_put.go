@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coffre/coffre/client/transfer"
+)
+
+type putOptions struct {
+	local  string // a file, a folder, or "-" for standard input
+	target string // VAULT:/path
+}
+
+func newPutCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "put LOCAL VAULT:/path",
+		Short: "Upload a file (or a folder, recursively) into a vault",
+		Long: `Upload LOCAL to VAULT:/path, encrypted on this device, block by block (memory
+stays flat whatever the size). An existing file gets a new version; the old
+ones stay in its history. If someone else changed the file meanwhile, nothing
+is written and you are told. Use '-' as LOCAL to read standard input.`,
+		Example: "  coffre put report.pdf cardiology:/2026/report.pdf\n  coffre put ./scans cardiology:/scans",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPut(cmd.Context(), g, putOptions{local: args[0], target: args[1]}, newConsole(cmd))
+		},
+	}
+}
+
+func runPut(ctx context.Context, g *globalOptions, opts putOptions, con *console) error {
+	s, w, p, err := g.openVault(ctx, con, opts.target)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if opts.local == "-" {
+		_, err := w.Put(ctx, p, con.stdin, nil)
+		return err
+	}
+	progress := newTransferPrinter(con)
+	defer progress.clear()
+	return transfer.Put(ctx, w, opts.local, p, progress)
+}

@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+type restoreOptions struct {
+	target  string // VAULT:/path
+	version uint64
+}
+
+func newRestoreCommand(g *globalOptions) *cobra.Command {
+	var opts restoreOptions
+	cmd := &cobra.Command{
+		Use:   "restore VAULT:/path --version N",
+		Short: "Make an old version of a file current again (as a new version)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.target = args[0]
+			return runRestore(cmd.Context(), g, opts, newConsole(cmd))
+		},
+	}
+	cmd.Flags().Uint64Var(&opts.version, "version", 0, "the version to restore (see coffre history)")
+	cmd.MarkFlagRequired("version")
+	return cmd
+}
+
+func runRestore(ctx context.Context, g *globalOptions, opts restoreOptions, con *console) error {
+	s, w, p, err := g.openVault(ctx, con, opts.target)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := w.Restore(ctx, p, opts.version); err != nil {
+		return err
+	}
+	fmt.Fprintf(con.out, "%s restored from v%d\n", shown(p), opts.version)
+	return nil
+}

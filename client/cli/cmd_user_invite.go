@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/client"
+)
+
+type userInviteOptions struct {
+	email   string
+	profile string
+	expires time.Duration
+}
+
+func newUserInviteCommand(g *globalOptions) *cobra.Command {
+	var opts userInviteOptions
+	cmd := &cobra.Command{
+		Use:   "invite EMAIL",
+		Short: "Invite a new user (administrators only) and print the invitation link",
+		Long: `Create an invitation for EMAIL and print its link. Send the link to the person
+(email, chat); then run 'coffre user greet' and compare codes with them over
+the phone or in person. The link works once, until it expires.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.email = args[0]
+			return runUserInvite(cmd.Context(), g, opts, newConsole(cmd))
+		},
+	}
+	cmd.Flags().StringVar(&opts.profile, "profile", "standard", "profile of the new user: admin, standard or outsider")
+	cmd.Flags().DurationVar(&opts.expires, "expires", client.DefaultInvitationLife, "how long the invitation stays valid")
+	return cmd
+}
+
+func runUserInvite(ctx context.Context, g *globalOptions, opts userInviteOptions, con *console) error {
+	p, err := certificate.ParseProfile(opts.profile)
+	if err != nil {
+		return err
+	}
+	if err := positive("expires", opts.expires); err != nil {
+		return err
+	}
+	s, err := g.unlock(ctx, con, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	l, inv, err := s.InviteUser(ctx, opts.email, p, opts.expires)
+	if err != nil {
+		return err
+	}
+	out := con.out
+	fmt.Fprintf(out, "invitation %s for %s (%s), valid until %s\n", inv.ID, shown(inv.Email), inv.Profile, inv.Expires.Format(time.RFC3339))
+	fmt.Fprintf(out, "link (send it to them; it works once):\n%s\n", l)
+	fmt.Fprintf(out, "then run: coffre user greet %s\n", inv.ID)
+	return nil
+}

@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coffre/coffre/certificate"
+)
+
+type userJSON struct {
+	ID        string       `json:"id"`
+	Name      string       `json:"name"`
+	Email     string       `json:"email"`
+	Profile   string       `json:"profile"`
+	Created   time.Time    `json:"created"`
+	Revoked   *time.Time   `json:"revoked,omitempty"`
+	Devices   []deviceJSON `json:"devices"`
+	Yourself  bool         `json:"yourself,omitempty"`
+	Positions [2]uint64    `json:"log_positions"`
+	Offline   bool         `json:"offline,omitempty"` // from local state: the server can't be reached (exit status 3)
+}
+
+type deviceJSON struct {
+	ID      string    `json:"id"`
+	Label   string    `json:"label"`
+	Created time.Time `json:"created"`
+}
+
+type userListOptions struct {
+	json, all bool
+}
+
+func newUserListCommand(g *globalOptions) *cobra.Command {
+	var opts userListOptions
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the organisation's users, as the verified log describes them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runUserList(cmd.Context(), g, opts, newConsole(cmd))
+		},
+	}
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&opts.all, "all", false, "include revoked users")
+	return cmd
+}
+
+func runUserList(ctx context.Context, g *globalOptions, opts userListOptions, con *console) error {
+	s, err := g.unlock(ctx, con, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if me, _ := s.Me(); me != nil && me.Profile == certificate.ProfileOutsider {
+		return fmt.Errorf("outsiders can't list the organisation's members")
+	}
+	org := s.Organisation()
+	var users []userJSON
+	for _, u := range org.Users() {
+		if u.Revoked() && !opts.all {
+			continue
+		}
+		j := userJSON{ID: u.ID, Name: u.Name, Email: u.Email, Profile: u.Profile.String(), Created: u.CreatedAt,
+			Yourself: u.ID == s.Identity().UserID, Positions: [2]uint64{u.Position, u.RevokedAt}, Devices: []deviceJSON{}, Offline: g.offline}
+		if u.Revoked() {
+			t := u.RevokedOn
+			j.Revoked = &t
+		}
+		for _, d := range org.Devices(u.ID) {
+			j.Devices = append(j.Devices, deviceJSON{ID: d.ID, Label: d.Label, Created: d.CreatedAt})
+		}
+		users = append(users, j)
+	}
+	if opts.json {
+		return printJSON(con.out, users)
+	}
+	tw := tabwriter.NewWriter(con.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tEMAIL\tPROFILE\tDEVICES\tSTATE")
+	for _, u := range users {
+		state := "active"
+		if u.Revoked != nil {
+			state = "revoked " + u.Revoked.Format("2006-01-02")
+		}
+		if u.Yourself {
+			state += " (you)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", u.ID, shown(u.Name), shown(u.Email), u.Profile, len(u.Devices), state)
+	}
+	return tw.Flush()
+}

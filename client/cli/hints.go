@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/coffre/coffre/client"
+)
+
+// hints say what to run next after a library error. The library's errors
+// name no command; here each sentinel's text is followed, where it appears
+// in a message, by the hint: the one place where the command line talks
+// about itself in an error.
+var hints = []struct {
+	err  error
+	hint string
+}{
+	{client.ErrNoDevice, ": run 'coffre org bootstrap LINK' or 'coffre invitation claim LINK' first"},
+	{client.ErrLocked, " (coffre unlock)"},
+	{client.ErrFirstSync, " (run 'coffre status' to retry)"},
+	{client.ErrAnchorFailed, " (run 'coffre ls' on it to retry)"},
+	{client.ErrNotFresh, " (try again; if it persists, compare `coffre status` with another member)"},
+	{client.ErrServerMisbehaved, " (kept as proof: run coffre audit --verify and tell your administrator)"},
+}
+
+// message is err's message as the person reads it, with its hints.
+func message(err error) string {
+	msg := err.Error()
+	for _, h := range hints {
+		if errors.Is(err, h.err) {
+			msg = withHint(msg, h.err, h.hint)
+		}
+	}
+	return msg
+}
+
+// hinted adds the hints to an error kept as text (a sync's last error, in
+// its status file), where errors.Is can't look.
+func hinted(msg string) string {
+	for _, h := range hints {
+		msg = withHint(msg, h.err, h.hint)
+	}
+	return msg
+}
+
+func withHint(msg string, err error, hint string) string {
+	text := err.Error()
+	if strings.Contains(msg, text+hint) {
+		return msg
+	}
+	return strings.Replace(msg, text, text+hint, 1)
+}

@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/workspace"
+)
+
+// unlock opens this device and brings its verified state up to date. When
+// the server can't be reached, offline commands go on with the state
+// verified last (and say so); others stop.
+func (g *globalOptions) unlock(ctx context.Context, con *console, offlineOK bool) (*client.Session, error) {
+	if !client.HasDevice(g.home) {
+		return nil, client.ErrNoDevice
+	}
+	p, err := g.passphrase(con, false)
+	if err != nil {
+		return nil, err
+	}
+	s, err := client.Open(ctx, g.home, p)
+	if err != nil {
+		return nil, err
+	}
+	// Every command that reaches the server records the connection, so
+	// 'coffre status' can show the last one (CNIL).
+	_, _, err = s.Hello(ctx)
+	if err == nil {
+		err = s.Sync(ctx)
+	}
+	if err != nil {
+		if offlineOK && errors.Is(err, client.ErrServerUnavailable) {
+			fmt.Fprintf(con.err, "warning: %v; showing what this device verified last (exit status %d)\n", err, ExitOffline)
+			g.offline = true
+			return s, nil
+		}
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// vaultPath splits VAULT:/path.
+func vaultPath(arg string) (vault, p string, err error) {
+	vault, p, ok := strings.Cut(arg, ":")
+	if !ok || vault == "" {
+		return "", "", fmt.Errorf("%q: want VAULT:/path", arg)
+	}
+	if p == "" {
+		p = "/"
+	}
+	return vault, p, nil
+}
+
+// openVault unlocks the device and opens the vault named in arg.
+func (g *globalOptions) openVault(ctx context.Context, con *console, arg string) (*client.Session, *workspace.Vault, string, error) {
+	vault, p, err := vaultPath(arg)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	s, err := g.unlock(ctx, con, false)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	w, err := s.OpenVault(ctx, vault)
+	if err != nil {
+		s.Close()
+		return nil, nil, "", err
+	}
+	warnQuarantined(con, s, w)
+	return s, w, p, nil
+}
+
+// warnQuarantined says which writes of the vault were skipped because
+// they don't open (SPEC.md §11.5), naming the device that signed them.
+func warnQuarantined(con *console, s *client.Session, w *workspace.Vault) {
+	q := w.Log().Quarantined()
+	if len(q) == 0 {
+		return
+	}
+	last := q[len(q)-1]
+	who := last.User
+	if u, ok := s.Organisation().User(last.User); ok {
+		who = u.Email
+	}
+	fmt.Fprintf(con.err, "warning: %d write(s) to this vault don't open and are skipped, the last at entry %d by %s (device %s) on %s: ask them to write it again\n",
+		len(q), last.Position, who, last.Author, last.Time.Format(time.RFC3339))
+}
+
+// parseAt reads an --at flag: empty is now.
+func parseAt(at string) (time.Time, error) {
+	if at == "" {
+		return time.Time{}, nil
+	}
+	return parseDate(at)
+}
+
+func parseDate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("bad date %q: want RFC 3339 (2026-12-31T18:00:00+01:00) or YYYY-MM-DD", s)
+}

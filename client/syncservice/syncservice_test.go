@@ -1,0 +1,224 @@
+package syncservice_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/client/control"
+	"github.com/coffre/coffre/client/syncservice"
+	"github.com/coffre/coffre/tests/hostile"
+	"github.com/coffre/coffre/workspace/syncer"
+)
+
+func TestMain(m *testing.M) {
+	hostile.FastKeys()
+	os.Exit(hostile.Main(m))
+}
+
+func bg() context.Context { return context.Background() }
+
+// device bootstraps a device on srv, with the vaults named, and returns
+// its data directory and unlocked keys.
+func device(t *testing.T, srv *hostile.Server, vaults ...string) (string, *client.Unlocked) {
+	t.Helper()
+	home := filepath.Join(t.TempDir(), "home")
+	s := hostile.Bootstrap(t, srv, home)
+	for _, name := range vaults {
+		if _, err := s.CreateVault(bg(), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	u, err := client.Unlock(home, hostile.Passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return home, u
+}
+
+// inVault reports whether the vault holds p, as seen from a new session.
+func inVault(t *testing.T, u *client.Unlocked, vault, p string) bool {
+	t.Helper()
+	s, err := u.Session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Sync(bg()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.OpenVault(bg(), vault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Stat(p, time.Time{})
+	return err == nil
+}
+
+// recorder keeps what a Service reports.
+type recorder struct {
+	mu       sync.Mutex
+	watching []syncservice.Folder
+	cycles   []syncer.Status
+	results  []syncer.Result
+}
+
+func (r *recorder) Watching(f syncservice.Folder) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.watching = append(r.watching, f)
+}
+
+func (r *recorder) Cycle(f syncservice.Folder, st syncer.Status, res syncer.Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cycles = append(r.cycles, st)
+	r.results = append(r.results, res)
+}
+
+// waitFor waits until ok holds for what was reported.
+func (r *recorder) waitFor(t *testing.T, what string, ok func(st syncer.Status, res syncer.Result) bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		for i := range r.cycles {
+			if ok(r.cycles[i], r.results[i]) {
+				r.mu.Unlock()
+				return
+			}
+		}
+		r.mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no report of %s in a minute: %+v", what, r.cycles)
+}
+
+// TestFolders: one vault by name, or every vault into a folder of its
+// name; a user with no vault has nothing to sync.
+func TestFolders(t *testing.T) {
+	srv := hostile.Start(t)
+	_, u := device(t, srv, "cardiology", "radiology")
+	dir := t.TempDir()
+	f, err := syncservice.FolderOf(bg(), u, "cardiology", dir)
+	if err != nil || f.Name != "cardiology" || f.Dir != dir || f.VaultID == "" {
+		t.Fatalf("FolderOf: %+v, %v", f, err)
+	}
+	if _, err := syncservice.FolderOf(bg(), u, "oncology", dir); err == nil {
+		t.Error("FolderOf an unknown vault succeeded")
+	}
+	all, err := syncservice.AllFolders(bg(), u, dir)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("AllFolders: %+v, %v", all, err)
+	}
+	for _, f := range all {
+		if f.Dir != filepath.Join(dir, f.Name) {
+			t.Errorf("vault %s synced into %s", f.Name, f.Dir)
+		}
+	}
+	_, alone := device(t, srv)
+	if _, err := syncservice.AllFolders(bg(), alone, dir); !errors.Is(err, syncservice.ErrNoVault) {
+		t.Errorf("AllFolders of a user with no vault: %v, want ErrNoVault", err)
+	}
+}
+
+// TestOnce: with Once, each folder is synced once, its state reported and
+// written where Statuses reads it (names sealed), and no control socket is
+// made.
+func TestOnce(t *testing.T) {
+	home, u := device(t, hostile.Start(t), "cardiology")
+	folders, err := syncservice.AllFolders(bg(), u, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(folders[0].Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folders[0].Dir, "note.txt"), []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	s := &syncservice.Service{Keys: u, Folders: folders, Options: syncservice.Options{Once: true}, Report: rec}
+	if err := s.Serve(bg()); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if len(rec.watching) != 0 || len(rec.cycles) != 1 || rec.cycles[0].State != "idle" || rec.results[0].Uploaded != 1 {
+		t.Fatalf("reported %+v %+v %+v, want one idle cycle that uploaded a file", rec.watching, rec.cycles, rec.results)
+	}
+	if !inVault(t, u, "cardiology", "/note.txt") {
+		t.Error("the file is not in the vault")
+	}
+	key, _ := u.SyncKey()
+	sts := syncservice.Statuses(home, key)
+	if len(sts) != 1 || sts[0].Vault != "cardiology" || sts[0].Dir != folders[0].Dir || sts[0].State != "idle" {
+		t.Errorf("Statuses: %+v", sts)
+	}
+	files, _ := filepath.Glob(filepath.Join(home, "sync", "*.status.json"))
+	for _, f := range files {
+		if b, _ := os.ReadFile(f); len(b) == 0 || strings.Contains(string(b), "cardiology") || strings.Contains(string(b), folders[0].Dir) {
+			t.Errorf("status file %s names the vault or folder in clear:\n%s", f, b)
+		}
+	}
+	if socks, _ := filepath.Glob(filepath.Join(control.Dir(home), "*.sock")); len(socks) != 0 {
+		t.Errorf("a one-shot sync made a control socket: %v", socks)
+	}
+}
+
+// TestServe: a running service uploads what appears in the folder,
+// answers lock (it then reports "locked" and leaves the folder alone) and
+// unlock on its control socket, and stops, socket removed, when its
+// context ends.
+func TestServe(t *testing.T) {
+	home, u := device(t, hostile.Start(t), "cardiology")
+	f, err := syncservice.FolderOf(bg(), u, "cardiology", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	s := &syncservice.Service{Keys: u, Folders: []syncservice.Folder{f}, Report: rec,
+		Options: syncservice.Options{Scan: time.Second, Debounce: 50 * time.Millisecond}}
+	ctx, cancel := context.WithCancel(bg())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+
+	rec.waitFor(t, "the first cycle", func(st syncer.Status, _ syncer.Result) bool { return st.State == "idle" })
+	if len(rec.watching) != 1 || rec.watching[0] != f {
+		t.Errorf("watching %+v, want %+v", rec.watching, f)
+	}
+	if err := os.WriteFile(filepath.Join(f.Dir, "note.txt"), []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, "the upload", func(_ syncer.Status, res syncer.Result) bool { return res.Uploaded == 1 })
+
+	if n, err := control.Lock(home); n != 1 || err != nil {
+		t.Fatalf("Lock: %d, %v", n, err)
+	}
+	rec.waitFor(t, "the lock", func(st syncer.Status, _ syncer.Result) bool { return st.State == "locked" })
+	if n, err := control.Unlock(home, hostile.Passphrase); n != 1 || err != nil {
+		t.Fatalf("Unlock: %d, %v", n, err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve did not return after its context ended")
+	}
+	if socks, _ := filepath.Glob(filepath.Join(control.Dir(home), "*.sock")); len(socks) != 0 {
+		t.Errorf("control socket left: %v", socks)
+	}
+	if !inVault(t, u, "cardiology", "/note.txt") {
+		t.Error("the file is not in the vault")
+	}
+}

@@ -1,0 +1,158 @@
+// Package transfer copies files and folders, recursively, between this
+// device's disk and a vault. It prints nothing: it tells a Progress what
+// it does.
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/coffre/coffre/workspace"
+)
+
+// ErrNotRegular is what Progress.Skipped is told for a local entry that is
+// neither a file nor a folder (a link, a device, a socket): Put leaves it.
+var ErrNotRegular = errors.New("not a regular file")
+
+// Progress is told what a transfer does; any method may be a no-op.
+type Progress interface {
+	// Started: one file of size bytes (0 when unknown) starts to move on
+	// its own; Bytes follows as its bytes go.
+	Started(remote string, size int64)
+	// Bytes: done bytes of the file last Started have moved. It may be
+	// called from several goroutines at once, and done may arrive out of
+	// order.
+	Bytes(done int64)
+	// Done: the file from was copied to to (one of them local, the other
+	// in the vault); v is its version in the vault.
+	Done(from, to string, v workspace.Version)
+	// Skipped: the local entry was left out, for reason.
+	Skipped(local string, reason error)
+}
+
+// Batches bound one commit of a folder's put: a folder receiving many
+// files is rewritten once per batch, not once per file.
+const (
+	batchFiles = 256
+	batchBytes = 256 << 20
+)
+
+// Put uploads the local file or folder to remote in v: a folder's files
+// and subfolders are created under remote (existing folders are kept), in
+// batches.
+func Put(ctx context.Context, v *workspace.Vault, local, remote string, p Progress) error {
+	info, err := os.Stat(local)
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		return putFile(ctx, v, local, remote, info.Size(), p)
+	}
+	var batch []workspace.PutItem
+	var locals []string
+	var bytes int64
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		vs, err := v.PutFiles(ctx, batch)
+		if err != nil {
+			return err
+		}
+		for i, ver := range vs {
+			p.Done(locals[i], batch[i].Path, ver)
+		}
+		batch, locals, bytes = nil, nil, 0
+		return nil
+	}
+	err = filepath.WalkDir(local, func(lp string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(local, lp)
+		target := path.Join(remote, filepath.ToSlash(rel))
+		if d.IsDir() {
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := v.Mkdir(ctx, target); err != nil && !errors.Is(err, workspace.ErrExists) {
+				return err
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			p.Skipped(lp, ErrNotRegular)
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		batch = append(batch, workspace.PutItem{Path: target, Open: func() (io.ReadCloser, error) { return os.Open(lp) }})
+		locals = append(locals, lp)
+		if bytes += info.Size(); len(batch) >= batchFiles || bytes >= batchBytes {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+func putFile(ctx context.Context, v *workspace.Vault, local, remote string, size int64, p Progress) error {
+	f, err := os.Open(local)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	p.Started(remote, size)
+	ver, err := v.Put(ctx, remote, f, p.Bytes)
+	if err != nil {
+		return fmt.Errorf("%s: %w", local, err)
+	}
+	p.Done(local, remote, ver)
+	return nil
+}
+
+// Get downloads remote from v, as it was at the time at (zero: now), to
+// local: a file into local (or into the folder local, under its own
+// name), a folder recursively, its folders created private (0700).
+func Get(ctx context.Context, v *workspace.Vault, remote string, at time.Time, local string, p Progress) error {
+	ver, err := v.Stat(remote, at)
+	if err != nil {
+		return err
+	}
+	if !ver.Manifest.Folder {
+		if st, err := os.Stat(local); err == nil && st.IsDir() {
+			local = filepath.Join(local, path.Base(path.Clean("/"+remote)))
+		}
+		p.Started(remote, int64(ver.Manifest.Size))
+		got, err := v.Get(ctx, remote, at, local, p.Bytes)
+		if err != nil {
+			return err
+		}
+		p.Done(remote, local, got)
+		return nil
+	}
+	if err := os.MkdirAll(local, 0o700); err != nil {
+		return err
+	}
+	items, err := v.List(remote, at)
+	if err != nil {
+		return err
+	}
+	for _, i := range items {
+		if err := Get(ctx, v, path.Join(remote, i.Name), at, filepath.Join(local, i.Name), p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
