@@ -52,7 +52,7 @@ func TestA37NothingOnTheDeviceDisk(t *testing.T) {
 		return b.Bytes()
 	}
 	coffre := func(args ...string) *exec.Cmd {
-		cmd := exec.Command(coffreBin, append([]string{"--home", d.home}, args...)...)
+		cmd := exec.Command(coffreBin(t), append([]string{"--home", d.home}, args...)...)
 		cmd.Env = append(cleanEnv(), "COFFRE_PASSPHRASE="+string(hostile.Passphrase), "TMPDIR="+tmp)
 		return cmd
 	}
