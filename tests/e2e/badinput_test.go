@@ -18,6 +18,7 @@ const unusableInvitation = "invitation is unknown, expired, spent or cancelled"
 // is down, a damaged state file, a standard user acting as an
 // administrator. Each gets a one-line error, and nothing is changed.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	org := StartOrganisation(t, "Clinique des Pins", "Alice", "alice@pins.example")
 	srv, alice, bootstrapLink := org.Server, org.Admin, org.BootstrapLink
 	// Expires while Bob's enrolment runs.

@@ -17,6 +17,7 @@ import (
 // TestDemoScript runs the README's main command, scripts/demo, to its end:
 // the guided demo must work on a fresh machine.
 func TestDemoScript(t *testing.T) {
+	t.Parallel()
 	testbackend.RequireEmbedded(t, "scripts/demo runs its own server on the embedded store")
 	root, err := filepath.Abs("../..")
 	if err != nil {

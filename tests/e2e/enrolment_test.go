@@ -13,6 +13,7 @@ import (
 // invitation and codes, an administrator changes a profile and revokes a
 // leaver, and every member sees the same directory.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t)
 	orgID, bootstrapLink := srv.CreateOrg("Clinique du Lac")
 	if !strings.Contains(bootstrapLink, "kind=bootstrap") || !strings.HasPrefix(bootstrapLink, "coffre://"+srv.Addr+"/"+orgID) {

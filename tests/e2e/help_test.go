@@ -11,6 +11,7 @@ import (
 // what they need: how to give the passphrase without a terminal, what the
 // codes of an enrolment are for, how to bring one's own TLS certificate.
 func TestHelpTeaches(t *testing.T) {
+	t.Parallel()
 	testbackend.RequireEmbedded(t, "help text is the same whatever the store")
 	for _, c := range []struct {
 		bin  string

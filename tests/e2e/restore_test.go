@@ -21,6 +21,7 @@ import (
 // again. Restore refuses while a server runs on the data directory and
 // refuses anything that is not a backup, without touching the store.
 func TestRestoreEmbedded(t *testing.T) {
+	t.Parallel()
 	testbackend.RequireEmbedded(t, "it restores DATA/coffre.db; TestRestorePostgres covers PostgreSQL")
 	o := StartOrganisation(t, "Clinique du Lac", "Alice", "alice@lac.example")
 	srv, alice := o.Server, o.Admin
@@ -135,6 +136,7 @@ func TestRestoreEmbedded(t *testing.T) {
 // it. Restore refuses a database that holds organisations and a dump that
 // is cut short, and loads nothing then.
 func TestRestorePostgres(t *testing.T) {
+	t.Parallel()
 	cluster, err := pgtest.Start("coffre-e2e-pg-")
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 // characters escaped: the enrolment confirmation and the user list
 // (SECURITY.md A26).
 func TestUntrustedTextIsEscaped(t *testing.T) {
+	t.Parallel()
 	org := StartOrganisation(t, "Clinique des Pins", "Alice", "alice@pins.example")
 	alice := org.Admin
 	eve := NewDevice(t, "eve")
@@ -37,6 +38,7 @@ func TestUntrustedTextIsEscaped(t *testing.T) {
 // refused with a one-line error, not taken for the 48-hour default, and no
 // invitation is made (issue 10 #12).
 func TestDurationFlagsRefuseZero(t *testing.T) {
+	t.Parallel()
 	org := StartOrganisation(t, "Clinique des Pins", "Alice", "alice@pins.example")
 	alice := org.Admin
 	for _, d := range []string{"0s", "-1h"} {

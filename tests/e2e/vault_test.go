@@ -151,6 +151,7 @@ func startVaultOrg(t *testing.T, domain string, people ...string) *vaultOrg {
 // rotation, written, moved, versioned, read as of a date, renamed and
 // archived.
 func TestVaults(t *testing.T) {
+	t.Parallel()
 	const d = "parc.example"
 	o := startVaultOrg(t, d, "bob", "carol", "olga")
 	alice, bob, carol, olga := o.alice, o.bob, o.carol, o.olga
@@ -544,6 +545,7 @@ func TestGrantEndsByItself(t *testing.T) {
 // every vault; nobody writes with the key they hold until an owner or a
 // manager opens the vault and rotates it.
 func TestRevocationRotates(t *testing.T) {
+	t.Parallel()
 	const d = "marronniers.example"
 	o := startVaultOrg(t, d, "bob", "carol")
 	alice, bob, carol := o.alice, o.bob, o.carol
@@ -603,6 +605,7 @@ func TestRevocationRotates(t *testing.T) {
 // wins; the other is told, nothing of theirs is written, their file is
 // untouched; every successful write is a version in the history.
 func TestConcurrentWrites(t *testing.T) {
+	t.Parallel()
 	const d = "platanes.example"
 	o := startVaultOrg(t, d, "carol")
 	alice, carol := o.alice, o.carol

@@ -146,6 +146,7 @@ func TestEventsAcrossProcesses(t *testing.T) {
 // (b) Enrolments with the greeter on one process, the claimer on the other
 
 func TestEnrolmentAcrossProcesses(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 
 	// A new user: the admin greets through A, the newcomer claims with a
@@ -297,6 +298,7 @@ func randomBytes(seed uint64, n int) []byte {
 }
 
 func TestConcurrentWrites(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	b1 := w.enrolDevice(t, w.admin, "b1", w.b.Addr)
 	a2 := w.enrolDevice(t, w.admin, "a2", w.a.Addr)
@@ -435,6 +437,7 @@ func TestConcurrentWrites(t *testing.T) {
 // (d) A process killed mid-write
 
 func TestKillMidWrite(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	// The writers reach the servers through the front, which gives every
 	// connection to A while it is up; one more device talks to B.
@@ -600,6 +603,7 @@ func TestKillMidWrite(t *testing.T) {
 // TestBlocksWhereSaid: with each --blocks, a file put through A is read
 // through B, and its blocks are where the flag said and nowhere else.
 func TestBlocksWhereSaid(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		extra []string
@@ -646,6 +650,7 @@ func TestBlocksWhereSaid(t *testing.T) {
 // cache is in the database, shared); the same device with a new nonce is
 // served by B.
 func TestReplayToOtherProcess(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	d := hostile.ReadDevice(t, w.admin.home)
 	at, nonce := time.Now(), crypto.RandomBytes(16)
@@ -671,6 +676,7 @@ func TestReplayToOtherProcess(t *testing.T) {
 // bucket answer, and 503 naming the block store once the object store is
 // gone, so that a load balancer takes the process out.
 func TestHealthzFollowsTheStores(t *testing.T) {
+	t.Parallel()
 	own, err := s3test.Start("coffre-mp-health-")
 	if err != nil {
 		t.Fatal(err)

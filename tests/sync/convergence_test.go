@@ -60,6 +60,7 @@ import (
 // The seed is printed; rerun one with `go test ./tests/sync -run
 // TestRandomisedConvergence -seed N`.
 func TestRandomisedConvergence(t *testing.T) {
+	t.Parallel()
 	seed := *seedFlag
 	if seed == 0 {
 		seed = time.Now().UnixNano()

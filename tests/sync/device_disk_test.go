@@ -37,6 +37,7 @@ const (
 // journal and status file) nor in $TMPDIR, even while `get -` runs; and the
 // folders coffre creates are private (SECURITY.md A37, SPEC.md §9, §12).
 func TestA37NothingOnTheDeviceDisk(t *testing.T) {
+	t.Parallel()
 	w := newProcWorld(t, devSpec{"alice", "alice", "alice-laptop"})
 	if err := w.admin.RenameVault(bg(), w.vault, diskVault); err != nil {
 		t.Fatal(err)

@@ -108,6 +108,7 @@ func wantFolder(t *testing.T, dir string, files map[string]string) {
 // file at that path (watched every few milliseconds), and a restarted sync
 // leaves the complete file and no temporary.
 func TestKillClientDuringTransfer(t *testing.T) {
+	t.Parallel()
 	r := rng(t)
 	w, a, b := aliceAndBob(t)
 	const size = 200 << 20
@@ -192,6 +193,7 @@ func TestKillClientDuringTransfer(t *testing.T) {
 // random pause; then killed again while bob downloads. Both continuous
 // syncs carry on by themselves: everything arrives, once, byte-identical.
 func TestKillServerDuringSync(t *testing.T) {
+	t.Parallel()
 	r := rng(t)
 	w, a, b := aliceAndBob(t)
 	files := map[string]string{}
@@ -278,6 +280,7 @@ func sameFiles(t testing.TB, dir string, files map[string]string) bool {
 // alice edits, creates and deletes meanwhile (her status says offline; her
 // folder stays as she left it); when the server is back, bob gets it all.
 func TestNetworkCutEditsArriveAfter(t *testing.T) {
+	t.Parallel()
 	w, a, b := aliceAndBob(t)
 	write := func(dir, rel, content string) {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
@@ -493,6 +496,7 @@ func TestIgnoredAndPartialFiles(t *testing.T) {
 // newer version arriving between a kill and the restart would hit the bug
 // TestCrashBeforeJournalWrite shows (a spurious conflict copy).
 func TestKillClientAtRandomPoints(t *testing.T) {
+	t.Parallel()
 	r := rng(t)
 	w, a, b := aliceAndBob(t)
 	n := 0
