@@ -19,7 +19,7 @@ func TestHintsKeepTheMessages(t *testing.T) {
 		{client.ErrNoDevice, "no device in this data directory: run 'coffre org bootstrap LINK' or 'coffre invitation claim LINK' first"},
 		{fmt.Errorf("opening: %w", client.ErrLocked), "opening: locked: give the passphrase again (coffre unlock)"},
 		{fmt.Errorf("%w: %w", client.ErrFirstSync, cause), "bootstrapped, but the first sync failed (run 'coffre status' to retry): cannot reach the server"},
-		{fmt.Errorf("%w: %w", client.ErrAnchorFailed, cause), "the key was rotated, but anchoring the vault log failed (run 'coffre ls' on it to retry): cannot reach the server"},
+		{fmt.Errorf("%w: %w", client.ErrAnchorFailed, cause), "the vault's certificate is published, but anchoring its log failed (run 'coffre ls' on it to retry): cannot reach the server"},
 		{client.ErrNotFresh, "nothing was written: the server did not confirm that this device's view is current (try again; if it persists, compare `coffre status` with another member)"},
 		{fmt.Errorf("vault x: %w", client.ErrServerMisbehaved), "vault x: nothing was written: the server signed a head that contradicts the verified log (kept as proof: run coffre audit --verify and tell your administrator)"},
 		{cause, "cannot reach the server"},

@@ -15,6 +15,7 @@ import (
 // is refused too (ErrBadLog); the client's verified state stays
 // (SECURITY.md A13, SPEC.md §4.3).
 func TestA13LogTruncationRefused(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "bob")
 	admin := hostile.Bootstrap(t, s, d["admin"])
@@ -86,6 +87,7 @@ func TestA13LogTruncationRefused(t *testing.T) {
 // them refuses the restored log (ErrRollback) and keeps its state; a
 // client that never saw them goes on (SECURITY.md A13, SPEC.md §7.3).
 func TestA13LogRollbackRefused(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "tablet", "bob")
 	admin := hostile.Bootstrap(t, s, d["admin"])

@@ -18,6 +18,7 @@ import (
 // head and refuses a branch other than its greeter's (SECURITY.md A14,
 // SPEC.md §4.4).
 func TestA14ForkDetected(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "alice", "bob", "carol")
 	alice := hostile.Bootstrap(t, s, d["alice"])
@@ -146,6 +147,7 @@ func forkAtEnrolment(t *testing.T) {
 // of the entry before it (SPEC.md §4.2). The server refuses to serve a
 // store whose log was reordered (it re-verifies its own store).
 func TestA14ReorderRefused(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "tablet", "bob")
 	admin := hostile.Bootstrap(t, s, d["admin"])

@@ -18,6 +18,7 @@ import (
 // before the revocation, or claiming a position before it (SECURITY.md
 // A15, SPEC.md §3.3, §6.1).
 func TestA15BackdatedRevokedDeviceRefused(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "bob", "carol")
 	admin := hostile.Bootstrap(t, s, d["admin"])

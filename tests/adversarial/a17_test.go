@@ -19,6 +19,7 @@ import (
 // even when signed with the author's real key (SECURITY.md A17, SPEC.md
 // §2.1, §3.1).
 func TestA17DowngradeRefused(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "bob")
 	admin := hostile.Bootstrap(t, s, d["admin"])

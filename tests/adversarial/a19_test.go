@@ -42,6 +42,7 @@ func tokenForms(token []byte) map[string][]byte {
 // database), its blocks or the server's logs; the stored token hashes are
 // there (SECURITY.md A19).
 func TestA19TokenNeverStored(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "bob", "laptop", "eve")
 	bootstrapLink := s.NewOrganisation(t, "Token test")
@@ -140,6 +141,7 @@ func TestA19TokenNeverStored(t *testing.T) {
 // free pages too. (Harmless — the token is spent, and the hash does not
 // give it back — but the list above is not true of the file.)
 func TestA19SpentBootstrapHashGone(t *testing.T) {
+	t.Parallel()
 	hostile.RequireEmbedded(t, "reads the free pages of coffre.db")
 	t.Skip("BUG (minor, doc vs store): the spent bootstrap token's hash stays in a free page of coffre.db and in backups (server/store/boltstore Bootstrap)")
 	s := hostile.Start(t)

@@ -33,6 +33,7 @@ func encodings(secret []byte) [][]byte {
 // and a server that rewrites what it answers can't change which keys the
 // client trusts or uses (SECURITY.md A1, SPEC.md §2.6).
 func TestA1DeviceKeysNeverFromServer(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "laptop", "phone")
 	rec := s.Record()

@@ -34,6 +34,7 @@ func statusOf(err error) string {
 // client tells the server nothing about why something failed (SECURITY.md
 // A22, SPEC.md §5 step 2, §6.1, §6.3).
 func TestA22UniformErrors(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "bob", "carol", "other")
 	admin := hostile.Bootstrap(t, s, d["admin"])

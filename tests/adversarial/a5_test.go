@@ -14,6 +14,7 @@ import (
 // log; a server that substitutes its own key is refused, and the client
 // keeps the genuine key (SECURITY.md A5).
 func TestA5RecipientKeyFromChainOnly(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "tablet", "bob")
 	admin := hostile.Bootstrap(t, s, d["admin"])

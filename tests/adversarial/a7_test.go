@@ -23,6 +23,7 @@ import (
 // admin adding a device to another member's account (SECURITY.md A7,
 // SPEC.md §3.3).
 func TestA7ForgedMemberRefused(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "bob")
 	admin := hostile.Bootstrap(t, s, d["admin"])
@@ -130,6 +131,7 @@ func TestA7ForgedMemberRefused(t *testing.T) {
 // with raw calls signed by its own device key (read from its key file),
 // which the server refuses (SPEC.md §5 step 1, §6.2).
 func TestA7NonAdminCannotInvite(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "bob")
 	admin := hostile.Bootstrap(t, s, d["admin"])
@@ -234,6 +236,7 @@ func TestA7NonAdminCannotInvite(t *testing.T) {
 // for. A server that edits the invitation it stores turns an invited
 // standard user into an admin, signed by the real admin.
 func TestA7InvitedProfileNotFromServer(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "bob")
 	admin := hostile.Bootstrap(t, s, d["admin"])

@@ -115,6 +115,7 @@ func noDevice(t *testing.T, dir string) {
 // each attempt counts, and 3 attempts burn the invitation (SECURITY.md A8,
 // SPEC.md §5).
 func TestA8EphemeralKeySwapAbortsEnrolment(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "laptop", "bob", "forged")
 	admin := hostile.Bootstrap(t, s, d["admin"])

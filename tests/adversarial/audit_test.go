@@ -13,6 +13,7 @@ import (
 // that cut the log, or that serves another branch, is reported — and an
 // honest log is reported consistent (SECURITY.md A13, A14; SPEC.md §13).
 func TestAuditVerifyReportsRollbackAndFork(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	d := dirs(t, "admin", "bob")
 	admin := hostile.Bootstrap(t, s, d["admin"])

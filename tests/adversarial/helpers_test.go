@@ -241,6 +241,7 @@ func headOf(t *testing.T, s *hostile.Server, orgID string) uint64 {
 // (and 'coffre status') can tell a forged signature from a broken rule
 // with errors.Is.
 func TestBadLogWrapsCause(t *testing.T) {
+	t.Parallel()
 	s := hostile.Start(t)
 	admin := hostile.Bootstrap(t, s, t.TempDir())
 	state := s.LogState(t, admin.Identity().OrganisationID)

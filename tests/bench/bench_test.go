@@ -14,6 +14,7 @@ import (
 	"github.com/coffre/coffre/internal/testlane"
 	"github.com/coffre/coffre/server/store/pgstore/pgtest"
 	"github.com/coffre/coffre/server/store/s3blocks/s3test"
+	"github.com/coffre/coffre/tests/harness"
 )
 
 // TestQuickSuiteRuns runs the documented command in -quick mode, as CI
@@ -40,9 +41,8 @@ func TestQuickSuiteRuns(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bench")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the suite: %v\n%s", err, out)
+	if err := harness.Build(ctx, dir, nil, "./tests/bench"); err != nil {
+		t.Fatalf("building the suite: %v", err)
 	}
 	results := filepath.Join(dir, "results.json")
 	cmd := exec.CommandContext(ctx, bin, "-quick", "-json", results, "-tmp", filepath.Join(dir, "data"))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/coffre/coffre/tests/harness"
 )
 
 // sizes of the cases: BENCH.md's, or small ones with -quick.
@@ -195,35 +196,12 @@ func (e *env) coffreBinary(ctx context.Context) (string, error) {
 	if e.coffre != "" {
 		return e.coffre, nil
 	}
-	root, err := moduleRoot()
-	if err != nil {
-		return "", err
-	}
 	bin := filepath.Join(e.dir, "bin")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin+string(os.PathSeparator), "./cmd/coffre")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building coffre: %v: %s", err, out)
+	if err := harness.Build(ctx, bin, nil, "./cmd/coffre"); err != nil {
+		return "", fmt.Errorf("building coffre: %w", err)
 	}
 	e.coffre = filepath.Join(bin, "coffre")
 	return e.coffre, nil
-}
-
-// moduleRoot is the directory of coffre's go.mod.
-func moduleRoot() (string, error) {
-	b, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(b))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("run the benchmark from inside coffre's module")
-	}
-	gm, err := os.ReadFile(mod)
-	if err != nil || !strings.Contains(string(gm), "module github.com/coffre/coffre\n") {
-		return "", fmt.Errorf("%s is not coffre's go.mod", mod)
-	}
-	return filepath.Dir(mod), nil
 }
 
 // measure runs fn, the operation a case times, under CPU profiles of this

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/crypto"
+	"github.com/coffre/coffre/tests/harness"
 )
 
 // serverEnv makes this program the benchmark's server (see server.go).
@@ -196,7 +197,7 @@ func caseTimeout(quick bool) time.Duration {
 // gitCommit names the code measured: the commit, and whether the working
 // tree differs from it.
 func gitCommit() string {
-	root, err := moduleRoot()
+	root, err := harness.ModuleRoot()
 	if err != nil {
 		return "unknown"
 	}

@@ -17,6 +17,7 @@ const unusableInvitation = "invitation is unknown, expired, spent or cancelled"
 // cmd/coffre/testdata/badinput.txtar and offline.txtar.
 func TestBadInput(t *testing.T) {
 	longScenario(t)
+	t.Parallel()
 	org := StartOrganisation(t, "Clinique des Pins", "Alice", "alice@pins.example")
 	alice := org.Admin
 	// Expires while Bob's enrolment runs.

@@ -18,6 +18,7 @@ import (
 // the guided demo must work on a fresh machine.
 func TestDemoScript(t *testing.T) {
 	longScenario(t)
+	t.Parallel()
 	testbackend.RequireEmbedded(t, "scripts/demo runs its own server on the embedded store")
 	root, err := filepath.Abs("../..")
 	if err != nil {

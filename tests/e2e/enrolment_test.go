@@ -14,6 +14,7 @@ import (
 // leaver, and every member sees the same directory.
 func TestEndToEnd(t *testing.T) {
 	longScenario(t)
+	t.Parallel()
 	srv := StartServer(t)
 	orgID, bootstrapLink := srv.CreateOrg("Clinique du Lac")
 	if !strings.Contains(bootstrapLink, "kind=bootstrap") || !strings.HasPrefix(bootstrapLink, "coffre://"+srv.Addr+"/"+orgID) {

@@ -105,7 +105,7 @@ func TestPutMemoryIsFlat(t *testing.T) {
 		t.Helper()
 		in := newStream(byte(n>>20), n)
 		p := alice.Start(5*time.Minute, in, "put", "-", "big:/"+name)
-		pid := fmt.Sprint(p.cmd.Process.Pid)
+		pid := fmt.Sprint(p.Pid())
 		var steady, polledPeak atomic.Int64
 		sampled := make(chan struct{})
 		go func() {

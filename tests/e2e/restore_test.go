@@ -23,6 +23,7 @@ import (
 // refuses anything that is not a backup, without touching the store.
 func TestRestoreEmbedded(t *testing.T) {
 	longScenario(t)
+	t.Parallel()
 	testbackend.RequireEmbedded(t, "it restores DATA/coffre.db; TestRestorePostgres covers PostgreSQL")
 	o := StartOrganisation(t, "Clinique du Lac", "Alice", "alice@lac.example")
 	srv, alice := o.Server, o.Admin
@@ -138,6 +139,7 @@ func TestRestoreEmbedded(t *testing.T) {
 // is cut short, and loads nothing then.
 func TestRestorePostgres(t *testing.T) {
 	longScenario(t)
+	t.Parallel()
 	cluster, err := pgtest.Start("coffre-e2e-pg-")
 	if err != nil {
 		testlane.Unavailable(t, "PostgreSQL", err)

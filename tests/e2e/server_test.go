@@ -13,6 +13,7 @@ import (
 // back up a running server, restore the backup the documented way (stop,
 // put the file back as DATA/coffre.db, start), and back up a stopped one.
 func TestServerBackupWhileRunning(t *testing.T) {
+	t.Parallel()
 	testbackend.RequireEmbedded(t, "it puts a copy of DATA/coffre.db back; restore_test.go covers PostgreSQL")
 	srv := StartServer(t)
 	lacID, lacLink := srv.CreateOrg("Clinique du Lac")

@@ -12,6 +12,7 @@ import (
 // characters escaped: the enrolment confirmation and the user list
 // (SECURITY.md A26).
 func TestUntrustedTextIsEscaped(t *testing.T) {
+	t.Parallel()
 	org := StartOrganisation(t, "Clinique des Pins", "Alice", "alice@pins.example")
 	alice := org.Admin
 	eve := NewDevice(t, "eve")

@@ -17,110 +17,6 @@ import (
 // ---------------------------------------------------------------------------
 // Vault helpers
 
-// VaultEntry is one entry of 'coffre vault list --json'.
-type VaultEntry struct {
-	ID            string        `json:"id"`
-	Name          string        `json:"name"`
-	Role          string        `json:"role"`
-	KeyIndex      uint32        `json:"key_index"`
-	Archived      bool          `json:"archived"`
-	NeedsRotation bool          `json:"needs_rotation"`
-	Members       []VaultMember `json:"members"`
-}
-
-// VaultMember is one member of a VaultEntry.
-type VaultMember struct {
-	UserID string     `json:"user_id"`
-	Name   string     `json:"name"`
-	Email  string     `json:"email"`
-	Role   string     `json:"role"`
-	Until  *time.Time `json:"until"`
-}
-
-// roles maps each member's email to their role.
-func (v VaultEntry) roles() map[string]string {
-	out := map[string]string{}
-	for _, m := range v.Members {
-		out[m.Email] = m.Role
-	}
-	return out
-}
-
-// Item is one entry of 'coffre ls --json'.
-type Item struct {
-	Name    string    `json:"name"`
-	Folder  bool      `json:"folder"`
-	Size    uint64    `json:"size"`
-	Version uint64    `json:"version"`
-	Updated time.Time `json:"updated"`
-	Author  string    `json:"author"`
-}
-
-// FileVersion is one entry of 'coffre history --json'.
-type FileVersion struct {
-	Version uint64    `json:"version"`
-	Size    uint64    `json:"size"`
-	Time    time.Time `json:"time"`
-	Author  string    `json:"author"`
-	Device  string    `json:"device"`
-}
-
-// Vaults runs 'vault list --json'.
-func (d *Device) Vaults() []VaultEntry {
-	d.t.Helper()
-	var vs []VaultEntry
-	decodeJSON(d.t, d.MustRun("vault", "list", "--json"), &vs)
-	return vs
-}
-
-// Vault returns the vault named name from 'vault list --json'; it must be
-// there, once.
-func (d *Device) Vault(name string) VaultEntry {
-	d.t.Helper()
-	var found []VaultEntry
-	for _, v := range d.Vaults() {
-		if v.Name == name {
-			found = append(found, v)
-		}
-	}
-	if len(found) != 1 {
-		d.t.Fatalf("%s sees %d vaults named %q, want 1", d.Name, len(found), name)
-	}
-	return found[0]
-}
-
-// Ls runs 'ls --json TARGET EXTRA...' and returns the items by name.
-func (d *Device) Ls(target string, extra ...string) map[string]Item {
-	d.t.Helper()
-	var items []Item
-	decodeJSON(d.t, d.MustRun(append([]string{"ls", "--json", target}, extra...)...), &items)
-	out := map[string]Item{}
-	for _, i := range items {
-		if _, dup := out[i.Name]; dup {
-			d.t.Errorf("ls %s lists %q twice", target, i.Name)
-		}
-		out[i.Name] = i
-	}
-	return out
-}
-
-// History runs 'history --json TARGET'.
-func (d *Device) History(target string) []FileVersion {
-	d.t.Helper()
-	var vs []FileVersion
-	decodeJSON(d.t, d.MustRun("history", "--json", target), &vs)
-	return vs
-}
-
-// GetBytes downloads a vault file into a new temporary file and returns
-// its content.
-func (d *Device) GetBytes(target string, extra ...string) []byte {
-	d.t.Helper()
-	dest := filepath.Join(d.t.TempDir(), "got")
-	d.MustRun(append([]string{"get", target, dest}, extra...)...)
-	return readFile(d.t, dest)
-}
-
 // names returns the sorted keys of a listing.
 func names(items map[string]Item) []string {
 	return slices.Sorted(maps.Keys(items))
@@ -256,6 +152,7 @@ func startVaultOrg(t *testing.T, domain string, people ...string) *vaultOrg {
 // archived.
 func TestVaults(t *testing.T) {
 	longScenario(t)
+	t.Parallel()
 	const d = "parc.example"
 	o := startVaultOrg(t, d, "bob", "carol", "olga")
 	alice, bob, carol, olga := o.alice, o.bob, o.carol, o.olga
@@ -266,7 +163,7 @@ func TestVaults(t *testing.T) {
 		t.Errorf("vault create did not say so:\n%s", out)
 	}
 	v := alice.Vault("cardio")
-	if v.Role != "owner" || v.KeyIndex != 1 || v.Archived || v.NeedsRotation || len(v.Members) != 1 || v.roles()[aliceEmail] != "owner" {
+	if v.Role != "owner" || v.KeyIndex != 1 || v.Archived || v.NeedsRotation || len(v.Members) != 1 || v.Roles()[aliceEmail] != "owner" {
 		t.Fatalf("new vault: %+v, want Alice its only member, as owner, key 1", v)
 	}
 	if got := bob.Vaults(); len(got) != 0 {
@@ -331,7 +228,7 @@ func TestVaults(t *testing.T) {
 
 	// Bob, reader, lists and reads, and can't write.
 	alice.MustRun("vault", "share", "cardio", bobEmail, "--role", "reader")
-	if bv := bob.Vault("cardio"); bv.Role != "reader" || bv.ID != v.ID || bv.roles()[aliceEmail] != "owner" || bv.roles()[bobEmail] != "reader" {
+	if bv := bob.Vault("cardio"); bv.Role != "reader" || bv.ID != v.ID || bv.Roles()[aliceEmail] != "owner" || bv.Roles()[bobEmail] != "reader" {
 		t.Errorf("Bob sees %+v, want himself reader and Alice owner", bv)
 	}
 	if got := names(bob.Ls("cardio:/")); !slices.Equal(got, []string{"report.pdf", "scans"}) {
@@ -369,8 +266,8 @@ func TestVaults(t *testing.T) {
 	// Outsiders can't create vaults.
 	olga.MustFail("outsider", "vault", "create", "olga's")
 	v = alice.Vault("cardio")
-	if want := map[string]string{aliceEmail: "owner", bobEmail: "reader", carolEmail: "manager", olgaEmail: "contributor"}; !maps.Equal(v.roles(), want) {
-		t.Errorf("members %v, want %v", v.roles(), want)
+	if want := map[string]string{aliceEmail: "owner", bobEmail: "reader", carolEmail: "manager", olgaEmail: "contributor"}; !maps.Equal(v.Roles(), want) {
+		t.Errorf("members %v, want %v", v.Roles(), want)
 	}
 	if v.KeyIndex != 1 || v.NeedsRotation {
 		t.Errorf("sharing changed the key: %+v", v)
@@ -394,7 +291,7 @@ func TestVaults(t *testing.T) {
 	if v.KeyIndex != 2 {
 		t.Errorf("after unsharing two members at once, key %d, want 2 (one rotation)", v.KeyIndex)
 	}
-	if want := map[string]string{aliceEmail: "owner", carolEmail: "manager"}; !maps.Equal(v.roles(), want) || v.NeedsRotation {
+	if want := map[string]string{aliceEmail: "owner", carolEmail: "manager"}; !maps.Equal(v.Roles(), want) || v.NeedsRotation {
 		t.Errorf("after unshare: %+v, want members %v and no rotation pending", v, want)
 	}
 	if got := bob.Vaults(); len(got) != 0 {
@@ -428,7 +325,7 @@ func TestVaults(t *testing.T) {
 	if got := bob.GetBytes("cardio:/olga.txt"); !bytes.Equal(got, olgaText) {
 		t.Errorf("Bob, back, can't read what was written with the first key")
 	}
-	if v := alice.Vault("cardio"); v.KeyIndex != 2 || v.roles()[bobEmail] != "reader" {
+	if v := alice.Vault("cardio"); v.KeyIndex != 2 || v.Roles()[bobEmail] != "reader" {
 		t.Errorf("after Bob is back: %+v, want key 2, Bob reader", v)
 	}
 
@@ -565,7 +462,7 @@ func TestVaults(t *testing.T) {
 func writeStdin(t testing.TB, p *Process, b []byte) {
 	t.Helper()
 	if _, err := p.Stdin.Write(b); err != nil {
-		t.Fatalf("writing to the command's standard input: %v (stderr: %s)", err, p.stderr.String())
+		t.Fatalf("writing to the command's standard input: %v (stderr: %s)", err, p.Stderr())
 	}
 }
 
@@ -651,6 +548,7 @@ func TestGrantEndsByItself(t *testing.T) {
 // manager opens the vault and rotates it.
 func TestRevocationRotates(t *testing.T) {
 	longScenario(t)
+	t.Parallel()
 	const d = "marronniers.example"
 	o := startVaultOrg(t, d, "bob", "carol")
 	alice, bob, carol := o.alice, o.bob, o.carol
@@ -669,7 +567,7 @@ func TestRevocationRotates(t *testing.T) {
 	if !v.NeedsRotation || v.KeyIndex != 1 {
 		t.Errorf("after Bob's revocation: %+v, want a rotation pending on key 1", v)
 	}
-	if _, ok := v.roles()["bob@"+d]; ok {
+	if _, ok := v.Roles()["bob@"+d]; ok {
 		t.Errorf("a revoked user is still listed as a member: %+v", v)
 	}
 	// A contributor can't write with the old key, nor rotate.
@@ -687,7 +585,7 @@ func TestRevocationRotates(t *testing.T) {
 		t.Errorf("ls: %v", got)
 	}
 	v = alice.Vault("cardio")
-	if v.NeedsRotation || v.KeyIndex != 2 || !maps.Equal(v.roles(), map[string]string{"alice@" + d: "owner", "carol@" + d: "contributor"}) {
+	if v.NeedsRotation || v.KeyIndex != 2 || !maps.Equal(v.Roles(), map[string]string{"alice@" + d: "owner", "carol@" + d: "contributor"}) {
 		t.Errorf("after Alice opened the vault: %+v, want key 2 for Alice and Carol", v)
 	}
 	carol.MustRun("put", newer, "cardio:/new.txt")
@@ -711,6 +609,7 @@ func TestRevocationRotates(t *testing.T) {
 // untouched; every successful write is a version in the history.
 func TestConcurrentWrites(t *testing.T) {
 	longScenario(t)
+	t.Parallel()
 	const d = "platanes.example"
 	o := startVaultOrg(t, d, "carol")
 	alice, carol := o.alice, o.carol

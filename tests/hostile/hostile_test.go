@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 // TestHarness checks the harness itself: an honest run works end to end,
 // and every hostile power does what it says.
 func TestHarness(t *testing.T) {
+	t.Parallel()
 	s := Start(t)
 	base := t.TempDir()
 	adminDir, userDir, devDir := filepath.Join(base, "admin"), filepath.Join(base, "user"), filepath.Join(base, "dev")
@@ -150,6 +151,7 @@ func TestHarness(t *testing.T) {
 // and appended to, the whole data directory snapshotted and restored, and
 // a device's stored vault head read back.
 func TestVaultHarness(t *testing.T) {
+	t.Parallel()
 	s := Start(t)
 	dir := filepath.Join(t.TempDir(), "admin")
 	admin := Bootstrap(t, s, dir)
@@ -226,6 +228,7 @@ func sameHead(a, b certificate.Head) bool {
 // a restore of a snapshot, leave every stored entry (hashes and times
 // included), head and record as they were.
 func TestEditsLookLikeTheStore(t *testing.T) {
+	t.Parallel()
 	s := Start(t)
 	base := t.TempDir()
 	admin := Bootstrap(t, s, filepath.Join(base, "admin"))

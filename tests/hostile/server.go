@@ -54,6 +54,7 @@ import (
 	"github.com/coffre/coffre/link"
 	"github.com/coffre/coffre/server"
 	"github.com/coffre/coffre/server/store"
+	"github.com/coffre/coffre/tests/harness"
 )
 
 // Clock is the server's clock: real time plus an offset that a test moves.
@@ -115,7 +116,7 @@ type Server struct {
 	cert    tls.Certificate
 	pin     string
 	options options
-	logs    syncBuffer
+	logs    harness.SyncBuffer
 
 	request  atomic.Pointer[RequestRewriter]
 	response atomic.Pointer[UnaryRewriter]
@@ -593,22 +594,4 @@ func (s *Server) streamHook(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 		return (*fn)(srv, ss, info, handler)
 	}
 	return handler(srv, ss)
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

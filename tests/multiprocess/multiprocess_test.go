@@ -24,6 +24,7 @@ import (
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/server/store/s3blocks/s3test"
+	"github.com/coffre/coffre/tests/harness"
 	"github.com/coffre/coffre/tests/hostile"
 	"github.com/coffre/coffre/workspace"
 )
@@ -99,12 +100,12 @@ func put(t *testing.T, d device, vaultID, p string, content []byte) {
 
 func TestEventsAcrossProcesses(t *testing.T) {
 	w := newWorld(t)
-	onB := w.enrolDevice(t, w.admin, "laptop-b", w.b.addr)
-	if got := w.admin.server(t); got != w.a.addr {
-		t.Fatalf("the admin's device talks to %s, want A at %s", got, w.a.addr)
+	onB := w.enrolDevice(t, w.admin, "laptop-b", w.b.Addr)
+	if got := w.admin.server(t); got != w.a.Addr {
+		t.Fatalf("the admin's device talks to %s, want A at %s", got, w.a.Addr)
 	}
-	if got := onB.server(t); got != w.b.addr {
-		t.Fatalf("laptop-b talks to %s, want B at %s", got, w.b.addr)
+	if got := onB.server(t); got != w.b.Addr {
+		t.Fatalf("laptop-b talks to %s, want B at %s", got, w.b.Addr)
 	}
 	watchA := watch(t, w.admin)
 	watchB := watch(t, onB)
@@ -146,29 +147,30 @@ func TestEventsAcrossProcesses(t *testing.T) {
 // (b) Enrolments with the greeter on one process, the claimer on the other
 
 func TestEnrolmentAcrossProcesses(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 
 	// A new user: the admin greets through A, the newcomer claims with a
 	// link that names B.
-	id, invitation := invitationOf(t, w.admin.coffre(t, "user", "invite", "bob@example.org", "--profile", "standard"))
-	invitation = withAddress(t, invitation, w.b.addr)
+	id, invitation := harness.ParseInvitation(t, w.admin.coffre(t, "user", "invite", "bob@example.org", "--profile", "standard"))
+	invitation = withAddress(t, invitation, w.b.Addr)
 	bob := device{name: "bob", home: filepath.Join(t.TempDir(), "bob")}
 	g, c := enrolProcesses(t, w.admin, []string{"user", "greet", "--yes", id},
 		bob, invitation, []string{"--name", "Bob", "--device-label", "bob-laptop"})
-	if !strings.Contains(g.stdout, "enrolled Bob <bob@example.org> as user ") || !strings.Contains(c.stdout, "enrolled in \"Multiprocess\"") {
+	if !strings.Contains(g.Stdout, "enrolled Bob <bob@example.org> as user ") || !strings.Contains(c.Stdout, "enrolled in \"Multiprocess\"") {
 		t.Fatalf("the enrolment did not say so:\n%s\n%s", g, c)
 	}
-	if got := bob.server(t); got != w.b.addr {
-		t.Fatalf("bob's device talks to %s, want B at %s", got, w.b.addr)
+	if got := bob.server(t); got != w.b.Addr {
+		t.Fatalf("bob's device talks to %s, want B at %s", got, w.b.Addr)
 	}
 
 	// A new device the other way round: Bob greets through B, his new
 	// device claims through A.
-	id, invitation = invitationOf(t, bob.coffre(t, "device", "invite"))
-	invitation = withAddress(t, invitation, w.a.addr)
+	id, invitation = harness.ParseInvitation(t, bob.coffre(t, "device", "invite"))
+	invitation = withAddress(t, invitation, w.a.Addr)
 	phone := device{name: "bob-phone", home: filepath.Join(t.TempDir(), "bob-phone")}
 	g, c = enrolProcesses(t, bob, []string{"device", "greet", "--yes", id}, phone, invitation, []string{"--device-label", "bob-phone"})
-	if !strings.Contains(g.stdout, "enrolled device ") || !strings.Contains(c.stdout, "(bob-phone)") {
+	if !strings.Contains(g.Stdout, "enrolled device ") || !strings.Contains(c.Stdout, "(bob-phone)") {
 		t.Fatalf("the enrolment did not say so:\n%s\n%s", g, c)
 	}
 
@@ -297,10 +299,11 @@ func randomBytes(seed uint64, n int) []byte {
 }
 
 func TestConcurrentWrites(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
-	b1 := w.enrolDevice(t, w.admin, "b1", w.b.addr)
-	a2 := w.enrolDevice(t, w.admin, "a2", w.a.addr)
-	b2 := w.enrolDevice(t, w.admin, "b2", w.b.addr)
+	b1 := w.enrolDevice(t, w.admin, "b1", w.b.Addr)
+	a2 := w.enrolDevice(t, w.admin, "a2", w.a.Addr)
+	b2 := w.enrolDevice(t, w.admin, "b2", w.b.Addr)
 	writers := []device{w.admin, b1, a2, b2}
 	before := w.vaultLog(t)
 
@@ -435,6 +438,7 @@ func TestConcurrentWrites(t *testing.T) {
 // (d) A process killed mid-write
 
 func TestKillMidWrite(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	// The writers reach the servers through the front, which gives every
 	// connection to A while it is up; one more device talks to B.
@@ -442,7 +446,7 @@ func TestKillMidWrite(t *testing.T) {
 	for i := range 3 {
 		writers = append(writers, w.enrolDevice(t, w.admin, fmt.Sprintf("front%d", i), w.front.addr))
 	}
-	onB := w.enrolDevice(t, w.admin, "b1", w.b.addr)
+	onB := w.enrolDevice(t, w.admin, "b1", w.b.Addr)
 	writers = append(writers, onB)
 	before := w.vaultLog(t)
 
@@ -530,9 +534,9 @@ func TestKillMidWrite(t *testing.T) {
 	}
 	// Then kill it in the middle of a put: once the writers, going on,
 	// sent A more than half a block.
-	sent := w.front.bytesTo(w.a.addr)
+	sent := w.front.bytesTo(w.a.Addr)
 	close(killed)
-	for w.front.bytesTo(w.a.addr) < sent+150_000 {
+	for w.front.bytesTo(w.a.Addr) < sent+150_000 {
 		if time.Now().After(deadline) {
 			t.Fatal("the writers sent nothing more to A within 2 minutes")
 		}
@@ -540,14 +544,14 @@ func TestKillMidWrite(t *testing.T) {
 	}
 	beforeKill := w.front.connections()
 	killedAt := time.Now()
-	w.a.kill()
+	w.a.Kill()
 	wg.Wait()
 
-	if beforeKill[w.a.addr] == 0 {
+	if beforeKill[w.a.Addr] == 0 {
 		t.Fatalf("the front gave A no connection before it was killed: %v", beforeKill)
 	}
 	after := w.front.connections()
-	t.Logf("connections through the front: %d to A before the kill, %d to B after", beforeKill[w.a.addr], after[w.b.addr]-beforeKill[w.b.addr])
+	t.Logf("connections through the front: %d to A before the kill, %d to B after", beforeKill[w.a.Addr], after[w.b.Addr]-beforeKill[w.b.Addr])
 	t.Logf("%d failed attempts, each retried:\n%s", len(failures), strings.Join(failures, "\n"))
 	for _, p := range acked {
 		if p.failures > 0 {
@@ -590,9 +594,7 @@ func TestKillMidWrite(t *testing.T) {
 			t.Errorf("%s: %s's put was acknowledged; through B: listed %v, %d bytes", p.path, p.writer, ok, len(f.content))
 		}
 	}
-	if err := w.a.start(); err != nil {
-		t.Fatal(err)
-	}
+	w.a.Start()
 	sameVault(t, "B", "A restarted", throughB, readVault(t, w.admin, w.vaultID))
 }
 
@@ -602,6 +604,7 @@ func TestKillMidWrite(t *testing.T) {
 // TestBlocksWhereSaid: with each --blocks, a file put through A is read
 // through B, and its blocks are where the flag said and nowhere else.
 func TestBlocksWhereSaid(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		extra []string
@@ -612,7 +615,7 @@ func TestBlocksWhereSaid(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, tc.extra...)
-			onB := w.enrolDevice(t, w.admin, "laptop-b", w.b.addr)
+			onB := w.enrolDevice(t, w.admin, "laptop-b", w.b.Addr)
 			content := randomBytes(7, 700_000)
 			put(t, w.admin, w.vaultID, "/big.bin", content)
 			if got := readVault(t, onB, w.vaultID)["/big.bin"]; !bytes.Equal(got.content, content) {
@@ -623,8 +626,8 @@ func TestBlocksWhereSaid(t *testing.T) {
 				t.Fatal(err)
 			}
 			files := 0
-			for _, s := range []*server{w.a, w.b} {
-				filepath.WalkDir(filepath.Join(s.data, "blocks"), func(_ string, d os.DirEntry, err error) error {
+			for _, s := range []*harness.Server{w.a, w.b} {
+				filepath.WalkDir(filepath.Join(s.Data, "blocks"), func(_ string, d os.DirEntry, err error) error {
 					if err == nil && d.Type().IsRegular() {
 						files++
 					}
@@ -648,20 +651,21 @@ func TestBlocksWhereSaid(t *testing.T) {
 // cache is in the database, shared); the same device with a new nonce is
 // served by B.
 func TestReplayToOtherProcess(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	d := hostile.ReadDevice(t, w.admin.home)
 	at, nonce := time.Now(), crypto.RandomBytes(16)
 	replayed := &hostile.Signer{OrganisationID: d.OrganisationID, DeviceID: d.DeviceID, Key: d.SigningKey,
 		Time: func() time.Time { return at }, Nonce: func() []byte { return nonce }}
 	req := &coffrev1.ListInvitationsRequest{}
-	if _, err := hostile.DialAddress(t, w.a.addr, d.Link.Pin, replayed).ListInvitations(bg(), req); err != nil {
+	if _, err := hostile.DialAddress(t, w.a.Addr, d.Link.Pin, replayed).ListInvitations(bg(), req); err != nil {
 		t.Fatalf("the request to A: %v", err)
 	}
-	_, err := hostile.DialAddress(t, w.b.addr, d.Link.Pin, replayed).ListInvitations(bg(), req)
+	_, err := hostile.DialAddress(t, w.b.Addr, d.Link.Pin, replayed).ListInvitations(bg(), req)
 	if code := status.Code(err); code != codes.Unauthenticated {
 		t.Fatalf("the same request replayed to B: %v (code %s), want it refused as %s", err, code, codes.Unauthenticated)
 	}
-	if _, err := hostile.DialAddress(t, w.b.addr, d.Link.Pin, d.Signer()).ListInvitations(bg(), req); err != nil {
+	if _, err := hostile.DialAddress(t, w.b.Addr, d.Link.Pin, d.Signer()).ListInvitations(bg(), req); err != nil {
 		t.Fatalf("a new request of the same device to B: %v", err)
 	}
 }
@@ -674,6 +678,7 @@ func TestReplayToOtherProcess(t *testing.T) {
 // gone, so that a load balancer takes the process out.
 func TestHealthzFollowsTheStores(t *testing.T) {
 	minio.Require(t)
+	t.Parallel()
 	own, err := s3test.Start("coffre-mp-health-")
 	if err != nil {
 		t.Fatal(err)
@@ -684,7 +689,7 @@ func TestHealthzFollowsTheStores(t *testing.T) {
 			own.Stop()
 		}
 	})
-	metrics := freePort(t)
+	metrics := harness.FreePort(t)
 	startServer(t, "A", cluster.NewDatabase(t), "127.0.0.1:7443", nil, "--blocks", own.Bucket(t), "--metrics", metrics)
 	health := func() (int, string) {
 		t.Helper()

@@ -61,6 +61,7 @@ func journalContents(t *testing.T, d *engineDev) map[string]string {
 // file, no temporary), and his journal does not move; once the server
 // serves the real data, bob gets alice's changes.
 func TestSyncNeverWritesUnverifiedData(t *testing.T) {
+	t.Parallel()
 	w, a, b := twoDevices(t)
 	s := w.hs
 	write(t, a, "report.txt", "version 1")
@@ -171,6 +172,7 @@ func TestSyncNeverWritesUnverifiedData(t *testing.T) {
 // with a damaged block, then honestly. The refused block must not stay
 // anywhere on the device: the next cycle gets the file.
 func TestTamperedBlockDoesNotPoisonCache(t *testing.T) {
+	t.Parallel()
 	w, a, b := twoDevices(t)
 	s := w.hs
 	write(t, a, "report.txt", "alice's report")
@@ -209,6 +211,7 @@ func TestTamperedBlockDoesNotPoisonCache(t *testing.T) {
 // does a real, signed deletion entry that the server replays after the
 // file was created again delete anything.
 func TestSyncNoDeleteWithoutSignedTombstone(t *testing.T) {
+	t.Parallel()
 	w, a, b := twoDevices(t)
 	s := w.hs
 	write(t, a, "keep.txt", "kept")

@@ -9,6 +9,7 @@ import (
 // TestBasicTwoWay is the harness's smoke test: a file and a folder made on
 // one device arrive on the other, an edit goes back.
 func TestBasicTwoWay(t *testing.T) {
+	t.Parallel()
 	w := newHostileWorld(t, devSpec{"alice", "alice", "alice-laptop"}, devSpec{"bob", "bob", "bob-laptop"})
 	a, b := w.engine(t, "alice"), w.engine(t, "bob")
 	os.MkdirAll(filepath.Join(a.dir, "docs", "deep"), 0o755)

@@ -14,6 +14,7 @@ import (
 // other device fetches at most 2 blocks to get the new version, which is
 // byte-identical.
 func TestSmallEditUploadsFewBlocks(t *testing.T) {
+	t.Parallel()
 	w, a, b := twoDevices(t)
 	s := w.hs
 	big := filepath.Join(a.dir, "scan.tiff")

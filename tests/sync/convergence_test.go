@@ -61,6 +61,7 @@ import (
 // TestRandomisedConvergence -seed N`.
 func TestRandomisedConvergence(t *testing.T) {
 	longScenario(t)
+	t.Parallel()
 	seed := *seedFlag
 	if seed == 0 {
 		seed = time.Now().UnixNano()

@@ -37,6 +37,7 @@ const (
 // journal and status file) nor in $TMPDIR, even while `get -` runs; and the
 // folders coffre creates are private (SECURITY.md A37, SPEC.md §9, §12).
 func TestA37NothingOnTheDeviceDisk(t *testing.T) {
+	t.Parallel()
 	w := newProcWorld(t, devSpec{"alice", "alice", "alice-laptop"})
 	if err := w.admin.RenameVault(bg(), w.vault, diskVault); err != nil {
 		t.Fatal(err)
@@ -52,7 +53,7 @@ func TestA37NothingOnTheDeviceDisk(t *testing.T) {
 		return b.Bytes()
 	}
 	coffre := func(args ...string) *exec.Cmd {
-		cmd := exec.Command(coffreBin, append([]string{"--home", d.home}, args...)...)
+		cmd := exec.Command(coffreBin(t), append([]string{"--home", d.home}, args...)...)
 		cmd.Env = append(cleanEnv(), "COFFRE_PASSPHRASE="+string(hostile.Passphrase), "TMPDIR="+tmp)
 		return cmd
 	}

@@ -12,8 +12,6 @@
 package synctest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,21 +19,19 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/link"
+	"github.com/coffre/coffre/tests/harness"
 	"github.com/coffre/coffre/tests/hostile"
 	"github.com/coffre/coffre/tests/testbackend"
 	"github.com/coffre/coffre/workspace"
@@ -44,270 +40,27 @@ import (
 
 var seedFlag = flag.Int64("seed", 0, "seed of TestRandomisedConvergence (0: from the clock)")
 
-// Binaries built once, on first use (the in-process tests don't need them).
-var (
-	buildOnce sync.Once
-	buildErr  error
-	binDir    string
-	coffreBin string
-	serverBin string
-)
-
 func TestMain(m *testing.M) {
 	hostile.FastKeys()
 	flag.Parse()
-	code := testbackend.Main(m)
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
+	os.Exit(harness.Main(m))
 }
 
-// binaries builds coffre and coffre-server (once) and fails the test if
-// that fails. COFFRE_SYNC_TEST_BIN=DIR uses DIR/coffre and
-// DIR/coffre-server instead.
-func binaries(t testing.TB) {
+// coffreBin is the path of the coffre binary, built on first use (the
+// in-process tests don't need it).
+func coffreBin(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		if dir := os.Getenv("COFFRE_SYNC_TEST_BIN"); dir != "" {
-			// Prebuilt binaries (e.g. while the module does not build).
-			coffreBin, serverBin = filepath.Join(dir, "coffre"), filepath.Join(dir, "coffre-server")
-			return
-		}
-		root, err := filepath.Abs(filepath.Join("..", ".."))
-		if err != nil {
-			buildErr = err
-			return
-		}
-		if b, err := os.ReadFile(filepath.Join(root, "go.mod")); err != nil || !bytes.Contains(b, []byte("module github.com/coffre/coffre\n")) {
-			buildErr = fmt.Errorf("%s is not coffre's module root", root)
-			return
-		}
-		if binDir, err = os.MkdirTemp("", "coffre-sync-bin-"); err != nil {
-			buildErr = err
-			return
-		}
-		build := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator), "./cmd/coffre", "./cmd/coffre-server")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building the binaries: %v\n%s", err, out)
-			return
-		}
-		coffreBin = filepath.Join(binDir, "coffre")
-		serverBin = filepath.Join(binDir, "coffre-server")
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
+	return harness.Coffre(t)
 }
 
 func bg() context.Context { return context.Background() }
 
-// cleanEnv is the test's environment without any COFFRE_ variable.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "COFFRE_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
+var (
+	cleanEnv  = harness.CleanEnv
+	lastLines = harness.LastLines
+)
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// ---------------------------------------------------------------------------
-// A real coffre-server process
-
-// procServer is a coffre-server process on a loopback port and a data
-// directory; it can be killed and started again on both.
-type procServer struct {
-	t       testing.TB
-	Data    string
-	Addr    string
-	Backend testbackend.Deployment // where it keeps its data besides Data
-	cmd     *exec.Cmd
-	done    chan struct{}
-	output  syncBuffer
-}
-
-func startProcServer(t testing.TB) *procServer {
-	t.Helper()
-	binaries(t)
-	s := &procServer{t: t, Data: filepath.Join(t.TempDir(), "server"), Backend: testbackend.New(t)}
-	t.Cleanup(func() {
-		if s.running() {
-			s.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-s.done:
-			case <-time.After(10 * time.Second):
-				s.cmd.Process.Kill()
-				<-s.done
-			}
-		}
-		if t.Failed() {
-			t.Logf("server output:\n%s", lastLines(s.output.String(), 40))
-		}
-	})
-	var err error
-	for range 5 {
-		s.Addr = freePort(t)
-		if err = s.start(); err == nil {
-			return s
-		}
-	}
-	t.Fatalf("starting the server: %v", err)
-	return nil
-}
-
-func freePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func (s *procServer) start() error {
-	cmd := exec.Command(serverBin, append([]string{"run", "--data", s.Data, "--listen", s.Addr}, s.Backend.Args...)...)
-	cmd.Env = append(cleanEnv(), s.Backend.Env...)
-	cmd.Stderr = &s.output
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	s.cmd, s.done = cmd, make(chan struct{})
-	listening := make(chan struct{})
-	done := s.done
-	go func() {
-		r := bufio.NewReader(stdout)
-		seen := false
-		for {
-			line, err := r.ReadString('\n')
-			s.output.Write([]byte(line))
-			if !seen && strings.Contains(line, "listening") {
-				seen = true
-				close(listening)
-			}
-			if err != nil {
-				break
-			}
-		}
-		cmd.Wait()
-		close(done)
-	}()
-	select {
-	case <-listening:
-		return nil
-	case <-done:
-		return fmt.Errorf("the server exited before listening:\n%s", s.output.String())
-	case <-time.After(15 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("the server did not listen within 15s:\n%s", s.output.String())
-	}
-}
-
-func (s *procServer) running() bool {
-	if s.done == nil {
-		return false
-	}
-	select {
-	case <-s.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// Start starts the server again on the same port and data directory
-// (retrying while the port is still held).
-func (s *procServer) Start() {
-	s.t.Helper()
-	var err error
-	for range 50 {
-		if err = s.start(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	s.t.Fatalf("restarting the server: %v", err)
-}
-
-// Kill sends SIGKILL and waits for the process to be gone.
-func (s *procServer) Kill() {
-	s.t.Helper()
-	if !s.running() {
-		s.t.Fatalf("killing a server that is not running")
-	}
-	s.cmd.Process.Kill()
-	<-s.done
-}
-
-// Stop sends SIGTERM and waits.
-func (s *procServer) Stop() {
-	s.t.Helper()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(15 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-		s.t.Errorf("the server did not stop on SIGTERM")
-	}
-}
-
-// CountBlocks counts the blocks the server stores for a vault.
-func (s *procServer) CountBlocks(t testing.TB, orgID, vaultID string) int {
-	return s.Backend.CountBlocks(t, s.Data, orgID, vaultID)
-}
-
-// newOrganisation runs `coffre-server org create` and returns the bootstrap
-// link.
-func (s *procServer) newOrganisation(t testing.TB, name string) link.Link {
-	t.Helper()
-	cmd := exec.Command(serverBin, "org", "create", "--data", s.Data, name)
-	cmd.Env = append(cleanEnv(), s.Backend.Env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("org create: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	l, err := link.Parse(strings.TrimSpace(lines[len(lines)-1]))
-	if err != nil {
-		t.Fatalf("org create: no link in:\n%s", out)
-	}
-	return l
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+type syncBuffer = harness.SyncBuffer
 
 // ---------------------------------------------------------------------------
 // The organisation: an admin (owner of the vault, the test's observer) and
@@ -332,7 +85,7 @@ type world struct {
 	homes  map[string]string // device name → --home
 	labels map[string]string
 	hs     *hostile.Server // set for in-process worlds
-	ps     *procServer     // set for process worlds
+	ps     *harness.Server // set for process worlds
 }
 
 // newHostileWorld sets up the organisation on an in-process hostile server.
@@ -347,9 +100,10 @@ func newHostileWorld(t *testing.T, devs ...devSpec) *world {
 // newProcWorld sets up the organisation on a real coffre-server process.
 func newProcWorld(t *testing.T, devs ...devSpec) *world {
 	t.Helper()
-	s := startProcServer(t)
+	s := harness.New(t).Server(testbackend.New(t))
 	w := &world{t: t, ps: s}
-	w.setup(s.newOrganisation(t, "Sync test"), devs)
+	_, l := s.NewOrganisation("Sync test")
+	w.setup(l, devs)
 	return w
 }
 
@@ -541,12 +295,12 @@ type procDev struct {
 	w         *world
 	name      string
 	home, dir string
+	bin       string // the coffre binary
 }
 
 func (w *world) procDev(t testing.TB, name string) *procDev {
 	t.Helper()
-	binaries(t)
-	d := &procDev{w: w, name: name, home: w.homes[name], dir: filepath.Join(w.base, name)}
+	d := &procDev{w: w, name: name, home: w.homes[name], dir: filepath.Join(w.base, name), bin: coffreBin(t)}
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -575,9 +329,9 @@ type syncProc struct {
 
 func (d *procDev) command(args ...string) *exec.Cmd {
 	full := append([]string{"--home", d.home, "sync", d.w.vault, d.dir}, args...)
-	cmd := exec.Command(coffreBin, full...)
+	cmd := exec.Command(d.bin, full...)
 	cmd.Env = append(cleanEnv(), "COFFRE_PASSPHRASE="+string(hostile.Passphrase))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = harness.NoTerminal()
 	return cmd
 }
 

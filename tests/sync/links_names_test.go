@@ -43,6 +43,7 @@ func (w *world) wantRemote(t *testing.T, want ...string) {
 // new remote file under it doesn't land outside the folder) and never
 // takes the entries it hides as deleted (SECURITY.md A38, SPEC.md §12).
 func TestA38LinkInFolderNotFollowed(t *testing.T) {
+	t.Parallel()
 	w := newHostileWorld(t, devSpec{"bob", "bob", "bob-laptop"})
 	w.remotePut(t, "/Documents/x.txt", "a patient's letter")
 	b := w.engine(t, "bob")
@@ -86,6 +87,7 @@ func TestA38LinkInFolderNotFollowed(t *testing.T) {
 // are never written locally, never uploaded, never deleted on either side
 // (SECURITY.md A38, SPEC.md §12).
 func TestA38NamesOtherSystemsCantHold(t *testing.T) {
+	t.Parallel()
 	w := newHostileWorld(t, devSpec{"bob", "bob", "bob-laptop"})
 	w.remotePut(t, "/Scan.pdf", "first scan")
 	b := w.engine(t, "bob")

@@ -109,6 +109,7 @@ func wantFolder(t *testing.T, dir string, files map[string]string) {
 // leaves the complete file and no temporary.
 func TestKillClientDuringTransfer(t *testing.T) {
 	longScenario(t)
+	t.Parallel()
 	r := rng(t)
 	w, a, b := aliceAndBob(t)
 	const size = 200 << 20
@@ -194,6 +195,7 @@ func TestKillClientDuringTransfer(t *testing.T) {
 // syncs carry on by themselves: everything arrives, once, byte-identical.
 func TestKillServerDuringSync(t *testing.T) {
 	longScenario(t)
+	t.Parallel()
 	r := rng(t)
 	w, a, b := aliceAndBob(t)
 	files := map[string]string{}
@@ -281,6 +283,7 @@ func sameFiles(t testing.TB, dir string, files map[string]string) bool {
 // folder stays as she left it); when the server is back, bob gets it all.
 func TestNetworkCutEditsArriveAfter(t *testing.T) {
 	longScenario(t)
+	t.Parallel()
 	w, a, b := aliceAndBob(t)
 	write := func(dir, rel, content string) {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
@@ -497,6 +500,7 @@ func TestIgnoredAndPartialFiles(t *testing.T) {
 // TestCrashBeforeJournalWrite shows (a spurious conflict copy).
 func TestKillClientAtRandomPoints(t *testing.T) {
 	longScenario(t)
+	t.Parallel()
 	r := rng(t)
 	w, a, b := aliceAndBob(t)
 	n := 0

@@ -95,6 +95,7 @@ func read(t testing.TB, d *engineDev, rel string) (string, bool) {
 // "name (conflict DEVICE TIME).ext"; both end with both, never a silent
 // overwrite.
 func TestConflictKeepsBoth(t *testing.T) {
+	t.Parallel()
 	_, a, b := twoDevices(t)
 	write(t, a, "report.txt", "v1")
 	mustConverge(t, a, b)
@@ -137,6 +138,7 @@ func TestConflictKeepsBoth(t *testing.T) {
 // meanwhile: the edit survives (and goes back to bob); and the other way
 // round, alice's deletion does not remove bob's edit.
 func TestRemoteDeleteKeepsLocalEdit(t *testing.T) {
+	t.Parallel()
 	_, a, b := twoDevices(t)
 	write(t, a, "a.txt", "v1")
 	write(t, a, "b.txt", "v1")
@@ -165,6 +167,7 @@ func TestRemoteDeleteKeepsLocalEdit(t *testing.T) {
 // device, a file added elsewhere and a folder deleted on the other: both
 // end with the same tree.
 func TestFolderOperationsMerge(t *testing.T) {
+	t.Parallel()
 	_, a, b := twoDevices(t)
 	write(t, a, "projects/2026/plan.txt", "plan")
 	write(t, a, "projects/2026/notes/n1.txt", "n1")
@@ -197,6 +200,7 @@ func TestFolderOperationsMerge(t *testing.T) {
 // additions and edit must survive and reach bob (the local edit wins over
 // the remote delete, as for a file).
 func TestRemoteFolderDeleteKeepsLocalAdditions(t *testing.T) {
+	t.Parallel()
 	w, a, b := twoDevices(t)
 	write(t, a, "D/f.txt", "v1")
 	mustConverge(t, a, b)
@@ -237,6 +241,7 @@ func TestRemoteFolderDeleteKeepsLocalAdditions(t *testing.T) {
 // defensible — deleted on bob (the content did not change) or uploaded
 // again — but the two folders must agree in the end.
 func TestRemoteDeleteOfResavedFile(t *testing.T) {
+	t.Parallel()
 	_, a, b := twoDevices(t)
 	write(t, a, "f.txt", "same bytes")
 	mustConverge(t, a, b)
@@ -275,6 +280,7 @@ func TestRemoteDeleteOfResavedFile(t *testing.T) {
 // issue: kill -9 at any moment, then restart, converges with nothing
 // duplicated).
 func TestCrashBeforeJournalWrite(t *testing.T) {
+	t.Parallel()
 	for _, side := range []string{"download", "upload"} {
 		t.Run(side, func(t *testing.T) {
 			_, a, b := twoDevices(t)

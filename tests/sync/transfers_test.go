@@ -28,6 +28,7 @@ func failAfter(w *world, method string, n int64) {
 // the blocks already moved. Downloads resume through the device's block
 // cache. Uploads are checked too: the issue asks for resumable transfers.
 func TestTransfersResume(t *testing.T) {
+	t.Parallel()
 	w, a, b := twoDevices(t)
 	s := w.hs
 	want := writeRandomFile(t, filepath.Join(a.dir, "video.mp4"), 24<<20, 7)
@@ -97,6 +98,7 @@ func TestTransfersResume(t *testing.T) {
 // .coffreignore — including a folder pattern written "scratch/", the
 // example `coffre sync --help` gives.
 func TestIgnorePatterns(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write(t, &engineDev{dir: dir}, ".coffreignore", "# comment\n*.bak\nscratch/\nbuild\n/tmpdir\n")
 	ig := syncer.LoadIgnore(dir)
