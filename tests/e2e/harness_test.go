@@ -57,7 +57,6 @@ type (
 	UserDevice   = harness.UserDevice
 	FileVersion  = harness.FileVersion
 	VaultMember  = harness.VaultMember
-	syncBuffer   = harness.SyncBuffer
 )
 
 const (
@@ -73,13 +72,7 @@ var (
 	EnrolDevice      = harness.EnrolDevice
 	run              = harness.Run
 	cleanEnv         = harness.CleanEnv
-	exitCode         = harness.ExitCode
-	noTerminal       = harness.NoTerminal
-	freePort         = harness.FreePort
 	wantOneLineError = harness.WantOneLineError
-	parseInvitation  = harness.ParseInvitation
-	lineAfter        = harness.LineAfter
-	lastLine         = harness.LastLine
 	decodeJSON       = harness.DecodeJSON
 	wantEnrolled     = harness.WantEnrolled
 )
