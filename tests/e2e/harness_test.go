@@ -4,8 +4,9 @@
 // ports, client commands in their own data directories, enrolments with
 // two concurrent processes exchanging their codes through standard input.
 //
-// Device key files use the full scrypt cost (about half a second to a
-// second per command): keep the number of commands per test small.
+// Device key files use a low scrypt cost (harness.Device.FullCost; the
+// harness builds coffre with the coffre_testcost tag), so a command costs
+// milliseconds, not a second; TestPutMemoryIsFlat uses the full cost.
 package e2e
 
 import (

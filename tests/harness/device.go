@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coffre/coffre/client"
 )
 
 // Device is one installation of the client: a data directory (--home) and
@@ -24,6 +26,12 @@ type Device struct {
 	// PassphraseFile, when set, is passed with --passphrase-file and
 	// COFFRE_PASSPHRASE is left unset.
 	PassphraseFile string
+	// FullCost makes the key files this device writes use the full scrypt
+	// work factor, as a person's do; by default they use a low one
+	// (client.TestWorkFactorEnv, read by the coffre_testcost build the
+	// harness runs), and every command of the device is about a second
+	// cheaper. Key files are read at whatever cost they were written with.
+	FullCost bool
 
 	bin string // the coffre binary
 }
@@ -60,9 +68,16 @@ func (d *Device) UsePassphraseFile() {
 	}
 }
 
+// testWorkFactor is the scrypt work factor of the key files devices write
+// unless FullCost: 2^10, as the golden scripts use.
+const testWorkFactor = "10"
+
 func (d *Device) argsAndEnv(args []string) ([]string, []string) {
 	full := []string{"--home", d.Home}
 	env := CleanEnv()
+	if !d.FullCost {
+		env = append(env, client.TestWorkFactorEnv+"="+testWorkFactor)
+	}
 	if d.PassphraseFile != "" {
 		full = append(full, "--passphrase-file", d.PassphraseFile)
 	} else {
