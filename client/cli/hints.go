@@ -22,6 +22,7 @@ var hints = []struct {
 	{client.ErrAnchorFailed, " (run 'coffre ls' on it to retry)"},
 	{client.ErrNotFresh, " (try again; if it persists, compare `coffre status` with another member)"},
 	{workspace.ErrLocalExists, " (get --force replaces local files)"},
+	{workspace.ErrNotInTrash, " (coffre trash lists what can be brought back)"},
 	{client.ErrServerMisbehaved, " (kept as proof: run coffre audit --verify and tell your administrator)"},
 }
 
