@@ -17,7 +17,7 @@ import (
 // block matched its signed digest: a tampered or partial file never
 // appears.
 func (w *Vault) Get(ctx context.Context, p string, at time.Time, dest string, progress Progress) (Version, error) {
-	if err := LocalExists(dest); err != nil {
+	if err := localFree(dest); err != nil {
 		return Version{}, err
 	}
 	return w.get(ctx, p, at, dest, false, progress)

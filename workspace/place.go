@@ -48,9 +48,9 @@ func placeFile(tmp, dest string, replace bool) error {
 	return syncDir(filepath.Dir(dest))
 }
 
-// LocalExists reports, as ErrLocalExists, a file or anything else already
+// localFree reports, as ErrLocalExists, a file or anything else already
 // at dest (nil when the name is free).
-func LocalExists(dest string) error {
+func localFree(dest string) error {
 	_, err := os.Lstat(dest)
 	switch {
 	case err == nil:

@@ -20,8 +20,8 @@ type Removed struct {
 	Path   string // where it was when it was removed
 	ID     string
 	Folder bool
-	// Version is its newest version when it was removed: a file's content,
-	// a folder's listing.
+	// Version is its newest version before the entry that removed it: a
+	// file's content, a folder's listing.
 	Version Version
 	// By and Device are the user and device that signed the folder
 	// version without it; At is that entry's time, Position its place.
@@ -59,8 +59,8 @@ func (w *Vault) Trash(folder string) ([]Removed, error) {
 // each child that a version lists and the next one doesn't, where the
 // child was not written under another folder in that same entry (a move),
 // is a removal; those whose manifest is in the tree now were brought back
-// or moved since and are left out, and an item removed in the same entry
-// as a folder above it is part of that folder's entry.
+// or moved since and are left out, and an item removed by the same entry
+// as a folder above it is part of that folder's removal.
 func trash(l *Log) ([]Removed, error) {
 	live := map[string]bool{}
 	if err := walkLog(l, func(_ string, v Version) { live[v.Manifest.ID] = true }); err != nil {
@@ -83,10 +83,11 @@ func trash(l *Log) ([]Removed, error) {
 					continue // moved elsewhere in that entry, or never shown here
 				}
 				dir, ok := l.pathAt(id, cur.Position-1)
-				if !ok {
+				before, had := l.atPosition(c.ID, cur.Position-1)
+				if !ok || !had {
 					continue // its folder was not in the tree then
 				}
-				r := Removed{Path: path.Join(dir, c.Name), ID: c.ID, Folder: c.Folder, Version: child,
+				r := Removed{Path: path.Join(dir, c.Name), ID: c.ID, Folder: c.Folder, Version: before,
 					By: cur.User, Device: cur.Author, At: cur.Time, Position: cur.Position}
 				if old, seen := newest[c.ID]; !seen || old.Position < r.Position {
 					newest[c.ID] = r
@@ -94,9 +95,17 @@ func trash(l *Log) ([]Removed, error) {
 			}
 		}
 	}
+	// Folders removed by each entry, to fold what was under them into
+	// their removal.
+	folders := map[uint64][]string{}
+	for _, r := range newest {
+		if r.Folder {
+			folders[r.Position] = append(folders[r.Position], r.Path+"/")
+		}
+	}
 	var out []Removed
 	for _, r := range newest {
-		if !removedWithParent(newest, r) {
+		if !slices.ContainsFunc(folders[r.Position], func(dir string) bool { return strings.HasPrefix(r.Path, dir) }) {
 			out = append(out, r)
 		}
 	}
@@ -107,17 +116,6 @@ func trash(l *Log) ([]Removed, error) {
 		return out[i].Position < out[j].Position
 	})
 	return out, nil
-}
-
-// removedWithParent reports whether a folder above r was removed by the
-// same entry: r then comes back with it.
-func removedWithParent(all map[string]Removed, r Removed) bool {
-	for _, o := range all {
-		if o.Folder && o.Position == r.Position && strings.HasPrefix(r.Path, o.Path+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 // atPosition returns the newest version of id written at or before
@@ -243,7 +241,7 @@ func undeleteVersion(l *Log, r *Removed, version uint64) (Version, uint64, error
 	}
 	hist := l.History(r.ID)
 	i := slices.IndexFunc(hist, func(v Version) bool { return v.Version == version })
-	if i < 0 || hist[i].Position > r.Position {
+	if i < 0 || hist[i].Position >= r.Position {
 		return Version{}, 0, fmt.Errorf("no version %d: it had versions 1 to %d", version, r.Version.Version)
 	}
 	if i+1 < len(hist) {

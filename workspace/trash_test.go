@@ -54,7 +54,8 @@ func trashPaths(t *testing.T, v *Vault, folder string) []string {
 func TestTrashAndUndeleteFile(t *testing.T) {
 	ctx := context.Background()
 	m := newMember(t)
-	v := m.open(t, &server{}, Deps{})
+	srv := &server{}
+	v := m.open(t, srv, Deps{})
 	mkdir(t, v, "/a")
 	mkdir(t, v, "/b")
 	put(t, v, "/a/f", "first")
@@ -116,6 +117,11 @@ func TestTrashAndUndeleteFile(t *testing.T) {
 	if hist, _ := v.History("/a/f"); len(hist) != 4 {
 		t.Fatalf("history after undelete: %d versions, want 4 (nothing rewritten)", len(hist))
 	}
+	// Another device verifies the whole log from the start and agrees.
+	other := m.open(t, srv, Deps{})
+	if content(t, other, "/a/f") != "first" || len(trashPaths(t, other, "/")) != 0 {
+		t.Fatal("a reader replaying the log does not see the file back")
+	}
 }
 
 // detach removes p from its folder in one entry without touching what is
@@ -163,6 +169,39 @@ func TestUndeleteFolder(t *testing.T) {
 	}
 	if content(t, v, "/d/x") != "x" || content(t, v, "/d/e/y") != "y" {
 		t.Fatal("the folder came back without its files")
+	}
+
+	// Emptied and removed in one entry, deepest first: one trash entry,
+	// and the folders under it come back as they were before it.
+	err := v.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		var out []*Manifest
+		for _, dir := range [][]string{{"d", "e"}, {"d"}, nil} {
+			f, err := folderFor(l, dir)
+			if err != nil {
+				return nil, err
+			}
+			keep := f.Children[:0]
+			for _, c := range f.Children {
+				if len(dir) == 0 && c.Name != "d" {
+					keep = append(keep, c)
+				}
+			}
+			f.Children = keep
+			out = append(out, f)
+		}
+		return out, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(trashPaths(t, v, "/"), " "); got != "/d" {
+		t.Fatalf("trash after removing a tree in one entry: %q, want /d only", got)
+	}
+	if _, err := v.Undelete(ctx, "/d", 0); err != nil {
+		t.Fatal(err)
+	}
+	if content(t, v, "/d/x") != "x" || content(t, v, "/d/e/y") != "y" {
+		t.Fatal("the tree removed in one entry came back without its files")
 	}
 
 	// Emptied first, one by one.
