@@ -74,8 +74,18 @@ func trash(l *Log) ([]Removed, error) {
 		}
 		for i := 1; i < len(vs); i++ {
 			prev, cur := vs[i-1], vs[i]
+			var kept map[string]bool // cur's children, made when needed
 			for _, c := range prev.Manifest.Children {
-				if live[c.ID] || listed(cur.Manifest, c.ID) {
+				if live[c.ID] {
+					continue
+				}
+				if kept == nil {
+					kept = make(map[string]bool, len(cur.Manifest.Children))
+					for _, k := range cur.Manifest.Children {
+						kept[k.ID] = true
+					}
+				}
+				if kept[c.ID] {
 					continue
 				}
 				child, ok := l.atPosition(c.ID, cur.Position)
@@ -154,10 +164,6 @@ func (l *Log) pathAt(id string, pos uint64) (string, bool) {
 	}
 	slices.Reverse(names)
 	return "/" + strings.Join(names, "/"), true
-}
-
-func listed(folder *Manifest, id string) bool {
-	return slices.ContainsFunc(folder.Children, func(c ChildEntry) bool { return c.ID == id })
 }
 
 // walkLog calls fn for every file and folder in the newest tree of l.
