@@ -10,10 +10,26 @@ import (
 	"time"
 )
 
-// Get writes the file at p (newest, or as of at) to dest. It writes to a
-// temporary file beside dest and renames it only once every block matched
-// its signed digest: a tampered or partial file never appears.
+// Get writes the file at p (newest, or as of at) to dest, which must not
+// exist: a file already there is ErrLocalExists, checked before the
+// download and again, atomically, when the file is put in place. It
+// writes to a temporary file beside dest and puts it there only once every
+// block matched its signed digest: a tampered or partial file never
+// appears.
 func (w *Vault) Get(ctx context.Context, p string, at time.Time, dest string, progress Progress) (Version, error) {
+	if err := localFree(dest); err != nil {
+		return Version{}, err
+	}
+	return w.get(ctx, p, at, dest, false, progress)
+}
+
+// GetReplace is Get over a file that may exist: it is replaced by a
+// rename, so dest is at every moment the old file or the new one, whole.
+func (w *Vault) GetReplace(ctx context.Context, p string, at time.Time, dest string, progress Progress) (Version, error) {
+	return w.get(ctx, p, at, dest, true, progress)
+}
+
+func (w *Vault) get(ctx context.Context, p string, at time.Time, dest string, replace bool, progress Progress) (Version, error) {
 	ver, err := w.Stat(p, at)
 	if err != nil {
 		return Version{}, err
@@ -36,7 +52,7 @@ func (w *Vault) Get(ctx context.Context, p string, at time.Time, dest string, pr
 	if err := tmp.Close(); err != nil {
 		return Version{}, err
 	}
-	return ver, os.Rename(tmp.Name(), dest)
+	return ver, placeFile(tmp.Name(), dest, replace)
 }
 
 // download fetches and checks a file's blocks with a few in flight.

@@ -12,6 +12,7 @@ type getOptions struct {
 	target string // VAULT:/path
 	local  string // a file, a folder, or "-" for standard output
 	at     string
+	force  bool
 }
 
 func newGetCommand(g *globalOptions) *cobra.Command {
@@ -23,7 +24,13 @@ func newGetCommand(g *globalOptions) *cobra.Command {
 manifest. The file appears only once complete and verified; folders are
 created private (0700). Use '-' as LOCAL to write a file to standard output
 (each block once verified: a failure stops it with an error); --at reads the
-vault as it was then.`,
+vault as it was then.
+
+A local file in the way is never replaced unless --force: without it the
+command stops before downloading anything. With --force each such file is
+replaced atomically (the old file stays whole until the new one is complete
+and verified). A folder is merged into an existing local folder; local files
+the vault doesn't have are left alone.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.target, opts.local = args[0], args[1]
@@ -31,6 +38,7 @@ vault as it was then.`,
 		},
 	}
 	atFlag(cmd, &opts.at)
+	cmd.Flags().BoolVar(&opts.force, "force", false, "replace local files that are in the way")
 	return cmd
 }
 
@@ -51,5 +59,5 @@ func runGet(ctx context.Context, g *globalOptions, opts getOptions, con *console
 	}
 	progress := newTransferPrinter(con)
 	defer progress.clear()
-	return transfer.Get(ctx, w, p, t, opts.local, progress)
+	return transfer.Get(ctx, w, p, opts.local, transfer.GetOptions{At: t, Replace: opts.force}, progress)
 }

@@ -17,7 +17,12 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restore VAULT:/path --version N",
 		Short: "Make an old version of a file current again (as a new version)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Make version N of VAULT:/path (see coffre history) its current version again,
+as a new signed version: the versions after N stay in the history. Nothing is
+written on this device; to read an old version into a local file, use
+coffre get --at DATE VAULT:/path FILE. A removed file comes back with
+coffre undelete.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.target = args[0]
 			return runRestore(cmd.Context(), g, opts, newConsole(cmd))

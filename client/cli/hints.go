@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/workspace"
 )
 
 // hints say what to run next after a library error. The library's errors
@@ -20,6 +21,8 @@ var hints = []struct {
 	{client.ErrFirstSync, " (run 'coffre status' to retry)"},
 	{client.ErrAnchorFailed, " (run 'coffre ls' on it to retry)"},
 	{client.ErrNotFresh, " (try again; if it persists, compare `coffre status` with another member)"},
+	{workspace.ErrLocalExists, " (get --force replaces local files)"},
+	{workspace.ErrNotInTrash, " (coffre trash lists what can be brought back)"},
 	{client.ErrServerMisbehaved, " (kept as proof: run coffre audit --verify and tell your administrator)"},
 }
 

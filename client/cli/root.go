@@ -94,6 +94,8 @@ last, so it may be stale (--json output says "offline": true too).`,
 		newLsCommand(g), newPutCommand(g), newGetCommand(g), newMkdirCommand(g),
 		newMvCommand(g), newRmCommand(g), newHistoryCommand(g), newRestoreCommand(g),
 		newSyncCommand(g), newLockCommand(g), newUnlockCommand(g), newAuditCommand(g),
+		newTrashCommand(g),
+		newUndeleteCommand(g),
 	)
 	return root, g
 }

@@ -122,11 +122,25 @@ func putFile(ctx context.Context, v *workspace.Vault, local, remote string, size
 	return nil
 }
 
-// Get downloads remote from v, as it was at the time at (zero: now), to
-// local: a file into local (or into the folder local, under its own
-// name), a folder recursively, its folders created private (0700).
-func Get(ctx context.Context, v *workspace.Vault, remote string, at time.Time, local string, p Progress) error {
-	ver, err := v.Stat(remote, at)
+// GetOptions say what a Get reads and what it may replace.
+type GetOptions struct {
+	// At reads the vault as it was then (zero: now).
+	At time.Time
+	// Replace lets a local file that is in the way be replaced, each
+	// atomically (a rename: never half-written). Without it, any file in
+	// the way is workspace.ErrLocalExists and nothing is written. Local
+	// files the vault doesn't have are never touched.
+	Replace bool
+}
+
+// Get downloads remote from v to local: a file into local (or into the
+// folder local, under its own name), a folder recursively into local,
+// merged with what is there, its folders created private (0700). Every
+// local path it would write is checked first: a file in the way (unless
+// o.Replace) or a file where a folder goes is refused before anything is
+// downloaded.
+func Get(ctx context.Context, v *workspace.Vault, remote, local string, o GetOptions, p Progress) error {
+	ver, err := v.Stat(remote, o.At)
 	if err != nil {
 		return err
 	}
@@ -134,25 +148,30 @@ func Get(ctx context.Context, v *workspace.Vault, remote string, at time.Time, l
 		if st, err := os.Stat(local); err == nil && st.IsDir() {
 			local = filepath.Join(local, path.Base(path.Clean("/"+remote)))
 		}
-		p.Started(remote, int64(ver.Manifest.Size))
-		got, err := v.Get(ctx, remote, at, local, p.Bytes)
-		if err != nil {
-			return err
-		}
-		p.Done(remote, local, got)
-		return nil
 	}
-	if err := os.MkdirAll(local, 0o700); err != nil {
-		return err
-	}
-	items, err := v.List(remote, at)
+	plan, err := planGet(v, remote, local, ver, o.At)
 	if err != nil {
 		return err
 	}
-	for _, i := range items {
-		if err := Get(ctx, v, path.Join(remote, i.Name), at, filepath.Join(local, i.Name), p); err != nil {
+	if err := plan.check(o.Replace); err != nil {
+		return err
+	}
+	for _, d := range plan.dirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return err
 		}
+	}
+	for _, f := range plan.files {
+		p.Started(f.remote, int64(f.size))
+		get := v.Get
+		if o.Replace {
+			get = v.GetReplace
+		}
+		got, err := get(ctx, f.remote, o.At, f.local, p.Bytes)
+		if err != nil {
+			return err
+		}
+		p.Done(f.remote, f.local, got)
 	}
 	return nil
 }

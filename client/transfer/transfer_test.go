@@ -107,7 +107,7 @@ func TestFolderRoundTrip(t *testing.T) {
 
 	dst := filepath.Join(t.TempDir(), "back")
 	var get recorder
-	if err := transfer.Get(ctx, v, "/scans", time.Time{}, dst, &get); err != nil {
+	if err := transfer.Get(ctx, v, "/scans", dst, transfer.GetOptions{}, &get); err != nil {
 		t.Fatal(err)
 	}
 	for p, c := range files {
@@ -173,7 +173,7 @@ func TestFile(t *testing.T) {
 
 	into := t.TempDir()
 	var get recorder
-	if err := transfer.Get(ctx, v, "/2026/report.pdf", time.Time{}, into, &get); err != nil {
+	if err := transfer.Get(ctx, v, "/2026/report.pdf", into, transfer.GetOptions{}, &get); err != nil {
 		t.Fatal(err)
 	}
 	got := filepath.Join(into, "report.pdf")
@@ -184,13 +184,13 @@ func TestFile(t *testing.T) {
 		t.Errorf("get reported %v, want %v", get.done, want)
 	}
 	old := filepath.Join(into, "old.pdf")
-	if err := transfer.Get(ctx, v, "/2026/report.pdf", before, old, &recorder{}); err != nil {
+	if err := transfer.Get(ctx, v, "/2026/report.pdf", old, transfer.GetOptions{At: before}, &recorder{}); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(old); err != nil || !bytes.Equal(b, content) {
 		t.Errorf("get --at: %d bytes, %v; want the first version", len(b), err)
 	}
-	if err := transfer.Get(ctx, v, "/missing", time.Time{}, into, &recorder{}); err == nil {
+	if err := transfer.Get(ctx, v, "/missing", into, transfer.GetOptions{}, &recorder{}); err == nil {
 		t.Error("get of a missing path succeeded")
 	}
 	if err := transfer.Put(ctx, v, local, "/2027/report.pdf", &recorder{}); err == nil || !strings.Contains(err.Error(), local) {

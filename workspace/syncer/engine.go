@@ -158,6 +158,10 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 		}
 		// Left alone, and so never taken as deleted on either side.
 		if why, ok := blockedBy(blocked, p); ok {
+			if why == errMovedAside {
+				res.Pending++
+				continue
+			}
 			if _, own := blocked[p]; own {
 				res.Skipped++
 				e.logf("%s: not synced: %v", p, why)
@@ -188,6 +192,10 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 		default:
 			if err := e.apply(ctx, v, act, p, bp, l, r, &res); err != nil {
 				res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
+			} else if act == actConflict && l.folder {
+				// What the scan found under it moved with it, into the
+				// conflict copy, which the next cycle syncs.
+				blocked[p] = errMovedAside
 			}
 		}
 	}
@@ -207,6 +215,10 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 	}
 	return res, nil
 }
+
+// errMovedAside marks a local folder renamed to a conflict copy during
+// the cycle: the paths the scan found under it are no longer there.
+var errMovedAside = errors.New("moved aside as a conflict copy")
 
 type action int
 
