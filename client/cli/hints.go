@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/client/transfer"
+	"github.com/coffre/coffre/workspace"
 )
 
 // hints say what to run next after a library error. The library's errors
@@ -21,6 +23,8 @@ var hints = []struct {
 	{client.ErrAnchorFailed, " (run 'coffre ls' on it to retry)"},
 	{client.ErrNotFresh, " (try again; if it persists, compare `coffre status` with another member)"},
 	{client.ErrServerMisbehaved, " (kept as proof: run coffre audit --verify and tell your administrator)"},
+	{workspace.ErrNotEmpty, " (coffre rm -r removes it with everything in it)"},
+	{transfer.ErrNoVaultFolder, " (coffre mkdir -p makes it)"},
 }
 
 // message is err's message as the person reads it, with its hints.
