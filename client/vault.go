@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/coffre/coffre/certificate"
@@ -101,7 +100,7 @@ func (s *Session) FindVault(ref string) (*certificate.Vault, VaultInfo, error) {
 	}
 	switch len(found) {
 	case 0:
-		return nil, VaultInfo{}, fmt.Errorf("%w: %q", ErrUnknownVault, ref)
+		return nil, VaultInfo{}, s.vaultNotFound(ref, all)
 	case 1:
 		v, _ := s.org.Vault(found[0].ID)
 		return v, found[0], nil
@@ -111,8 +110,8 @@ func (s *Session) FindVault(ref string) (*certificate.Vault, VaultInfo, error) {
 
 // CreateVault creates a vault owned by this user.
 func (s *Session) CreateVault(ctx context.Context, name string) (VaultInfo, error) {
-	if strings.TrimSpace(name) == "" {
-		return VaultInfo{}, errors.New("a vault needs a name")
+	if err := s.checkNewVaultName(name, ""); err != nil {
+		return VaultInfo{}, err
 	}
 	me, _ := s.Me()
 	if me.Profile == certificate.ProfileOutsider {
@@ -333,8 +332,8 @@ func (s *Session) UnshareVault(ctx context.Context, ref string, userRefs ...stri
 
 // RenameVault renames a vault (the name is encrypted with the newest key).
 func (s *Session) RenameVault(ctx context.Context, ref, name string) error {
-	if strings.TrimSpace(name) == "" {
-		return errors.New("a vault needs a name")
+	if err := s.checkNewVaultName(name, ref); err != nil {
+		return err
 	}
 	v, _, err := s.FindVault(ref)
 	if err != nil {

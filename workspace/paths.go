@@ -46,7 +46,7 @@ func (v view) resolve(names []string) (Version, error) {
 			// An empty vault's root exists implicitly.
 			return Version{Manifest: &Manifest{ID: RootID(v.log.VaultID), Folder: true}}, nil
 		}
-		return Version{}, ErrNotFound
+		return Version{}, fmt.Errorf("/%s: %w", names[0], ErrNotFound)
 	}
 	for i, name := range names {
 		if !cur.Manifest.Folder {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coffre/coffre/certificate"
 )
@@ -32,14 +33,63 @@ func (w *Vault) Mkdir(ctx context.Context, p string) error {
 	})
 }
 
+// MkdirAll creates a folder and the parents it lacks, in one commit; a
+// folder that exists already is no error, a file in the way is
+// (ErrNotFolder).
+func (w *Vault) MkdirAll(ctx context.Context, p string) error {
+	names, err := SplitPath(p)
+	if err != nil {
+		return err
+	}
+	if cur, err := w.Stat(p, time.Time{}); err == nil && cur.Manifest.Folder {
+		return nil // nothing to write
+	}
+	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+		parent, err := folderFor(l, nil)
+		if err != nil {
+			return nil, err
+		}
+		var changed []*Manifest
+		for i, name := range names {
+			if c, ok := parent.Child(name); ok {
+				if !c.Folder {
+					return nil, fmt.Errorf("/%s: %w", strings.Join(names[:i+1], "/"), ErrNotFolder)
+				}
+				if parent, err = folderFor(l, names[:i+1]); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			dir := &Manifest{ID: certificate.NewID(), Parent: parent.ID, Folder: true}
+			parent.Children = append(parent.Children, ChildEntry{Name: name, ID: dir.ID, Folder: true})
+			sortChildren(parent.Children)
+			changed = append(changed, parent)
+			parent = dir
+		}
+		if len(changed) > 0 {
+			changed = append(changed, parent) // the last folder made
+		}
+		return changed, nil
+	})
+}
+
 // Remove removes a file or an empty folder from its parent. Every version
 // stays in the log: `get --at` a date before the removal reads it back.
-func (w *Vault) Remove(ctx context.Context, p string) error { return w.RemoveIf(ctx, p, nil) }
+func (w *Vault) Remove(ctx context.Context, p string) error { return w.remove(ctx, p, nil, false) }
+
+// RemoveAll removes a file, or a folder with everything in it, in one
+// commit: the folder leaves its parent, and what it holds goes with it
+// (every version stays in the log, as with Remove).
+func (w *Vault) RemoveAll(ctx context.Context, p string) error { return w.remove(ctx, p, nil, true) }
 
 // RemoveIf removes p only if it is still the given version (sync uses it
 // so that a remote edit made meanwhile is never deleted unseen); nil means
 // whatever version is there.
 func (w *Vault) RemoveIf(ctx context.Context, p string, expect *Version) error {
+	return w.remove(ctx, p, expect, false)
+}
+
+func (w *Vault) remove(ctx context.Context, p string, expect *Version, recursive bool) error {
 	names, err := SplitPath(p)
 	if err != nil {
 		return err
@@ -55,7 +105,7 @@ func (w *Vault) RemoveIf(ctx context.Context, p string, expect *Version) error {
 		if expect != nil && (target.Manifest.ID != expect.Manifest.ID || target.Version != expect.Version) {
 			return nil, fmt.Errorf("%s: %w", p, ErrWriteConflict)
 		}
-		if target.Manifest.Folder && len(target.Manifest.Children) > 0 {
+		if !recursive && target.Manifest.Folder && len(target.Manifest.Children) > 0 {
 			return nil, fmt.Errorf("%s: %w", p, ErrNotEmpty)
 		}
 		parent, err := folderFor(l, names[:len(names)-1])

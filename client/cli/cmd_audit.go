@@ -96,14 +96,14 @@ func runAudit(ctx context.Context, g *globalOptions, opts auditOptions, con *con
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "POS\tTIME\tBY\tWHAT")
 		for _, a := range history {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", a.Position, a.Time.Local().Format("2006-01-02 15:04:05"), shown(a.Author), shown(a.Action))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", a.Position, a.Time.Local().Format(secondsLayout), shown(a.Author), shown(a.Action))
 		}
 		tw.Flush()
 		if len(conns) > 0 {
 			fmt.Fprintln(out, "\nconnections (newest first):")
 			tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			for _, c := range conns {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Time.Local().Format("2006-01-02 15:04:05"), devices[c.DeviceID], shown(c.Address))
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Time.Local().Format(secondsLayout), devices[c.DeviceID], shown(c.Address))
 			}
 			tw.Flush()
 		}

@@ -47,6 +47,7 @@ func runGet(ctx context.Context, g *globalOptions, opts getOptions, con *console
 	if err != nil {
 		return err
 	}
+	sayAt(con, t)
 	s, w, p, err := g.openVault(ctx, con, opts.target)
 	if err != nil {
 		return err

@@ -62,7 +62,7 @@ func runHistory(ctx context.Context, g *globalOptions, opts historyOptions, con 
 	tw := tabwriter.NewWriter(con.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tSIZE\tTIME\tAUTHOR")
 	for _, v := range out {
-		fmt.Fprintf(tw, "v%d\t%d\t%s\t%s\n", v.Version, v.Size, v.Time.Local().Format("2006-01-02 15:04:05"), shown(v.Author))
+		fmt.Fprintf(tw, "v%d\t%d\t%s\t%s\n", v.Version, v.Size, v.Time.Local().Format(secondsLayout), shown(v.Author))
 	}
 	return tw.Flush()
 }

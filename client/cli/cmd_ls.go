@@ -33,7 +33,7 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 }
 
 func atFlag(cmd *cobra.Command, at *string) {
-	cmd.Flags().StringVar(at, "at", "", "read the vault as it was at this date (RFC 3339 or YYYY-MM-DD)")
+	cmd.Flags().StringVar(at, "at", "", "read the vault as it was then: 2026-12-05 (its start), 2026-12-05 08:03 (this device's zone) or RFC 3339")
 }
 
 func runLs(ctx context.Context, g *globalOptions, opts lsOptions, con *console) error {
@@ -41,6 +41,7 @@ func runLs(ctx context.Context, g *globalOptions, opts lsOptions, con *console) 
 	if err != nil {
 		return err
 	}
+	sayAt(con, t)
 	s, w, p, err := g.openVault(ctx, con, opts.target)
 	if err != nil {
 		return err
@@ -75,7 +76,7 @@ func runLs(ctx context.Context, g *globalOptions, opts lsOptions, con *console) 
 		if i.Folder {
 			name, size = name+"/", "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\tv%d\t%s\t%s\n", name, size, i.Version, i.Updated.Local().Format("2006-01-02 15:04"), shown(authors[i.Author]))
+		fmt.Fprintf(tw, "%s\t%s\tv%d\t%s\t%s\n", name, size, i.Version, shownTime(i.Updated), shown(authors[i.Author]))
 	}
 	return tw.Flush()
 }

@@ -20,8 +20,13 @@ func newPutCommand(g *globalOptions) *cobra.Command {
 		Long: `Upload LOCAL to VAULT:/path, encrypted on this device, block by block (memory
 stays flat whatever the size). An existing file gets a new version; the old
 ones stay in its history. If someone else changed the file meanwhile, nothing
-is written and you are told. Use '-' as LOCAL to read standard input.`,
-		Example: "  coffre put report.pdf cardiology:/2026/report.pdf\n  coffre put ./scans cardiology:/scans",
+is written and you are told. Use '-' as LOCAL to read standard input.
+
+As with cp, a file put onto a folder goes inside it (cardiology:/2026 or
+cardiology:/2026/ puts report.pdf at /2026/report.pdf); a local folder put
+onto a vault folder is merged into it, or goes inside it when the vault path
+ends with '/'. The vault folders must exist: 'coffre mkdir -p' makes them.`,
+		Example: "  coffre put report.pdf cardiology:/2026/\n  coffre put report.pdf cardiology:/2026/report-v2.pdf\n  coffre put ./scans cardiology:/scans",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPut(cmd.Context(), g, putOptions{local: args[0], target: args[1]}, newConsole(cmd))
@@ -36,6 +41,9 @@ func runPut(ctx context.Context, g *globalOptions, opts putOptions, con *console
 	}
 	defer s.Close()
 	if opts.local == "-" {
+		if p, err = transfer.Target(w, p, "", false); err != nil {
+			return err
+		}
 		_, err := w.Put(ctx, p, con.stdin, nil)
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 
 type restoreOptions struct {
 	target  string // VAULT:/path
-	version uint64
+	version versionFlag
 }
 
 func newRestoreCommand(g *globalOptions) *cobra.Command {
@@ -28,7 +28,7 @@ coffre undelete.`,
 			return runRestore(cmd.Context(), g, opts, newConsole(cmd))
 		},
 	}
-	cmd.Flags().Uint64Var(&opts.version, "version", 0, "the version to restore (see coffre history)")
+	cmd.Flags().Var(&opts.version, "version", "the version to restore, as coffre history lists it (v3 or 3)")
 	cmd.MarkFlagRequired("version")
 	return cmd
 }
@@ -39,9 +39,9 @@ func runRestore(ctx context.Context, g *globalOptions, opts restoreOptions, con 
 		return err
 	}
 	defer s.Close()
-	if err := w.Restore(ctx, p, opts.version); err != nil {
+	if err := w.Restore(ctx, p, uint64(opts.version)); err != nil {
 		return err
 	}
-	fmt.Fprintf(con.out, "%s restored from v%d\n", shown(p), opts.version)
+	fmt.Fprintf(con.out, "%s restored from %s\n", shown(p), opts.version.String())
 	return nil
 }

@@ -23,10 +23,13 @@ func newVaultShareCommand(g *globalOptions) *cobra.Command {
 		Use:   "share VAULT USER --role ROLE [--until DATE]",
 		Short: "Share a vault with a user, or change their role",
 		Long: `Give USER (id or email) a role in VAULT (name or id): owner, manager,
-contributor or reader. With --until (RFC 3339 or YYYY-MM-DD), a contributor's or
-reader's grant ends by itself at that moment: the server stops serving them and
-the next owner or manager online rotates the key. Owners and managers keep
-their role until another share or an unshare changes it.`,
+contributor or reader. With --until, a contributor's or reader's grant ends by
+itself at that moment: the server stops serving them and the next owner or
+manager online rotates the key. --until takes a date, meaning the end of that
+day (2026-12-31: until midnight at its end), a date and time (2026-12-31
+18:00), both in this device's zone, or RFC 3339; the command prints the
+instant it took. Owners and managers keep their role until another share or
+an unshare changes it.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.vault, opts.user = args[0], args[1]
@@ -34,7 +37,7 @@ their role until another share or an unshare changes it.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.role, "role", "reader", "owner, manager, contributor or reader")
-	cmd.Flags().StringVar(&opts.until, "until", "", "end of the grant (RFC 3339 or YYYY-MM-DD)")
+	cmd.Flags().StringVar(&opts.until, "until", "", "end of the grant: 2026-12-31 (the end of that day), 2026-12-31 18:00 or RFC 3339")
 	return cmd
 }
 
@@ -45,7 +48,7 @@ func runVaultShare(ctx context.Context, g *globalOptions, opts vaultShareOptions
 	}
 	var end time.Time
 	if opts.until != "" {
-		if end, err = parseDate(opts.until); err != nil {
+		if end, err = parseUntil(opts.until); err != nil {
 			return err
 		}
 		if certificate.CheckGrantEnd(r, end) != nil {
@@ -63,7 +66,10 @@ func runVaultShare(ctx context.Context, g *globalOptions, opts vaultShareOptions
 	}
 	msg := fmt.Sprintf("%s <%s> is now %s of %s", shown(u.Name), shown(u.Email), r, shown(opts.vault))
 	if !end.IsZero() {
-		msg += " until " + end.Local().Format("2006-01-02 15:04 MST")
+		msg += " until " + shownTime(end)
+		if isDateOnly(opts.until) {
+			msg += fmt.Sprintf(" (the end of %s)", end.Add(-time.Nanosecond).Local().Format(dateOnly))
+		}
 	}
 	fmt.Fprintln(con.out, msg)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/client/transfer"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -24,6 +25,8 @@ var hints = []struct {
 	{workspace.ErrLocalExists, " (get --force replaces local files)"},
 	{workspace.ErrNotInTrash, " (coffre trash lists what can be brought back)"},
 	{client.ErrServerMisbehaved, " (kept as proof: run coffre audit --verify and tell your administrator)"},
+	{workspace.ErrNotEmpty, " (coffre rm -r removes it with everything in it)"},
+	{transfer.ErrNoVaultFolder, " (coffre mkdir -p makes it)"},
 }
 
 // message is err's message as the person reads it, with its hints.

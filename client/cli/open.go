@@ -90,21 +90,3 @@ func warnQuarantined(con *console, s *client.Session, w *workspace.Vault) {
 	fmt.Fprintf(con.err, "warning: %d write(s) to this vault don't open and are skipped, the last at entry %d by %s (device %s) on %s: ask them to write it again\n",
 		len(q), last.Position, who, last.Author, last.Time.Format(time.RFC3339))
 }
-
-// parseAt reads an --at flag: empty is now.
-func parseAt(at string) (time.Time, error) {
-	if at == "" {
-		return time.Time{}, nil
-	}
-	return parseDate(at)
-}
-
-func parseDate(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("bad date %q: want RFC 3339 (2026-12-31T18:00:00+01:00) or YYYY-MM-DD", s)
-}

@@ -11,10 +11,16 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/coffre/coffre/workspace"
 )
+
+// ErrNoVaultFolder is returned by Put when a folder on the vault path does
+// not exist; the message names the first one missing, so that the person
+// knows it is the vault side, not the local file, that lacks something.
+var ErrNoVaultFolder = errors.New("no such folder in the vault")
 
 // ErrNotRegular is what Progress.Skipped is told for a local entry that is
 // neither a file nor a folder (a link, a device, a socket): Put leaves it.
@@ -43,12 +49,15 @@ const (
 	batchBytes = 256 << 20
 )
 
-// Put uploads the local file or folder to remote in v: a folder's files
-// and subfolders are created under remote (existing folders are kept), in
-// batches.
+// Put uploads the local file or folder to remote in v (see Target for
+// where it lands): a folder's files and subfolders are created under
+// remote (existing folders are kept), in batches.
 func Put(ctx context.Context, v *workspace.Vault, local, remote string, p Progress) error {
 	info, err := os.Stat(local)
 	if err != nil {
+		return err
+	}
+	if remote, err = Target(v, remote, filepath.Base(local), info.IsDir()); err != nil {
 		return err
 	}
 	if !info.IsDir() {
@@ -116,10 +125,62 @@ func putFile(ctx context.Context, v *workspace.Vault, local, remote string, size
 	p.Started(remote, size)
 	ver, err := v.Put(ctx, remote, f, p.Bytes)
 	if err != nil {
-		return fmt.Errorf("%s: %w", local, err)
+		return fmt.Errorf("%s: %w", remote, err)
 	}
 	p.Done(local, remote, ver)
 	return nil
+}
+
+// Target returns the vault path that a local entry called name lands on
+// when put to remote, as cp does: inside remote when remote ends with "/"
+// or is an existing folder (a local folder put onto an existing folder
+// without the "/" merges into it instead), remote itself otherwise. The
+// folder it goes into must exist (ErrNoVaultFolder names the first one
+// missing). An empty name (standard input) can't go inside a folder.
+func Target(v *workspace.Vault, remote, name string, folder bool) (string, error) {
+	clean := path.Clean("/" + remote)
+	inside := strings.HasSuffix(remote, "/") && clean != "/"
+	cur, err := v.Stat(clean, time.Time{})
+	switch {
+	case err == nil && cur.Manifest.Folder:
+		if (inside || !folder) && name != "" {
+			return path.Join(clean, name), nil
+		}
+		if !folder {
+			return "", fmt.Errorf("%s: %w", clean, workspace.ErrIsFolder)
+		}
+		return clean, nil
+	case err == nil && inside:
+		return "", fmt.Errorf("%s: %w", clean, workspace.ErrNotFolder)
+	case err == nil:
+		return clean, nil
+	case !errors.Is(err, workspace.ErrNotFound):
+		return "", err
+	}
+	parent := path.Dir(clean)
+	if inside {
+		parent = clean
+	}
+	if missing := firstMissing(v, parent); missing != "" {
+		return "", fmt.Errorf("%s: %w", missing, ErrNoVaultFolder)
+	}
+	return clean, nil
+}
+
+// firstMissing returns the first folder on the way to p that does not
+// exist, or "".
+func firstMissing(v *workspace.Vault, p string) string {
+	at := "/"
+	for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+		if name == "" {
+			break
+		}
+		at = path.Join(at, name)
+		if _, err := v.Stat(at, time.Time{}); errors.Is(err, workspace.ErrNotFound) {
+			return at
+		}
+	}
+	return ""
 }
 
 // GetOptions say what a Get reads and what it may replace.

@@ -193,7 +193,8 @@ func TestFile(t *testing.T) {
 	if err := transfer.Get(ctx, v, "/missing", into, transfer.GetOptions{}, &recorder{}); err == nil {
 		t.Error("get of a missing path succeeded")
 	}
-	if err := transfer.Put(ctx, v, local, "/2027/report.pdf", &recorder{}); err == nil || !strings.Contains(err.Error(), local) {
-		t.Errorf("put into a missing folder: %v, want an error naming the local file", err)
+	// The vault side lacks something, not the local file (issue 12).
+	if err := transfer.Put(ctx, v, local, "/2027/report.pdf", &recorder{}); !errors.Is(err, transfer.ErrNoVaultFolder) || !strings.HasPrefix(err.Error(), "/2027: ") || strings.Contains(err.Error(), local) {
+		t.Errorf("put into a missing folder: %v, want ErrNoVaultFolder naming /2027, not the local file", err)
 	}
 }

@@ -297,10 +297,12 @@ func TestVaults(t *testing.T) {
 	if got := bob.Vaults(); len(got) != 0 {
 		t.Errorf("Bob still sees %+v", got)
 	}
-	bob.MustFail("no such vault", "ls", "cardio:/")
-	bob.MustFail("no such vault", "get", "cardio:/report.pdf", filepath.Join(t.TempDir(), "x"))
-	bob.MustFail("no such vault", "ls", v.ID+":/") // by id too
-	olga.MustFail("no such vault", "put", olgaFile, "cardio:/olga2.txt")
+	// They are told they were removed, by whom and when (issue 12).
+	removed := `you are no longer a member of vault "cardio" (removed by Alice <alice@` + d + `> on `
+	bob.MustFail(removed, "ls", "cardio:/")
+	bob.MustFail(removed, "get", "cardio:/report.pdf", filepath.Join(t.TempDir(), "x"))
+	bob.MustFail(removed, "ls", v.ID+":/") // by id too
+	olga.MustFail(removed, "put", olgaFile, "cardio:/olga2.txt")
 
 	// Current members read what was written before the rotation, and what
 	// is written after it.
@@ -411,16 +413,18 @@ func TestVaults(t *testing.T) {
 	alice.MustFail("no such file or folder", "get", "cardio:/nothing/here", filepath.Join(t.TempDir(), "x"))
 	alice.MustFail("no such file or folder", "ls", "cardio:/nothing")
 	alice.MustFail("no such file or folder", "history", "cardio:/nothing")
-	alice.MustFail("no such file or folder", "put", after, "cardio:/nothing/x.txt")
+	alice.MustFail("/nothing: no such folder in the vault", "put", after, "cardio:/nothing/x.txt")
 	alice.MustFail("not a folder", "ls", "cardio:/olga.txt/x")
 	alice.MustRun("mkdir", "cardio:/a")
 	alice.MustRun("mkdir", "cardio:/a//b/") // cleaned to /a/b
 	if got := names(alice.Ls("cardio:/a")); !slices.Equal(got, []string{"b"}) {
 		t.Errorf("mkdir cardio:/a//b/ made %v in /a, want b", got)
 	}
-	alice.MustFail("is a folder", "put", after, "cardio:/..")
-	alice.MustFail("is a folder", "put", after, "cardio:")
-	alice.MustFail("is a folder", "put", after, "cardio:/a/b")
+	// A file put onto a folder goes inside it, as with cp (issue 12).
+	alice.MustRun("put", after, "cardio:/a/b")
+	if got := names(alice.Ls("cardio:/a/b")); !slices.Equal(got, []string{"after.txt"}) {
+		t.Errorf("put onto the folder /a/b made %v in it, want after.txt", got)
+	}
 	alice.MustFail("want VAULT:/path", "put", after, ":/x")
 	alice.MustFail("want VAULT:/path", "ls", "cardio")
 	alice.MustFail("already exists", "mkdir", "cardio:/")
