@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const unusableInvitation = "invitation is unknown, expired, spent or cancelled"
@@ -20,8 +21,9 @@ func TestBadInput(t *testing.T) {
 	t.Parallel()
 	org := StartOrganisation(t, "Clinique des Pins", "Alice", "alice@pins.example")
 	alice := org.Admin
-	// Expires while Bob's enrolment runs.
+	// Expires while Bob's enrolment runs (or before its subtest claims it).
 	lateID, lateLink := alice.InviteUser("late@pins.example", "standard", "--expires", "1s")
+	lateEnds := time.Now().Add(time.Second)
 	bob := NewDevice(t, "bob")
 	_, bobLink := EnrolUser(t, alice, "bob@pins.example", "standard", bob, "Bob")
 
@@ -41,6 +43,7 @@ func TestBadInput(t *testing.T) {
 		claimRefused(t, bobLink, unusableInvitation)
 	})
 	t.Run("expired invitation", func(t *testing.T) {
+		time.Sleep(time.Until(lateEnds.Add(500 * time.Millisecond)))
 		claimRefused(t, lateLink, unusableInvitation)
 	})
 	t.Run("bad root key", func(t *testing.T) {
