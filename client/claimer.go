@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
@@ -21,7 +22,15 @@ type ClaimOptions struct {
 	Name        string // for a user invitation
 	DeviceLabel string
 	Passphrase  []byte // for the new device key file
+	// Wait is how long to wait for the greeter at each step (0:
+	// DefaultGreeterWait); past it, Claim fails with ErrGreeterTimeout.
+	Wait time.Duration
 }
+
+// DefaultGreeterWait is how long a claimer waits, by default, for the
+// greeter at each step: long enough to call them, short enough that a
+// claim left running does not wait forever.
+const DefaultGreeterWait = 10 * time.Minute
 
 // ClaimInfo is what the server says an invitation is for, before claiming.
 type ClaimInfo struct {
@@ -75,7 +84,10 @@ func Claim(ctx context.Context, dir string, l link.Link, opts ClaimOptions, p Pr
 		return nil, err
 	}
 	defer c.close()
-	r := &relayEnd{api: c.api, address: l.Address, orgID: l.OrganisationID, token: l.Token, side: coffrev1.RelaySide_RELAY_SIDE_CLAIMER}
+	if opts.Wait <= 0 {
+		opts.Wait = DefaultGreeterWait
+	}
+	r := &relayEnd{api: c.api, address: l.Address, orgID: l.OrganisationID, token: l.Token, side: coffrev1.RelaySide_RELAY_SIDE_CLAIMER, patience: opts.Wait}
 	keys, conf, err := claim(ctx, r, l, info, opts, p)
 	if err != nil {
 		r.abort()
@@ -122,7 +134,7 @@ func claimerHandshake(ctx context.Context, r *relayEnd, invID string, p Prompter
 	if err := r.post(ctx, 1, &coffrev1.ClaimerHello{EphemeralKey: myKey[:], NonceCommitment: commitment(myNonce)}); err != nil {
 		return err
 	}
-	p.Progress("waiting for the greeter (they run 'coffre user greet' or 'coffre device greet')")
+	p.Progress(fmt.Sprintf("waiting up to %s for the greeter to start (they run 'coffre user greet' or 'coffre device greet')", r.patience))
 	var hello coffrev1.GreeterHello
 	if err := r.wait(ctx, 1, &hello); err != nil {
 		return err

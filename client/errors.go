@@ -41,6 +41,14 @@ var (
 	// ErrInvitationLife: an invitation was asked for with no time to live
 	// (zero or negative), which must not silently become the default.
 	ErrInvitationLife = errors.New("an invitation must stay valid for a positive time")
+	// ErrInvitationPending is returned by InviteUser when the email already
+	// has an invitation that can still be claimed; ReplaceUserInvitation
+	// cancels it and invites again.
+	ErrInvitationPending = errors.New("there is already a pending invitation")
+	// ErrGreeterTimeout is returned by Claim when the greeter did not
+	// answer within ClaimOptions.Wait at a step; the message says what it
+	// was waiting for. Nothing was enrolled, and the attempt is aborted.
+	ErrGreeterTimeout = errors.New("the greeter did not answer in time: nothing was enrolled")
 	// ErrAlreadyEnrolled: the data directory already holds a device.
 	ErrAlreadyEnrolled = errors.New("this data directory already holds a device: use another --home")
 	// ErrCorruptState: the local state file is damaged or was edited.

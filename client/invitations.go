@@ -48,15 +48,62 @@ func invitationFromWire(w *coffrev1.Invitation) Invitation {
 
 // InviteUser creates an invitation for a new user (admins only) and returns
 // the link to send them. The token is drawn here and only its hash reaches
-// the server (SECURITY.md A19).
+// the server (SECURITY.md A19). An email that already has a pending
+// invitation is refused with ErrInvitationPending: two links for one
+// person would leave one of them working after the other is claimed
+// (ReplaceUserInvitation cancels the old one).
 func (s *Session) InviteUser(ctx context.Context, email string, p certificate.Profile, life time.Duration) (link.Link, Invitation, error) {
-	if err := s.requireAdmin(); err != nil {
+	pending, err := s.pendingUserInvitations(ctx, email)
+	if err != nil {
 		return link.Link{}, Invitation{}, err
 	}
-	if !strings.Contains(email, "@") {
-		return link.Link{}, Invitation{}, fmt.Errorf("%q is not an email address", email)
+	if len(pending) > 0 {
+		inv := pending[0]
+		return link.Link{}, Invitation{}, fmt.Errorf("%s (invitation %s, valid until %s): %w",
+			inv.Email, inv.ID, inv.Expires.Format(time.RFC3339), ErrInvitationPending)
 	}
 	return s.invite(ctx, coffrev1.InvitationKind_INVITATION_KIND_USER, email, p, life)
+}
+
+// ReplaceUserInvitation cancels the pending invitations for email, whose
+// links then stop working, and invites them again as InviteUser does.
+func (s *Session) ReplaceUserInvitation(ctx context.Context, email string, p certificate.Profile, life time.Duration) (link.Link, Invitation, error) {
+	if life <= 0 {
+		return link.Link{}, Invitation{}, ErrInvitationLife
+	}
+	pending, err := s.pendingUserInvitations(ctx, email)
+	if err != nil {
+		return link.Link{}, Invitation{}, err
+	}
+	for _, inv := range pending {
+		if err := s.CancelInvitation(ctx, inv.ID); err != nil {
+			return link.Link{}, Invitation{}, fmt.Errorf("cancelling invitation %s: %w", inv.ID, err)
+		}
+	}
+	return s.invite(ctx, coffrev1.InvitationKind_INVITATION_KIND_USER, email, p, life)
+}
+
+// pendingUserInvitations checks that this user may invite email and lists
+// the user invitations for it that can still be claimed.
+func (s *Session) pendingUserInvitations(ctx context.Context, email string) ([]Invitation, error) {
+	if err := s.requireAdmin(); err != nil {
+		return nil, err
+	}
+	if !strings.Contains(email, "@") {
+		return nil, fmt.Errorf("%q is not an email address", email)
+	}
+	invs, err := s.Invitations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Invitation
+	now := time.Now()
+	for _, inv := range invs {
+		if inv.Kind == "user" && inv.State == "pending" && inv.Expires.After(now) && strings.EqualFold(inv.Email, email) {
+			out = append(out, inv)
+		}
+	}
+	return out, nil
 }
 
 // InviteDevice creates an invitation for a new device of this device's user.

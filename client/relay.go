@@ -2,8 +2,11 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/coffre/coffre/crypto"
@@ -25,6 +28,9 @@ type relayEnd struct {
 	attempt  uint32
 	channel  *crypto.Channel
 	finished bool
+	// patience, when set, is how long one wait for the peer may last
+	// (the claimer's; the greeter waits until its context ends).
+	patience time.Duration
 	// sleep, when set, replaces the pause between relay calls (tests).
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -79,8 +85,29 @@ func (r *relayEnd) post(ctx context.Context, step uint32, m proto.Message) error
 }
 
 // wait waits for the peer's message of a step, however long the people
-// take, until ctx ends.
+// take, until ctx ends or, with patience set, for that long at most; then
+// it says what it was waiting for (ErrGreeterTimeout).
 func (r *relayEnd) wait(ctx context.Context, step uint32, m proto.Message) error {
+	if r.patience <= 0 {
+		return r.waitPeer(ctx, step, m)
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.patience)
+	defer cancel()
+	err := r.waitPeer(wctx, step, m)
+	if err != nil && wctx.Err() != nil && ctx.Err() == nil {
+		return fmt.Errorf("waited %s for %s: %w", r.patience, greeterSteps[step], ErrGreeterTimeout)
+	}
+	return err
+}
+
+// greeterSteps is what a claimer waits for at each relay step.
+var greeterSteps = map[uint32]string{
+	1: "the greeter to start greeting this invitation",
+	3: "the greeter to type your code",
+	5: "the greeter to confirm and publish your certificates",
+}
+
+func (r *relayEnd) waitPeer(ctx context.Context, step uint32, m proto.Message) error {
 	peer := coffrev1.RelaySide_RELAY_SIDE_CLAIMER
 	if r.side == coffrev1.RelaySide_RELAY_SIDE_CLAIMER {
 		peer = coffrev1.RelaySide_RELAY_SIDE_GREETER
@@ -93,6 +120,13 @@ func (r *relayEnd) wait(ctx context.Context, step uint32, m proto.Message) error
 			Side: peer, Attempt: r.attempt, Step: step,
 		})
 		if err != nil {
+			// The server ends a call at ctx's deadline (sent with the
+			// call) a moment before this side's timer: wait for it, so
+			// the caller sees ctx's end, not an unreachable server.
+			if dl, ok := ctx.Deadline(); ok && status.Code(err) == codes.DeadlineExceeded && time.Until(dl) < time.Second {
+				<-ctx.Done()
+				return ctx.Err()
+			}
 			return fromServer(r.address, err)
 		}
 		if !resp.GetFound() {
