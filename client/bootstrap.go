@@ -6,30 +6,12 @@ import (
 	"fmt"
 	"os"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/link"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 )
-
-// MinPassphraseLength is the shortest passphrase accepted for a new key file.
-const MinPassphraseLength = 8
-
-func checkNewPassphrase(p []byte) error {
-	if utf8.RuneCount(p) < MinPassphraseLength {
-		return fmt.Errorf("the passphrase must have at least %d characters", MinPassphraseLength)
-	}
-	return nil
-}
-
-func defaultDeviceLabel() string {
-	if h, err := os.Hostname(); err == nil && h != "" {
-		return h
-	}
-	return "device"
-}
 
 // BootstrapOptions describe the organisation's first administrator.
 type BootstrapOptions struct {

@@ -118,3 +118,55 @@ type streamRequestKey struct{}
 func withStreamRequest(ctx context.Context, req proto.Message) context.Context {
 	return context.WithValue(ctx, streamRequestKey{}, req)
 }
+
+// Recorded connections: the server keeps each device's, so that a person
+// sees the previous one at login (CNIL).
+
+// Connection is one recorded connection of a device.
+type Connection struct {
+	DeviceID string
+	Time     time.Time
+	Address  string
+}
+
+func connectionFromWire(c *coffrev1.Connection) Connection {
+	if c == nil {
+		return Connection{}
+	}
+	return Connection{DeviceID: c.GetDeviceId(), Time: time.UnixMilli(c.GetTimeMs()), Address: c.GetAddress()}
+}
+
+// Hello records this connection with the server and returns the previous
+// one of this device (zero if none), as CNIL asks medical applications to
+// show at login.
+// Hello is called once per session; later calls return the same answer.
+func (s *Session) Hello(ctx context.Context) (previous, current Connection, err error) {
+	if s.current != nil {
+		return *s.previous, *s.current, nil
+	}
+	resp, err := s.conn.api.Hello(ctx, &coffrev1.HelloRequest{})
+	if err != nil {
+		return Connection{}, Connection{}, fromServer(s.conn.address, err)
+	}
+	prev, cur := connectionFromWire(resp.GetPrevious()), connectionFromWire(resp.GetCurrent())
+	s.previous, s.current = &prev, &cur
+	return prev, cur, nil
+}
+
+// Connections lists recorded connections: this device's, or with all set
+// (admins only), every device's.
+func (s *Session) Connections(ctx context.Context, all bool, limit int) ([]Connection, error) {
+	dev := s.keys.DeviceID
+	if all {
+		dev = ""
+	}
+	resp, err := s.conn.api.ListConnections(ctx, &coffrev1.ListConnectionsRequest{DeviceId: dev, Limit: uint32(limit)})
+	if err != nil {
+		return nil, fromServer(s.conn.address, err)
+	}
+	var out []Connection
+	for _, c := range resp.GetConnections() {
+		out = append(out, connectionFromWire(c))
+	}
+	return out, nil
+}

@@ -30,12 +30,25 @@ var (
 	// ErrAnchorFailed is returned after a certificate that needs a
 	// checkpoint in the vault log (CreateVault, RotateVault, ShareVault
 	// with a key, UnshareVault) when the checkpoint could not be written:
-	// the certificate is published, and opening the vault retries the
-	// anchor (SPEC.md §11.5). It wraps the cause.
+	// the certificate is published, and PrepareVault retries the anchor
+	// (SPEC.md §11.5). It wraps the cause.
 	ErrAnchorFailed = errors.New("the vault's certificate is published, but anchoring its log failed")
+	// ErrCheckpointDue is returned by OpenVault, with workspace.ErrWithheld,
+	// when the vault log lacks the checkpoint after the vault's anchor and
+	// this user may write it: opening never writes, PrepareVault does
+	// (SPEC.md §11.5).
+	ErrCheckpointDue = errors.New("the vault log lacks its checkpoint, which this user may write")
 	// ErrInvitationLife: an invitation was asked for with no time to live
 	// (zero or negative), which must not silently become the default.
 	ErrInvitationLife = errors.New("an invitation must stay valid for a positive time")
+	// ErrInvitationPending is returned by InviteUser when the email already
+	// has an invitation that can still be claimed; ReplaceUserInvitation
+	// cancels it and invites again.
+	ErrInvitationPending = errors.New("there is already a pending invitation")
+	// ErrGreeterTimeout is returned by Claim when the greeter did not
+	// answer within ClaimOptions.Wait at a step; the message says what it
+	// was waiting for. Nothing was enrolled, and the attempt is aborted.
+	ErrGreeterTimeout = errors.New("the greeter did not answer in time: nothing was enrolled")
 	// ErrAlreadyEnrolled: the data directory already holds a device.
 	ErrAlreadyEnrolled = errors.New("this data directory already holds a device: use another --home")
 	// ErrCorruptState: the local state file is damaged or was edited.

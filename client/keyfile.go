@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"unicode/utf8"
 
 	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/link"
@@ -145,4 +146,29 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		d.Close()
 	}
 	return nil
+}
+
+func keyFilePath(dir string) string { return filepath.Join(dir, "device.age") }
+
+// HasDevice reports whether dir holds a device.
+func HasDevice(dir string) bool {
+	_, err := os.Stat(keyFilePath(dir))
+	return err == nil
+}
+
+// MinPassphraseLength is the shortest passphrase accepted for a new key file.
+const MinPassphraseLength = 8
+
+func checkNewPassphrase(p []byte) error {
+	if utf8.RuneCount(p) < MinPassphraseLength {
+		return fmt.Errorf("the passphrase must have at least %d characters", MinPassphraseLength)
+	}
+	return nil
+}
+
+func defaultDeviceLabel() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "device"
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -352,3 +353,5 @@ func (s *localState) uploadDone(vaultID, path string) error {
 		return nil
 	})
 }
+
+func statePath(dir string) string { return filepath.Join(dir, "state.db") }

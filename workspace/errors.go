@@ -29,5 +29,5 @@ var (
 	// log has entries the server does not show: every creation, key
 	// rotation and grant of a key is followed by a checkpoint entry
 	// (SECURITY.md A30).
-	ErrWithheld = errors.New("the server withholds vault entries that the organisation log proves exist (or the vault's last creation, rotation or grant was never anchored: a member who may write repairs it by opening the vault)")
+	ErrWithheld = errors.New("the server withholds vault entries that the organisation log proves exist (or the vault's last creation, rotation or grant was never anchored: a member who may write repairs it)")
 )

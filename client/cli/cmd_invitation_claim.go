@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +14,7 @@ import (
 type claimOptions struct {
 	link        string
 	name, label string
+	wait        time.Duration
 }
 
 func newInvitationClaimCommand(g *globalOptions) *cobra.Command {
@@ -36,6 +38,7 @@ choose (asked twice on the terminal). Without a terminal: COFFRE_PASSPHRASE or
 	}
 	cmd.Flags().StringVar(&opts.name, "name", "", "your name, as colleagues will see it (new users)")
 	cmd.Flags().StringVar(&opts.label, "device-label", "", "a name for this device (default: the host name)")
+	cmd.Flags().DurationVar(&opts.wait, "timeout", client.DefaultGreeterWait, "how long to wait for the greeter at each step")
 	return cmd
 }
 
@@ -46,6 +49,9 @@ func runClaim(ctx context.Context, g *globalOptions, opts claimOptions, con *con
 	}
 	if l.Kind != link.KindUser && l.Kind != link.KindDevice {
 		return fmt.Errorf("%w: not an invitation link", link.ErrBadLink)
+	}
+	if err := positive("timeout", opts.wait); err != nil {
+		return err
 	}
 	if client.HasDevice(g.home) {
 		return client.ErrAlreadyEnrolled
@@ -65,7 +71,7 @@ func runClaim(ctx context.Context, g *globalOptions, opts claimOptions, con *con
 		return err
 	}
 	s, err := client.Claim(ctx, g.home, l, client.ClaimOptions{
-		Name: opts.name, DeviceLabel: opts.label, Passphrase: pass,
+		Name: opts.name, DeviceLabel: opts.label, Passphrase: pass, Wait: opts.wait,
 	}, &prompter{c: con})
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ type userInviteOptions struct {
 	email   string
 	profile string
 	expires time.Duration
+	replace bool
 }
 
 func newUserInviteCommand(g *globalOptions) *cobra.Command {
@@ -24,7 +25,9 @@ func newUserInviteCommand(g *globalOptions) *cobra.Command {
 		Short: "Invite a new user (administrators only) and print the invitation link",
 		Long: `Create an invitation for EMAIL and print its link. Send the link to the person
 (email, chat); then run 'coffre user greet' and compare codes with them over
-the phone or in person. The link works once, until it expires.`,
+the phone or in person. The link works once, until it expires. An email with
+a pending invitation is refused: --replace cancels it (its link stops
+working) and invites again.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.email = args[0]
@@ -33,6 +36,7 @@ the phone or in person. The link works once, until it expires.`,
 	}
 	cmd.Flags().StringVar(&opts.profile, "profile", "standard", "profile of the new user: admin, standard or outsider")
 	cmd.Flags().DurationVar(&opts.expires, "expires", client.DefaultInvitationLife, "how long the invitation stays valid")
+	cmd.Flags().BoolVar(&opts.replace, "replace", false, "cancel the pending invitation for EMAIL, if any, and invite again")
 	return cmd
 }
 
@@ -49,7 +53,11 @@ func runUserInvite(ctx context.Context, g *globalOptions, opts userInviteOptions
 		return err
 	}
 	defer s.Close()
-	l, inv, err := s.InviteUser(ctx, opts.email, p, opts.expires)
+	invite := s.InviteUser
+	if opts.replace {
+		invite = s.ReplaceUserInvitation
+	}
+	l, inv, err := invite(ctx, opts.email, p, opts.expires)
 	if err != nil {
 		return err
 	}

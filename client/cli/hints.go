@@ -21,6 +21,8 @@ var hints = []struct {
 	{client.ErrLocked, " (coffre unlock)"},
 	{client.ErrFirstSync, " (run 'coffre status' to retry)"},
 	{client.ErrAnchorFailed, " (run 'coffre ls' on it to retry)"},
+	{client.ErrInvitationPending, " (greet it with 'coffre user greet EMAIL', or invite again with --replace to cancel it)"},
+	{client.ErrGreeterTimeout, " (ask the person who invited you to run 'coffre user greet' or 'coffre device greet', then claim the link again)"},
 	{client.ErrNotFresh, " (try again; if it persists, compare `coffre status` with another member)"},
 	{workspace.ErrLocalExists, " (get --force replaces local files)"},
 	{workspace.ErrNotInTrash, " (coffre trash lists what can be brought back)"},

@@ -56,7 +56,8 @@ func vaultPath(arg string) (vault, p string, err error) {
 	return vault, p, nil
 }
 
-// openVault unlocks the device and opens the vault named in arg.
+// openVault unlocks the device and opens the vault named in arg, after its
+// upkeep (PrepareVault: the key rotation or checkpoint it may wait for).
 func (g *globalOptions) openVault(ctx context.Context, con *console, arg string) (*client.Session, *workspace.Vault, string, error) {
 	vault, p, err := vaultPath(arg)
 	if err != nil {
@@ -66,7 +67,7 @@ func (g *globalOptions) openVault(ctx context.Context, con *console, arg string)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	w, err := s.OpenVault(ctx, vault)
+	w, _, err := s.PrepareVault(ctx, vault)
 	if err != nil {
 		s.Close()
 		return nil, nil, "", err

@@ -180,7 +180,8 @@ func (s *Service) syncOne(ctx context.Context, f Folder, remote <-chan struct{},
 				release()
 				return nil, nil, err
 			}
-			v, err := sess.OpenVault(ctx, f.VaultID)
+			// The upkeep first (a rotation, a checkpoint): a sync writes.
+			v, _, err := sess.PrepareVault(ctx, f.VaultID)
 			if err != nil {
 				release()
 				return nil, nil, err

@@ -74,9 +74,9 @@ func TestA16RotationOnUnshareRevocationAndExpiry(t *testing.T) {
 			t.Fatalf("the server took a write before the rotation: %v", err)
 		}
 	}
-	// ownerRotates checks that alice's next opening rotates to key want,
-	// sealed to exactly members, and that her write uses it; then carol
-	// writes under it too.
+	// ownerRotates checks that alice's next opening (w.open: PrepareVault)
+	// rotates to key want, sealed to exactly members, and that her write
+	// uses it; then carol writes under it too.
 	ownerRotates := func(t *testing.T, want uint32, members []string) {
 		t.Helper()
 		av := w.open(t, "alice")

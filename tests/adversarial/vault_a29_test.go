@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/client"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/workspace"
@@ -14,7 +15,8 @@ import (
 // entry dave signs afterwards, claiming an organisation position from
 // before his removal under the key he held. Readers (bob) refuse it: it is
 // dated after his removal (vaultlog.ErrEntryRefused). And the next
-// writer to open the vault writes the missing checkpoint, so no entry can
+// writer to prepare the vault (PrepareVault, which every command that
+// opens a vault runs) writes the missing checkpoint, so no entry can
 // claim a position before the rotation any more (SECURITY.md A29; SPEC.md
 // §11.5, §11.7).
 func TestA29SuppressedCheckpointRetried(t *testing.T) {
@@ -64,7 +66,12 @@ func TestA29SuppressedCheckpointRetried(t *testing.T) {
 	_, err = w.sess["bob"].OpenVault(bg(), w.vault)
 	wantErr(t, err, workspace.ErrWithheld)
 
-	// Carol, a contributor, opens the vault: she writes the checkpoint.
+	// Carol, a contributor, opens the vault to read: that writes nothing.
+	mustSync(t, w.sess["carol"])
+	_, err = w.sess["carol"].OpenVault(bg(), w.vault)
+	wantErr(t, err, workspace.ErrWithheld)
+	wantErr(t, err, client.ErrCheckpointDue)
+	// Carol prepares the vault (w.open): she writes the checkpoint.
 	cv := w.open(t, "carol")
 	if got := cv.Log().LastOrganisationPosition(); got < rotation {
 		t.Fatalf("opening the vault did not write the checkpoint: the log claims %d, the rotation is at %d", got, rotation)

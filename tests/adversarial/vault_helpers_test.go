@@ -84,8 +84,10 @@ func newWorld(t *testing.T, vaultName string, members ...member) *world {
 	return w
 }
 
-// open opens the world's vault as a member (syncing the organisation log
-// first), failing the test on error.
+// open opens the world's vault as a member would to work in it (syncing
+// the organisation log first, then PrepareVault: the rotation or the
+// checkpoint it waits for, when this member may write them), failing the
+// test on error.
 func (w *world) open(t *testing.T, name string) *workspace.Vault {
 	t.Helper()
 	return w.openID(t, name, w.vault)
@@ -95,7 +97,7 @@ func (w *world) open(t *testing.T, name string) *workspace.Vault {
 func (w *world) openID(t *testing.T, name, vaultID string) *workspace.Vault {
 	t.Helper()
 	mustSync(t, w.sess[name])
-	v, err := w.sess[name].OpenVault(bg(), vaultID)
+	v, _, err := w.sess[name].PrepareVault(bg(), vaultID)
 	if err != nil {
 		t.Fatalf("%s opening vault %s: %v", name, vaultID, err)
 	}

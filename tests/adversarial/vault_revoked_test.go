@@ -92,7 +92,7 @@ func TestRevokedReaderDecryptsNothingNew(t *testing.T) {
 	}
 	carolFrom, carolBlocks := w.s.VaultHead(t, w.org, w.vault).Position, w.blockSet(t)
 
-	// Carol is revoked: Alice's next OpenVault rotates to key 4 by itself.
+	// Carol is revoked: Alice's next PrepareVault (w.open) rotates to key 4.
 	if _, err := alice.Revoke(bg(), "carol@example.org"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,116 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coffre/coffre/certificate"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+)
+
+// The organisation log: fetching and verifying it (Sync, SPEC.md §4.3) and
+// appending certificates to it (publish, §3).
+
+// Sync fetches the log entries after the verified head, verifies each from
+// the root key and the rules, and only then stores them with the new head.
+// A log shorter than the verified head is a rollback; entries that don't
+// extend it are a fork. Either way nothing is stored (SECURITY.md A13, A14).
+func (s *Session) Sync(ctx context.Context) error {
+	for {
+		mine := s.org.Head.Position
+		resp, err := s.conn.api.GetLog(ctx, &coffrev1.GetLogRequest{From: max(mine, 1)})
+		if err != nil {
+			return fromServer(s.conn.address, err)
+		}
+		if resp.GetHeadPosition() < mine {
+			return fmt.Errorf("%w: the server's log ends at %d, this device verified up to %d", certificate.ErrRollback, resp.GetHeadPosition(), mine)
+		}
+		entries := resp.GetEntries()
+		// The entry at the verified head comes first: another one there is
+		// a fork, even of equal length (SECURITY.md A31).
+		if mine > 0 {
+			if len(entries) == 0 || entries[0].GetPosition() != mine {
+				return fmt.Errorf("%w: the server does not send the entry at the verified head %d", ErrBadLog, mine)
+			}
+			prev, _ := s.org.HashAt(mine - 1)
+			if !bytes.Equal(certificate.EntryHash(prev, entries[0].GetData()), s.org.Head.Hash) {
+				return fmt.Errorf("%w: the server's entry %d is not the one this device verified", certificate.ErrFork, mine)
+			}
+			entries = entries[1:]
+		}
+		if len(entries) == 0 {
+			if resp.GetHeadPosition() > mine {
+				return fmt.Errorf("%w: the server claims entries up to %d but sends none", ErrBadLog, resp.GetHeadPosition())
+			}
+			return nil
+		}
+		next := s.org.Clone()
+		var verified []verifiedEntry
+		for _, e := range entries {
+			if _, err := next.Apply(e.GetPosition(), e.GetData()); err != nil {
+				if errors.Is(err, certificate.ErrChain) {
+					return fmt.Errorf("%w: %w", certificate.ErrFork, err)
+				}
+				return fmt.Errorf("%w: %w", ErrBadLog, err)
+			}
+			verified = append(verified, verifiedEntry{position: e.GetPosition(), data: e.GetData()})
+		}
+		if err := s.state.save(verified, next.Head); err != nil {
+			return err
+		}
+		s.org = next
+		if s.org.Head.Position >= resp.GetHeadPosition() {
+			return nil
+		}
+	}
+}
+
+// publish signs statements at the verified head and appends them, reading
+// the log again and re-signing when someone else appended first.
+func (s *Session) publish(ctx context.Context, invitationID string, stmts func() ([]certificate.Statement, error)) error {
+	for attempt := 0; ; attempt++ {
+		if err := s.Sync(ctx); err != nil {
+			return err
+		}
+		list, err := stmts()
+		if err != nil {
+			return err
+		}
+		certs, err := s.org.SignNext(s.keys.SigningKey, s.keys.DeviceID, time.Now(), list...)
+		if err != nil {
+			return err
+		}
+		// Check the rules here first: the person gets the rule they broke,
+		// not only the server's "certificate refused".
+		probe := s.org.Clone()
+		for _, c := range certs {
+			var rule *certificate.RuleError
+			if _, err := probe.Apply(probe.Head.Position+1, c); errors.As(err, &rule) {
+				return fmt.Errorf("%w: %s", ErrNotAllowed, rule.Reason)
+			} else if err != nil {
+				return err
+			}
+		}
+		signedAt := s.org.Head.Position
+		_, err = s.conn.api.AppendCertificates(ctx, &coffrev1.AppendCertificatesRequest{Certificates: certs, InvitationId: invitationID})
+		err = fromServer(s.conn.address, err)
+		if errors.Is(err, certificate.ErrConflict) && attempt < 5 {
+			if err := s.Sync(ctx); err != nil {
+				return err
+			}
+			// Refused at head + 1 while showing the same head: the
+			// server holds another branch (SECURITY.md A31).
+			if s.org.Head.Position == signedAt {
+				return fmt.Errorf("%w: the server refuses position %d after the head %d it shows", certificate.ErrFork, signedAt+1, signedAt)
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return s.Sync(ctx)
+	}
+}

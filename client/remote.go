@@ -1,0 +1,83 @@
+package client
+
+import (
+	"context"
+
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/workspace"
+)
+
+// remote is the server, the block cache and the upload journal as an
+// opened vault sees them (workspace.Remote, Blocks, BlockCache and
+// UploadJournal); its ConfirmFresh is in head.go. Everything it returns
+// is checked by the vault before use.
+type remote struct{ s *Session }
+
+func (r *remote) Append(ctx context.Context, vaultID string, entry []byte) error {
+	_, err := r.s.conn.api.VaultAppend(ctx, &coffrev1.VaultAppendRequest{VaultId: vaultID, Entry: entry})
+	return fromServer(r.s.conn.address, err)
+}
+
+func (r *remote) Read(ctx context.Context, vaultID string, from uint64) ([]workspace.RemoteEntry, uint64, error) {
+	var resp *coffrev1.VaultReadResponse
+	err := retry(ctx, func() (err error) {
+		resp, err = r.s.conn.api.VaultRead(ctx, &coffrev1.VaultReadRequest{VaultId: vaultID, From: from})
+		return fromServer(r.s.conn.address, err)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]workspace.RemoteEntry, 0, len(resp.GetEntries()))
+	for _, e := range resp.GetEntries() {
+		out = append(out, workspace.RemoteEntry{Position: e.GetPosition(), Data: e.GetData()})
+	}
+	return out, resp.GetHeadPosition(), nil
+}
+
+func (r *remote) PutBlock(ctx context.Context, vaultID, blockID string, data []byte) error {
+	err := retry(ctx, func() error {
+		_, err := r.s.conn.api.PutBlock(ctx, &coffrev1.PutBlockRequest{VaultId: vaultID, BlockId: blockID, Data: data})
+		return fromServer(r.s.conn.address, err)
+	})
+	if err == nil {
+		r.s.cache.put(vaultID, blockID, data)
+	}
+	return err
+}
+
+func (r *remote) GetBlock(ctx context.Context, vaultID, blockID string) ([]byte, error) {
+	if data, ok := r.s.cache.get(vaultID, blockID); ok {
+		return data, nil
+	}
+	var resp *coffrev1.GetBlockResponse
+	err := retry(ctx, func() (err error) {
+		resp, err = r.s.conn.api.GetBlock(ctx, &coffrev1.GetBlockRequest{VaultId: vaultID, BlockId: blockID})
+		return fromServer(r.s.conn.address, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetData(), nil
+}
+
+// BlockVerified keeps a block that passed its manifest's checks: nothing
+// the server sends reaches the cache unchecked.
+func (r *remote) BlockVerified(vaultID, blockID string, ciphertext []byte) {
+	r.s.cache.put(vaultID, blockID, ciphertext)
+}
+
+// BlockRejected drops a block that failed its checks.
+func (r *remote) BlockRejected(vaultID, blockID string) { r.s.cache.remove(vaultID, blockID) }
+
+// Uploaded, BlockSent and UploadDone keep the blocks of uploads in
+// progress in the encrypted local state, so that an interrupted upload
+// resumes (workspace.UploadJournal).
+func (r *remote) Uploaded(vaultID, path string) []workspace.Block {
+	return r.s.state.uploaded(vaultID, path)
+}
+
+func (r *remote) BlockSent(vaultID, path string, b workspace.Block) {
+	r.s.state.blockSent(vaultID, path, b) // a failure only means sending it again
+}
+
+func (r *remote) UploadDone(vaultID, path string) { r.s.state.uploadDone(vaultID, path) }
