@@ -101,6 +101,34 @@ func (r *recorder) waitFor(t *testing.T, what string, ok func(st syncer.Status, 
 	t.Fatalf("no report of %s in a minute: %+v", what, r.cycles)
 }
 
+// serve runs a Service on f (scanning every second, with a short debounce
+// unless opts say otherwise) until its first cycle is reported, and
+// returns the function that stops it and returns Serve's error.
+func serve(t *testing.T, f syncservice.Folder, u *client.Unlocked, rec *recorder, opts syncservice.Options) (stop func() error) {
+	t.Helper()
+	if opts.Scan == 0 {
+		opts.Scan = time.Second
+	}
+	if opts.Debounce == 0 {
+		opts.Debounce = 50 * time.Millisecond
+	}
+	s := &syncservice.Service{Keys: u, Folders: []syncservice.Folder{f}, Report: rec, Options: opts}
+	ctx, cancel := context.WithCancel(bg())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(cancel)
+	rec.waitFor(t, "the first cycle", func(st syncer.Status, _ syncer.Result) bool { return st.State == "idle" })
+	return func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			return errors.New("Serve did not return after its context ended")
+		}
+	}
+}
+
 // TestFolders: one vault by name, or every vault into a folder of its
 // name; a user with no vault has nothing to sync.
 func TestFolders(t *testing.T) {
@@ -182,14 +210,7 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	s := &syncservice.Service{Keys: u, Folders: []syncservice.Folder{f}, Report: rec,
-		Options: syncservice.Options{Scan: time.Second, Debounce: 50 * time.Millisecond}}
-	ctx, cancel := context.WithCancel(bg())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-
-	rec.waitFor(t, "the first cycle", func(st syncer.Status, _ syncer.Result) bool { return st.State == "idle" })
+	stop := serve(t, f, u, rec, syncservice.Options{})
 	if len(rec.watching) != 1 || rec.watching[0] != f {
 		t.Errorf("watching %+v, want %+v", rec.watching, f)
 	}
@@ -206,19 +227,92 @@ func TestServe(t *testing.T) {
 		t.Fatalf("Unlock: %d, %v", n, err)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Serve did not return after its context ended")
+	if err := stop(); err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 	if socks, _ := filepath.Glob(filepath.Join(control.Dir(home), "*.sock")); len(socks) != 0 {
 		t.Errorf("control socket left: %v", socks)
 	}
 	if !inVault(t, u, "cardiology", "/note.txt") {
 		t.Error("the file is not in the vault")
+	}
+}
+
+// TestOneShotWhileSyncing: a one-shot command (here the library calls
+// 'coffre put' and 'coffre ls' make) works while a running sync is in the
+// middle of a cycle — an upload the server makes last seconds — instead of
+// waiting on state.db and failing; and the sync carries both files.
+func TestOneShotWhileSyncing(t *testing.T) {
+	srv := hostile.Start(t)
+	home, u := device(t, srv, "cardiology")
+	f, err := syncservice.FolderOf(bg(), u, "cardiology", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	defer serve(t, f, u, rec, syncservice.Options{})()
+
+	// The sync's first block upload takes 3 s: its cycle is under way.
+	uploading := make(chan struct{})
+	var once sync.Once
+	srv.RewriteRequest(func(method string, req any) any {
+		if strings.HasSuffix(method, "/PutBlock") {
+			once.Do(func() {
+				close(uploading)
+				time.Sleep(3 * time.Second)
+			})
+		}
+		return req
+	})
+	if err := os.WriteFile(filepath.Join(f.Dir, "note.txt"), []byte("from the folder"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-uploading:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sync did not start uploading")
+	}
+
+	start := time.Now()
+	one, err := client.Open(bg(), home, hostile.Passphrase)
+	if err != nil {
+		t.Fatalf("a one-shot command while the sync uploads: %v", err)
+	}
+	if err := one.Sync(bg()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := one.OpenVault(bg(), "cardiology")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Put(bg(), "/other.txt", strings.NewReader("from a command"), nil); err != nil {
+		t.Fatalf("put while the sync uploads: %v", err)
+	}
+	if _, err := v.List("/", time.Time{}); err != nil {
+		t.Fatalf("ls while the sync uploads: %v", err)
+	}
+	one.Close()
+	t.Logf("the one-shot command took %s", time.Since(start))
+
+	rec.waitFor(t, "the upload", func(_ syncer.Status, res syncer.Result) bool { return res.Uploaded == 1 })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if b, err := os.ReadFile(filepath.Join(f.Dir, "other.txt")); err == nil && string(b) == "from a command" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sync did not bring down the file the command put")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !inVault(t, u, "cardiology", "/note.txt") || !inVault(t, u, "cardiology", "/other.txt") {
+		t.Error("the vault lacks a file")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, st := range rec.cycles {
+		if st.State == "error" {
+			t.Errorf("the sync failed meanwhile: %s", st.LastError)
+		}
 	}
 }
