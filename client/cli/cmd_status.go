@@ -118,11 +118,7 @@ func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, con *c
 		fmt.Fprintln(out, "last connection  unknown (server unreachable)")
 	}
 	for _, f := range st.Synced {
-		state := f.State
-		if f.State != "idle" && time.Since(f.Updated) > 2*time.Minute {
-			state = "stopped (was " + f.State + ")"
-		}
-		line := fmt.Sprintf("synced folder %s ↔ %s: %s", shown(f.Dir), shown(f.Vault), shown(state))
+		line := fmt.Sprintf("synced folder %s ↔ %s: %s", shown(f.Dir), shown(f.Vault), syncState(f.State))
 		if !f.LastSync.IsZero() {
 			line += ", last sync " + f.LastSync.Local().Format("2006-01-02 15:04:05")
 		}
@@ -132,7 +128,28 @@ func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, con *c
 		if f.LastError != "" {
 			line += ", error: " + f.LastError
 		}
+		if len(f.LocalOnly) > 0 {
+			line += fmt.Sprintf(", %d local only (you can only read this vault):", len(f.LocalOnly))
+		}
 		fmt.Fprintln(out, line)
+		for _, name := range f.LocalOnly {
+			fmt.Fprintln(out, "  local only "+shown(name))
+		}
 	}
 	return nil
+}
+
+// syncState says whether a folder's sync runs, and what it does.
+func syncState(state string) string {
+	switch state {
+	case syncservice.Stopped:
+		return "stopped (no coffre sync running)"
+	case "locked":
+		return lockedHint
+	case "idle":
+		return "running, up to date"
+	case "offline":
+		return "running, offline (server unreachable)"
+	}
+	return "running, " + shown(state)
 }
