@@ -53,7 +53,12 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 		Long: `Show who and where you are: the organisation, your user and this device, the
 head of the organisation log this device verified (compare it with a
 colleague's to rule out a fork), and this device's previous connection (date,
-time, address): if you don't recognise it, tell an administrator.`,
+time, address): if you don't recognise it, tell an administrator.
+
+Then each synced folder: whether its 'coffre sync' is running (up to date,
+syncing, offline), locked ("locked: run coffre unlock": it receives nothing
+until then) or stopped, and the files it keeps local only (in a vault you
+can only read).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runStatus(cmd.Context(), g, opts, newConsole(cmd))
