@@ -37,11 +37,12 @@ func (p *syncProc) waitOutput(t testing.TB, want string, within time.Duration) {
 	t.Fatalf("coffre sync did not print %q within %s:\n%s", want, within, lastLines(p.out.String(), 20))
 }
 
-// TestSyncDailyUse: a running `coffre sync` names the files it moves; the
-// person running coffre commands keeps its idle lock away though the
-// folder does not change; left alone it locks and says "locked: run coffre
-// unlock", and so does `coffre status`; killed, `coffre status` says it
-// stopped instead of showing its last state.
+// TestSyncDailyUse: the person running coffre commands keeps a running
+// `coffre sync`'s idle lock away though the folder does not change, and
+// those commands work while it runs (state.db is shared); the sync names
+// the files it moves, both ways; left alone it locks and says "locked: run
+// coffre unlock", and so does `coffre status`; killed, `coffre status`
+// says it stopped instead of showing its last state.
 func TestSyncDailyUse(t *testing.T) {
 	w := newProcWorld(t, devSpec{"alice", "alice", "alice-laptop"})
 	alice := w.procDev(t, "alice")
@@ -49,19 +50,28 @@ func TestSyncDailyUse(t *testing.T) {
 	p := alice.start(t, append(fast, "--lock-after", lockAfter.String())...)
 	p.waitOutput(t, "Ctrl-C to stop", 30*time.Second)
 
-	if err := os.WriteFile(filepath.Join(alice.dir, "referral.txt"), []byte("to cardiology"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p.waitOutput(t, "↑ referral.txt", 30*time.Second)
-
 	for end := time.Now().Add(2 * lockAfter); time.Now().Before(end); time.Sleep(300 * time.Millisecond) {
 		alice.run(t, "vault", "list")
 	}
 	if out := p.out.String(); strings.Contains(out, "locked") {
 		t.Fatalf("the sync locked while the person ran coffre commands:\n%s", lastLines(out, 20))
 	}
-	if out := alice.run(t, "status"); !strings.Contains(out, "running, up to date") {
+	if out := alice.run(t, "status"); !strings.Contains(out, "shared: running, up to date") {
 		t.Errorf("coffre status of a running sync:\n%s", out)
+	}
+
+	local := filepath.Join(t.TempDir(), "letter.txt")
+	if err := os.WriteFile(local, []byte("dear colleague"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	alice.run(t, "put", local, "shared:/letter.txt")
+	p.waitOutput(t, "↓ letter.txt", 30*time.Second)
+	if err := os.WriteFile(filepath.Join(alice.dir, "referral.txt"), []byte("to cardiology"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.waitOutput(t, "↑ referral.txt", 30*time.Second)
+	if out := alice.run(t, "ls", "shared:/"); !strings.Contains(out, "referral.txt") {
+		t.Errorf("coffre ls while the sync runs:\n%s", out)
 	}
 
 	p.waitOutput(t, "shared: locked: run coffre unlock", 3*lockAfter)
