@@ -569,8 +569,7 @@ func (e *Engine) download(ctx context.Context, v *workspace.Vault, p string, l *
 			e.root.Remove(tmp)
 			return err
 		}
-		res.Conflicts++
-		res.Changes = append(res.Changes, Change{Op: ConflictCopy, Path: p, Copy: slash(cp)})
+		res.kept(p, cp)
 	}
 	if err := e.root.Rename(tmp, rel(p)); err != nil {
 		e.root.Remove(tmp)
@@ -594,8 +593,7 @@ func (e *Engine) conflict(ctx context.Context, v *workspace.Vault, p string, l *
 	if err := e.root.Rename(rel(p), cp); err != nil {
 		return err
 	}
-	res.Conflicts++
-	res.Changes = append(res.Changes, Change{Op: ConflictCopy, Path: p, Copy: slash(cp)})
+	res.kept(p, cp)
 	e.logf("conflict on %s: kept the local version as a copy", p)
 	if r.folder() {
 		if err := e.mkdirAll(p); err != nil {

@@ -35,6 +35,12 @@ func (r *Result) did(op Op, p string) {
 	r.Changes = append(r.Changes, Change{Op: op, Path: p})
 }
 
+// kept records a conflict copy (cp, a path in the root) of p.
+func (r *Result) kept(p, cp string) {
+	r.Conflicts++
+	r.Changes = append(r.Changes, Change{Op: ConflictCopy, Path: p, Copy: filepath.ToSlash(cp)})
+}
+
 // cannotWrite reports whether err means this user can't change the vault
 // at all (a reader, or an archived vault): what they add or edit locally
 // stays local only, and is not an error of the cycle.
@@ -65,6 +71,3 @@ func copyLabel(s string) string {
 	}
 	return out
 }
-
-// slash is a path in the root as a path from the folder with slashes.
-func slash(p string) string { return filepath.ToSlash(p) }
