@@ -362,8 +362,8 @@ func TestIdleMeansNoPerson(t *testing.T) {
 
 // TestWhatMovedAndWhose: a cycle names each file it moved; a conflict copy
 // carries the user's name — and this device's label once the user has a
-// second device — never the host name, and a name with a '/' can't move
-// it out of its folder.
+// second device — never the host name (syncer's TestCopyLabel: what a
+// name can't put in a file name).
 func TestWhatMovedAndWhose(t *testing.T) {
 	srv := hostile.Start(t)
 	home := filepath.Join(t.TempDir(), "home")
