@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
+	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
@@ -24,7 +23,7 @@ import (
 // damaged or edited file is reported, never silently reset.
 type localState struct {
 	path string
-	db   *bolt.DB
+	db   *stateFile
 	key  crypto.SecretKey
 	// names keys the MACs that stand for file paths in bucket keys
 	// (SPEC.md §9): a name is never written in clear, not even in a key
@@ -39,22 +38,21 @@ var (
 )
 
 func openState(path string, key crypto.SecretKey) (*localState, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("local state %s is in use: is another coffre command running?", path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("local state %s can't be read (%v): %w; restore it from a backup or enrol this device again", path, err, ErrCorruptState)
-	}
+	db := &stateFile{path: path}
 	// Only a new file needs its buckets: a command that changes nothing
 	// writes nothing.
-	missing := false
-	db.View(func(tx *bolt.Tx) error {
-		missing = tx.Bucket(bucketLog) == nil || tx.Bucket(bucketMeta) == nil
-		return nil
-	})
+	missing := true
+	if info, err := os.Stat(path); err == nil && info.Size() > 0 { // empty: a crash as it was created
+		err := db.View(func(tx *bolt.Tx) error {
+			missing = tx.Bucket(bucketLog) == nil || tx.Bucket(bucketMeta) == nil
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	if missing {
-		err = db.Update(func(tx *bolt.Tx) error {
+		err := db.Update(func(tx *bolt.Tx) error {
 			for _, b := range [][]byte{bucketLog, bucketMeta} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
@@ -62,15 +60,14 @@ func openState(path string, key crypto.SecretKey) (*localState, error) {
 			}
 			return nil
 		})
-	}
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("local state %s: %w", path, err)
+		if err != nil {
+			return nil, fmt.Errorf("local state %s: %w", path, err)
+		}
 	}
 	return &localState{path: path, db: db, key: key, names: crypto.DeriveKey(key.Bytes(), "state-names", nil)}, nil
 }
 
-func (s *localState) close() error { return s.db.Close() }
+func (s *localState) close() error { return nil } // the file is open only during a transaction
 
 func posKey(p uint64) []byte {
 	var k [8]byte
@@ -83,12 +80,21 @@ func (s *localState) aad(kind string, p uint64) []byte {
 }
 
 // load rebuilds the verified organisation from the stored entries,
-// checking each one again, and checks it reaches the stored head.
+// checking each one again, and checks it reaches the stored head, in one
+// transaction: another process may store more meanwhile.
 func (s *localState) load(org *certificate.Organisation) error {
-	if err := s.replay(org, ^uint64(0)); err != nil {
-		return err
-	}
 	return s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketLog).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			p := binary.BigEndian.Uint64(k)
+			data, err := s.key.Decrypt(s.aad("log", p), v)
+			if err != nil {
+				return fmt.Errorf("local state %s is damaged at entry %d: %w", s.path, p, ErrCorruptState)
+			}
+			if _, err := org.Apply(p, data); err != nil {
+				return fmt.Errorf("local state %s holds an entry that no longer verifies (%v): %w", s.path, err, ErrCorruptState)
+			}
+		}
 		sealed := tx.Bucket(bucketMeta).Get(keyHead)
 		if sealed == nil {
 			if org.Head.Position != 0 {
@@ -104,32 +110,22 @@ func (s *localState) load(org *certificate.Organisation) error {
 	})
 }
 
-// replay applies the stored entries up to position upto to org.
-func (s *localState) replay(org *certificate.Organisation, upto uint64) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketLog).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			p := binary.BigEndian.Uint64(k)
-			if p > upto {
-				return nil
-			}
-			data, err := s.key.Decrypt(s.aad("log", p), v)
-			if err != nil {
-				return fmt.Errorf("local state %s is damaged at entry %d: %w", s.path, p, ErrCorruptState)
-			}
-			if _, err := org.Apply(p, data); err != nil {
-				return fmt.Errorf("local state %s holds an entry that no longer verifies (%v): %w", s.path, err, ErrCorruptState)
-			}
-		}
-		return nil
-	})
-}
-
 // save stores newly verified entries and the new head in one transaction.
 func (s *localState) save(entries []verifiedEntry, head certificate.Head) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	data := make([][]byte, len(entries))
+	for i, e := range entries {
+		data[i] = e.data
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLog)
-		for _, e := range entries {
+		n, err := s.alreadyStored(b, tx.Bucket(bucketMeta).Get(keyHead), "log", "head", entries[0].position, data)
+		if err != nil || n == len(entries) {
+			return err
+		}
+		for _, e := range entries[n:] {
 			if err := b.Put(posKey(e.position), s.key.Encrypt(s.aad("log", e.position), e.data)); err != nil {
 				return err
 			}
@@ -186,13 +182,24 @@ func (s *localState) loadVault(org *certificate.Organisation, keys *workspace.Ke
 
 // saveVault stores newly verified vault entries and the new head.
 func (s *localState) saveVault(vaultID string, entries []workspace.RemoteEntry, head certificate.Head) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	data := make([][]byte, len(entries))
+	for i, e := range entries {
+		data[i] = e.Data
+	}
 	kind := "vault/" + vaultID
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(vaultBucket(vaultID))
 		if err != nil {
 			return err
 		}
-		for _, e := range entries {
+		n, err := s.alreadyStored(b, tx.Bucket(bucketMeta).Get(vaultHeadKey(vaultID)), kind, kind+"/head", entries[0].Position, data)
+		if err != nil || n == len(entries) {
+			return err
+		}
+		for _, e := range entries[n:] {
 			if err := b.Put(posKey(e.Position), s.key.Encrypt(s.aad(kind, e.Position), e.Data)); err != nil {
 				return err
 			}

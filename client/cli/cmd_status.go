@@ -53,7 +53,12 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 		Long: `Show who and where you are: the organisation, your user and this device, the
 head of the organisation log this device verified (compare it with a
 colleague's to rule out a fork), and this device's previous connection (date,
-time, address): if you don't recognise it, tell an administrator.`,
+time, address): if you don't recognise it, tell an administrator.
+
+Then each synced folder: whether its 'coffre sync' is running (up to date,
+syncing, offline), locked ("locked: run coffre unlock": it receives nothing
+until then) or stopped, and the files it keeps local only (in a vault you
+can only read).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runStatus(cmd.Context(), g, opts, newConsole(cmd))
@@ -118,11 +123,7 @@ func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, con *c
 		fmt.Fprintln(out, "last connection  unknown (server unreachable)")
 	}
 	for _, f := range st.Synced {
-		state := f.State
-		if f.State != "idle" && time.Since(f.Updated) > 2*time.Minute {
-			state = "stopped (was " + f.State + ")"
-		}
-		line := fmt.Sprintf("synced folder %s ↔ %s: %s", shown(f.Dir), shown(f.Vault), shown(state))
+		line := fmt.Sprintf("synced folder %s ↔ %s: %s", shown(f.Dir), shown(f.Vault), syncState(f.State))
 		if !f.LastSync.IsZero() {
 			line += ", last sync " + f.LastSync.Local().Format("2006-01-02 15:04:05")
 		}
@@ -132,7 +133,28 @@ func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, con *c
 		if f.LastError != "" {
 			line += ", error: " + f.LastError
 		}
+		if len(f.LocalOnly) > 0 {
+			line += fmt.Sprintf(", %d local only (you can only read this vault):", len(f.LocalOnly))
+		}
 		fmt.Fprintln(out, line)
+		for _, name := range f.LocalOnly {
+			fmt.Fprintln(out, "  local only "+shown(name))
+		}
 	}
 	return nil
+}
+
+// syncState says whether a folder's sync runs, and what it does.
+func syncState(state string) string {
+	switch state {
+	case syncservice.Stopped:
+		return "stopped (no coffre sync running)"
+	case "locked":
+		return lockedHint
+	case "idle":
+		return "running, up to date"
+	case "offline":
+		return "running, offline (server unreachable)"
+	}
+	return "running, " + shown(state)
 }

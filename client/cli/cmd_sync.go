@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,18 +28,23 @@ func newSyncCommand(g *globalOptions) *cobra.Command {
 		Long: `Keep DIR and VAULT in sync both ways until interrupted (Ctrl-C): local changes
 are seen as they happen (and by a scan every --scan-interval), remote ones
 through the server's events. Offline, edits are kept and pushed when the
-server is back. When both sides changed a file, both are kept: the vault's
-version under the name, yours as "name (conflict DEVICE TIME)". A file still
-being written is not uploaded until it has not changed for --settle.
+server is back. Each file moved is named as it is. When both sides changed a
+file, both are kept: the vault's version under the name, yours as
+"name (conflict YOUR NAME TIME)" (with this device's label too if you have
+several devices). A file still being written is not uploaded until it has
+not changed for --settle. In a vault you can only read, what you add or
+edit stays in the folder only: it is named, and listed by 'coffre status'.
 
 Editor and office temporary files are ignored, and so is anything matching
 a line of DIR/.coffreignore (globs, like "*.bak" or "scratch/").
 With --all, every vault you belong to is synced into ROOT/<vault name>.
 'coffre lock' makes a running sync forget the keys (it then leaves the folder
-as it is) until 'coffre unlock'; so does --lock-after (default 15 min) after
-that long without a change in the folder. One-shot commands keep no keys:
-each asks for the passphrase.
-The state of each synced folder is shown by 'coffre status'.`,
+as it is, and says "locked: run coffre unlock") until 'coffre unlock'; so
+does --lock-after (default 15 min) after that long without you: no change in
+the folder, no coffre command run on this device, no unlock. Other coffre
+commands work while a sync runs; they keep no keys: each asks for the
+passphrase. 'coffre status' shows each synced folder, and whether its sync
+is running, locked or stopped.`,
 		Example: "  coffre sync cardiology ~/Cardiology\n  coffre sync --all ~/coffre\n  coffre sync cardiology ~/Cardiology --once",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if opts.all {
@@ -57,7 +63,7 @@ The state of each synced folder is shown by 'coffre status'.`,
 	f.DurationVar(&opts.service.Scan, "scan-interval", 30*time.Second, "full scan period (catches what file events miss)")
 	f.DurationVar(&opts.service.Settle, "settle", 2*time.Second, "a file must be unchanged this long before it is uploaded")
 	f.DurationVar(&opts.service.Debounce, "debounce", 300*time.Millisecond, "wait for a burst of changes to end")
-	f.DurationVar(&opts.service.LockAfter, "lock-after", 15*time.Minute, "forget the keys after this long without a change in the folder or an unlock (0: only 'coffre lock' locks)")
+	f.DurationVar(&opts.service.LockAfter, "lock-after", 15*time.Minute, "forget the keys after this long without you (no folder change, coffre command or unlock; 0: only 'coffre lock' locks)")
 	return cmd
 }
 
@@ -92,16 +98,29 @@ func runSync(ctx context.Context, g *globalOptions, opts syncOptions, con *conso
 	if err != nil {
 		return err
 	}
-	s := &syncservice.Service{Keys: u, Folders: folders, Options: opts.service, Report: &syncPrinter{out: con.out, last: map[string]syncer.Status{}}}
+	s := &syncservice.Service{Keys: u, Folders: folders, Options: opts.service, Report: newSyncPrinter(con.out)}
 	return s.Serve(ctx)
 }
 
 // syncPrinter prints a line when a folder's sync did something, or its
-// state or error changed (idle is not news).
+// state or error changed (idle is not news), then the files it moved, one
+// a line.
 type syncPrinter struct {
-	out  io.Writer
-	last map[string]syncer.Status // by folder
+	out       io.Writer
+	last      map[string]syncer.Status // by folder
+	localOnly map[string]string        // by folder: the list last printed
 }
+
+func newSyncPrinter(out io.Writer) *syncPrinter {
+	return &syncPrinter{out: out, last: map[string]syncer.Status{}, localOnly: map[string]string{}}
+}
+
+// maxNamed bounds the files named after one cycle; the rest are counted.
+const maxNamed = 20
+
+// lockedHint is what a locked sync says, in its output and in 'coffre
+// status': it no longer receives colleagues' files until then.
+const lockedHint = "locked: run coffre unlock"
 
 func (p *syncPrinter) Watching(f syncservice.Folder) {
 	fmt.Fprintf(p.out, "syncing %s with %s (Ctrl-C to stop)\n", shown(f.Dir), shown(f.Name))
@@ -114,10 +133,18 @@ func (p *syncPrinter) Cycle(f syncservice.Folder, st syncer.Status, res syncer.R
 	last := p.last[f.Dir]
 	changed := st.State != last.State || st.LastError != last.LastError
 	p.last[f.Dir] = st
+	now := time.Now().Format("15:04:05")
+	if st.State == "locked" {
+		if changed {
+			fmt.Fprintf(p.out, "%s %s: %s\n", now, shown(f.Name), lockedHint)
+		}
+		return
+	}
+	p.printLocalOnly(f, st, now)
 	if !res.Busy() && (!changed || st.State == "idle") {
 		return
 	}
-	line := fmt.Sprintf("%s %s: %s, ↑%d ↓%d", time.Now().Format("15:04:05"), shown(f.Name), st.State, res.Uploaded, res.Downloaded)
+	line := fmt.Sprintf("%s %s: %s, ↑%d ↓%d", now, shown(f.Name), st.State, res.Uploaded, res.Downloaded)
 	if res.DeletedLocal+res.DeletedRemote > 0 {
 		line += fmt.Sprintf(", %d deleted", res.DeletedLocal+res.DeletedRemote)
 	}
@@ -134,4 +161,49 @@ func (p *syncPrinter) Cycle(f syncservice.Folder, st syncer.Status, res syncer.R
 		line += ": " + hinted(st.LastError)
 	}
 	fmt.Fprintln(p.out, line)
+	for i, c := range res.Changes {
+		if i == maxNamed {
+			fmt.Fprintf(p.out, "  … and %d more\n", len(res.Changes)-maxNamed)
+			break
+		}
+		fmt.Fprintln(p.out, "  "+changeLine(c))
+	}
+}
+
+// printLocalOnly names the files the vault can't take from this user,
+// when that list changed.
+func (p *syncPrinter) printLocalOnly(f syncservice.Folder, st syncer.Status, now string) {
+	key := strings.Join(st.LocalOnly, "\x00")
+	if st.State != "idle" || key == p.localOnly[f.Dir] {
+		return
+	}
+	p.localOnly[f.Dir] = key
+	if len(st.LocalOnly) == 0 {
+		fmt.Fprintf(p.out, "%s %s: nothing left local only\n", now, shown(f.Name))
+		return
+	}
+	fmt.Fprintf(p.out, "%s %s: %d kept local only (you can only read this vault):\n", now, shown(f.Name), len(st.LocalOnly))
+	for i, name := range st.LocalOnly {
+		if i == maxNamed {
+			fmt.Fprintf(p.out, "  … and %d more (coffre status lists them)\n", len(st.LocalOnly)-maxNamed)
+			break
+		}
+		fmt.Fprintln(p.out, "  local only "+shown(name))
+	}
+}
+
+func changeLine(c syncer.Change) string {
+	switch c.Op {
+	case syncer.Uploaded:
+		return "↑ " + shown(c.Path)
+	case syncer.Downloaded:
+		return "↓ " + shown(c.Path)
+	case syncer.DeletedLocal:
+		return "deleted here (removed in the vault) " + shown(c.Path)
+	case syncer.DeletedRemote:
+		return "deleted in the vault " + shown(c.Path)
+	case syncer.ConflictCopy:
+		return "conflict on " + shown(c.Path) + ": your version kept as " + shown(c.Copy)
+	}
+	return string(c.Op) + " " + shown(c.Path)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/client/control"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -26,6 +27,7 @@ func (g *globalOptions) unlock(ctx context.Context, con *console, offlineOK bool
 	if err != nil {
 		return nil, err
 	}
+	control.Touch(g.home) // the person is here: running syncs' idle lock starts again
 	// Every command that reaches the server records the connection, so
 	// 'coffre status' can show the last one (CNIL).
 	_, _, err = s.Hello(ctx)

@@ -1,7 +1,8 @@
 // Package control is how a running sync is told to forget its keys or take
 // them back: a Unix socket in the data directory (mode 0600: only this
-// account reaches it) answering one line, "lock" or "unlock PASSPHRASE",
-// and an idle lock that forgets the keys after a while without activity.
+// account reaches it) answering one line — "lock", "unlock PASSPHRASE",
+// "touch" (the person just used coffre) or "ping" (are you running?) — and
+// an idle lock that forgets the keys after a while without the person.
 package control
 
 import (
@@ -31,7 +32,8 @@ type Server struct {
 	// LockAfter is the idle lock's delay; zero: only a lock request locks.
 	LockAfter time.Duration
 	// Activity receives a value whenever the person does something (a
-	// change in a synced folder): it keeps the idle lock away.
+	// change in a synced folder): it keeps the idle lock away, as touch
+	// requests (a coffre command run) and unlocks do.
 	Activity <-chan struct{}
 	// Changed, if set, is called after the keys were forgotten, so that
 	// the sync reports its new state at once.
@@ -44,7 +46,7 @@ type Server struct {
 // Listen makes the socket of this process in Dir(Keys.Home()), so that a
 // failure shows before anything starts; Serve then answers on it.
 func (s *Server) Listen() error {
-	path := filepath.Join(Dir(s.Keys.Home()), fmt.Sprintf("%d.sock", os.Getpid()))
+	path := socketPath(s.Keys.Home(), os.Getpid())
 	os.Remove(path) // left by a process that had our pid and died
 	lis, err := net.Listen("unix", path)
 	if err != nil {
@@ -73,7 +75,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		<-ctx.Done()
 		s.lis.Close()
 	}()
-	unlocked := make(chan struct{}, 1)
+	unlocked := make(chan struct{}, 1) // an unlock or a touch
 	if s.LockAfter > 0 {
 		go s.idleLock(ctx, unlocked)
 	}
@@ -89,7 +91,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 }
 
-// idleLock forgets the keys after LockAfter without activity or unlock.
+// idleLock forgets the keys after LockAfter without activity, touch or
+// unlock: idle means the person did nothing with coffre on this device, not
+// that the folder did not change (a colleague's files still arrive while
+// the person works elsewhere).
 func (s *Server) idleLock(ctx context.Context, unlocked <-chan struct{}) {
 	t := time.NewTimer(s.LockAfter)
 	defer t.Stop()
@@ -129,6 +134,14 @@ func (s *Server) answer(c net.Conn, unlocked chan<- struct{}) {
 	case "lock":
 		s.lock()
 		fmt.Fprintln(c, "ok")
+	case "touch":
+		select {
+		case unlocked <- struct{}{}:
+		default:
+		}
+		fmt.Fprintln(c, "ok")
+	case "ping":
+		fmt.Fprintln(c, "ok")
 	case "unlock":
 		if err := s.Keys.Relock(s.Keys.Home(), []byte(arg)); err != nil {
 			fmt.Fprintln(c, "error", err)
@@ -158,6 +171,33 @@ func Unlock(home string, passphrase []byte) (int, error) {
 		return 0, err
 	}
 	return tell(home, "unlock "+string(passphrase))
+}
+
+// Touch tells every running sync of home that the person just used coffre
+// on this device (a command that took the passphrase): their idle lock
+// starts again. It returns how many were told.
+func Touch(home string) int {
+	n, _ := tell(home, "touch")
+	return n
+}
+
+// Running reports whether the sync with process id pid still runs in the
+// data directory home: its socket answers. A sync killed without cleaning
+// up leaves a socket nobody answers (or a status file with no socket).
+func Running(home string, pid int) bool {
+	c, err := net.DialTimeout("unix", socketPath(home, pid), time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintln(c, "ping")
+	answer, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.HasPrefix(answer, "ok")
+}
+
+func socketPath(home string, pid int) string {
+	return filepath.Join(Dir(home), fmt.Sprintf("%d.sock", pid))
 }
 
 // RefusedError is returned by Lock and Unlock when running syncs answered

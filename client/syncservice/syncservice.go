@@ -40,8 +40,9 @@ type Options struct {
 	Settle time.Duration
 	// Debounce gathers a burst of changes into one cycle.
 	Debounce time.Duration
-	// LockAfter forgets the keys after this long without a change in a
-	// folder or an unlock; zero: only a lock request locks.
+	// LockAfter forgets the keys after this long without the person: no
+	// change in a folder, no coffre command run on the device
+	// (control.Touch), no unlock; zero: only a lock request locks.
 	LockAfter time.Duration
 }
 
@@ -166,7 +167,8 @@ func (s *Service) syncOne(ctx context.Context, f Folder, remote <-chan struct{},
 		return fmt.Errorf("%s: %w", f.Dir, err)
 	}
 	defer j.Close()
-	engine := &syncer.Engine{
+	var engine *syncer.Engine
+	engine = &syncer.Engine{
 		Dir: f.Dir, Journal: j, Device: u.DeviceLabel(), Settle: s.Settle,
 		Open: func(ctx context.Context) (*workspace.Vault, func(), error) {
 			mu.Lock()
@@ -186,6 +188,7 @@ func (s *Service) syncOne(ctx context.Context, f Folder, remote <-chan struct{},
 				release()
 				return nil, nil, err
 			}
+			engine.Device = copyOwner(sess)
 			return v, release, nil
 		},
 	}
@@ -206,7 +209,7 @@ func (s *Service) syncOne(ctx context.Context, f Folder, remote <-chan struct{},
 	if s.Once {
 		res, err := engine.Cycle(ctx)
 		st := syncer.Status{State: "idle", LastSync: time.Now(), Uploaded: res.Uploaded, Downloaded: res.Downloaded,
-			Conflicts: res.Conflicts, Pending: res.Pending, PendingBytes: res.PendingBytes}
+			Conflicts: res.Conflicts, Pending: res.Pending, PendingBytes: res.PendingBytes, LocalOnly: res.LocalOnly}
 		if err != nil {
 			st.State, st.LastError = "error", err.Error()
 			if offline(err) {
@@ -248,15 +251,39 @@ func files(home string, key crypto.SecretKey, vaultID, dir string) (journal, sta
 	return base + ".db", base + ".status.json"
 }
 
+// Stopped is the State Statuses gives a folder whose sync no longer runs
+// (it ended, or was killed: its status file stays).
+const Stopped = "stopped"
+
 // Statuses reads the status files that the syncs of the data directory
-// home keep (running or not), opened with the device's sync key.
+// home keep, opened with the device's sync key. A status whose sync no
+// longer answers on its control socket says Stopped, whatever it said
+// last: a killed sync is not shown as idle.
 func Statuses(home string, key crypto.SecretKey) []syncer.Status {
 	paths, _ := filepath.Glob(filepath.Join(home, "sync", "*.status.json"))
 	out := []syncer.Status{}
 	for _, p := range paths {
 		if st, err := syncer.ReadStatus(p); err == nil {
-			out = append(out, syncer.OpenStatus(key, st))
+			st = syncer.OpenStatus(key, st)
+			if st.PID == 0 || !control.Running(home, st.PID) {
+				st.State = Stopped
+			}
+			out = append(out, st)
 		}
 	}
 	return out
+}
+
+// copyOwner is who conflict copies made on this device name: the user,
+// and the device's label when the user has another device, so that a
+// colleague sees whose version it is (the host name told them nothing).
+func copyOwner(s *client.Session) string {
+	me, ok := s.Me()
+	if !ok {
+		return s.Identity().DeviceLabel
+	}
+	if len(s.Organisation().Devices(me.ID)) > 1 {
+		return me.Name + " " + s.Identity().DeviceLabel
+	}
+	return me.Name
 }

@@ -26,7 +26,9 @@ type Engine struct {
 	Dir     string
 	Journal *Journal
 	Open    Opener
-	// Device names conflict copies ("report (conflict laptop 2026-11-22 101500).pdf").
+	// Device names conflict copies ("report (conflict Alice Martin
+	// 2026-11-22 101500).pdf"): who made the local version. Characters a
+	// file name can't hold are replaced.
 	Device string
 	// Settle is how long a file must stay unmodified before it is
 	// uploaded: a file still being written is not sent half-written.
@@ -53,6 +55,12 @@ type Result struct {
 	// files, and names other systems can't hold (SPEC.md §12).
 	Skipped int
 	Errors  []string
+	// Changes names each path moved, in the order it was done.
+	Changes []Change
+	// LocalOnly lists the local files and folders the vault can't take
+	// because this user may only read it (or it is archived): they stay
+	// in the folder, and are tried again each cycle.
+	LocalOnly []string
 }
 
 // Busy reports whether the cycle did anything.
@@ -518,7 +526,10 @@ func (e *Engine) apply(ctx context.Context, v *workspace.Vault, act action, p st
 		}
 		return e.Journal.Set(p, baseOf(r, nil, ""))
 	case actMkdirRemote:
-		if err := v.Mkdir(ctx, "/"+p); err != nil && !errors.Is(err, workspace.ErrExists) {
+		if err := v.Mkdir(ctx, "/"+p); cannotWrite(err) {
+			res.LocalOnly = append(res.LocalOnly, p)
+			return nil
+		} else if err != nil && !errors.Is(err, workspace.ErrExists) {
 			return err
 		}
 		ver, err := v.Stat("/"+p, time.Time{})
@@ -565,11 +576,12 @@ func (e *Engine) download(ctx context.Context, v *workspace.Vault, p string, l *
 	now, err := e.stat(p)
 	if err == nil && (l == nil || now.size != l.size || now.mtimeNs != l.mtimeNs) {
 		// Written locally since the scan: keep it as a conflict copy.
-		if err := e.root.Rename(rel(p), e.conflictName(p)); err != nil {
+		cp := e.conflictName(p)
+		if err := e.root.Rename(rel(p), cp); err != nil {
 			e.root.Remove(tmp)
 			return err
 		}
-		res.Conflicts++
+		res.kept(p, cp)
 	}
 	if err := e.root.Rename(tmp, rel(p)); err != nil {
 		e.root.Remove(tmp)
@@ -581,6 +593,7 @@ func (e *Engine) download(ctx context.Context, v *workspace.Vault, p string, l *
 	}
 	res.Downloaded++
 	res.BytesDown += got.size
+	res.did(Downloaded, p)
 	e.logf("downloaded %s (v%d)", p, r.version.Version)
 	return e.Journal.Set(p, baseOf(r, got, r.content()))
 }
@@ -588,10 +601,11 @@ func (e *Engine) download(ctx context.Context, v *workspace.Vault, p string, l *
 // conflict keeps both: the local version moves to a conflict copy (which
 // a later cycle uploads as a new file) and the remote one takes the name.
 func (e *Engine) conflict(ctx context.Context, v *workspace.Vault, p string, l *local, r *remote, res *Result) error {
-	if err := e.root.Rename(rel(p), e.conflictName(p)); err != nil {
+	cp := e.conflictName(p)
+	if err := e.root.Rename(rel(p), cp); err != nil {
 		return err
 	}
-	res.Conflicts++
+	res.kept(p, cp)
 	e.logf("conflict on %s: kept the local version as a copy", p)
 	if r.folder() {
 		if err := e.mkdirAll(p); err != nil {
@@ -610,12 +624,13 @@ func (e *Engine) conflictName(p string) string {
 	if info, err := e.root.Lstat(rel(p)); err == nil && info.IsDir() {
 		stem, ext = p, ""
 	}
-	name := fmt.Sprintf("%s (conflict %s %s)%s", stem, e.Device, e.now().Format("2006-01-02 150405"), ext)
+	who := copyLabel(e.Device)
+	name := fmt.Sprintf("%s (conflict %s %s)%s", stem, who, e.now().Format("2006-01-02 150405"), ext)
 	for i := 2; ; i++ {
 		if _, err := e.root.Lstat(rel(name)); errors.Is(err, fs.ErrNotExist) {
 			return rel(name)
 		}
-		name = fmt.Sprintf("%s (conflict %s %s %d)%s", stem, e.Device, e.now().Format("2006-01-02 150405"), i, ext)
+		name = fmt.Sprintf("%s (conflict %s %s %d)%s", stem, who, e.now().Format("2006-01-02 150405"), i, ext)
 	}
 }
 
@@ -639,6 +654,10 @@ func (e *Engine) upload(ctx context.Context, v *workspace.Vault, paths []string,
 		batch := paths[start:end]
 		start = end
 		if err := e.uploadBatch(ctx, v, batch, locals, res); err != nil {
+			if cannotWrite(err) {
+				res.LocalOnly = append(res.LocalOnly, batch...)
+				continue
+			}
 			if len(batch) == 1 {
 				if errors.Is(err, workspace.ErrWriteConflict) {
 					res.Pending++ // the remote moved: the next cycle merges it
@@ -696,6 +715,7 @@ func (e *Engine) uploadBatch(ctx context.Context, v *workspace.Vault, batch []st
 		bases[p] = baseOf(&remote{vs[i]}, seen[i], hex.EncodeToString(id[:]))
 		res.Uploaded++
 		res.BytesUp += int64(vs[i].Manifest.Size)
+		res.did(Uploaded, p)
 		e.logf("uploaded %s (v%d)", p, vs[i].Version)
 	}
 	return e.Journal.SetMany(bases)
@@ -707,12 +727,20 @@ func (e *Engine) delete(ctx context.Context, v *workspace.Vault, p string, b *Ba
 	if l == nil && r != nil { // deleted locally: remove in the vault
 		err := v.RemoveIf(ctx, "/"+p, &r.version)
 		switch {
+		case cannotWrite(err):
+			// This user can't remove it from the vault: it comes back
+			// here rather than stay deleted on one side only.
+			if r.folder() {
+				return e.mkdirAll(p)
+			}
+			return e.download(ctx, v, p, nil, r, res)
 		case errors.Is(err, workspace.ErrNotEmpty), errors.Is(err, workspace.ErrWriteConflict):
 			return nil // new content arrived: the next cycle brings it back
 		case err != nil && !errors.Is(err, workspace.ErrNotFound):
 			return err
 		}
 		res.DeletedRemote++
+		res.did(DeletedRemote, p)
 		e.logf("deleted %s in the vault", p)
 		return e.Journal.Set(p, nil)
 	}
@@ -740,6 +768,7 @@ func (e *Engine) delete(ctx context.Context, v *workspace.Vault, p string, b *Ba
 			}
 		}
 		res.DeletedLocal++
+		res.did(DeletedLocal, p)
 		e.logf("deleted %s locally", p)
 	}
 	return e.Journal.Set(p, nil)

@@ -17,9 +17,11 @@ import (
 // Status is what a running sync reports after each cycle; `coffre status`
 // reads it from a file beside the journal.
 type Status struct {
-	Vault        string    `json:"vault"`
-	Dir          string    `json:"dir"`
-	State        string    `json:"state"` // syncing, idle, offline, error, locked
+	Vault string `json:"vault"`
+	Dir   string `json:"dir"`
+	// State is syncing, idle, offline, error or locked, as the sync
+	// wrote it; a reader that finds the sync gone says stopped.
+	State        string    `json:"state"`
 	PID          int       `json:"pid"`
 	LastSync     time.Time `json:"last_sync,omitzero"`
 	LastError    string    `json:"last_error,omitempty"`
@@ -30,18 +32,23 @@ type Status struct {
 	Conflicts    int       `json:"conflicts"`
 	BytesUp      int64     `json:"bytes_up"`
 	BytesDown    int64     `json:"bytes_down"`
-	Updated      time.Time `json:"updated"`
+	// LocalOnly lists what the vault can't take from this user (a
+	// reader): it stays in the folder only.
+	LocalOnly []string  `json:"local_only,omitempty"`
+	Updated   time.Time `json:"updated"`
 	// Sealed is, in the file, Vault, Dir and LastError encrypted under the
 	// sync key (SealStatus); OpenStatus takes them out again.
 	Sealed []byte `json:"sealed,omitempty"`
 }
 
 // statusNames is what a status file holds only encrypted: the vault's
-// name, the folder and the last error (which may name a file).
+// name, the folder, the last error (which may name a file) and the files
+// left local only.
 type statusNames struct {
-	Vault     string `json:"vault"`
-	Dir       string `json:"dir"`
-	LastError string `json:"last_error,omitempty"`
+	Vault     string   `json:"vault"`
+	Dir       string   `json:"dir"`
+	LastError string   `json:"last_error,omitempty"`
+	LocalOnly []string `json:"local_only,omitempty"`
 }
 
 var statusAAD = []byte("coffre/v1/sync/status")
@@ -49,7 +56,7 @@ var statusAAD = []byte("coffre/v1/sync/status")
 // SealStatus encrypts what in s names the vault, the folder or a file,
 // for WriteStatus.
 func SealStatus(key crypto.SecretKey, s Status) []byte {
-	b, _ := json.Marshal(statusNames{s.Vault, s.Dir, s.LastError})
+	b, _ := json.Marshal(statusNames{s.Vault, s.Dir, s.LastError, s.LocalOnly})
 	return key.Encrypt(statusAAD, b)
 }
 
@@ -58,7 +65,7 @@ func SealStatus(key crypto.SecretKey, s Status) []byte {
 func OpenStatus(key crypto.SecretKey, s Status) Status {
 	var n statusNames
 	if b, err := key.Decrypt(statusAAD, s.Sealed); err == nil && json.Unmarshal(b, &n) == nil {
-		s.Vault, s.Dir, s.LastError = n.Vault, n.Dir, n.LastError
+		s.Vault, s.Dir, s.LastError, s.LocalOnly = n.Vault, n.Dir, n.LastError, n.LocalOnly
 	}
 	s.Sealed = nil
 	return s
@@ -70,7 +77,7 @@ func OpenStatus(key crypto.SecretKey, s Status) Status {
 func WriteStatus(path string, s Status, sealed []byte) error {
 	s.Updated = time.Now()
 	s.PID = os.Getpid()
-	s.Vault, s.Dir, s.LastError, s.Sealed = "", "", "", sealed
+	s.Vault, s.Dir, s.LastError, s.LocalOnly, s.Sealed = "", "", "", nil, sealed
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
@@ -208,6 +215,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		switch {
 		case err == nil:
 			st.State, st.LastError, st.LastSync = "idle", "", time.Now()
+			st.LocalOnly = res.LocalOnly
 			backoff = time.Second
 			if res.Pending > 0 {
 				// Files still being written: look again once they settle.
