@@ -17,6 +17,11 @@ import (
 // MinPassphraseLength is the shortest passphrase accepted for a new key file.
 const MinPassphraseLength = 8
 
+// CheckNewPassphrase applies the rule Bootstrap and Claim apply to a new
+// key file's passphrase, so that a prompt can refuse a passphrase before
+// asking for it a second time.
+func CheckNewPassphrase(p []byte) error { return checkNewPassphrase(p) }
+
 func checkNewPassphrase(p []byte) error {
 	if utf8.RuneCount(p) < MinPassphraseLength {
 		return fmt.Errorf("the passphrase must have at least %d characters", MinPassphraseLength)
