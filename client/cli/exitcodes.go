@@ -137,6 +137,12 @@ func markUsageErrors(root *cobra.Command) {
 // and under a group such as 'coffre vault frobnicate' prints the group's
 // help and succeeds).
 func unknownCommand(root *cobra.Command, args []string) error {
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		return nil // shell completion: cobra answers
+	}
+	// The commands cobra adds when it runs, so that Find knows them.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd(args...)
 	c, rest, err := root.Find(args)
 	if c == nil || (err == nil && (c.Runnable() || !c.HasSubCommands())) {
 		return nil

@@ -49,3 +49,20 @@ func TestExitStatusHelpListsEveryStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestArgKinds(t *testing.T) {
+	for use, want := range map[string]string{
+		"get VAULT:/path LOCAL":                       "VAULT:/path LOCAL",
+		"put LOCAL VAULT:/path":                       "LOCAL VAULT:/path",
+		"share VAULT USER --role ROLE [--until DATE]": "VAULT USER",
+		"sync VAULT DIR | sync --all ROOT":            "VAULT DIR",
+		"trash VAULT[:/folder]":                       "VAULT[:/folder",
+		"unshare VAULT USER...":                       "VAULT USER...",
+		"invite EMAIL":                                "",
+		"status":                                      "",
+	} {
+		if got := strings.Join(argKinds(use), " "); got != want {
+			t.Errorf("argKinds(%q) = %q, want %q", use, got, want)
+		}
+	}
+}

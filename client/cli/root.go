@@ -99,6 +99,7 @@ terminal, or from standard input, one line each, when it is not a terminal.
 		newConfigCommand(g), version.Command(root),
 	)
 	markUsageErrors(root)
+	completeArgs(root, g)
 	return root, g
 }
 
