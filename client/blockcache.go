@@ -2,7 +2,10 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,8 +16,64 @@ import (
 	"github.com/coffre/coffre/crypto"
 )
 
-// DefaultBlockCacheBytes bounds the local block cache.
+// DefaultBlockCacheBytes bounds the local block cache unless the data
+// directory's settings say otherwise (SetBlockCacheBytes).
 const DefaultBlockCacheBytes = 1 << 30
+
+// settingsFile holds a data directory's settings: nothing secret or
+// identifying (no name, no id), so it is plain JSON.
+const settingsFile = "settings.json"
+
+type settings struct {
+	BlockCacheBytes *int64 `json:"block_cache_bytes,omitempty"`
+}
+
+// ErrBadSetting: a setting's value is out of range.
+var ErrBadSetting = errors.New("bad setting")
+
+// BlockCacheBytes returns the block cache limit of the data directory dir,
+// and whether it was set (false: DefaultBlockCacheBytes).
+func BlockCacheBytes(dir string) (int64, bool, error) {
+	b, err := os.ReadFile(filepath.Join(dir, settingsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return DefaultBlockCacheBytes, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	var st settings
+	if err := json.Unmarshal(b, &st); err != nil {
+		return 0, false, fmt.Errorf("%w: %s: %v", ErrCorruptState, settingsFile, err)
+	}
+	if st.BlockCacheBytes == nil {
+		return DefaultBlockCacheBytes, false, nil
+	}
+	return *st.BlockCacheBytes, true, nil
+}
+
+// SetBlockCacheBytes sets the block cache limit of the data directory dir
+// for the sessions opened after it; 0 keeps no block. The cache is trimmed
+// to it as blocks are added.
+func SetBlockCacheBytes(dir string, n int64) error {
+	if n < 0 {
+		return fmt.Errorf("%w: the block cache size can't be negative", ErrBadSetting)
+	}
+	b, err := json.Marshal(settings{BlockCacheBytes: &n})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, settingsFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, settingsFile))
+}
+
+// BlockCacheLimit is the size this session's block cache is kept under.
+func (s *Session) BlockCacheLimit() int64 { return s.cache.limit }
 
 // blockCache keeps blocks this device downloaded or uploaded, so that
 // reading a file again costs no download. Entries are the server's

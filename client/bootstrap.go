@@ -13,6 +13,11 @@ import (
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 )
 
+// CheckNewPassphrase applies the rule Bootstrap and Claim apply to a new
+// key file's passphrase, so that a prompt can refuse a passphrase before
+// asking for it a second time.
+func CheckNewPassphrase(p []byte) error { return checkNewPassphrase(p) }
+
 // BootstrapOptions describe the organisation's first administrator.
 type BootstrapOptions struct {
 	Name, Email, DeviceLabel string

@@ -76,7 +76,13 @@ func openWithKeys(dir string, keys *deviceKeys) (*Session, error) {
 		st.close()
 		return nil, err
 	}
-	cache := newBlockCache(filepath.Join(dir, "cache", "blocks"), keys.StateKey, DefaultBlockCacheBytes)
+	cacheLimit, _, err := BlockCacheBytes(dir)
+	if err != nil {
+		st.close()
+		c.close()
+		return nil, err
+	}
+	cache := newBlockCache(filepath.Join(dir, "cache", "blocks"), keys.StateKey, cacheLimit)
 	return &Session{dir: dir, keys: keys, link: l, state: st, org: org, conn: c, cache: cache}, nil
 }
 

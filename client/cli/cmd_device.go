@@ -18,6 +18,7 @@ func newDeviceCommand(g *globalOptions) *cobra.Command {
 
 type deviceInviteOptions struct {
 	expires time.Duration
+	json    bool
 }
 
 func newDeviceInviteCommand(g *globalOptions) *cobra.Command {
@@ -35,6 +36,7 @@ channel the codes protect.`,
 		},
 	}
 	cmd.Flags().DurationVar(&opts.expires, "expires", client.DefaultInvitationLife, "how long the invitation stays valid")
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print JSON: id, kind, expires, link, greet")
 	return cmd
 }
 
@@ -51,8 +53,13 @@ func runDeviceInvite(ctx context.Context, g *globalOptions, opts deviceInviteOpt
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(con.out, "device invitation %s, valid until %s\n", inv.ID, inv.Expires.Format(time.RFC3339))
-	fmt.Fprintf(con.out, "link (open it on the new device; it works once):\n%s\n", l)
-	fmt.Fprintf(con.out, "then run: coffre device greet %s\n", inv.ID)
+	greet := "coffre device greet " + inv.ID
+	if opts.json {
+		return printJSON(con.out, invitationJSON{ID: inv.ID, Kind: "device", Expires: inv.Expires, Link: l.String(), Greet: greet})
+	}
+	fmt.Fprintf(con.info, "device invitation %s, valid until %s\n", inv.ID, inv.Expires.Format(time.RFC3339))
+	fmt.Fprintln(con.info, "link (open it on the new device; it works once):")
+	fmt.Fprintln(con.out, l)
+	fmt.Fprintf(con.info, "then run: %s\n", greet)
 	return nil
 }

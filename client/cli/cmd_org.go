@@ -19,6 +19,17 @@ func newOrgCommand(g *globalOptions) *cobra.Command {
 type bootstrapOptions struct {
 	link               string
 	name, email, label string
+	json               bool
+}
+
+// bootstrapJSON is what 'org bootstrap --json' prints.
+type bootstrapJSON struct {
+	Organisation     string `json:"organisation"`
+	OrganisationID   string `json:"organisation_id"`
+	UserID           string `json:"user_id"`
+	DeviceID         string `json:"device_id"`
+	DeviceLabel      string `json:"device_label"`
+	OrganisationLink string `json:"organisation_link"`
 }
 
 func newOrgBootstrapCommand(g *globalOptions) *cobra.Command {
@@ -43,6 +54,7 @@ its root verify key, from which every invitation link is made.`,
 	cmd.Flags().StringVar(&opts.name, "name", "", "your name, as colleagues will see it")
 	cmd.Flags().StringVar(&opts.email, "email", "", "your email address")
 	cmd.Flags().StringVar(&opts.label, "device-label", "", "a name for this device (default: the host name)")
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print JSON: organisation, ids, device label, organisation link")
 	return cmd
 }
 
@@ -66,10 +78,15 @@ func runBootstrap(ctx context.Context, g *globalOptions, opts bootstrapOptions, 
 	}
 	defer s.Close()
 	id := s.Identity()
-	out := con.out
-	fmt.Fprintf(out, "organisation %q bootstrapped; you are its first administrator\n", id.OrganisationName)
-	fmt.Fprintf(out, "user %s, device %s (%s)\n", id.UserID, id.DeviceID, shown(id.DeviceLabel))
-	fmt.Fprintf(out, "organisation link:\n%s\n", id.OrganisationLink)
-	fmt.Fprintln(out, "next: coffre user invite EMAIL")
+	if opts.json {
+		return printJSON(con.out, bootstrapJSON{Organisation: id.OrganisationName, OrganisationID: id.OrganisationID,
+			UserID: id.UserID, DeviceID: id.DeviceID, DeviceLabel: id.DeviceLabel, OrganisationLink: id.OrganisationLink})
+	}
+	info := con.info
+	fmt.Fprintf(info, "organisation %q bootstrapped; you are its first administrator\n", id.OrganisationName)
+	fmt.Fprintf(info, "user %s, device %s (%s)\n", id.UserID, id.DeviceID, shown(id.DeviceLabel))
+	fmt.Fprintln(info, "organisation link:")
+	fmt.Fprintln(con.out, id.OrganisationLink)
+	fmt.Fprintln(info, "next: coffre user invite EMAIL")
 	return nil
 }

@@ -33,6 +33,7 @@ type statusJSON struct {
 	ThisConnection   *connJSON       `json:"this_connection,omitempty"`
 	OrganisationLink string          `json:"organisation_link"`
 	Synced           []syncer.Status `json:"synced_folders"`
+	BlockCacheBytes  int64           `json:"block_cache_bytes"`
 	CheckedAt        time.Time       `json:"checked_at"`
 }
 
@@ -97,6 +98,7 @@ func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, con *c
 		return err
 	}
 	st.Offline = g.offline
+	st.BlockCacheBytes = s.BlockCacheLimit()
 	st.Synced = syncservice.Statuses(g.home, s.SyncKey())
 	for i := range st.Synced {
 		st.Synced[i].LastError = hinted(st.Synced[i].LastError)
@@ -121,6 +123,11 @@ func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, con *c
 		fmt.Fprintln(out, "last connection  none before this one")
 	default:
 		fmt.Fprintln(out, "last connection  unknown (server unreachable)")
+	}
+	if _, set, _ := client.BlockCacheBytes(g.home); set {
+		fmt.Fprintf(out, "block cache   up to %s (coffre config set cache-size)\n", sizeText(st.BlockCacheBytes))
+	} else {
+		fmt.Fprintf(out, "block cache   up to %s (default; coffre config set cache-size SIZE)\n", sizeText(st.BlockCacheBytes))
 	}
 	for _, f := range st.Synced {
 		line := fmt.Sprintf("synced folder %s ↔ %s: %s", shown(f.Dir), shown(f.Vault), syncState(f.State))

@@ -16,6 +16,19 @@ type userInviteOptions struct {
 	profile string
 	expires time.Duration
 	replace bool
+	json    bool
+}
+
+// invitationJSON is what 'user invite --json' and 'device invite --json'
+// print, for scripts (the link without sed).
+type invitationJSON struct {
+	ID      string    `json:"id"`
+	Kind    string    `json:"kind"`
+	Email   string    `json:"email,omitempty"`
+	Profile string    `json:"profile,omitempty"`
+	Expires time.Time `json:"expires"`
+	Link    string    `json:"link"`
+	Greet   string    `json:"greet"` // the command to run next
 }
 
 func newUserInviteCommand(g *globalOptions) *cobra.Command {
@@ -37,6 +50,7 @@ working) and invites again.`,
 	cmd.Flags().StringVar(&opts.profile, "profile", "standard", "profile of the new user: admin, standard or outsider")
 	cmd.Flags().DurationVar(&opts.expires, "expires", client.DefaultInvitationLife, "how long the invitation stays valid")
 	cmd.Flags().BoolVar(&opts.replace, "replace", false, "cancel the pending invitation for EMAIL, if any, and invite again")
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print JSON: id, kind, email, profile, expires, link, greet")
 	return cmd
 }
 
@@ -61,9 +75,14 @@ func runUserInvite(ctx context.Context, g *globalOptions, opts userInviteOptions
 	if err != nil {
 		return err
 	}
-	out := con.out
-	fmt.Fprintf(out, "invitation %s for %s (%s), valid until %s\n", inv.ID, shown(inv.Email), inv.Profile, inv.Expires.Format(time.RFC3339))
-	fmt.Fprintf(out, "link (send it to them; it works once):\n%s\n", l)
-	fmt.Fprintf(out, "then run: coffre user greet %s\n", inv.ID)
+	greet := "coffre user greet " + inv.ID
+	if opts.json {
+		return printJSON(con.out, invitationJSON{ID: inv.ID, Kind: "user", Email: inv.Email, Profile: inv.Profile,
+			Expires: inv.Expires, Link: l.String(), Greet: greet})
+	}
+	fmt.Fprintf(con.info, "invitation %s for %s (%s), valid until %s\n", inv.ID, shown(inv.Email), inv.Profile, inv.Expires.Format(time.RFC3339))
+	fmt.Fprintln(con.info, "link (send it to them; it works once):")
+	fmt.Fprintln(con.out, l)
+	fmt.Fprintf(con.info, "then run: %s\n", greet)
 	return nil
 }

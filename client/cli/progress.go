@@ -14,7 +14,7 @@ import (
 
 // transferPrinter prints a put's or a get's progress: a line per file
 // copied, and the bytes of a large file as they go when standard error is
-// a terminal.
+// a terminal. --quiet silences both; skipped files are still said.
 type transferPrinter struct {
 	out io.Writer
 	err io.Writer
@@ -29,8 +29,8 @@ type transferPrinter struct {
 }
 
 func newTransferPrinter(con *console) *transferPrinter {
-	p := &transferPrinter{out: con.out, err: con.err}
-	if f, ok := con.err.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	p := &transferPrinter{out: con.info, err: con.err}
+	if f, ok := con.err.(*os.File); ok && !con.quiet && term.IsTerminal(int(f.Fd())) {
 		p.bar = f
 	}
 	return p
@@ -52,12 +52,44 @@ func (p *transferPrinter) Bytes(done int64) {
 		return
 	}
 	p.last, p.shown = time.Now(), true
-	rate := float64(done) / 1e6 / max(time.Since(p.start).Seconds(), 1e-3)
-	if p.total > 0 {
-		fmt.Fprintf(p.bar, "\r%s: %d/%d MB (%.0f%%) %.1f MB/s ", p.what, done>>20, p.total>>20, 100*float64(done)/float64(p.total), rate)
-	} else {
-		fmt.Fprintf(p.bar, "\r%s: %d MB %.1f MB/s ", p.what, done>>20, rate)
+	fmt.Fprintf(p.bar, "\r%s: %s ", p.what, progressLine(done, p.total, time.Since(p.start)))
+}
+
+// progressLine is "12.0 MiB/1.00 GiB (1%) 3.4 MiB/s, 4m58s left": binary
+// units throughout, and the time left at the mean rate so far, once there
+// is a rate to go on.
+func progressLine(done, total int64, elapsed time.Duration) string {
+	secs := max(elapsed.Seconds(), 1e-3)
+	rate := float64(done) / secs
+	speed := sizeText(int64(rate)) + "/s"
+	if total <= 0 {
+		return fmt.Sprintf("%s %s", sizeText(done), speed)
 	}
+	line := fmt.Sprintf("%s/%s (%.0f%%) %s", sizeText(done), sizeText(total), 100*float64(done)/float64(total), speed)
+	if done > 0 && done < total && elapsed >= time.Second {
+		left := time.Duration(float64(total-done) / rate * float64(time.Second))
+		line += ", " + left.Round(time.Second).String() + " left"
+	}
+	return line
+}
+
+// sizeText prints a number of bytes in binary units (KiB, MiB, GiB), the
+// units every size coffre prints uses.
+func sizeText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, u := float64(n)/unit, 0
+	for v >= unit && u < 3 {
+		v /= unit
+		u++
+	}
+	prec := 1
+	if v < 10 && u >= 1 {
+		prec = 2
+	}
+	return fmt.Sprintf("%.*f %s", prec, v, []string{"KiB", "MiB", "GiB", "TiB"}[u])
 }
 
 // clear erases the progress line, if any.

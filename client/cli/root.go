@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/coffre/coffre/internal/version"
 )
 
 // Execute runs the coffre command line and returns the exit code.
@@ -25,25 +27,26 @@ func Execute() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root, g := newRootCommand()
-	if err := root.ExecuteContext(ctx); err != nil {
+	err := unknownCommand(root, os.Args[1:])
+	if err == nil {
+		err = root.ExecuteContext(ctx)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "coffre:", shown(message(err)))
-		return 1
+		return exitCode(err)
 	}
 	if g.offline {
 		return ExitOffline
 	}
-	return 0
+	return ExitOK
 }
-
-// ExitOffline is the exit status of a command that could not reach the
-// server and answered from what this device verified last: the answer may
-// be stale (status, vault list, user list).
-const ExitOffline = 3
 
 // globalOptions are the flags every command shares.
 type globalOptions struct {
 	home           string
 	passphraseFile string
+	// quiet silences progress and informational lines (console.info).
+	quiet bool
 	// offline is set when the command answers from local state because
 	// the server can't be reached.
 	offline bool
@@ -76,13 +79,12 @@ Passphrase: asked on the terminal; scripts can set COFFRE_PASSPHRASE or pass
 --passphrase-file FILE (first line). Codes during enrolment are read from the
 terminal, or from standard input, one line each, when it is not a terminal.
 
-Exit status: 0 done; 1 failed; 3 (status, vault list, user list) the server
-could not be reached and the answer comes from what this device verified
-last, so it may be stale (--json output says "offline": true too).`,
+` + exitStatusHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.home, "home", defaultHome(), "data directory of this device; env COFFRE_HOME")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only what was asked for and errors: no progress, no informational lines")
 	root.PersistentFlags().StringVar(&g.passphraseFile, "passphrase-file", "", "read the passphrase from the first line of this file instead of the terminal")
 	root.AddCommand(
 		newOrgCommand(g),
@@ -96,7 +98,10 @@ last, so it may be stale (--json output says "offline": true too).`,
 		newSyncCommand(g), newLockCommand(g), newUnlockCommand(g), newAuditCommand(g),
 		newTrashCommand(g),
 		newUndeleteCommand(g),
+		newConfigCommand(g), version.Command(root),
 	)
+	markUsageErrors(root)
+	completeArgs(root, g)
 	return root, g
 }
 

@@ -26,6 +26,11 @@ type console struct {
 	in    *bufio.Reader // for answers
 	out   io.Writer
 	err   io.Writer
+	// info is for what the person did not ask for but may like to see:
+	// progress, what was done, what to run next. --quiet discards it;
+	// requested output (a listing, a link) goes to out, errors to err.
+	info  io.Writer
+	quiet bool
 	tty   bool
 }
 
@@ -35,7 +40,11 @@ func newConsole(cmd *cobra.Command) *console {
 	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		tty = true
 	}
-	return &console{stdin: in, in: bufio.NewReader(in), out: cmd.OutOrStdout(), err: cmd.ErrOrStderr(), tty: tty}
+	c := &console{stdin: in, in: bufio.NewReader(in), out: cmd.OutOrStdout(), err: cmd.ErrOrStderr(), info: cmd.OutOrStdout(), tty: tty}
+	if f := cmd.Flag("quiet"); f != nil && f.Value.String() == "true" {
+		c.info, c.quiet = io.Discard, true
+	}
+	return c
 }
 
 func (c *console) line(ctx context.Context, prompt string) (string, error) {
@@ -91,18 +100,43 @@ func (g *globalOptions) passphrase(c *console, confirm bool) ([]byte, error) {
 		fmt.Fprintln(tty)
 		return p, err
 	}
-	p, err := ask("Passphrase: ")
-	if err != nil || !confirm {
-		return p, err
+	if !confirm {
+		return ask("Passphrase: ")
 	}
-	again, err := ask("Passphrase again: ")
-	if err != nil {
-		return nil, err
+	return askNewPassphrase(ask, tty)
+}
+
+// newPassphraseTries is how many times a new passphrase is asked before
+// the command gives up.
+const newPassphraseTries = 3
+
+// askNewPassphrase asks a new key file's passphrase: the rules are checked
+// before it is asked again, and a passphrase too short or typed differently
+// the second time is asked again (up to newPassphraseTries times) instead
+// of ending the command, which would make the person start over.
+func askNewPassphrase(ask func(prompt string) ([]byte, error), tty io.Writer) ([]byte, error) {
+	var last error
+	for range newPassphraseTries {
+		p, err := ask("Passphrase: ")
+		if err != nil {
+			return nil, err
+		}
+		if err := client.CheckNewPassphrase(p); err != nil {
+			fmt.Fprintf(tty, "%v; try again\n", err)
+			last = err
+			continue
+		}
+		again, err := ask("Passphrase again: ")
+		if err != nil {
+			return nil, err
+		}
+		if string(again) == string(p) {
+			return p, nil
+		}
+		last = errors.New("the two passphrases differ")
+		fmt.Fprintf(tty, "%v; try again\n", last)
 	}
-	if string(again) != string(p) {
-		return nil, errors.New("the two passphrases differ")
-	}
-	return p, nil
+	return nil, fmt.Errorf("%w (%d tries)", last, newPassphraseTries)
 }
 
 // prompter runs the people's side of an enrolment on the console.
@@ -132,7 +166,11 @@ func (p *prompter) ConfirmClaimer(ctx context.Context, who client.Claimer) (bool
 	return strings.EqualFold(a, "y") || strings.EqualFold(a, "yes"), err
 }
 
-func (p *prompter) Progress(msg string) { fmt.Fprintln(p.c.err, shown(msg)) }
+func (p *prompter) Progress(msg string) {
+	if !p.c.quiet {
+		fmt.Fprintln(p.c.err, shown(msg))
+	}
+}
 
 // positive refuses a duration flag of zero or less, which would otherwise
 // be taken for its default or make no sense (issue 10 #12).
@@ -193,5 +231,6 @@ func hidden(r rune) bool {
 func printJSON(out io.Writer, v any) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // links keep their '&' for scripts
 	return enc.Encode(v)
 }

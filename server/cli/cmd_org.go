@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -25,6 +26,7 @@ func newOrgCommand() *cobra.Command {
 
 func newOrgCreateCommand() *cobra.Command {
 	var dataDir string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create an organisation and print its bootstrap link",
@@ -35,14 +37,15 @@ The link holds a one-time token; the server keeps only its hash.
 Works whether the server is running (through its operator socket) or not.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runOrgCreate(cmd.Context(), cmd.OutOrStdout(), dataDir, args[0])
+			return runOrgCreate(cmd.Context(), cmd.OutOrStdout(), dataDir, args[0], asJSON)
 		},
 	}
 	dataDirFlag(cmd, &dataDir)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: id, name, bootstrap_link")
 	return cmd
 }
 
-func runOrgCreate(ctx context.Context, out io.Writer, dataDir, name string) error {
+func runOrgCreate(ctx context.Context, out io.Writer, dataDir, name string, asJSON bool) error {
 	var created server.CreatedOrganisation
 	err := withOperator(ctx, dataDir, func(op server.Operator) (err error) {
 		created, err = op.CreateOrganisation(ctx, name)
@@ -50,6 +53,16 @@ func runOrgCreate(ctx context.Context, out io.Writer, dataDir, name string) erro
 	})
 	if err != nil {
 		return fmt.Errorf("creating organisation: %w", err)
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // the link keeps its '&' for scripts
+		return enc.Encode(struct {
+			ID            string `json:"id"`
+			Name          string `json:"name"`
+			BootstrapLink string `json:"bootstrap_link"`
+		}{created.ID, name, created.BootstrapLink})
 	}
 	fmt.Fprintf(out, "organisation %q created (id %s)\n", name, created.ID)
 	fmt.Fprintf(out, "bootstrap link (give it to the first administrator; it works once):\n%s\n", created.BootstrapLink)

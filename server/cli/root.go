@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/coffre/coffre/internal/version"
 )
 
 // Execute runs the coffre-server command line and returns the exit code.
@@ -38,7 +40,7 @@ to the organisation's first administrator.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCommand(), newOrgCommand(), newBackupCommand(), newRestoreCommand())
+	root.AddCommand(newRunCommand(), newOrgCommand(), newBackupCommand(), newRestoreCommand(), version.Command(root))
 	return root
 }
 

@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/vaultlog"
+	"github.com/coffre/coffre/wire"
+	"github.com/coffre/coffre/workspace"
+)
+
+// Exit statuses, for scripts: the one place where library errors become
+// numbers. 'coffre --help' and the README's "Exit status" list them; keep
+// the three in step.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // anything not listed below
+	ExitUsage   = 2 // unknown command or flag, wrong number of arguments
+	// ExitOffline: the server could not be reached and the command
+	// answered from what this device verified last (status, vault list,
+	// user list; SECURITY.md A32). The answer may be stale.
+	ExitOffline      = 3
+	ExitNotFound     = 4 // no such vault, user, file or folder
+	ExitRefused      = 5 // refused by policy: your role, profile or the organisation's limits
+	ExitUnreachable  = 6 // the server could not be reached: nothing was changed
+	ExitVerification = 7 // something did not verify: a signature, a log, a block, the enrolment codes
+)
+
+// exitStatusHelp is the "Exit status" section of 'coffre --help'.
+const exitStatusHelp = `Exit status:
+  0  done
+  1  failed (any other error)
+  2  usage: unknown command or flag, wrong number of arguments
+  3  the server could not be reached and the answer (status, vault list,
+     user list) comes from what this device verified last: it may be stale
+     (--json output says "offline": true too)
+  4  not found: no such vault, user, file or folder
+  5  refused by policy: your role in the vault, your profile, or the
+     organisation's limits do not allow it
+  6  the server could not be reached: nothing was changed
+  7  verification failed: a signature, the organisation or a vault log, a
+     block, or the enrolment codes did not check out (nothing was accepted)`
+
+// exitCodes maps sentinel errors to statuses, first match wins: an error
+// that wraps two sentinels gets the status of the one listed first
+// (unreachable before anything else, a failed check before a refusal).
+var exitCodes = []struct {
+	err    error
+	status int
+}{
+	{client.ErrServerUnavailable, ExitUnreachable},
+
+	{certificate.ErrMalformed, ExitVerification},
+	{certificate.ErrSignature, ExitVerification},
+	{certificate.ErrRule, ExitVerification},
+	{certificate.ErrChain, ExitVerification},
+	{certificate.ErrRollback, ExitVerification},
+	{certificate.ErrFork, ExitVerification},
+	{client.ErrBadLog, ExitVerification},
+	{client.ErrServerMisbehaved, ExitVerification},
+	{client.ErrSASMismatch, ExitVerification},
+	{client.ErrEnrolmentBroken, ExitVerification},
+	{vaultlog.ErrMalformed, ExitVerification},
+	{vaultlog.ErrEntryRefused, ExitVerification},
+	{workspace.ErrBadBlock, ExitVerification},
+	{workspace.ErrWithheld, ExitVerification},
+
+	{client.ErrNotAdmin, ExitRefused},
+	{client.ErrNotAllowed, ExitRefused},
+	{wire.ErrForbidden, ExitRefused},
+	{wire.ErrDeviceRevoked, ExitRefused},
+	{wire.ErrStorageQuota, ExitRefused},
+	{wire.ErrUserLimit, ExitRefused},
+	{workspace.ErrReadOnly, ExitRefused},
+	{workspace.ErrArchived, ExitRefused},
+
+	{client.ErrUnknownVault, ExitNotFound},
+	{client.ErrUnknownUser, ExitNotFound},
+	{workspace.ErrNotFound, ExitNotFound},
+	{wire.ErrNotFound, ExitNotFound},
+	{fs.ErrNotExist, ExitNotFound},
+}
+
+// exitCode is the exit status for an error a command returned.
+func exitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		return ExitUsage
+	}
+	for _, c := range exitCodes {
+		if errors.Is(err, c.err) {
+			return c.status
+		}
+	}
+	return ExitFailure
+}
+
+// usageError is a command line that does not parse: cobra's own errors
+// (unknown flag, wrong number of arguments) and unknown commands.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// markUsageErrors makes every command's argument and flag errors
+// usageErrors, and makes a command group refuse an unknown subcommand
+// (cobra prints the group's help and exits 0 for 'coffre vault frobnicate').
+func markUsageErrors(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if args := c.Args; args != nil {
+			c.Args = func(cmd *cobra.Command, a []string) error {
+				if err := args(cmd, a); err != nil {
+					return usageError{err}
+				}
+				return nil
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// unknownCommand refuses a command line that names a subcommand that does
+// not exist, in one line (cobra adds "Did you mean this?" lines at the root,
+// and under a group such as 'coffre vault frobnicate' prints the group's
+// help and succeeds).
+func unknownCommand(root *cobra.Command, args []string) error {
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		return nil // shell completion: cobra answers
+	}
+	// The commands cobra adds when it runs, so that Find knows them.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd(args...)
+	c, rest, err := root.Find(args)
+	if c == nil || (err == nil && (c.Runnable() || !c.HasSubCommands())) {
+		return nil
+	}
+	if c.ParseFlags(rest) != nil {
+		return nil // cobra reports the flag
+	}
+	a := c.Flags().Args()
+	if len(a) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", a[0], c.CommandPath())
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // cobra sets it at the root only
+	}
+	if s := c.SuggestionsFor(a[0]); len(s) > 0 {
+		msg += fmt.Sprintf(": did you mean %q?", s[0])
+	}
+	return usageError{errors.New(msg)}
+}
