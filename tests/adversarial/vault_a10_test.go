@@ -124,7 +124,8 @@ func TestA10BlockTamperingRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.s.WriteBlock(t, w.org, w.vault, blocks[2].ID, flip(b2, 100))
-		_, err := bv.Get(bg(), "/big.bin", time.Time{}, dest, nil)
+		// Asked to replace it (get --force), and the download fails.
+		_, err := bv.GetReplace(bg(), "/big.bin", time.Time{}, dest, nil)
 		wantErr(t, err, workspace.ErrBadBlock)
 		if got, _ := os.ReadFile(dest); !bytes.Equal(got, mine) {
 			t.Fatal("a refused download changed the existing local copy")

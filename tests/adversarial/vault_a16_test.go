@@ -130,6 +130,6 @@ func TestA16RotationOnUnshareRevocationAndExpiry(t *testing.T) {
 		ownerRotates(t, 4, users("alice", "carol"))
 		mustSync(t, w.sess["eve"])
 		_, err := w.sess["eve"].OpenVault(bg(), w.vault)
-		wantErr(t, err, client.ErrUnknownVault)
+		wantErr(t, err, client.ErrNotMember)
 	})
 }

@@ -107,7 +107,7 @@ func TestA4InjectedManifestRefused(t *testing.T) {
 	// Dave's own client no longer opens the vault; the vault he opened
 	// before is refused by the server.
 	mustSync(t, w.sess["dave"])
-	if _, err := w.sess["dave"].OpenVault(bg(), w.vault); !errors.Is(err, client.ErrUnknownVault) {
+	if _, err := w.sess["dave"].OpenVault(bg(), w.vault); !errors.Is(err, client.ErrNotMember) {
 		t.Errorf("a removed member opened the vault: %v", err)
 	}
 	if _, err := dv.Put(bg(), "/from-dave.txt", strings.NewReader("dave"), nil); err == nil {

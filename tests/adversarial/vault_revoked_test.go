@@ -72,7 +72,7 @@ func TestRevokedReaderDecryptsNothingNew(t *testing.T) {
 
 	// Bob's own client no longer shows the vault; the server refuses him.
 	mustSync(t, w.sess["bob"])
-	if _, err := w.sess["bob"].OpenVault(bg(), w.vault); !errors.Is(err, client.ErrUnknownVault) {
+	if _, err := w.sess["bob"].OpenVault(bg(), w.vault); !errors.Is(err, client.ErrNotMember) {
 		t.Fatalf("Bob opening the vault after his removal: %v", err)
 	}
 	raw := w.s.Dial(t, w.dev["bob"].Signer())
