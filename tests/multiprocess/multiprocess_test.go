@@ -247,7 +247,7 @@ func readVault(t *testing.T, d device, vaultID string) map[string]file {
 			return nil
 		}
 		dest := filepath.Join(dir, "got")
-		if _, err := v.Get(bg(), p, time.Time{}, dest, nil); err != nil {
+		if _, err := v.GetReplace(bg(), p, time.Time{}, dest, nil); err != nil {
 			return fmt.Errorf("get %s: %w", p, err)
 		}
 		content, err := os.ReadFile(dest)
