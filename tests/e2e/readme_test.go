@@ -98,10 +98,9 @@ func sameTime(block string) bool {
 
 // block is one README block running in bash.
 type block struct {
-	cmd   *exec.Cmd
-	out   *harness.SyncBuffer
-	stdin io.WriteCloser
-	done  chan error
+	cmd  *exec.Cmd
+	out  *harness.SyncBuffer
+	done chan error
 }
 
 // runBlock starts a block in bash, with the variables and the working
