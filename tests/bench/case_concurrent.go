@@ -177,7 +177,7 @@ func (e *env) runLoad(ctx context.Context, name string, b loadBackend) (*loadRes
 		if err != nil {
 			return nil, err
 		}
-		if workers[i].w, err = s.OpenVault(ctx, info.ID); err != nil {
+		if workers[i].w, _, err = s.PrepareVault(ctx, info.ID); err != nil {
 			return nil, err
 		}
 	}

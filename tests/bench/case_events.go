@@ -56,7 +56,7 @@ func caseEvents(ctx context.Context, e *env) ([]Row, error) {
 	if err := org.share(ctx, vid, users); err != nil {
 		return nil, err
 	}
-	a, err := org.admin.OpenVault(ctx, vid) // device A
+	a, _, err := org.admin.PrepareVault(ctx, vid) // device A
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func caseEvents(ctx context.Context, e *env) ([]Row, error) {
 		if err := s.Sync(ctx); err != nil {
 			return err
 		}
-		b, err := s.OpenVault(ctx, vid)
+		b, _, err := s.PrepareVault(ctx, vid)
 		if err != nil {
 			return err
 		}

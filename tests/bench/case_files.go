@@ -90,7 +90,7 @@ func (e *env) putPhase(ctx context.Context) (*files, error) {
 	quiesce()
 
 	// The put: the client library, as `coffre put` runs it.
-	w, err := f.org.admin.OpenVault(ctx, f.vaultID)
+	w, _, err := f.org.admin.PrepareVault(ctx, f.vaultID)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func caseGet(ctx context.Context, e *env) ([]Row, error) {
 		return nil, err
 	}
 	defer s.Close()
-	w, err := s.OpenVault(ctx, f.vaultID)
+	w, _, err := s.PrepareVault(ctx, f.vaultID)
 	if err != nil {
 		return nil, err
 	}

@@ -139,7 +139,7 @@ func opener(u *client.Unlocked, vaultID string) syncer.Opener {
 			s.Close()
 			return nil, nil, err
 		}
-		v, err := s.OpenVault(ctx, vaultID)
+		v, _, err := s.PrepareVault(ctx, vaultID)
 		if err != nil {
 			s.Close()
 			return nil, nil, err
@@ -191,7 +191,7 @@ func caseList(ctx context.Context, e *env) ([]Row, error) {
 			if err := s.Sync(ctx); err != nil {
 				return err
 			}
-			w, err := s.OpenVault(ctx, f.vaultID)
+			w, _, err := s.PrepareVault(ctx, f.vaultID)
 			if err != nil {
 				return err
 			}
