@@ -6,7 +6,7 @@ import (
 	"github.com/coffre/coffre/client"
 )
 
-// routes registers the JSON API (docs/SPEC.md §13 lists it).
+// routes registers the JSON API (docs/SPEC.md §14 lists it).
 func (a *App) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/identity", a.identity)
 }

@@ -1,4 +1,4 @@
-// Package app is coffre's long-running client process (SPEC.md §13): it
+// Package app is coffre's long-running client process (SPEC.md §14): it
 // unlocks the device once, keeps one verified session while unlocked, runs
 // the syncs, locks itself after a while without the person, and answers two
 // local endpoints with the same JSON API: a Unix socket (mode 0600, in the
