@@ -91,5 +91,9 @@ func runVaultList(ctx context.Context, g *globalOptions, opts vaultListOptions, 
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, shown(v.Name), v.Role, strings.Join(ms, ", "), v.KeyIndex, state)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	emergencyLines(con, s.Emergencies(), true)
+	return nil
 }
