@@ -16,7 +16,7 @@ import (
 // Policy durations (SPEC.md §16.3). The CLI's default is
 // DefaultEmergencyDuration.
 const (
-	MinEmergencyDuration     = time.Minute
+	MinEmergencyDuration     = time.Second
 	MaxEmergencyDuration     = 7 * 24 * time.Hour
 	DefaultEmergencyDuration = 4 * time.Hour
 	// MaxReasonBytes bounds a signed reason, which every member fetches.

@@ -28,7 +28,7 @@ func newVaultEmergencyPolicyCommand(g *globalOptions) *cobra.Command {
 		Short: "Say who may open a vault in an emergency, for how long (owners)",
 		Long: `Set the emergency policy of VAULT (SPEC.md §16). The people it names may
 open the vault as readers with 'coffre vault emergency VAULT_ID --reason ...',
-for --duration from that moment (4h by default, 1m to 168h), without being
+for --duration from that moment (4h by default, 1s to 168h), without being
 members. Name them with any of:
 
   --invokers a@x,b@x     users (email or id)
