@@ -237,8 +237,8 @@ func (o *Organisation) checkEmergency(c *Certificate, author *User, at time.Time
 			return err
 		}
 		switch {
-		case !o.RoleOf(v, author.ID, at).CanWrite():
-			return o.broke(p, "only a member who may write releases the key of vault %q", v.ID)
+		case o.RoleOf(v, author.ID, at) == RoleNone || !v.holders[author.ID]:
+			return o.broke(p, "only a member holding the newest key releases the key of vault %q", v.ID)
 		case !v.Keyless(s.Key.UserID) || o.RoleOf(v, s.Key.UserID, at) == RoleNone:
 			return o.broke(p, "user %q has no running grant that waits for a key", s.Key.UserID)
 		case s.KeyIndex != v.KeyIndex() || len(s.Key.Sealed) == 0:
@@ -306,7 +306,7 @@ func (o *Organisation) foldEmergency(c *Certificate, author *User) {
 		v := o.vaults[s.VaultID]
 		v.holders[s.Key.UserID] = true
 		v.history = append(v.history, roleEvent{position: c.Position, time: c.Time, grant: v.grants[s.Key.UserID],
-			key: &GrantKey{Index: s.KeyIndex, Sealed: s.Key.Sealed}})
+			key: &GrantKey{Index: s.KeyIndex, Sealed: s.Key.Sealed}, released: true})
 		for i := range v.emergencies {
 			if e := &v.emergencies[i]; e.UserID == s.Key.UserID && e.Running(c.Time) {
 				e.Released, e.ReleasedBy, e.ReleasedAt = true, author.ID, c.Time

@@ -152,6 +152,10 @@ type roleEvent struct {
 	time     time.Time // the certificate's
 	grant    Grant
 	key      *GrantKey
+	// released: the key came in a release (SPEC.md §16.3), which is no
+	// anchor: a member who may not write can release, and a release may
+	// come while a rotation is pending, when no checkpoint can follow.
+	released bool
 }
 
 // GrantKey is the vault key sealed to a user in the grant that made them
@@ -208,7 +212,7 @@ func (v *Vault) KeyIndex() uint32 { return uint32(len(v.Keys)) }
 func (v *Vault) AnchorPosition() uint64 {
 	p := v.Keys[len(v.Keys)-1].Position
 	for _, e := range v.history {
-		if e.key != nil && e.position > p {
+		if e.key != nil && !e.released && e.position > p {
 			p = e.position
 		}
 	}

@@ -14,7 +14,7 @@ import (
 
 // Emergency access and orphan vaults (SPEC.md §16). The key reaches an
 // invoker, or an admin who took over a vault, only when the client of a
-// member who may write releases it after verifying the certificate in its
+// member of the vault releases it after verifying the certificate in its
 // own log: PrepareVault does it as upkeep (releaseKeys).
 
 var (
@@ -32,9 +32,8 @@ var (
 	// never extended, a new one starts after the old one ended.
 	ErrAlreadyMember = errors.New("you already have access to this vault (an emergency is never extended)")
 	// ErrKeyNotReleased is returned when opening a vault whose grant came
-	// without a key (an emergency, a takeover) before a member who may
-	// write released it: their client does when it next works in the
-	// vault.
+	// without a key (an emergency, a takeover) before a member of the
+	// vault released it: their client does when it next works in it.
 	ErrKeyNotReleased = errors.New("the vault key has not been released to you yet")
 	// ErrOwnerActive is returned for a takeover of a vault that still has
 	// an active owner.
@@ -175,7 +174,7 @@ func (s *Session) InvocableVaults() []InvocableVault {
 // InvokeEmergency invokes a vault's emergency policy with a reason: this
 // user reads the vault until now + the policy's duration (after the
 // approver's approval, if the policy names one). The key is released by
-// the next member who may write and works in the vault.
+// the next member of the vault and works in the vault.
 func (s *Session) InvokeEmergency(ctx context.Context, vaultID, reason string) (EmergencyInfo, error) {
 	if strings.TrimSpace(reason) == "" {
 		return EmergencyInfo{}, ErrNoReason
@@ -236,7 +235,7 @@ func (s *Session) ApproveEmergency(ctx context.Context, vaultID, invokerRef stri
 
 // TakeOwnership makes this user, an admin, an owner of a vault whose
 // owners are all gone, with a reason every member sees. It gives
-// authority, not the key: a remaining member who may write releases the
+// authority, not the key: a remaining member of the vault releases the
 // key when they next work in the vault (SPEC.md §16.4).
 func (s *Session) TakeOwnership(ctx context.Context, vaultID, reason string) error {
 	if strings.TrimSpace(reason) == "" {
@@ -261,20 +260,20 @@ func (s *Session) TakeOwnership(ctx context.Context, vaultID, reason string) err
 }
 
 // releaseKeys seals the vault's newest key to each member whose grant came
-// without one (an emergency, a takeover), when this user may write and no
-// rotation is pending (the checkpoint that follows needs both). The
-// certificate rules admit a release only for a grant the verified log
-// made: this client releases to nobody the log does not name.
+// without one (an emergency, a takeover), when this user is an active
+// member holding that key. The certificate rules admit a release only for
+// a grant the verified log made: this client releases to nobody the log
+// does not name.
 func (s *Session) releaseKeys(ctx context.Context, vaultID string) ([]string, error) {
 	var to []string
 	v, _ := s.org.Vault(vaultID)
-	if !s.mayCheckpoint(v) || !hasKeyless(s.org, v) {
+	if !s.mayRelease(v) || !hasKeyless(s.org, v) {
 		return nil, nil
 	}
 	err := s.publish(ctx, "", func() ([]certificate.Statement, error) {
 		v, _ := s.org.Vault(vaultID)
 		to = nil
-		if !s.mayCheckpoint(v) || !hasKeyless(s.org, v) {
+		if !s.mayRelease(v) || !hasKeyless(s.org, v) {
 			return nil, errNothingToRelease
 		}
 		keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey)
@@ -283,7 +282,7 @@ func (s *Session) releaseKeys(ctx context.Context, vaultID string) ([]string, er
 		}
 		index, key := keys.Newest()
 		if index != v.KeyIndex() {
-			return nil, fmt.Errorf("%w: key %d", workspace.ErrNoKey, v.KeyIndex())
+			return nil, errNothingToRelease // the rules admit only a holder of the newest key
 		}
 		var stmts []certificate.Statement
 		now := time.Now()
@@ -310,6 +309,12 @@ func (s *Session) releaseKeys(ctx context.Context, vaultID string) ([]string, er
 
 // errNothingToRelease: another member released the key first.
 var errNothingToRelease = errors.New("nothing to release")
+
+// mayRelease: an active member of a vault not archived, not waiting for a
+// key themselves (the rules then check they hold the newest one).
+func (s *Session) mayRelease(v *certificate.Vault) bool {
+	return !v.Archived && s.org.RoleOf(v, s.keys.UserID, time.Now()) != certificate.RoleNone && !v.Keyless(s.keys.UserID)
+}
 
 func hasKeyless(org *certificate.Organisation, v *certificate.Vault) bool {
 	now := time.Now()

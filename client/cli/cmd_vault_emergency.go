@@ -35,7 +35,7 @@ The reason is required. It is signed with your device key, kept forever in
 the organisation log, and shown to every owner and manager of the vault
 ('coffre audit', 'coffre vault list'). If the policy names an approver, your
 access starts when they run 'coffre vault emergency-approve'. The vault key
-reaches you when a member who may write next works in the vault (their
+reaches you when a member of the vault next works in the vault (their
 sync does it): nobody holds it for you in advance, not even the server.
 Access ends by itself at the end printed here and can't be extended; the
 key is then rotated.`,

@@ -36,7 +36,7 @@ members. Name them with any of:
   --on-call VAULT        every member of another vault (an on-call roster)
 
 With --approver, an invocation waits for that person's approval. Nobody holds
-the vault key in advance: a member who may write releases it after checking
+the vault key in advance: a member of the vault releases it after checking
 the signed invocation. Every invocation, with its reason, is shown to the
 owners and managers. A new policy replaces the old one; --remove removes it.
 Only owners set it.`,

@@ -22,7 +22,7 @@ func newVaultTakeOwnershipCommand(g *globalOptions) *cobra.Command {
 An admin can take ownership (SPEC.md §16.4); it is refused while any owner is
 active. The takeover is signed, kept in the organisation log with its reason
 and shown to every member. It gives authority, not the key: a remaining
-member who may write releases the key to you when they next work in the
+member of the vault releases the key to you when they next work in the
 vault; if none remains, the content stays unreadable to you (coffre keeps no
 copy of any key).`,
 		Args: cobra.ExactArgs(1),

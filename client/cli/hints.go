@@ -29,7 +29,7 @@ var hints = []struct {
 	{client.ErrServerMisbehaved, " (kept as proof: run coffre audit --verify and tell your administrator)"},
 	{workspace.ErrNotEmpty, " (coffre rm -r removes it with everything in it)"},
 	{transfer.ErrNoVaultFolder, " (coffre mkdir -p makes it)"},
-	{client.ErrKeyNotReleased, " (a member who may write releases it when they next work in the vault: ask one to run 'coffre ls' on it)"},
+	{client.ErrKeyNotReleased, " (a member of the vault releases it when they next work in the vault: ask one to run 'coffre ls' on it)"},
 }
 
 // message is err's message as the person reads it, with its hints.
