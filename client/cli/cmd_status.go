@@ -33,8 +33,11 @@ type statusJSON struct {
 	ThisConnection   *connJSON       `json:"this_connection,omitempty"`
 	OrganisationLink string          `json:"organisation_link"`
 	Synced           []syncer.Status `json:"synced_folders"`
-	BlockCacheBytes  int64           `json:"block_cache_bytes"`
-	CheckedAt        time.Time       `json:"checked_at"`
+	// Emergencies: running emergency accesses and takeovers this user
+	// sees (SPEC.md §16.3).
+	Emergencies     []client.EmergencyInfo `json:"emergencies,omitempty"`
+	BlockCacheBytes int64                  `json:"block_cache_bytes"`
+	CheckedAt       time.Time              `json:"checked_at"`
 }
 
 type connJSON struct {
@@ -99,6 +102,11 @@ func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, con *c
 	}
 	st.Offline = g.offline
 	st.BlockCacheBytes = s.BlockCacheLimit()
+	for _, e := range s.Emergencies() {
+		if e.Running || e.Kind == "takeover" {
+			st.Emergencies = append(st.Emergencies, e)
+		}
+	}
 	st.Synced = syncservice.Statuses(g.home, s.SyncKey())
 	for i := range st.Synced {
 		st.Synced[i].LastError = hinted(st.Synced[i].LastError)
@@ -148,6 +156,7 @@ func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, con *c
 			fmt.Fprintln(out, "  local only "+shown(name))
 		}
 	}
+	emergencyLines(con, st.Emergencies, true)
 	return nil
 }
 
