@@ -1,6 +1,7 @@
 package adversarial
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,77 @@ func TestA46NoSilentInvocation(t *testing.T) {
 	mustSync(t, w.sess["bob"])
 	if es := w.sess["bob"].Emergencies(); len(es) != 0 {
 		t.Fatalf("bob, a contributor, is listed emergencies: %+v", es)
+	}
+}
+
+// TestA46OwnersArePushedTheInvocation: the server pushes an
+// EmergencyAppended event to the Watch streams of the vault's owners and
+// managers, not to its other members (SPEC.md §16.3, §6.4). A hint only:
+// what the owners are shown is the certificate their client verified.
+func TestA46OwnersArePushedTheInvocation(t *testing.T) {
+	t.Parallel()
+	w := emergencyWorld(t, time.Hour, "")
+	watch := func(name string) <-chan *coffrev1.WatchResponse {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		st, err := w.s.Dial(t, w.dev[name].Signer()).Watch(ctx, &coffrev1.WatchRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Recv(); err != nil { // the current head, first
+			t.Fatal(err)
+		}
+		ch := make(chan *coffrev1.WatchResponse, 16)
+		go func() {
+			for {
+				ev, err := st.Recv()
+				if err != nil {
+					close(ch)
+					return
+				}
+				ch <- ev
+			}
+		}()
+		return ch
+	}
+	alice, bob := watch("alice"), watch("bob")
+	e, err := w.sess["carol"].InvokeEmergency(bg(), w.vault, "stroke, thrombolysis decision")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Alice hears of it; Bob, a contributor, hears the log grew only.
+	wait := func(ch <-chan *coffrev1.WatchResponse, until func(*coffrev1.WatchResponse) bool) []*coffrev1.WatchResponse {
+		var got []*coffrev1.WatchResponse
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					return got
+				}
+				got = append(got, ev)
+				if until(ev) {
+					return got
+				}
+			case <-timeout:
+				return got
+			}
+		}
+	}
+	got := wait(alice, func(ev *coffrev1.WatchResponse) bool { return ev.GetEmergencyAppended() != nil })
+	if ev := got[len(got)-1].GetEmergencyAppended(); ev == nil || ev.GetVaultId() != w.vault || ev.GetPosition() != e.Position {
+		t.Fatalf("alice's events: %v", got)
+	}
+	// Bob's stream: the invocation's LogAppended, then a VaultAppended
+	// that comes after any event of the invocation would have.
+	put(t, w.open(t, "alice"), "/after.txt", []byte("x"))
+	got = wait(bob, func(ev *coffrev1.WatchResponse) bool { return ev.GetVaultAppended() != nil })
+	if len(got) == 0 || got[len(got)-1].GetVaultAppended() == nil {
+		t.Fatalf("bob's stream did not reach the vault event: %v", got)
+	}
+	for _, ev := range got {
+		if ev.GetEmergencyAppended() != nil {
+			t.Fatal("a contributor was pushed the emergency")
+		}
 	}
 }
