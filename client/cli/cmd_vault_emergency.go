@@ -33,7 +33,8 @@ a member:
 
 The reason is required. It is signed with your device key, kept forever in
 the organisation log, and shown to every owner and manager of the vault
-('coffre audit', 'coffre vault list'). If the policy names an approver, your
+('coffre audit', 'coffre vault list'). It is not encrypted: the server sees
+it too, so say why without naming the patient. If the policy names an approver, your
 access starts when they run 'coffre vault emergency-approve'. The vault key
 reaches you when a member of the vault next works in the vault (their
 sync does it): nobody holds it for you in advance, not even the server.
