@@ -121,6 +121,9 @@ func (s *Session) Emergencies() []EmergencyInfo {
 	var out []EmergencyInfo
 	now, me := time.Now(), s.keys.UserID
 	for _, v := range s.org.Vaults() {
+		if len(v.Emergencies()) == 0 && len(v.Takeovers()) == 0 {
+			continue // no key to open for a vault with nothing to show
+		}
 		role := s.org.RoleOf(v, me, now)
 		name := s.vaultName(v)
 		for _, e := range v.Emergencies() {
