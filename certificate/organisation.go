@@ -299,7 +299,8 @@ func (o *Organisation) check(c *Certificate, now time.Time) error {
 		case !s.Profile.valid():
 			return o.broke(p, "unknown profile %d", int(s.Profile))
 		}
-	case VaultCreated, VaultRoleSet, VaultKeyRotated, VaultRenamed, VaultArchived:
+	case VaultCreated, VaultRoleSet, VaultKeyRotated, VaultRenamed, VaultArchived,
+		EmergencyPolicy, EmergencyInvoked, EmergencyApproved, VaultKeyReleased, VaultOwnershipTaken:
 		if err := o.checkVault(c, author, c.Time); err != nil || now.IsZero() {
 			return err
 		}

@@ -134,6 +134,9 @@ type Grant struct {
 	Role     Role
 	Until    time.Time
 	Position uint64
+	// Keyless: the grant came without a key (an emergency invocation, an
+	// ownership takeover); a member releases it (SPEC.md §16.3).
+	Keyless bool
 }
 
 // Active reports whether the grant is in force at t.
@@ -149,6 +152,10 @@ type roleEvent struct {
 	time     time.Time // the certificate's
 	grant    Grant
 	key      *GrantKey
+	// released: the key came in a release (SPEC.md §16.3), which is no
+	// anchor: a member who may not write can release, and a release may
+	// come while a rotation is pending, when no checkpoint can follow.
+	released bool
 }
 
 // GrantKey is the vault key sealed to a user in the grant that made them
@@ -185,6 +192,11 @@ type Vault struct {
 	// holders are the users who were given the newest key: if one of them
 	// is no longer an active member, the vault needs a rotation.
 	holders map[string]bool
+
+	// Policy is the vault's emergency policy, nil if none (SPEC.md §16).
+	Policy      *EmergencyPolicy
+	emergencies []Emergency
+	takeovers   []Takeover
 }
 
 // KeyIndex returns the newest key index.
@@ -200,7 +212,7 @@ func (v *Vault) KeyIndex() uint32 { return uint32(len(v.Keys)) }
 func (v *Vault) AnchorPosition() uint64 {
 	p := v.Keys[len(v.Keys)-1].Position
 	for _, e := range v.history {
-		if e.key != nil && e.position > p {
+		if e.key != nil && !e.released && e.position > p {
 			p = e.position
 		}
 	}
@@ -355,7 +367,8 @@ func (o *Organisation) checkVault(c *Certificate, author *User, at time.Time) er
 		case CheckGrantEnd(s.Role, s.Until) != nil:
 			return o.broke(p, "%v", ErrManagerUntil)
 		}
-		newMember := current == RoleNone && s.Role != RoleNone
+		// A member whose grant came without a key is given it like a new one.
+		newMember := (current == RoleNone || v.Keyless(s.UserID)) && s.Role != RoleNone
 		if newMember {
 			if s.Key == nil || s.Key.UserID != s.UserID || len(s.Key.Sealed) == 0 || s.KeyIndex != v.KeyIndex() {
 				return o.broke(p, "a new member must get the newest key, sealed to them")
@@ -397,6 +410,8 @@ func (o *Organisation) checkVault(c *Certificate, author *User, at time.Time) er
 		if o.RoleOf(v, author.ID, at) != RoleOwner {
 			return o.broke(p, "only an owner may archive vault %q", v.ID)
 		}
+	default:
+		return o.checkEmergency(c, author, at)
 	}
 	return nil
 }
@@ -493,6 +508,8 @@ func (o *Organisation) foldVault(c *Certificate, author *User) {
 		v.EncryptedName, v.NameKeyIndex = s.EncryptedName, s.KeyIndex
 	case VaultArchived:
 		o.vaults[s.VaultID].Archived = s.Archived
+	default:
+		o.foldEmergency(c, author)
 	}
 }
 
@@ -504,6 +521,8 @@ func (v *Vault) clone() *Vault {
 	for k, g := range v.grants {
 		c.grants[k] = g
 	}
+	c.emergencies = append([]Emergency(nil), v.emergencies...)
+	c.takeovers = append([]Takeover(nil), v.takeovers...)
 	c.holders = make(map[string]bool, len(v.holders))
 	for k := range v.holders {
 		c.holders[k] = true
@@ -552,7 +571,7 @@ func vaultStatementFromWire(b *coffrev1.Certificate) (Statement, bool) {
 	case *coffrev1.Certificate_VaultArchived:
 		return VaultArchived{VaultID: s.VaultArchived.GetVaultId(), Archived: s.VaultArchived.GetArchived()}, true
 	}
-	return nil, false
+	return emergencyFromWire(b)
 }
 
 func vaultStatementToWire(s Statement, b *coffrev1.Certificate) bool {
@@ -579,7 +598,7 @@ func vaultStatementToWire(s Statement, b *coffrev1.Certificate) bool {
 		b.Statement = &coffrev1.Certificate_VaultArchived{VaultArchived: &coffrev1.VaultArchivedStatement{
 			VaultId: s.VaultID, Archived: s.Archived}}
 	default:
-		return false
+		return emergencyToWire(s, b)
 	}
 	return true
 }

@@ -99,6 +99,9 @@ func (s *Session) describe(org *certificate.Organisation, c *certificate.Certifi
 			return "archived " + vault(st.VaultID)
 		}
 		return "restored " + vault(st.VaultID)
+	case certificate.EmergencyPolicy, certificate.EmergencyInvoked, certificate.EmergencyApproved,
+		certificate.VaultKeyReleased, certificate.VaultOwnershipTaken:
+		return describeEmergency(org, st, c, who, vault)
 	}
 	return fmt.Sprintf("%T", c.Statement)
 }

@@ -97,6 +97,10 @@ type Event struct {
 	// VaultID is set when a vault's log grew; empty when the
 	// organisation log grew.
 	VaultID string
+	// Emergency: an emergency access to VaultID was invoked or approved,
+	// or the vault taken over (SPEC.md §16.3); sent to its owners and
+	// managers. A hint: Session.Emergencies, after a Sync, says what.
+	Emergency bool
 }
 
 // Watch streams the server's events until ctx ends or the connection
@@ -137,6 +141,8 @@ func (u *Unlocked) Watch(ctx context.Context, fn func(Event)) error {
 			fn(Event{VaultID: e.VaultAppended.GetVaultId()})
 		case *coffrev1.WatchResponse_LogAppended:
 			fn(Event{})
+		case *coffrev1.WatchResponse_EmergencyAppended:
+			fn(Event{VaultID: e.EmergencyAppended.GetVaultId(), Emergency: true})
 		}
 	}
 }

@@ -25,6 +25,9 @@ type Upkeep struct {
 	// Checkpointed: the vault log lacked the checkpoint after the vault's
 	// anchor, and this user wrote it (SPEC.md §11.5).
 	Checkpointed bool
+	// Released: the user ids this user released the vault key to, whose
+	// grant came without one (an emergency, a takeover: SPEC.md §16).
+	Released []string
 }
 
 // PrepareVault does the writes a vault may be waiting for, which
@@ -49,11 +52,17 @@ func (s *Session) PrepareVault(ctx context.Context, ref string) (*workspace.Vaul
 	if err != nil {
 		return nil, done, err
 	}
+	if info.AwaitingKey {
+		return nil, done, ErrKeyNotReleased
+	}
 	if info.NeedsRotation && info.Role.CanManage() && !v.Archived {
 		if err := s.rotate(ctx, v.ID); err != nil {
 			return nil, done, fmt.Errorf("rotating the key of vault %s: %w", info.Name, err)
 		}
 		done.Rotated = true
+	}
+	if done.Released, err = s.releaseKeys(ctx, v.ID); err != nil {
+		return nil, done, fmt.Errorf("releasing the key of vault %s: %w", info.Name, err)
 	}
 	var opened *workspace.Vault
 	err = s.whileOrganisationBehind(ctx, func() error {
@@ -208,7 +217,7 @@ func (s *Session) ShareVault(ctx context.Context, ref, userRef string, role cert
 		target = u
 		grant := certificate.VaultRoleSet{VaultID: v.ID, UserID: u.ID, Role: role, Until: until}
 		var stmts []certificate.Statement
-		if s.org.RoleOf(v, u.ID, now) == certificate.RoleNone {
+		if s.org.RoleOf(v, u.ID, now) == certificate.RoleNone || v.Keyless(u.ID) {
 			index, key := v.KeyIndex(), crypto.SecretKey{}
 			if s.org.NeedsRotation(v, now) {
 				st, k, err := s.rotation(s.org, v, now)

@@ -29,6 +29,10 @@ type VaultInfo struct {
 	Members       []Member
 	Archived      bool
 	NeedsRotation bool
+	// AwaitingKey: this user's grant came without a key (an emergency, a
+	// takeover) and no member released it yet (SPEC.md §16); Name is the
+	// vault's id meanwhile.
+	AwaitingKey bool
 }
 
 // Member is one member of a vault.
@@ -58,15 +62,17 @@ func (s *Session) Vaults() ([]VaultInfo, error) {
 }
 
 func (s *Session) vaultInfo(v *certificate.Vault, now time.Time) (VaultInfo, error) {
-	keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey)
-	if err != nil {
-		return VaultInfo{}, fmt.Errorf("vault %s: %w", v.ID, err)
+	name, awaiting := v.ID, v.Keyless(s.keys.UserID)
+	if !awaiting {
+		keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey)
+		if err != nil {
+			return VaultInfo{}, fmt.Errorf("vault %s: %w", v.ID, err)
+		}
+		if name, err = workspace.DecryptName(s.org.ID, v, keys); err != nil {
+			return VaultInfo{}, fmt.Errorf("vault %s: its name does not decrypt", v.ID)
+		}
 	}
-	name, err := workspace.DecryptName(s.org.ID, v, keys)
-	if err != nil {
-		return VaultInfo{}, fmt.Errorf("vault %s: its name does not decrypt", v.ID)
-	}
-	info := VaultInfo{ID: v.ID, Name: name, Role: s.org.RoleOf(v, s.keys.UserID, now), KeyIndex: v.KeyIndex(),
+	info := VaultInfo{ID: v.ID, Name: name, AwaitingKey: awaiting, Role: s.org.RoleOf(v, s.keys.UserID, now), KeyIndex: v.KeyIndex(),
 		Archived: v.Archived, NeedsRotation: s.org.NeedsRotation(v, now)}
 	for _, g := range v.Grants() {
 		if s.org.RoleOf(v, g.UserID, now) == certificate.RoleNone {

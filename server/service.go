@@ -197,6 +197,7 @@ func (s *Server) AppendCertificates(ctx context.Context, req *coffrev1.AppendCer
 		s.bus.Publish(c.orgID, invitationEvent(id, store.InvitationSpent))
 	}
 	s.publishHead(c.orgID, head.Position)
+	s.publishEmergencies(c.orgID, entries)
 	return &coffrev1.AppendCertificatesResponse{HeadPosition: head.Position}, nil
 }
 
@@ -493,6 +494,10 @@ func (s *Server) Watch(_ *coffrev1.WatchRequest, stream coffrev1.CoffreService_W
 				if !ok || c.org.RoleOf(v, c.user.ID, s.cfg.Now()) == certificate.RoleNone {
 					continue
 				}
+			case store.EmergencyAppended:
+				if !s.hearsEmergency(c, ev) {
+					continue
+				}
 			}
 			w := eventToWire(ev)
 			if w == nil {
@@ -549,6 +554,9 @@ func eventToWire(ev store.Event) *coffrev1.WatchResponse {
 	case store.InvitationChanged:
 		return &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_InvitationChanged{
 			InvitationChanged: &coffrev1.InvitationChanged{InvitationId: ev.Invitation, State: string(ev.State)}}}
+	case store.EmergencyAppended:
+		return &coffrev1.WatchResponse{Event: &coffrev1.WatchResponse_EmergencyAppended{
+			EmergencyAppended: &coffrev1.EmergencyAppended{VaultId: ev.Vault, Position: ev.Position}}}
 	}
 	return nil
 }

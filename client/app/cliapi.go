@@ -219,6 +219,8 @@ type VaultsAnswer struct {
 	Vaults []client.VaultInfo `json:"vaults"`
 	// Offline: from what this device verified last.
 	Offline bool `json:"offline"`
+	// Emergencies this user sees (SPEC.md §16).
+	Emergencies []client.EmergencyInfo `json:"emergencies,omitempty"`
 }
 
 func (a *App) cliVaults(w http.ResponseWriter, r *http.Request) {
@@ -227,6 +229,7 @@ func (a *App) cliVaults(w http.ResponseWriter, r *http.Request) {
 		out.Offline = a.sessOffline
 		var err error
 		out.Vaults, err = s.Vaults()
+		out.Emergencies = s.Emergencies()
 		return err
 	})
 	if err != nil {
@@ -251,6 +254,9 @@ type StatusAnswer struct {
 	Offline                        bool
 	BlockCacheBytes                int64
 	Synced                         []syncer.Status
+	// Emergencies are the running emergency accesses and takeovers this
+	// user sees (SPEC.md §16).
+	Emergencies []client.EmergencyInfo
 }
 
 func (a *App) cliStatus(w http.ResponseWriter, r *http.Request) {
@@ -286,6 +292,11 @@ func StatusOf(ctx context.Context, s *client.Session, home string) (StatusAnswer
 	}
 	st.BlockCacheBytes = s.BlockCacheLimit()
 	st.Synced = syncservice.Statuses(home, s.SyncKey())
+	for _, e := range s.Emergencies() {
+		if e.Running || e.Kind == "takeover" {
+			st.Emergencies = append(st.Emergencies, e)
+		}
+	}
 	return st, nil
 }
 

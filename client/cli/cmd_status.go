@@ -32,8 +32,11 @@ type statusJSON struct {
 	ThisConnection   *connJSON       `json:"this_connection,omitempty"`
 	OrganisationLink string          `json:"organisation_link"`
 	Synced           []syncer.Status `json:"synced_folders"`
-	BlockCacheBytes  int64           `json:"block_cache_bytes"`
-	CheckedAt        time.Time       `json:"checked_at"`
+	// Emergencies: running emergency accesses and takeovers this user
+	// sees (SPEC.md §16.3).
+	Emergencies     []client.EmergencyInfo `json:"emergencies,omitempty"`
+	BlockCacheBytes int64                  `json:"block_cache_bytes"`
+	CheckedAt       time.Time              `json:"checked_at"`
 }
 
 type connJSON struct {
@@ -81,6 +84,7 @@ func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, con *c
 		LogPosition: ans.LogPosition, LogHead: ans.LogHead, ServerReachable: ans.ServerReachable,
 		OrganisationLink: id.OrganisationLink, CheckedAt: time.Now(),
 		Offline: g.offline, BlockCacheBytes: ans.BlockCacheBytes, Synced: ans.Synced,
+		Emergencies: ans.Emergencies,
 	}
 	if ans.ServerReachable {
 		if !ans.LastConnection.Time.IsZero() {
@@ -136,6 +140,7 @@ func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, con *c
 			fmt.Fprintln(out, "  local only "+shown(name))
 		}
 	}
+	emergencyLines(con, st.Emergencies, true)
 	return nil
 }
 

@@ -12,6 +12,8 @@ owner or manager; nobody changes their own role. Removing a member rotates
 the vault key: they can decrypt nothing written afterwards.`,
 	}
 	cmd.AddCommand(newVaultCreateCommand(g), newVaultListCommand(g), newVaultShareCommand(g),
-		newVaultUnshareCommand(g), newVaultRotateCommand(g), newVaultRenameCommand(g), newVaultArchiveCommand(g))
+		newVaultUnshareCommand(g), newVaultRotateCommand(g), newVaultRenameCommand(g), newVaultArchiveCommand(g),
+		newVaultEmergencyCommand(g), newVaultEmergencyPolicyCommand(g), newVaultEmergencyApproveCommand(g),
+		newVaultTakeOwnershipCommand(g))
 	return cmd
 }

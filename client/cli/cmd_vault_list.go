@@ -31,7 +31,7 @@ func newVaultListCommand(g *globalOptions) *cobra.Command {
 }
 
 func runVaultList(ctx context.Context, g *globalOptions, opts vaultListOptions, con *console) error {
-	vaults, err := g.vaults(ctx, con)
+	vaults, emergencies, err := g.vaults(ctx, con)
 	if err != nil {
 		return err
 	}
@@ -88,22 +88,31 @@ func runVaultList(ctx context.Context, g *globalOptions, opts vaultListOptions, 
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, shown(v.Name), v.Role, strings.Join(ms, ", "), v.KeyIndex, state)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	emergencyLines(con, emergencies, true)
+	return nil
 }
 
-// vaults lists the user's vaults, through the app when it runs unlocked.
-func (g *globalOptions) vaults(ctx context.Context, con *console) ([]client.VaultInfo, error) {
+// vaults lists the user's vaults and the emergencies they see, through the
+// app when it runs unlocked.
+func (g *globalOptions) vaults(ctx context.Context, con *console) ([]client.VaultInfo, []client.EmergencyInfo, error) {
 	if c := g.viaApp(ctx); c != nil {
 		ans, err := c.Vaults(ctx)
 		if err == nil && ans.Offline {
 			g.appOffline(con)
 		}
-		return ans.Vaults, err
+		return ans.Vaults, ans.Emergencies, err
 	}
 	s, err := g.unlock(ctx, con, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer s.Close()
-	return s.Vaults()
+	vaults, err := s.Vaults()
+	if err != nil {
+		return nil, nil, err
+	}
+	return vaults, s.Emergencies(), nil
 }

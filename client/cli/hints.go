@@ -31,6 +31,7 @@ var hints = []struct {
 	{workspace.ErrNotEmpty, " (coffre rm -r removes it with everything in it)"},
 	{transfer.ErrNoVaultFolder, " (coffre mkdir -p makes it)"},
 	{app.ErrRunning, " (open its interface: coffre app open)"},
+	{client.ErrKeyNotReleased, " (a member of the vault releases it when they next work in the vault: ask one to run 'coffre ls' on it)"},
 }
 
 // message is err's message as the person reads it, with its hints.

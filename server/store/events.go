@@ -13,6 +13,9 @@ const (
 	VaultAppended EventKind = "vault"
 	// InvitationChanged: Invitation moved to State.
 	InvitationChanged EventKind = "invitation"
+	// EmergencyAppended: a certificate of emergency access to Vault (or
+	// of its takeover) landed at Position (SPEC.md §16.3).
+	EmergencyAppended EventKind = "emergency"
 )
 
 // Event is what an organisation's watchers hear of (SPEC.md §6.4). Each
@@ -21,8 +24,8 @@ const (
 // form only at its edge.
 type Event struct {
 	Kind       EventKind       `json:"kind"`
-	Position   uint64          `json:"position,omitempty"`   // LogAppended, VaultAppended
-	Vault      string          `json:"vault,omitempty"`      // VaultAppended
+	Position   uint64          `json:"position,omitempty"`   // LogAppended, VaultAppended, EmergencyAppended
+	Vault      string          `json:"vault,omitempty"`      // VaultAppended, EmergencyAppended
 	Invitation string          `json:"invitation,omitempty"` // InvitationChanged
 	State      InvitationState `json:"state,omitempty"`      // InvitationChanged
 }

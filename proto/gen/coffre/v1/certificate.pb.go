@@ -214,6 +214,11 @@ type Certificate struct {
 	//	*Certificate_VaultKeyRotated
 	//	*Certificate_VaultRenamed
 	//	*Certificate_VaultArchived
+	//	*Certificate_EmergencyPolicy
+	//	*Certificate_EmergencyInvoked
+	//	*Certificate_EmergencyApproved
+	//	*Certificate_VaultKeyReleased
+	//	*Certificate_VaultOwnershipTaken
 	Statement     isCertificate_Statement `protobuf_oneof:"statement"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -379,6 +384,51 @@ func (x *Certificate) GetVaultArchived() *VaultArchivedStatement {
 	return nil
 }
 
+func (x *Certificate) GetEmergencyPolicy() *EmergencyPolicyStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_EmergencyPolicy); ok {
+			return x.EmergencyPolicy
+		}
+	}
+	return nil
+}
+
+func (x *Certificate) GetEmergencyInvoked() *EmergencyInvokedStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_EmergencyInvoked); ok {
+			return x.EmergencyInvoked
+		}
+	}
+	return nil
+}
+
+func (x *Certificate) GetEmergencyApproved() *EmergencyApprovedStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_EmergencyApproved); ok {
+			return x.EmergencyApproved
+		}
+	}
+	return nil
+}
+
+func (x *Certificate) GetVaultKeyReleased() *VaultKeyReleasedStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_VaultKeyReleased); ok {
+			return x.VaultKeyReleased
+		}
+	}
+	return nil
+}
+
+func (x *Certificate) GetVaultOwnershipTaken() *VaultOwnershipTakenStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_VaultOwnershipTaken); ok {
+			return x.VaultOwnershipTaken
+		}
+	}
+	return nil
+}
+
 type isCertificate_Statement interface {
 	isCertificate_Statement()
 }
@@ -419,6 +469,27 @@ type Certificate_VaultArchived struct {
 	VaultArchived *VaultArchivedStatement `protobuf:"bytes,18,opt,name=vault_archived,json=vaultArchived,proto3,oneof"`
 }
 
+type Certificate_EmergencyPolicy struct {
+	// Emergency access and orphan vaults (SPEC.md §16).
+	EmergencyPolicy *EmergencyPolicyStatement `protobuf:"bytes,60,opt,name=emergency_policy,json=emergencyPolicy,proto3,oneof"`
+}
+
+type Certificate_EmergencyInvoked struct {
+	EmergencyInvoked *EmergencyInvokedStatement `protobuf:"bytes,61,opt,name=emergency_invoked,json=emergencyInvoked,proto3,oneof"`
+}
+
+type Certificate_EmergencyApproved struct {
+	EmergencyApproved *EmergencyApprovedStatement `protobuf:"bytes,62,opt,name=emergency_approved,json=emergencyApproved,proto3,oneof"`
+}
+
+type Certificate_VaultKeyReleased struct {
+	VaultKeyReleased *VaultKeyReleasedStatement `protobuf:"bytes,63,opt,name=vault_key_released,json=vaultKeyReleased,proto3,oneof"`
+}
+
+type Certificate_VaultOwnershipTaken struct {
+	VaultOwnershipTaken *VaultOwnershipTakenStatement `protobuf:"bytes,64,opt,name=vault_ownership_taken,json=vaultOwnershipTaken,proto3,oneof"`
+}
+
 func (*Certificate_User) isCertificate_Statement() {}
 
 func (*Certificate_Device) isCertificate_Statement() {}
@@ -436,6 +507,16 @@ func (*Certificate_VaultKeyRotated) isCertificate_Statement() {}
 func (*Certificate_VaultRenamed) isCertificate_Statement() {}
 
 func (*Certificate_VaultArchived) isCertificate_Statement() {}
+
+func (*Certificate_EmergencyPolicy) isCertificate_Statement() {}
+
+func (*Certificate_EmergencyInvoked) isCertificate_Statement() {}
+
+func (*Certificate_EmergencyApproved) isCertificate_Statement() {}
+
+func (*Certificate_VaultKeyReleased) isCertificate_Statement() {}
+
+func (*Certificate_VaultOwnershipTaken) isCertificate_Statement() {}
 
 // UserStatement creates a user.
 type UserStatement struct {
@@ -1136,6 +1217,326 @@ func (x *VaultArchivedStatement) GetArchived() bool {
 	return false
 }
 
+// EmergencyPolicyStatement sets a vault's emergency policy (SPEC.md §16.2):
+// who may invoke it, for how long, and who must approve first.
+type EmergencyPolicyStatement struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	VaultId        string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	InvokerUserIds []string               `protobuf:"bytes,2,rep,name=invoker_user_ids,json=invokerUserIds,proto3" json:"invoker_user_ids,omitempty"`
+	// Every user of this profile may invoke; unspecified for none.
+	InvokerProfile Profile `protobuf:"varint,3,opt,name=invoker_profile,json=invokerProfile,proto3,enum=coffre.v1.Profile" json:"invoker_profile,omitempty"`
+	// Every active member of this vault may invoke; empty for none.
+	OncallVaultId string `protobuf:"bytes,4,opt,name=oncall_vault_id,json=oncallVaultId,proto3" json:"oncall_vault_id,omitempty"`
+	DurationMs    int64  `protobuf:"varint,5,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	// Empty: no approval needed.
+	ApproverUserId string `protobuf:"bytes,6,opt,name=approver_user_id,json=approverUserId,proto3" json:"approver_user_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *EmergencyPolicyStatement) Reset() {
+	*x = EmergencyPolicyStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmergencyPolicyStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmergencyPolicyStatement) ProtoMessage() {}
+
+func (x *EmergencyPolicyStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmergencyPolicyStatement.ProtoReflect.Descriptor instead.
+func (*EmergencyPolicyStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *EmergencyPolicyStatement) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *EmergencyPolicyStatement) GetInvokerUserIds() []string {
+	if x != nil {
+		return x.InvokerUserIds
+	}
+	return nil
+}
+
+func (x *EmergencyPolicyStatement) GetInvokerProfile() Profile {
+	if x != nil {
+		return x.InvokerProfile
+	}
+	return Profile_PROFILE_UNSPECIFIED
+}
+
+func (x *EmergencyPolicyStatement) GetOncallVaultId() string {
+	if x != nil {
+		return x.OncallVaultId
+	}
+	return ""
+}
+
+func (x *EmergencyPolicyStatement) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *EmergencyPolicyStatement) GetApproverUserId() string {
+	if x != nil {
+		return x.ApproverUserId
+	}
+	return ""
+}
+
+// EmergencyInvokedStatement invokes a vault's emergency policy: the author's
+// user reads the vault until until_ms (SPEC.md §16.3).
+type EmergencyInvokedStatement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	UntilMs       int64                  `protobuf:"varint,3,opt,name=until_ms,json=untilMs,proto3" json:"until_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmergencyInvokedStatement) Reset() {
+	*x = EmergencyInvokedStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmergencyInvokedStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmergencyInvokedStatement) ProtoMessage() {}
+
+func (x *EmergencyInvokedStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmergencyInvokedStatement.ProtoReflect.Descriptor instead.
+func (*EmergencyInvokedStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *EmergencyInvokedStatement) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *EmergencyInvokedStatement) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *EmergencyInvokedStatement) GetUntilMs() int64 {
+	if x != nil {
+		return x.UntilMs
+	}
+	return 0
+}
+
+// EmergencyApprovedStatement approves the invocation at a log position.
+type EmergencyApprovedStatement struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	VaultId            string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	InvocationPosition uint64                 `protobuf:"varint,2,opt,name=invocation_position,json=invocationPosition,proto3" json:"invocation_position,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *EmergencyApprovedStatement) Reset() {
+	*x = EmergencyApprovedStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmergencyApprovedStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmergencyApprovedStatement) ProtoMessage() {}
+
+func (x *EmergencyApprovedStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmergencyApprovedStatement.ProtoReflect.Descriptor instead.
+func (*EmergencyApprovedStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *EmergencyApprovedStatement) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *EmergencyApprovedStatement) GetInvocationPosition() uint64 {
+	if x != nil {
+		return x.InvocationPosition
+	}
+	return 0
+}
+
+// VaultKeyReleasedStatement seals the newest vault key to a user whose
+// grant came without one (an emergency invocation, an ownership takeover).
+type VaultKeyReleasedStatement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	Key           *SealedKey             `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	KeyIndex      uint32                 `protobuf:"varint,3,opt,name=key_index,json=keyIndex,proto3" json:"key_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VaultKeyReleasedStatement) Reset() {
+	*x = VaultKeyReleasedStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VaultKeyReleasedStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VaultKeyReleasedStatement) ProtoMessage() {}
+
+func (x *VaultKeyReleasedStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VaultKeyReleasedStatement.ProtoReflect.Descriptor instead.
+func (*VaultKeyReleasedStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *VaultKeyReleasedStatement) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *VaultKeyReleasedStatement) GetKey() *SealedKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *VaultKeyReleasedStatement) GetKeyIndex() uint32 {
+	if x != nil {
+		return x.KeyIndex
+	}
+	return 0
+}
+
+// VaultOwnershipTakenStatement makes the author, an admin, an owner of a
+// vault that has no active owner.
+type VaultOwnershipTakenStatement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VaultOwnershipTakenStatement) Reset() {
+	*x = VaultOwnershipTakenStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VaultOwnershipTakenStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VaultOwnershipTakenStatement) ProtoMessage() {}
+
+func (x *VaultOwnershipTakenStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VaultOwnershipTakenStatement.ProtoReflect.Descriptor instead.
+func (*VaultOwnershipTakenStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *VaultOwnershipTakenStatement) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *VaultOwnershipTakenStatement) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_coffre_v1_certificate_proto protoreflect.FileDescriptor
 
 const file_coffre_v1_certificate_proto_rawDesc = "" +
@@ -1143,7 +1544,8 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\x1bcoffre/v1/certificate.proto\x12\tcoffre.v1\"E\n" +
 	"\x11SignedCertificate\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xd2\x06\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\x86\n" +
+	"\n" +
 	"\vCertificate\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
 	"\x0forganisation_id\x18\x02 \x01(\tR\x0eorganisationId\x12\x16\n" +
@@ -1161,7 +1563,12 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"vault_role\x18\x0f \x01(\v2\x1d.coffre.v1.VaultRoleStatementH\x00R\tvaultRole\x12Q\n" +
 	"\x11vault_key_rotated\x18\x10 \x01(\v2#.coffre.v1.VaultKeyRotatedStatementH\x00R\x0fvaultKeyRotated\x12G\n" +
 	"\rvault_renamed\x18\x11 \x01(\v2 .coffre.v1.VaultRenamedStatementH\x00R\fvaultRenamed\x12J\n" +
-	"\x0evault_archived\x18\x12 \x01(\v2!.coffre.v1.VaultArchivedStatementH\x00R\rvaultArchivedB\v\n" +
+	"\x0evault_archived\x18\x12 \x01(\v2!.coffre.v1.VaultArchivedStatementH\x00R\rvaultArchived\x12P\n" +
+	"\x10emergency_policy\x18< \x01(\v2#.coffre.v1.EmergencyPolicyStatementH\x00R\x0femergencyPolicy\x12S\n" +
+	"\x11emergency_invoked\x18= \x01(\v2$.coffre.v1.EmergencyInvokedStatementH\x00R\x10emergencyInvoked\x12V\n" +
+	"\x12emergency_approved\x18> \x01(\v2%.coffre.v1.EmergencyApprovedStatementH\x00R\x11emergencyApproved\x12T\n" +
+	"\x12vault_key_released\x18? \x01(\v2$.coffre.v1.VaultKeyReleasedStatementH\x00R\x10vaultKeyReleased\x12]\n" +
+	"\x15vault_ownership_taken\x18@ \x01(\v2'.coffre.v1.VaultOwnershipTakenStatementH\x00R\x13vaultOwnershipTakenB\v\n" +
 	"\tstatement\"\xa8\x01\n" +
 	"\rUserStatement\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
@@ -1211,7 +1618,29 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\x0eencrypted_name\x18\x03 \x01(\fR\rencryptedName\"O\n" +
 	"\x16VaultArchivedStatement\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x1a\n" +
-	"\barchived\x18\x02 \x01(\bR\barchived*a\n" +
+	"\barchived\x18\x02 \x01(\bR\barchived\"\x8f\x02\n" +
+	"\x18EmergencyPolicyStatement\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12(\n" +
+	"\x10invoker_user_ids\x18\x02 \x03(\tR\x0einvokerUserIds\x12;\n" +
+	"\x0finvoker_profile\x18\x03 \x01(\x0e2\x12.coffre.v1.ProfileR\x0einvokerProfile\x12&\n" +
+	"\x0foncall_vault_id\x18\x04 \x01(\tR\roncallVaultId\x12\x1f\n" +
+	"\vduration_ms\x18\x05 \x01(\x03R\n" +
+	"durationMs\x12(\n" +
+	"\x10approver_user_id\x18\x06 \x01(\tR\x0eapproverUserId\"i\n" +
+	"\x19EmergencyInvokedStatement\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x19\n" +
+	"\buntil_ms\x18\x03 \x01(\x03R\auntilMs\"h\n" +
+	"\x1aEmergencyApprovedStatement\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12/\n" +
+	"\x13invocation_position\x18\x02 \x01(\x04R\x12invocationPosition\"{\n" +
+	"\x19VaultKeyReleasedStatement\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12&\n" +
+	"\x03key\x18\x02 \x01(\v2\x14.coffre.v1.SealedKeyR\x03key\x12\x1b\n" +
+	"\tkey_index\x18\x03 \x01(\rR\bkeyIndex\"Q\n" +
+	"\x1cVaultOwnershipTakenStatement\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason*a\n" +
 	"\aProfile\x12\x17\n" +
 	"\x13PROFILE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPROFILE_ADMIN\x10\x01\x12\x14\n" +
@@ -1239,23 +1668,28 @@ func file_coffre_v1_certificate_proto_rawDescGZIP() []byte {
 }
 
 var file_coffre_v1_certificate_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_coffre_v1_certificate_proto_goTypes = []any{
-	(Profile)(0),                     // 0: coffre.v1.Profile
-	(VaultRole)(0),                   // 1: coffre.v1.VaultRole
-	(*SignedCertificate)(nil),        // 2: coffre.v1.SignedCertificate
-	(*Certificate)(nil),              // 3: coffre.v1.Certificate
-	(*UserStatement)(nil),            // 4: coffre.v1.UserStatement
-	(*DeviceStatement)(nil),          // 5: coffre.v1.DeviceStatement
-	(*UserRevokedStatement)(nil),     // 6: coffre.v1.UserRevokedStatement
-	(*ProfileChangedStatement)(nil),  // 7: coffre.v1.ProfileChangedStatement
-	(*SealedKey)(nil),                // 8: coffre.v1.SealedKey
-	(*KeyBundle)(nil),                // 9: coffre.v1.KeyBundle
-	(*VaultCreatedStatement)(nil),    // 10: coffre.v1.VaultCreatedStatement
-	(*VaultRoleStatement)(nil),       // 11: coffre.v1.VaultRoleStatement
-	(*VaultKeyRotatedStatement)(nil), // 12: coffre.v1.VaultKeyRotatedStatement
-	(*VaultRenamedStatement)(nil),    // 13: coffre.v1.VaultRenamedStatement
-	(*VaultArchivedStatement)(nil),   // 14: coffre.v1.VaultArchivedStatement
+	(Profile)(0),                         // 0: coffre.v1.Profile
+	(VaultRole)(0),                       // 1: coffre.v1.VaultRole
+	(*SignedCertificate)(nil),            // 2: coffre.v1.SignedCertificate
+	(*Certificate)(nil),                  // 3: coffre.v1.Certificate
+	(*UserStatement)(nil),                // 4: coffre.v1.UserStatement
+	(*DeviceStatement)(nil),              // 5: coffre.v1.DeviceStatement
+	(*UserRevokedStatement)(nil),         // 6: coffre.v1.UserRevokedStatement
+	(*ProfileChangedStatement)(nil),      // 7: coffre.v1.ProfileChangedStatement
+	(*SealedKey)(nil),                    // 8: coffre.v1.SealedKey
+	(*KeyBundle)(nil),                    // 9: coffre.v1.KeyBundle
+	(*VaultCreatedStatement)(nil),        // 10: coffre.v1.VaultCreatedStatement
+	(*VaultRoleStatement)(nil),           // 11: coffre.v1.VaultRoleStatement
+	(*VaultKeyRotatedStatement)(nil),     // 12: coffre.v1.VaultKeyRotatedStatement
+	(*VaultRenamedStatement)(nil),        // 13: coffre.v1.VaultRenamedStatement
+	(*VaultArchivedStatement)(nil),       // 14: coffre.v1.VaultArchivedStatement
+	(*EmergencyPolicyStatement)(nil),     // 15: coffre.v1.EmergencyPolicyStatement
+	(*EmergencyInvokedStatement)(nil),    // 16: coffre.v1.EmergencyInvokedStatement
+	(*EmergencyApprovedStatement)(nil),   // 17: coffre.v1.EmergencyApprovedStatement
+	(*VaultKeyReleasedStatement)(nil),    // 18: coffre.v1.VaultKeyReleasedStatement
+	(*VaultOwnershipTakenStatement)(nil), // 19: coffre.v1.VaultOwnershipTakenStatement
 }
 var file_coffre_v1_certificate_proto_depIdxs = []int32{
 	4,  // 0: coffre.v1.Certificate.user:type_name -> coffre.v1.UserStatement
@@ -1267,18 +1701,25 @@ var file_coffre_v1_certificate_proto_depIdxs = []int32{
 	12, // 6: coffre.v1.Certificate.vault_key_rotated:type_name -> coffre.v1.VaultKeyRotatedStatement
 	13, // 7: coffre.v1.Certificate.vault_renamed:type_name -> coffre.v1.VaultRenamedStatement
 	14, // 8: coffre.v1.Certificate.vault_archived:type_name -> coffre.v1.VaultArchivedStatement
-	0,  // 9: coffre.v1.UserStatement.profile:type_name -> coffre.v1.Profile
-	0,  // 10: coffre.v1.ProfileChangedStatement.profile:type_name -> coffre.v1.Profile
-	8,  // 11: coffre.v1.KeyBundle.sealed:type_name -> coffre.v1.SealedKey
-	9,  // 12: coffre.v1.VaultCreatedStatement.key:type_name -> coffre.v1.KeyBundle
-	1,  // 13: coffre.v1.VaultRoleStatement.role:type_name -> coffre.v1.VaultRole
-	8,  // 14: coffre.v1.VaultRoleStatement.key:type_name -> coffre.v1.SealedKey
-	9,  // 15: coffre.v1.VaultKeyRotatedStatement.key:type_name -> coffre.v1.KeyBundle
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	15, // 9: coffre.v1.Certificate.emergency_policy:type_name -> coffre.v1.EmergencyPolicyStatement
+	16, // 10: coffre.v1.Certificate.emergency_invoked:type_name -> coffre.v1.EmergencyInvokedStatement
+	17, // 11: coffre.v1.Certificate.emergency_approved:type_name -> coffre.v1.EmergencyApprovedStatement
+	18, // 12: coffre.v1.Certificate.vault_key_released:type_name -> coffre.v1.VaultKeyReleasedStatement
+	19, // 13: coffre.v1.Certificate.vault_ownership_taken:type_name -> coffre.v1.VaultOwnershipTakenStatement
+	0,  // 14: coffre.v1.UserStatement.profile:type_name -> coffre.v1.Profile
+	0,  // 15: coffre.v1.ProfileChangedStatement.profile:type_name -> coffre.v1.Profile
+	8,  // 16: coffre.v1.KeyBundle.sealed:type_name -> coffre.v1.SealedKey
+	9,  // 17: coffre.v1.VaultCreatedStatement.key:type_name -> coffre.v1.KeyBundle
+	1,  // 18: coffre.v1.VaultRoleStatement.role:type_name -> coffre.v1.VaultRole
+	8,  // 19: coffre.v1.VaultRoleStatement.key:type_name -> coffre.v1.SealedKey
+	9,  // 20: coffre.v1.VaultKeyRotatedStatement.key:type_name -> coffre.v1.KeyBundle
+	0,  // 21: coffre.v1.EmergencyPolicyStatement.invoker_profile:type_name -> coffre.v1.Profile
+	8,  // 22: coffre.v1.VaultKeyReleasedStatement.key:type_name -> coffre.v1.SealedKey
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_certificate_proto_init() }
@@ -1296,6 +1737,11 @@ func file_coffre_v1_certificate_proto_init() {
 		(*Certificate_VaultKeyRotated)(nil),
 		(*Certificate_VaultRenamed)(nil),
 		(*Certificate_VaultArchived)(nil),
+		(*Certificate_EmergencyPolicy)(nil),
+		(*Certificate_EmergencyInvoked)(nil),
+		(*Certificate_EmergencyApproved)(nil),
+		(*Certificate_VaultKeyReleased)(nil),
+		(*Certificate_VaultOwnershipTaken)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1303,7 +1749,7 @@ func file_coffre_v1_certificate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_certificate_proto_rawDesc), len(file_coffre_v1_certificate_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1590,6 +1590,7 @@ type WatchResponse struct {
 	//	*WatchResponse_LogAppended
 	//	*WatchResponse_InvitationChanged
 	//	*WatchResponse_VaultAppended
+	//	*WatchResponse_EmergencyAppended
 	Event         isWatchResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1659,6 +1660,15 @@ func (x *WatchResponse) GetVaultAppended() *VaultAppended {
 	return nil
 }
 
+func (x *WatchResponse) GetEmergencyAppended() *EmergencyAppended {
+	if x != nil {
+		if x, ok := x.Event.(*WatchResponse_EmergencyAppended); ok {
+			return x.EmergencyAppended
+		}
+	}
+	return nil
+}
+
 type isWatchResponse_Event interface {
 	isWatchResponse_Event()
 }
@@ -1675,11 +1685,18 @@ type WatchResponse_VaultAppended struct {
 	VaultAppended *VaultAppended `protobuf:"bytes,3,opt,name=vault_appended,json=vaultAppended,proto3,oneof"`
 }
 
+type WatchResponse_EmergencyAppended struct {
+	// Emergency access (SPEC.md §16): to the vault's owners and managers.
+	EmergencyAppended *EmergencyAppended `protobuf:"bytes,60,opt,name=emergency_appended,json=emergencyAppended,proto3,oneof"`
+}
+
 func (*WatchResponse_LogAppended) isWatchResponse_Event() {}
 
 func (*WatchResponse_InvitationChanged) isWatchResponse_Event() {}
 
 func (*WatchResponse_VaultAppended) isWatchResponse_Event() {}
+
+func (*WatchResponse_EmergencyAppended) isWatchResponse_Event() {}
 
 // VaultAppended says a vault's log grew to head_position.
 type VaultAppended struct {
@@ -2548,6 +2565,61 @@ func (x *HeadStatement) GetTimeMs() int64 {
 	return 0
 }
 
+// EmergencyAppended says a certificate of emergency access or of an
+// ownership takeover of a vault landed at position in the organisation log
+// (SPEC.md §16.3): the client verifies the log and shows it.
+type EmergencyAppended struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	Position      uint64                 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmergencyAppended) Reset() {
+	*x = EmergencyAppended{}
+	mi := &file_coffre_v1_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmergencyAppended) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmergencyAppended) ProtoMessage() {}
+
+func (x *EmergencyAppended) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmergencyAppended.ProtoReflect.Descriptor instead.
+func (*EmergencyAppended) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *EmergencyAppended) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *EmergencyAppended) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
 var File_coffre_v1_service_proto protoreflect.FileDescriptor
 
 const file_coffre_v1_service_proto_rawDesc = "" +
@@ -2649,11 +2721,12 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\rR\aattempt\x12\x18\n" +
 	"\apayload\x18\x03 \x01(\fR\apayload\"\x0e\n" +
-	"\fWatchRequest\"\xe7\x01\n" +
+	"\fWatchRequest\"\xb6\x02\n" +
 	"\rWatchResponse\x12;\n" +
 	"\flog_appended\x18\x01 \x01(\v2\x16.coffre.v1.LogAppendedH\x00R\vlogAppended\x12M\n" +
 	"\x12invitation_changed\x18\x02 \x01(\v2\x1c.coffre.v1.InvitationChangedH\x00R\x11invitationChanged\x12A\n" +
-	"\x0evault_appended\x18\x03 \x01(\v2\x18.coffre.v1.VaultAppendedH\x00R\rvaultAppendedB\a\n" +
+	"\x0evault_appended\x18\x03 \x01(\v2\x18.coffre.v1.VaultAppendedH\x00R\rvaultAppended\x12M\n" +
+	"\x12emergency_appended\x18< \x01(\v2\x1c.coffre.v1.EmergencyAppendedH\x00R\x11emergencyAppendedB\a\n" +
 	"\x05event\"O\n" +
 	"\rVaultAppended\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12#\n" +
@@ -2705,7 +2778,10 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\x0evault_position\x18\x06 \x01(\x04R\rvaultPosition\x12\x1d\n" +
 	"\n" +
 	"vault_hash\x18\a \x01(\fR\tvaultHash\x12\x17\n" +
-	"\atime_ms\x18\b \x01(\x03R\x06timeMs*g\n" +
+	"\atime_ms\x18\b \x01(\x03R\x06timeMs\"J\n" +
+	"\x11EmergencyAppended\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\x04R\bposition*g\n" +
 	"\x0eInvitationKind\x12\x1f\n" +
 	"\x1bINVITATION_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14INVITATION_KIND_USER\x10\x01\x12\x1a\n" +
@@ -2749,7 +2825,7 @@ func file_coffre_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_coffre_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_coffre_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_coffre_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_coffre_v1_service_proto_goTypes = []any{
 	(InvitationKind)(0),                // 0: coffre.v1.InvitationKind
 	(RelaySide)(0),                     // 1: coffre.v1.RelaySide
@@ -2796,16 +2872,17 @@ var file_coffre_v1_service_proto_goTypes = []any{
 	(*GetHeadRequest)(nil),             // 42: coffre.v1.GetHeadRequest
 	(*GetHeadResponse)(nil),            // 43: coffre.v1.GetHeadResponse
 	(*HeadStatement)(nil),              // 44: coffre.v1.HeadStatement
-	(Profile)(0),                       // 45: coffre.v1.Profile
+	(*EmergencyAppended)(nil),          // 45: coffre.v1.EmergencyAppended
+	(Profile)(0),                       // 46: coffre.v1.Profile
 }
 var file_coffre_v1_service_proto_depIdxs = []int32{
 	8,  // 0: coffre.v1.HelloResponse.previous:type_name -> coffre.v1.Connection
 	8,  // 1: coffre.v1.HelloResponse.current:type_name -> coffre.v1.Connection
 	10, // 2: coffre.v1.GetLogResponse.entries:type_name -> coffre.v1.LogEntry
 	0,  // 3: coffre.v1.CreateInvitationRequest.kind:type_name -> coffre.v1.InvitationKind
-	45, // 4: coffre.v1.CreateInvitationRequest.profile:type_name -> coffre.v1.Profile
+	46, // 4: coffre.v1.CreateInvitationRequest.profile:type_name -> coffre.v1.Profile
 	0,  // 5: coffre.v1.Invitation.kind:type_name -> coffre.v1.InvitationKind
-	45, // 6: coffre.v1.Invitation.profile:type_name -> coffre.v1.Profile
+	46, // 6: coffre.v1.Invitation.profile:type_name -> coffre.v1.Profile
 	16, // 7: coffre.v1.ListInvitationsResponse.invitations:type_name -> coffre.v1.Invitation
 	16, // 8: coffre.v1.ClaimInvitationResponse.invitation:type_name -> coffre.v1.Invitation
 	1,  // 9: coffre.v1.RelayPostRequest.side:type_name -> coffre.v1.RelaySide
@@ -2813,49 +2890,50 @@ var file_coffre_v1_service_proto_depIdxs = []int32{
 	30, // 11: coffre.v1.WatchResponse.log_appended:type_name -> coffre.v1.LogAppended
 	31, // 12: coffre.v1.WatchResponse.invitation_changed:type_name -> coffre.v1.InvitationChanged
 	29, // 13: coffre.v1.WatchResponse.vault_appended:type_name -> coffre.v1.VaultAppended
-	8,  // 14: coffre.v1.ListConnectionsResponse.connections:type_name -> coffre.v1.Connection
-	10, // 15: coffre.v1.VaultReadResponse.entries:type_name -> coffre.v1.LogEntry
-	2,  // 16: coffre.v1.CoffreService.GetOrganisation:input_type -> coffre.v1.GetOrganisationRequest
-	4,  // 17: coffre.v1.CoffreService.Bootstrap:input_type -> coffre.v1.BootstrapRequest
-	6,  // 18: coffre.v1.CoffreService.Hello:input_type -> coffre.v1.HelloRequest
-	9,  // 19: coffre.v1.CoffreService.GetLog:input_type -> coffre.v1.GetLogRequest
-	12, // 20: coffre.v1.CoffreService.AppendCertificates:input_type -> coffre.v1.AppendCertificatesRequest
-	14, // 21: coffre.v1.CoffreService.CreateInvitation:input_type -> coffre.v1.CreateInvitationRequest
-	17, // 22: coffre.v1.CoffreService.ListInvitations:input_type -> coffre.v1.ListInvitationsRequest
-	19, // 23: coffre.v1.CoffreService.CancelInvitation:input_type -> coffre.v1.CancelInvitationRequest
-	21, // 24: coffre.v1.CoffreService.ClaimInvitation:input_type -> coffre.v1.ClaimInvitationRequest
-	23, // 25: coffre.v1.CoffreService.RelayPost:input_type -> coffre.v1.RelayPostRequest
-	25, // 26: coffre.v1.CoffreService.RelayWait:input_type -> coffre.v1.RelayWaitRequest
-	27, // 27: coffre.v1.CoffreService.Watch:input_type -> coffre.v1.WatchRequest
-	32, // 28: coffre.v1.CoffreService.ListConnections:input_type -> coffre.v1.ListConnectionsRequest
-	34, // 29: coffre.v1.CoffreService.VaultAppend:input_type -> coffre.v1.VaultAppendRequest
-	36, // 30: coffre.v1.CoffreService.VaultRead:input_type -> coffre.v1.VaultReadRequest
-	38, // 31: coffre.v1.CoffreService.PutBlock:input_type -> coffre.v1.PutBlockRequest
-	40, // 32: coffre.v1.CoffreService.GetBlock:input_type -> coffre.v1.GetBlockRequest
-	42, // 33: coffre.v1.CoffreService.GetHead:input_type -> coffre.v1.GetHeadRequest
-	3,  // 34: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
-	5,  // 35: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
-	7,  // 36: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
-	11, // 37: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
-	13, // 38: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
-	15, // 39: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
-	18, // 40: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
-	20, // 41: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
-	22, // 42: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
-	24, // 43: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
-	26, // 44: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
-	28, // 45: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
-	33, // 46: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
-	35, // 47: coffre.v1.CoffreService.VaultAppend:output_type -> coffre.v1.VaultAppendResponse
-	37, // 48: coffre.v1.CoffreService.VaultRead:output_type -> coffre.v1.VaultReadResponse
-	39, // 49: coffre.v1.CoffreService.PutBlock:output_type -> coffre.v1.PutBlockResponse
-	41, // 50: coffre.v1.CoffreService.GetBlock:output_type -> coffre.v1.GetBlockResponse
-	43, // 51: coffre.v1.CoffreService.GetHead:output_type -> coffre.v1.GetHeadResponse
-	34, // [34:52] is the sub-list for method output_type
-	16, // [16:34] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	45, // 14: coffre.v1.WatchResponse.emergency_appended:type_name -> coffre.v1.EmergencyAppended
+	8,  // 15: coffre.v1.ListConnectionsResponse.connections:type_name -> coffre.v1.Connection
+	10, // 16: coffre.v1.VaultReadResponse.entries:type_name -> coffre.v1.LogEntry
+	2,  // 17: coffre.v1.CoffreService.GetOrganisation:input_type -> coffre.v1.GetOrganisationRequest
+	4,  // 18: coffre.v1.CoffreService.Bootstrap:input_type -> coffre.v1.BootstrapRequest
+	6,  // 19: coffre.v1.CoffreService.Hello:input_type -> coffre.v1.HelloRequest
+	9,  // 20: coffre.v1.CoffreService.GetLog:input_type -> coffre.v1.GetLogRequest
+	12, // 21: coffre.v1.CoffreService.AppendCertificates:input_type -> coffre.v1.AppendCertificatesRequest
+	14, // 22: coffre.v1.CoffreService.CreateInvitation:input_type -> coffre.v1.CreateInvitationRequest
+	17, // 23: coffre.v1.CoffreService.ListInvitations:input_type -> coffre.v1.ListInvitationsRequest
+	19, // 24: coffre.v1.CoffreService.CancelInvitation:input_type -> coffre.v1.CancelInvitationRequest
+	21, // 25: coffre.v1.CoffreService.ClaimInvitation:input_type -> coffre.v1.ClaimInvitationRequest
+	23, // 26: coffre.v1.CoffreService.RelayPost:input_type -> coffre.v1.RelayPostRequest
+	25, // 27: coffre.v1.CoffreService.RelayWait:input_type -> coffre.v1.RelayWaitRequest
+	27, // 28: coffre.v1.CoffreService.Watch:input_type -> coffre.v1.WatchRequest
+	32, // 29: coffre.v1.CoffreService.ListConnections:input_type -> coffre.v1.ListConnectionsRequest
+	34, // 30: coffre.v1.CoffreService.VaultAppend:input_type -> coffre.v1.VaultAppendRequest
+	36, // 31: coffre.v1.CoffreService.VaultRead:input_type -> coffre.v1.VaultReadRequest
+	38, // 32: coffre.v1.CoffreService.PutBlock:input_type -> coffre.v1.PutBlockRequest
+	40, // 33: coffre.v1.CoffreService.GetBlock:input_type -> coffre.v1.GetBlockRequest
+	42, // 34: coffre.v1.CoffreService.GetHead:input_type -> coffre.v1.GetHeadRequest
+	3,  // 35: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
+	5,  // 36: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
+	7,  // 37: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
+	11, // 38: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
+	13, // 39: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
+	15, // 40: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
+	18, // 41: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
+	20, // 42: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
+	22, // 43: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
+	24, // 44: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
+	26, // 45: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
+	28, // 46: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
+	33, // 47: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
+	35, // 48: coffre.v1.CoffreService.VaultAppend:output_type -> coffre.v1.VaultAppendResponse
+	37, // 49: coffre.v1.CoffreService.VaultRead:output_type -> coffre.v1.VaultReadResponse
+	39, // 50: coffre.v1.CoffreService.PutBlock:output_type -> coffre.v1.PutBlockResponse
+	41, // 51: coffre.v1.CoffreService.GetBlock:output_type -> coffre.v1.GetBlockResponse
+	43, // 52: coffre.v1.CoffreService.GetHead:output_type -> coffre.v1.GetHeadResponse
+	35, // [35:53] is the sub-list for method output_type
+	17, // [17:35] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_service_proto_init() }
@@ -2868,6 +2946,7 @@ func file_coffre_v1_service_proto_init() {
 		(*WatchResponse_LogAppended)(nil),
 		(*WatchResponse_InvitationChanged)(nil),
 		(*WatchResponse_VaultAppended)(nil),
+		(*WatchResponse_EmergencyAppended)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2875,7 +2954,7 @@ func file_coffre_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_service_proto_rawDesc), len(file_coffre_v1_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   43,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
