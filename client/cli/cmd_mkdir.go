@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -35,7 +37,17 @@ func runMkdir(ctx context.Context, g *globalOptions, opts mkdirOptions, con *con
 	}
 	defer s.Close()
 	if opts.parents {
-		return w.MkdirAll(ctx, p)
+		if v, err := w.Stat(p, time.Time{}); err == nil && v.Manifest.Folder {
+			fmt.Fprintf(con.info, "folder %s is already there\n", shown(p))
+			return nil
+		}
+		err = w.MkdirAll(ctx, p)
+	} else {
+		err = w.Mkdir(ctx, p)
 	}
-	return w.Mkdir(ctx, p)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(con.info, "folder %s created\n", shown(p))
+	return nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 )
@@ -35,5 +36,9 @@ func runMv(ctx context.Context, g *globalOptions, opts mvOptions, con *console) 
 	if v1, _, _ := vaultPath(opts.from); v1 != v2 {
 		return errors.New("mv works within one vault: get and put to copy between vaults")
 	}
-	return w.Move(ctx, from, to)
+	if err := w.Move(ctx, from, to); err != nil {
+		return err
+	}
+	fmt.Fprintf(con.info, "%s → %s\n", shown(from), shown(to))
+	return nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 )
@@ -37,7 +38,13 @@ func runRm(ctx context.Context, g *globalOptions, opts rmOptions, con *console) 
 	}
 	defer s.Close()
 	if opts.recursive {
-		return w.RemoveAll(ctx, p)
+		err = w.RemoveAll(ctx, p)
+	} else {
+		err = w.Remove(ctx, p)
 	}
-	return w.Remove(ctx, p)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(con.info, "removed %s (coffre trash lists it, coffre undelete brings it back)\n", shown(p))
+	return nil
 }
