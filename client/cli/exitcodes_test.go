@@ -9,6 +9,7 @@ import (
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/crypto"
+	"github.com/coffre/coffre/internal/usage"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -23,7 +24,8 @@ func TestExitCode(t *testing.T) {
 		{nil, ExitOK},
 		{errors.New("something else"), ExitFailure},
 		{crypto.ErrWrongPassphrase, ExitFailure},
-		{usageError{errors.New("unknown flag: --bogus")}, ExitUsage},
+		{usage.Error{Err: errors.New("unknown flag: --bogus")}, ExitUsage},
+		{fmt.Errorf("reading: %w", usage.Errorf("bad")), ExitUsage},
 		{wrap(client.ErrUnknownVault), ExitNotFound},
 		{wrap(workspace.ErrNotFound), ExitNotFound},
 		{wrap(client.ErrNotAdmin), ExitRefused},

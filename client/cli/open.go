@@ -9,6 +9,7 @@ import (
 
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/client/control"
+	"github.com/coffre/coffre/internal/usage"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -46,11 +47,12 @@ func (g *globalOptions) unlock(ctx context.Context, con *console, offlineOK bool
 	return s, nil
 }
 
-// vaultPath splits VAULT:/path.
+// vaultPath splits VAULT:/path; an argument not of that form is a usage
+// error (exit status 2).
 func vaultPath(arg string) (vault, p string, err error) {
 	vault, p, ok := strings.Cut(arg, ":")
 	if !ok || vault == "" {
-		return "", "", fmt.Errorf("%q: want VAULT:/path", arg)
+		return "", "", usage.Errorf("%q: want VAULT:/path, such as cardiology:/2026/scan.pdf", arg)
 	}
 	if p == "" {
 		p = "/"
