@@ -117,7 +117,7 @@ func (s *Session) FindVault(ref string) (*certificate.Vault, VaultInfo, error) {
 		v, _ := s.org.Vault(found[0].ID)
 		return v, found[0], nil
 	}
-	return nil, VaultInfo{}, fmt.Errorf("%d vaults are named %q: use the id (coffre vault list)", len(found), ref)
+	return nil, VaultInfo{}, fmt.Errorf("%d vaults are named %q: %w", len(found), ref, ErrAmbiguousVault)
 }
 
 // OpenVault opens a vault to read its files: its keys, and its log

@@ -81,6 +81,7 @@ var exitCodes = []struct {
 	{client.ErrUnknownVault, ExitNotFound},
 	{client.ErrUnknownUser, ExitNotFound},
 	{workspace.ErrNotFound, ExitNotFound},
+	{workspace.ErrNoVersion, ExitNotFound},
 	{wire.ErrNotFound, ExitNotFound},
 	{fs.ErrNotExist, ExitNotFound},
 }

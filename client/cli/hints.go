@@ -6,6 +6,7 @@ import (
 
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/client/transfer"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -29,6 +30,27 @@ var hints = []struct {
 	{client.ErrServerMisbehaved, " (kept as proof: run coffre audit --verify and tell your administrator)"},
 	{workspace.ErrNotEmpty, " (coffre rm -r removes it with everything in it)"},
 	{transfer.ErrNoVaultFolder, " (coffre mkdir -p makes it)"},
+	{workspace.ErrNoVersion, " (coffre history lists them)"},
+	{vaultlog.ErrRotationPending, " (an owner or manager runs 'coffre vault rotate')"},
+	{client.ErrAmbiguousVault, " (coffre vault list shows the ids)"},
+	{client.ErrAmbiguousInvitation, " (coffre invitation list shows them)"},
+}
+
+// progressHints say how the other person does what an enrolment waits
+// for (client.Prompter's Progress).
+var progressHints = []struct{ text, hint string }{
+	{client.WaitingForClaimer, " (they run 'coffre invitation claim LINK')"},
+	{client.WaitingForGreeter, " (they run 'coffre user greet' or 'coffre device greet')"},
+}
+
+// progress is an enrolment's progress message with its hint.
+func progress(msg string) string {
+	for _, h := range progressHints {
+		if strings.Contains(msg, h.text) && !strings.Contains(msg, h.text+h.hint) {
+			msg = strings.Replace(msg, h.text, h.text+h.hint, 1)
+		}
+	}
+	return msg
 }
 
 // message is err's message as the person reads it, with its hints.
