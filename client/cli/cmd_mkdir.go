@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/coffre/coffre/workspace"
 )
 
 type mkdirOptions struct {
@@ -42,8 +45,8 @@ func runMkdir(ctx context.Context, g *globalOptions, opts mkdirOptions, con *con
 			return nil
 		}
 		err = w.MkdirAll(ctx, p)
-	} else {
-		err = w.Mkdir(ctx, p)
+	} else if err = w.Mkdir(ctx, p); errors.Is(err, workspace.ErrNotFound) {
+		err = fmt.Errorf("%w (coffre mkdir -p makes the missing folders)", err)
 	}
 	if err != nil {
 		return err

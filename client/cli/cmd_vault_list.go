@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/coffre/coffre/client"
 )
 
 type vaultListOptions struct {
@@ -76,11 +78,7 @@ func runVaultList(ctx context.Context, g *globalOptions, opts vaultListOptions, 
 	for _, v := range vaults {
 		var ms []string
 		for _, m := range v.Members {
-			desc := shown(m.Email) + " (" + m.Role.String()
-			if !m.Until.IsZero() {
-				desc += " until " + m.Until.Local().Format("2006-01-02 15:04")
-			}
-			ms = append(ms, desc+")")
+			ms = append(ms, memberText(m))
 		}
 		state := "active"
 		if v.Archived {
@@ -92,4 +90,14 @@ func runVaultList(ctx context.Context, g *globalOptions, opts vaultListOptions, 
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, shown(v.Name), v.Role, strings.Join(ms, ", "), v.KeyIndex, state)
 	}
 	return tw.Flush()
+}
+
+// memberText is a member as vault list shows it: a grant's end is in this
+// device's zone, with the zone, as every time the command line prints.
+func memberText(m client.Member) string {
+	desc := shown(m.Email) + " (" + m.Role.String()
+	if !m.Until.IsZero() {
+		desc += " until " + shownTime(m.Until)
+	}
+	return desc + ")"
 }

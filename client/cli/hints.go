@@ -31,6 +31,7 @@ var hints = []struct {
 	{workspace.ErrNotEmpty, " (coffre rm -r removes it with everything in it)"},
 	{transfer.ErrNoVaultFolder, " (coffre mkdir -p makes it)"},
 	{workspace.ErrNoVersion, " (coffre history lists them)"},
+	{workspace.ErrRemoved, " (coffre trash lists it, coffre undelete brings it back)"},
 	{vaultlog.ErrRotationPending, " (an owner or manager runs 'coffre vault rotate')"},
 	{client.ErrAmbiguousVault, " (coffre vault list shows the ids)"},
 	{client.ErrAmbiguousInvitation, " (coffre invitation list shows them)"},
