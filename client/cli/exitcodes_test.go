@@ -55,6 +55,8 @@ func TestExitStatusHelpListsEveryStatus(t *testing.T) {
 func TestArgKinds(t *testing.T) {
 	for use, want := range map[string]string{
 		"get VAULT:/path LOCAL":                       "VAULT:/path LOCAL",
+		"mkdir [-p] VAULT:/path":                      "VAULT:/path",
+		"rm [-r] VAULT:/path":                         "VAULT:/path",
 		"put LOCAL VAULT:/path":                       "LOCAL VAULT:/path",
 		"share VAULT USER --role ROLE [--until DATE]": "VAULT USER",
 		"sync VAULT DIR | sync --all ROOT":            "VAULT DIR",
