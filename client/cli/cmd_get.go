@@ -43,12 +43,7 @@ the vault doesn't have are left alone.`,
 }
 
 func runGet(ctx context.Context, g *globalOptions, opts getOptions, con *console) error {
-	t, err := parseAt(opts.at)
-	if err != nil {
-		return err
-	}
-	sayAt(con, t)
-	s, w, p, err := g.openVault(ctx, con, opts.target)
+	s, w, p, t, err := g.openVaultAt(ctx, con, opts.target, opts.at)
 	if err != nil {
 		return err
 	}

@@ -37,12 +37,7 @@ func atFlag(cmd *cobra.Command, at *string) {
 }
 
 func runLs(ctx context.Context, g *globalOptions, opts lsOptions, con *console) error {
-	t, err := parseAt(opts.at)
-	if err != nil {
-		return err
-	}
-	sayAt(con, t)
-	s, w, p, err := g.openVault(ctx, con, opts.target)
+	s, w, p, t, err := g.openVaultAt(ctx, con, opts.target, opts.at)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/workspace"
 )
 
 // Dates and times on the command line. A person types the date on their
@@ -84,10 +88,17 @@ func parseUntil(until string) (time.Time, error) {
 // shownTime prints an instant in the device's zone, with the zone.
 func shownTime(t time.Time) string { return t.Local().Format(timeLayout) }
 
-// sayAt tells on standard error which instant an --at flag meant, so that
-// standard output stays what scripts parse.
-func sayAt(con *console, at time.Time) {
-	if !at.IsZero() {
-		fmt.Fprintf(con.err, "as of %s\n", at.Local().Format(secondsLayout))
+// openVaultAt reads an --at flag, says on standard error which instant it
+// means (standard output stays what scripts parse), then opens the vault
+// of target: what the commands that read the past share.
+func (g *globalOptions) openVaultAt(ctx context.Context, con *console, target, at string) (*client.Session, *workspace.Vault, string, time.Time, error) {
+	t, err := parseAt(at)
+	if err != nil {
+		return nil, nil, "", time.Time{}, err
 	}
+	if !t.IsZero() {
+		fmt.Fprintf(con.err, "as of %s\n", t.Local().Format(secondsLayout))
+	}
+	s, w, p, err := g.openVault(ctx, con, target)
+	return s, w, p, t, err
 }
