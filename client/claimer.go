@@ -134,7 +134,7 @@ func claimerHandshake(ctx context.Context, r *relayEnd, invID string, p Prompter
 	if err := r.post(ctx, 1, &coffrev1.ClaimerHello{EphemeralKey: myKey[:], NonceCommitment: commitment(myNonce)}); err != nil {
 		return err
 	}
-	p.Progress(fmt.Sprintf("waiting up to %s for the greeter to start (they run 'coffre user greet' or 'coffre device greet')", r.patience))
+	p.Progress(fmt.Sprintf("waiting up to %s %s", r.patience, WaitingForGreeter))
 	var hello coffrev1.GreeterHello
 	if err := r.wait(ctx, 1, &hello); err != nil {
 		return err

@@ -24,6 +24,13 @@ type Prompter interface {
 	Progress(msg string)
 }
 
+// What the two sides wait for, in their Progress messages: a front end
+// may add how the other person does it.
+const (
+	WaitingForClaimer = "waiting for the invited person to open the link"
+	WaitingForGreeter = "for the greeter to start"
+)
+
 // Claimer is who asks to join, as the greeter sees it once the codes matched.
 type Claimer struct {
 	Name, Email, DeviceLabel string

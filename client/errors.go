@@ -60,6 +60,10 @@ var (
 	// ErrNotAllowed: the change breaks a rule of the organisation or vault
 	// (SPEC.md §3.3, §11.1); the message says which.
 	ErrNotAllowed = errors.New("not allowed")
+	// ErrAmbiguousVault: several of this user's vaults have the name given.
+	ErrAmbiguousVault = errors.New("name it by its id")
+	// ErrAmbiguousInvitation: several pending invitations match.
+	ErrAmbiguousInvitation = errors.New("name one by its id")
 	// ErrUnknownUser: no such user in the verified log.
 	ErrUnknownUser = errors.New("no such user")
 	// ErrSASMismatch: the code typed is not the one the other side shows.

@@ -35,7 +35,7 @@ func (s *Session) Greet(ctx context.Context, inv Invitation, p Prompter) (res Gr
 			r.abort()
 		}
 	}()
-	p.Progress("waiting for the invited person to open the link (coffre invitation claim LINK)")
+	p.Progress(WaitingForClaimer)
 	if err := greeterHandshake(ctx, r, inv.ID); err != nil {
 		return res, err
 	}

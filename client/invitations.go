@@ -177,5 +177,5 @@ func (s *Session) FindInvitation(ctx context.Context, kind, ref string) (Invitat
 	case len(match) == 0:
 		return Invitation{}, fmt.Errorf("no pending %s invitation %q", kind, ref)
 	}
-	return Invitation{}, fmt.Errorf("%d pending %s invitations match: name one by id (see 'coffre invitation list')", len(match), kind)
+	return Invitation{}, fmt.Errorf("%d pending %s invitations match: %w", len(match), kind, ErrAmbiguousInvitation)
 }

@@ -123,7 +123,7 @@ func (s *Session) FindVault(ref string) (*certificate.Vault, VaultInfo, error) {
 		v, _ := s.org.Vault(found[0].ID)
 		return v, found[0], nil
 	}
-	return nil, VaultInfo{}, fmt.Errorf("%d vaults are named %q: use the id (coffre vault list)", len(found), ref)
+	return nil, VaultInfo{}, fmt.Errorf("%d vaults are named %q: %w", len(found), ref, ErrAmbiguousVault)
 }
 
 // OpenVault opens a vault to read its files: its keys, and its log
@@ -176,6 +176,27 @@ func (s *Session) whileOrganisationBehind(ctx context.Context, fn func() error) 
 // loadVault opens a vault over this device's verified state and syncs its
 // log with the server's. It reads only; the caller checks the anchor.
 func (s *Session) loadVault(ctx context.Context, ref string) (*workspace.Vault, *certificate.Vault, error) {
+	w, v, err := s.verifiedVault(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := w.Sync(ctx); err != nil {
+		return nil, nil, err
+	}
+	return w, v, nil
+}
+
+// LocalVault opens a vault as this device verified it last, without the
+// server: its tree for a shell completion, where a round trip per Tab is
+// too slow. It may be behind the server, and a vault the server withholds
+// entries of is not refused here (OpenVault is what reads files).
+func (s *Session) LocalVault(ref string) (*workspace.Vault, error) {
+	w, _, err := s.verifiedVault(ref)
+	return w, err
+}
+
+// verifiedVault opens a vault over this device's verified state only.
+func (s *Session) verifiedVault(ref string) (*workspace.Vault, *certificate.Vault, error) {
 	v, _, err := s.FindVault(ref)
 	if err != nil {
 		return nil, nil, err
@@ -193,9 +214,6 @@ func (s *Session) loadVault(ctx context.Context, ref string) (*workspace.Vault, 
 		Remote: r, Blocks: r, Cache: r, Journal: r, Persist: s.state.saveVault,
 		Writer: workspace.Writer{DeviceID: s.keys.DeviceID, UserID: s.keys.UserID, Key: s.keys.SigningKey},
 	})
-	if err := w.Sync(ctx); err != nil {
-		return nil, nil, err
-	}
 	return w, v, nil
 }
 

@@ -18,6 +18,8 @@ var (
 	// ErrNotFolder and ErrIsFolder are returned when a path is the wrong kind.
 	ErrNotFolder = errors.New("not a folder")
 	ErrIsFolder  = errors.New("is a folder")
+	// ErrNoVersion is returned for a version number a file never had.
+	ErrNoVersion = errors.New("no such version")
 	// ErrReadOnly is returned when this user's role does not allow writing.
 	ErrReadOnly = errors.New("your role in this vault does not allow writing")
 	// ErrArchived is returned when writing to an archived vault.

@@ -1,8 +1,10 @@
 package workspace
 
 import (
+	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -110,9 +112,17 @@ func (w *Vault) List(p string, at time.Time) ([]Item, error) {
 	return out, nil
 }
 
-// History lists every version of the file or folder at a path.
+// History lists every version of the file or folder at a path; for one
+// removed from there, ErrRemoved.
 func (w *Vault) History(p string) ([]Version, error) {
 	cur, err := w.Stat(p, time.Time{})
+	if errors.Is(err, ErrNotFound) {
+		clean := path.Clean("/" + p)
+		removed, _ := w.Trash(p)
+		if slices.ContainsFunc(removed, func(r Removed) bool { return r.Path == clean }) {
+			return nil, fmt.Errorf("%s: %w: %w", clean, ErrNotFound, ErrRemoved)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

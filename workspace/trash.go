@@ -34,6 +34,10 @@ type Removed struct {
 // or folder had.
 var ErrNotInTrash = errors.New("nothing removed at that path")
 
+// ErrRemoved is returned by History, with ErrNotFound, for a path whose
+// file or folder was removed and is in the trash.
+var ErrRemoved = errors.New("it was removed")
+
 // Trash lists what was removed under folder ("/" for the whole vault) and
 // is not in the tree now, by path, the newest removal last.
 func (w *Vault) Trash(folder string) ([]Removed, error) {

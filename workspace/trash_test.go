@@ -70,7 +70,7 @@ func TestTrashAndUndeleteFile(t *testing.T) {
 	if err := v.Remove(ctx, "/a/f"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.History("/a/f"); !errors.Is(err, ErrNotFound) {
+	if _, err := v.History("/a/f"); !errors.Is(err, ErrNotFound) || !errors.Is(err, ErrRemoved) {
 		t.Fatalf("history of a removed file: %v", err)
 	}
 	rs, err := v.Trash("/a")

@@ -196,7 +196,7 @@ func (w *Vault) Restore(ctx context.Context, p string, version uint64) error {
 		hist := l.History(cur.Manifest.ID)
 		i := slices.IndexFunc(hist, func(v Version) bool { return v.Version == version })
 		if i < 0 {
-			return nil, fmt.Errorf("%s has versions 1 to %d (coffre history lists them)", p, l.NextVersion(cur.Manifest.ID)-1)
+			return nil, fmt.Errorf("%s has versions 1 to %d, not v%d: %w", p, l.NextVersion(cur.Manifest.ID)-1, version, ErrNoVersion)
 		}
 		old := *hist[i].Manifest
 		old.Parent = cur.Manifest.Parent // it stays where it is now

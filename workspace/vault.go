@@ -177,7 +177,7 @@ func (w *Vault) writable() error {
 	case !w.org.RoleOf(w.vault, w.writer.UserID, now).CanWrite():
 		return ErrReadOnly
 	case w.org.NeedsRotation(w.vault, now):
-		return fmt.Errorf("%w (an owner or manager: coffre vault rotate)", vaultlog.ErrRotationPending)
+		return vaultlog.ErrRotationPending
 	}
 	if index, _ := w.keys.Newest(); index != w.vault.KeyIndex() {
 		return fmt.Errorf("%w: this device does not hold the newest key", ErrNoKey)

@@ -131,7 +131,7 @@ func (a *App) cliPathOp(do func(context.Context, *workspace.Vault, string, PathO
 func SplitTarget(arg string) (vault, p string, err error) {
 	vault, p, ok := strings.Cut(arg, ":")
 	if !ok || vault == "" {
-		return "", "", fmt.Errorf("%q: want VAULT:/path", arg)
+		return "", "", fmt.Errorf("%q: want VAULT:/path, such as cardiology:/2026/scan.pdf", arg)
 	}
 	if p == "" {
 		p = "/"

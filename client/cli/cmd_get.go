@@ -44,11 +44,10 @@ the vault doesn't have are left alone.`,
 }
 
 func runGet(ctx context.Context, g *globalOptions, opts getOptions, con *console) error {
-	t, err := parseAt(opts.at)
+	t, err := readAt(con, opts.at)
 	if err != nil {
 		return err
 	}
-	sayAt(con, t)
 	if ok, err := g.transferViaApp(ctx, con, opts.local, func(c *app.Client, local string, fn func(app.TransferEvent)) error {
 		return c.Get(ctx, app.TransferRequest{Local: local, Target: opts.target, At: t, Force: opts.force}, fn)
 	}); ok {

@@ -58,9 +58,9 @@ func runGreet(ctx context.Context, g *globalOptions, opts greetOptions, con *con
 		return err
 	}
 	if opts.kind == "user" {
-		fmt.Fprintf(con.out, "enrolled %s <%s> as user %s, with device %s\n", shown(res.Claimer.Name), shown(res.Claimer.Email), res.UserID, res.DeviceID)
+		fmt.Fprintf(con.info, "enrolled %s <%s> as user %s, with device %s\n", shown(res.Claimer.Name), shown(res.Claimer.Email), res.UserID, res.DeviceID)
 	} else {
-		fmt.Fprintf(con.out, "enrolled device %s (%s)\n", res.DeviceID, shown(res.Claimer.DeviceLabel))
+		fmt.Fprintf(con.info, "enrolled device %s (%s)\n", res.DeviceID, shown(res.Claimer.DeviceLabel))
 	}
 	return nil
 }

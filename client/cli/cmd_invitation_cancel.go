@@ -27,6 +27,6 @@ func runInvitationCancel(ctx context.Context, g *globalOptions, id string, con *
 	if err := s.CancelInvitation(ctx, id); err != nil {
 		return err
 	}
-	fmt.Fprintf(con.out, "invitation %s cancelled\n", shown(id))
+	fmt.Fprintf(con.info, "invitation %s cancelled\n", shown(id))
 	return nil
 }

@@ -60,7 +60,7 @@ func runClaim(ctx context.Context, g *globalOptions, opts claimOptions, con *con
 	if err != nil {
 		return err
 	}
-	out := con.out
+	out := con.info
 	if info.Invitation.Kind == "user" {
 		fmt.Fprintf(out, "invitation to join %q as %s (%s)\n", info.OrganisationName, shown(info.Invitation.Email), shown(info.Invitation.Profile))
 	} else {

@@ -26,6 +26,6 @@ keep no keys between runs: each asks for the passphrase.`,
 
 func runLock(_ context.Context, g *globalOptions, con *console) error {
 	n, err := control.Lock(g.home)
-	fmt.Fprintf(con.out, "locked %d running sync(s)\n", n)
+	fmt.Fprintf(con.info, "locked %d running sync(s)\n", n)
 	return err
 }

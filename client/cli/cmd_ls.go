@@ -39,11 +39,10 @@ func atFlag(cmd *cobra.Command, at *string) {
 }
 
 func runLs(ctx context.Context, g *globalOptions, opts lsOptions, con *console) error {
-	t, err := parseAt(opts.at)
+	t, err := readAt(con, opts.at)
 	if err != nil {
 		return err
 	}
-	sayAt(con, t)
 	items, err := g.lsItems(ctx, con, opts.target, t)
 	if err != nil {
 		return err

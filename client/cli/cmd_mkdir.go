@@ -2,10 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/coffre/coffre/client/app"
+	"github.com/coffre/coffre/workspace"
 )
 
 type mkdirOptions struct {
@@ -31,16 +35,42 @@ func newMkdirCommand(g *globalOptions) *cobra.Command {
 }
 
 func runMkdir(ctx context.Context, g *globalOptions, opts mkdirOptions, con *console) error {
-	if c := g.viaApp(ctx); c != nil {
-		return c.PathOp(ctx, "mkdir", app.PathOp{Target: opts.target, Parents: opts.parents})
-	}
-	s, w, p, err := g.openVault(ctx, con, opts.target)
+	_, p, err := vaultPath(opts.target)
 	if err != nil {
 		return err
 	}
+	existed := false
+	if c := g.viaApp(ctx); c != nil {
+		err = c.PathOp(ctx, "mkdir", app.PathOp{Target: opts.target, Parents: opts.parents})
+	} else {
+		existed, err = g.mkdir(ctx, con, opts)
+	}
+	if !opts.parents && errors.Is(err, workspace.ErrNotFound) {
+		err = fmt.Errorf("%w (coffre mkdir -p makes the missing folders)", err)
+	}
+	if err != nil {
+		return err
+	}
+	if existed {
+		fmt.Fprintf(con.info, "folder %s is already there\n", shown(p))
+		return nil
+	}
+	fmt.Fprintf(con.info, "folder %s created\n", shown(p))
+	return nil
+}
+
+// mkdir makes opts.target without the app; existed says -p found it there.
+func (g *globalOptions) mkdir(ctx context.Context, con *console, opts mkdirOptions) (existed bool, err error) {
+	s, w, p, err := g.openVault(ctx, con, opts.target)
+	if err != nil {
+		return false, err
+	}
 	defer s.Close()
 	if opts.parents {
-		return w.MkdirAll(ctx, p)
+		if v, err := w.Stat(p, time.Time{}); err == nil && v.Manifest.Folder {
+			return true, nil
+		}
+		return false, w.MkdirAll(ctx, p)
 	}
-	return w.Mkdir(ctx, p)
+	return false, w.Mkdir(ctx, p)
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -36,13 +37,26 @@ func runMv(ctx context.Context, g *globalOptions, opts mvOptions, con *console) 
 	if v1 != v2 {
 		return errors.New("mv works within one vault: get and put to copy between vaults")
 	}
+	_, from, _ := vaultPath(opts.from)
 	if c := g.viaApp(ctx); c != nil {
-		return c.PathOp(ctx, "mv", app.PathOp{Target: opts.from, To: opts.to})
+		err = c.PathOp(ctx, "mv", app.PathOp{Target: opts.from, To: opts.to})
+	} else {
+		err = g.mv(ctx, con, opts.from, to)
 	}
-	s, w, from, err := g.openVault(ctx, con, opts.from)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(con.info, "%s → %s\n", shown(from), shown(to))
+	return nil
+}
+
+// mv moves from (VAULT:/path) to the path to of the same vault, without
+// the app.
+func (g *globalOptions) mv(ctx context.Context, con *console, from, to string) error {
+	s, w, p, err := g.openVault(ctx, con, from)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	return w.Move(ctx, from, to)
+	return w.Move(ctx, p, to)
 }

@@ -42,6 +42,6 @@ func runRestore(ctx context.Context, g *globalOptions, opts restoreOptions, con 
 	if err := w.Restore(ctx, p, uint64(opts.version)); err != nil {
 		return err
 	}
-	fmt.Fprintf(con.out, "%s restored from %s\n", shown(p), opts.version.String())
+	fmt.Fprintf(con.info, "%s restored from %s\n", shown(p), opts.version.String())
 	return nil
 }

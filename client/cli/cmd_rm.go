@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -33,9 +34,24 @@ Nothing is erased: every version stays in the vault's history, and
 }
 
 func runRm(ctx context.Context, g *globalOptions, opts rmOptions, con *console) error {
-	if c := g.viaApp(ctx); c != nil {
-		return c.PathOp(ctx, "rm", app.PathOp{Target: opts.target, Recursive: opts.recursive})
+	_, p, err := vaultPath(opts.target)
+	if err != nil {
+		return err
 	}
+	if c := g.viaApp(ctx); c != nil {
+		err = c.PathOp(ctx, "rm", app.PathOp{Target: opts.target, Recursive: opts.recursive})
+	} else {
+		err = g.rm(ctx, con, opts)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(con.info, "removed %s (coffre trash lists it, coffre undelete brings it back)\n", shown(p))
+	return nil
+}
+
+// rm removes opts.target without the app.
+func (g *globalOptions) rm(ctx context.Context, con *console, opts rmOptions) error {
 	s, w, p, err := g.openVault(ctx, con, opts.target)
 	if err != nil {
 		return err

@@ -98,21 +98,22 @@ func runSync(ctx context.Context, g *globalOptions, opts syncOptions, con *conso
 	if err != nil {
 		return err
 	}
-	s := &syncservice.Service{Keys: u, Folders: folders, Options: opts.service, Report: newSyncPrinter(con.out)}
+	s := &syncservice.Service{Keys: u, Folders: folders, Options: opts.service, Report: newSyncPrinter(con.out, con.info)}
 	return s.Serve(ctx)
 }
 
 // syncPrinter prints a line when a folder's sync did something, or its
 // state or error changed (idle is not news), then the files it moved, one
-// a line.
+// a line. What needs the person (a lock, an error, files kept local only)
+// goes to out; what it moved goes to news, which --quiet silences.
 type syncPrinter struct {
-	out       io.Writer
+	out, news io.Writer
 	last      map[string]syncer.Status // by folder
 	localOnly map[string]string        // by folder: the list last printed
 }
 
-func newSyncPrinter(out io.Writer) *syncPrinter {
-	return &syncPrinter{out: out, last: map[string]syncer.Status{}, localOnly: map[string]string{}}
+func newSyncPrinter(out, news io.Writer) *syncPrinter {
+	return &syncPrinter{out: out, news: news, last: map[string]syncer.Status{}, localOnly: map[string]string{}}
 }
 
 // maxNamed bounds the files named after one cycle; the rest are counted.
@@ -123,7 +124,7 @@ const maxNamed = 20
 const lockedHint = "locked: run coffre unlock"
 
 func (p *syncPrinter) Watching(f syncservice.Folder) {
-	fmt.Fprintf(p.out, "syncing %s with %s (Ctrl-C to stop)\n", shown(f.Dir), shown(f.Name))
+	fmt.Fprintf(p.news, "syncing %s with %s (Ctrl-C to stop)\n", shown(f.Dir), shown(f.Name))
 }
 
 func (p *syncPrinter) Cycle(f syncservice.Folder, st syncer.Status, res syncer.Result) {
@@ -157,16 +158,18 @@ func (p *syncPrinter) Cycle(f syncservice.Folder, st syncer.Status, res syncer.R
 	if res.Skipped > 0 {
 		line += fmt.Sprintf(", %d not synced (links, or names another system can't hold: rename them)", res.Skipped)
 	}
+	w := p.news
 	if st.LastError != "" {
 		line += ": " + hinted(st.LastError)
+		w = p.out
 	}
-	fmt.Fprintln(p.out, line)
+	fmt.Fprintln(w, line)
 	for i, c := range res.Changes {
 		if i == maxNamed {
-			fmt.Fprintf(p.out, "  … and %d more\n", len(res.Changes)-maxNamed)
+			fmt.Fprintf(p.news, "  … and %d more\n", len(res.Changes)-maxNamed)
 			break
 		}
-		fmt.Fprintln(p.out, "  "+changeLine(c))
+		fmt.Fprintln(p.news, "  "+changeLine(c))
 	}
 }
 

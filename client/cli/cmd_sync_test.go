@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -14,7 +15,7 @@ import (
 // a reader keeps local only, once each time that list changes.
 func TestSyncPrinter(t *testing.T) {
 	var out strings.Builder
-	p := newSyncPrinter(&out)
+	p := newSyncPrinter(&out, &out)
 	f := syncservice.Folder{Name: "cardiology", Dir: "/home/alice/Cardiology"}
 
 	res := syncer.Result{Uploaded: 24, Conflicts: 1}
@@ -53,6 +54,25 @@ func TestSyncPrinter(t *testing.T) {
 	got = out.String()
 	if strings.Count(got, "2 kept local only (you can only read this vault)") != 1 || !strings.Contains(got, "  local only draft.txt\n  local only notes.txt\n") {
 		t.Errorf("local-only files printed:\n%s", got)
+	}
+}
+
+// TestQuietSync: with --quiet a sync keeps quiet about what it moved, and
+// still says what needs the person: a lock, an error.
+func TestQuietSync(t *testing.T) {
+	var out strings.Builder
+	p := newSyncPrinter(&out, io.Discard)
+	f := syncservice.Folder{Name: "cardiology", Dir: "/home/alice/Cardiology"}
+	p.Watching(f)
+	p.Cycle(f, syncer.Status{State: "idle"}, syncer.Result{Uploaded: 1, Changes: []syncer.Change{{Op: syncer.Uploaded, Path: "scan.pdf"}}})
+	if got := out.String(); got != "" {
+		t.Errorf("a quiet sync printed:\n%s", got)
+	}
+	p.Cycle(f, syncer.Status{State: "error", LastError: "cannot reach the server"}, syncer.Result{})
+	p.Cycle(f, syncer.Status{State: "locked"}, syncer.Result{})
+	got := out.String()
+	if !strings.Contains(got, "cardiology: error, ↑0 ↓0: cannot reach the server\n") || !strings.Contains(got, "cardiology: locked: run coffre unlock\n") {
+		t.Errorf("a quiet sync did not say what needs the person:\n%s", got)
 	}
 }
 

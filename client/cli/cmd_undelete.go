@@ -58,6 +58,6 @@ func runUndelete(ctx context.Context, g *globalOptions, opts undeleteOptions, co
 	if v.Manifest.Folder {
 		what = "folder"
 	}
-	fmt.Fprintf(con.out, "%s is back (%s, v%d)\n", shown(p), what, v.Version)
+	fmt.Fprintf(con.info, "%s is back (%s, v%d)\n", shown(p), what, v.Version)
 	return nil
 }

@@ -34,7 +34,7 @@ func runUnlock(_ context.Context, g *globalOptions, con *console) error {
 	if err != nil && !isRefused(err) {
 		return err // the passphrase was refused here: no sync was told
 	}
-	fmt.Fprintf(con.out, "unlocked %d running sync(s)\n", n)
+	fmt.Fprintf(con.info, "unlocked %d running sync(s)\n", n)
 	return err
 }
 

@@ -40,6 +40,6 @@ func runVaultArchive(ctx context.Context, g *globalOptions, opts vaultArchiveOpt
 	if opts.undo {
 		state = "restored"
 	}
-	fmt.Fprintf(con.out, "vault %s %s\n", shown(opts.vault), state)
+	fmt.Fprintf(con.info, "vault %s %s\n", shown(opts.vault), state)
 	return nil
 }

@@ -28,6 +28,6 @@ func runVaultCreate(ctx context.Context, g *globalOptions, name string, con *con
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(con.out, "vault %q created (id %s); you are its owner\n", info.Name, info.ID)
+	fmt.Fprintf(con.info, "vault %q created (id %s); you are its owner\n", info.Name, info.ID)
 	return nil
 }

@@ -73,11 +73,7 @@ func runVaultList(ctx context.Context, g *globalOptions, opts vaultListOptions, 
 	for _, v := range vaults {
 		var ms []string
 		for _, m := range v.Members {
-			desc := shown(m.Email) + " (" + m.Role.String()
-			if !m.Until.IsZero() {
-				desc += " until " + m.Until.Local().Format("2006-01-02 15:04")
-			}
-			ms = append(ms, desc+")")
+			ms = append(ms, memberText(m))
 		}
 		state := "active"
 		if v.Archived {
@@ -115,4 +111,14 @@ func (g *globalOptions) vaults(ctx context.Context, con *console) ([]client.Vaul
 		return nil, nil, err
 	}
 	return vaults, s.Emergencies(), nil
+}
+
+// memberText is a member as vault list shows it: a grant's end is in this
+// device's zone, with the zone, as every time the command line prints.
+func memberText(m client.Member) string {
+	desc := shown(m.Email) + " (" + m.Role.String()
+	if !m.Until.IsZero() {
+		desc += " until " + shownTime(m.Until)
+	}
+	return desc + ")"
 }

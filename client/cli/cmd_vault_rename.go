@@ -31,6 +31,6 @@ func runVaultRename(ctx context.Context, g *globalOptions, opts vaultRenameOptio
 	if err := s.RenameVault(ctx, opts.vault, opts.name); err != nil {
 		return err
 	}
-	fmt.Fprintf(con.out, "vault %s renamed to %s\n", shown(opts.vault), shown(opts.name))
+	fmt.Fprintf(con.info, "vault %s renamed to %s\n", shown(opts.vault), shown(opts.name))
 	return nil
 }

@@ -28,6 +28,6 @@ func runVaultRotate(ctx context.Context, g *globalOptions, vault string, con *co
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(con.out, "vault %s now uses key %d\n", shown(info.Name), info.KeyIndex)
+	fmt.Fprintf(con.info, "vault %s now uses key %d\n", shown(info.Name), info.KeyIndex)
 	return nil
 }

@@ -71,6 +71,6 @@ func runVaultShare(ctx context.Context, g *globalOptions, opts vaultShareOptions
 			msg += fmt.Sprintf(" (the end of %s)", end.Add(-time.Nanosecond).Local().Format(dateOnly))
 		}
 	}
-	fmt.Fprintln(con.out, msg)
+	fmt.Fprintln(con.info, msg)
 	return nil
 }

@@ -33,6 +33,6 @@ func runVaultUnshare(ctx context.Context, g *globalOptions, opts vaultUnshareOpt
 	if err := s.UnshareVault(ctx, opts.vault, opts.users...); err != nil {
 		return err
 	}
-	fmt.Fprintf(con.out, "removed %s from %s; the vault key was rotated\n", shown(strings.Join(opts.users, ", ")), shown(opts.vault))
+	fmt.Fprintf(con.info, "removed %s from %s; the vault key was rotated\n", shown(strings.Join(opts.users, ", ")), shown(opts.vault))
 	return nil
 }

@@ -2,13 +2,11 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
-
-	"github.com/spf13/cobra"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/internal/usage"
 	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/wire"
 	"github.com/coffre/coffre/workspace"
@@ -20,7 +18,7 @@ import (
 const (
 	ExitOK      = 0
 	ExitFailure = 1 // anything not listed below
-	ExitUsage   = 2 // unknown command or flag, wrong number of arguments
+	ExitUsage   = 2 // unknown command or flag, wrong number of arguments, a malformed VAULT:/path
 	// ExitOffline: the server could not be reached and the command
 	// answered from what this device verified last (status, vault list,
 	// user list; SECURITY.md A32). The answer may be stale.
@@ -35,7 +33,8 @@ const (
 const exitStatusHelp = `Exit status:
   0  done
   1  failed (any other error)
-  2  usage: unknown command or flag, wrong number of arguments
+  2  usage: unknown command or flag, wrong number of arguments, a
+     malformed VAULT:/path
   3  the server could not be reached and the answer (status, vault list,
      user list) comes from what this device verified last: it may be stale
      (--json output says "offline": true too)
@@ -82,6 +81,7 @@ var exitCodes = []struct {
 	{client.ErrUnknownVault, ExitNotFound},
 	{client.ErrUnknownUser, ExitNotFound},
 	{workspace.ErrNotFound, ExitNotFound},
+	{workspace.ErrNoVersion, ExitNotFound},
 	{wire.ErrNotFound, ExitNotFound},
 	{fs.ErrNotExist, ExitNotFound},
 }
@@ -91,8 +91,7 @@ func exitCode(err error) int {
 	if err == nil {
 		return ExitOK
 	}
-	var u usageError
-	if errors.As(err, &u) {
+	if usage.Is(err) {
 		return ExitUsage
 	}
 	for _, c := range exitCodes {
@@ -101,65 +100,4 @@ func exitCode(err error) int {
 		}
 	}
 	return ExitFailure
-}
-
-// usageError is a command line that does not parse: cobra's own errors
-// (unknown flag, wrong number of arguments) and unknown commands.
-type usageError struct{ err error }
-
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
-
-// markUsageErrors makes every command's argument and flag errors
-// usageErrors, and makes a command group refuse an unknown subcommand
-// (cobra prints the group's help and exits 0 for 'coffre vault frobnicate').
-func markUsageErrors(root *cobra.Command) {
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	var walk func(c *cobra.Command)
-	walk = func(c *cobra.Command) {
-		if args := c.Args; args != nil {
-			c.Args = func(cmd *cobra.Command, a []string) error {
-				if err := args(cmd, a); err != nil {
-					return usageError{err}
-				}
-				return nil
-			}
-		}
-		for _, sub := range c.Commands() {
-			walk(sub)
-		}
-	}
-	walk(root)
-}
-
-// unknownCommand refuses a command line that names a subcommand that does
-// not exist, in one line (cobra adds "Did you mean this?" lines at the root,
-// and under a group such as 'coffre vault frobnicate' prints the group's
-// help and succeeds).
-func unknownCommand(root *cobra.Command, args []string) error {
-	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
-		return nil // shell completion: cobra answers
-	}
-	// The commands cobra adds when it runs, so that Find knows them.
-	root.InitDefaultHelpCmd()
-	root.InitDefaultCompletionCmd(args...)
-	c, rest, err := root.Find(args)
-	if c == nil || (err == nil && (c.Runnable() || !c.HasSubCommands())) {
-		return nil
-	}
-	if c.ParseFlags(rest) != nil {
-		return nil // cobra reports the flag
-	}
-	a := c.Flags().Args()
-	if len(a) == 0 {
-		return nil
-	}
-	msg := fmt.Sprintf("unknown command %q for %q", a[0], c.CommandPath())
-	if c.SuggestionsMinimumDistance <= 0 {
-		c.SuggestionsMinimumDistance = 2 // cobra sets it at the root only
-	}
-	if s := c.SuggestionsFor(a[0]); len(s) > 0 {
-		msg += fmt.Sprintf(": did you mean %q?", s[0])
-	}
-	return usageError{errors.New(msg)}
 }

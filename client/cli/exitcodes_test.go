@@ -9,6 +9,7 @@ import (
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/crypto"
+	"github.com/coffre/coffre/internal/usage"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -23,7 +24,8 @@ func TestExitCode(t *testing.T) {
 		{nil, ExitOK},
 		{errors.New("something else"), ExitFailure},
 		{crypto.ErrWrongPassphrase, ExitFailure},
-		{usageError{errors.New("unknown flag: --bogus")}, ExitUsage},
+		{usage.Error{Err: errors.New("unknown flag: --bogus")}, ExitUsage},
+		{fmt.Errorf("reading: %w", usage.Errorf("bad")), ExitUsage},
 		{wrap(client.ErrUnknownVault), ExitNotFound},
 		{wrap(workspace.ErrNotFound), ExitNotFound},
 		{wrap(client.ErrNotAdmin), ExitRefused},
@@ -53,6 +55,8 @@ func TestExitStatusHelpListsEveryStatus(t *testing.T) {
 func TestArgKinds(t *testing.T) {
 	for use, want := range map[string]string{
 		"get VAULT:/path LOCAL":                       "VAULT:/path LOCAL",
+		"mkdir [-p] VAULT:/path":                      "VAULT:/path",
+		"rm [-r] VAULT:/path":                         "VAULT:/path",
 		"put LOCAL VAULT:/path":                       "LOCAL VAULT:/path",
 		"share VAULT USER --role ROLE [--until DATE]": "VAULT USER",
 		"sync VAULT DIR | sync --all ROOT":            "VAULT DIR",

@@ -7,6 +7,7 @@ import (
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/client/app"
 	"github.com/coffre/coffre/client/transfer"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -32,6 +33,28 @@ var hints = []struct {
 	{transfer.ErrNoVaultFolder, " (coffre mkdir -p makes it)"},
 	{app.ErrRunning, " (open its interface: coffre app open)"},
 	{client.ErrKeyNotReleased, " (a member of the vault releases it when they next work in the vault: ask one to run 'coffre ls' on it)"},
+	{workspace.ErrNoVersion, " (coffre history lists them)"},
+	{workspace.ErrRemoved, " (coffre trash lists it, coffre undelete brings it back)"},
+	{vaultlog.ErrRotationPending, " (an owner or manager runs 'coffre vault rotate')"},
+	{client.ErrAmbiguousVault, " (coffre vault list shows the ids)"},
+	{client.ErrAmbiguousInvitation, " (coffre invitation list shows them)"},
+}
+
+// progressHints say how the other person does what an enrolment waits
+// for (client.Prompter's Progress).
+var progressHints = []struct{ text, hint string }{
+	{client.WaitingForClaimer, " (they run 'coffre invitation claim LINK')"},
+	{client.WaitingForGreeter, " (they run 'coffre user greet' or 'coffre device greet')"},
+}
+
+// progress is an enrolment's progress message with its hint.
+func progress(msg string) string {
+	for _, h := range progressHints {
+		if strings.Contains(msg, h.text) && !strings.Contains(msg, h.text+h.hint) {
+			msg = strings.Replace(msg, h.text, h.text+h.hint, 1)
+		}
+	}
+	return msg
 }
 
 // message is err's message as the person reads it, with its hints.

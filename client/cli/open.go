@@ -9,6 +9,7 @@ import (
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/client/app"
 	"github.com/coffre/coffre/client/control"
+	"github.com/coffre/coffre/internal/usage"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -53,6 +54,16 @@ func (g *globalOptions) viaApp(ctx context.Context) *app.Client {
 	return app.DialUnlocked(ctx, g.home)
 }
 
+// vaultPath splits VAULT:/path; an argument not of that form is a usage
+// error (exit status 2).
+func vaultPath(arg string) (vault, p string, err error) {
+	vault, p, err = app.SplitTarget(arg)
+	if err != nil {
+		return "", "", usage.Error{Err: err}
+	}
+	return vault, p, nil
+}
+
 // appOffline is what a command answered by an app that can't reach the
 // server says (as unlock does when it goes on offline).
 func (g *globalOptions) appOffline(con *console) {
@@ -60,8 +71,6 @@ func (g *globalOptions) appOffline(con *console) {
 	fmt.Fprintf(con.err, "warning: %v; showing what this device verified last (exit status %d)\n", client.ErrServerUnavailable, ExitOffline)
 }
 
-// vaultPath splits VAULT:/path.
-func vaultPath(arg string) (vault, p string, err error) { return app.SplitTarget(arg) }
 
 // openVault unlocks the device and opens the vault named in arg, after its
 // upkeep (PrepareVault: the key rotation or checkpoint it may wait for).

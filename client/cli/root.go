@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coffre/coffre/internal/usage"
 	"github.com/coffre/coffre/internal/version"
 )
 
@@ -27,7 +28,7 @@ func Execute() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root, g := newRootCommand()
-	err := unknownCommand(root, os.Args[1:])
+	err := usage.UnknownCommand(root, os.Args[1:])
 	if err == nil {
 		err = root.ExecuteContext(ctx)
 	}
@@ -101,7 +102,7 @@ terminal, or from standard input, one line each, when it is not a terminal.
 		newUndeleteCommand(g),
 		newConfigCommand(g), version.Command(root),
 	)
-	markUsageErrors(root)
+	usage.Mark(root)
 	completeArgs(root, g)
 	return root, g
 }

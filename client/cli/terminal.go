@@ -168,7 +168,7 @@ func (p *prompter) ConfirmClaimer(ctx context.Context, who client.Claimer) (bool
 
 func (p *prompter) Progress(msg string) {
 	if !p.c.quiet {
-		fmt.Fprintln(p.c.err, shown(msg))
+		fmt.Fprintln(p.c.err, shown(progress(msg)))
 	}
 }
 

@@ -84,10 +84,16 @@ func parseUntil(until string) (time.Time, error) {
 // shownTime prints an instant in the device's zone, with the zone.
 func shownTime(t time.Time) string { return t.Local().Format(timeLayout) }
 
-// sayAt tells on standard error which instant an --at flag meant, so that
-// standard output stays what scripts parse.
-func sayAt(con *console, at time.Time) {
-	if !at.IsZero() {
-		fmt.Fprintf(con.err, "as of %s\n", at.Local().Format(secondsLayout))
+// readAt reads an --at flag and says on standard error which instant it
+// means (standard output stays what scripts parse): what the commands
+// that read the past share, with or without the app.
+func readAt(con *console, at string) (time.Time, error) {
+	t, err := parseAt(at)
+	if err != nil {
+		return time.Time{}, err
 	}
+	if !t.IsZero() {
+		fmt.Fprintf(con.err, "as of %s\n", t.Local().Format(secondsLayout))
+	}
+	return t, nil
 }

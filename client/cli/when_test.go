@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/client"
 )
 
 // TestParseWhen: the forms a person types, read in their zone unless they
@@ -51,5 +54,24 @@ func TestParseWhen(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "want a date (2026-12-05)") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("parseWhen(%q): %v, want a one-line error saying what to type", in, err)
 		}
+	}
+}
+
+// TestMemberUntil: vault list shows a grant's end in this device's zone,
+// with the zone, as the share command said it.
+func TestMemberUntil(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	defer func(l *time.Location) { time.Local = l }(time.Local)
+	time.Local = paris
+	m := client.Member{Email: "bob@lilas.example", Role: certificate.RoleReader, Until: time.Date(2030, 12, 31, 23, 0, 0, 0, time.UTC)}
+	if got, want := memberText(m), "bob@lilas.example (reader until 2031-01-01 00:00 CET)"; got != want {
+		t.Errorf("memberText = %q, want %q", got, want)
+	}
+	m.Until = time.Time{}
+	if got, want := memberText(m), "bob@lilas.example (reader)"; got != want {
+		t.Errorf("memberText without an end = %q, want %q", got, want)
 	}
 }

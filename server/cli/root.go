@@ -11,7 +11,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coffre/coffre/internal/usage"
 	"github.com/coffre/coffre/internal/version"
+)
+
+// Exit statuses: as coffre's for a command line that does not parse.
+const (
+	exitFailure = 1
+	exitUsage   = 2 // unknown command or flag, wrong number of arguments
 )
 
 // Execute runs the coffre-server command line and returns the exit code.
@@ -19,9 +26,16 @@ func Execute() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := NewRootCommand()
-	if err := root.ExecuteContext(ctx); err != nil {
+	err := usage.UnknownCommand(root, os.Args[1:])
+	if err == nil {
+		err = root.ExecuteContext(ctx)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "coffre-server:", err)
-		return 1
+		if usage.Is(err) {
+			return exitUsage
+		}
+		return exitFailure
 	}
 	return 0
 }
@@ -36,11 +50,15 @@ data and relays enrolment messages; it never sees content, names or keys.
 
 Start it with 'coffre-server run --data DIR', then create an organisation with
 'coffre-server org create --data DIR NAME' and give the printed bootstrap link
-to the organisation's first administrator.`,
+to the organisation's first administrator.
+
+Exit status: 0 done, 1 failed, 2 usage (unknown command or flag, wrong
+number of arguments).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newRunCommand(), newOrgCommand(), newBackupCommand(), newRestoreCommand(), version.Command(root))
+	usage.Mark(root)
 	return root
 }
 
