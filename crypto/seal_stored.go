@@ -14,3 +14,27 @@ func SealPublicKeyFromVerified(b []byte) (SealPublicKey, error) {
 	}
 	return SealPublicKey{packed: b[1:len(b):len(b)]}, nil
 }
+
+// mlkemKeyValid is FIPS 203 §7.2's encapsulation key check 2 (the
+// "modulus check") on the ML-KEM-768 part of an X-Wing public key, which
+// comes first: each of the 768 12-bit coefficients of t̂ (ByteDecode₁₂ of
+// the first 1152 bytes, little-endian pairs in three bytes) is below
+// q = 3329, so that decoding and encoding again gives the same bytes. It
+// is the check circl's Unpack makes, without expanding the key's matrix
+// from ρ (most of Unpack's time, and needed only to encapsulate): parsing
+// the seal keys of a large organisation's log costs microseconds each,
+// not tens of them (TestSealKeyCheckIsCirclsUnpack).
+func mlkemKeyValid(ek []byte) bool {
+	const q, polyBytes = 3329, 3 * 384
+	if len(ek) < polyBytes {
+		return false
+	}
+	for i := 0; i < polyBytes; i += 3 {
+		a := uint16(ek[i]) | uint16(ek[i+1]&0x0f)<<8
+		b := uint16(ek[i+1]>>4) | uint16(ek[i+2])<<4
+		if a >= q || b >= q {
+			return false
+		}
+	}
+	return true
+}
