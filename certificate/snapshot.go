@@ -38,7 +38,17 @@ const snapshotMagic = "coffre/org-snapshot"
 
 // Snapshot encodes the verified state. The result shares nothing with o.
 func (o *Organisation) Snapshot() []byte {
-	w := snapWriter{b: make([]byte, 0, o.snapshotSizeHint())}
+	// Measured first, then written into a buffer of that size: the state
+	// of a large organisation is megabytes, and growing it by appending
+	// copies them again and again.
+	size := snapWriter{counting: true}
+	o.encodeSnapshot(&size)
+	w := snapWriter{b: make([]byte, 0, size.n)}
+	o.encodeSnapshot(&w)
+	return w.b
+}
+
+func (o *Organisation) encodeSnapshot(w *snapWriter) {
 	w.str(snapshotMagic)
 	w.u(SnapshotVersion)
 	w.str(o.ID)
@@ -83,12 +93,6 @@ func (o *Organisation) Snapshot() []byte {
 		w.str(id)
 		w.i(int64(n))
 	}
-	return w.b
-}
-
-func (o *Organisation) snapshotSizeHint() int {
-	// A user is mostly their 1.2 KB seal key; the rest is small.
-	return 64 + 40*len(o.hashes) + 1400*len(o.users) + 160*len(o.devices) + 4096*len(o.vaults)
 }
 
 func (w *snapWriter) vault(v *Vault) {
@@ -290,22 +294,53 @@ func (o *Organisation) checkSnapshot(id string, root crypto.VerifyKey) error {
 // snapWriter and snapReader: unsigned and signed varints, and byte strings
 // prefixed by their length.
 
-type snapWriter struct{ b []byte }
+// A counting writer only adds up the size of what it would write.
+type snapWriter struct {
+	b        []byte
+	counting bool
+	n        int
+}
 
-func (w *snapWriter) u(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
-func (w *snapWriter) i(v int64)  { w.b = binary.AppendVarint(w.b, v) }
+func (w *snapWriter) u(v uint64) {
+	if w.counting {
+		w.n += varintLen(binary.AppendUvarint, v)
+		return
+	}
+	w.b = binary.AppendUvarint(w.b, v)
+}
+
+func (w *snapWriter) i(v int64) {
+	if w.counting {
+		w.n += varintLen(binary.AppendVarint, v)
+		return
+	}
+	w.b = binary.AppendVarint(w.b, v)
+}
+
+func varintLen[T uint64 | int64](put func([]byte, T) []byte, v T) int {
+	var buf [binary.MaxVarintLen64]byte
+	return len(put(buf[:0], v))
+}
 
 func (w *snapWriter) bytes(ps ...[]byte) {
 	for _, p := range ps {
 		w.u(uint64(len(p)))
-		w.b = append(w.b, p...)
+		if w.counting {
+			w.n += len(p)
+		} else {
+			w.b = append(w.b, p...)
+		}
 	}
 }
 
 func (w *snapWriter) str(ss ...string) {
 	for _, s := range ss {
 		w.u(uint64(len(s)))
-		w.b = append(w.b, s...)
+		if w.counting {
+			w.n += len(s)
+		} else {
+			w.b = append(w.b, s...)
+		}
 	}
 }
 

@@ -77,7 +77,11 @@ func richOrganisation(t *testing.T) (*fixture, *Organisation, [][]byte) {
 // the log as the original does.
 func TestSnapshotRoundTrip(t *testing.T) {
 	f, _, _ := richOrganisation(t)
-	back, err := FromSnapshot(f.org.ID, f.org.Root, f.org.Snapshot())
+	snap := f.org.Snapshot()
+	if len(snap) != cap(snap) {
+		t.Errorf("the snapshot's buffer was sized %d for %d bytes", cap(snap), len(snap))
+	}
+	back, err := FromSnapshot(f.org.ID, f.org.Root, snap)
 	if err != nil {
 		t.Fatal(err)
 	}
