@@ -163,10 +163,20 @@ func (o *Organisation) ApplyAt(position uint64, data []byte, now time.Time) (*Ce
 }
 
 func (o *Organisation) apply(position uint64, data []byte, now time.Time) (*Certificate, error) {
+	return o.applyPrechecked(position, data, now, prechecked{})
+}
+
+// applyPrechecked is apply with what ApplyAll may have worked out already
+// on other cores (parallel.go): the parsed entry, and a key its signature
+// verified with, used only if it is the author's key at this position.
+func (o *Organisation) applyPrechecked(position uint64, data []byte, now time.Time, pre prechecked) (*Certificate, error) {
 	if position != o.Head.Position+1 {
 		return nil, fmt.Errorf("%w: got position %d after %d", ErrChain, position, o.Head.Position)
 	}
-	c, err := Parse(data)
+	c, err := pre.c, pre.err
+	if !pre.parsed {
+		c, err = Parse(data)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("position %d: %w", position, err)
 	}
@@ -180,8 +190,10 @@ func (o *Organisation) apply(position uint64, data []byte, now time.Time) (*Cert
 	if err != nil {
 		return nil, err
 	}
-	if err := c.verify(key); err != nil {
-		return nil, err
+	if !pre.verifiedWith(key) {
+		if err := c.verify(key); err != nil {
+			return nil, err
+		}
 	}
 	if c.Time.Before(o.lastTime) {
 		return nil, o.broke(position, "timestamp %s goes back before %s", c.Time.Format(time.RFC3339), o.lastTime.Format(time.RFC3339))

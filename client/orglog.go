@@ -48,21 +48,30 @@ func (s *Session) Sync(ctx context.Context) error {
 			return nil
 		}
 		next := s.org.Clone()
-		var verified []verifiedEntry
-		for _, e := range entries {
-			if _, err := next.Apply(e.GetPosition(), e.GetData()); err != nil {
-				if errors.Is(err, certificate.ErrChain) {
-					return fmt.Errorf("%w: %w", certificate.ErrFork, err)
-				}
-				return fmt.Errorf("%w: %w", ErrBadLog, err)
-			}
-			verified = append(verified, verifiedEntry{position: e.GetPosition(), data: e.GetData()})
+		batch := make([]certificate.Entry, len(entries))
+		verified := make([]verifiedEntry, len(entries))
+		for i, e := range entries {
+			batch[i] = certificate.Entry{Position: e.GetPosition(), Data: e.GetData()}
+			verified[i] = verifiedEntry{position: e.GetPosition(), data: e.GetData()}
 		}
-		if err := s.state.save(verified, next.Head); err != nil {
+		if _, err := next.ApplyAll(batch); err != nil {
+			if errors.Is(err, certificate.ErrChain) {
+				return fmt.Errorf("%w: %w", certificate.ErrFork, err)
+			}
+			return fmt.Errorf("%w: %w", ErrBadLog, err)
+		}
+		// The last page stores the snapshot of the state it reaches, if
+		// due, in the same transaction (SPEC.md §9).
+		last := next.Head.Position >= resp.GetHeadPosition()
+		var snap *certificate.Organisation
+		if last {
+			snap = next
+		}
+		if err := s.state.saveWithSnapshot(verified, next.Head, snap); err != nil {
 			return err
 		}
 		s.org = next
-		if s.org.Head.Position >= resp.GetHeadPosition() {
+		if last {
 			return nil
 		}
 	}

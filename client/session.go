@@ -66,8 +66,15 @@ func openWithKeys(dir string, keys *deviceKeys) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	org := certificate.NewOrganisation(l.OrganisationID, l.Root)
-	if err := st.load(org); err != nil {
+	org, _, err := st.load(l.OrganisationID, l.Root)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	// A file without a snapshot of this version (written before
+	// snapshots, or by another version), or with many entries beyond it:
+	// write one now, so that the next open verifies no more than a few.
+	if err := st.snapshotIfDue(org); err != nil {
 		st.close()
 		return nil, err
 	}

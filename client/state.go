@@ -17,10 +17,12 @@ import (
 )
 
 // localState is the device's record of what it verified (SPEC.md §9): every
-// log entry it accepted and the head it reached, encrypted with the state
+// log entry it accepted and the head it reached, and a snapshot of the
+// verified organisation state (orgsnapshot.go), encrypted with the state
 // key from the device key file, so that a stolen disk shows nothing without
-// the passphrase. Opening it re-verifies every entry from the root key: a
-// damaged or edited file is reported, never silently reset.
+// the passphrase. Opening it loads the snapshot and verifies again the
+// entries beyond it: a damaged or edited file is reported, never silently
+// reset.
 type localState struct {
 	path string
 	db   *stateFile
@@ -29,12 +31,17 @@ type localState struct {
 	// (SPEC.md §9): a name is never written in clear, not even in a key
 	// that bbolt later frees.
 	names crypto.SecretKey
+	// snapshotAt is the position of the stored organisation snapshot as
+	// this process last saw it (0: none), to decide when to write the next.
+	snapshotAt uint64
 }
 
 var (
 	bucketLog  = []byte("log")
 	bucketMeta = []byte("meta")
 	keyHead    = []byte("head")
+	// keySnapshot holds the organisation snapshot (snapshot.go).
+	keySnapshot = []byte("org-snapshot")
 )
 
 func openState(path string, key crypto.SecretKey) (*localState, error) {
@@ -79,41 +86,95 @@ func (s *localState) aad(kind string, p uint64) []byte {
 	return append([]byte("coffre/v1/state/"+kind+"/"), posKey(p)...)
 }
 
-// load rebuilds the verified organisation from the stored entries,
-// checking each one again, and checks it reaches the stored head, in one
-// transaction: another process may store more meanwhile.
-func (s *localState) load(org *certificate.Organisation) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+// load returns the verified organisation this file holds: the snapshot
+// of the verified state (SPEC.md §9), then each stored entry beyond it
+// verified again, which must reach the stored head; all in one
+// transaction, since another process may store more meanwhile. Without a
+// snapshot of this version (a file written before snapshots, or by another
+// version) every entry is verified from genesis: the caller then writes a
+// snapshot, so that this happens once. It returns how many entries it
+// verified.
+func (s *localState) load(id string, root crypto.VerifyKey) (*certificate.Organisation, int, error) {
+	org := certificate.NewOrganisation(id, root)
+	verified := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		var head certificate.Head
+		if sealed := meta.Get(keyHead); sealed != nil {
+			h, err := s.key.Decrypt(s.aad("head", 0), sealed)
+			if err != nil || len(h) < 8 {
+				return fmt.Errorf("local state %s: its head does not decrypt: %w", s.path, ErrCorruptState)
+			}
+			head = certificate.Head{Position: binary.BigEndian.Uint64(h), Hash: h[8:]}
+		}
+		if sealed := meta.Get(keySnapshot); sealed != nil {
+			snap, err := s.openSnapshot(id, root, sealed)
+			if err != nil {
+				return err
+			}
+			if snap != nil && snap.Head.Position > head.Position {
+				return fmt.Errorf("local state %s: its snapshot is beyond its head: %w", s.path, ErrCorruptState)
+			}
+			if snap != nil {
+				org = snap
+				s.snapshotAt = snap.Head.Position
+			}
+		}
 		c := tx.Bucket(bucketLog).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		batch := make([]certificate.Entry, 0, loadBatch)
+		apply := func() error {
+			n, err := org.ApplyAll(batch)
+			verified += n
+			batch = batch[:0]
+			if err != nil {
+				return fmt.Errorf("local state %s holds an entry that no longer verifies (%v): %w", s.path, err, ErrCorruptState)
+			}
+			return nil
+		}
+		for k, v := c.Seek(posKey(org.Head.Position + 1)); k != nil; k, v = c.Next() {
 			p := binary.BigEndian.Uint64(k)
 			data, err := s.key.Decrypt(s.aad("log", p), v)
 			if err != nil {
 				return fmt.Errorf("local state %s is damaged at entry %d: %w", s.path, p, ErrCorruptState)
 			}
-			if _, err := org.Apply(p, data); err != nil {
-				return fmt.Errorf("local state %s holds an entry that no longer verifies (%v): %w", s.path, err, ErrCorruptState)
+			if batch = append(batch, certificate.Entry{Position: p, Data: data}); len(batch) == loadBatch {
+				if err := apply(); err != nil {
+					return err
+				}
 			}
 		}
-		sealed := tx.Bucket(bucketMeta).Get(keyHead)
-		if sealed == nil {
-			if org.Head.Position != 0 {
-				return fmt.Errorf("local state %s has entries but no head: %w", s.path, ErrCorruptState)
-			}
-			return nil
+		if err := apply(); err != nil {
+			return err
 		}
-		head, err := s.key.Decrypt(s.aad("head", 0), sealed)
-		if err != nil || len(head) < 8 || binary.BigEndian.Uint64(head) != org.Head.Position || !bytes.Equal(head[8:], org.Head.Hash) {
+		if org.Head.Position != head.Position || (head.Position > 0 && !bytes.Equal(head.Hash, org.Head.Hash)) {
 			return fmt.Errorf("local state %s: head does not match its entries: %w", s.path, ErrCorruptState)
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return org, verified, nil
 }
+
+// loadBatch is how many stored entries load verifies at a time (on every
+// core, certificate.ApplyAll).
+const loadBatch = 1024
 
 // save stores newly verified entries and the new head in one transaction.
 func (s *localState) save(entries []verifiedEntry, head certificate.Head) error {
+	return s.saveWithSnapshot(entries, head, nil)
+}
+
+// saveWithSnapshot is save, and in the same transaction, when snap (the
+// state verified at head, or nil) is worth it (snapshotDue), its snapshot.
+func (s *localState) saveWithSnapshot(entries []verifiedEntry, head certificate.Head, snap *certificate.Organisation) error {
 	if len(entries) == 0 {
 		return nil
+	}
+	var sealedSnap []byte
+	if snap != nil && snap.Head.Position == head.Position && s.snapshotDue(head.Position) {
+		sealedSnap = s.sealSnapshot(snap) // before the transaction: it holds the file
 	}
 	data := make([][]byte, len(entries))
 	for i, e := range entries {
@@ -122,16 +183,26 @@ func (s *localState) save(entries []verifiedEntry, head certificate.Head) error 
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLog)
 		n, err := s.alreadyStored(b, tx.Bucket(bucketMeta).Get(keyHead), "log", "head", entries[0].position, data)
-		if err != nil || n == len(entries) {
+		if err != nil {
 			return err
 		}
-		for _, e := range entries[n:] {
-			if err := b.Put(posKey(e.position), s.key.Encrypt(s.aad("log", e.position), e.data)); err != nil {
+		if n < len(entries) {
+			for _, e := range entries[n:] {
+				if err := b.Put(posKey(e.position), s.key.Encrypt(s.aad("log", e.position), e.data)); err != nil {
+					return err
+				}
+			}
+			h := append(posKey(head.Position), head.Hash...)
+			if err := tx.Bucket(bucketMeta).Put(keyHead, s.key.Encrypt(s.aad("head", 0), h)); err != nil {
 				return err
 			}
 		}
-		h := append(posKey(head.Position), head.Hash...)
-		return tx.Bucket(bucketMeta).Put(keyHead, s.key.Encrypt(s.aad("head", 0), h))
+		if sealedSnap == nil {
+			return nil
+		}
+		// Every entry up to head is now stored, and those another process
+		// stored first are the ones snap verified (alreadyStored).
+		return s.putSnapshot(tx, sealedSnap, head.Position)
 	})
 	if err != nil {
 		return fmt.Errorf("saving local state %s: %w", s.path, err)

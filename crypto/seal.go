@@ -78,8 +78,7 @@ func ParseSealPublicKey(b []byte) (SealPublicKey, error) {
 	if err := checkEncoding("seal public key", b, AlgXWing, sealPubLen); err != nil {
 		return SealPublicKey{}, err
 	}
-	var pk xwing.PublicKey
-	if err := pk.Unpack(b[1:]); err != nil {
+	if !mlkemKeyValid(b[1:]) {
 		return SealPublicKey{}, fmt.Errorf("seal public key: invalid ML-KEM key: %w", ErrMalformed)
 	}
 	return SealPublicKey{packed: bytes.Clone(b[1:])}, nil

@@ -161,10 +161,10 @@ func caseFirstSync(ctx context.Context, e *env) ([]Row, error) {
 	return []Row{
 		{Title: fmt.Sprintf("a new device's first sync in an organisation of %s users", fmtCount(n)),
 			Figure: fmt.Sprintf("%.3f s (%s log entries)", d.Seconds(), fmtCount(int(head))), Baseline: base,
-			Ratio: fmtRatio(d.Seconds() / loop.Seconds()), Goal: "< 2× the loop", Met: metIf(d < 2*loop),
-			Note: "client.Open (unlock, empty local state) then Session.Sync: fetch the whole organisation log, verify each certificate from the root key and store it."},
+			Ratio: fmtRatio(d.Seconds() / loop.Seconds()), Goal: "< 1.5× the loop", Met: metIf(d*2 < 3*loop),
+			Note: "client.Open (unlock, empty local state) then Session.Sync: fetch the whole organisation log, parse and check each page's signatures on every core, fold each certificate in order from the root key, store them and a snapshot of the verified state."},
 		{Title: "(info) open that device again and sync (nothing new)",
 			Figure: fmt.Sprintf("%.3f s", d2.Seconds()), Baseline: base, Ratio: fmtRatio(d2.Seconds() / loop.Seconds()), Goal: "—", Met: "—",
-			Note: "What every later command of a device pays in such an organisation: client.Open re-verifies every stored certificate."},
+			Note: "What every later command of a device pays in such an organisation: client.Open (unlock, load the sealed snapshot of the verified state, verify the entries stored beyond it: none here), then Session.Sync (one GetLog, the entry at the head compared)."},
 	}, nil
 }
