@@ -244,34 +244,44 @@ func (w *Vault) uploadItem(ctx context.Context, it PutItem, replaces *Version, s
 			reuse[blockKey{b.Digest, b.Size}] = b
 		}
 	}
-	// Blocks an interrupted upload of this path already sent.
+	var journal *uploadJournal
 	if w.journal != nil {
-		for _, b := range w.journal.Uploaded(w.vault.ID, it.Path) {
-			reuse[blockKey{b.Digest, b.Size}] = b
-			journaled.Store(true)
+		journal = &uploadJournal{
+			// Blocks an interrupted upload of this path already sent.
+			resumable: func() []Block {
+				bs := w.journal.Uploaded(w.vault.ID, it.Path)
+				if len(bs) > 0 {
+					journaled.Store(true)
+				}
+				return bs
+			},
+			sent: func(b Block) {
+				w.journal.BlockSent(w.vault.ID, it.Path, b)
+				journaled.Store(true)
+			},
 		}
 	}
-	var sent func(Block)
-	if w.journal != nil {
-		sent = func(b Block) {
-			w.journal.BlockSent(w.vault.ID, it.Path, b)
-			journaled.Store(true)
-		}
-	}
-	*blocks, *size, err = w.upload(ctx, r, reuse, slots, sent, it.Progress)
+	*blocks, *size, err = w.upload(ctx, r, reuse, slots, journal, it.Progress)
 	if err != nil {
 		return fmt.Errorf("%s: %w", it.Path, err)
 	}
 	return nil
 }
 
+// uploadJournal is one path's side of the upload journal: the blocks an
+// interrupted upload of it sent, and recording a block sent.
+type uploadJournal struct {
+	resumable func() []Block
+	sent      func(Block)
+}
+
 // upload cuts r into blocks, encrypts each with its own random key and
 // uploads them with a few in flight, each holding one of slots while it
-// is sealed and sent. Memory: about parallel+1 blocks. sent (nil: none) is
-// told of each block sent once the file has more than one: resuming a
-// file of one block would send it again anyway, and small files go
-// without a synced local transaction each.
-func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Block, slots chan struct{}, sent func(Block), progress Progress) ([]Block, uint64, error) {
+// is sealed and sent. Memory: about parallel+1 blocks. The journal (nil:
+// none) is used only for a file of more than one block: resuming a file
+// of one block would send it again anyway, and small files go without a
+// local transaction each (reading the journal, recording the block).
+func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Block, slots chan struct{}, journal *uploadJournal, progress Progress) ([]Block, uint64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type job struct {
@@ -287,8 +297,7 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		done    int64
 		firstEr error
 		wg      sync.WaitGroup
-		multi   bool    // the file has a second block: journal its blocks
-		pending []Block // sent before that was known
+		multi   bool // the file has a second block: journal its blocks
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -323,13 +332,10 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 					blocks[j.i] = b
 					done += int64(b.Size)
 					d := done
-					journal := sent != nil && multi
-					if sent != nil && !multi {
-						pending = append(pending, b)
-					}
+					record := journal != nil && multi
 					mu.Unlock()
-					if journal {
-						sent(b)
+					if record {
+						journal.sent(b)
 					}
 					if progress != nil {
 						progress(d)
@@ -353,26 +359,8 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 	}
 	var size uint64
 	var readErr error
-	chunker := NewChunker(secret, r)
-	for i := 0; ; i++ {
-		chunk, err := chunker.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			readErr = fmt.Errorf("reading: %w", err)
-			break
-		}
-		if i == 1 && sent != nil {
-			mu.Lock()
-			multi = true
-			early := pending
-			pending = nil
-			mu.Unlock()
-			for _, b := range early {
-				sent(b)
-			}
-		}
+	// process reuses or sends chunk i; false once the upload failed.
+	process := func(i int, chunk []byte) bool {
 		// A block the previous version already has is not sent again.
 		b, digest, ok := reused(reuse, chunk)
 		if ok {
@@ -386,7 +374,7 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 			mu.Unlock()
 			size += b.Size
 			ReleaseChunk(chunk)
-			continue
+			return true
 		}
 		select {
 		case slots <- struct{}{}:
@@ -398,7 +386,44 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		case <-ctx.Done():
 		}
 		size += uint64(len(chunk))
-		if ctx.Err() != nil {
+		return ctx.Err() == nil
+	}
+	// The first chunk waits for the second: only a file of more than one
+	// block looks in and writes to the journal.
+	var first []byte
+	chunker := NewChunker(secret, r)
+	for i := 0; ; i++ {
+		chunk, err := chunker.Next()
+		if err == io.EOF {
+			if first != nil {
+				process(0, first)
+			}
+			break
+		}
+		if err != nil {
+			readErr = fmt.Errorf("reading: %w", err)
+			break
+		}
+		if i == 0 {
+			first = chunk
+			continue
+		}
+		if i == 1 {
+			if journal != nil {
+				for _, b := range journal.resumable() {
+					reuse[blockKey{b.Digest, b.Size}] = b
+				}
+				mu.Lock()
+				multi = true
+				mu.Unlock()
+			}
+			ok := process(0, first)
+			first = nil
+			if !ok {
+				break
+			}
+		}
+		if !process(i, chunk) {
 			break
 		}
 	}
