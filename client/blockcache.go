@@ -1,6 +1,7 @@
 package client
 
 import (
+	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
@@ -75,24 +76,51 @@ func SetBlockCacheBytes(dir string, n int64) error {
 // BlockCacheLimit is the size this session's block cache is kept under.
 func (s *Session) BlockCacheLimit() int64 { return s.cache.limit }
 
-// blockCache keeps blocks this device downloaded or uploaded, so that
-// reading a file again costs no download. Entries are the server's
-// ciphertexts encrypted once more under a key derived from the device's
-// state key: a stolen disk shows nothing without the passphrase. What is
-// read from it is checked against the signed manifest like anything from
-// the server.
+// blockCache keeps blocks this device downloaded, so that reading a file
+// again costs no download and an interrupted download resumes. Entries
+// are the server's ciphertexts encrypted once more under a key derived
+// from the device's state key: a stolen disk shows nothing without the
+// passphrase. What is read from it is checked against the signed manifest
+// like anything from the server.
+//
+// What the device uploads is not kept (it has the file), nor the blocks of
+// a file larger than a quarter of the limit (keepsFile): a large
+// sequential read would only push out everything else. The sizes and
+// order of use are kept in memory, read from the directory once per
+// session (in the background, at the first block added), and the least
+// recently used blocks are removed in the background once the cache is
+// over its limit: adding a block never walks the directory.
 type blockCache struct {
 	dir   string
 	key   crypto.SecretKey
 	limit int64
 
-	mu      sync.Mutex
-	written int64 // bytes added since the last trim
+	mu       sync.Mutex
+	index    map[string]*list.Element // path → its entry in lru
+	lru      *list.List               // of *cacheEntry, most recently used first
+	total    int64                    // bytes of the entries in index
+	loading  bool                     // the directory is being read
+	loaded   bool                     // index holds every file of the directory
+	dropped  map[string]bool          // paths removed while loading
+	evicting bool
+	bg       sync.WaitGroup
+}
+
+type cacheEntry struct {
+	path string
+	size int64
 }
 
 func newBlockCache(dir string, stateKey crypto.SecretKey, limit int64) *blockCache {
-	return &blockCache{dir: dir, key: crypto.DeriveKey(stateKey.Bytes(), "block-cache", nil), limit: limit}
+	return &blockCache{dir: dir, key: crypto.DeriveKey(stateKey.Bytes(), "block-cache", nil), limit: limit,
+		index: map[string]*list.Element{}, lru: list.New(), dropped: map[string]bool{}}
 }
+
+// close waits for the background work (reading the directory, evicting).
+func (c *blockCache) close() { c.bg.Wait() }
+
+// keepsFile reports whether the blocks of a file of size bytes are kept.
+func (c *blockCache) keepsFile(size uint64) bool { return size <= uint64(c.limit/4) }
 
 func (c *blockCache) path(vaultID, blockID string) (string, bool) {
 	if !certificate.ValidID(vaultID) || !certificate.ValidID(blockID) {
@@ -117,23 +145,45 @@ func (c *blockCache) get(vaultID, blockID string) ([]byte, bool) {
 	}
 	data, err := c.key.Decrypt(cacheAAD(vaultID, blockID), sealed)
 	if err != nil {
-		os.Remove(p) // damaged: fetch it again
+		c.drop(p) // damaged: fetch it again
 		return nil, false
 	}
 	now := time.Now()
-	os.Chtimes(p, now, now) // least recently used goes first
+	os.Chtimes(p, now, now) // least recently used goes first, in the next sessions too
+	c.mu.Lock()
+	if e, ok := c.index[p]; ok {
+		c.lru.MoveToFront(e)
+	}
+	c.mu.Unlock()
 	return data, true
 }
 
 // remove drops a block.
 func (c *blockCache) remove(vaultID, blockID string) {
 	if p, ok := c.path(vaultID, blockID); ok {
-		os.Remove(p)
+		c.drop(p)
+	}
+}
+
+func (c *blockCache) drop(p string) {
+	os.Remove(p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.index[p]; ok {
+		c.total -= e.Value.(*cacheEntry).size
+		c.lru.Remove(e)
+		delete(c.index, p)
+	}
+	if c.loading {
+		c.dropped[p] = true
 	}
 }
 
 // put stores a block; a failure only means a later download.
 func (c *blockCache) put(vaultID, blockID string, data []byte) {
+	if c.limit <= 0 {
+		return
+	}
 	p, ok := c.path(vaultID, blockID)
 	if !ok || os.MkdirAll(filepath.Dir(p), 0o700) != nil {
 		return
@@ -145,49 +195,89 @@ func (c *blockCache) put(vaultID, blockID string, data []byte) {
 		return
 	}
 	c.mu.Lock()
-	c.written += int64(len(sealed))
-	trim := c.written > c.limit/8
-	if trim {
-		c.written = 0
+	defer c.mu.Unlock()
+	if e, ok := c.index[p]; ok {
+		c.total -= e.Value.(*cacheEntry).size
+		c.lru.Remove(e)
 	}
-	c.mu.Unlock()
-	if trim {
-		c.trim()
+	c.index[p] = c.lru.PushFront(&cacheEntry{path: p, size: int64(len(sealed))})
+	c.total += int64(len(sealed))
+	delete(c.dropped, p)
+	switch {
+	case !c.loaded && !c.loading:
+		c.loading = true
+		c.bg.Add(1)
+		go c.load()
+	case c.loaded:
+		c.evictLocked()
 	}
 }
 
-// trim deletes the least recently used blocks until the cache is under
-// 90% of its limit.
-func (c *blockCache) trim() {
+// load reads the sizes and times of the files already in the directory,
+// from earlier sessions, into the index, older than anything this session
+// added.
+func (c *blockCache) load() {
+	defer c.bg.Done()
 	type file struct {
 		path string
 		size int64
 		used time.Time
 	}
 	var files []file
-	var total int64
 	filepath.WalkDir(c.dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
+		if err != nil || d.IsDir() || !certificate.ValidID(d.Name()) {
+			return nil // .tmp files are a put in progress or a crash's leftover
 		}
 		if info, err := d.Info(); err == nil {
 			files = append(files, file{p, info.Size(), info.ModTime()})
-			total += info.Size()
 		}
 		return nil
 	})
-	if total <= c.limit {
+	sort.Slice(files, func(i, j int) bool { return files[i].used.After(files[j].used) })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range files {
+		if _, ok := c.index[f.path]; ok || c.dropped[f.path] {
+			continue
+		}
+		c.index[f.path] = c.lru.PushBack(&cacheEntry{path: f.path, size: f.size})
+		c.total += f.size
+	}
+	c.loading, c.loaded = false, true
+	c.dropped = map[string]bool{}
+	c.evictLocked()
+}
+
+// evictLocked starts removing the least recently used blocks, in the
+// background, if the cache is over its limit: down to 90% of it.
+func (c *blockCache) evictLocked() {
+	if c.total <= c.limit || c.evicting {
 		return
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].used.Before(files[j].used) })
-	for _, f := range files {
-		if total <= c.limit*9/10 {
+	var paths []string
+	for c.total > c.limit*9/10 {
+		e := c.lru.Back()
+		if e == nil {
 			break
 		}
-		if os.Remove(f.path) == nil {
-			total -= f.size
-		}
+		ce := e.Value.(*cacheEntry)
+		c.lru.Remove(e)
+		delete(c.index, ce.path)
+		c.total -= ce.size
+		paths = append(paths, ce.path)
 	}
+	c.evicting = true
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		for _, p := range paths {
+			os.Remove(p)
+		}
+		c.mu.Lock()
+		c.evicting = false
+		c.evictLocked() // what was added meanwhile
+		c.mu.Unlock()
+	}()
 }
 
 // retry runs an idempotent call again while the server is unreachable, for

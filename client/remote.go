@@ -39,10 +39,7 @@ func (r *remote) PutBlock(ctx context.Context, vaultID, blockID string, data []b
 		_, err := r.s.conn.api.PutBlock(ctx, &coffrev1.PutBlockRequest{VaultId: vaultID, BlockId: blockID, Data: data})
 		return fromServer(r.s.conn.address, err)
 	})
-	if err == nil {
-		r.s.cache.put(vaultID, blockID, data)
-	}
-	return err
+	return err // not cached: this device has the file it uploads
 }
 
 func (r *remote) GetBlock(ctx context.Context, vaultID, blockID string) ([]byte, error) {
@@ -65,6 +62,10 @@ func (r *remote) GetBlock(ctx context.Context, vaultID, blockID string) ([]byte,
 func (r *remote) BlockVerified(vaultID, blockID string, ciphertext []byte) {
 	r.s.cache.put(vaultID, blockID, ciphertext)
 }
+
+// KeepsFile: the blocks of a file larger than a quarter of the cache are
+// not kept (a large sequential read would push out everything else).
+func (r *remote) KeepsFile(size uint64) bool { return r.s.cache.keepsFile(size) }
 
 // BlockRejected drops a block that failed its checks.
 func (r *remote) BlockRejected(vaultID, blockID string) { r.s.cache.remove(vaultID, blockID) }

@@ -95,6 +95,7 @@ func openWithKeys(dir string, keys *deviceKeys) (*Session, error) {
 
 // Close releases the state file and the connection.
 func (s *Session) Close() error {
+	s.cache.close()
 	return errors.Join(s.conn.close(), s.state.close())
 }
 

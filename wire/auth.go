@@ -6,6 +6,7 @@ package wire
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/coffre/coffre/crypto"
 )
@@ -52,8 +54,22 @@ var (
 
 // Message returns the bytes a device signs for one call: the method, the
 // organisation, the device, the time, a random nonce and a digest of the
-// request message in deterministic encoding.
+// request message in deterministic encoding. A request with a
+// data_digest field (PutBlock) is encoded without its data: the signature
+// covers the data's digest, which the caller sets (SetDataDigest) and the
+// server checks against the data it received (Verify), so a block is
+// hashed once on each side, not marshalled and hashed again.
 func Message(method, org, device string, at time.Time, nonce []byte, req proto.Message) ([]byte, error) {
+	if data, _ := digestFields(req); data != nil && req.ProtoReflect().Has(data) {
+		signed := req.ProtoReflect().New()
+		req.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			if fd != data {
+				signed.Set(fd, v) // shares the values: nothing large is copied
+			}
+			return true
+		})
+		req = signed.Interface()
+	}
 	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("encoding request: %w", err)
@@ -63,6 +79,48 @@ func Message(method, org, device string, at time.Time, nonce []byte, req proto.M
 	bodyDigest := crypto.Sum(body)
 	d := crypto.LabeledSum("request", []byte(method), []byte(org), []byte(device), ts[:], nonce, bodyDigest[:])
 	return d[:], nil
+}
+
+// Field names of a request whose signature covers a digest of its data
+// rather than the data (SPEC.md §6.1).
+const (
+	dataField       = "data"
+	dataDigestField = "data_digest"
+)
+
+// digestFields returns req's data and data_digest fields, both bytes, or
+// nils if it has not both.
+func digestFields(req proto.Message) (data, digest protoreflect.FieldDescriptor) {
+	fields := req.ProtoReflect().Descriptor().Fields()
+	data, digest = fields.ByName(dataField), fields.ByName(dataDigestField)
+	if data == nil || digest == nil || data.Kind() != protoreflect.BytesKind || digest.Kind() != protoreflect.BytesKind || data.IsList() || digest.IsList() {
+		return nil, nil
+	}
+	return data, digest
+}
+
+// SetDataDigest sets a request's data_digest to the SHA-256 of its data,
+// if it has both fields (PutBlock), before it is signed.
+func SetDataDigest(req proto.Message) {
+	data, digest := digestFields(req)
+	if data == nil {
+		return
+	}
+	m := req.ProtoReflect()
+	d := crypto.Sum(m.Get(data).Bytes())
+	m.Set(digest, protoreflect.ValueOfBytes(d[:]))
+}
+
+// dataMatchesDigest reports whether a request with data_digest carries
+// data of that digest (true for a request without the fields).
+func dataMatchesDigest(req proto.Message) bool {
+	data, digest := digestFields(req)
+	if data == nil {
+		return true
+	}
+	m := req.ProtoReflect()
+	d := crypto.Sum(m.Get(data).Bytes())
+	return subtle.ConstantTimeCompare(d[:], m.Get(digest).Bytes()) == 1
 }
 
 // Sign signs a call.
@@ -90,7 +148,13 @@ type RequestSignature struct {
 // at with nonce, and returns the metadata to send with it. Every caller
 // (client, tests) signs through it, so the keys and encodings are the
 // server's.
+//
+// A request with a data_digest field that is not set gets the digest of
+// its data (SetDataDigest) before it is signed.
 func SignRequest(key *crypto.SigningKey, method, org, device string, at time.Time, nonce []byte, req proto.Message) (metadata.MD, error) {
+	if _, digest := digestFields(req); digest != nil && !req.ProtoReflect().Has(digest) {
+		SetDataDigest(req)
+	}
 	at = time.UnixMilli(at.UnixMilli())
 	msg, err := Message(method, org, device, at, nonce, req)
 	if err != nil {
@@ -160,5 +224,12 @@ func (r RequestSignature) Verify(key crypto.VerifyKey, method string, req proto.
 	if err != nil {
 		return ErrBadRequestSignature
 	}
-	return Verify(key, msg, r.Signature)
+	if err := Verify(key, msg, r.Signature); err != nil {
+		return err
+	}
+	// The signature covers data_digest, not data: the data must match it.
+	if !dataMatchesDigest(req) {
+		return ErrBadRequestSignature
+	}
+	return nil
 }

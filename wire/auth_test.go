@@ -105,3 +105,48 @@ func TestRequestSignatureRefused(t *testing.T) {
 		t.Error("empty metadata has a signature")
 	}
 }
+
+// TestBlockSignatureCoversTheDigest: a PutBlock request is signed over
+// the SHA-256 of its data, set by SignRequest; the signed message does not
+// depend on the bytes beyond that digest, and Verify refuses data that
+// doesn't match it (SPEC.md §6.1, SECURITY.md A58).
+func TestBlockSignatureCoversTheDigest(t *testing.T) {
+	key, err := crypto.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const method = "/coffre.v1.CoffreService/PutBlock"
+	data := crypto.RandomBytes(1000)
+	req := &coffrev1.PutBlockRequest{VaultId: "vaultaaa", BlockId: "blockbbb", Data: data}
+	md, err := SignRequest(key, method, "orgaaaaa", "devbbbbb", time.Now(), crypto.RandomBytes(NonceSize), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := crypto.Sum(data); string(req.DataDigest) != string(d[:]) {
+		t.Fatal("SignRequest did not set data_digest to the data's SHA-256")
+	}
+	rs, err := ParseRequestSignature(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Verify(key.Public(), method, req); err != nil {
+		t.Fatalf("the genuine block: %v", err)
+	}
+	withoutData := &coffrev1.PutBlockRequest{VaultId: req.VaultId, BlockId: req.BlockId, DataDigest: req.DataDigest}
+	m1, _ := Message(method, rs.Organisation, rs.Device, rs.Time, rs.Nonce, req)
+	m2, _ := Message(method, rs.Organisation, rs.Device, rs.Time, rs.Nonce, withoutData)
+	if string(m1) != string(m2) {
+		t.Error("the signed message depends on the data itself, not only on its digest")
+	}
+	swapped := &coffrev1.PutBlockRequest{VaultId: req.VaultId, BlockId: req.BlockId, Data: crypto.RandomBytes(1000), DataDigest: req.DataDigest}
+	if err := rs.Verify(key.Public(), method, swapped); !errors.Is(err, ErrBadRequestSignature) {
+		t.Errorf("other bytes under the signed digest: %v, want %v", err, ErrBadRequestSignature)
+	}
+	if err := rs.Verify(key.Public(), method, withoutData); !errors.Is(err, ErrBadRequestSignature) {
+		t.Errorf("no bytes under the signed digest: %v, want %v", err, ErrBadRequestSignature)
+	}
+	other := &coffrev1.PutBlockRequest{VaultId: req.VaultId, BlockId: "blockccc", Data: data, DataDigest: req.DataDigest}
+	if err := rs.Verify(key.Public(), method, other); !errors.Is(err, ErrBadRequestSignature) {
+		t.Errorf("another block id: %v, want %v", err, ErrBadRequestSignature)
+	}
+}

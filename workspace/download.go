@@ -59,6 +59,7 @@ func (w *Vault) get(ctx context.Context, p string, at time.Time, dest string, re
 func (w *Vault) download(ctx context.Context, m *Manifest, out io.WriterAt, progress Progress) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	keep := w.keepsFile(m.Size)
 	jobs := make(chan Block)
 	var (
 		mu      sync.Mutex
@@ -71,7 +72,7 @@ func (w *Vault) download(ctx context.Context, m *Manifest, out io.WriterAt, prog
 		go func() {
 			defer wg.Done()
 			for b := range jobs {
-				if err := w.fetchBlock(ctx, b, out); err != nil {
+				if err := w.fetchBlock(ctx, b, out, keep); err != nil {
 					mu.Lock()
 					if firstEr == nil {
 						firstEr = err
@@ -104,8 +105,8 @@ func (w *Vault) download(ctx context.Context, m *Manifest, out io.WriterAt, prog
 	return ctx.Err()
 }
 
-func (w *Vault) fetchBlock(ctx context.Context, b Block, out io.WriterAt) error {
-	plain, err := w.openBlock(ctx, b)
+func (w *Vault) fetchBlock(ctx context.Context, b Block, out io.WriterAt, keep bool) error {
+	plain, err := w.openBlock(ctx, b, keep)
 	if err != nil {
 		return err
 	}
@@ -134,6 +135,7 @@ func (w *Vault) WriteTo(ctx context.Context, p string, at time.Time, out io.Writ
 	// Each block's result comes through its own channel, queued in file
 	// order; the queue's capacity bounds the blocks in flight.
 	queue := make(chan chan fetched, w.parallel)
+	keep := w.keepsFile(ver.Manifest.Size)
 	go func() {
 		defer close(queue)
 		for _, b := range ver.Manifest.Blocks {
@@ -144,7 +146,7 @@ func (w *Vault) WriteTo(ctx context.Context, p string, at time.Time, out io.Writ
 				return
 			}
 			go func() {
-				plain, err := w.openBlock(ctx, b)
+				plain, err := w.openBlock(ctx, b, keep)
 				ch <- fetched{plain, err}
 			}()
 		}
@@ -165,8 +167,23 @@ func (w *Vault) WriteTo(ctx context.Context, p string, at time.Time, out io.Writ
 	return ver, ctx.Err()
 }
 
-// openBlock fetches a block and checks it against its signed digest.
-func (w *Vault) openBlock(ctx context.Context, b Block) ([]byte, error) {
+// fileKeeper is a BlockCache that keeps only the blocks of files up to
+// some size: a large sequential read would push out everything else.
+type fileKeeper interface{ KeepsFile(size uint64) bool }
+
+// keepsFile reports whether the blocks of a file of size bytes go into
+// the block cache once verified.
+func (w *Vault) keepsFile(size uint64) bool {
+	if w.cache == nil {
+		return false
+	}
+	k, ok := w.cache.(fileKeeper)
+	return !ok || k.KeepsFile(size)
+}
+
+// openBlock fetches a block and checks it against its signed digest; a
+// block that passes goes into the block cache if keep.
+func (w *Vault) openBlock(ctx context.Context, b Block, keep bool) ([]byte, error) {
 	ct, err := w.blocks.GetBlock(ctx, w.vault.ID, b.ID)
 	if err != nil {
 		return nil, fmt.Errorf("block %s: %w", b.ID, err)
@@ -178,7 +195,7 @@ func (w *Vault) openBlock(ctx context.Context, b Block) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("block %s: %w", b.ID, ErrBadBlock)
 	}
-	if w.cache != nil {
+	if keep {
 		w.cache.BlockVerified(w.vault.ID, b.ID, ct)
 	}
 	return plain, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
@@ -59,6 +60,7 @@ func (w *Vault) LocalContentID(r io.Reader, index uint32) (crypto.Digest, uint64
 		}
 		blocks = append(blocks, Block{Digest: crypto.Sum(chunk), Size: uint64(len(chunk))})
 		size += uint64(len(chunk))
+		ReleaseChunk(chunk)
 	}
 }
 
@@ -100,6 +102,8 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 		blocks   []Block
 		size     uint64
 		id       string
+		// journaled: the upload journal holds blocks of this path
+		journaled atomic.Bool
 	}
 	files := make([]*staged, len(items))
 	for i, it := range items {
@@ -117,32 +121,49 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 			}
 			f.replaces = &cur
 		}
-		r, err := it.Open()
-		if err != nil {
-			return nil, err
-		}
-		reuse := map[blockKey]Block{}
-		if f.replaces != nil {
-			for _, b := range f.replaces.Manifest.Blocks {
-				reuse[blockKey{b.Digest, b.Size}] = b
-			}
-		}
-		// Blocks an interrupted upload of this path already sent.
-		if w.journal != nil {
-			for _, b := range w.journal.Uploaded(w.vault.ID, it.Path) {
-				reuse[blockKey{b.Digest, b.Size}] = b
-			}
-		}
-		f.blocks, f.size, err = w.upload(ctx, r, reuse, func(b Block) {
-			if w.journal != nil {
-				w.journal.BlockSent(w.vault.ID, it.Path, b)
-			}
-		}, it.Progress)
-		r.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", it.Path, err)
-		}
 		files[i] = f
+	}
+	// Several files in flight (a folder of small files would otherwise
+	// have one block in flight), and at most blocksInFlight blocks across
+	// them, so that memory stays bounded whatever the files' sizes.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	slots := make(chan struct{}, blocksInFlight(w.parallel))
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+		next     = make(chan int)
+	)
+	for range min(filesInFlight, len(items)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := w.uploadItem(ctx, items[i], files[i].replaces, slots, &files[i].blocks, &files[i].size, &files[i].journaled); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+						cancel()
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range items {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	err := w.commit(ctx, func(l *Log) ([]*Manifest, error) {
 		var out []*Manifest
@@ -194,22 +215,80 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 	vs := make([]Version, len(files))
 	for i, f := range files {
 		vs[i], _ = w.log.Latest(f.id)
-		if w.journal != nil {
+		if w.journal != nil && f.journaled.Load() {
 			w.journal.UploadDone(w.vault.ID, items[i].Path)
 		}
 	}
 	return vs, nil
 }
 
+// filesInFlight is how many files of a PutFiles batch upload at once.
+const filesInFlight = 8
+
+// blocksInFlight bounds the blocks being sealed or sent across a batch:
+// each is up to MaxChunk of plaintext and as much of ciphertext.
+func blocksInFlight(parallel int) int { return max(2*parallel, filesInFlight) }
+
+// uploadItem uploads one file of a batch: its blocks, its size, and
+// whether the upload journal holds blocks of its path (a file of one block
+// is not journaled: resuming it would send that block again anyway).
+func (w *Vault) uploadItem(ctx context.Context, it PutItem, replaces *Version, slots chan struct{}, blocks *[]Block, size *uint64, journaled *atomic.Bool) error {
+	r, err := it.Open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	reuse := map[blockKey]Block{}
+	if replaces != nil {
+		for _, b := range replaces.Manifest.Blocks {
+			reuse[blockKey{b.Digest, b.Size}] = b
+		}
+	}
+	var journal *uploadJournal
+	if w.journal != nil {
+		journal = &uploadJournal{
+			// Blocks an interrupted upload of this path already sent.
+			resumable: func() []Block {
+				bs := w.journal.Uploaded(w.vault.ID, it.Path)
+				if len(bs) > 0 {
+					journaled.Store(true)
+				}
+				return bs
+			},
+			sent: func(b Block) {
+				w.journal.BlockSent(w.vault.ID, it.Path, b)
+				journaled.Store(true)
+			},
+		}
+	}
+	*blocks, *size, err = w.upload(ctx, r, reuse, slots, journal, it.Progress)
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.Path, err)
+	}
+	return nil
+}
+
+// uploadJournal is one path's side of the upload journal: the blocks an
+// interrupted upload of it sent, and recording a block sent.
+type uploadJournal struct {
+	resumable func() []Block
+	sent      func(Block)
+}
+
 // upload cuts r into blocks, encrypts each with its own random key and
-// uploads them with a few in flight. Memory: about parallel+1 blocks.
-func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Block, sent func(Block), progress Progress) ([]Block, uint64, error) {
+// uploads them with a few in flight, each holding one of slots while it
+// is sealed and sent. Memory: about parallel+1 blocks. The journal (nil:
+// none) is used only for a file of more than one block: resuming a file
+// of one block would send it again anyway, and small files go without a
+// local transaction each (reading the journal, recording the block).
+func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Block, slots chan struct{}, journal *uploadJournal, progress Progress) ([]Block, uint64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type job struct {
-		i     int
-		plain []byte
-		off   uint64
+		i      int
+		plain  []byte
+		off    uint64
+		digest *crypto.Digest // nil: not computed yet
 	}
 	jobs := make(chan job)
 	var (
@@ -218,6 +297,7 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		done    int64
 		firstEr error
 		wg      sync.WaitGroup
+		multi   bool // the file has a second block: journal its blocks
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -232,23 +312,38 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				b := Block{ID: certificate.NewID(), Key: crypto.NewSecretKey(), Digest: crypto.Sum(j.plain), Offset: j.off, Size: uint64(len(j.plain))}
-				ct := sealBlock(w.org.ID, w.vault.ID, b, j.plain)
-				if err := w.blocks.PutBlock(ctx, w.vault.ID, b.ID, ct); err != nil {
-					fail(fmt.Errorf("uploading block %d: %w", j.i, err))
-					continue
-				}
-				mu.Lock()
-				for len(blocks) <= j.i {
-					blocks = append(blocks, Block{})
-				}
-				blocks[j.i] = b
-				done += int64(b.Size)
-				d := done
-				mu.Unlock()
-				sent(b)
-				if progress != nil {
-					progress(d)
+				err := func() error {
+					defer func() { <-slots }()
+					digest := j.digest
+					if digest == nil {
+						d := crypto.Sum(j.plain)
+						digest = &d
+					}
+					b := Block{ID: certificate.NewID(), Key: crypto.NewSecretKey(), Digest: *digest, Offset: j.off, Size: uint64(len(j.plain))}
+					ct := sealBlock(w.org.ID, w.vault.ID, b, j.plain)
+					ReleaseChunk(j.plain)
+					if err := w.blocks.PutBlock(ctx, w.vault.ID, b.ID, ct); err != nil {
+						return fmt.Errorf("uploading block %d: %w", j.i, err)
+					}
+					mu.Lock()
+					for len(blocks) <= j.i {
+						blocks = append(blocks, Block{})
+					}
+					blocks[j.i] = b
+					done += int64(b.Size)
+					d := done
+					record := journal != nil && multi
+					mu.Unlock()
+					if record {
+						journal.sent(b)
+					}
+					if progress != nil {
+						progress(d)
+					}
+					return nil
+				}()
+				if err != nil {
+					fail(err)
 				}
 			}
 		}()
@@ -258,22 +353,17 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 	index, _ := w.keys.Newest()
 	secret, err := w.chunkingSecret(index)
 	if err != nil {
+		close(jobs)
+		wg.Wait()
 		return nil, 0, err
 	}
 	var size uint64
 	var readErr error
-	chunker := NewChunker(secret, r)
-	for i := 0; ; i++ {
-		chunk, err := chunker.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			readErr = fmt.Errorf("reading: %w", err)
-			break
-		}
+	// process reuses or sends chunk i; false once the upload failed.
+	process := func(i int, chunk []byte) bool {
 		// A block the previous version already has is not sent again.
-		if b, ok := reused(reuse, chunk); ok {
+		b, digest, ok := reused(reuse, chunk)
+		if ok {
 			b.Offset = size
 			mu.Lock()
 			for len(blocks) <= i {
@@ -283,14 +373,57 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 			done += int64(b.Size)
 			mu.Unlock()
 			size += b.Size
-			continue
+			ReleaseChunk(chunk)
+			return true
 		}
 		select {
-		case jobs <- job{i, chunk, size}:
+		case slots <- struct{}{}:
+			select {
+			case jobs <- job{i, chunk, size, digest}:
+			case <-ctx.Done():
+				<-slots
+			}
 		case <-ctx.Done():
 		}
 		size += uint64(len(chunk))
-		if ctx.Err() != nil {
+		return ctx.Err() == nil
+	}
+	// The first chunk waits for the second: only a file of more than one
+	// block looks in and writes to the journal.
+	var first []byte
+	chunker := NewChunker(secret, r)
+	for i := 0; ; i++ {
+		chunk, err := chunker.Next()
+		if err == io.EOF {
+			if first != nil {
+				process(0, first)
+			}
+			break
+		}
+		if err != nil {
+			readErr = fmt.Errorf("reading: %w", err)
+			break
+		}
+		if i == 0 {
+			first = chunk
+			continue
+		}
+		if i == 1 {
+			if journal != nil {
+				for _, b := range journal.resumable() {
+					reuse[blockKey{b.Digest, b.Size}] = b
+				}
+				mu.Lock()
+				multi = true
+				mu.Unlock()
+			}
+			ok := process(0, first)
+			first = nil
+			if !ok {
+				break
+			}
+		}
+		if !process(i, chunk) {
 			break
 		}
 	}
@@ -308,12 +441,14 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 	return blocks, size, nil
 }
 
-// reused finds a chunk among the blocks a new version may reuse (hashing it
-// only when there are some).
-func reused(reuse map[blockKey]Block, chunk []byte) (Block, bool) {
+// reused finds a chunk among the blocks a new version may reuse, hashing
+// it only when there are some (the digest, if computed, is returned for
+// the upload).
+func reused(reuse map[blockKey]Block, chunk []byte) (Block, *crypto.Digest, bool) {
 	if len(reuse) == 0 {
-		return Block{}, false
+		return Block{}, nil, false
 	}
-	b, ok := reuse[blockKey{crypto.Sum(chunk), uint64(len(chunk))}]
-	return b, ok
+	d := crypto.Sum(chunk)
+	b, ok := reuse[blockKey{d, uint64(len(chunk))}]
+	return b, &d, ok
 }

@@ -30,6 +30,10 @@ import (
 type Store struct {
 	dir string
 
+	// dirSyncs groups the syncs of one directory: puts that linked their
+	// block while a sync ran share the next one.
+	dirSyncs sync.Map // directory → *dirSync
+
 	mu sync.Mutex
 	// synced holds directories known to be durably recorded in their
 	// parent, so that their parent is synced once, not on every put.
@@ -88,13 +92,16 @@ func (s *Store) putBlock(ctx context.Context, orgID, vaultID, blockID string, da
 	if err := s.mkdirs(orgID, vaultID, blockID[:2]); err != nil {
 		return err
 	}
-	tmp, err := writeTemp(dir, data)
-	if err != nil {
-		return err
-	}
-	err = os.Link(tmp, path)
-	if rmErr := os.Remove(tmp); rmErr != nil && err == nil {
-		err = rmErr
+	err = writeLinked(dir, path, data)
+	if errors.Is(err, errNoTmpfile) {
+		var tmp string
+		if tmp, err = writeTemp(dir, data); err != nil {
+			return err
+		}
+		err = os.Link(tmp, path)
+		if rmErr := os.Remove(tmp); rmErr != nil && err == nil {
+			err = rmErr
+		}
 	}
 	switch {
 	case errors.Is(err, fs.ErrExist):
@@ -102,8 +109,11 @@ func (s *Store) putBlock(ctx context.Context, orgID, vaultID, blockID string, da
 	case err != nil:
 		return err
 	}
-	return syncDir(dir)
+	return s.syncDir(dir)
 }
+
+// errNoTmpfile: the file system can't make unnamed files (writeLinked).
+var errNoTmpfile = errors.New("no unnamed temporary files here")
 
 // compare returns nil if the block at path holds data (and its name is
 // durable), store.ErrExists if it holds other bytes, or the error reading
@@ -122,7 +132,7 @@ func (s *Store) compare(dir, path string, data []byte) error {
 		return store.ErrExists
 	}
 	// The put that created the file may not have synced its directory yet.
-	return syncDir(dir)
+	return s.syncDir(dir)
 }
 
 // sameContent reports whether f holds exactly data: sizes first, then
@@ -233,6 +243,58 @@ func (s *Store) mkdirs(names ...string) error {
 		parent = dir
 	}
 	return nil
+}
+
+// dirSync is the group commit of one directory's syncs.
+type dirSync struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	running bool
+	waiters int              // calls in syncDir
+	started uint64           // syncs started
+	done    uint64           // the newest sync finished
+	failed  map[uint64]error // syncs that failed, by number
+}
+
+// syncDir makes what was linked in dir before the call durable: by a sync
+// that starts after the call, shared by every put waiting for one.
+func (s *Store) syncDir(dir string) error {
+	v, _ := s.dirSyncs.LoadOrStore(dir, &dirSync{})
+	d := v.(*dirSync)
+	d.mu.Lock()
+	d.waiters++
+	defer func() {
+		// Forgotten when idle, so that the map holds only directories
+		// being written (one that loaded d meanwhile still syncs
+		// correctly, only without company).
+		if d.waiters--; d.waiters == 0 && !d.running {
+			s.dirSyncs.CompareAndDelete(dir, d)
+		}
+		d.mu.Unlock()
+	}()
+	if d.cond == nil {
+		d.cond = sync.NewCond(&d.mu)
+		d.failed = map[uint64]error{}
+	}
+	ticket := d.started + 1 // the next sync to start covers this call
+	for d.done < ticket {
+		if d.running {
+			d.cond.Wait()
+			continue
+		}
+		d.running = true
+		d.started++
+		n := d.started
+		d.mu.Unlock()
+		err := syncDir(dir)
+		d.mu.Lock()
+		d.running, d.done = false, n
+		if err != nil {
+			d.failed[n] = err
+		}
+		d.cond.Broadcast()
+	}
+	return d.failed[ticket] // d is forgotten, failures with it, once no call waits
 }
 
 func syncDir(dir string) error {

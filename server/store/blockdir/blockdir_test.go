@@ -2,6 +2,7 @@ package blockdir
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -144,4 +145,37 @@ func TestOpen(t *testing.T) {
 	if got, err := s.GetBlock(t.Context(), "orgaaaaa", "vaultaaa", "ab000001"); err != nil || string(got) != "kept" {
 		t.Fatalf("GetBlock after reopening = %q, %v; want %q", got, err, "kept")
 	}
+}
+
+// TestConcurrentPutsOneDirectory: puts of different blocks into one
+// directory share its syncs (syncDir's group commit); each is stored whole
+// and none is left waiting; the group's bookkeeping is forgotten after.
+func TestConcurrentPutsOneDirectory(t *testing.T) {
+	s := mustOpen(t)
+	const n = 64
+	done := make(chan error)
+	for i := range n {
+		go func() {
+			done <- s.PutBlock(t.Context(), "orgaaaaa", "vaultaaa", fmt.Sprintf("ab%06d", i), []byte(strings.Repeat("x", i+1)))
+		}()
+	}
+	for range n {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		got, err := s.GetBlock(t.Context(), "orgaaaaa", "vaultaaa", fmt.Sprintf("ab%06d", i))
+		if err != nil || string(got) != strings.Repeat("x", i+1) {
+			t.Fatalf("block %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(s.dir, "orgaaaaa", "vaultaaa", "ab"))
+	if len(entries) != n {
+		t.Errorf("%d files in the directory, want %d (a temporary file left?)", len(entries), n)
+	}
+	s.dirSyncs.Range(func(k, _ any) bool {
+		t.Errorf("directory %v still has a sync group after every put returned", k)
+		return true
+	})
 }

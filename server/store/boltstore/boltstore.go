@@ -125,6 +125,15 @@ func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	return s.db.Update(fn)
 }
 
+// batch is update through bolt's Batch: fn may run more than once, and
+// must set what it computes rather than add to it.
+func (s *Store) batch(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Batch(fn)
+}
+
 // topBucket returns one of the buckets Open makes. Open makes them, so
 // none is missing unless the file was changed behind the store's back.
 func topBucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {

@@ -137,8 +137,14 @@ func getOrg(tx *bolt.Tx, id string) (store.Organisation, error) {
 
 // updateOrg reads, changes and writes one organisation record.
 func (s *Store) updateOrg(ctx context.Context, id string, fn func(*store.Organisation) error) (store.Organisation, error) {
+	return s.updateOrgWith(ctx, s.update, id, fn)
+}
+
+// updateOrgWith is updateOrg through update (s.update, or s.batch for
+// the frequent small changes that other calls may share a commit with).
+func (s *Store) updateOrgWith(ctx context.Context, update func(context.Context, func(*bolt.Tx) error) error, id string, fn func(*store.Organisation) error) (store.Organisation, error) {
 	var org store.Organisation
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := update(ctx, func(tx *bolt.Tx) error {
 		var err error
 		if org, err = getOrg(tx, id); err != nil {
 			return err
@@ -164,8 +170,11 @@ func (s *Store) SetLimits(ctx context.Context, orgID string, l store.Limits) err
 }
 
 // ReserveStorage adds n bytes to the organisation's usage, within its quota.
+// It runs once per block stored: concurrent reservations share one synced
+// transaction (bolt's Batch; one refused is run again alone, so its error
+// is its own).
 func (s *Store) ReserveStorage(ctx context.Context, orgID string, n int64) (int64, error) {
-	org, err := s.updateOrg(ctx, orgID, func(o *store.Organisation) error {
+	org, err := s.updateOrgWith(ctx, s.batch, orgID, func(o *store.Organisation) error {
 		if n > 0 && o.Limits.StorageBytes > 0 && o.UsedBytes+n > o.Limits.StorageBytes {
 			return store.ErrQuotaExceeded
 		}

@@ -2159,12 +2159,15 @@ func (x *VaultReadResponse) GetHeadPosition() uint64 {
 	return 0
 }
 
-// PutBlockRequest stores one block.
+// PutBlockRequest stores one block. Its request signature covers
+// data_digest, SHA-256 of data, instead of data (SPEC.md §6.1): the server
+// refuses the call unless data matches it.
 type PutBlockRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
 	BlockId       string                 `protobuf:"bytes,2,opt,name=block_id,json=blockId,proto3" json:"block_id,omitempty"`
 	Data          []byte                 `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	DataDigest    []byte                 `protobuf:"bytes,80,opt,name=data_digest,json=dataDigest,proto3" json:"data_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2216,6 +2219,13 @@ func (x *PutBlockRequest) GetBlockId() string {
 func (x *PutBlockRequest) GetData() []byte {
 	if x != nil {
 		return x.Data
+	}
+	return nil
+}
+
+func (x *PutBlockRequest) GetDataDigest() []byte {
+	if x != nil {
+		return x.DataDigest
 	}
 	return nil
 }
@@ -2752,11 +2762,13 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\x05limit\x18\x03 \x01(\rR\x05limit\"g\n" +
 	"\x11VaultReadResponse\x12-\n" +
 	"\aentries\x18\x01 \x03(\v2\x13.coffre.v1.LogEntryR\aentries\x12#\n" +
-	"\rhead_position\x18\x02 \x01(\x04R\fheadPosition\"[\n" +
+	"\rhead_position\x18\x02 \x01(\x04R\fheadPosition\"|\n" +
 	"\x0fPutBlockRequest\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x19\n" +
 	"\bblock_id\x18\x02 \x01(\tR\ablockId\x12\x12\n" +
-	"\x04data\x18\x03 \x01(\fR\x04data\"\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\x12\x1f\n" +
+	"\vdata_digest\x18P \x01(\fR\n" +
+	"dataDigest\"\x12\n" +
 	"\x10PutBlockResponse\"G\n" +
 	"\x0fGetBlockRequest\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x19\n" +
