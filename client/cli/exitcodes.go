@@ -74,6 +74,7 @@ var exitCodes = []struct {
 	{client.ErrNotAllowed, ExitRefused},
 	{wire.ErrForbidden, ExitRefused},
 	{wire.ErrDeviceRevoked, ExitRefused},
+	{client.ErrRevokedHere, ExitRefused}, {client.ErrThisDevice, ExitRefused}, {client.ErrUnknownDevice, ExitNotFound},
 	{wire.ErrStorageQuota, ExitRefused},
 	{wire.ErrUserLimit, ExitRefused},
 	{workspace.ErrReadOnly, ExitRefused},

@@ -214,6 +214,7 @@ type Certificate struct {
 	//	*Certificate_VaultKeyRotated
 	//	*Certificate_VaultRenamed
 	//	*Certificate_VaultArchived
+	//	*Certificate_DeviceRevoked
 	Statement     isCertificate_Statement `protobuf_oneof:"statement"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -379,6 +380,15 @@ func (x *Certificate) GetVaultArchived() *VaultArchivedStatement {
 	return nil
 }
 
+func (x *Certificate) GetDeviceRevoked() *DeviceRevokedStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_DeviceRevoked); ok {
+			return x.DeviceRevoked
+		}
+	}
+	return nil
+}
+
 type isCertificate_Statement interface {
 	isCertificate_Statement()
 }
@@ -419,6 +429,11 @@ type Certificate_VaultArchived struct {
 	VaultArchived *VaultArchivedStatement `protobuf:"bytes,18,opt,name=vault_archived,json=vaultArchived,proto3,oneof"`
 }
 
+type Certificate_DeviceRevoked struct {
+	// Devices (SPEC.md §15): numbers 40 and up.
+	DeviceRevoked *DeviceRevokedStatement `protobuf:"bytes,40,opt,name=device_revoked,json=deviceRevoked,proto3,oneof"`
+}
+
 func (*Certificate_User) isCertificate_Statement() {}
 
 func (*Certificate_Device) isCertificate_Statement() {}
@@ -436,6 +451,8 @@ func (*Certificate_VaultKeyRotated) isCertificate_Statement() {}
 func (*Certificate_VaultRenamed) isCertificate_Statement() {}
 
 func (*Certificate_VaultArchived) isCertificate_Statement() {}
+
+func (*Certificate_DeviceRevoked) isCertificate_Statement() {}
 
 // UserStatement creates a user.
 type UserStatement struct {
@@ -1136,6 +1153,52 @@ func (x *VaultArchivedStatement) GetArchived() bool {
 	return false
 }
 
+// DeviceRevokedStatement revokes one device of a user (SPEC.md §15): what it
+// signs from this position on is refused, and the server refuses its calls.
+type DeviceRevokedStatement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeviceId      string                 `protobuf:"bytes,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceRevokedStatement) Reset() {
+	*x = DeviceRevokedStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceRevokedStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceRevokedStatement) ProtoMessage() {}
+
+func (x *DeviceRevokedStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceRevokedStatement.ProtoReflect.Descriptor instead.
+func (*DeviceRevokedStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DeviceRevokedStatement) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
 var File_coffre_v1_certificate_proto protoreflect.FileDescriptor
 
 const file_coffre_v1_certificate_proto_rawDesc = "" +
@@ -1143,7 +1206,7 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\x1bcoffre/v1/certificate.proto\x12\tcoffre.v1\"E\n" +
 	"\x11SignedCertificate\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xd2\x06\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\x9e\a\n" +
 	"\vCertificate\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
 	"\x0forganisation_id\x18\x02 \x01(\tR\x0eorganisationId\x12\x16\n" +
@@ -1161,7 +1224,8 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"vault_role\x18\x0f \x01(\v2\x1d.coffre.v1.VaultRoleStatementH\x00R\tvaultRole\x12Q\n" +
 	"\x11vault_key_rotated\x18\x10 \x01(\v2#.coffre.v1.VaultKeyRotatedStatementH\x00R\x0fvaultKeyRotated\x12G\n" +
 	"\rvault_renamed\x18\x11 \x01(\v2 .coffre.v1.VaultRenamedStatementH\x00R\fvaultRenamed\x12J\n" +
-	"\x0evault_archived\x18\x12 \x01(\v2!.coffre.v1.VaultArchivedStatementH\x00R\rvaultArchivedB\v\n" +
+	"\x0evault_archived\x18\x12 \x01(\v2!.coffre.v1.VaultArchivedStatementH\x00R\rvaultArchived\x12J\n" +
+	"\x0edevice_revoked\x18( \x01(\v2!.coffre.v1.DeviceRevokedStatementH\x00R\rdeviceRevokedB\v\n" +
 	"\tstatement\"\xa8\x01\n" +
 	"\rUserStatement\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
@@ -1211,7 +1275,9 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\x0eencrypted_name\x18\x03 \x01(\fR\rencryptedName\"O\n" +
 	"\x16VaultArchivedStatement\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x1a\n" +
-	"\barchived\x18\x02 \x01(\bR\barchived*a\n" +
+	"\barchived\x18\x02 \x01(\bR\barchived\"5\n" +
+	"\x16DeviceRevokedStatement\x12\x1b\n" +
+	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId*a\n" +
 	"\aProfile\x12\x17\n" +
 	"\x13PROFILE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPROFILE_ADMIN\x10\x01\x12\x14\n" +
@@ -1239,7 +1305,7 @@ func file_coffre_v1_certificate_proto_rawDescGZIP() []byte {
 }
 
 var file_coffre_v1_certificate_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_coffre_v1_certificate_proto_goTypes = []any{
 	(Profile)(0),                     // 0: coffre.v1.Profile
 	(VaultRole)(0),                   // 1: coffre.v1.VaultRole
@@ -1256,6 +1322,7 @@ var file_coffre_v1_certificate_proto_goTypes = []any{
 	(*VaultKeyRotatedStatement)(nil), // 12: coffre.v1.VaultKeyRotatedStatement
 	(*VaultRenamedStatement)(nil),    // 13: coffre.v1.VaultRenamedStatement
 	(*VaultArchivedStatement)(nil),   // 14: coffre.v1.VaultArchivedStatement
+	(*DeviceRevokedStatement)(nil),   // 15: coffre.v1.DeviceRevokedStatement
 }
 var file_coffre_v1_certificate_proto_depIdxs = []int32{
 	4,  // 0: coffre.v1.Certificate.user:type_name -> coffre.v1.UserStatement
@@ -1267,18 +1334,19 @@ var file_coffre_v1_certificate_proto_depIdxs = []int32{
 	12, // 6: coffre.v1.Certificate.vault_key_rotated:type_name -> coffre.v1.VaultKeyRotatedStatement
 	13, // 7: coffre.v1.Certificate.vault_renamed:type_name -> coffre.v1.VaultRenamedStatement
 	14, // 8: coffre.v1.Certificate.vault_archived:type_name -> coffre.v1.VaultArchivedStatement
-	0,  // 9: coffre.v1.UserStatement.profile:type_name -> coffre.v1.Profile
-	0,  // 10: coffre.v1.ProfileChangedStatement.profile:type_name -> coffre.v1.Profile
-	8,  // 11: coffre.v1.KeyBundle.sealed:type_name -> coffre.v1.SealedKey
-	9,  // 12: coffre.v1.VaultCreatedStatement.key:type_name -> coffre.v1.KeyBundle
-	1,  // 13: coffre.v1.VaultRoleStatement.role:type_name -> coffre.v1.VaultRole
-	8,  // 14: coffre.v1.VaultRoleStatement.key:type_name -> coffre.v1.SealedKey
-	9,  // 15: coffre.v1.VaultKeyRotatedStatement.key:type_name -> coffre.v1.KeyBundle
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	15, // 9: coffre.v1.Certificate.device_revoked:type_name -> coffre.v1.DeviceRevokedStatement
+	0,  // 10: coffre.v1.UserStatement.profile:type_name -> coffre.v1.Profile
+	0,  // 11: coffre.v1.ProfileChangedStatement.profile:type_name -> coffre.v1.Profile
+	8,  // 12: coffre.v1.KeyBundle.sealed:type_name -> coffre.v1.SealedKey
+	9,  // 13: coffre.v1.VaultCreatedStatement.key:type_name -> coffre.v1.KeyBundle
+	1,  // 14: coffre.v1.VaultRoleStatement.role:type_name -> coffre.v1.VaultRole
+	8,  // 15: coffre.v1.VaultRoleStatement.key:type_name -> coffre.v1.SealedKey
+	9,  // 16: coffre.v1.VaultKeyRotatedStatement.key:type_name -> coffre.v1.KeyBundle
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_certificate_proto_init() }
@@ -1296,6 +1364,7 @@ func file_coffre_v1_certificate_proto_init() {
 		(*Certificate_VaultKeyRotated)(nil),
 		(*Certificate_VaultRenamed)(nil),
 		(*Certificate_VaultArchived)(nil),
+		(*Certificate_DeviceRevoked)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1303,7 +1372,7 @@ func file_coffre_v1_certificate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_certificate_proto_rawDesc), len(file_coffre_v1_certificate_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
