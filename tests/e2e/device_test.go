@@ -92,3 +92,75 @@ func TestDeviceRevokeAndWipe(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceRecoveryFile: Bob writes a recovery file, loses his only
+// device, and enrols a new one from the file and its secret, which reads
+// his vault; a wrong or mistyped secret fails clearly, and the file alone
+// shows nothing (SPEC.md §15.5).
+func TestDeviceRecoveryFile(t *testing.T) {
+	longScenario(t)
+	const d = "marronniers.example"
+	o := startVaultOrg(t, d, "bob")
+	alice, bob := o.alice, o.bob
+	alice.MustRun("vault", "create", "cardio")
+	alice.MustRun("vault", "share", "cardio", "bob@"+d, "--role", "reader")
+	src := filepath.Join(t.TempDir(), "note.txt")
+	os.WriteFile(src, []byte("patient note\n"), 0o600)
+	alice.MustRun("put", src, "cardio:/note.txt")
+
+	dir := t.TempDir()
+	file, other := filepath.Join(dir, "bob.coffre-recovery"), filepath.Join(dir, "other.coffre-recovery")
+	lastLine := func(out string) string { l := strings.Split(strings.TrimSpace(out), "\n"); return l[len(l)-1] }
+	secret := lastLine(bob.MustRun("device", "recovery", "export", file))
+	if len(secret) != 35 || strings.Count(secret, "-") != 5 {
+		t.Fatalf("the secret %q is not 30 characters in six groups", secret)
+	}
+	otherSecret := lastLine(bob.MustRun("device", "recovery", "export", other))
+	bob.MustFail("already exists", "device", "recovery", "export", file)
+	sealed, _ := os.ReadFile(file)
+	bobID := findUser(t, alice.Users(false), "bob@"+d).ID
+	for _, clear := range []string{bobID, "bob@" + d, "recovery", alice.Vault("cardio").ID, "signing_key"} {
+		if strings.Contains(string(sealed), clear) {
+			t.Errorf("the recovery file shows %q in clear", clear)
+		}
+	}
+	if err := os.RemoveAll(bob.Home); err != nil { // Bob loses his only device
+		t.Fatal(err)
+	}
+
+	fresh := NewDevice(t, "bob-new")
+	secretFile := filepath.Join(dir, "secret")
+	os.WriteFile(secretFile, []byte(otherSecret+"\n"), 0o600)
+	fresh.MustFail("does not open this recovery file", "device", "recovery", "import", file, "--secret-file", secretFile)
+	typo := []byte(secret)
+	typo[0] = 'A'
+	if secret[0] == 'A' {
+		typo[0] = 'B'
+	}
+	os.WriteFile(secretFile, append(typo, '\n'), 0o600)
+	if r := fresh.Run("device", "recovery", "import", file, "--secret-file", secretFile); r.OK() ||
+		!(strings.Contains(r.Stderr, "mistyped") || strings.Contains(r.Stderr, "does not open")) {
+		t.Errorf("a mistyped secret: %s", r)
+	}
+	// Typed in lower case with spaces: still the secret.
+	os.WriteFile(secretFile, []byte(strings.ToLower(strings.ReplaceAll(secret, "-", " "))+"\n"), 0o600)
+	out := fresh.MustRun("device", "recovery", "import", file, "--secret-file", secretFile, "--device-label", "bob-new")
+	if !strings.Contains(out, "enrolled device") {
+		t.Errorf("import said %q", out)
+	}
+	if got := fresh.GetBytes("cardio:/note.txt"); string(got) != "patient note\n" {
+		t.Errorf("the recovered device reads %q", got)
+	}
+	var list []struct {
+		ID, Label string
+		This      bool `json:"this_device"`
+	}
+	harness.DecodeJSON(t, fresh.MustRun("device", "list", "--json"), &list)
+	if len(list) != 4 || !list[3].This || !strings.HasPrefix(list[1].Label, "recovery ") {
+		t.Fatalf("device list after recovery: %+v", list)
+	}
+	fresh.MustRun("device", "revoke", list[1].ID) // the used recovery device
+	os.WriteFile(secretFile, []byte(secret+"\n"), 0o600)
+	again := NewDevice(t, "bob-again")
+	again.MustFail("revoked", "device", "recovery", "import", file, "--secret-file", secretFile)
+}
