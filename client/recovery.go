@@ -161,8 +161,12 @@ func ImportRecovery(ctx context.Context, file, typedSecret, dir, label string, p
 		}
 		return nil, err
 	}
-	if _, _, err := rs.org.ActiveDevice(rec.DeviceID); err != nil {
+	_, u, err := rs.org.ActiveDevice(rec.DeviceID)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrRecoveryRevoked, err)
+	}
+	if !u.SealKey.Equal(rec.SealKey.Public()) {
+		return nil, fmt.Errorf("%w: the user's keys in the log are not the ones in the recovery file", ErrBadLog)
 	}
 	sk, err := crypto.GenerateSigningKey()
 	if err != nil {
