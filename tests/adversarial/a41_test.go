@@ -2,11 +2,14 @@ package adversarial
 
 import (
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/tests/hostile"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/wire"
 )
 
@@ -54,4 +57,39 @@ func TestA41RevokedDeviceSignsNothing(t *testing.T) {
 	serveExtra(w.s, forged...)
 	wantErr(t, w.carol.Sync(bg()), client.ErrBadLog)
 	unchanged(t, w.carol, w.d["carol"], head)
+}
+
+// TestA41RevokedDeviceVaultEntry: a revoked device signs a vault entry
+// claiming an organisation position from before its revocation (when its
+// user could write, with the key then newest) but dated after it; a
+// server colluding with it stores it. Readers refuse it (Device.
+// RevokedBefore in vaultlog.Check), though its user is still a member.
+func TestA41RevokedDeviceVaultEntry(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "a41",
+		member{"bob", certificate.ProfileStandard, certificate.RoleReader},
+		member{"dave", certificate.ProfileStandard, certificate.RoleContributor})
+	dv := w.open(t, "dave")
+	bv := w.open(t, "bob")
+	laptopDir := filepath.Join(t.TempDir(), "laptop")
+	hostile.Enrol(t, w.sess["dave"], laptopDir, "device", "", 0)
+	laptop := hostile.ReadDevice(t, laptopDir)
+	mustSync(t, w.sess["dave"])
+	before := w.s.LogState(t, w.org)
+	index, key := w.keys(t, "dave").Newest()
+	if _, err := w.sess["dave"].RevokeDevice(bg(), laptop.DeviceID); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, w.sess["bob"])
+	mustSyncVault(t, bv)
+	head := bv.Log().Head
+	entry := w.forgeAddFile(t, dv.Log(), before, laptop.DeviceID, laptop.SigningKey, index, key, "from-the-thief.txt")
+	_, err := bv.Log().Clone().Apply(w.sess["bob"].Organisation(), w.keys(t, "bob"), head.Position+1, entry)
+	wantErr(t, err, vaultlog.ErrEntryRefused)
+	// The same entry by dave's own desktop, still active, would pass: the
+	// refusal is the device's revocation, not the user's role.
+	ok := w.forgeAddFile(t, dv.Log(), before, w.dev["dave"].DeviceID, w.dev["dave"].SigningKey, index, key, "from-dave.txt")
+	if _, err := bv.Log().Clone().Apply(w.sess["bob"].Organisation(), w.keys(t, "bob"), head.Position+1, ok); err != nil {
+		t.Errorf("dave's own entry is refused too: %v", err)
+	}
 }
