@@ -282,3 +282,10 @@ func (l *limiter) sweep() {
 }
 
 func parseVerifyKey(b []byte) (crypto.VerifyKey, error) { return crypto.ParseVerifyKey(b) }
+
+// isRevokedDevice reports whether the device was revoked (SPEC.md §15.2):
+// its open Watch streams end like a revoked user's.
+func isRevokedDevice(org *certificate.Organisation, id string) bool {
+	d, ok := org.Device(id)
+	return ok && d.Revoked()
+}

@@ -483,7 +483,7 @@ func (s *Server) Watch(_ *coffrev1.WatchRequest, stream coffrev1.CoffreService_W
 				if err != nil {
 					return s.toStatus(ctx, "Watch", err)
 				}
-				if u, _ := org.User(c.user.ID); u.Revoked() {
+				if u, _ := org.User(c.user.ID); u.Revoked() || isRevokedDevice(org, c.device.ID) {
 					return s.toStatus(ctx, "Watch", errDeviceRevoked)
 				}
 				c.org = org

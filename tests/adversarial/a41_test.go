@@ -1,9 +1,11 @@
 package adversarial
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
@@ -21,11 +23,31 @@ import (
 func TestA41RevokedDeviceSignsNothing(t *testing.T) {
 	t.Parallel()
 	w := newDeviceWorld(t)
+	// The laptop listens for events before it is revoked.
+	wctx, cancel := context.WithTimeout(bg(), 20*time.Second)
+	defer cancel()
+	watch, err := w.s.Dial(t, w.laptopKeys.Signer()).Watch(wctx, &coffrev1.WatchRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Recv(); err != nil { // the current head, sent first
+		t.Fatal(err)
+	}
 	rev, err := w.bob.RevokeDevice(bg(), w.laptopKeys.DeviceID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	revokedAt := rev.Device.RevokedAt
+	for {
+		_, err := watch.Recv()
+		if err == nil {
+			continue // events before the revocation's
+		}
+		if !errors.Is(wire.FromStatus(err), wire.ErrDeviceRevoked) {
+			t.Errorf("the revoked laptop's Watch ended with %v, want ErrDeviceRevoked", err)
+		}
+		break
+	}
 	// Something happens after the revocation: the laptop must not see it.
 	if _, err := w.admin.CreateVault(bg(), "after"); err != nil {
 		t.Fatal(err)
