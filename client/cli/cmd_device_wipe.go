@@ -30,14 +30,17 @@ func wipeIfRevoked(ctx context.Context, s *client.Session, con *console) error {
 	if r.User {
 		who = "your account"
 	}
-	fmt.Fprintf(con.err, "%s was revoked on %s by %s: this device erased its copies of the organisation's data\n",
+	// The report goes to standard output, never discarded by --quiet: the
+	// person must learn which files were kept aside; the error stays one
+	// line.
+	fmt.Fprintf(con.out, "%s was revoked on %s by %s: this device erased its copies of the organisation's data\n",
 		who, shownTime(r.Time), shown(r.By))
 	for _, f := range rep.Folders {
-		fmt.Fprintf(con.err, "  cleaned synced folder %s\n", shown(f))
+		fmt.Fprintf(con.out, "  cleaned synced folder %s\n", shown(f))
 	}
-	fmt.Fprintf(con.err, "  %d synced files erased (unchanged since the last sync), %d kept aside:\n", rep.Removed, len(rep.Kept))
+	fmt.Fprintf(con.out, "  %d synced files erased (unchanged since the last sync), %d kept aside:\n", rep.Removed, len(rep.Kept))
 	for _, k := range rep.Kept {
-		fmt.Fprintf(con.err, "    kept %s\n", shown(k))
+		fmt.Fprintf(con.out, "    kept %s\n", shown(k))
 	}
 	if err != nil {
 		return fmt.Errorf("erasing this device's data: %w", err)
