@@ -102,4 +102,8 @@ func TestA40DeviceRevocationForged(t *testing.T) {
 	if _, err := w.carol.RevokeDevice(bg(), w.bobKeys.DeviceID); err == nil {
 		t.Errorf("Carol revoked Bob's device")
 	}
+	// An admin may revoke anyone's device, even their only one.
+	if _, err := w.admin.RevokeDevice(bg(), w.carolK.DeviceID); err != nil {
+		t.Errorf("the admin could not revoke Carol's device: %v", err)
+	}
 }
