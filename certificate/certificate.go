@@ -235,6 +235,8 @@ func statementFromWire(b *coffrev1.Certificate) (Statement, error) {
 			UserID:  s.ProfileChanged.GetUserId(),
 			Profile: Profile(s.ProfileChanged.GetProfile()),
 		}, nil
+	case *coffrev1.Certificate_DeviceRevoked:
+		return DeviceRevoked{DeviceID: s.DeviceRevoked.GetDeviceId()}, nil
 	}
 	if st, ok := vaultStatementFromWire(b); ok {
 		return st, nil
@@ -259,6 +261,8 @@ func statementToWire(s Statement, b *coffrev1.Certificate) error {
 		b.Statement = &coffrev1.Certificate_ProfileChanged{ProfileChanged: &coffrev1.ProfileChangedStatement{
 			UserId: s.UserID, Profile: coffrev1.Profile(s.Profile),
 		}}
+	case DeviceRevoked:
+		b.Statement = &coffrev1.Certificate_DeviceRevoked{DeviceRevoked: &coffrev1.DeviceRevokedStatement{DeviceId: s.DeviceID}}
 	default:
 		if !vaultStatementToWire(s, b) {
 			return fmt.Errorf("certificate: internal error: unknown statement %T", s)

@@ -57,6 +57,10 @@ type Device struct {
 	CreatedAt time.Time
 	CreatedBy string
 	Position  uint64
+	// Set once the device is revoked (SPEC.md §15).
+	RevokedAt uint64
+	RevokedBy string
+	RevokedOn time.Time
 }
 
 // Organisation is the state folded from a verified log. The zero value is
@@ -73,6 +77,7 @@ type Organisation struct {
 	// Indexes that keep each check constant-time in the organisation's size.
 	activeEmail map[string]string // email → id of the non-revoked user holding it
 	deviceCount map[string]int    // user id → number of devices
+	exposedAt   map[string]uint64 // user id → position of their newest device revocation
 	lastTime    time.Time
 }
 
@@ -90,6 +95,7 @@ func NewOrganisation(id string, root crypto.VerifyKey) *Organisation {
 
 		activeEmail: map[string]string{},
 		deviceCount: map[string]int{},
+		exposedAt:   map[string]uint64{},
 	}
 }
 
@@ -140,6 +146,9 @@ func (o *Organisation) ActiveDevice(id string) (*Device, *User, error) {
 	u := o.users[d.UserID]
 	if u.Revoked() {
 		return nil, nil, fmt.Errorf("device %q belongs to revoked user %q", id, u.ID)
+	}
+	if d.Revoked() {
+		return nil, nil, fmt.Errorf("device %q was revoked at position %d", id, d.RevokedAt)
 	}
 	return d, u, nil
 }
@@ -227,6 +236,9 @@ func (o *Organisation) authorKey(c *Certificate) (crypto.VerifyKey, error) {
 	if u := o.users[d.UserID]; u.Revoked() {
 		return crypto.VerifyKey{}, o.broke(c.Position, "author %q belongs to user %q, revoked at position %d", c.Author, u.ID, u.RevokedAt)
 	}
+	if d.Revoked() {
+		return crypto.VerifyKey{}, o.broke(c.Position, "author %q was revoked at position %d", c.Author, d.RevokedAt)
+	}
 	return d.VerifyKey, nil
 }
 
@@ -311,6 +323,8 @@ func (o *Organisation) check(c *Certificate, now time.Time) error {
 		case !s.Profile.valid():
 			return o.broke(p, "unknown profile %d", int(s.Profile))
 		}
+	case DeviceRevoked:
+		return o.checkDeviceRevoked(c, s, author)
 	case VaultCreated, VaultRoleSet, VaultKeyRotated, VaultRenamed, VaultArchived,
 		EmergencyPolicy, EmergencyInvoked, EmergencyApproved, VaultKeyReleased, VaultOwnershipTaken:
 		if err := o.checkVault(c, author, c.Time); err != nil || now.IsZero() {
@@ -345,6 +359,8 @@ func (o *Organisation) fold(c *Certificate) {
 		}
 	case ProfileChanged:
 		o.users[s.UserID].Profile = s.Profile
+	case DeviceRevoked:
+		o.foldDeviceRevoked(c, s)
 	default:
 		o.foldVault(c, o.users[o.devices[c.Author].UserID])
 	}
@@ -380,6 +396,10 @@ func (o *Organisation) Clone() *Organisation {
 	c.deviceCount = make(map[string]int, len(o.deviceCount))
 	for k, v := range o.deviceCount {
 		c.deviceCount[k] = v
+	}
+	c.exposedAt = make(map[string]uint64, len(o.exposedAt))
+	for k, v := range o.exposedAt {
+		c.exposedAt[k] = v
 	}
 	c.Head.Hash = append([]byte(nil), o.Head.Hash...)
 	return &c

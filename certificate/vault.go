@@ -306,11 +306,12 @@ func (o *Organisation) ActiveMembers(v *Vault, t time.Time) []string {
 }
 
 // NeedsRotation reports whether someone who holds the newest key is no
-// longer an active member at t: then new content must wait for a new key
+// longer an active member at t, or lost a device since: then new content must wait for a new key
 // (SPEC.md §11.4).
 func (o *Organisation) NeedsRotation(v *Vault, t time.Time) bool {
 	for id := range v.holders {
-		if o.RoleOf(v, id, t) == RoleNone {
+		// A device revoked since the newest key holds it too (SPEC.md §15).
+		if o.RoleOf(v, id, t) == RoleNone || o.exposedAt[id] > v.Keys[len(v.Keys)-1].Position {
 			return true
 		}
 	}

@@ -160,6 +160,11 @@ func (s *Session) Connections(ctx context.Context, all bool, limit int) ([]Conne
 	if all {
 		dev = ""
 	}
+	return s.connections(ctx, dev, limit)
+}
+
+// connections lists a device's recorded connections ("": every device's).
+func (s *Session) connections(ctx context.Context, dev string, limit int) ([]Connection, error) {
 	resp, err := s.conn.api.ListConnections(ctx, &coffrev1.ListConnectionsRequest{DeviceId: dev, Limit: uint32(limit)})
 	if err != nil {
 		return nil, fromServer(s.conn.address, err)

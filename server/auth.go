@@ -23,6 +23,9 @@ type caller struct {
 	device *certificate.Device
 	user   *certificate.User
 	org    *certificate.Organisation // state as of the call
+	// revokedAt is set for a revoked device, which may only read the log
+	// up to that position (capRevoked).
+	revokedAt uint64
 }
 
 func (c *caller) isAdmin() bool { return c.user.Profile == certificate.ProfileAdmin }
@@ -67,6 +70,7 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 		return nil, s.toStatus(ctx, info.FullMethod, err)
 	}
 	resp, err := handler(context.WithValue(ctx, callerKey{}, c), req)
+	capRevoked(c, resp)
 	return resp, s.toStatus(ctx, info.FullMethod, err)
 }
 
@@ -109,7 +113,7 @@ func (a *authStream) RecvMsg(m any) error {
 }
 
 // authenticate checks a device call (SPEC.md §6.1): the device is in the
-// organisation's verified log and its user is not revoked, the time is
+// organisation's verified log, neither it (§15) nor its user is revoked, the time is
 // within MaxSkew and after this process started, the nonce is fresh, and
 // the signature covers method, organisation, device, time, nonce and request.
 func (s *Server) authenticate(ctx context.Context, method string, req proto.Message) (*caller, error) {
@@ -138,8 +142,18 @@ func (s *Server) authenticate(ctx context.Context, method string, req proto.Mess
 		return nil, errUnauthenticated
 	}
 	user, _ := org.User(device.UserID)
-	if user.Revoked() {
-		return nil, errDeviceRevoked
+	var revokedAt uint64
+	if user.Revoked() || device.Revoked() {
+		// A revoked device may still read the log up to its revocation:
+		// it wipes itself only on the certificate, never on our word
+		// (SPEC.md §15); nothing after it is shown.
+		if method != coffrev1.CoffreService_GetLog_FullMethodName {
+			return nil, errDeviceRevoked
+		}
+		revokedAt = device.RevokedAt
+		if user.Revoked() && (revokedAt == 0 || user.RevokedAt < revokedAt) {
+			revokedAt = user.RevokedAt
+		}
 	}
 	if !s.nonces.fresh(deviceID, nonce, at, now) {
 		return nil, errUnauthenticated // a replay
@@ -153,7 +167,23 @@ func (s *Server) authenticate(ctx context.Context, method string, req proto.Mess
 			return nil, errUnauthenticated // a replay to another process
 		}
 	}
-	return &caller{orgID: orgID, device: device, user: user, org: org}, nil
+	return &caller{orgID: orgID, device: device, user: user, org: org, revokedAt: revokedAt}, nil
+}
+
+// capRevoked cuts a revoked device's GetLog answer at its revocation.
+func capRevoked(c *caller, resp any) {
+	r, ok := resp.(*coffrev1.GetLogResponse)
+	if !ok || c == nil || c.revokedAt == 0 {
+		return
+	}
+	var kept []*coffrev1.LogEntry
+	for _, e := range r.GetEntries() {
+		if e.GetPosition() <= c.revokedAt {
+			kept = append(kept, e)
+		}
+	}
+	r.Entries = kept
+	r.HeadPosition = min(r.GetHeadPosition(), c.revokedAt)
 }
 
 func peerHost(ctx context.Context) string {
@@ -252,3 +282,10 @@ func (l *limiter) sweep() {
 }
 
 func parseVerifyKey(b []byte) (crypto.VerifyKey, error) { return crypto.ParseVerifyKey(b) }
+
+// isRevokedDevice reports whether the device was revoked (SPEC.md §15.2):
+// its open Watch streams end like a revoked user's.
+func isRevokedDevice(org *certificate.Organisation, id string) bool {
+	d, ok := org.Device(id)
+	return ok && d.Revoked()
+}

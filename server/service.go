@@ -484,7 +484,7 @@ func (s *Server) Watch(_ *coffrev1.WatchRequest, stream coffrev1.CoffreService_W
 				if err != nil {
 					return s.toStatus(ctx, "Watch", err)
 				}
-				if u, _ := org.User(c.user.ID); u.Revoked() {
+				if u, _ := org.User(c.user.ID); u.Revoked() || isRevokedDevice(org, c.device.ID) {
 					return s.toStatus(ctx, "Watch", errDeviceRevoked)
 				}
 				c.org = org
@@ -510,12 +510,12 @@ func (s *Server) Watch(_ *coffrev1.WatchRequest, stream coffrev1.CoffreService_W
 	}
 }
 
-// ListConnections lists a device's connections: one's own, or anyone's for
-// an admin (an empty device id means every device).
+// ListConnections lists a device's connections: one of the caller's user's
+// devices (SPEC.md §15), or anyone's for an admin (an empty device id means every device).
 func (s *Server) ListConnections(ctx context.Context, req *coffrev1.ListConnectionsRequest) (*coffrev1.ListConnectionsResponse, error) {
 	c := callerFrom(ctx)
 	dev := req.GetDeviceId()
-	if dev != c.device.ID && !c.isAdmin() {
+	if d, ok := c.org.Device(dev); (!ok || d.UserID != c.user.ID) && !c.isAdmin() {
 		return nil, errForbidden
 	}
 	limit := int(req.GetLimit())

@@ -29,6 +29,9 @@ func Check(org *certificate.Organisation, vaultID string, e *Entry) error {
 	if !ok || d.Position > e.OrganisationPosition {
 		return fmt.Errorf("%w: unknown author %q", ErrEntryRefused, e.Author)
 	}
+	if d.RevokedBefore(e.OrganisationPosition, e.Time) {
+		return fmt.Errorf("%w: author device %q was revoked before the entry", ErrEntryRefused, e.Author)
+	}
 	v, ok := org.Vault(vaultID)
 	if !ok || v.Position > e.OrganisationPosition {
 		return fmt.Errorf("%w: unknown vault", ErrEntryRefused)

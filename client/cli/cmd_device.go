@@ -11,8 +11,9 @@ import (
 )
 
 func newDeviceCommand(g *globalOptions) *cobra.Command {
-	cmd := &cobra.Command{Use: "device", Short: "Add your own devices"}
-	cmd.AddCommand(newDeviceInviteCommand(g), newGreetCommand(g, "device"))
+	cmd := &cobra.Command{Use: "device", Short: "Add, list, revoke and recover your own devices"}
+	cmd.AddCommand(newDeviceInviteCommand(g), newGreetCommand(g, "device"),
+		newDeviceListCommand(g), newDeviceRevokeCommand(g), newDeviceRecoveryCommand(g))
 	return cmd
 }
 

@@ -35,6 +35,10 @@ func (g *globalOptions) unlock(ctx context.Context, con *console, offlineOK bool
 	if err == nil {
 		err = s.Sync(ctx)
 	}
+	if client.IsRevokedAnswer(err) {
+		defer s.Close()
+		return nil, wipeIfRevoked(ctx, s, con) // SPEC.md §15
+	}
 	if err != nil {
 		if offlineOK && errors.Is(err, client.ErrServerUnavailable) {
 			fmt.Fprintf(con.err, "warning: %v; showing what this device verified last (exit status %d)\n", err, ExitOffline)

@@ -214,6 +214,7 @@ type Certificate struct {
 	//	*Certificate_VaultKeyRotated
 	//	*Certificate_VaultRenamed
 	//	*Certificate_VaultArchived
+	//	*Certificate_DeviceRevoked
 	//	*Certificate_EmergencyPolicy
 	//	*Certificate_EmergencyInvoked
 	//	*Certificate_EmergencyApproved
@@ -384,6 +385,15 @@ func (x *Certificate) GetVaultArchived() *VaultArchivedStatement {
 	return nil
 }
 
+func (x *Certificate) GetDeviceRevoked() *DeviceRevokedStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_DeviceRevoked); ok {
+			return x.DeviceRevoked
+		}
+	}
+	return nil
+}
+
 func (x *Certificate) GetEmergencyPolicy() *EmergencyPolicyStatement {
 	if x != nil {
 		if x, ok := x.Statement.(*Certificate_EmergencyPolicy); ok {
@@ -469,6 +479,11 @@ type Certificate_VaultArchived struct {
 	VaultArchived *VaultArchivedStatement `protobuf:"bytes,18,opt,name=vault_archived,json=vaultArchived,proto3,oneof"`
 }
 
+type Certificate_DeviceRevoked struct {
+	// Devices (SPEC.md §15): numbers 40 and up.
+	DeviceRevoked *DeviceRevokedStatement `protobuf:"bytes,40,opt,name=device_revoked,json=deviceRevoked,proto3,oneof"`
+}
+
 type Certificate_EmergencyPolicy struct {
 	// Emergency access and orphan vaults (SPEC.md §16).
 	EmergencyPolicy *EmergencyPolicyStatement `protobuf:"bytes,60,opt,name=emergency_policy,json=emergencyPolicy,proto3,oneof"`
@@ -507,6 +522,8 @@ func (*Certificate_VaultKeyRotated) isCertificate_Statement() {}
 func (*Certificate_VaultRenamed) isCertificate_Statement() {}
 
 func (*Certificate_VaultArchived) isCertificate_Statement() {}
+
+func (*Certificate_DeviceRevoked) isCertificate_Statement() {}
 
 func (*Certificate_EmergencyPolicy) isCertificate_Statement() {}
 
@@ -1537,6 +1554,52 @@ func (x *VaultOwnershipTakenStatement) GetReason() string {
 	return ""
 }
 
+// DeviceRevokedStatement revokes one device of a user (SPEC.md §15): what it
+// signs from this position on is refused, and the server refuses its calls.
+type DeviceRevokedStatement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeviceId      string                 `protobuf:"bytes,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceRevokedStatement) Reset() {
+	*x = DeviceRevokedStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceRevokedStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceRevokedStatement) ProtoMessage() {}
+
+func (x *DeviceRevokedStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceRevokedStatement.ProtoReflect.Descriptor instead.
+func (*DeviceRevokedStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeviceRevokedStatement) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
 var File_coffre_v1_certificate_proto protoreflect.FileDescriptor
 
 const file_coffre_v1_certificate_proto_rawDesc = "" +
@@ -1544,7 +1607,7 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\x1bcoffre/v1/certificate.proto\x12\tcoffre.v1\"E\n" +
 	"\x11SignedCertificate\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\x86\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xd2\n" +
 	"\n" +
 	"\vCertificate\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
@@ -1563,7 +1626,8 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"vault_role\x18\x0f \x01(\v2\x1d.coffre.v1.VaultRoleStatementH\x00R\tvaultRole\x12Q\n" +
 	"\x11vault_key_rotated\x18\x10 \x01(\v2#.coffre.v1.VaultKeyRotatedStatementH\x00R\x0fvaultKeyRotated\x12G\n" +
 	"\rvault_renamed\x18\x11 \x01(\v2 .coffre.v1.VaultRenamedStatementH\x00R\fvaultRenamed\x12J\n" +
-	"\x0evault_archived\x18\x12 \x01(\v2!.coffre.v1.VaultArchivedStatementH\x00R\rvaultArchived\x12P\n" +
+	"\x0evault_archived\x18\x12 \x01(\v2!.coffre.v1.VaultArchivedStatementH\x00R\rvaultArchived\x12J\n" +
+	"\x0edevice_revoked\x18( \x01(\v2!.coffre.v1.DeviceRevokedStatementH\x00R\rdeviceRevoked\x12P\n" +
 	"\x10emergency_policy\x18< \x01(\v2#.coffre.v1.EmergencyPolicyStatementH\x00R\x0femergencyPolicy\x12S\n" +
 	"\x11emergency_invoked\x18= \x01(\v2$.coffre.v1.EmergencyInvokedStatementH\x00R\x10emergencyInvoked\x12V\n" +
 	"\x12emergency_approved\x18> \x01(\v2%.coffre.v1.EmergencyApprovedStatementH\x00R\x11emergencyApproved\x12T\n" +
@@ -1640,7 +1704,9 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\tkey_index\x18\x03 \x01(\rR\bkeyIndex\"Q\n" +
 	"\x1cVaultOwnershipTakenStatement\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason*a\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"5\n" +
+	"\x16DeviceRevokedStatement\x12\x1b\n" +
+	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId*a\n" +
 	"\aProfile\x12\x17\n" +
 	"\x13PROFILE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPROFILE_ADMIN\x10\x01\x12\x14\n" +
@@ -1668,7 +1734,7 @@ func file_coffre_v1_certificate_proto_rawDescGZIP() []byte {
 }
 
 var file_coffre_v1_certificate_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_coffre_v1_certificate_proto_goTypes = []any{
 	(Profile)(0),                         // 0: coffre.v1.Profile
 	(VaultRole)(0),                       // 1: coffre.v1.VaultRole
@@ -1690,6 +1756,7 @@ var file_coffre_v1_certificate_proto_goTypes = []any{
 	(*EmergencyApprovedStatement)(nil),   // 17: coffre.v1.EmergencyApprovedStatement
 	(*VaultKeyReleasedStatement)(nil),    // 18: coffre.v1.VaultKeyReleasedStatement
 	(*VaultOwnershipTakenStatement)(nil), // 19: coffre.v1.VaultOwnershipTakenStatement
+	(*DeviceRevokedStatement)(nil),       // 20: coffre.v1.DeviceRevokedStatement
 }
 var file_coffre_v1_certificate_proto_depIdxs = []int32{
 	4,  // 0: coffre.v1.Certificate.user:type_name -> coffre.v1.UserStatement
@@ -1701,25 +1768,26 @@ var file_coffre_v1_certificate_proto_depIdxs = []int32{
 	12, // 6: coffre.v1.Certificate.vault_key_rotated:type_name -> coffre.v1.VaultKeyRotatedStatement
 	13, // 7: coffre.v1.Certificate.vault_renamed:type_name -> coffre.v1.VaultRenamedStatement
 	14, // 8: coffre.v1.Certificate.vault_archived:type_name -> coffre.v1.VaultArchivedStatement
-	15, // 9: coffre.v1.Certificate.emergency_policy:type_name -> coffre.v1.EmergencyPolicyStatement
-	16, // 10: coffre.v1.Certificate.emergency_invoked:type_name -> coffre.v1.EmergencyInvokedStatement
-	17, // 11: coffre.v1.Certificate.emergency_approved:type_name -> coffre.v1.EmergencyApprovedStatement
-	18, // 12: coffre.v1.Certificate.vault_key_released:type_name -> coffre.v1.VaultKeyReleasedStatement
-	19, // 13: coffre.v1.Certificate.vault_ownership_taken:type_name -> coffre.v1.VaultOwnershipTakenStatement
-	0,  // 14: coffre.v1.UserStatement.profile:type_name -> coffre.v1.Profile
-	0,  // 15: coffre.v1.ProfileChangedStatement.profile:type_name -> coffre.v1.Profile
-	8,  // 16: coffre.v1.KeyBundle.sealed:type_name -> coffre.v1.SealedKey
-	9,  // 17: coffre.v1.VaultCreatedStatement.key:type_name -> coffre.v1.KeyBundle
-	1,  // 18: coffre.v1.VaultRoleStatement.role:type_name -> coffre.v1.VaultRole
-	8,  // 19: coffre.v1.VaultRoleStatement.key:type_name -> coffre.v1.SealedKey
-	9,  // 20: coffre.v1.VaultKeyRotatedStatement.key:type_name -> coffre.v1.KeyBundle
-	0,  // 21: coffre.v1.EmergencyPolicyStatement.invoker_profile:type_name -> coffre.v1.Profile
-	8,  // 22: coffre.v1.VaultKeyReleasedStatement.key:type_name -> coffre.v1.SealedKey
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	20, // 9: coffre.v1.Certificate.device_revoked:type_name -> coffre.v1.DeviceRevokedStatement
+	15, // 10: coffre.v1.Certificate.emergency_policy:type_name -> coffre.v1.EmergencyPolicyStatement
+	16, // 11: coffre.v1.Certificate.emergency_invoked:type_name -> coffre.v1.EmergencyInvokedStatement
+	17, // 12: coffre.v1.Certificate.emergency_approved:type_name -> coffre.v1.EmergencyApprovedStatement
+	18, // 13: coffre.v1.Certificate.vault_key_released:type_name -> coffre.v1.VaultKeyReleasedStatement
+	19, // 14: coffre.v1.Certificate.vault_ownership_taken:type_name -> coffre.v1.VaultOwnershipTakenStatement
+	0,  // 15: coffre.v1.UserStatement.profile:type_name -> coffre.v1.Profile
+	0,  // 16: coffre.v1.ProfileChangedStatement.profile:type_name -> coffre.v1.Profile
+	8,  // 17: coffre.v1.KeyBundle.sealed:type_name -> coffre.v1.SealedKey
+	9,  // 18: coffre.v1.VaultCreatedStatement.key:type_name -> coffre.v1.KeyBundle
+	1,  // 19: coffre.v1.VaultRoleStatement.role:type_name -> coffre.v1.VaultRole
+	8,  // 20: coffre.v1.VaultRoleStatement.key:type_name -> coffre.v1.SealedKey
+	9,  // 21: coffre.v1.VaultKeyRotatedStatement.key:type_name -> coffre.v1.KeyBundle
+	0,  // 22: coffre.v1.EmergencyPolicyStatement.invoker_profile:type_name -> coffre.v1.Profile
+	8,  // 23: coffre.v1.VaultKeyReleasedStatement.key:type_name -> coffre.v1.SealedKey
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_certificate_proto_init() }
@@ -1737,6 +1805,7 @@ func file_coffre_v1_certificate_proto_init() {
 		(*Certificate_VaultKeyRotated)(nil),
 		(*Certificate_VaultRenamed)(nil),
 		(*Certificate_VaultArchived)(nil),
+		(*Certificate_DeviceRevoked)(nil),
 		(*Certificate_EmergencyPolicy)(nil),
 		(*Certificate_EmergencyInvoked)(nil),
 		(*Certificate_EmergencyApproved)(nil),
@@ -1749,7 +1818,7 @@ func file_coffre_v1_certificate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_certificate_proto_rawDesc), len(file_coffre_v1_certificate_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newDeviceRevokeCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke DEVICE",
+		Short: "Revoke a lost or stolen device (yours, from another of your devices; or anyone's, for an administrator)",
+		Long: `Revoke DEVICE (its id, or its label among your devices; see 'coffre device
+list'): a signed certificate in the organisation log. The server refuses the
+device from its next call, every client refuses what it signs from then on,
+and if it comes back online it erases this organisation's data it holds.
+
+Then the key of every vault its user is in is rotated: here for the vaults
+you manage, by their managers' devices at their next use for the others.
+What the revoked device's copy of the user's keys still opens is in
+SPEC.md §15. A device can't revoke itself.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDeviceRevoke(cmd.Context(), g, args[0], newConsole(cmd))
+		},
+	}
+}
+
+func runDeviceRevoke(ctx context.Context, g *globalOptions, ref string, con *console) error {
+	s, err := g.unlock(ctx, con, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	r, err := s.RevokeDevice(ctx, ref)
+	if r.Device != nil && r.Device.Revoked() {
+		fmt.Fprintf(con.out, "revoked device %s (%s)\n", r.Device.ID, shown(r.Device.Label))
+	}
+	for _, v := range r.Rotated {
+		fmt.Fprintf(con.out, "rotated the key of vault %s\n", shown(v.Name))
+	}
+	for _, v := range r.Pending {
+		fmt.Fprintf(con.info, "vault %s: its managers' devices rotate its key at their next use\n", shown(v.Name))
+	}
+	return err
+}

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/wire"
+)
+
+// errForgedRevocation: the server says this device is revoked but its log
+// holds no such certificate (SECURITY.md A42).
+var errForgedRevocation = errors.New("the server refuses this device as revoked, but its organisation log holds no revocation of it: nothing was erased; tell your administrator")
+
+// wipeIfRevoked runs when the server refuses this device as revoked: the
+// device reads the log up to its revocation, and only if the certificate
+// verifies does it erase its copies of the organisation's data (SPEC.md
+// §15). It always returns an error: the command can't go on.
+func wipeIfRevoked(ctx context.Context, s *client.Session, con *console) error {
+	r, err := s.CheckRevoked(ctx)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return errForgedRevocation
+	}
+	rep, err := s.Wipe(ctx)
+	who := "this device"
+	if r.User {
+		who = "your account"
+	}
+	// The report goes to standard output, never discarded by --quiet: the
+	// person must learn which files were kept aside; the error stays one
+	// line.
+	fmt.Fprintf(con.out, "%s was revoked on %s by %s: this device erased its copies of the organisation's data\n",
+		who, shownTime(r.Time), shown(r.By))
+	for _, f := range rep.Folders {
+		fmt.Fprintf(con.out, "  cleaned synced folder %s\n", shown(f))
+	}
+	fmt.Fprintf(con.out, "  %d synced files erased (unchanged since the last sync), %d kept aside:\n", rep.Removed, len(rep.Kept))
+	for _, k := range rep.Kept {
+		fmt.Fprintf(con.out, "    kept %s\n", shown(k))
+	}
+	if err != nil {
+		return fmt.Errorf("erasing this device's data: %w", err)
+	}
+	if r.User {
+		return wire.ErrDeviceRevoked
+	}
+	return client.ErrRevokedHere
+}
