@@ -23,7 +23,7 @@ import (
 // into them; TestSnapshotCoversEveryField lists the fields): a device
 // holding a snapshot of another version then verifies its stored log
 // again, once, and writes a snapshot of this version.
-const SnapshotVersion = 1
+const SnapshotVersion = 2
 
 var (
 	// ErrSnapshotVersion is returned by FromSnapshot for a snapshot of
@@ -79,6 +79,9 @@ func (o *Organisation) encodeSnapshot(w *snapWriter) {
 		w.time(d.CreatedAt)
 		w.str(d.CreatedBy)
 		w.u(d.Position)
+		w.u(d.RevokedAt)
+		w.str(d.RevokedBy)
+		w.time(d.RevokedOn)
 	}
 	w.u(uint64(len(o.vaults)))
 	for _, v := range o.vaults {
@@ -92,6 +95,11 @@ func (o *Organisation) encodeSnapshot(w *snapWriter) {
 	for id, n := range o.deviceCount {
 		w.str(id)
 		w.i(int64(n))
+	}
+	w.u(uint64(len(o.exposedAt)))
+	for id, p := range o.exposedAt {
+		w.str(id)
+		w.u(p)
 	}
 }
 
@@ -128,11 +136,43 @@ func (w *snapWriter) vault(v *Vault) {
 			w.u(uint64(e.key.Index))
 			w.bytes(e.key.Sealed)
 		}
+		w.bool(e.released)
 	}
 	w.u(uint64(len(v.holders)))
 	for id, held := range v.holders {
 		w.str(id)
 		w.bool(held)
+	}
+	w.bool(v.Policy != nil)
+	if p := v.Policy; p != nil {
+		w.str(p.VaultID)
+		w.u(uint64(len(p.Invokers)))
+		w.str(p.Invokers...)
+		w.i(int64(p.InvokerProfile))
+		w.str(p.OnCallVaultID)
+		w.i(int64(p.Duration))
+		w.str(p.Approver)
+	}
+	w.u(uint64(len(v.emergencies)))
+	for _, e := range v.emergencies {
+		w.str(e.VaultID)
+		w.u(e.Position)
+		w.str(e.UserID, e.Reason)
+		w.time(e.Start)
+		w.time(e.Until)
+		w.bool(e.NeedsApproval)
+		w.bool(e.Approved)
+		w.str(e.ApprovedBy)
+		w.time(e.ApprovedAt)
+		w.bool(e.Released)
+		w.str(e.ReleasedBy)
+		w.time(e.ReleasedAt)
+	}
+	w.u(uint64(len(v.takeovers)))
+	for _, t := range v.takeovers {
+		w.u(t.Position)
+		w.str(t.UserID, t.Reason)
+		w.time(t.Time)
 	}
 }
 
@@ -141,6 +181,7 @@ func (w *snapWriter) grant(g Grant) {
 	w.i(int64(g.Role))
 	w.time(g.Until)
 	w.u(g.Position)
+	w.bool(g.Keyless)
 }
 
 // FromSnapshot decodes a snapshot written by Snapshot for the organisation
@@ -199,6 +240,7 @@ func FromSnapshot(id string, root crypto.VerifyKey, data []byte) (*Organisation,
 			}
 		}
 		d.CreatedAt, d.CreatedBy, d.Position = r.time(), r.str(), r.u()
+		d.RevokedAt, d.RevokedBy, d.RevokedOn = r.u(), r.str(), r.time()
 		o.devices[d.ID] = d
 	}
 	vaults := r.count(10)
@@ -216,6 +258,11 @@ func FromSnapshot(id string, root crypto.VerifyKey, data []byte) (*Organisation,
 	o.deviceCount = make(map[string]int, counts)
 	for range counts {
 		o.deviceCount[r.str()] = int(r.i())
+	}
+	exposed := r.count(2)
+	o.exposedAt = make(map[string]uint64, exposed)
+	for range exposed {
+		o.exposedAt[r.str()] = r.u()
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = errors.New("trailing bytes")
@@ -251,6 +298,7 @@ func (r *snapReader) vault() *Vault {
 		if r.bool() {
 			e.key = &GrantKey{Index: uint32(r.u()), Sealed: r.bytes()}
 		}
+		e.released = r.bool()
 		v.history = append(v.history, e)
 	}
 	holders := r.count(2)
@@ -258,11 +306,29 @@ func (r *snapReader) vault() *Vault {
 	for range holders {
 		v.holders[r.str()] = r.bool()
 	}
+	if r.bool() {
+		p := &EmergencyPolicy{VaultID: r.str()}
+		for range r.count(1) {
+			p.Invokers = append(p.Invokers, r.str())
+		}
+		p.InvokerProfile, p.OnCallVaultID = Profile(r.i()), r.str()
+		p.Duration, p.Approver = time.Duration(r.i()), r.str()
+		v.Policy = p
+	}
+	for range r.count(10) {
+		e := Emergency{VaultID: r.str(), Position: r.u(), UserID: r.str(), Reason: r.str(), Start: r.time(), Until: r.time()}
+		e.NeedsApproval, e.Approved, e.ApprovedBy, e.ApprovedAt = r.bool(), r.bool(), r.str(), r.time()
+		e.Released, e.ReleasedBy, e.ReleasedAt = r.bool(), r.str(), r.time()
+		v.emergencies = append(v.emergencies, e)
+	}
+	for range r.count(4) {
+		v.takeovers = append(v.takeovers, Takeover{Position: r.u(), UserID: r.str(), Reason: r.str(), Time: r.time()})
+	}
 	return v
 }
 
 func (r *snapReader) grant() Grant {
-	return Grant{UserID: r.str(), Role: Role(r.i()), Until: r.time(), Position: r.u()}
+	return Grant{UserID: r.str(), Role: Role(r.i()), Until: r.time(), Position: r.u(), Keyless: r.bool()}
 }
 
 // checkSnapshot checks what the rest of the package relies on without

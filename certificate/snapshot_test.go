@@ -38,7 +38,8 @@ func (r *recorder) enrol(p Profile, email string) member {
 // second device that signs in the same stretch of log that adds it, a
 // revocation and an email taken again after it, a profile change, vaults
 // with grants (one with an end), a removal, a rotation, a rename and an
-// archive. It returns the fixture, the state after the bootstrap, and the
+// archive, a device revocation, an emergency policy invoked, approved and
+// released, and an orphan vault's takeover. It returns the fixture, the state after the bootstrap, and the
 // certificates after it.
 func richOrganisation(t *testing.T) (*fixture, *Organisation, [][]byte) {
 	f := newFixture(t)
@@ -69,6 +70,24 @@ func richOrganisation(t *testing.T) (*fixture, *Organisation, [][]byte) {
 		Sealed: []SealedKey{{UserID: f.admin.user, Sealed: []byte("a")}, {UserID: bob.user, Sealed: []byte("b")}, {UserID: carol.user, Sealed: []byte("c")}}}})
 	r.do(bob.key, bob.device, VaultRenamed{VaultID: vault, KeyIndex: 2, EncryptedName: []byte("new name")})
 	r.do(bob.key, bob.device, VaultArchived{VaultID: bobsVault, Archived: true})
+
+	// Device revocation (SPEC.md §15): Bob revokes his phone from his pc.
+	r.do(bob.key, bob.device, DeviceRevoked{DeviceID: phone.device})
+	// Emergency access (SPEC.md §16): a policy with an approver, an
+	// invocation, its approval and the key's release; then an orphan vault
+	// taken over by an admin.
+	fred := r.enrol(ProfileStandard, "fred@x")
+	gina := r.enrol(ProfileStandard, "gina@x")
+	r.do(f.admin.key, f.admin.device, EmergencyPolicy{VaultID: vault, Invokers: []string{fred.user}, Duration: 4 * time.Hour, Approver: gina.user})
+	r.do(fred.key, fred.device, EmergencyInvoked{VaultID: vault, Reason: "patient in resuscitation", Until: f.now.Add(time.Hour)})
+	invoked := f.org.Head.Position
+	r.do(gina.key, gina.device, EmergencyApproved{VaultID: vault, InvocationPosition: invoked})
+	r.do(f.admin.key, f.admin.device, VaultKeyReleased{VaultID: vault, KeyIndex: 2, Key: SealedKey{UserID: fred.user, Sealed: []byte("f")}})
+	orphan := NewID()
+	r.do(gina.key, gina.device, VaultCreated{VaultID: orphan, EncryptedName: []byte("gina's"),
+		Key: KeyBundle{Index: 1, Canary: []byte("c"), Commitment: make([]byte, 32), Sealed: []SealedKey{{UserID: gina.user, Sealed: []byte("g")}}}})
+	r.do(f.admin.key, f.admin.device, UserRevoked{UserID: gina.user})
+	r.do(f.admin.key, f.admin.device, VaultOwnershipTaken{VaultID: orphan, Reason: "gina left"})
 	return f, base, r.certs
 }
 
@@ -146,16 +165,19 @@ func TestSnapshotDecodingNeverPanics(t *testing.T) {
 // verify their log again once), and add it to this list.
 func TestSnapshotCoversEveryField(t *testing.T) {
 	want := map[reflect.Type]string{
-		reflect.TypeFor[Organisation](): "ID Root Head users devices vaults hashes activeEmail deviceCount lastTime",
-		reflect.TypeFor[Head]():         "Position Hash",
-		reflect.TypeFor[User]():         "ID Name Email Profile SealKey CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn",
-		reflect.TypeFor[Device]():       "ID UserID Label VerifyKey CreatedAt CreatedBy Position",
-		reflect.TypeFor[Vault]():        "ID CreatedBy CreatedAt Position EncryptedName NameKeyIndex Archived Keys grants history holders",
-		reflect.TypeFor[KeyBundle]():    "Index Sealed Canary PreviousKeys Commitment Position",
-		reflect.TypeFor[SealedKey]():    "UserID Sealed",
-		reflect.TypeFor[Grant]():        "UserID Role Until Position",
-		reflect.TypeFor[roleEvent]():    "position time grant key",
-		reflect.TypeFor[GrantKey]():     "Index Sealed",
+		reflect.TypeFor[Organisation]():    "ID Root Head users devices vaults hashes activeEmail deviceCount exposedAt lastTime",
+		reflect.TypeFor[Head]():            "Position Hash",
+		reflect.TypeFor[User]():            "ID Name Email Profile SealKey CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn",
+		reflect.TypeFor[Device]():          "ID UserID Label VerifyKey CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn",
+		reflect.TypeFor[Vault]():           "ID CreatedBy CreatedAt Position EncryptedName NameKeyIndex Archived Keys grants history holders Policy emergencies takeovers",
+		reflect.TypeFor[KeyBundle]():       "Index Sealed Canary PreviousKeys Commitment Position",
+		reflect.TypeFor[SealedKey]():       "UserID Sealed",
+		reflect.TypeFor[Grant]():           "UserID Role Until Position Keyless",
+		reflect.TypeFor[roleEvent]():       "position time grant key released",
+		reflect.TypeFor[GrantKey]():        "Index Sealed",
+		reflect.TypeFor[EmergencyPolicy](): "VaultID Invokers InvokerProfile OnCallVaultID Duration Approver",
+		reflect.TypeFor[Emergency]():       "VaultID Position UserID Reason Start Until NeedsApproval Approved ApprovedBy ApprovedAt Released ReleasedBy ReleasedAt",
+		reflect.TypeFor[Takeover]():        "Position UserID Reason Time",
 	}
 	for typ, fields := range want {
 		var got []string
