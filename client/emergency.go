@@ -191,7 +191,7 @@ func (s *Session) InvokeEmergency(ctx context.Context, vaultID, reason string) (
 		now := time.Now().Truncate(time.Millisecond)
 		switch {
 		case !ok:
-			return nil, fmt.Errorf("%w: %q (give the vault's id: coffre vault emergency --list)", ErrUnknownVault, vaultID)
+			return nil, fmt.Errorf("%w: %q (give the vault's id)", ErrUnknownVault, vaultID)
 		case v.Policy == nil:
 			return nil, ErrNoEmergencyPolicy
 		case !s.org.MayInvoke(v, s.keys.UserID, now):

@@ -76,6 +76,10 @@ func runVaultEmergency(ctx context.Context, g *globalOptions, opts vaultEmergenc
 		return tw.Flush()
 	}
 	e, err := s.InvokeEmergency(ctx, args[0], opts.reason)
+	if errors.Is(err, client.ErrUnknownVault) {
+		// Not a member: the vault is known by the id the policies list.
+		err = fmt.Errorf("%w (coffre vault emergency --list shows the ids)", err)
+	}
 	if err != nil {
 		return err
 	}

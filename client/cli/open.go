@@ -75,7 +75,6 @@ func (g *globalOptions) appOffline(con *console) {
 	fmt.Fprintf(con.err, "warning: %v; showing what this device verified last (exit status %d)\n", client.ErrServerUnavailable, ExitOffline)
 }
 
-
 // openVault unlocks the device and opens the vault named in arg, after its
 // upkeep (PrepareVault: the key rotation or checkpoint it may wait for).
 func (g *globalOptions) openVault(ctx context.Context, con *console, arg string) (*client.Session, *workspace.Vault, string, error) {
