@@ -1,0 +1,5 @@
+import { h, replace } from './dom.js';
+
+export async function filesScreen(app) {
+  replace(app.main, h('p', null, app.t('common.soon')));
+}
