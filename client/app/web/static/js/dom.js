@@ -24,8 +24,8 @@ export function h(tag, attrs, ...children) {
 }
 
 // add appends children (nodes, strings, numbers, nested arrays) to el.
-export function add(el, children) {
-  for (const c of [children].flat(Infinity)) {
+export function add(el, ...children) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : String(c));
   }

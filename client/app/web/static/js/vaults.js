@@ -75,7 +75,7 @@ export async function vaultsScreen(app, params) {
         h('td', null, t(`role.${v.role}`), v.until ? h('span', { class: 'muted' }, ' ', t('vaults.until', { date: formatDate(v.until, app.lang) })) : null),
         h('td', { class: 'num' }, String(v.members)),
         h('td', null, v.archived ? t('vaults.archivedState') : ''),
-        h('td', { class: 'actions' },
+        h('td', { class: 'row-actions' },
           h('a', { href: `#/vault/${encodeURIComponent(v.id)}/sharing`, class: 'button' }, t('vaults.sharing')),
           canManage ? button(t('vaults.rename'), rename, { 'aria-label': t('vaults.renameLabel', { name: v.name }) }) : null,
           v.role === 'owner' ? button(v.archived ? t('vaults.unarchive') : t('vaults.archive'), archive,
