@@ -31,6 +31,11 @@ func Unlock(dir string, passphrase []byte) (*Unlocked, error) {
 	return &Unlocked{dir: dir, keys: keys}, nil
 }
 
+// LockedKeys is an Unlocked for the device in dir that holds no keys yet:
+// Relock takes them. The app (SPEC.md §14) starts so when it has no
+// passphrase, and its interface unlocks it.
+func LockedKeys(dir string) *Unlocked { return &Unlocked{dir: dir} }
+
 // Session opens a session with the unlocked keys.
 func (u *Unlocked) Session() (*Session, error) {
 	keys := u.current()

@@ -7,41 +7,76 @@
 //
 // Files, by concept:
 //
-//   - app.go: the App, its session and lock state (this file);
+//   - app.go: the App and its session (this file);
+//   - lock.go: locked or not, unlock (rate-limited) and lock, and the
+//     state, unlock and lock endpoints;
+//   - folders.go: the folders the app keeps in sync (a sealed list in the
+//     data directory) and the hooks the sync API calls;
+//   - process.go: New, Listen and Serve, the whole process: listeners,
+//     control socket and idle lock, syncs, the server's events;
+//   - listen.go: the two listeners (Unix socket, loopback HTTP);
+//   - websec.go: the web security (login token, session cookie, CSRF,
+//     Host and Origin checks, CSP);
 //   - json.go: how the API writes answers and errors;
 //   - api*.go: the JSON API's handlers, one file per area (vaults, files,
 //     sharing, people, sync);
-//   - the process, the listeners and the web security (login token,
-//     session cookie, CSRF, Host and Origin checks, CSP) in their own files.
+//   - cliapi.go and appclient.go: what the command line asks the app over
+//     the socket, and the command line's side of it.
+//
+// What the API handlers use: withSession for anything that needs the
+// device's verified session (it fails with client.ErrLocked while locked),
+// a.Unlock after an enrolment wrote the key file (the app then holds the new
+// device's keys), the folder hooks of folders.go, and a.touch is already
+// called for every request that counts as the person's activity.
 package app
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/coffre/coffre/client"
 )
 
-// App is one device's running client process.
+// App is one device's running client process. Make it with New.
 type App struct {
 	// Home is the device's data directory.
 	Home string
-	// Keys are the device's keys; Lock forgets them.
+	// Keys are the device's keys: never nil, locked until an unlock (it
+	// stays locked while the data directory has no device). Lock forgets
+	// them, Unlock takes them back.
 	Keys *client.Unlocked
+	// LockAfter is the idle lock's delay; zero: only a lock request locks.
+	LockAfter time.Duration
+	// Now is the clock of the unlock rate limit (tests move it).
+	Now func() time.Time
 
-	mu   sync.Mutex
-	sess *client.Session // open while unlocked; nil when locked or not yet opened
+	mu          sync.Mutex
+	sess        *client.Session // open while unlocked; nil when locked or not yet opened
+	sessOffline bool            // sess was opened while the server was unreachable: sync it again
+
+	last     lastConnection
+	limiter  unlockLimiter
+	activity chan struct{} // the person did something: the idle lock waits again
+	web      *webSecurity
+	folders  folderSet
+
+	sockLis, httpLis net.Listener
 }
 
 // withSession runs fn with the app's verified session, opening it (and
 // bringing the organisation up to date) the first time. Calls are
 // serialised: a Session is not safe for concurrent use. It returns
-// client.ErrLocked when the keys are forgotten.
+// client.ErrLocked when the keys are forgotten. While the server can't be
+// reached the session holds what this device verified last, and each call
+// tries to bring it up to date again.
 func (a *App) withSession(ctx context.Context, fn func(*client.Session) error) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.Keys == nil || a.Keys.Locked() {
+	if a.Keys.Locked() {
 		a.closeSessionLocked()
 		return client.ErrLocked
 	}
@@ -50,11 +85,17 @@ func (a *App) withSession(ctx context.Context, fn func(*client.Session) error) e
 		if err != nil {
 			return err
 		}
-		if err := s.Sync(ctx); err != nil {
-			s.Close()
+		a.sess, a.sessOffline = s, true
+	}
+	if a.sessOffline {
+		err := a.sess.Sync(ctx)
+		switch {
+		case err == nil:
+			a.sessOffline = false
+		case !errors.Is(err, client.ErrServerUnavailable):
+			a.closeSessionLocked()
 			return err
 		}
-		a.sess = s
 	}
 	return fn(a.sess)
 }
@@ -74,11 +115,21 @@ func (a *App) closeSessionLocked() {
 	}
 }
 
+// touch says the person just did something: the idle lock starts again.
+func (a *App) touch() {
+	select {
+	case a.activity <- struct{}{}:
+	default:
+	}
+}
+
 // apiHandler is the JSON API under /api/, without the web security that
 // the HTTP listener wraps around it (the Unix socket is its own
 // authentication: only this account can open it).
 func (a *App) apiHandler() http.Handler {
 	mux := http.NewServeMux()
+	a.lockRoutes(mux)
+	a.cliRoutes(mux)
 	a.routes(mux)
-	return mux
+	return activityHandler(a, mux)
 }

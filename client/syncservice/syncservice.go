@@ -64,6 +64,10 @@ type Service struct {
 	Options
 	// Report, if set, is told each folder's state.
 	Report Reporter
+	// Activity, if set, means the caller answers the control socket and
+	// runs the idle lock (the app, SPEC.md §14): changes made in a folder
+	// are sent there, and Serve makes no control socket of its own.
+	Activity chan<- struct{}
 
 	reportMu sync.Mutex
 }
@@ -82,6 +86,10 @@ func (s *Service) Serve(ctx context.Context) error {
 		remote[f.VaultID] = make(chan struct{}, 1)
 	}
 	activity := make(chan struct{}, 1) // local changes: the person is there
+	var changes chan<- struct{} = activity
+	if s.Activity != nil {
+		changes = s.Activity
+	}
 	var background sync.WaitGroup
 	defer background.Wait() // the socket is gone when Serve returns
 	defer cancel()
@@ -91,6 +99,8 @@ func (s *Service) Serve(ctx context.Context) error {
 			defer background.Done()
 			watchRemote(ctx, s.Keys, remote)
 		}()
+	}
+	if !s.Once && s.Activity == nil {
 		ctl := &control.Server{Keys: s.Keys, LockAfter: s.LockAfter, Activity: activity, Changed: func() {
 			// the runners report the new state at once
 			for _, ch := range remote {
@@ -113,7 +123,7 @@ func (s *Service) Serve(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.syncOne(ctx, f, remote[f.VaultID], activity, &mu)
+			errs[i] = s.syncOne(ctx, f, remote[f.VaultID], changes, &mu)
 		}()
 	}
 	wg.Wait()

@@ -1,0 +1,489 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/client/app"
+	"github.com/coffre/coffre/client/app/web"
+	"github.com/coffre/coffre/tests/hostile"
+)
+
+func TestMain(m *testing.M) {
+	hostile.FastKeys()
+	os.Exit(hostile.Main(m))
+}
+
+// running is an app serving on loopback for one test.
+type running struct {
+	app  *app.App
+	base string // http://127.0.0.1:PORT
+}
+
+// start runs the app of home until the test ends.
+func start(t *testing.T, home string, lockAfter time.Duration) *running {
+	t.Helper()
+	a := app.New(home, lockAfter)
+	if err := a.Listen(""); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return &running{app: a, base: "http://" + a.Addr()}
+}
+
+// device bootstraps a device in a new data directory.
+func device(t *testing.T) string {
+	t.Helper()
+	home := filepath.Join(t.TempDir(), "home")
+	hostile.Bootstrap(t, hostile.Start(t), home).Close()
+	return home
+}
+
+// noRedirect is a client that shows redirects instead of following them.
+func noRedirect() *http.Client {
+	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// browser is a logged-in browser: its cookie and the page's CSRF token.
+type browser struct {
+	hc   *http.Client
+	csrf string
+}
+
+func login(t *testing.T, r *running) *browser {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	resp, err := hc.Get(r.app.LoginURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %s", resp.Status)
+	}
+	b := &browser{hc: hc}
+	var s struct{ CSRF string }
+	b.do(t, "GET", r.base+"/api/session", nil, &s, http.StatusOK)
+	if s.CSRF == "" {
+		t.Fatal("no CSRF token in /api/session")
+	}
+	b.csrf = s.CSRF
+	return b
+}
+
+// do sends a request with the CSRF header and wants status.
+func (b *browser) do(t *testing.T, method, u string, body any, out any, status int) *http.Response {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		rd = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, u, rd)
+	if b.csrf != "" {
+		req.Header.Set(app.CSRFHeader, b.csrf)
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("%s %s: %s %s, want %d", method, u, resp.Status, data, status)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, u, err, data)
+		}
+	}
+	return resp
+}
+
+func get(t *testing.T, hc *http.Client, u string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if h := header.Get("Host"); h != "" {
+		req.Host = h
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, string(data)
+}
+
+// A52: the interface listens on loopback only.
+func TestA52ListenerIsLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", "[::]:0", ":0", "192.0.2.1:0", "example.org:0"} {
+		a := app.New(t.TempDir(), 0)
+		err := a.Listen(addr)
+		if err == nil {
+			t.Fatalf("Listen(%q) accepted a non-loopback address", addr)
+		}
+	}
+	r := start(t, t.TempDir(), 0)
+	if !strings.HasPrefix(r.app.Addr(), "127.0.0.1:") {
+		t.Fatalf("default address %s is not on 127.0.0.1", r.app.Addr())
+	}
+}
+
+// A52: the login token is single-use and becomes an HttpOnly,
+// SameSite=Strict cookie; without it, nothing of the API answers.
+func TestA52LoginTokenSingleUse(t *testing.T) {
+	r := start(t, t.TempDir(), 0)
+	link := r.app.LoginURL()
+	resp, _ := get(t, noRedirect(), link, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("login link: %s to %q, want 303 to / (the token leaves the address bar)", resp.Status, resp.Header.Get("Location"))
+	}
+	cookies := resp.Cookies()
+	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || cookies[0].Path != "/" {
+		t.Fatalf("session cookie %+v: want one HttpOnly SameSite=Strict Path=/ cookie", cookies)
+	}
+	// The same link again (another browser, another account of the machine
+	// that read it): refused, no cookie.
+	resp, body := get(t, noRedirect(), link, nil)
+	if resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
+		t.Fatalf("token reused: %s, cookies %v", resp.Status, resp.Cookies())
+	}
+	if !strings.Contains(body, "used already") {
+		t.Fatalf("token reused: page %q does not say so", body)
+	}
+	// A made-up token, and no token: the small login page, no API.
+	resp, _ = get(t, noRedirect(), r.base+"/?token=forged", nil)
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("forged token: %s", resp.Status)
+	}
+	resp, body = get(t, http.DefaultClient, r.base+"/", nil)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Open the link printed by") || strings.Contains(body, "<script") {
+		t.Fatalf("no cookie: %s %q", resp.Status, body)
+	}
+	for _, p := range []string{"/api/state", "/api/session", "/api/identity", "/index.html"} {
+		if resp, _ := get(t, http.DefaultClient, r.base+p, nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("GET %s without the cookie: %s, want 401", p, resp.Status)
+		}
+	}
+	// The cookie works.
+	req, _ := http.NewRequest("GET", r.base+"/api/state", nil)
+	req.AddCookie(cookies[0])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("with the cookie: %s", resp.Status)
+	}
+}
+
+// A50: every state-changing request needs the session's CSRF token.
+func TestA50StateChangesNeedCSRFToken(t *testing.T) {
+	r := start(t, t.TempDir(), 0)
+	b := login(t, r)
+	for _, token := range []string{"", "wrong"} {
+		req, _ := http.NewRequest("POST", r.base+"/api/lock", strings.NewReader("{}"))
+		if token != "" {
+			req.Header.Set(app.CSRFHeader, token)
+		}
+		resp, err := b.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("POST /api/lock with CSRF token %q: %s, want 403", token, resp.Status)
+		}
+	}
+	for _, m := range []string{"PUT", "PATCH", "DELETE"} {
+		req, _ := http.NewRequest(m, r.base+"/api/vaults", nil)
+		resp, err := b.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("%s without CSRF token: %s, want 403", m, resp.Status)
+		}
+	}
+	b.do(t, "POST", r.base+"/api/lock", struct{}{}, nil, http.StatusOK)
+}
+
+// A51: DNS rebinding (a Host that is not ours) and cross-origin requests
+// are refused.
+func TestA51HostAndOriginChecked(t *testing.T) {
+	r := start(t, t.TempDir(), 0)
+	b := login(t, r)
+	_, port, _ := strings.Cut(r.app.Addr(), ":")
+	for _, host := range []string{"evil.example:" + port, "evil.example", "127.0.0.1:1", "localhost.evil.example:" + port} {
+		resp, _ := get(t, b.hc, r.base+"/api/state", http.Header{"Host": {host}})
+		if resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Fatalf("Host %s: %s, want 421", host, resp.Status)
+		}
+	}
+	// localhost:PORT is ours too (a browser keeps its cookies apart).
+	jar, _ := cookiejar.New(nil)
+	local := &http.Client{Jar: jar}
+	if resp, _ := get(t, local, strings.Replace(r.app.LoginURL(), "127.0.0.1", "localhost", 1), nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("login through localhost:%s: %s", port, resp.Status)
+	}
+	resp, _ := get(t, local, "http://localhost:"+port+"/api/state", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("Host localhost:%s: %s", port, resp.Status)
+	}
+	for _, origin := range []string{"http://evil.example", "null", "http://localhost:" + port, "https://" + r.app.Addr()} {
+		resp, _ := get(t, b.hc, r.base+"/api/state", http.Header{"Origin": {origin}})
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("Origin %s: %s, want 403", origin, resp.Status)
+		}
+	}
+	resp, _ = get(t, b.hc, r.base+"/api/state", http.Header{"Origin": {r.base}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("same origin: %s", resp.Status)
+	}
+}
+
+// A54, A57: the strict CSP and the other headers on every answer; the
+// assets are the embedded ones; API answers are not cached.
+func TestA54SecurityHeaders(t *testing.T) {
+	r := start(t, t.TempDir(), 0)
+	b := login(t, r)
+	want := map[string]string{
+		"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+		"X-Content-Type-Options":  "nosniff",
+		"Referrer-Policy":         "no-referrer",
+		"X-Frame-Options":         "DENY",
+	}
+	index, err := fs.ReadFile(web.Assets(), "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		hc   *http.Client
+		path string
+	}{{b.hc, "/"}, {b.hc, "/api/state"}, {http.DefaultClient, "/"}, {http.DefaultClient, "/api/state"}} {
+		resp, body := get(t, c.hc, r.base+c.path, nil)
+		for k, v := range want {
+			if got := resp.Header.Get(k); got != v {
+				t.Errorf("GET %s: %s = %q, want %q", c.path, k, got, v)
+			}
+		}
+		if strings.HasPrefix(c.path, "/api/") && resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: Cache-Control %q, want no-store", c.path, resp.Header.Get("Cache-Control"))
+		}
+		if c.hc == b.hc && c.path == "/" && body != string(index) {
+			t.Errorf("GET / is not the embedded index.html")
+		}
+	}
+}
+
+// A53: the socket is 0600 in a 0700 folder; a second app is refused.
+func TestA53SocketOnlyForThisAccount(t *testing.T) {
+	home := t.TempDir()
+	start(t, home, 0)
+	st, err := os.Stat(app.SocketPath(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode %v, want 0600", st.Mode())
+	}
+	dir, _ := os.Stat(filepath.Dir(app.SocketPath(home)))
+	if dir.Mode().Perm() != 0o700 {
+		t.Fatalf("socket folder mode %v, want 0700", dir.Mode())
+	}
+	if err := app.New(home, 0).Listen(""); !errors.Is(err, app.ErrRunning) {
+		t.Fatalf("second app: %v, want ErrRunning", err)
+	}
+	// The socket answers without cookie or CSRF token: the file mode is
+	// its authentication.
+	c := app.Dial(context.Background(), home)
+	if c == nil {
+		t.Fatal("no app answers on the socket")
+	}
+	if err := c.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A folder made open to others before the app starts is closed again.
+func TestSocketFolderModeRepaired(t *testing.T) {
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, "app"), 0o777)
+	os.Chmod(filepath.Join(home, "app"), 0o777)
+	start(t, home, 0)
+	dir, _ := os.Stat(filepath.Dir(app.SocketPath(home)))
+	if dir.Mode().Perm() != 0o700 {
+		t.Fatalf("socket folder mode %v, want 0700", dir.Mode())
+	}
+}
+
+// Without a device the app runs, locked, and says so.
+func TestNoDeviceState(t *testing.T) {
+	r := start(t, t.TempDir(), 0)
+	b := login(t, r)
+	var st app.State
+	b.do(t, "GET", r.base+"/api/state", nil, &st, http.StatusOK)
+	if st.Device || !st.Locked {
+		t.Fatalf("state %+v, want no device, locked", st)
+	}
+	var e struct{ Code string }
+	b.do(t, "POST", r.base+"/api/unlock", map[string]string{"passphrase": "x"}, &e, http.StatusConflict)
+	if e.Code != "no_device" {
+		t.Fatalf("unlock without a device: %+v", e)
+	}
+}
+
+// fakeClock is the limiter's clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// A55: wrong passphrases slow down, then lock unlocking out for a stated
+// time; a try too soon is refused without being heard.
+func TestA55UnlockRateLimited(t *testing.T) {
+	home := device(t)
+	r := start(t, home, 0)
+	clock := &fakeClock{t: time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)}
+	r.app.Now = clock.now
+	b := login(t, r)
+	wrong := map[string]string{"passphrase": "wrong passphrase"}
+	var e struct{ Code, Message string }
+	for i := 1; i <= 10; i++ {
+		b.do(t, "POST", r.base+"/api/unlock", wrong, &e, http.StatusUnauthorized)
+		if e.Code != "wrong_passphrase" {
+			t.Fatalf("try %d: %+v", i, e)
+		}
+		// At once again, even with the right passphrase: too soon.
+		resp := b.do(t, "POST", r.base+"/api/unlock", map[string]string{"passphrase": string(hostile.Passphrase)}, &e, http.StatusTooManyRequests)
+		if i < 10 {
+			want := time.Second << (i - 1)
+			if want > time.Minute {
+				want = time.Minute
+			}
+			if e.Code != "too_soon" || resp.Header.Get("Retry-After") != strconv.Itoa(int(want/time.Second)) {
+				t.Fatalf("after %d failures: %+v, Retry-After %s, want %s", i, e, resp.Header.Get("Retry-After"), want)
+			}
+			clock.add(want)
+			continue
+		}
+		if e.Code != "locked_out" || !strings.Contains(e.Message, "15m0s") {
+			t.Fatalf("after 10 failures: %+v, want a lock-out that says 15m0s", e)
+		}
+	}
+	var st app.State
+	b.do(t, "GET", r.base+"/api/state", nil, &st, http.StatusOK)
+	if !st.LockedOut || st.UnlockWaitSeconds != 15*60 {
+		t.Fatalf("state %+v, want locked out for 900 s", st)
+	}
+	clock.add(14 * time.Minute)
+	b.do(t, "POST", r.base+"/api/unlock", map[string]string{"passphrase": string(hostile.Passphrase)}, &e, http.StatusTooManyRequests)
+	clock.add(time.Minute)
+	b.do(t, "POST", r.base+"/api/unlock", map[string]string{"passphrase": string(hostile.Passphrase)}, &st, http.StatusOK)
+	if st.Locked || st.Identity == nil {
+		t.Fatalf("after the lock-out, the right passphrase: %+v", st)
+	}
+	// A success forgets the failures.
+	b.do(t, "POST", r.base+"/api/unlock", wrong, &e, http.StatusUnauthorized)
+	clock.add(time.Second)
+	b.do(t, "POST", r.base+"/api/unlock", map[string]string{"passphrase": string(hostile.Passphrase)}, &st, http.StatusOK)
+}
+
+// Unlock shows the last connection; lock forgets the keys and the session.
+func TestUnlockAndLock(t *testing.T) {
+	home := device(t)
+	r := start(t, home, 0)
+	b := login(t, r)
+	var st app.State
+	b.do(t, "GET", r.base+"/api/state", nil, &st, http.StatusOK)
+	if !st.Device || !st.Locked {
+		t.Fatalf("at start: %+v, want a device, locked", st)
+	}
+	b.do(t, "GET", r.base+"/api/identity", nil, nil, http.StatusLocked)
+	b.do(t, "POST", r.base+"/api/unlock", map[string]string{"passphrase": string(hostile.Passphrase)}, &st, http.StatusOK)
+	if st.Locked || st.Identity == nil || st.LastConnection == nil || !st.LastConnection.Time.IsZero() {
+		t.Fatalf("after the first unlock: %+v, want the identity and no connection before", st)
+	}
+	var id client.Identity
+	b.do(t, "GET", r.base+"/api/identity", nil, &id, http.StatusOK)
+	if id.DeviceLabel != "admin-laptop" {
+		t.Fatalf("identity %+v", id)
+	}
+	st = app.State{}
+	b.do(t, "POST", r.base+"/api/lock", struct{}{}, &st, http.StatusOK)
+	if !st.Locked || st.Identity != nil || st.LastConnection != nil {
+		t.Fatalf("after lock: %+v", st)
+	}
+	if !r.app.Keys.Locked() {
+		t.Fatal("the keys are still held after lock")
+	}
+	b.do(t, "GET", r.base+"/api/identity", nil, nil, http.StatusLocked)
+	// The next unlock shows the connection of the one before.
+	before := time.Now()
+	b.do(t, "POST", r.base+"/api/unlock", map[string]string{"passphrase": string(hostile.Passphrase)}, &st, http.StatusOK)
+	if st.LastConnection == nil || st.LastConnection.Time.IsZero() || st.LastConnection.Time.After(before) || st.LastConnection.Address == "" {
+		t.Fatalf("after the second unlock: last connection %+v, want the first unlock's", st.LastConnection)
+	}
+}
+
+// A56: after LockAfter without the person, the app forgets its keys;
+// the state polls don't count as activity.
+func TestA56IdleLock(t *testing.T) {
+	home := device(t)
+	r := start(t, home, 300*time.Millisecond)
+	if err := r.app.Unlock(context.Background(), hostile.Passphrase); err != nil {
+		t.Fatal(err)
+	}
+	b := login(t, r)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var st app.State
+		b.do(t, "GET", r.base+"/api/state", nil, &st, http.StatusOK)
+		if st.Locked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still unlocked 10 s after a 300 ms idle lock")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !r.app.Keys.Locked() {
+		t.Fatal("state says locked but the keys are held")
+	}
+}
