@@ -29,6 +29,8 @@ async function failure(r) {
   let body = {};
   try { body = await r.json(); } catch { /* not JSON: keep the status */ }
   const err = new ApiError(r.status, body.code, body.message || body.error, body);
+  const retry = Number(r.headers.get('Retry-After'));
+  if (retry > 0) err.retryAfter = retry;
   if (r.status === 423 || err.code === 'locked') lockedListeners.forEach((fn) => fn(err));
   return err;
 }
@@ -36,6 +38,7 @@ async function failure(r) {
 // call sends one request and returns the decoded JSON answer (or null).
 export async function call(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
+  if (opts.poll) headers['X-Coffre-Poll'] = '1';
   if (method !== 'GET' && method !== 'HEAD') headers[csrfHeader] = csrf;
   let payload;
   if (body !== undefined) {
@@ -58,6 +61,10 @@ export async function call(method, path, body, opts = {}) {
 }
 
 export const get = (path, opts) => call('GET', path, undefined, opts);
+// poll is a GET the interface makes by itself (a refresh, a progress): the
+// app does not count it as the person's activity, so it does not keep the
+// idle lock away (SPEC §14.2).
+export const poll = (path, opts) => call('GET', path, undefined, { ...opts, poll: true });
 export const post = (path, body, opts) => call('POST', path, body ?? {}, opts);
 export const put = (path, body, opts) => call('PUT', path, body ?? {}, opts);
 export const patch = (path, body, opts) => call('PATCH', path, body ?? {}, opts);
@@ -75,26 +82,12 @@ export async function text(path) {
   return r.text();
 }
 
-// session asks for this browser's session: its CSRF token and whether the
-// login went through. A login token in the address (?token=…, printed by
-// `coffre app`) is exchanged once for the session cookie, then removed
-// from the address bar so that it is not kept in the history.
+// session asks for this browser's CSRF token. The login token that
+// `coffre app` printed (?token=…) was spent by the app before this page
+// loaded: it set the session cookie and took the token out of the address.
 export async function session() {
-  const url = new URL(window.location.href);
-  const token = url.searchParams.get('token');
-  if (token) {
-    url.searchParams.delete('token');
-    window.history.replaceState(null, '', url.pathname + url.search + url.hash);
-    try {
-      const s = await call('POST', '/api/session', { token });
-      if (s && (s.csrf || s.csrf_token)) csrf = s.csrf || s.csrf_token;
-      return s || {};
-    } catch (e) {
-      if (e.status !== 404 && e.status !== 405) throw e;
-    }
-  }
   const s = await get('/api/session');
-  if (s && (s.csrf || s.csrf_token)) csrf = s.csrf || s.csrf_token;
+  if (s && s.csrf) csrf = s.csrf;
   return s || {};
 }
 

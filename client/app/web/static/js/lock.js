@@ -5,32 +5,44 @@
 import { h, replace, field, formatTime } from './dom.js';
 import { errorText } from './i18n.js';
 
-// readState turns /api/state's answer into the interface's words:
-// phase is 'unenrolled' (no device yet: first run), 'locked' or 'unlocked'.
+// readState turns /api/state's answer (SPEC §14.2) into the interface's
+// words: phase is 'unenrolled' (no device yet: first run), 'locked' or
+// 'unlocked'.
 export function readState(s) {
   s = s || {};
-  let phase = s.phase || s.state;
-  if (!phase) {
-    if (s.enrolled === false || s.device === false) phase = 'unenrolled';
-    else phase = s.locked ? 'locked' : 'unlocked';
-  }
-  const me = s.identity || s.me || s.user || {};
+  let phase = 'unlocked';
+  if (s.device === false) phase = 'unenrolled';
+  else if (s.locked) phase = 'locked';
+  const id = s.identity || {};
   return {
     raw: s,
     phase,
-    name: me.name || s.name || '',
-    email: me.email || s.email || '',
-    admin: me.profile === 'admin' || s.profile === 'admin' || s.admin === true,
-    organisation: s.organisation || s.organization || '',
-    lockedOutUntil: s.locked_out_until || s.lockout_until || null,
-    lastConnection: s.last_connection || s.previous_connection || null,
-    lockAfter: s.lock_after || null,
+    identity: id,
+    organisation: id.OrganisationName || '',
+    // unlocks are refused for this long (wrong passphrases before)
+    unlockWait: s.unlock_wait_seconds || 0,
+    lockedOut: !!s.locked_out,
+    lastConnection: s.last_connection || null,
+    lockAfter: s.lock_after_seconds || 0,
   };
 }
 
+// realTime tells a recorded time from Go's zero time ("none before").
+function realTime(t) {
+  const d = t ? new Date(t) : null;
+  return d && !Number.isNaN(d.getTime()) && d.getFullYear() > 1970;
+}
+
 export function lastConnectionText(app, c) {
-  if (!c || !c.time) return app.t('lock.firstConnection');
+  if (!c) return '';
+  if (!realTime(c.time)) return app.t('lock.firstConnection');
   return app.t('lock.lastConnection', { time: formatTime(c.time, app.lang), address: c.address || app.t('common.unknown') });
+}
+
+// waitText says when the next try is heard, after wrong passphrases.
+function waitText(app, seconds, lockedOut) {
+  const until = new Date(Date.now() + seconds * 1000);
+  return lockedOut ? app.t('lock.lockedOut', { time: formatTime(until, app.lang) }) : app.t('lock.wait', { seconds });
 }
 
 export function lockScreen(app) {
@@ -38,8 +50,7 @@ export function lockScreen(app) {
   const pass = h('input', { type: 'password', name: 'passphrase', autocomplete: 'current-password', required: true });
   const msg = h('p', { class: 'error', role: 'alert', id: 'unlock-error' });
   const submit = h('button', { type: 'submit', class: 'primary' }, app.t('lock.unlock'));
-  const lockedOut = (until) => app.t('lock.lockedOut', { time: formatTime(until, app.lang) });
-  if (s.lockedOutUntil && new Date(s.lockedOutUntil) > new Date()) msg.textContent = lockedOut(s.lockedOutUntil);
+  if (s.unlockWait) msg.textContent = waitText(app, s.unlockWait, s.lockedOut);
   const form = h('form', {
     class: 'card narrow',
     'aria-labelledby': 'lock-title',
@@ -51,12 +62,12 @@ export function lockScreen(app) {
         const r = await app.api.post('/api/unlock', { passphrase: pass.value });
         pass.value = '';
         msg.textContent = '';
-        app.lastConnection = (r && (r.last_connection || r.previous_connection)) || null;
         app.showLastConnection = true;
-        await app.refreshState();
+        app.state = readState(r);
+        app.render();
       } catch (err) {
-        const until = err.params && (err.params.locked_out_until || err.params.until || err.params.retry_at);
-        msg.textContent = until && err.code !== 'wrong_passphrase' ? `${errorText(err)} ${lockedOut(until)}` : errorText(err);
+        if (err.code === 'too_soon' || err.code === 'locked_out') msg.textContent = waitText(app, err.retryAfter || 1, err.code === 'locked_out');
+        else msg.textContent = errorText(err);
         pass.select();
       } finally {
         submit.disabled = false;
@@ -64,7 +75,7 @@ export function lockScreen(app) {
     },
   },
   h('h1', { id: 'lock-title' }, app.t('lock.title')),
-  h('p', null, s.name ? app.t('lock.intro', { name: s.name }) : app.t('lock.introAnon')),
+  h('p', null, s.organisation ? app.t('lock.intro', { organisation: s.organisation }) : app.t('lock.introAnon')),
   field(app.t('lock.passphrase'), pass),
   msg,
   h('div', { class: 'actions' }, submit));

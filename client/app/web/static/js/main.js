@@ -54,6 +54,19 @@ const app = {
     if (!was || was.phase !== s.phase) render();
     return s;
   },
+  // me is the person using this device ({name, email, profile}), from the
+  // directory's "yourself" entry; null while locked or unknown (an
+  // outsider has no directory).
+  me: null,
+  async loadMe() {
+    try {
+      const r = await api.poll('/api/users');
+      const list = Array.isArray(r) ? r : (r && r.users) || [];
+      app.me = list.find((u) => u.yourself) || null;
+    } catch {
+      app.me = null;
+    }
+  },
   render: () => render(),
 };
 
@@ -74,10 +87,10 @@ function shell(active) {
     h('a', { class: 'brand', href: '#/vaults' }, 'coffre'),
     h('nav', { 'aria-label': t('nav.label') },
       link('#/vaults', 'vaults'),
-      s.admin ? link('#/people', 'people') : null,
+      app.me && app.me.profile !== 'outsider' ? link('#/people', 'people') : null,
       link('#/sync', 'sync')),
     h('div', { class: 'who' },
-      s.name ? h('span', { class: 'me' }, s.name) : null,
+      h('span', { class: 'me' }, [app.me && app.me.name, s.organisation].filter(Boolean).join(' · ')),
       h('label', { for: 'lang', class: 'sr-only' }, t('lang.choose')), langSelect,
       button(t('lock.lockNow'), async () => {
         try { await api.post('/api/lock'); } catch (e) { app.fail(e); }
@@ -98,8 +111,11 @@ async function render() {
   }
   if (s.phase === 'locked') {
     top.hidden = true;
+    app.me = null;
     return lockScreen(app);
   }
+  if (!app.me) await app.loadMe();
+  if (seq !== renderSeq) return;
   const { parts, params } = route();
   const [name, id, sub] = parts;
   let active = 'vaults';

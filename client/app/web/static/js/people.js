@@ -36,7 +36,7 @@ export async function peopleScreen(app) {
   const t = app.t;
   const r = await app.api.get(`${urls.users()}?all=true`);
   const users = (Array.isArray(r) ? r : r.users || []).map(readUser);
-  const admin = app.state.admin;
+  const admin = !!(app.me && app.me.profile === 'admin');
 
   const rows = users.map((u) => {
     const profileCell = h('td', null, t(`profile.${u.profile}`));

@@ -21,8 +21,8 @@ export async function vaultsScreen(app, params) {
   const t = app.t;
   const showArchived = params.get('archived') === '1';
   const vaults = await vaultList(app, showArchived);
-  const banner = app.showLastConnection
-    ? h('p', { class: 'notice', id: 'last-connection' }, lastConnectionText(app, app.lastConnection || app.state.lastConnection))
+  const banner = app.showLastConnection && app.state.lastConnection
+    ? h('p', { class: 'notice', id: 'last-connection' }, lastConnectionText(app, app.state.lastConnection))
     : null;
 
   const name = h('input', { type: 'text', name: 'name', required: true, maxlength: 200, autocomplete: 'off' });
