@@ -216,6 +216,30 @@ func appConfig(a *App) map[string]any {
 	return map[string]any{"url": a.URL, "passphrase": a.Passphrase, "name": a.Name, "home": a.Home}
 }
 
+// One person's files in the interface: paging and sorting a folder of
+// hundreds of files, uploads (button, drop, folder, cancel), preview and
+// download, folder operations, trash, history and restore, "as of".
+func TestFiles(t *testing.T) {
+	needBrowser(t)
+	org := organisation(t)
+	const vault, bigCount = "Radiologie", 250
+	org.Admin.MustRun("vault", "create", vault)
+	serie := filepath.Join(t.TempDir(), "serie")
+	if err := os.Mkdir(serie, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for i := range bigCount {
+		if err := os.WriteFile(filepath.Join(serie, fmt.Sprintf("scan-%04d.txt", i)), []byte(fmt.Sprint(i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	org.Admin.MustRun("put", serie, vault+":/serie")
+	admin := startApp(t, org.Admin, false)
+	cfg := appConfig(admin)
+	cfg["displayName"] = "Alice"
+	runScript(t, "files", map[string]any{"admin": cfg, "vault": vault, "bigCount": bigCount})
+}
+
 // The lock screen, the vault list (create, rename, archive), the lock
 // button, a wrong passphrase, and the last connection shown after unlock.
 func TestLockAndVaults(t *testing.T) {

@@ -21,6 +21,8 @@ await step('a wrong passphrase says so and keeps the lock screen', async () => {
 });
 
 await step('the passphrase unlocks, and the last connection is shown', async () => {
+  // after a wrong passphrase the app hears the next try only after 1 s
+  await page.waitForTimeout(1200);
   await unlock(page, config.admin.passphrase);
   await page.getByRole('heading', { name: 'Vaults' }).waitFor();
   const last = await page.locator('#last-connection').innerText();
@@ -69,7 +71,7 @@ await step('the language switches to French and stays so after a reload', async 
 });
 
 await step('the Lock button locks; the lock screen comes back', async () => {
-  await page.getByRole('button', { name: 'Lock' }).click();
+  await page.getByRole('button', { name: 'Lock', exact: true }).click();
   await page.locator('#lock-title').waitFor();
   await unlock(page, config.admin.passphrase);
   await page.locator('#vaults tr', { hasText: 'Cardiologie - dossiers' }).waitFor();

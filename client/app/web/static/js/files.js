@@ -13,13 +13,13 @@ export const pageSize = 100;
 // The app's file endpoints (docs/API.md), in one place.
 const urls = {
   list: (v, p) => `/api/vaults/${enc(v)}/files${q(p)}`,
-  file: (v, path) => `/api/vaults/${enc(v)}/file${q({ path })}`,
-  download: (v, path, version) => `/api/vaults/${enc(v)}/download${q({ path, version })}`,
-  preview: (v, path, version) => `/api/vaults/${enc(v)}/preview${q({ path, version })}`,
-  mkdir: (v) => `/api/vaults/${enc(v)}/mkdir`,
+  content: (v, path, version, at) => `/api/vaults/${enc(v)}/content${q({ path, version, at })}`,
+  upload: (v, path, overwrite) => `/api/vaults/${enc(v)}/content${q({ path, parents: 1, overwrite: overwrite ? 1 : '' })}`,
+  preview: (v, path, version, at) => `/api/vaults/${enc(v)}/preview${q({ path, version, at })}`,
+  folders: (v) => `/api/vaults/${enc(v)}/folders`,
   move: (v) => `/api/vaults/${enc(v)}/move`,
-  remove: (v) => `/api/vaults/${enc(v)}/delete`,
-  trash: (v) => `/api/vaults/${enc(v)}/trash`,
+  remove: (v, path, folder) => `/api/vaults/${enc(v)}/files${q({ path, recursive: folder ? 1 : '' })}`,
+  trash: (v) => `/api/vaults/${enc(v)}/trash${q({ path: '/' })}`,
   undelete: (v) => `/api/vaults/${enc(v)}/undelete`,
   history: (v, path) => `/api/vaults/${enc(v)}/history${q({ path })}`,
   restore: (v) => `/api/vaults/${enc(v)}/restore`,
@@ -31,30 +31,43 @@ function parent(p) { const i = p.lastIndexOf('/'); return i <= 0 ? '/' : p.slice
 function base(p) { return p.slice(p.lastIndexOf('/') + 1); }
 function clean(p) { return `/${(p || '').split('/').filter(Boolean).join('/')}`; }
 
-// readEntry normalises one listing entry.
+// userName is how a person of the verified organisation log is shown.
+export function userName(u) {
+  if (!u) return '';
+  if (typeof u === 'string') return u;
+  return u.name || u.email || '';
+}
+
+// readEntry reads one listing entry (docs/API.md's file).
 function readEntry(e, dir) {
-  const name = e.name ?? e.Name ?? base(e.path || '');
   return {
-    name,
-    path: e.path || join(dir, name),
-    dir: !!(e.dir ?? e.is_dir ?? (e.type === 'dir' || e.type === 'folder' || e.kind === 'dir')),
-    size: e.size ?? e.Size,
-    modified: e.modified || e.mtime || e.time || e.Modified,
-    author: e.author_name || (e.author && (e.author.name || e.author)) || e.by || '',
-    deleted: e.deleted || null,
+    name: e.name ?? base(e.path || ''),
+    path: e.path || join(dir, e.name),
+    dir: e.kind === 'folder',
+    size: e.size,
+    modified: e.modified,
+    author: userName(e.author),
+    version: e.version,
   };
+}
+
+// localInput is a time as a datetime-local field holds it (local, seconds).
+function localInput(iso) {
+  const d = new Date(iso);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
 const hashFor = (vault, sub, params) => `#/vault/${enc(vault)}/${sub}${q(params)}`;
 
 export async function filesScreen(app, vaultId, sub, params) {
-  const vaults = await vaultList(app, true);
+  const vaults = await vaultList(app);
   const vault = vaults.find((v) => v.id === vaultId);
   if (!vault) {
     replace(app.main, h('h1', null, app.t('files.noVault')), h('p', null, h('a', { href: '#/vaults' }, app.t('files.backToVaults'))));
     return;
   }
-  const canWrite = ['owner', 'manager', 'contributor'].includes(vault.role) && !vault.archived;
+  const canWrite = vault.canWrite;
   const ctx = { app, t: app.t, vault, canWrite };
   const tabs = h('nav', { class: 'toolbar', 'aria-label': app.t('files.views') },
     ['files', 'trash', 'sharing'].map((s) => h('a', {
@@ -90,14 +103,14 @@ async function listView(ctx, params) {
   const go = (changes) => app.navigate(hashFor(vault.id, 'files', { path: dir === '/' ? '' : dir, at, sort, order, page, ...changes }));
 
   const r = await app.api.get(urls.list(vault.id, { path: dir, offset: page * pageSize, limit: pageSize, sort, order, at }));
-  const entries = (Array.isArray(r) ? r : r.entries || r.items || []).map((e) => readEntry(e, dir));
+  const entries = (r.items || []).map((e) => readEntry(e, dir));
   const total = r.total ?? entries.length;
 
   const preview = h('section', { class: 'preview', id: 'preview', 'aria-live': 'polite', hidden: true });
   const uploads = h('ul', { class: 'uploads', id: 'uploads', 'aria-label': t('files.uploads') });
 
   // as of: the vault as it was at a date, read-only
-  const atInput = h('input', { type: 'datetime-local', value: at ? at.slice(0, 16) : '' });
+  const atInput = h('input', { type: 'datetime-local', step: 1, value: at ? localInput(at) : '' });
   const asOf = h('form', {
     class: 'inline-form',
     onsubmit: (e) => {
@@ -173,7 +186,7 @@ function entryRow(ctx, e, { at, canWrite, preview, reload }) {
   const { app, t, vault } = ctx;
   const nameCell = e.dir
     ? h('a', { href: hashFor(vault.id, 'files', { path: e.path, at }), class: 'entry-name dir' }, e.name)
-    : h('button', { type: 'button', class: 'link entry-name', 'aria-label': t('files.previewOf', { name: e.name }), onclick: () => showPreview(ctx, preview, e.path, e.name) }, e.name);
+    : h('button', { type: 'button', class: 'link entry-name', 'aria-label': t('files.previewOf', { name: e.name }), onclick: () => showPreview(ctx, preview, e.path, e.name, undefined, at || undefined) }, e.name);
   const actions = h('td', { class: 'row-actions' });
   const row = h('tr', { 'data-name': e.name },
     h('td', null, nameCell, e.dir ? h('span', { 'aria-hidden': 'true' }, '/') : null, e.dir ? h('span', { class: 'sr-only' }, ` (${t('files.folder')})`) : null),
@@ -183,7 +196,7 @@ function entryRow(ctx, e, { at, canWrite, preview, reload }) {
     actions);
   if (!e.dir) {
     add(actions,
-      h('a', { class: 'button', href: urls.download(vault.id, e.path), download: e.name, 'aria-label': t('files.downloadOf', { name: e.name }) }, t('files.download')),
+      h('a', { class: 'button', href: urls.content(vault.id, e.path, undefined, at || undefined), download: e.name, 'aria-label': t('files.downloadOf', { name: e.name }) }, t('files.download')),
       at ? null : h('a', { class: 'button', href: hashFor(vault.id, 'history', { path: e.path }), 'aria-label': t('files.historyOf', { name: e.name }) }, t('files.history')));
   }
   if (canWrite) {
@@ -193,7 +206,7 @@ function entryRow(ctx, e, { at, canWrite, preview, reload }) {
       button(t('files.delete'), async () => {
         if (!await confirmDialog(t('files.confirmDelete', { name: e.name }), t('files.delete'), t('common.cancel'))) return;
         try {
-          await app.api.post(urls.remove(vault.id), { path: e.path });
+          await app.api.del(urls.remove(vault.id, e.path, e.dir));
           app.notify(t('files.deleted', { name: e.name }));
           reload();
         } catch (err) { app.fail(err); }
@@ -205,22 +218,26 @@ function entryRow(ctx, e, { at, canWrite, preview, reload }) {
 // showPreview shows a file in the page: an image in <img>, a PDF in a
 // sandboxed frame, text in <pre> through textContent. The app decrypts and
 // streams the bytes with Cache-Control: no-store; nothing is saved.
-export async function showPreview(ctx, box, path, name, version) {
+export async function showPreview(ctx, box, path, name, version, at) {
   const { app, t, vault } = ctx;
-  const url = urls.preview(vault.id, path, version);
+  const url = urls.preview(vault.id, path, version, at);
   const close = button(t('common.close'), () => { box.hidden = true; box.replaceChildren(); });
   const title = h('h2', { id: 'preview-title' }, t('files.previewTitle', { name }));
   const ext = name.toLowerCase().split('.').pop();
   let body;
-  if (['png', 'jpg', 'jpeg', 'gif', 'webp', 'bmp', 'svg'].includes(ext)) {
+  if (['png', 'jpg', 'jpeg', 'gif', 'webp'].includes(ext)) {
     body = h('img', { src: url, alt: name });
   } else if (ext === 'pdf') {
-    body = h('iframe', { src: url, title: name, sandbox: '' });
-  } else if (['txt', 'md', 'csv', 'log', 'json', 'xml', 'hl7', 'ini', 'yaml', 'yml'].includes(ext)) {
+    // Chromium's PDF viewer does not start in a sandboxed frame; the app
+    // answers a PDF with its own CSP (default-src 'none') and nosniff, so
+    // it can never run as a page of this origin (docs/API.md).
+    body = h('iframe', { src: url, title: name });
+  } else if (['txt', 'md', 'csv', 'log', 'json', 'xml', 'hl7', 'ini', 'yaml', 'yml', 'html', 'htm', 'xhtml', 'svg', 'js', 'css'].includes(ext)) {
+    // the app answers these as text/plain: their source, in a <pre>
     body = h('pre', { tabindex: '0' }, t('common.loading'));
     app.api.text(url).then((s) => { body.textContent = s; }, (err) => { body.textContent = ''; app.fail(err); });
   } else {
-    body = h('p', null, t('files.noPreview'), ' ', h('a', { href: urls.download(vault.id, path, version), download: name }, t('files.download')));
+    body = h('p', null, t('files.noPreview'), ' ', h('a', { href: urls.content(vault.id, path, version, at), download: name }, t('files.download')));
   }
   replace(box, h('div', { class: 'toolbar' }, title, close), body);
   box.hidden = false;
@@ -237,7 +254,7 @@ async function newFolder(ctx, dir, toolbar) {
       e.preventDefault();
       const name = input.value.trim();
       try {
-        await app.api.post(urls.mkdir(vault.id), { path: join(dir, name) });
+        await app.api.post(urls.folders(vault.id), { path: join(dir, name) });
         app.notify(t('files.folderCreated', { name }));
         app.render();
       } catch (err) { app.fail(err); }
@@ -350,25 +367,31 @@ function startUploads(ctx, dir, items, list) {
     return job;
   });
   (async () => {
-    const made = new Set();
     let ok = 0;
     for (const job of jobs) {
       if (job.cancelled) continue;
       try {
-        // the folders on the way, once each
-        const parts = job.path.split('/').filter(Boolean).slice(0, -1);
-        for (let i = dir.split('/').filter(Boolean).length; i < parts.length; i++) {
-          const p = `/${parts.slice(0, i + 1).join('/')}`;
-          if (made.has(p)) continue;
-          made.add(p);
-          try { await app.api.post(urls.mkdir(vault.id), { path: p, parents: true }); } catch (err) { if (err.code !== 'exists') throw err; }
-        }
         job.state.textContent = t('files.uploading');
-        job.handle = upload(urls.file(vault.id, job.path), job.file, (loaded, total) => {
-          job.bar.max = total || 1;
-          job.bar.value = loaded;
-        });
-        await job.handle.done;
+        const send = (overwrite) => {
+          job.handle = upload(urls.upload(vault.id, job.path, overwrite), job.file, (loaded, total) => {
+            job.bar.max = total || 1;
+            job.bar.value = loaded;
+          });
+          return job.handle.done;
+        };
+        try {
+          await send(false);
+        } catch (err) {
+          // the name is taken: a new version of that file, if the person
+          // wants it (the old one stays in the history)
+          if (err.code !== 'exists' || job.cancelled) throw err;
+          if (!await confirmDialog(t('files.replace', { name: job.path }), t('files.replaceOK'), t('common.cancel'), t('files.replaceDetail'))) {
+            job.state.textContent = t('files.cancelled');
+            job.cancel.disabled = true;
+            continue;
+          }
+          await send(true);
+        }
         job.state.textContent = t('files.uploaded');
         job.cancel.disabled = true;
         ok++;
@@ -393,10 +416,11 @@ function startUploads(ctx, dir, items, list) {
 async function trashView(ctx) {
   const { app, t, vault } = ctx;
   const r = await app.api.get(urls.trash(vault.id));
-  const entries = (Array.isArray(r) ? r : r.entries || r.items || []).map((e) => readEntry(e, '/'));
+  const entries = (r || []).map((e) => ({ path: e.path, name: base(e.path), by: userName(e.removedBy), at: e.removedAt }));
   const rows = entries.map((e) => h('tr', { 'data-name': e.name },
     h('td', null, e.path),
-    h('td', null, formatTime(e.deleted || e.modified, app.lang)),
+    h('td', null, formatTime(e.at, app.lang)),
+    h('td', null, e.by),
     h('td', { class: 'row-actions' }, ctx.canWrite ? button(t('files.undelete'), async () => {
       try {
         await app.api.post(urls.undelete(vault.id), { path: e.path });
@@ -410,6 +434,7 @@ async function trashView(ctx) {
       h('thead', null, h('tr', null,
         h('th', { scope: 'col' }, t('files.col.path')),
         h('th', { scope: 'col' }, t('files.col.deleted')),
+        h('th', { scope: 'col' }, t('files.col.author')),
         h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, t('common.actions'))))),
       h('tbody', null, rows)) : h('p', { class: 'empty' }, t('files.trashEmpty')));
 }
@@ -417,24 +442,24 @@ async function trashView(ctx) {
 async function historyView(ctx, path) {
   const { app, t, vault } = ctx;
   const r = await app.api.get(urls.history(vault.id, path));
-  const versions = (Array.isArray(r) ? r : r.versions || r.items || []).map((v, i) => ({
-    version: v.version ?? v.id ?? v.seq ?? i,
-    time: v.time || v.modified || v.at,
-    author: v.author_name || (v.author && (v.author.name || v.author)) || v.by || '',
+  // oldest first from the API; newest first on screen
+  const versions = (r || []).map((v) => ({
+    version: v.version,
+    time: v.time,
+    author: userName(v.author),
+    device: v.device || '',
     size: v.size,
-    deleted: !!v.deleted,
-    current: !!v.current,
-  }));
+  })).reverse();
   const preview = h('section', { class: 'preview', id: 'preview', hidden: true });
   const rows = versions.map((v, i) => h('tr', { 'data-version': String(v.version) },
     h('td', null, formatTime(v.time, app.lang)),
-    h('td', null, v.author),
-    h('td', { class: 'num' }, v.deleted ? t('files.deletedVersion') : formatSize(v.size, app.lang)),
+    h('td', null, v.author, v.device ? h('span', { class: 'muted' }, ` (${v.device})`) : null),
+    h('td', { class: 'num' }, formatSize(v.size, app.lang)),
     h('td', { class: 'row-actions' },
-      v.deleted ? null : button(t('files.preview'), () => showPreview(ctx, preview, path, base(path), v.version),
+      button(t('files.preview'), () => showPreview(ctx, preview, path, base(path), v.version),
         { 'aria-label': t('files.previewVersion', { time: formatTime(v.time, app.lang) }) }),
-      v.deleted ? null : h('a', { class: 'button', href: urls.download(vault.id, path, v.version), download: base(path) }, t('files.download')),
-      ctx.canWrite && !v.deleted && !(v.current || i === 0) ? button(t('files.restore'), async () => {
+      h('a', { class: 'button', href: urls.content(vault.id, path, v.version), download: base(path) }, t('files.download')),
+      ctx.canWrite && i > 0 ? button(t('files.restore'), async () => {
         try {
           await app.api.post(urls.restore(vault.id), { path, version: v.version });
           app.notify(t('files.restored', { name: base(path), time: formatTime(v.time, app.lang) }));

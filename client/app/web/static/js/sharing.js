@@ -10,32 +10,29 @@ export const roles = ['reader', 'contributor', 'manager', 'owner'];
 
 const urls = {
   members: (v) => `/api/vaults/${enc(v)}/members`,
-  share: (v) => `/api/vaults/${enc(v)}/share`,
-  unshare: (v) => `/api/vaults/${enc(v)}/unshare`,
+  member: (v, u) => `/api/vaults/${enc(v)}/members/${enc(u)}`,
   users: () => '/api/users',
 };
 
-function readMember(m) {
-  return {
-    id: m.user_id || m.id || m.UserID,
-    name: m.name ?? m.Name ?? '',
-    email: m.email ?? m.Email ?? '',
-    role: m.role || m.Role,
-    until: m.until || m.Until || null,
-    yourself: !!m.yourself,
-  };
+function readMember(m, me) {
+  return { id: m.userId, name: m.name ?? '', email: m.email ?? '', role: m.role, until: m.until || null, yourself: m.userId === me };
+}
+
+// endOfDay turns a date field's YYYY-MM-DD into the end of that day, here.
+function endOfDay(d) {
+  return d ? new Date(`${d}T23:59:59`).toISOString() : undefined;
 }
 
 export async function sharingScreen(app, vaultId) {
   const t = app.t;
-  const vault = (await vaultList(app, true)).find((v) => v.id === vaultId);
+  const vault = (await vaultList(app)).find((v) => v.id === vaultId);
   if (!vault) {
     replace(app.main, h('h1', null, t('files.noVault')), h('p', null, h('a', { href: '#/vaults' }, t('files.backToVaults'))));
     return;
   }
   const r = await app.api.get(urls.members(vaultId));
-  const members = (Array.isArray(r) ? r : r.members || r.items || []).map(readMember);
-  const manage = (vault.role === 'owner' || vault.role === 'manager') && !vault.archived;
+  const members = (r || []).map((m) => readMember(m, app.state.identity.UserID));
+  const manage = vault.canManage && !vault.archived;
   // the directory, for the share form's suggestions (outsiders have none)
   let people = [];
   if (manage) {
@@ -55,7 +52,7 @@ export async function sharingScreen(app, vaultId) {
       const sel = roleSelect(m.role, t('sharing.roleOf', { name: m.name || m.email }));
       sel.addEventListener('change', async () => {
         try {
-          await app.api.post(urls.share(vaultId), { user: m.id, role: sel.value, until: m.until || '' });
+          await app.api.put(urls.member(vaultId, m.id), { role: sel.value, until: sel.value === 'reader' || sel.value === 'contributor' ? m.until || undefined : undefined });
           app.notify(t('sharing.roleChanged', { name: m.name || m.email, role: t(`role.${sel.value}`) }));
           app.render();
         } catch (err) { app.fail(err); sel.value = m.role; }
@@ -71,7 +68,7 @@ export async function sharingScreen(app, vaultId) {
           t('sharing.unshare'), t('common.cancel'), t('sharing.keyRotates'));
         if (!ok) return;
         try {
-          await app.api.post(urls.unshare(vaultId), { user: m.id });
+          await app.api.del(urls.member(vaultId, m.id));
           app.notify(t('sharing.unshared', { name: m.name || m.email }));
           app.render();
         } catch (err) { app.fail(err); }
@@ -104,7 +101,7 @@ export async function sharingScreen(app, vaultId) {
     onsubmit: async (e) => {
       e.preventDefault();
       try {
-        await app.api.post(urls.share(vaultId), { user: who.value.trim(), role: role.value, until: until.value || '' });
+        await app.api.put(urls.member(vaultId, who.value.trim()), { role: role.value, until: endOfDay(until.value) });
         app.notify(t('sharing.shared', { name: who.value.trim(), role: t(`role.${role.value}`) }));
         app.render();
       } catch (err) { app.fail(err); }

@@ -3,24 +3,26 @@
 import { h, replace, field, button, formatDate, confirmDialog } from './dom.js';
 import { lastConnectionText } from './lock.js';
 
-// vaultList reads GET /api/vaults into [{id, name, role, members, archived, until}].
-export async function vaultList(app, all) {
-  const r = await app.api.get(`/api/vaults${all ? '?archived=true' : ''}`);
-  const list = Array.isArray(r) ? r : (r && (r.vaults || r.items)) || [];
-  return list.map((v) => ({
-    id: v.id || v.ID,
-    name: v.name ?? v.Name ?? '',
-    role: v.role || v.Role || '',
-    until: v.until || v.Until || null,
-    members: Array.isArray(v.members) ? v.members.length : (v.members ?? v.member_count ?? (v.Members || []).length),
-    archived: !!(v.archived ?? v.Archived),
+// vaultList reads GET /api/vaults (docs/API.md): the vaults this person
+// is a member of, archived ones included.
+export async function vaultList(app) {
+  const r = await app.api.get('/api/vaults');
+  return (r || []).map((v) => ({
+    id: v.id,
+    name: v.name ?? '',
+    role: v.role || '',
+    until: v.until || null,
+    members: v.members ?? 0,
+    archived: !!v.archived,
+    canWrite: !!v.canWrite,
+    canManage: !!v.canManage,
   }));
 }
 
 export async function vaultsScreen(app, params) {
   const t = app.t;
   const showArchived = params.get('archived') === '1';
-  const vaults = await vaultList(app, showArchived);
+  const vaults = await vaultList(app);
   const banner = app.showLastConnection && app.state.lastConnection
     ? h('p', { class: 'notice', id: 'last-connection' }, lastConnectionText(app, app.state.lastConnection))
     : null;
@@ -42,7 +44,7 @@ export async function vaultsScreen(app, params) {
   const rows = vaults
     .filter((v) => showArchived || !v.archived)
     .map((v) => {
-      const canManage = v.role === 'owner' || v.role === 'manager';
+      const canManage = v.canManage;
       const nameCell = h('td', null, h('a', { href: `#/vault/${encodeURIComponent(v.id)}/files`, class: 'vault-link' }, v.name));
       const rename = () => {
         const input = h('input', { type: 'text', value: v.name, required: true, 'aria-label': t('vaults.renameLabel', { name: v.name }) });
@@ -51,7 +53,7 @@ export async function vaultsScreen(app, params) {
           onsubmit: async (e) => {
             e.preventDefault();
             try {
-              await app.api.post(`/api/vaults/${encodeURIComponent(v.id)}/rename`, { name: input.value.trim() });
+              await app.api.patch(`/api/vaults/${encodeURIComponent(v.id)}`, { name: input.value.trim() });
               app.notify(t('vaults.renamed', { name: input.value.trim() }));
               app.render();
             } catch (err) { app.fail(err); }
@@ -65,7 +67,7 @@ export async function vaultsScreen(app, params) {
         const msg = v.archived ? t('vaults.confirmUnarchive', { name: v.name }) : t('vaults.confirmArchive', { name: v.name });
         if (!await confirmDialog(msg, v.archived ? t('vaults.unarchive') : t('vaults.archive'), t('common.cancel'))) return;
         try {
-          await app.api.post(`/api/vaults/${encodeURIComponent(v.id)}/archive`, { archived: !v.archived });
+          await app.api.patch(`/api/vaults/${encodeURIComponent(v.id)}`, { archived: !v.archived });
           app.notify(v.archived ? t('vaults.unarchived', { name: v.name }) : t('vaults.archived', { name: v.name }));
           app.render();
         } catch (err) { app.fail(err); }
