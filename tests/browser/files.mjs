@@ -71,10 +71,18 @@ await step('upload a whole folder, with its sub-folder', async () => {
 });
 
 await step('cancel an upload: the file is not added', async () => {
-  const big = Buffer.alloc(40 << 20, 7);
-  await page.locator('#upload-files').setInputFiles({ name: 'big.bin', mimeType: 'application/octet-stream', buffer: big });
+  // a slow network (1 MB/s up) so that the upload is still under way
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 1 << 20 });
+  const file = join(mkdtempSync(join(tmpdir(), 'coffre-big-')), 'big.bin');
+  writeFileSync(file, Buffer.alloc(8 << 20, 7));
+  await page.locator('#upload-files').setInputFiles(file);
+  await page.waitForFunction(() => { const p = document.querySelector('#uploads li[data-upload="big.bin"] progress'); return p && p.value > 0; });
   await page.getByRole('button', { name: 'Cancel the upload of big.bin' }).click();
   await page.locator('#uploads li[data-upload="big.bin"]', { hasText: 'cancelled' }).waitFor();
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await cdp.detach();
   await page.reload();
   await row('note.txt').waitFor();
   assert(await row('big.bin').count() === 0, 'a cancelled upload leaves nothing');
