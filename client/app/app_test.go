@@ -325,7 +325,7 @@ func TestA53SocketOnlyForThisAccount(t *testing.T) {
 	}
 	// The socket answers without cookie or CSRF token: the file mode is
 	// its authentication.
-	c := app.Dial(context.Background(), home)
+	c, _ := app.Dial(context.Background(), home)
 	if c == nil {
 		t.Fatal("no app answers on the socket")
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/coffre/coffre/client"
@@ -20,10 +21,13 @@ type Client struct {
 	hc *http.Client
 }
 
-// Dial returns a client of the app of the data directory home, or nil when
-// no app answers on its socket.
-func Dial(ctx context.Context, home string) *Client {
+// Dial returns a client of the app of the data directory home and the
+// app's state, or nil when no app answers on its socket.
+func Dial(ctx context.Context, home string) (*Client, State) {
 	path := SocketPath(home)
+	if _, err := os.Stat(path); err != nil {
+		return nil, State{} // no app: don't wait for a dial
+	}
 	c := &Client{hc: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -32,7 +36,18 @@ func Dial(ctx context.Context, home string) *Client {
 	}}}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := c.State(ctx); err != nil {
+	st, err := c.State(ctx)
+	if err != nil {
+		return nil, State{}
+	}
+	return c, st
+}
+
+// DialUnlocked returns a client of the app of home when one answers and is
+// unlocked, else nil: the command line then works alone (SPEC.md §14.5).
+func DialUnlocked(ctx context.Context, home string) *Client {
+	c, st := Dial(ctx, home)
+	if c == nil || st.Locked {
 		return nil
 	}
 	return c

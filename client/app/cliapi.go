@@ -125,26 +125,35 @@ func (a *App) cliLs(w http.ResponseWriter, r *http.Request) {
 		writeCLIError(w, err)
 		return
 	}
-	out := []LsItem{}
+	var out []LsItem
 	err = a.withVault(r.Context(), r.URL.Query().Get("target"), func(s *client.Session, v *workspace.Vault, p string) error {
-		items, err := v.List(p, at)
-		if err != nil {
-			return err
-		}
-		authors := map[string]string{}
-		for _, u := range s.Organisation().Users() {
-			authors[u.ID] = u.Email
-		}
-		for _, i := range items {
-			out = append(out, LsItem{i.Name, i.Folder, i.Size, i.Version, i.Updated, authors[i.Author]})
-		}
-		return nil
+		var err error
+		out, err = ListItems(s, v, p, at)
+		return err
 	})
 	if err != nil {
 		writeCLIError(w, err)
 		return
 	}
 	writeJSON(w, out)
+}
+
+// ListItems lists the folder p of v as of at (zero: now), with each
+// author's e-mail: what 'coffre ls' prints, with or without the app.
+func ListItems(s *client.Session, v *workspace.Vault, p string, at time.Time) ([]LsItem, error) {
+	items, err := v.List(p, at)
+	if err != nil {
+		return nil, err
+	}
+	authors := map[string]string{}
+	for _, u := range s.Organisation().Users() {
+		authors[u.ID] = u.Email
+	}
+	out := []LsItem{}
+	for _, i := range items {
+		out = append(out, LsItem{i.Name, i.Folder, i.Size, i.Version, i.Updated, authors[i.Author]})
+	}
+	return out, nil
 }
 
 func parseAt(s string) (time.Time, error) {
@@ -195,30 +204,38 @@ type StatusAnswer struct {
 
 func (a *App) cliStatus(w http.ResponseWriter, r *http.Request) {
 	var st StatusAnswer
-	ctx := r.Context()
-	err := a.withSession(ctx, func(s *client.Session) error {
-		st.Identity = s.Identity()
-		if me, ok := s.Me(); ok {
-			st.Name, st.Email, st.Profile, st.Revoked = me.Name, me.Email, me.Profile.String(), me.Revoked()
-		}
-		st.LogPosition, st.LogHead = s.Head().Position, hex.EncodeToString(s.Head().Hash)
-		prev, cur, err := s.Hello(ctx)
-		switch {
-		case err == nil:
-			st.ServerReachable, st.LastConnection, st.ThisConnection = true, prev, cur
-		case !errors.Is(err, client.ErrServerUnavailable):
-			return err
-		}
+	err := a.withSession(r.Context(), func(s *client.Session) error {
+		var err error
+		st, err = StatusOf(r.Context(), s, a.Home)
 		st.Offline = a.sessOffline
-		st.BlockCacheBytes = s.BlockCacheLimit()
-		st.Synced = syncservice.Statuses(a.Home, s.SyncKey())
-		return nil
+		return err
 	})
 	if err != nil {
 		writeCLIError(w, err)
 		return
 	}
 	writeJSON(w, st)
+}
+
+// StatusOf gathers what 'coffre status' shows, with or without the app. It
+// says hello to the server, which records the connection; an unreachable
+// server leaves ServerReachable false.
+func StatusOf(ctx context.Context, s *client.Session, home string) (StatusAnswer, error) {
+	st := StatusAnswer{Identity: s.Identity()}
+	if me, ok := s.Me(); ok {
+		st.Name, st.Email, st.Profile, st.Revoked = me.Name, me.Email, me.Profile.String(), me.Revoked()
+	}
+	st.LogPosition, st.LogHead = s.Head().Position, hex.EncodeToString(s.Head().Hash)
+	prev, cur, err := s.Hello(ctx)
+	switch {
+	case err == nil:
+		st.ServerReachable, st.LastConnection, st.ThisConnection = true, prev, cur
+	case !errors.Is(err, client.ErrServerUnavailable):
+		return st, err
+	}
+	st.BlockCacheBytes = s.BlockCacheLimit()
+	st.Synced = syncservice.Statuses(home, s.SyncKey())
+	return st, nil
 }
 
 // TransferEvent is one line of a put or get's answer (newline-delimited

@@ -46,6 +46,17 @@ func (a *App) Listen(addr string) error {
 	return nil
 }
 
+// Close closes the endpoints Listen made, when Serve is not called.
+func (a *App) Close() {
+	if a.sockLis != nil {
+		a.sockLis.Close()
+		os.Remove(SocketPath(a.Home))
+	}
+	if a.httpLis != nil {
+		a.httpLis.Close()
+	}
+}
+
 // Addr is the interface's address (host:port), once Listen returned.
 func (a *App) Addr() string { return a.httpLis.Addr().String() }
 

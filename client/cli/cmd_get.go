@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coffre/coffre/client/app"
 	"github.com/coffre/coffre/client/transfer"
 )
 
@@ -48,6 +49,11 @@ func runGet(ctx context.Context, g *globalOptions, opts getOptions, con *console
 		return err
 	}
 	sayAt(con, t)
+	if ok, err := g.transferViaApp(ctx, con, opts.local, func(c *app.Client, local string, fn func(app.TransferEvent)) error {
+		return c.Get(ctx, app.TransferRequest{Local: local, Target: opts.target, At: t, Force: opts.force}, fn)
+	}); ok {
+		return err
+	}
 	s, w, p, err := g.openVault(ctx, con, opts.target)
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/coffre/coffre/client/app"
 )
 
 type lsOptions struct {
@@ -42,33 +44,12 @@ func runLs(ctx context.Context, g *globalOptions, opts lsOptions, con *console) 
 		return err
 	}
 	sayAt(con, t)
-	s, w, p, err := g.openVault(ctx, con, opts.target)
+	items, err := g.lsItems(ctx, con, opts.target, t)
 	if err != nil {
 		return err
-	}
-	defer s.Close()
-	items, err := w.List(p, t)
-	if err != nil {
-		return err
-	}
-	authors := map[string]string{}
-	for _, u := range s.Organisation().Users() {
-		authors[u.ID] = u.Email
 	}
 	if opts.json {
-		type item struct {
-			Name    string    `json:"name"`
-			Folder  bool      `json:"folder"`
-			Size    uint64    `json:"size"`
-			Version uint64    `json:"version"`
-			Updated time.Time `json:"updated"`
-			Author  string    `json:"author"`
-		}
-		out := []item{}
-		for _, i := range items {
-			out = append(out, item{i.Name, i.Folder, i.Size, i.Version, i.Updated, authors[i.Author]})
-		}
-		return printJSON(con.out, out)
+		return printJSON(con.out, items)
 	}
 	tw := tabwriter.NewWriter(con.out, 0, 4, 2, ' ', 0)
 	for _, i := range items {
@@ -76,7 +57,20 @@ func runLs(ctx context.Context, g *globalOptions, opts lsOptions, con *console) 
 		if i.Folder {
 			name, size = name+"/", "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\tv%d\t%s\t%s\n", name, size, i.Version, shownTime(i.Updated), shown(authors[i.Author]))
+		fmt.Fprintf(tw, "%s\t%s\tv%d\t%s\t%s\n", name, size, i.Version, shownTime(i.Updated), shown(i.Author))
 	}
 	return tw.Flush()
+}
+
+// lsItems lists target as of t, through the app when it runs unlocked.
+func (g *globalOptions) lsItems(ctx context.Context, con *console, target string, t time.Time) ([]app.LsItem, error) {
+	if c := g.viaApp(ctx); c != nil {
+		return c.Ls(ctx, target, t)
+	}
+	s, w, p, err := g.openVault(ctx, con, target)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return app.ListItems(s, w, p, t)
 }

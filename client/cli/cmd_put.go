@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coffre/coffre/client/app"
 	"github.com/coffre/coffre/client/transfer"
 )
 
@@ -35,6 +36,11 @@ ends with '/'. The vault folders must exist: 'coffre mkdir -p' makes them.`,
 }
 
 func runPut(ctx context.Context, g *globalOptions, opts putOptions, con *console) error {
+	if ok, err := g.transferViaApp(ctx, con, opts.local, func(c *app.Client, local string, fn func(app.TransferEvent)) error {
+		return c.Put(ctx, app.TransferRequest{Local: local, Target: opts.target}, fn)
+	}); ok {
+		return err
+	}
 	s, w, p, err := g.openVault(ctx, con, opts.target)
 	if err != nil {
 		return err

@@ -2,14 +2,13 @@ package cli
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/client/app"
 	"github.com/coffre/coffre/client/syncservice"
 	"github.com/coffre/coffre/workspace/syncer"
 )
@@ -70,36 +69,25 @@ can only read).`,
 }
 
 func runStatus(ctx context.Context, g *globalOptions, opts statusOptions, con *console) error {
-	s, err := g.unlock(ctx, con, true)
+	ans, err := g.status(ctx, con)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	id := s.Identity()
+	id := ans.Identity
 	st := statusJSON{
 		Organisation: id.OrganisationName, OrganisationID: id.OrganisationID, Server: id.Server,
 		UserID: id.UserID, DeviceID: id.DeviceID, DeviceLabel: id.DeviceLabel,
-		LogPosition: s.Head().Position, LogHead: hex.EncodeToString(s.Head().Hash),
+		Name: ans.Name, Email: ans.Email, Profile: ans.Profile, Revoked: ans.Revoked,
+		LogPosition: ans.LogPosition, LogHead: ans.LogHead, ServerReachable: ans.ServerReachable,
 		OrganisationLink: id.OrganisationLink, CheckedAt: time.Now(),
+		Offline: g.offline, BlockCacheBytes: ans.BlockCacheBytes, Synced: ans.Synced,
 	}
-	if me, ok := s.Me(); ok {
-		st.Name, st.Email, st.Profile, st.Revoked = me.Name, me.Email, me.Profile.String(), me.Revoked()
-	}
-	prev, cur, err := s.Hello(ctx)
-	switch {
-	case err == nil:
-		st.ServerReachable = true
-		if !prev.Time.IsZero() {
-			st.LastConnection = &connJSON{prev.Time, prev.Address}
+	if ans.ServerReachable {
+		if !ans.LastConnection.Time.IsZero() {
+			st.LastConnection = &connJSON{ans.LastConnection.Time, ans.LastConnection.Address}
 		}
-		st.ThisConnection = &connJSON{cur.Time, cur.Address}
-	case errors.Is(err, client.ErrServerUnavailable):
-	default:
-		return err
+		st.ThisConnection = &connJSON{ans.ThisConnection.Time, ans.ThisConnection.Address}
 	}
-	st.Offline = g.offline
-	st.BlockCacheBytes = s.BlockCacheLimit()
-	st.Synced = syncservice.Statuses(g.home, s.SyncKey())
 	for i := range st.Synced {
 		st.Synced[i].LastError = hinted(st.Synced[i].LastError)
 	}
@@ -164,4 +152,22 @@ func syncState(state string) string {
 		return "running, offline (server unreachable)"
 	}
 	return "running, " + shown(state)
+}
+
+// status gathers what 'coffre status' shows, through the app when it runs
+// unlocked.
+func (g *globalOptions) status(ctx context.Context, con *console) (app.StatusAnswer, error) {
+	if c := g.viaApp(ctx); c != nil {
+		ans, err := c.Status(ctx)
+		if err == nil && ans.Offline {
+			g.appOffline(con)
+		}
+		return ans, err
+	}
+	s, err := g.unlock(ctx, con, true)
+	if err != nil {
+		return app.StatusAnswer{}, err
+	}
+	defer s.Close()
+	return app.StatusOf(ctx, s, g.home)
 }

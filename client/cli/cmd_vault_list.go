@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/coffre/coffre/client"
 )
 
 type vaultListOptions struct {
@@ -29,12 +31,7 @@ func newVaultListCommand(g *globalOptions) *cobra.Command {
 }
 
 func runVaultList(ctx context.Context, g *globalOptions, opts vaultListOptions, con *console) error {
-	s, err := g.unlock(ctx, con, true)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	vaults, err := s.Vaults()
+	vaults, err := g.vaults(ctx, con)
 	if err != nil {
 		return err
 	}
@@ -92,4 +89,21 @@ func runVaultList(ctx context.Context, g *globalOptions, opts vaultListOptions, 
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, shown(v.Name), v.Role, strings.Join(ms, ", "), v.KeyIndex, state)
 	}
 	return tw.Flush()
+}
+
+// vaults lists the user's vaults, through the app when it runs unlocked.
+func (g *globalOptions) vaults(ctx context.Context, con *console) ([]client.VaultInfo, error) {
+	if c := g.viaApp(ctx); c != nil {
+		ans, err := c.Vaults(ctx)
+		if err == nil && ans.Offline {
+			g.appOffline(con)
+		}
+		return ans.Vaults, err
+	}
+	s, err := g.unlock(ctx, con, true)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Vaults()
 }

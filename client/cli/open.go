@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/client/app"
 	"github.com/coffre/coffre/client/control"
 	"github.com/coffre/coffre/workspace"
 )
@@ -46,17 +46,22 @@ func (g *globalOptions) unlock(ctx context.Context, con *console, offlineOK bool
 	return s, nil
 }
 
-// vaultPath splits VAULT:/path.
-func vaultPath(arg string) (vault, p string, err error) {
-	vault, p, ok := strings.Cut(arg, ":")
-	if !ok || vault == "" {
-		return "", "", fmt.Errorf("%q: want VAULT:/path", arg)
-	}
-	if p == "" {
-		p = "/"
-	}
-	return vault, p, nil
+// viaApp is the running app of this data directory when it answers and is
+// unlocked (SPEC.md §14.5): the command asks it, with no passphrase and no
+// verification of its own. nil: the command works alone, and says nothing.
+func (g *globalOptions) viaApp(ctx context.Context) *app.Client {
+	return app.DialUnlocked(ctx, g.home)
 }
+
+// appOffline is what a command answered by an app that can't reach the
+// server says (as unlock does when it goes on offline).
+func (g *globalOptions) appOffline(con *console) {
+	g.offline = true
+	fmt.Fprintf(con.err, "warning: %v; showing what this device verified last (exit status %d)\n", client.ErrServerUnavailable, ExitOffline)
+}
+
+// vaultPath splits VAULT:/path.
+func vaultPath(arg string) (vault, p string, err error) { return app.SplitTarget(arg) }
 
 // openVault unlocks the device and opens the vault named in arg, after its
 // upkeep (PrepareVault: the key rotation or checkpoint it may wait for).

@@ -96,6 +96,7 @@ terminal, or from standard input, one line each, when it is not a terminal.
 		newLsCommand(g), newPutCommand(g), newGetCommand(g), newMkdirCommand(g),
 		newMvCommand(g), newRmCommand(g), newHistoryCommand(g), newRestoreCommand(g),
 		newSyncCommand(g), newLockCommand(g), newUnlockCommand(g), newAuditCommand(g),
+		newAppCommand(g),
 		newTrashCommand(g),
 		newUndeleteCommand(g),
 		newConfigCommand(g), version.Command(root),
