@@ -106,7 +106,7 @@ func startApp(t *testing.T, d *harness.Device, withPassphrase bool, extra ...str
 	if withPassphrase {
 		env = append(env, "COFFRE_PASSPHRASE="+d.Passphrase)
 	}
-	args := append([]string{"--home", d.Home, "app"}, extra...)
+	args := append([]string{"--home", d.Home, "app", "--addr", "127.0.0.1:0"}, extra...)
 	a.cmd = exec.Command(harness.Coffre(t), args...)
 	a.cmd.Env = env
 	a.cmd.SysProcAttr = harness.NoTerminal()
