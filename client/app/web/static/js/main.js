@@ -62,7 +62,7 @@ const app = {
     try {
       const r = await api.poll('/api/users');
       const list = Array.isArray(r) ? r : (r && r.users) || [];
-      app.me = list.find((u) => u.yourself) || null;
+      app.me = list.find((u) => u.me) || null;
     } catch {
       app.me = null;
     }

@@ -3,39 +3,37 @@
 // exchange on screen), and the audit trail with its verification in words.
 import { h, replace, add, field, button, formatTime, confirmDialog } from './dom.js';
 import { enc } from './api.js';
-import { codeExchange } from './enrol.js';
+import { runExchange } from './enrol.js';
 
 export const profiles = ['standard', 'admin', 'outsider'];
 
 const urls = {
   users: () => '/api/users',
-  profile: (u) => `/api/users/${enc(u)}/profile`,
+  user: (u) => `/api/users/${enc(u)}`,
   revoke: (u) => `/api/users/${enc(u)}/revoke`,
   invitations: () => '/api/invitations',
-  cancel: (i) => `/api/invitations/${enc(i)}/cancel`,
-  greet: (i) => `/api/invitations/${enc(i)}/greet`,
-  greeting: (i) => `/api/invitations/${enc(i)}/greet`,
-  greetCode: (i) => `/api/invitations/${enc(i)}/greet/code`,
+  greetings: () => '/api/greetings',
+  greeting: (id) => `/api/greetings/${enc(id)}`,
+  greetingAnswer: (id) => `/api/greetings/${enc(id)}/answer`,
   audit: () => '/api/audit',
   verify: () => '/api/audit/verify',
 };
 
 function readUser(u) {
   return {
-    id: u.id || u.ID,
+    id: u.id,
     name: u.name ?? '',
     email: u.email ?? '',
     profile: u.profile || '',
-    revoked: u.revoked || null,
-    devices: Array.isArray(u.devices) ? u.devices.length : (u.devices ?? 0),
-    yourself: !!u.yourself,
+    revoked: u.revoked ? (u.revokedOn || true) : null,
+    devices: (u.devices || []).length,
+    yourself: !!u.me,
   };
 }
 
 export async function peopleScreen(app) {
   const t = app.t;
-  const r = await app.api.get(`${urls.users()}?all=true`);
-  const users = (Array.isArray(r) ? r : r.users || []).map(readUser);
+  const users = ((await app.api.get(urls.users())) || []).map(readUser);
   const admin = !!(app.me && app.me.profile === 'admin');
 
   const rows = users.map((u) => {
@@ -45,7 +43,7 @@ export async function peopleScreen(app) {
         profiles.map((p) => h('option', { value: p, selected: p === u.profile }, t(`profile.${p}`))));
       sel.addEventListener('change', async () => {
         try {
-          await app.api.post(urls.profile(u.id), { profile: sel.value });
+          await app.api.patch(urls.user(u.id), { profile: sel.value });
           app.notify(t('people.profileChanged', { name: u.name, profile: t(`profile.${sel.value}`) }));
           app.render();
         } catch (err) { sel.value = u.profile; app.fail(err); }
@@ -57,7 +55,7 @@ export async function peopleScreen(app) {
       h('td', null, u.email),
       profileCell,
       h('td', { class: 'num' }, String(u.devices)),
-      h('td', null, u.revoked ? t('people.revokedOn', { time: formatTime(u.revoked, app.lang) }) : t('people.active')),
+      h('td', null, u.revoked ? (u.revoked === true ? t('people.revokedState') : t('people.revokedOn', { time: formatTime(u.revoked, app.lang) })) : t('people.active')),
       h('td', { class: 'row-actions' }, admin && !u.revoked && !u.yourself ? button(t('people.revoke'), async () => {
         if (!await confirmDialog(t('people.confirmRevoke', { name: u.name }), t('people.revoke'), t('common.cancel'), t('people.revokeDetail'))) return;
         try {
@@ -81,6 +79,7 @@ export async function peopleScreen(app) {
         h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, t('common.actions'))))),
       h('tbody', null, rows)));
   if (admin) add(app.main, inviteSection(app));
+  add(app.main, deviceSection(app));
   await auditSection(app);
 }
 
@@ -93,8 +92,8 @@ function inviteSection(app) {
     onsubmit: async (e) => {
       e.preventDefault();
       try {
-        const inv = await app.api.post(urls.invitations(), { email: email.value.trim(), profile: profile.value });
-        showInvitation(app, out, inv, email.value.trim());
+        const inv = await app.api.post(urls.invitations(), { kind: 'user', email: email.value.trim(), profile: profile.value });
+        showInvitation(app, out, inv, email.value.trim(), 'user');
         form.hidden = true;
       } catch (err) { app.fail(err); }
     },
@@ -108,10 +107,10 @@ function inviteSection(app) {
 
 // showInvitation shows the link to send, then runs the greeter's side of
 // the code exchange once the person says the newcomer has opened it.
-function showInvitation(app, box, inv, email) {
+export function showInvitation(app, box, inv, who, kind) {
   const t = app.t;
-  const id = inv.id || inv.invitation_id;
-  const link = inv.link || inv.url || '';
+  const id = inv.invitation && inv.invitation.id;
+  const link = inv.link || '';
   const linkBox = h('p', { class: 'link-box', id: 'invitation-link' }, link);
   const copy = button(t('people.copyLink'), async () => {
     try { await navigator.clipboard.writeText(link); app.notify(t('people.copied')); } catch { app.notify(t('people.copyByHand')); }
@@ -120,35 +119,55 @@ function showInvitation(app, box, inv, email) {
   const start = button(t('people.startGreeting'), async () => {
     start.disabled = true;
     try {
-      await app.api.post(urls.greet(id));
-      const s = await codeExchange(app, exchange, {
-        peerLabel: email,
-        poll: () => app.api.get(urls.greeting(id)),
-        send: (code) => app.api.post(urls.greetCode(id), { code }),
+      const ex = await app.api.post(urls.greetings(), { kind, invitation: id });
+      const end = await runExchange(app, exchange, {
+        peerLabel: who,
+        poll: () => app.api.poll(urls.greeting(ex.id)),
+        answer: (body) => app.api.post(urls.greetingAnswer(ex.id), body),
+        cancel: () => app.api.del(urls.greeting(ex.id)),
       });
-      const who = s.peer && s.peer.name ? `${s.peer.name} <${email}>` : email;
-      add(exchange, h('p', { class: 'notice', id: 'enrolled' }, t('people.enrolled', { name: who })));
+      const r = end.result || {};
+      add(exchange, h('p', { class: 'notice', id: 'enrolled' }, kind === 'device'
+        ? t('people.deviceEnrolled', { device: r.deviceLabel || '' })
+        : t('people.enrolled', { name: [r.name, r.email && `<${r.email}>`].filter(Boolean).join(' ') || who })));
     } catch (err) {
-      app.fail(err);
+      if (!err.shown) app.fail(err);
       start.disabled = false;
     }
   }, { class: 'primary', id: 'start-greeting' });
   replace(box,
-    h('p', null, t('people.linkIntro', { email })),
+    h('p', null, kind === 'device' ? t('people.deviceLinkIntro') : t('people.linkIntro', { email: who })),
     linkBox, copy,
     h('ol', { class: 'steps' },
-      h('li', null, t('people.step1')),
+      h('li', null, kind === 'device' ? t('people.deviceStep1') : t('people.step1')),
       h('li', null, t('people.step2')),
       h('li', null, t('people.step3'))),
     start, exchange);
+}
+
+// deviceSection adds another device of this person (a second computer):
+// the same link and code exchange, with the new device's first run.
+function deviceSection(app) {
+  const t = app.t;
+  const out = h('div', { id: 'device-invitation' });
+  const make = button(t('people.addDevice'), async () => {
+    make.disabled = true;
+    try {
+      const inv = await app.api.post(urls.invitations(), { kind: 'device' });
+      showInvitation(app, out, inv, t('people.yourOtherDevice'), 'device');
+      make.hidden = true;
+    } catch (err) { app.fail(err); make.disabled = false; }
+  });
+  return h('section', { class: 'card', 'aria-labelledby': 'device-title' },
+    h('h2', { id: 'device-title' }, t('people.deviceTitle')),
+    h('p', null, t('people.deviceIntro')), make, out);
 }
 
 async function auditSection(app) {
   const t = app.t;
   let entries = [];
   try {
-    const r = await app.api.get(urls.audit());
-    entries = Array.isArray(r) ? r : r.entries || r.certificates || [];
+    entries = (await app.api.get(urls.audit())) || [];
   } catch (err) {
     if (err.status !== 403) throw err;
     return;
@@ -158,22 +177,24 @@ async function auditSection(app) {
     verify.disabled = true;
     result.textContent = t('audit.verifying');
     try {
-      const v = await app.api.post(urls.verify());
-      const problems = v.problems || v.Problems || [];
-      const ok = v.ok ?? v.OK ?? problems.length === 0;
-      replace(result, h('p', { class: ok ? 'state-ok' : 'state-bad' }, ok ? t('audit.verifyOK', { count: v.checked ?? v.certificates ?? entries.length }) : t('audit.verifyBad', { count: problems.length })),
-        problems.length ? h('ul', null, problems.map((p) => h('li', null, typeof p === 'string' ? p : p.message || JSON.stringify(p)))) : null);
+      const v = await app.api.get(urls.verify());
+      replace(result,
+        h('p', { class: v.consistent ? 'state-ok' : 'state-bad' }, v.consistent ? t('audit.verifyOK') : t('audit.verifyBad')),
+        h('p', null, v.summary || ''),
+        v.problem ? h('p', { class: 'state-bad' }, v.problem) : null);
     } catch (err) { result.textContent = ''; app.fail(err); } finally { verify.disabled = false; }
   }, { id: 'verify' });
   const rows = entries.slice(-200).reverse().map((e) => h('tr', null,
-    h('td', null, formatTime(e.time || e.Time, app.lang)),
-    h('td', null, e.author || e.by || e.Author || ''),
-    h('td', null, e.text || e.what || e.description || e.Text || '')));
+    h('td', { class: 'num' }, String(e.position ?? '')),
+    h('td', null, formatTime(e.time, app.lang)),
+    h('td', null, e.author || ''),
+    h('td', null, e.action || '')));
   add(app.main, h('section', { 'aria-labelledby': 'audit-title' },
     h('h2', { id: 'audit-title' }, t('audit.title')),
     h('div', { class: 'toolbar' }, verify), result,
     h('table', { class: 'list', id: 'audit' },
       h('thead', null, h('tr', null,
+        h('th', { scope: 'col', class: 'num' }, '#'),
         h('th', { scope: 'col' }, t('audit.time')),
         h('th', { scope: 'col' }, t('audit.author')),
         h('th', { scope: 'col' }, t('audit.what')))),
