@@ -20,6 +20,7 @@ import (
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/client/app"
 	"github.com/coffre/coffre/client/app/web"
+	"github.com/coffre/coffre/client/syncservice"
 	"github.com/coffre/coffre/tests/hostile"
 )
 
@@ -482,5 +483,125 @@ func TestA56IdleLock(t *testing.T) {
 	}
 	if !r.app.Keys.Locked() {
 		t.Fatal("state says locked but the keys are held")
+	}
+}
+
+// inVault reports whether the vault holds p, as a new session sees it.
+func inVault(t *testing.T, home, vault, p string) bool {
+	t.Helper()
+	s := hostile.Open(t, home)
+	defer s.Close()
+	v, err := s.OpenVault(context.Background(), vault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Stat(p, time.Time{})
+	return err == nil
+}
+
+// eventually waits up to 20 s for cond.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 20 s: %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A56: the app's folders sync while unlocked; locked, their syncs skip
+// every cycle (the folder says "locked") until the unlock, and then catch up.
+func TestA56SyncsPauseWhileLocked(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	s := hostile.Bootstrap(t, hostile.Start(t), home)
+	if _, err := s.CreateVault(context.Background(), "cardiology"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	r := start(t, home, 0)
+	ctx := context.Background()
+	if err := r.app.Unlock(ctx, hostile.Passphrase); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "Cardiology")
+	if _, err := r.app.AddSyncFolder(ctx, "cardiology", dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.app.AddSyncFolder(ctx, "cardiology", filepath.Join(dir, "inside")); !errors.Is(err, app.ErrFolderSynced) {
+		t.Fatalf("a folder inside a synced one: %v, want ErrFolderSynced", err)
+	}
+	eventually(t, "the folder is made", func() bool { _, err := os.Stat(dir); return err == nil })
+	os.WriteFile(filepath.Join(dir, "before.txt"), []byte("before the lock"), 0o600)
+	eventually(t, "before.txt is uploaded", func() bool { return inVault(t, home, "cardiology", "/before.txt") })
+
+	r.app.Lock()
+	os.WriteFile(filepath.Join(dir, "while.txt"), []byte("while locked"), 0o600)
+	keys, err := client.Unlock(home, hostile.Passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := keys.SyncKey()
+	eventually(t, "the folder says locked", func() bool {
+		st := syncservice.Statuses(home, key)
+		return len(st) == 1 && st[0].State == "locked"
+	})
+	// Two more of the runner's one-second looks at the keys: still nothing.
+	time.Sleep(2500 * time.Millisecond)
+	if inVault(t, home, "cardiology", "/while.txt") {
+		t.Fatal("a locked app uploaded while.txt")
+	}
+	if _, err := r.app.SyncFolders(); !errors.Is(err, client.ErrLocked) {
+		t.Fatalf("the folder list while locked: %v, want ErrLocked", err)
+	}
+
+	if err := r.app.Unlock(ctx, hostile.Passphrase); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "while.txt is uploaded after the unlock", func() bool { return inVault(t, home, "cardiology", "/while.txt") })
+	list, err := r.app.SyncFolders()
+	if err != nil || len(list) != 1 || list[0].Dir != dir || list[0].Name != "cardiology" {
+		t.Fatalf("folders %+v, %v", list, err)
+	}
+	// Nothing of the list is in clear on the disk (A37).
+	sealed, _ := os.ReadFile(filepath.Join(home, "app", "folders.sealed"))
+	if bytes.Contains(sealed, []byte("Cardiology")) || bytes.Contains(sealed, []byte(list[0].VaultID)) {
+		t.Fatal("the folder list holds the folder or the vault in clear")
+	}
+}
+
+// A57: no answer can be framed by another site or kept in the browser's
+// cache (decrypted names and contents), and the login token leaves the
+// address bar at once.
+func TestA57NotFramedNotCached(t *testing.T) {
+	r := start(t, t.TempDir(), 0)
+	b := login(t, r)
+	_, port, _ := strings.Cut(r.app.Addr(), ":")
+	cases := []struct {
+		hc     *http.Client
+		path   string
+		header http.Header
+	}{
+		{b.hc, "/", nil},
+		{b.hc, "/index.html", nil},
+		{b.hc, "/api/state", nil},
+		{b.hc, "/api/identity", nil},            // an error (locked)
+		{http.DefaultClient, "/", nil},          // the login page
+		{http.DefaultClient, "/api/state", nil}, // not logged in
+		{b.hc, "/api/state", http.Header{"Host": {"evil.example:" + port}}}, // wrong Host
+	}
+	for _, c := range cases {
+		resp, _ := get(t, c.hc, r.base+c.path, c.header)
+		if resp.Header.Get("X-Frame-Options") != "DENY" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			t.Errorf("GET %s (%s): can be framed: %v", c.path, resp.Status, resp.Header)
+		}
+		if resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s (%s): Cache-Control %q, want no-store", c.path, resp.Status, resp.Header.Get("Cache-Control"))
+		}
+	}
+	resp, _ := get(t, noRedirect(), r.app.LoginURL(), nil)
+	if loc := resp.Header.Get("Location"); strings.Contains(loc, "token") || resp.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Fatalf("login: Location %q, Referrer-Policy %q", loc, resp.Header.Get("Referrer-Policy"))
 	}
 }

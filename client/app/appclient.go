@@ -159,6 +159,12 @@ func (c *Client) Status(ctx context.Context) (StatusAnswer, error) {
 	return out, c.call(ctx, http.MethodGet, "/api/cli/status", nil, &out)
 }
 
+// PathOp runs a mkdir, rm or mv ("mkdir", "rm", "mv") in the app.
+func (c *Client) PathOp(ctx context.Context, kind string, op PathOp) error {
+	var out struct{}
+	return c.call(ctx, http.MethodPost, "/api/cli/"+kind, op, &out)
+}
+
 // Put uploads req.Local to req.Target; each event is given to fn as it
 // comes.
 func (c *Client) Put(ctx context.Context, req TransferRequest, fn func(TransferEvent)) error {

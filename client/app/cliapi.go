@@ -79,6 +79,52 @@ func (a *App) cliRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/cli/status", a.cliStatus)
 	mux.HandleFunc("POST /api/cli/put", a.cliPut)
 	mux.HandleFunc("POST /api/cli/get", a.cliGet)
+	mux.HandleFunc("POST /api/cli/mkdir", a.cliPathOp(func(ctx context.Context, v *workspace.Vault, p string, op PathOp) error {
+		if op.Parents {
+			return v.MkdirAll(ctx, p)
+		}
+		return v.Mkdir(ctx, p)
+	}))
+	mux.HandleFunc("POST /api/cli/rm", a.cliPathOp(func(ctx context.Context, v *workspace.Vault, p string, op PathOp) error {
+		if op.Recursive {
+			return v.RemoveAll(ctx, p)
+		}
+		return v.Remove(ctx, p)
+	}))
+	mux.HandleFunc("POST /api/cli/mv", a.cliPathOp(func(ctx context.Context, v *workspace.Vault, p string, op PathOp) error {
+		_, to, err := SplitTarget(op.To)
+		if err != nil {
+			return err
+		}
+		return v.Move(ctx, p, to)
+	}))
+}
+
+// PathOp is a mkdir, rm or mv in one vault: Target is VAULT:/path, To the
+// destination of a mv (in the same vault: the command line checks).
+type PathOp struct {
+	Target    string `json:"target"`
+	To        string `json:"to,omitempty"`
+	Parents   bool   `json:"parents,omitempty"`
+	Recursive bool   `json:"recursive,omitempty"`
+}
+
+func (a *App) cliPathOp(do func(context.Context, *workspace.Vault, string, PathOp) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var op PathOp
+		if err := json.NewDecoder(r.Body).Decode(&op); err != nil {
+			writeCLIError(w, fmt.Errorf("bad request: %v", err))
+			return
+		}
+		err := a.withVault(r.Context(), op.Target, func(_ *client.Session, v *workspace.Vault, p string) error {
+			return do(r.Context(), v, p, op)
+		})
+		if err != nil {
+			writeCLIError(w, err)
+			return
+		}
+		writeJSON(w, struct{}{})
+	}
 }
 
 // SplitTarget splits VAULT:/path ("/" when the path is empty).

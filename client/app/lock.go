@@ -98,6 +98,7 @@ func (l *unlockLimiter) end(now time.Time, wrong bool) {
 type lastConnection struct {
 	mu    sync.Mutex
 	known bool // the server answered since the unlock
+	tried bool // asked since the unlock
 	conn  client.Connection
 }
 
@@ -133,6 +134,9 @@ func (a *App) Unlock(ctx context.Context, passphrase []byte) error {
 // recordConnection says hello to the server, which records this connection
 // and answers the one before; unreachable, the last connection stays unknown.
 func (a *App) recordConnection(ctx context.Context) {
+	a.last.mu.Lock()
+	a.last.tried = true
+	a.last.mu.Unlock()
 	a.withSession(ctx, func(s *client.Session) error {
 		prev, _, err := s.Hello(ctx)
 		if err != nil {
@@ -157,7 +161,7 @@ func (a *App) Lock() {
 func (a *App) locked() {
 	a.closeSession()
 	a.last.mu.Lock()
-	a.last.known, a.last.conn = false, client.Connection{}
+	a.last.known, a.last.tried, a.last.conn = false, false, client.Connection{}
 	a.last.mu.Unlock()
 }
 
@@ -194,6 +198,13 @@ func (a *App) State(ctx context.Context) State {
 		st.Locked = true
 	}
 	if !st.Locked {
+		// Unlocked by 'coffre unlock' (the control socket): ask now.
+		a.last.mu.Lock()
+		ask := !a.last.tried
+		a.last.mu.Unlock()
+		if ask {
+			a.recordConnection(ctx)
+		}
 		a.withSession(ctx, func(s *client.Session) error {
 			id := s.Identity()
 			st.Identity = &id

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+
+	"github.com/coffre/coffre/client/app"
 )
 
 type mkdirOptions struct {
@@ -29,6 +31,9 @@ func newMkdirCommand(g *globalOptions) *cobra.Command {
 }
 
 func runMkdir(ctx context.Context, g *globalOptions, opts mkdirOptions, con *console) error {
+	if c := g.viaApp(ctx); c != nil {
+		return c.PathOp(ctx, "mkdir", app.PathOp{Target: opts.target, Parents: opts.parents})
+	}
 	s, w, p, err := g.openVault(ctx, con, opts.target)
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/spf13/cobra"
+
+	"github.com/coffre/coffre/client/app"
 )
 
 type mvOptions struct {
@@ -27,13 +29,20 @@ func runMv(ctx context.Context, g *globalOptions, opts mvOptions, con *console) 
 	if err != nil {
 		return err
 	}
+	v1, _, err := vaultPath(opts.from)
+	if err != nil {
+		return err
+	}
+	if v1 != v2 {
+		return errors.New("mv works within one vault: get and put to copy between vaults")
+	}
+	if c := g.viaApp(ctx); c != nil {
+		return c.PathOp(ctx, "mv", app.PathOp{Target: opts.from, To: opts.to})
+	}
 	s, w, from, err := g.openVault(ctx, con, opts.from)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if v1, _, _ := vaultPath(opts.from); v1 != v2 {
-		return errors.New("mv works within one vault: get and put to copy between vaults")
-	}
 	return w.Move(ctx, from, to)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+
+	"github.com/coffre/coffre/client/app"
 )
 
 type rmOptions struct {
@@ -31,6 +33,9 @@ Nothing is erased: every version stays in the vault's history, and
 }
 
 func runRm(ctx context.Context, g *globalOptions, opts rmOptions, con *console) error {
+	if c := g.viaApp(ctx); c != nil {
+		return c.PathOp(ctx, "rm", app.PathOp{Target: opts.target, Recursive: opts.recursive})
+	}
 	s, w, p, err := g.openVault(ctx, con, opts.target)
 	if err != nil {
 		return err

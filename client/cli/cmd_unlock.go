@@ -16,7 +16,8 @@ func newUnlockCommand(g *globalOptions) *cobra.Command {
 		Short: "Give the passphrase back to locked syncs",
 		Long: `Unlock: every running 'coffre sync' of this device that locked itself (after
 --lock-after without you) or was locked by 'coffre lock' takes the keys back
-and syncs again. The passphrase is checked here before any sync is told.`,
+and syncs again, and so does a running 'coffre app'. The passphrase is
+checked here before any sync is told.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runUnlock(cmd.Context(), g, newConsole(cmd))

@@ -139,6 +139,20 @@ func TestAppAnswersTheCommandLine(t *testing.T) {
 		t.Fatalf("get over an existing file through the app:\n%s", r)
 	}
 
+	// mkdir, mv and rm too.
+	viaApp.MustRun("mkdir", "-p", "cardiology:/2026/dec")
+	viaApp.MustRun("mv", "cardiology:/report.pdf", "cardiology:/2026/dec/report.pdf")
+	if out := viaApp.MustRun("ls", "cardiology:/2026/dec"); !strings.Contains(out, "report.pdf") {
+		t.Fatalf("ls after mv through the app: %q", out)
+	}
+	if r := viaApp.Run("rm", "cardiology:/2026"); r.OK() {
+		t.Fatalf("rm of a folder without -r through the app succeeded:\n%s", r)
+	}
+	viaApp.MustRun("rm", "-r", "cardiology:/2026")
+	if out := viaApp.MustRun("ls", "cardiology:/"); strings.Contains(out, "2026/") || strings.Contains(out, "report.pdf") {
+		t.Fatalf("ls after rm -r through the app: %q", out)
+	}
+
 	// coffre lock reaches the app: the commands work alone again (and the
 	// wrong passphrase shows); coffre unlock gives it the keys back.
 	if out := alice.MustRun("lock"); !strings.Contains(out, "locked 1 running") {
