@@ -13,6 +13,16 @@ await step('the app opens on the lock screen', async () => {
   await shot(page, 'lock');
 });
 
+await step('the login link works once: a second browser gets the login page, no interface', async () => {
+  const other = await person(browser, config.admin.url);
+  const text = await other.page.locator('body').innerText();
+  assert(/used already/.test(text), `the second use is refused: ${text}`);
+  assert(await other.page.locator('#lock-title').count() === 0, 'no interface');
+  const api = await other.page.evaluate(async () => (await fetch('/api/state')).status);
+  assert(api === 401, `no API without the session cookie (${api})`);
+  await other.context.close();
+});
+
 await step('a wrong passphrase says so and keeps the lock screen', async () => {
   await page.getByLabel('Passphrase').fill('not the passphrase');
   await page.getByRole('button', { name: 'Unlock' }).click();
