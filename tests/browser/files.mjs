@@ -171,6 +171,17 @@ await step('the vault as of a date shows what it held then', async () => {
   assert(await page.getByRole('button', { name: 'Upload files' }).count() === 0, 'read only: no upload');
   await page.getByRole('button', { name: 'Preview note.txt' }).click();
   await page.locator('#preview pre', { hasText: 'version one' }).waitFor();
+});
+
+await step('at 200% zoom (640 CSS pixels wide) every screen wraps: nothing scrolls sideways', async () => {
+  await page.setViewportSize({ width: 640, height: 400 });
+  for (const link of ['Back to now', 'History of note.txt', 'Trash', 'Sharing', 'Vaults']) {
+    await page.getByRole('link', { name: link, exact: true }).first().click();
+    await page.waitForLoadState('networkidle');
+    const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+    assert(scroll <= client, `after ${link}: the page is ${scroll} px wide in a ${client} px window`);
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
   noProblems(page);
 });
 

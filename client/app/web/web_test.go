@@ -3,7 +3,9 @@ package web
 import (
 	"encoding/json"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -149,5 +151,39 @@ func TestTextsInBothLanguages(t *testing.T) {
 				t.Errorf("i18n/%s.json lacks %q, which the interface uses", l, k)
 			}
 		}
+	}
+}
+
+// Every error code the API documents has a sentence in both languages:
+// the interface shows it instead of the English message.
+func TestErrorCodesTranslated(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "API.md"))
+	if err != nil {
+		t.Skipf("docs/API.md: %v", err)
+	}
+	_, table, ok := strings.Cut(string(doc), "## Error codes")
+	if !ok {
+		t.Fatal("docs/API.md has no '## Error codes' section")
+	}
+	row := regexp.MustCompile("(?m)^\\| (`[a-z_]+`(?:, `[a-z_]+`)*) \\|")
+	code := regexp.MustCompile("`([a-z_]+)`")
+	files := readAssets(t)
+	n := 0
+	for _, l := range []string{"en", "fr"} {
+		var m map[string]string
+		if err := json.Unmarshal([]byte(files["i18n/"+l+".json"]), &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range row.FindAllStringSubmatch(table, -1) {
+			for _, c := range code.FindAllStringSubmatch(r[1], -1) {
+				n++
+				if _, ok := m["error."+c[1]]; !ok {
+					t.Errorf("i18n/%s.json has no sentence for the API's error code %q (error.%s)", l, c[1], c[1])
+				}
+			}
+		}
+	}
+	if n < 40 {
+		t.Fatalf("found only %d codes in docs/API.md's table: is the pattern still right?", n)
 	}
 }
