@@ -100,6 +100,22 @@ func (a *App) withSession(ctx context.Context, fn func(*client.Session) error) e
 	return fn(a.sess)
 }
 
+// withOwnSession runs fn with a session of its own, for a long call (a
+// transfer) that must not make every other call wait: it costs a sync with
+// the server, not the passphrase. Sessions of one device share the state
+// file one transaction at a time (SPEC.md §9).
+func (a *App) withOwnSession(ctx context.Context, fn func(*client.Session) error) error {
+	s, err := a.Keys.Session()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.Sync(ctx); err != nil && !errors.Is(err, client.ErrServerUnavailable) {
+		return err
+	}
+	return fn(s)
+}
+
 // closeSession forgets the open session (after a lock, or when the server's
 // events say the organisation changed and the next call should sync).
 func (a *App) closeSession() {

@@ -605,3 +605,39 @@ func TestA57NotFramedNotCached(t *testing.T) {
 		t.Fatalf("login: Location %q, Referrer-Policy %q", loc, resp.Header.Get("Referrer-Policy"))
 	}
 }
+
+// The app's session follows the organisation: when the server says its log
+// grew (here, a vault created by another session of the device), the app
+// forgets its session and the next call verifies the new entries.
+func TestSessionFollowsTheOrganisation(t *testing.T) {
+	home := device(t)
+	r := start(t, home, 0)
+	ctx := context.Background()
+	if err := r.app.Unlock(ctx, hostile.Passphrase); err != nil {
+		t.Fatal(err)
+	}
+	c := app.DialUnlocked(ctx, home)
+	if c == nil {
+		t.Fatal("no unlocked app on the socket")
+	}
+	// The event stream connects within 3 s of the unlock (forgetting the
+	// session as it does): from then on only an event refreshes it.
+	time.Sleep(4 * time.Second)
+	before, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := hostile.Open(t, home)
+	if _, err := other.CreateVault(ctx, "cardiology"); err != nil {
+		t.Fatal(err)
+	}
+	grown := other.Head().Position
+	other.Close()
+	if grown <= before.LogPosition {
+		t.Fatalf("creating a vault did not grow the organisation log (%d, was %d)", grown, before.LogPosition)
+	}
+	eventually(t, "the app's verified head moves", func() bool {
+		st, err := c.Status(ctx)
+		return err == nil && st.LogPosition == grown
+	})
+}

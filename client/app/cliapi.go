@@ -142,11 +142,16 @@ func SplitTarget(arg string) (vault, p string, err error) {
 // withVault runs fn with the vault named in target, after its upkeep, as
 // the command line's openVault does.
 func (a *App) withVault(ctx context.Context, target string, fn func(*client.Session, *workspace.Vault, string) error) error {
+	return a.vaultIn(ctx, a.withSession, target, fn)
+}
+
+// vaultIn is withVault in the session that with gives.
+func (a *App) vaultIn(ctx context.Context, with func(context.Context, func(*client.Session) error) error, target string, fn func(*client.Session, *workspace.Vault, string) error) error {
 	vault, p, err := SplitTarget(target)
 	if err != nil {
 		return err
 	}
-	return a.withSession(ctx, func(s *client.Session) error {
+	return with(ctx, func(s *client.Session) error {
 		w, _, err := s.PrepareVault(ctx, vault)
 		if err != nil {
 			return err
@@ -365,7 +370,8 @@ func (a *App) cliPut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := newEventWriter(w)
-	ev.end(a.withVault(r.Context(), req.Target, func(_ *client.Session, v *workspace.Vault, p string) error {
+	// A transfer has a session of its own: the interface does not wait for it.
+	ev.end(a.vaultIn(r.Context(), a.withOwnSession, req.Target, func(_ *client.Session, v *workspace.Vault, p string) error {
 		return transfer.Put(r.Context(), v, req.Local, p, ev)
 	}))
 }
@@ -377,7 +383,7 @@ func (a *App) cliGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := newEventWriter(w)
-	ev.end(a.withVault(r.Context(), req.Target, func(_ *client.Session, v *workspace.Vault, p string) error {
+	ev.end(a.vaultIn(r.Context(), a.withOwnSession, req.Target, func(_ *client.Session, v *workspace.Vault, p string) error {
 		return transfer.Get(r.Context(), v, p, req.Local, transfer.GetOptions{At: req.At, Replace: req.Force}, ev)
 	}))
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/client/app"
 	"github.com/coffre/coffre/client/transfer"
 	"github.com/coffre/coffre/workspace"
 )
@@ -29,6 +30,7 @@ var hints = []struct {
 	{client.ErrServerMisbehaved, " (kept as proof: run coffre audit --verify and tell your administrator)"},
 	{workspace.ErrNotEmpty, " (coffre rm -r removes it with everything in it)"},
 	{transfer.ErrNoVaultFolder, " (coffre mkdir -p makes it)"},
+	{app.ErrRunning, " (open its interface: coffre app open)"},
 }
 
 // message is err's message as the person reads it, with its hints.

@@ -170,7 +170,7 @@ func TestAppAnswersTheCommandLine(t *testing.T) {
 	}
 
 	// A second app of the same data directory stops at once.
-	if r := alice.Run("app"); r.OK() || !strings.Contains(r.Stderr, "already runs") {
+	if r := alice.Run("app"); r.OK() || !strings.Contains(r.Stderr, "already runs for this data directory (open its interface: coffre app open)") {
 		t.Fatalf("a second app:\n%s", r)
 	}
 
