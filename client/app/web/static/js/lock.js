@@ -13,12 +13,14 @@ export function readState(s) {
   let phase = 'unlocked';
   if (s.device === false) phase = 'unenrolled';
   else if (s.locked) phase = 'locked';
+  // the state's identity has client.Identity's Go field names; the API's
+  // other answers are in camelCase: read either
   const id = s.identity || {};
   return {
     raw: s,
     phase,
-    identity: id,
-    organisation: id.OrganisationName || '',
+    userId: id.UserID || id.userId || '',
+    organisation: id.OrganisationName || id.organisationName || '',
     // unlocks are refused for this long (wrong passphrases before)
     unlockWait: s.unlock_wait_seconds || 0,
     lockedOut: !!s.locked_out,

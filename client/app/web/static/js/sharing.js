@@ -31,7 +31,7 @@ export async function sharingScreen(app, vaultId) {
     return;
   }
   const r = await app.api.get(urls.members(vaultId));
-  const members = (r || []).map((m) => readMember(m, app.state.identity.UserID));
+  const members = (r || []).map((m) => readMember(m, app.state.userId));
   const manage = vault.canManage && !vault.archived;
   // the directory, for the share form's suggestions (outsiders have none)
   let people = [];
