@@ -154,6 +154,19 @@ await step('Alice removes Bob from the vault, told that the key rotates; Bob los
   await bob.getByRole('link', { name: 'Coffres', exact: true }).click();
   await bob.getByRole('heading', { name: 'Coffres' }).waitFor();
   assert(await bob.locator('#vaults tr', { hasText: vault }).count() === 0, 'the vault left his list');
+});
+
+await step('Alice verifies the audit trail and reads the result in words', async () => {
+  await alice.getByRole('link', { name: 'People' }).click();
+  await alice.getByRole('button', { name: 'Verify the audit trail' }).click();
+  await alice.locator('#verify-result .state-ok', { hasText: 'Verified' }).waitFor();
+  assert(await alice.locator('#audit tbody tr').count() > 3, 'the trail lists the certificates');
+});
+
+await step('Alice revokes Bob, after confirming', async () => {
+  await alice.getByRole('button', { name: `Revoke ${config.bob.name}` }).click();
+  await alice.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+  await alice.locator('#people tr', { hasText: config.bob.email }).filter({ hasText: 'revoked' }).waitFor();
   noProblems(alice);
   noProblems(bob);
 });
