@@ -281,3 +281,17 @@ func TestTwoPeople(t *testing.T) {
 		"bob":   map[string]any{"url": bob.URL, "passphrase": fmt.Sprintf("passphrase of %s", bobDevice.Name), "name": "Bob Durand", "email": "bob@example.org"},
 	})
 }
+
+// A second computer of the same person, enrolled in the interface on both
+// sides, opens on the same vaults.
+func TestSecondDevice(t *testing.T) {
+	needBrowser(t)
+	org := organisation(t)
+	admin := startApp(t, org.Admin, false)
+	laptop := harness.NewDevice(t, "laptop")
+	second := startApp(t, laptop, false)
+	runScript(t, "seconddevice", map[string]any{
+		"admin":  appConfig(admin),
+		"laptop": map[string]any{"url": second.URL, "passphrase": laptop.Passphrase},
+	})
+}
