@@ -6,9 +6,43 @@ import (
 	"github.com/coffre/coffre/client"
 )
 
-// routes registers the JSON API (docs/SPEC.md §14 lists it).
+// api is the JSON API's handlers (docs/API.md lists the calls). Besides
+// the App it keeps what lasts between calls: the vaults opened on the
+// app's session, and the code exchanges (greetings, enrolments) that run
+// in the background while the interface polls them.
+type api struct {
+	app    *App
+	vaults vaultCache // used under app.mu only (withSession)
+}
+
+// routes registers the JSON API (docs/API.md lists it). Paths inside a
+// vault are always the query parameter path (/a/b), never part of the
+// URL path: a file name may hold any character but '/' and NUL.
 func (a *App) routes(mux *http.ServeMux) {
+	h := &api{app: a}
 	mux.HandleFunc("GET /api/identity", a.identity)
+
+	// Vaults and sharing (api_vaults.go, api_sharing.go).
+	mux.Handle("GET /api/vaults", jsonCall(h.listVaults))
+	mux.Handle("POST /api/vaults", jsonCall(h.createVault))
+	mux.Handle("GET /api/vaults/{vault}", jsonCall(h.getVault))
+	mux.Handle("PATCH /api/vaults/{vault}", jsonCall(h.changeVault))
+	mux.Handle("GET /api/vaults/{vault}/members", jsonCall(h.listMembers))
+	mux.Handle("PUT /api/vaults/{vault}/members/{user}", jsonCall(h.share))
+	mux.Handle("DELETE /api/vaults/{vault}/members/{user}", jsonCall(h.unshare))
+
+	// Files (api_files.go, api_history.go).
+	mux.Handle("GET /api/vaults/{vault}/files", jsonCall(h.listFiles))
+	mux.Handle("DELETE /api/vaults/{vault}/files", jsonCall(h.removeFile))
+	mux.Handle("POST /api/vaults/{vault}/folders", jsonCall(h.makeFolder))
+	mux.Handle("POST /api/vaults/{vault}/move", jsonCall(h.moveFile))
+	mux.HandleFunc("PUT /api/vaults/{vault}/content", h.upload)
+	mux.HandleFunc("GET /api/vaults/{vault}/content", h.download)
+	mux.HandleFunc("GET /api/vaults/{vault}/preview", h.preview)
+	mux.Handle("GET /api/vaults/{vault}/trash", jsonCall(h.listTrash))
+	mux.Handle("POST /api/vaults/{vault}/undelete", jsonCall(h.undelete))
+	mux.Handle("GET /api/vaults/{vault}/history", jsonCall(h.history))
+	mux.Handle("POST /api/vaults/{vault}/restore", jsonCall(h.restore))
 }
 
 // identity answers who this device is.

@@ -24,10 +24,7 @@ import (
 	"github.com/coffre/coffre/tests/hostile"
 )
 
-func TestMain(m *testing.M) {
-	hostile.FastKeys()
-	os.Exit(hostile.Main(m))
-}
+// TestMain is apitest_test.go's (package app): one per test binary.
 
 // running is an app serving on loopback for one test.
 type running struct {
