@@ -29,6 +29,9 @@ type App struct {
 	Home string
 	// Keys are the device's keys; Lock forgets them.
 	Keys *client.Unlocked
+	// Sync is the sync service's folders as the API drives them
+	// (api_sync.go); nil: none.
+	Sync SyncFolders
 
 	mu   sync.Mutex
 	sess *client.Session // open while unlocked; nil when locked or not yet opened
