@@ -14,6 +14,7 @@ import (
 type api struct {
 	app        *App
 	vaults     vaultCache // used under app.mu only (withSession)
+	transfers  transfers
 	greetings  exchanges
 	enrolments exchanges
 	claiming   sync.Mutex // held while a claim starts
@@ -23,8 +24,11 @@ type api struct {
 // vault are always the query parameter path (/a/b), never part of the
 // URL path: a file name may hold any character but '/' and NUL.
 func (a *App) routes(mux *http.ServeMux) {
-	h := &api{app: a}
 	mux.HandleFunc("GET /api/identity", a.identity)
+	(&api{app: a}).register(mux)
+}
+
+func (h *api) register(mux *http.ServeMux) {
 
 	// Vaults and sharing (api_vaults.go, api_sharing.go).
 	mux.Handle("GET /api/vaults", jsonCall(h.listVaults))

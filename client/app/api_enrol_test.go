@@ -168,3 +168,68 @@ func remarshal(t *testing.T, in, out any) {
 		t.Fatal(err)
 	}
 }
+
+// A second device of the same user is added the same way, with a device
+// invitation: it sees the user's vaults at once.
+func TestSecondDeviceThroughTheAPI(t *testing.T) {
+	srv := hostile.Start(t)
+	admin := newTestApp(t, srv)
+	id := admin.createVault("Mes dossiers")
+	admin.put(id, "/a.txt", []byte("on both devices"))
+	nb := newcomer(t)
+	var inv struct {
+		Link string `json:"link"`
+	}
+	admin.ok("POST", "/api/invitations", map[string]any{"kind": "device"}, &inv)
+	var e exchangeJSON
+	nb.ok("POST", "/api/enrol", map[string]any{"link": inv.Link}, &e)
+	if e.Invitation == nil || e.Invitation.Kind != "device" {
+		t.Fatalf("inspected: %+v", e.Invitation)
+	}
+	claim := "/api/enrol/" + e.ID
+	nb.ok("POST", claim+"/start", map[string]any{"deviceLabel": "admin-phone",
+		"passphrase": "another passphrase", "passphraseAgain": "another passphrase"}, nil)
+	admin.ok("POST", "/api/greetings", map[string]any{"kind": "device"}, &e)
+	greeting := "/api/greetings/" + e.ID
+	g := admin.waitStep(greeting, stepCode)
+	c := nb.waitStep(claim, stepCode)
+	nb.ok("POST", claim+"/answer", map[string]any{"code": g.Code}, nil)
+	admin.ok("POST", greeting+"/answer", map[string]any{"code": c.Code}, nil)
+	g = admin.waitStep(greeting, stepConfirm)
+	if g.Claimer == nil || g.Claimer.DeviceLabel != "admin-phone" {
+		t.Fatalf("who joins: %+v", g.Claimer)
+	}
+	admin.ok("POST", greeting+"/answer", map[string]any{"confirm": true}, nil)
+	admin.waitStep(greeting, stepDone)
+	c = nb.waitStep(claim, stepDone)
+	var me, first client.Identity
+	nb.ok("GET", "/api/identity", nil, &me)
+	admin.ok("GET", "/api/identity", nil, &first)
+	if me.UserID != first.UserID || me.DeviceID == first.DeviceID || me.DeviceLabel != "admin-phone" {
+		t.Fatalf("new device %+v, first %+v", me, first)
+	}
+	if _, got, _ := nb.get("content", id, "/a.txt"); string(got) != "on both devices" {
+		t.Fatalf("the new device reads %q", got)
+	}
+}
+
+// A greeting the greeter cancels stops the claimer too.
+func TestCancelGreeting(t *testing.T) {
+	srv := hostile.Start(t)
+	admin := newTestApp(t, srv)
+	nb := newcomer(t)
+	greeting, claim := startEnrolment(t, admin, nb, "fay@example.org")
+	admin.waitStep(greeting, stepCode)
+	nb.waitStep(claim, stepCode)
+	admin.ok("DELETE", greeting, nil, nil)
+	if g := admin.waitStep(greeting, stepFailed); g.Error.Code != "cancelled" {
+		t.Fatalf("greeter: %+v", g.Error)
+	}
+	nb.ok("POST", claim+"/answer", map[string]any{"code": "ABCD"}, nil)
+	if c := nb.waitStep(claim, stepFailed); c.Error == nil {
+		t.Fatalf("claimer: %+v", c)
+	}
+	if client.HasDevice(nb.home) {
+		t.Fatal("a device was left")
+	}
+}

@@ -316,3 +316,51 @@ func readDoc() (string, error) {
 	b, err := os.ReadFile("../../docs/API.md")
 	return string(b), err
 }
+
+// A transfer's session and vault are kept for the next transfer of the
+// vault, brought up to date (opened again when the organisation changed),
+// and closed once the keys are forgotten.
+func TestTransfersKeptAndRefreshed(t *testing.T) {
+	ta := newTestApp(t, hostile.Start(t))
+	id := ta.createVault("Transferts")
+	kept := func() []*transfer {
+		x := &ta.api.transfers
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		return append([]*transfer(nil), x.idle[id]...)
+	}
+	ta.put(id, "/a.txt", []byte("one"))
+	first := kept()
+	if len(first) != 1 {
+		t.Fatalf("kept after an upload: %d", len(first))
+	}
+	if _, got, _ := ta.get("content", id, "/a.txt"); string(got) != "one" {
+		t.Fatalf("download: %q", got)
+	}
+	if now := kept(); len(now) != 1 || now[0] != first[0] {
+		t.Fatal("the download did not reuse the kept transfer")
+	}
+	// A write made on the app's session is seen by the kept transfer.
+	ta.ok("POST", "/api/vaults/"+id+"/move", map[string]any{"from": "/a.txt", "to": "/b.txt"}, nil)
+	if _, got, _ := ta.get("content", id, "/b.txt"); string(got) != "one" {
+		t.Fatalf("after a move: %q", got)
+	}
+	// A member removed: the key rotates, and the kept transfer writes
+	// under the new key.
+	ta.enrolUser("bob@example.org")
+	ta.ok("PUT", "/api/vaults/"+id+"/members/bob@example.org", map[string]any{"role": "reader"}, nil)
+	var un unshareJSON
+	ta.ok("DELETE", "/api/vaults/"+id+"/members/bob@example.org", nil, &un)
+	ta.put(id, "/c.txt", []byte("after the rotation"))
+	if _, got, _ := ta.get("content", id, "/c.txt"); string(got) != "after the rotation" {
+		t.Fatalf("after the rotation: %q", got)
+	}
+	if len(kept()) != 1 {
+		t.Fatalf("kept: %d", len(kept()))
+	}
+	ta.app.Keys.Lock()
+	ta.fails("GET", "/api/vaults/"+id+"/content"+q("path", "/c.txt"), nil, http.StatusLocked, "locked")
+	if len(kept()) != 0 {
+		t.Fatal("a session is still kept after the lock")
+	}
+}

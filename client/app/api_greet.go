@@ -48,7 +48,7 @@ func (h *api) startGreeting(r *http.Request) (any, error) {
 	}
 	// A session of its own: a greeting waits minutes for the other side,
 	// and the app's session serves every other call meanwhile.
-	s, err := h.transferSession(r.Context())
+	s, err := h.ownSession(r.Context())
 	if err != nil {
 		return nil, err
 	}
