@@ -81,6 +81,23 @@ func (h *api) register(mux *http.ServeMux) {
 	mux.Handle("POST /api/sync/{id}/resume", jsonCall(h.resumeSync))
 }
 
+// identityJSON is who this device is.
+type identityJSON struct {
+	OrganisationID   string `json:"organisationId"`
+	OrganisationName string `json:"organisationName"`
+	// OrganisationLink has no secret: what invitations are made from.
+	OrganisationLink string `json:"organisationLink"`
+	Server           string `json:"server"`
+	UserID           string `json:"userId"`
+	DeviceID         string `json:"deviceId"`
+	DeviceLabel      string `json:"deviceLabel"`
+}
+
+func identityOut(id client.Identity) identityJSON {
+	return identityJSON{OrganisationID: id.OrganisationID, OrganisationName: id.OrganisationName,
+		OrganisationLink: id.OrganisationLink, Server: id.Server, UserID: id.UserID, DeviceID: id.DeviceID, DeviceLabel: id.DeviceLabel}
+}
+
 // identity answers who this device is.
 func (a *App) identity(w http.ResponseWriter, r *http.Request) {
 	var id client.Identity
@@ -92,5 +109,5 @@ func (a *App) identity(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, id)
+	writeJSON(w, identityOut(id))
 }

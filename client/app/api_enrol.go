@@ -124,7 +124,7 @@ func (h *api) startClaim(r *http.Request) (any, error) {
 			return nil, err
 		}
 		h.app.enrolled(keys, s)
-		return s.Identity(), nil
+		return identityOut(s.Identity()), nil
 	})
 	if err != nil {
 		return nil, err

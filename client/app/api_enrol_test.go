@@ -99,13 +99,13 @@ func TestGreetAndClaimThroughTheAPI(t *testing.T) {
 
 	var greeted greetedJSON
 	remarshal(t, g.Result, &greeted)
-	var id client.Identity
+	var id identityJSON
 	remarshal(t, c.Result, &id)
 	if greeted.UserID == "" || greeted.UserID != id.UserID || greeted.DeviceID != id.DeviceID || id.DeviceLabel != "carol-pc" {
 		t.Fatalf("greeter enrolled %+v, claimer is %+v", greeted, id)
 	}
 	// The newcomer's app is unlocked with the new device.
-	var me client.Identity
+	var me identityJSON
 	nb.ok("GET", "/api/identity", nil, &me)
 	if me.UserID != id.UserID {
 		t.Fatalf("identity after enrolment: %+v", me)
@@ -202,7 +202,7 @@ func TestSecondDeviceThroughTheAPI(t *testing.T) {
 	admin.ok("POST", greeting+"/answer", map[string]any{"confirm": true}, nil)
 	admin.waitStep(greeting, stepDone)
 	c = nb.waitStep(claim, stepDone)
-	var me, first client.Identity
+	var me, first identityJSON
 	nb.ok("GET", "/api/identity", nil, &me)
 	admin.ok("GET", "/api/identity", nil, &first)
 	if me.UserID != first.UserID || me.DeviceID == first.DeviceID || me.DeviceLabel != "admin-phone" {

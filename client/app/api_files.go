@@ -437,7 +437,11 @@ var textExtensions = map[string]bool{
 func fileHeaders(w http.ResponseWriter, contentType, disposition, name string) {
 	hd := w.Header()
 	hd.Set("Content-Type", contentType)
-	hd.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": name}))
+	cd := mime.FormatMediaType(disposition, map[string]string{"filename": name})
+	if cd == "" { // a name it can't encode: the disposition alone
+		cd = disposition
+	}
+	hd.Set("Content-Disposition", cd)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("Cross-Origin-Resource-Policy", "same-origin")

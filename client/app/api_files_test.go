@@ -82,6 +82,15 @@ func TestHostileNamesComeBackUnchanged(t *testing.T) {
 	if bytes.Contains(raw, []byte("<img")) {
 		t.Fatalf("the JSON carries a raw tag (a browser sniffing it would see HTML): %s", raw)
 	}
+	// As a file's name, it is never served as HTML either.
+	for _, name := range []string{evil + ".html", "a\"b\r\nX-Evil: 1.txt", "é\u202egnp.exe"} {
+		ta.put(id, "/"+name, []byte("<script>alert(1)</script>"))
+		status, _, hd := ta.get("preview", id, "/"+name)
+		if status != http.StatusOK || strings.Contains(hd.Get("Content-Type"), "html") || hd.Get("X-Evil") != "" ||
+			hd.Get("Content-Disposition") == "" || hd.Get("X-Content-Type-Options") != "nosniff" {
+			t.Fatalf("%q: status %d, headers %v", name, status, hd)
+		}
+	}
 	var list []vaultJSON
 	ta.ok("GET", "/api/vaults", nil, &list)
 	if len(list) != 1 || list[0].Name != evil {
