@@ -373,3 +373,33 @@ func TestTransfersKeptAndRefreshed(t *testing.T) {
 		t.Fatal("a session is still kept after the lock")
 	}
 }
+
+// A folder dropped on the interface is uploaded as several PUTs at once,
+// each creating the folders it needs: all of them land.
+func TestFolderUploadInParallel(t *testing.T) {
+	ta := newTestApp(t, hostile.Start(t))
+	id := ta.createVault("Dépôt")
+	const n = 6
+	errs := make(chan string, n)
+	for i := range n {
+		go func() {
+			p := fmt.Sprintf("/Examens/2026/e%d.txt", i)
+			status, body, _ := ta.call("PUT", "/api/vaults/"+id+"/content"+q("path", p, "parents", "1"), strings.NewReader(p))
+			if status != http.StatusOK {
+				errs <- fmt.Sprintf("%s: %d %s", p, status, body)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range n {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+	var l listingJSON
+	ta.ok("GET", "/api/vaults/"+id+"/files"+q("path", "/Examens/2026"), nil, &l)
+	if l.Total != n {
+		t.Fatalf("%d files landed: %+v", l.Total, l.Items)
+	}
+}

@@ -81,6 +81,7 @@ var errorCodes = []struct {
 	{wire.ErrStoreDamaged, http.StatusBadGateway, "server_damaged"},
 	{wire.ErrBlockTooLarge, http.StatusBadGateway, "server_refused"},
 	{wire.ErrCertificateRefused, http.StatusConflict, "server_refused"},
+	{wire.ErrBadRequest, http.StatusBadGateway, "server_refused"},
 	// Users, vaults, rules.
 	{client.ErrNotAdmin, http.StatusForbidden, "not_admin"},
 	{client.ErrNotAllowed, http.StatusForbidden, "not_allowed"},
