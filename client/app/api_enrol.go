@@ -112,6 +112,7 @@ func (h *api) startClaim(r *http.Request) (any, error) {
 	}
 	home := h.app.Home
 	err = e.start(stepReady, func(ctx context.Context) (any, error) {
+		defer clear(pass)
 		s, err := client.Claim(ctx, home, e.link, client.ClaimOptions{Name: req.Name, DeviceLabel: req.DeviceLabel, Passphrase: pass}, e)
 		if err != nil {
 			return nil, err
