@@ -116,6 +116,9 @@ func (w *Vault) commit(ctx context.Context, ch change) error {
 		if err != nil {
 			return err
 		}
+		if len(manifests) == 0 {
+			return nil // someone else made the change meanwhile (MkdirAll)
+		}
 		// A writer kept on an old view by the server must not go on
 		// encrypting to a member removed meanwhile (SECURITY.md A36).
 		index, key := w.keys.Newest()

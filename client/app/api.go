@@ -2,6 +2,7 @@ package app
 
 import (
 	"net/http"
+	"sync"
 
 	"github.com/coffre/coffre/client"
 )
@@ -11,16 +12,23 @@ import (
 // app's session, and the code exchanges (greetings, enrolments) that run
 // in the background while the interface polls them.
 type api struct {
-	app    *App
-	vaults vaultCache // used under app.mu only (withSession)
+	app        *App
+	vaults     vaultCache // used under app.mu only (withSession)
+	transfers  transfers
+	greetings  exchanges
+	enrolments exchanges
+	claiming   sync.Mutex // held while a claim starts
 }
 
 // routes registers the JSON API (docs/API.md lists it). Paths inside a
 // vault are always the query parameter path (/a/b), never part of the
 // URL path: a file name may hold any character but '/' and NUL.
 func (a *App) routes(mux *http.ServeMux) {
-	h := &api{app: a}
 	mux.HandleFunc("GET /api/identity", a.identity)
+	(&api{app: a}).register(mux)
+}
+
+func (h *api) register(mux *http.ServeMux) {
 
 	// Vaults and sharing (api_vaults.go, api_sharing.go).
 	mux.Handle("GET /api/vaults", jsonCall(h.listVaults))
@@ -43,6 +51,51 @@ func (a *App) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/vaults/{vault}/undelete", jsonCall(h.undelete))
 	mux.Handle("GET /api/vaults/{vault}/history", jsonCall(h.history))
 	mux.Handle("POST /api/vaults/{vault}/restore", jsonCall(h.restore))
+
+	// People (api_people.go, api_greet.go).
+	mux.Handle("GET /api/users", jsonCall(h.listUsers))
+	mux.Handle("PATCH /api/users/{user}", jsonCall(h.changeUser))
+	mux.Handle("POST /api/users/{user}/revoke", jsonCall(h.revokeUser))
+	mux.Handle("GET /api/invitations", jsonCall(h.listInvitations))
+	mux.Handle("POST /api/invitations", jsonCall(h.invite))
+	mux.Handle("DELETE /api/invitations/{id}", jsonCall(h.cancelInvitation))
+	mux.Handle("GET /api/audit", jsonCall(h.audit))
+	mux.Handle("GET /api/audit/verify", jsonCall(h.verifyAudit))
+	mux.Handle("POST /api/greetings", jsonCall(h.startGreeting))
+	mux.Handle("GET /api/greetings/{id}", jsonCall(h.greetingState))
+	mux.Handle("POST /api/greetings/{id}/answer", jsonCall(h.answerGreeting))
+	mux.Handle("DELETE /api/greetings/{id}", jsonCall(h.cancelGreeting))
+
+	// A device's first run, or another device (api_enrol.go): no keys
+	// needed.
+	mux.Handle("POST /api/enrol", jsonCall(h.inspectInvitation))
+	mux.Handle("POST /api/enrol/{id}/start", jsonCall(h.startClaim))
+	mux.Handle("GET /api/enrol/{id}", jsonCall(h.claimState))
+	mux.Handle("POST /api/enrol/{id}/answer", jsonCall(h.answerClaim))
+	mux.Handle("DELETE /api/enrol/{id}", jsonCall(h.cancelClaim))
+
+	// Sync folders (api_sync.go).
+	mux.Handle("GET /api/sync", jsonCall(h.listSync))
+	mux.Handle("POST /api/sync", jsonCall(h.addSync))
+	mux.Handle("POST /api/sync/{id}/pause", jsonCall(h.pauseSync))
+	mux.Handle("POST /api/sync/{id}/resume", jsonCall(h.resumeSync))
+}
+
+// identityJSON is who this device is.
+type identityJSON struct {
+	OrganisationID   string `json:"organisationId"`
+	OrganisationName string `json:"organisationName"`
+	// OrganisationLink has no secret: what invitations are made from.
+	OrganisationLink string `json:"organisationLink"`
+	Server           string `json:"server"`
+	UserID           string `json:"userId"`
+	DeviceID         string `json:"deviceId"`
+	DeviceLabel      string `json:"deviceLabel"`
+}
+
+func identityOut(id client.Identity) identityJSON {
+	return identityJSON{OrganisationID: id.OrganisationID, OrganisationName: id.OrganisationName,
+		OrganisationLink: id.OrganisationLink, Server: id.Server, UserID: id.UserID, DeviceID: id.DeviceID, DeviceLabel: id.DeviceLabel}
 }
 
 // identity answers who this device is.
@@ -56,5 +109,5 @@ func (a *App) identity(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, id)
+	writeJSON(w, identityOut(id))
 }

@@ -82,6 +82,15 @@ func TestHostileNamesComeBackUnchanged(t *testing.T) {
 	if bytes.Contains(raw, []byte("<img")) {
 		t.Fatalf("the JSON carries a raw tag (a browser sniffing it would see HTML): %s", raw)
 	}
+	// As a file's name, it is never served as HTML either.
+	for _, name := range []string{evil + ".html", "a\"b\r\nX-Evil: 1.txt", "é\u202egnp.exe"} {
+		ta.put(id, "/"+name, []byte("<script>alert(1)</script>"))
+		status, _, hd := ta.get("preview", id, "/"+name)
+		if status != http.StatusOK || strings.Contains(hd.Get("Content-Type"), "html") || hd.Get("X-Evil") != "" ||
+			hd.Get("Content-Disposition") == "" || hd.Get("X-Content-Type-Options") != "nosniff" {
+			t.Fatalf("%q: status %d, headers %v", name, status, hd)
+		}
+	}
 	var list []vaultJSON
 	ta.ok("GET", "/api/vaults", nil, &list)
 	if len(list) != 1 || list[0].Name != evil {
@@ -315,4 +324,82 @@ func TestErrorCodesDocumented(t *testing.T) {
 func readDoc() (string, error) {
 	b, err := os.ReadFile("../../docs/API.md")
 	return string(b), err
+}
+
+// A transfer's session and vault are kept for the next transfer of the
+// vault, brought up to date (opened again when the organisation changed),
+// and closed once the keys are forgotten.
+func TestTransfersKeptAndRefreshed(t *testing.T) {
+	ta := newTestApp(t, hostile.Start(t))
+	id := ta.createVault("Transferts")
+	kept := func() []*keptVault {
+		x := &ta.api.transfers
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		return append([]*keptVault(nil), x.idle[id]...)
+	}
+	ta.put(id, "/a.txt", []byte("one"))
+	first := kept()
+	if len(first) != 1 {
+		t.Fatalf("kept after an upload: %d", len(first))
+	}
+	if _, got, _ := ta.get("content", id, "/a.txt"); string(got) != "one" {
+		t.Fatalf("download: %q", got)
+	}
+	if now := kept(); len(now) != 1 || now[0] != first[0] {
+		t.Fatal("the download did not reuse the kept transfer")
+	}
+	// A write made on the app's session is seen by the kept transfer.
+	ta.ok("POST", "/api/vaults/"+id+"/move", map[string]any{"from": "/a.txt", "to": "/b.txt"}, nil)
+	if _, got, _ := ta.get("content", id, "/b.txt"); string(got) != "one" {
+		t.Fatalf("after a move: %q", got)
+	}
+	// A member removed: the key rotates, and the kept transfer writes
+	// under the new key.
+	ta.enrolUser("bob@example.org")
+	ta.ok("PUT", "/api/vaults/"+id+"/members/bob@example.org", map[string]any{"role": "reader"}, nil)
+	var un unshareJSON
+	ta.ok("DELETE", "/api/vaults/"+id+"/members/bob@example.org", nil, &un)
+	ta.put(id, "/c.txt", []byte("after the rotation"))
+	if _, got, _ := ta.get("content", id, "/c.txt"); string(got) != "after the rotation" {
+		t.Fatalf("after the rotation: %q", got)
+	}
+	if len(kept()) != 1 {
+		t.Fatalf("kept: %d", len(kept()))
+	}
+	ta.app.Keys.Lock()
+	ta.fails("GET", "/api/vaults/"+id+"/content"+q("path", "/c.txt"), nil, http.StatusLocked, "locked")
+	if len(kept()) != 0 {
+		t.Fatal("a session is still kept after the lock")
+	}
+}
+
+// A folder dropped on the interface is uploaded as several PUTs at once,
+// each creating the folders it needs: all of them land.
+func TestFolderUploadInParallel(t *testing.T) {
+	ta := newTestApp(t, hostile.Start(t))
+	id := ta.createVault("Dépôt")
+	const n = 6
+	errs := make(chan string, n)
+	for i := range n {
+		go func() {
+			p := fmt.Sprintf("/Examens/2026/e%d.txt", i)
+			status, body, _ := ta.call("PUT", "/api/vaults/"+id+"/content"+q("path", p, "parents", "1"), strings.NewReader(p))
+			if status != http.StatusOK {
+				errs <- fmt.Sprintf("%s: %d %s", p, status, body)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range n {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+	var l listingJSON
+	ta.ok("GET", "/api/vaults/"+id+"/files"+q("path", "/Examens/2026"), nil, &l)
+	if l.Total != n {
+		t.Fatalf("%d files landed: %+v", l.Total, l.Items)
+	}
 }

@@ -29,9 +29,10 @@ func TestMain(m *testing.M) {
 
 // testApp is one device's app and its API over HTTP.
 type testApp struct {
-	t    *testing.T
+	t    testing.TB
 	home string
 	app  *App
+	api  *api
 	url  string // the API's base URL
 }
 
@@ -46,7 +47,7 @@ func newTestApp(t *testing.T, srv *hostile.Server) *testApp {
 
 // serveApp unlocks the device in home (nothing there: an app with no
 // device) and serves its API.
-func serveApp(t *testing.T, home string) *testApp {
+func serveApp(t testing.TB, home string) *testApp {
 	t.Helper()
 	a := &App{Home: home}
 	if client.HasDevice(home) {
@@ -56,15 +57,21 @@ func serveApp(t *testing.T, home string) *testApp {
 		}
 		a.Keys = keys
 	}
-	hs := httptest.NewServer(a.apiHandler())
+	// apiHandler's routes, with the api kept to look inside.
+	h := &api{app: a}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/identity", a.identity)
+	h.register(mux)
+	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		hs.Close()
 		a.closeSession()
+		h.transfers.closeAll()
 	})
-	return &testApp{t: t, home: home, app: a, url: hs.URL}
+	return &testApp{t: t, home: home, app: a, api: h, url: hs.URL}
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx

@@ -53,6 +53,9 @@ type App struct {
 	LockAfter time.Duration
 	// Now is the clock of the unlock rate limit (tests move it).
 	Now func() time.Time
+	// Sync is the sync service's folders as the API drives them
+	// (api_sync.go); nil: none.
+	Sync SyncFolders
 
 	mu          sync.Mutex
 	sess        *client.Session // open while unlocked; nil when locked or not yet opened

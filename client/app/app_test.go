@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -640,4 +642,76 @@ func TestSessionFollowsTheOrganisation(t *testing.T) {
 		st, err := c.Status(ctx)
 		return err == nil && st.LogPosition == grown
 	})
+}
+
+// TestSyncAPIDrivesTheAppsFolders: the sync calls of the API run on the
+// app's own sealed folder list and its sync service (not a stand-in): a
+// folder added through the API is synced, listed with its state, paused
+// and resumed by its id.
+func TestSyncAPIDrivesTheAppsFolders(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	s := hostile.Bootstrap(t, hostile.Start(t), home)
+	info, err := s.CreateVault(context.Background(), "cardiology")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	r := start(t, home, 0)
+	ctx := context.Background()
+	if err := r.app.Unlock(ctx, hostile.Passphrase); err != nil {
+		t.Fatal(err)
+	}
+	sock := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", app.SocketPath(home))
+	}}}
+	call := func(method, path, body string, out any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://app"+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := sock.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
+		}
+		if out != nil {
+			if err := json.Unmarshal(b, out); err != nil {
+				t.Fatalf("%s %s: %v: %s", method, path, err, b)
+			}
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "Cardiology")
+	var added struct {
+		ID string `json:"id"`
+	}
+	call("POST", "/api/sync", fmt.Sprintf(`{"vault": %q, "dir": %q}`, info.ID, dir), &added)
+	if added.ID == "" {
+		t.Fatal("no id for the folder added")
+	}
+	eventually(t, "the folder is made", func() bool { _, err := os.Stat(dir); return err == nil })
+	os.WriteFile(filepath.Join(dir, "note.txt"), []byte("through the API"), 0o600)
+	eventually(t, "note.txt is uploaded", func() bool { return inVault(t, home, "cardiology", "/note.txt") })
+	type folder struct {
+		ID, Dir, State string
+	}
+	var list []folder
+	call("GET", "/api/sync", "", &list)
+	if len(list) != 1 || list[0].ID != added.ID || list[0].Dir != dir || list[0].State == "" {
+		t.Fatalf("the folders: %+v", list)
+	}
+	call("POST", "/api/sync/"+added.ID+"/pause", "", nil)
+	call("GET", "/api/sync", "", &list)
+	if list[0].State != "paused" {
+		t.Fatalf("after pause: %+v", list)
+	}
+	if fs, _ := r.app.SyncFolders(); len(fs) != 1 || !fs[0].Paused {
+		t.Fatalf("the app's list after pause: %+v", fs)
+	}
+	call("POST", "/api/sync/"+added.ID+"/resume", "", nil)
+	if fs, _ := r.app.SyncFolders(); len(fs) != 1 || fs[0].Paused {
+		t.Fatalf("the app's list after resume: %+v", fs)
+	}
 }

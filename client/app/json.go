@@ -60,7 +60,10 @@ var errorCodes = []struct {
 	{errNoSuchExchange, http.StatusNotFound, "no_such_exchange"},
 	{errExchangeStep, http.StatusConflict, "wrong_step"},
 	{errEnrolmentRunning, http.StatusConflict, "enrolment_running"},
+	{errNewPassphrase, http.StatusBadRequest, "bad_passphrase"},
 	{errNoSync, http.StatusNotImplemented, "sync_unavailable"},
+	{ErrNoSyncFolder, http.StatusNotFound, "no_sync_folder"},
+	{ErrFolderSynced, http.StatusConflict, "folder_synced"},
 	// The device.
 	{client.ErrLocked, http.StatusLocked, "locked"},
 	{client.ErrNoDevice, http.StatusConflict, "no_device"},
@@ -78,6 +81,7 @@ var errorCodes = []struct {
 	{wire.ErrStoreDamaged, http.StatusBadGateway, "server_damaged"},
 	{wire.ErrBlockTooLarge, http.StatusBadGateway, "server_refused"},
 	{wire.ErrCertificateRefused, http.StatusConflict, "server_refused"},
+	{wire.ErrBadRequest, http.StatusBadGateway, "server_refused"},
 	// Users, vaults, rules.
 	{client.ErrNotAdmin, http.StatusForbidden, "not_admin"},
 	{client.ErrNotAllowed, http.StatusForbidden, "not_allowed"},

@@ -17,13 +17,15 @@ import (
 // New makes the app of the data directory home, locked (Unlock, or the
 // interface, unlocks it). lockAfter is the idle lock's delay (0: never).
 func New(home string, lockAfter time.Duration) *App {
-	return &App{
+	a := &App{
 		Home:      home,
 		Keys:      client.LockedKeys(home),
 		LockAfter: lockAfter,
 		activity:  make(chan struct{}, 1),
 		folders:   folderSet{changed: make(chan struct{}, 1)},
 	}
+	a.Sync = appSync{a}
+	return a
 }
 
 // Listen makes the app's two endpoints: the Unix socket in the data

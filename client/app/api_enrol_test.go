@@ -1,0 +1,235 @@
+package app
+
+import (
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/tests/hostile"
+)
+
+// waitStep polls an exchange until it reaches one of steps and returns it.
+func (ta *testApp) waitStep(url string, steps ...string) exchangeJSON {
+	ta.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var e exchangeJSON
+		ta.ok("GET", url, nil, &e)
+		for _, s := range steps {
+			if e.Step == s {
+				return e
+			}
+		}
+		if e.Step == stepFailed || time.Now().After(deadline) {
+			ta.t.Fatalf("%s: step %q (error %+v), want one of %v", url, e.Step, e.Error, steps)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// newcomer is an app on a data directory with no device yet.
+func newcomer(t *testing.T) *testApp {
+	return serveApp(t, filepath.Join(t.TempDir(), "new-home"))
+}
+
+// startEnrolment has admin invite email, and the newcomer read the link
+// and start claiming it; it returns both exchanges' URLs.
+func startEnrolment(t *testing.T, admin, nb *testApp, email string) (greeting, claim string) {
+	t.Helper()
+	var inv struct {
+		Link       string         `json:"link"`
+		Invitation invitationJSON `json:"invitation"`
+	}
+	admin.ok("POST", "/api/invitations", map[string]any{"email": email}, &inv)
+	if inv.Link == "" || inv.Invitation.Kind != "user" || inv.Invitation.Email != email || inv.Invitation.Profile != "standard" {
+		t.Fatalf("invitation: %+v", inv)
+	}
+	var e exchangeJSON
+	nb.ok("POST", "/api/enrol", map[string]any{"link": inv.Link}, &e)
+	if e.Step != stepReady || e.Side != "claimer" || e.Invitation == nil || e.Invitation.Kind != "user" ||
+		e.Invitation.Email != email || e.Invitation.Organisation != "Hostile test organisation" {
+		t.Fatalf("inspected: %+v %+v", e, e.Invitation)
+	}
+	claim = "/api/enrol/" + e.ID
+	nb.fails("POST", claim+"/start", map[string]any{"name": "Carol", "passphrase": "short", "passphraseAgain": "short"}, http.StatusBadRequest, "bad_passphrase")
+	nb.fails("POST", claim+"/start", map[string]any{"name": "Carol", "passphrase": "long enough one", "passphraseAgain": "long enough two"}, http.StatusBadRequest, "bad_passphrase")
+	nb.fails("POST", claim+"/start", map[string]any{"passphrase": "long enough one", "passphraseAgain": "long enough one"}, http.StatusBadRequest, "bad_request")
+	nb.ok("POST", claim+"/start", map[string]any{"name": "Carol", "deviceLabel": "carol-pc",
+		"passphrase": string(hostile.Passphrase), "passphraseAgain": string(hostile.Passphrase)}, &e)
+	nb.fails("POST", claim+"/start", map[string]any{"name": "Carol", "passphrase": string(hostile.Passphrase), "passphraseAgain": string(hostile.Passphrase)}, http.StatusConflict, "enrolment_running")
+
+	admin.ok("POST", "/api/greetings", map[string]any{"kind": "user", "invitation": email}, &e)
+	if e.Side != "greeter" || e.ID == "" {
+		t.Fatalf("greeting: %+v", e)
+	}
+	return "/api/greetings/" + e.ID, claim
+}
+
+// A new user's first run, entirely through the API of two apps on two
+// data directories: the admin invites, the newcomer pastes the link and
+// chooses a passphrase, both compare codes on screen, the admin confirms
+// who joins; the newcomer's app then holds the new device's keys.
+func TestGreetAndClaimThroughTheAPI(t *testing.T) {
+	srv := hostile.Start(t)
+	admin := newTestApp(t, srv)
+	nb := newcomer(t)
+	nb.fails("GET", "/api/vaults", nil, http.StatusLocked, "locked")
+	greeting, claim := startEnrolment(t, admin, nb, "carol@example.org")
+
+	g := admin.waitStep(greeting, stepCode)
+	c := nb.waitStep(claim, stepCode)
+	if len(g.Code) != 4 || len(c.Code) != 4 || g.Code == c.Code {
+		t.Fatalf("codes: greeter %q, claimer %q", g.Code, c.Code)
+	}
+	admin.fails("POST", greeting+"/answer", map[string]any{"confirm": true}, http.StatusConflict, "wrong_step")
+	// Each types the code the other reads aloud (in lower case, spaced:
+	// as people type).
+	nb.ok("POST", claim+"/answer", map[string]any{"code": " " + g.Code[:2] + " " + g.Code[2:]}, nil)
+	admin.ok("POST", greeting+"/answer", map[string]any{"code": c.Code}, nil)
+	g = admin.waitStep(greeting, stepConfirm)
+	if g.Claimer == nil || g.Claimer.Name != "Carol" || g.Claimer.Email != "carol@example.org" || g.Claimer.DeviceLabel != "carol-pc" || g.Claimer.Profile != "standard" {
+		t.Fatalf("who joins: %+v", g.Claimer)
+	}
+	admin.ok("POST", greeting+"/answer", map[string]any{"confirm": true}, nil)
+	g = admin.waitStep(greeting, stepDone)
+	c = nb.waitStep(claim, stepDone)
+
+	var greeted greetedJSON
+	remarshal(t, g.Result, &greeted)
+	var id identityJSON
+	remarshal(t, c.Result, &id)
+	if greeted.UserID == "" || greeted.UserID != id.UserID || greeted.DeviceID != id.DeviceID || id.DeviceLabel != "carol-pc" {
+		t.Fatalf("greeter enrolled %+v, claimer is %+v", greeted, id)
+	}
+	// The newcomer's app is unlocked with the new device.
+	var me identityJSON
+	nb.ok("GET", "/api/identity", nil, &me)
+	if me.UserID != id.UserID {
+		t.Fatalf("identity after enrolment: %+v", me)
+	}
+	var users []userJSON
+	admin.ok("GET", "/api/users", nil, &users)
+	if len(users) != 2 || users[1].Email != "carol@example.org" || users[1].Name != "Carol" || len(users[1].Devices) != 1 {
+		t.Fatalf("users: %+v", users)
+	}
+	// The key file is the passphrase's.
+	if _, err := client.Unlock(nb.home, hostile.Passphrase); err != nil {
+		t.Fatal(err)
+	}
+	nb.fails("POST", "/api/enrol", map[string]any{"link": "whatever"}, http.StatusConflict, "already_enrolled")
+}
+
+// A code typed wrong ends the exchange on both sides, and enrols no one.
+func TestClaimCodesDiffer(t *testing.T) {
+	srv := hostile.Start(t)
+	admin := newTestApp(t, srv)
+	nb := newcomer(t)
+	greeting, claim := startEnrolment(t, admin, nb, "dan@example.org")
+	g := admin.waitStep(greeting, stepCode)
+	nb.waitStep(claim, stepCode)
+	wrong := "ZZZZ"
+	if g.Code == wrong {
+		wrong = "YYYY"
+	}
+	nb.ok("POST", claim+"/answer", map[string]any{"code": wrong}, nil)
+	c := nb.waitStep(claim, stepFailed)
+	if c.Error == nil || c.Error.Code != "codes_differ" {
+		t.Fatalf("claimer: %+v", c.Error)
+	}
+	g = admin.waitStep(greeting, stepFailed, stepCode)
+	if g.Step == stepCode { // the greeter learns it when it answers
+		admin.ok("POST", greeting+"/answer", map[string]any{"code": "AAAA"}, nil)
+		g = admin.waitStep(greeting, stepFailed)
+	}
+	if g.Error == nil || g.Error.Code == "" {
+		t.Fatalf("greeter: %+v", g)
+	}
+	if client.HasDevice(nb.home) {
+		t.Fatal("a device was left after the codes differed")
+	}
+	var users []userJSON
+	admin.ok("GET", "/api/users", nil, &users)
+	if len(users) != 1 {
+		t.Fatalf("someone was enrolled: %+v", users)
+	}
+	nb.fails("GET", claim+"x", nil, http.StatusNotFound, "no_such_exchange")
+}
+
+func remarshal(t *testing.T, in, out any) {
+	t.Helper()
+	b, err := json.Marshal(in)
+	if err == nil {
+		err = json.Unmarshal(b, out)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A second device of the same user is added the same way, with a device
+// invitation: it sees the user's vaults at once.
+func TestSecondDeviceThroughTheAPI(t *testing.T) {
+	srv := hostile.Start(t)
+	admin := newTestApp(t, srv)
+	id := admin.createVault("Mes dossiers")
+	admin.put(id, "/a.txt", []byte("on both devices"))
+	nb := newcomer(t)
+	var inv struct {
+		Link string `json:"link"`
+	}
+	admin.ok("POST", "/api/invitations", map[string]any{"kind": "device"}, &inv)
+	var e exchangeJSON
+	nb.ok("POST", "/api/enrol", map[string]any{"link": inv.Link}, &e)
+	if e.Invitation == nil || e.Invitation.Kind != "device" {
+		t.Fatalf("inspected: %+v", e.Invitation)
+	}
+	claim := "/api/enrol/" + e.ID
+	nb.ok("POST", claim+"/start", map[string]any{"deviceLabel": "admin-phone",
+		"passphrase": "another passphrase", "passphraseAgain": "another passphrase"}, nil)
+	admin.ok("POST", "/api/greetings", map[string]any{"kind": "device"}, &e)
+	greeting := "/api/greetings/" + e.ID
+	g := admin.waitStep(greeting, stepCode)
+	c := nb.waitStep(claim, stepCode)
+	nb.ok("POST", claim+"/answer", map[string]any{"code": g.Code}, nil)
+	admin.ok("POST", greeting+"/answer", map[string]any{"code": c.Code}, nil)
+	g = admin.waitStep(greeting, stepConfirm)
+	if g.Claimer == nil || g.Claimer.DeviceLabel != "admin-phone" {
+		t.Fatalf("who joins: %+v", g.Claimer)
+	}
+	admin.ok("POST", greeting+"/answer", map[string]any{"confirm": true}, nil)
+	admin.waitStep(greeting, stepDone)
+	c = nb.waitStep(claim, stepDone)
+	var me, first identityJSON
+	nb.ok("GET", "/api/identity", nil, &me)
+	admin.ok("GET", "/api/identity", nil, &first)
+	if me.UserID != first.UserID || me.DeviceID == first.DeviceID || me.DeviceLabel != "admin-phone" {
+		t.Fatalf("new device %+v, first %+v", me, first)
+	}
+	if _, got, _ := nb.get("content", id, "/a.txt"); string(got) != "on both devices" {
+		t.Fatalf("the new device reads %q", got)
+	}
+}
+
+// A greeting the greeter cancels stops the claimer too.
+func TestCancelGreeting(t *testing.T) {
+	srv := hostile.Start(t)
+	admin := newTestApp(t, srv)
+	nb := newcomer(t)
+	greeting, claim := startEnrolment(t, admin, nb, "fay@example.org")
+	admin.waitStep(greeting, stepCode)
+	nb.waitStep(claim, stepCode)
+	admin.ok("DELETE", greeting, nil, nil)
+	if g := admin.waitStep(greeting, stepFailed); g.Error.Code != "cancelled" {
+		t.Fatalf("greeter: %+v", g.Error)
+	}
+	nb.ok("POST", claim+"/answer", map[string]any{"code": "ABCD"}, nil)
+	if c := nb.waitStep(claim, stepFailed); c.Error == nil {
+		t.Fatalf("claimer: %+v", c)
+	}
+	if client.HasDevice(nb.home) {
+		t.Fatal("a device was left")
+	}
+}
