@@ -39,6 +39,11 @@ func (s *Session) CheckRevoked(ctx context.Context) (*Revocation, error) {
 	return s.revocation(), nil
 }
 
+// Revoked returns the revocation of this device (its own or its user's)
+// in the verified log, nil if none: whoever holds a session answers
+// nothing more with it.
+func (s *Session) Revoked() *Revocation { return s.revocation() }
+
 func (s *Session) revocation() *Revocation {
 	d, ok := s.org.Device(s.keys.DeviceID)
 	if !ok {

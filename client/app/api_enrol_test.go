@@ -76,7 +76,7 @@ func TestGreetAndClaimThroughTheAPI(t *testing.T) {
 	srv := hostile.Start(t)
 	admin := newTestApp(t, srv)
 	nb := newcomer(t)
-	nb.fails("GET", "/api/vaults", nil, http.StatusLocked, "locked")
+	nb.fails("GET", "/api/vaults", nil, http.StatusConflict, "no_device")
 	greeting, claim := startEnrolment(t, admin, nb, "carol@example.org")
 
 	g := admin.waitStep(greeting, stepCode)

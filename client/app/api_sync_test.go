@@ -66,6 +66,7 @@ func (f *folders) set(id string, fn func(*SyncFolderState)) {
 func TestSyncFolders(t *testing.T) {
 	srv := hostile.Start(t)
 	admin := newTestApp(t, srv)
+	admin.app.Sync = nil // an app that runs no sync service
 	admin.fails("GET", "/api/sync", nil, http.StatusNotImplemented, "sync_unavailable")
 	fs := &folders{}
 	admin.app.Sync = fs

@@ -49,7 +49,7 @@ func newTestApp(t *testing.T, srv *hostile.Server) *testApp {
 // device) and serves its API.
 func serveApp(t testing.TB, home string) *testApp {
 	t.Helper()
-	a := &App{Home: home}
+	a := New(home, 0)
 	if client.HasDevice(home) {
 		keys, err := client.Unlock(home, hostile.Passphrase)
 		if err != nil {

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/wire"
 )
 
 // App is one device's running client process. Make it with New.
@@ -81,6 +82,9 @@ func (a *App) withSession(ctx context.Context, fn func(*client.Session) error) e
 	defer a.mu.Unlock()
 	if a.Keys.Locked() {
 		a.closeSessionLocked()
+		if !client.HasDevice(a.Home) {
+			return client.ErrNoDevice // the interface shows the first run
+		}
 		return client.ErrLocked
 	}
 	if a.sess == nil {
@@ -99,6 +103,12 @@ func (a *App) withSession(ctx context.Context, fn func(*client.Session) error) e
 			a.closeSessionLocked()
 			return err
 		}
+	}
+	// A revoked device reads the log up to its revocation (SPEC.md §15):
+	// the app then answers nothing more.
+	if a.sess.Revoked() != nil {
+		a.closeSessionLocked()
+		return wire.ErrDeviceRevoked
 	}
 	return fn(a.sess)
 }

@@ -20,7 +20,7 @@ type appSync struct{ a *App }
 // folderID names a synced folder in the API: stable across restarts, and
 // telling nothing of the path to whoever sees only the id.
 func folderID(dir string) string {
-	sum := sha256.Sum256([]byte("coffre app folder id\x00" + dir))
+	sum := sha256.Sum256([]byte("coffre/app folder id\x00" + dir))
 	return hex.EncodeToString(sum[:8])
 }
 
