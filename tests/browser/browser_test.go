@@ -295,3 +295,19 @@ func TestSecondDevice(t *testing.T) {
 		"laptop": map[string]any{"url": second.URL, "passphrase": laptop.Passphrase},
 	})
 }
+
+// The sync screen against the app's real sync service: a folder under the
+// test's temporary directory kept in sync with a vault, its state, a file
+// written on disk seen in the vault's list, pause and resume.
+func TestSync(t *testing.T) {
+	needBrowser(t)
+	org := organisation(t)
+	const vault = "Cardiologie"
+	org.Admin.MustRun("vault", "create", vault)
+	dir := filepath.Join(t.TempDir(), "Cardiologie")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	admin := startApp(t, org.Admin, false)
+	runScript(t, "sync", map[string]any{"admin": appConfig(admin), "vault": vault, "dir": dir})
+}
