@@ -311,3 +311,19 @@ func TestSync(t *testing.T) {
 	admin := startApp(t, org.Admin, false)
 	runScript(t, "sync", map[string]any{"admin": appConfig(admin), "vault": vault, "dir": dir})
 }
+
+// Keyboard only: unlock, a vault, a file's preview, its delete question
+// and its history, with Tab, Enter and Escape, the focus always visible.
+func TestKeyboard(t *testing.T) {
+	needBrowser(t)
+	org := organisation(t)
+	const vault, file, content = "Pédiatrie", "consultation.txt", "Note de consultation"
+	org.Admin.MustRun("vault", "create", vault)
+	src := filepath.Join(t.TempDir(), file)
+	if err := os.WriteFile(src, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	org.Admin.MustRun("put", src, vault+":/"+file)
+	admin := startApp(t, org.Admin, false)
+	runScript(t, "keyboard", map[string]any{"admin": appConfig(admin), "vault": vault, "file": file, "content": content})
+}
