@@ -4,7 +4,8 @@
 // started through tests/harness. Each Go test sets up its world (a server,
 // an organisation, devices, apps), writes what the script needs into a
 // JSON file, and runs one scenario script with node; the script's own
-// assertions fail the test.
+// assertions fail the test. One exception: TestLockOut runs the app in the
+// test's process, to move the clock of its unlock rate limit.
 //
 // What it needs: node, /usr/bin/chromium (or $COFFRE_CHROMIUM), and
 // `npm ci` run in this folder. scripts/test and .ci/run install them; with
