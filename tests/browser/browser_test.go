@@ -4,7 +4,8 @@
 // started through tests/harness. Each Go test sets up its world (a server,
 // an organisation, devices, apps), writes what the script needs into a
 // JSON file, and runs one scenario script with node; the script's own
-// assertions fail the test.
+// assertions fail the test. One exception: TestLockOut runs the app in the
+// test's process, to move the clock of its unlock rate limit.
 //
 // What it needs: node, /usr/bin/chromium (or $COFFRE_CHROMIUM), and
 // `npm ci` run in this folder. scripts/test and .ci/run install them; with
@@ -294,4 +295,36 @@ func TestSecondDevice(t *testing.T) {
 		"admin":  appConfig(admin),
 		"laptop": map[string]any{"url": second.URL, "passphrase": laptop.Passphrase},
 	})
+}
+
+// The sync screen against the app's real sync service: a folder under the
+// test's temporary directory kept in sync with a vault, its state, a file
+// written on disk seen in the vault's list, pause and resume.
+func TestSync(t *testing.T) {
+	needBrowser(t)
+	org := organisation(t)
+	const vault = "Cardiologie"
+	org.Admin.MustRun("vault", "create", vault)
+	dir := filepath.Join(t.TempDir(), "Cardiologie")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	admin := startApp(t, org.Admin, false)
+	runScript(t, "sync", map[string]any{"admin": appConfig(admin), "vault": vault, "dir": dir})
+}
+
+// Keyboard only: unlock, a vault, a file's preview, its delete question
+// and its history, with Tab, Enter and Escape, the focus always visible.
+func TestKeyboard(t *testing.T) {
+	needBrowser(t)
+	org := organisation(t)
+	const vault, file, content = "Pédiatrie", "consultation.txt", "Note de consultation"
+	org.Admin.MustRun("vault", "create", vault)
+	src := filepath.Join(t.TempDir(), file)
+	if err := os.WriteFile(src, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	org.Admin.MustRun("put", src, vault+":/"+file)
+	admin := startApp(t, org.Admin, false)
+	runScript(t, "keyboard", map[string]any{"admin": appConfig(admin), "vault": vault, "file": file, "content": content})
 }

@@ -221,7 +221,16 @@ function entryRow(ctx, e, { at, canWrite, preview, reload }) {
 export async function showPreview(ctx, box, path, name, version, at) {
   const { app, t, vault } = ctx;
   const url = urls.preview(vault.id, path, version, at);
-  const close = button(t('common.close'), () => { box.hidden = true; box.replaceChildren(); });
+  // Close and Escape (from anywhere in the preview) hide it and give the
+  // focus back to what opened it, so a keyboard user carries on from there.
+  const opener = document.activeElement;
+  const hide = () => {
+    box.hidden = true;
+    box.replaceChildren();
+    if (opener && opener !== document.body && document.body.contains(opener)) opener.focus();
+  };
+  const close = button(t('common.close'), hide);
+  box.onkeydown = (e) => { if (e.key === 'Escape' && !box.hidden) { e.preventDefault(); hide(); } };
   const title = h('h2', { id: 'preview-title' }, t('files.previewTitle', { name }));
   const ext = name.toLowerCase().split('.').pop();
   let body;
