@@ -42,6 +42,19 @@ func (r *remote) PutBlock(ctx context.Context, vaultID, blockID string, data []b
 	return err // not cached: this device has the file it uploads
 }
 
+// PutBlocks stores the blocks of small files with one call and one group
+// commit on the server (workspace.BlockBatcher).
+func (r *remote) PutBlocks(ctx context.Context, vaultID string, blocks []workspace.BlockData) error {
+	req := &coffrev1.PutBlocksRequest{VaultId: vaultID, Blocks: make([]*coffrev1.BlockData, len(blocks))}
+	for i, b := range blocks {
+		req.Blocks[i] = &coffrev1.BlockData{BlockId: b.ID, Data: b.Data}
+	}
+	return retry(ctx, func() error {
+		_, err := r.s.conn.api.PutBlocks(ctx, req)
+		return fromServer(r.s.conn.address, err)
+	})
+}
+
 func (r *remote) GetBlock(ctx context.Context, vaultID, blockID string) ([]byte, error) {
 	if data, ok := r.s.cache.get(vaultID, blockID); ok {
 		return data, nil

@@ -77,6 +77,10 @@ func (m *metrics) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo
 		switch r := req.(type) {
 		case *coffrev1.PutBlockRequest:
 			m.blockBytes.WithLabelValues("in").Add(float64(len(r.GetData())))
+		case *coffrev1.PutBlocksRequest:
+			for _, b := range r.GetBlocks() {
+				m.blockBytes.WithLabelValues("in").Add(float64(len(b.GetData())))
+			}
 		case *coffrev1.GetBlockRequest:
 			m.blockBytes.WithLabelValues("out").Add(float64(len(resp.(*coffrev1.GetBlockResponse).GetData())))
 		}

@@ -55,22 +55,13 @@ var (
 // Message returns the bytes a device signs for one call: the method, the
 // organisation, the device, the time, a random nonce and a digest of the
 // request message in deterministic encoding. A request with a
-// data_digest field (PutBlock) is encoded without its data: the signature
-// covers the data's digest, which the caller sets (SetDataDigest) and the
-// server checks against the data it received (Verify), so a block is
-// hashed once on each side, not marshalled and hashed again.
+// data_digest field (PutBlock), or with a list of blocks that each have
+// one (PutBlocks), is encoded without its data: the signature covers each
+// data's digest, which the caller sets (SetDataDigest) and the server
+// checks against the data it received (Verify), so a block is hashed once
+// on each side, not marshalled and hashed again.
 func Message(method, org, device string, at time.Time, nonce []byte, req proto.Message) ([]byte, error) {
-	if data, _ := digestFields(req); data != nil && req.ProtoReflect().Has(data) {
-		signed := req.ProtoReflect().New()
-		req.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			if fd != data {
-				signed.Set(fd, v) // shares the values: nothing large is copied
-			}
-			return true
-		})
-		req = signed.Interface()
-	}
-	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(req)
+	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(withoutData(req))
 	if err != nil {
 		return nil, fmt.Errorf("encoding request: %w", err)
 	}
@@ -81,11 +72,48 @@ func Message(method, org, device string, at time.Time, nonce []byte, req proto.M
 	return d[:], nil
 }
 
+// withoutData returns req with the data of each digested block left out:
+// req itself (PutBlock) or the elements of its blocks list (PutBlocks).
+// The copy shares every other value: nothing large is copied.
+func withoutData(req proto.Message) proto.Message {
+	if data, _ := digestFields(req); data != nil {
+		if !req.ProtoReflect().Has(data) {
+			return req
+		}
+		return copyWithout(req.ProtoReflect(), data).Interface()
+	}
+	blocks, data := blockList(req)
+	if blocks == nil || !req.ProtoReflect().Has(blocks) {
+		return req
+	}
+	m := req.ProtoReflect()
+	signed := copyWithout(m, blocks)
+	in := m.Get(blocks).List()
+	out := signed.Mutable(blocks).List()
+	for i := range in.Len() {
+		out.Append(protoreflect.ValueOfMessage(copyWithout(in.Get(i).Message(), data)))
+	}
+	return signed.Interface()
+}
+
+// copyWithout returns a new message with m's fields but skip.
+func copyWithout(m protoreflect.Message, skip protoreflect.FieldDescriptor) protoreflect.Message {
+	c := m.New()
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd != skip {
+			c.Set(fd, v)
+		}
+		return true
+	})
+	return c
+}
+
 // Field names of a request whose signature covers a digest of its data
 // rather than the data (SPEC.md §6.1).
 const (
 	dataField       = "data"
 	dataDigestField = "data_digest"
+	blocksField     = "blocks"
 )
 
 // digestFields returns req's data and data_digest fields, both bytes, or
@@ -99,28 +127,68 @@ func digestFields(req proto.Message) (data, digest protoreflect.FieldDescriptor)
 	return data, digest
 }
 
-// SetDataDigest sets a request's data_digest to the SHA-256 of its data,
-// if it has both fields (PutBlock), before it is signed.
-func SetDataDigest(req proto.Message) {
-	data, digest := digestFields(req)
-	if data == nil {
-		return
+// blockList returns req's blocks field, a list of messages with data and
+// data_digest (PutBlocks), and the elements' data field; nils otherwise.
+func blockList(req proto.Message) (blocks, data protoreflect.FieldDescriptor) {
+	blocks = req.ProtoReflect().Descriptor().Fields().ByName(blocksField)
+	if blocks == nil || !blocks.IsList() || blocks.Message() == nil {
+		return nil, nil
 	}
-	m := req.ProtoReflect()
-	d := crypto.Sum(m.Get(data).Bytes())
-	m.Set(digest, protoreflect.ValueOfBytes(d[:]))
+	elem := blocks.Message().Fields()
+	data, digest := elem.ByName(dataField), elem.ByName(dataDigestField)
+	if data == nil || digest == nil || data.Kind() != protoreflect.BytesKind || digest.Kind() != protoreflect.BytesKind || data.IsList() || digest.IsList() {
+		return nil, nil
+	}
+	return blocks, data
 }
 
-// dataMatchesDigest reports whether a request with data_digest carries
-// data of that digest (true for a request without the fields).
-func dataMatchesDigest(req proto.Message) bool {
-	data, digest := digestFields(req)
-	if data == nil {
+// digested calls f with each message of req that has data and
+// data_digest: req itself (PutBlock) or each of its blocks (PutBlocks).
+func digested(req proto.Message, f func(m protoreflect.Message, data, digest protoreflect.FieldDescriptor) bool) bool {
+	if data, digest := digestFields(req); data != nil {
+		return f(req.ProtoReflect(), data, digest)
+	}
+	blocks, _ := blockList(req)
+	if blocks == nil {
 		return true
 	}
-	m := req.ProtoReflect()
-	d := crypto.Sum(m.Get(data).Bytes())
-	return subtle.ConstantTimeCompare(d[:], m.Get(digest).Bytes()) == 1
+	list := req.ProtoReflect().Get(blocks).List()
+	for i := range list.Len() {
+		m := list.Get(i).Message()
+		data, digest := digestFields(m.Interface())
+		if !f(m, data, digest) {
+			return false
+		}
+	}
+	return true
+}
+
+// SetDataDigest sets a request's data_digest to the SHA-256 of its data,
+// if it has both fields (PutBlock), or each of its blocks' (PutBlocks),
+// before it is signed.
+func SetDataDigest(req proto.Message) {
+	setDigests(req, true)
+}
+
+// setDigests sets the data_digest of each digested message of req; only
+// those without one unless all.
+func setDigests(req proto.Message, all bool) {
+	digested(req, func(m protoreflect.Message, data, digest protoreflect.FieldDescriptor) bool {
+		if all || !m.Has(digest) {
+			d := crypto.Sum(m.Get(data).Bytes())
+			m.Set(digest, protoreflect.ValueOfBytes(d[:]))
+		}
+		return true
+	})
+}
+
+// dataMatchesDigest reports whether every digested message of a request
+// carries data of its data_digest (true for a request without them).
+func dataMatchesDigest(req proto.Message) bool {
+	return digested(req, func(m protoreflect.Message, data, digest protoreflect.FieldDescriptor) bool {
+		d := crypto.Sum(m.Get(data).Bytes())
+		return subtle.ConstantTimeCompare(d[:], m.Get(digest).Bytes()) == 1
+	})
 }
 
 // Sign signs a call.
@@ -149,12 +217,10 @@ type RequestSignature struct {
 // (client, tests) signs through it, so the keys and encodings are the
 // server's.
 //
-// A request with a data_digest field that is not set gets the digest of
-// its data (SetDataDigest) before it is signed.
+// A request (or each block of one) with a data_digest field that is not
+// set gets the digest of its data (SetDataDigest) before it is signed.
 func SignRequest(key *crypto.SigningKey, method, org, device string, at time.Time, nonce []byte, req proto.Message) (metadata.MD, error) {
-	if _, digest := digestFields(req); digest != nil && !req.ProtoReflect().Has(digest) {
-		SetDataDigest(req)
-	}
+	setDigests(req, false)
 	at = time.UnixMilli(at.UnixMilli())
 	msg, err := Message(method, org, device, at, nonce, req)
 	if err != nil {

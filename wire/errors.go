@@ -98,3 +98,11 @@ func Known(err error) bool {
 	}
 	return false
 }
+
+// Limits of one PutBlocks call (SPEC.md §6.2): the server refuses a batch
+// of more blocks (ErrBadRequest) or more bytes of data in all
+// (ErrBlockTooLarge). A client batches only small blocks, within them.
+const (
+	MaxBatchBlocks = 256
+	MaxBatchBytes  = 8 << 20
+)

@@ -129,6 +129,7 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	slots := make(chan struct{}, blocksInFlight(w.parallel))
+	batch := w.newBlockBatch()
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -140,7 +141,7 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if err := w.uploadItem(ctx, items[i], files[i].replaces, slots, &files[i].blocks, &files[i].size, &files[i].journaled); err != nil {
+				if err := w.uploadItem(ctx, items[i], files[i].replaces, slots, batch, &files[i].blocks, &files[i].size, &files[i].journaled); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
@@ -164,6 +165,10 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	// The blocks still queued are stored before any manifest names them.
+	if err := batch.flush(ctx); err != nil {
+		return nil, fmt.Errorf("uploading the blocks of small files: %w", err)
 	}
 	err := w.commit(ctx, func(l *Log) ([]*Manifest, error) {
 		var out []*Manifest
@@ -232,7 +237,7 @@ func blocksInFlight(parallel int) int { return max(2*parallel, filesInFlight) }
 // uploadItem uploads one file of a batch: its blocks, its size, and
 // whether the upload journal holds blocks of its path (a file of one block
 // is not journaled: resuming it would send that block again anyway).
-func (w *Vault) uploadItem(ctx context.Context, it PutItem, replaces *Version, slots chan struct{}, blocks *[]Block, size *uint64, journaled *atomic.Bool) error {
+func (w *Vault) uploadItem(ctx context.Context, it PutItem, replaces *Version, slots chan struct{}, batch *blockBatch, blocks *[]Block, size *uint64, journaled *atomic.Bool) error {
 	r, err := it.Open()
 	if err != nil {
 		return err
@@ -261,7 +266,7 @@ func (w *Vault) uploadItem(ctx context.Context, it PutItem, replaces *Version, s
 			},
 		}
 	}
-	*blocks, *size, err = w.upload(ctx, r, reuse, slots, journal, it.Progress)
+	*blocks, *size, err = w.upload(ctx, r, reuse, slots, batch, journal, it.Progress)
 	if err != nil {
 		return fmt.Errorf("%s: %w", it.Path, err)
 	}
@@ -281,7 +286,11 @@ type uploadJournal struct {
 // none) is used only for a file of more than one block: resuming a file
 // of one block would send it again anyway, and small files go without a
 // local transaction each (reading the journal, recording the block).
-func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Block, slots chan struct{}, journal *uploadJournal, progress Progress) ([]Block, uint64, error) {
+//
+// The block of a file of one small block is queued in batch (nil: none)
+// rather than sent alone; it counts as sent for progress, and the caller
+// flushes the batch before it commits a manifest naming the block.
+func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Block, slots chan struct{}, batch *blockBatch, journal *uploadJournal, progress Progress) ([]Block, uint64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type job struct {
@@ -297,7 +306,7 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		done    int64
 		firstEr error
 		wg      sync.WaitGroup
-		multi   bool // the file has a second block: journal its blocks
+		multi   bool // the file has a second block: journal its blocks, send them alone
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -322,7 +331,16 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 					b := Block{ID: certificate.NewID(), Key: crypto.NewSecretKey(), Digest: *digest, Offset: j.off, Size: uint64(len(j.plain))}
 					ct := sealBlock(w.org.ID, w.vault.ID, b, j.plain)
 					ReleaseChunk(j.plain)
-					if err := w.blocks.PutBlock(ctx, w.vault.ID, b.ID, ct); err != nil {
+					mu.Lock()
+					several := multi // set before any block of such a file is sent
+					mu.Unlock()
+					var err error
+					if batch != nil && !several && len(ct) <= batchBlockMax {
+						err = batch.add(ctx, b.ID, ct)
+					} else {
+						err = w.blocks.PutBlock(ctx, w.vault.ID, b.ID, ct)
+					}
+					if err != nil {
 						return fmt.Errorf("uploading block %d: %w", j.i, err)
 					}
 					mu.Lock()
@@ -413,10 +431,10 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 				for _, b := range journal.resumable() {
 					reuse[blockKey{b.Digest, b.Size}] = b
 				}
-				mu.Lock()
-				multi = true
-				mu.Unlock()
 			}
+			mu.Lock()
+			multi = true
+			mu.Unlock()
 			ok := process(0, first)
 			first = nil
 			if !ok {
@@ -451,4 +469,92 @@ func reused(reuse map[blockKey]Block, chunk []byte) (Block, *crypto.Digest, bool
 	d := crypto.Sum(chunk)
 	b, ok := reuse[blockKey{d, uint64(len(chunk))}]
 	return b, &d, ok
+}
+
+// BlockBatcher is Blocks that can also store several small blocks of a
+// vault in one call, with one group commit on the server (PutBlocks,
+// SPEC.md §6.2). A Blocks without it gets every block put alone.
+type BlockBatcher interface {
+	PutBlocks(ctx context.Context, vaultID string, blocks []BlockData) error
+}
+
+// BlockData is one encrypted block of a BlockBatcher.PutBlocks call.
+type BlockData struct {
+	ID   string
+	Data []byte
+}
+
+// Limits of the client's batches, within the server's (wire.MaxBatchBlocks,
+// MaxBatchBytes: 256 blocks, 8 MiB): a batch is sent once it holds
+// batchBlocks blocks or batchBytes bytes, and only blocks of at most
+// batchBlockMax bytes join one (a larger block gains nothing from it).
+const (
+	batchBlocks   = 128
+	batchBytes    = 4 << 20
+	batchBlockMax = 256 << 10
+)
+
+// blockBatch queues the blocks of a PutFiles call's small files and sends
+// them in batches.
+type blockBatch struct {
+	w  *Vault
+	to BlockBatcher
+
+	mu      sync.Mutex
+	pending []BlockData
+	bytes   int
+}
+
+// newBlockBatch returns the batch of one PutFiles call, nil if the
+// vault's Blocks can't store batches.
+func (w *Vault) newBlockBatch() *blockBatch {
+	to, ok := w.blocks.(BlockBatcher)
+	if !ok {
+		return nil
+	}
+	return &blockBatch{w: w, to: to}
+}
+
+// add queues a block. The caller whose block fills the batch sends it and
+// waits: memory stays bounded and the queue can't outrun the server.
+func (q *blockBatch) add(ctx context.Context, id string, data []byte) error {
+	q.mu.Lock()
+	q.pending = append(q.pending, BlockData{ID: id, Data: data})
+	q.bytes += len(data)
+	if len(q.pending) < batchBlocks && q.bytes < batchBytes {
+		q.mu.Unlock()
+		return nil
+	}
+	full := q.take()
+	q.mu.Unlock()
+	return q.send(ctx, full)
+}
+
+// flush sends what is queued (nil batch: nothing).
+func (q *blockBatch) flush(ctx context.Context) error {
+	if q == nil {
+		return nil
+	}
+	q.mu.Lock()
+	rest := q.take()
+	q.mu.Unlock()
+	return q.send(ctx, rest)
+}
+
+// take empties the queue, under q.mu.
+func (q *blockBatch) take() []BlockData {
+	out := q.pending
+	q.pending, q.bytes = nil, 0
+	return out
+}
+
+// send stores blocks: one alone goes as PutBlock.
+func (q *blockBatch) send(ctx context.Context, blocks []BlockData) error {
+	switch len(blocks) {
+	case 0:
+		return nil
+	case 1:
+		return q.w.blocks.PutBlock(ctx, q.w.vault.ID, blocks[0].ID, blocks[0].Data)
+	}
+	return q.to.PutBlocks(ctx, q.w.vault.ID, blocks)
 }

@@ -216,6 +216,22 @@ func validID(id string) bool {
 	return true
 }
 
+// BlockData is one block of a BlockBatcher.PutBlocks call.
+type BlockData struct {
+	ID   string
+	Data []byte
+}
+
+// BlockBatcher is a BlockStore that stores several blocks of one vault
+// with one group commit (SPEC.md §7.4). PutBlocks is durable for every
+// block before it returns; each block behaves as PutBlock would (the same
+// bytes again succeed, other bytes are ErrExists). On an error some of
+// the blocks may be stored: they are whole, and a retry succeeds for them.
+// A BlockStore without it gets PutBlocks as PutBlock for each block.
+type BlockBatcher interface {
+	PutBlocks(ctx context.Context, orgID, vaultID string, blocks []BlockData) error
+}
+
 // BlockStore keeps the encrypted blocks of files, apart from the metadata
 // store: blocks are large and read sequentially, so the embedded
 // deployment keeps them as plain files (BENCH.md: bbolt reads large cold

@@ -56,7 +56,8 @@ func TestOpenVaultNeverWrites(t *testing.T) {
 			switch c.Method {
 			case coffrev1.CoffreService_AppendCertificates_FullMethodName,
 				coffrev1.CoffreService_VaultAppend_FullMethodName,
-				coffrev1.CoffreService_PutBlock_FullMethodName:
+				coffrev1.CoffreService_PutBlock_FullMethodName,
+				coffrev1.CoffreService_PutBlocks_FullMethodName:
 				t.Errorf("opening the vault called %s", c.Method)
 			}
 		}

@@ -75,28 +75,39 @@ func (s *Store) PutBlock(ctx context.Context, orgID, vaultID, blockID string, da
 }
 
 func (s *Store) putBlock(ctx context.Context, orgID, vaultID, blockID string, data []byte) error {
-	if err := ctx.Err(); err != nil {
+	dir, err := s.putFile(ctx, orgID, vaultID, blockID, data)
+	if err != nil || dir == "" {
 		return err
 	}
+	return s.syncDir(dir)
+}
+
+// putFile writes and syncs a block's file and links it under its name. It
+// returns the directory whose sync makes the name durable, or "" if the
+// block was already there (durably: compare syncs).
+func (s *Store) putFile(ctx context.Context, orgID, vaultID, blockID string, data []byte) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
 	if len(data) > store.MaxBlockSize {
-		return fmt.Errorf("%d bytes: %w", len(data), store.ErrBlockTooLarge)
+		return "", fmt.Errorf("%d bytes: %w", len(data), store.ErrBlockTooLarge)
 	}
 	dir, path, err := s.path(orgID, vaultID, blockID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	// A block already there is not written again (a retried upload).
 	if err := s.compare(dir, path, data); !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return "", err
 	}
 	if err := s.mkdirs(orgID, vaultID, blockID[:2]); err != nil {
-		return err
+		return "", err
 	}
 	err = writeLinked(dir, path, data)
 	if errors.Is(err, errNoTmpfile) {
 		var tmp string
 		if tmp, err = writeTemp(dir, data); err != nil {
-			return err
+			return "", err
 		}
 		err = os.Link(tmp, path)
 		if rmErr := os.Remove(tmp); rmErr != nil && err == nil {
@@ -105,12 +116,62 @@ func (s *Store) putBlock(ctx context.Context, orgID, vaultID, blockID string, da
 	}
 	switch {
 	case errors.Is(err, fs.ErrExist):
-		return s.compare(dir, path, data)
+		return "", s.compare(dir, path, data)
 	case err != nil:
-		return err
+		return "", err
 	}
-	return s.syncDir(dir)
+	return dir, nil
 }
+
+// batchWriters is how many files of one PutBlocks are written and synced
+// at once: concurrent fsyncs share the file system's journal commits.
+const batchWriters = 8
+
+// PutBlocks stores several blocks of one vault with one group commit
+// (store.BlockBatcher): every file is written and synced (batchWriters at
+// a time) and linked, then each directory that got a new name is synced
+// once, however many blocks it got.
+func (s *Store) PutBlocks(ctx context.Context, orgID, vaultID string, blocks []store.BlockData) error {
+	var (
+		mu    sync.Mutex
+		dirs  = map[string]bool{}
+		first error
+		wg    sync.WaitGroup
+		next  = make(chan store.BlockData)
+	)
+	for range min(batchWriters, len(blocks)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range next {
+				dir, err := s.putFile(ctx, orgID, vaultID, b.ID, b.Data)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("putting block %q of vault %q of %q: %w", b.ID, vaultID, orgID, err)
+				}
+				if dir != "" {
+					dirs[dir] = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, b := range blocks {
+		next <- b
+	}
+	close(next)
+	wg.Wait()
+	// The names linked are made durable even if another block failed:
+	// whatever this call reports, a name it made is not lost to a crash.
+	for dir := range dirs {
+		if err := s.syncDir(dir); err != nil && first == nil {
+			first = fmt.Errorf("putting blocks of vault %q of %q: %w", vaultID, orgID, err)
+		}
+	}
+	return first
+}
+
+var _ store.BlockBatcher = (*Store)(nil)
 
 // errNoTmpfile: the file system can't make unnamed files (writeLinked).
 var errNoTmpfile = errors.New("no unnamed temporary files here")

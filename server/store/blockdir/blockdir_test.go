@@ -2,6 +2,7 @@ package blockdir
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -178,4 +179,47 @@ func TestConcurrentPutsOneDirectory(t *testing.T) {
 		t.Errorf("directory %v still has a sync group after every put returned", k)
 		return true
 	})
+}
+
+// TestPutBlocks: a batch spread over several directories is stored whole
+// with no temporary file left; a block already there with other bytes
+// fails the call with store.ErrExists, keeps its bytes, and does not stop
+// the batch's other blocks from being stored; a retry of those succeeds.
+func TestPutBlocks(t *testing.T) {
+	s := mustOpen(t)
+	var blocks []store.BlockData
+	for i := range 40 {
+		blocks = append(blocks, store.BlockData{ID: fmt.Sprintf("%02x%06d", i%3, i), Data: []byte(strings.Repeat("y", i))})
+	}
+	if err := s.PutBlocks(t.Context(), "orgaaaaa", "vaultaaa", blocks); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range blocks {
+		got, err := s.GetBlock(t.Context(), "orgaaaaa", "vaultaaa", b.ID)
+		if err != nil || string(got) != string(b.Data) {
+			t.Fatalf("block %s: %q, %v; want %q", b.ID, got, err, b.Data)
+		}
+	}
+	files := 0
+	filepath.WalkDir(s.dir, func(_ string, d fs.DirEntry, _ error) error {
+		if !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if files != len(blocks) {
+		t.Errorf("%d files in the store, want %d (a temporary file left?)", files, len(blocks))
+	}
+
+	clash := []store.BlockData{{ID: "cd000001", Data: []byte("new")}, {ID: blocks[5].ID, Data: []byte("other bytes")}, {ID: "cd000002", Data: []byte("new too")}}
+	if err := s.PutBlocks(t.Context(), "orgaaaaa", "vaultaaa", clash); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("a batch with other bytes under a stored id: %v, want store.ErrExists", err)
+	}
+	if got, _ := s.GetBlock(t.Context(), "orgaaaaa", "vaultaaa", blocks[5].ID); string(got) != string(blocks[5].Data) {
+		t.Fatalf("the stored block now holds %q", got)
+	}
+	clash = append(clash[:1], clash[2])
+	if err := s.PutBlocks(t.Context(), "orgaaaaa", "vaultaaa", clash); err != nil {
+		t.Fatalf("retrying the batch's other blocks: %v", err)
+	}
 }

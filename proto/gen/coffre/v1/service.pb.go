@@ -2630,6 +2630,161 @@ func (x *EmergencyAppended) GetPosition() uint64 {
 	return 0
 }
 
+// PutBlocksRequest stores several blocks of one vault (SPEC.md §6.2): at
+// most 256 blocks and 8 MiB of data in all. Each block's data_digest,
+// SHA-256 of its data, is covered by the request signature instead of its
+// data (SPEC.md §6.1): the server refuses the whole call unless every
+// block's data matches its digest.
+type PutBlocksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,90,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	Blocks        []*BlockData           `protobuf:"bytes,91,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutBlocksRequest) Reset() {
+	*x = PutBlocksRequest{}
+	mi := &file_coffre_v1_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutBlocksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutBlocksRequest) ProtoMessage() {}
+
+func (x *PutBlocksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutBlocksRequest.ProtoReflect.Descriptor instead.
+func (*PutBlocksRequest) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *PutBlocksRequest) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *PutBlocksRequest) GetBlocks() []*BlockData {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
+}
+
+// BlockData is one block of a PutBlocksRequest.
+type BlockData struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BlockId       string                 `protobuf:"bytes,90,opt,name=block_id,json=blockId,proto3" json:"block_id,omitempty"`
+	Data          []byte                 `protobuf:"bytes,91,opt,name=data,proto3" json:"data,omitempty"`
+	DataDigest    []byte                 `protobuf:"bytes,92,opt,name=data_digest,json=dataDigest,proto3" json:"data_digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockData) Reset() {
+	*x = BlockData{}
+	mi := &file_coffre_v1_service_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockData) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockData) ProtoMessage() {}
+
+func (x *BlockData) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockData.ProtoReflect.Descriptor instead.
+func (*BlockData) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *BlockData) GetBlockId() string {
+	if x != nil {
+		return x.BlockId
+	}
+	return ""
+}
+
+func (x *BlockData) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *BlockData) GetDataDigest() []byte {
+	if x != nil {
+		return x.DataDigest
+	}
+	return nil
+}
+
+// PutBlocksResponse is empty: every block is stored, or the call fails.
+type PutBlocksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutBlocksResponse) Reset() {
+	*x = PutBlocksResponse{}
+	mi := &file_coffre_v1_service_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutBlocksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutBlocksResponse) ProtoMessage() {}
+
+func (x *PutBlocksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutBlocksResponse.ProtoReflect.Descriptor instead.
+func (*PutBlocksResponse) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{46}
+}
+
 var File_coffre_v1_service_proto protoreflect.FileDescriptor
 
 const file_coffre_v1_service_proto_rawDesc = "" +
@@ -2793,7 +2948,16 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\atime_ms\x18\b \x01(\x03R\x06timeMs\"J\n" +
 	"\x11EmergencyAppended\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x1a\n" +
-	"\bposition\x18\x02 \x01(\x04R\bposition*g\n" +
+	"\bposition\x18\x02 \x01(\x04R\bposition\"[\n" +
+	"\x10PutBlocksRequest\x12\x19\n" +
+	"\bvault_id\x18Z \x01(\tR\avaultId\x12,\n" +
+	"\x06blocks\x18[ \x03(\v2\x14.coffre.v1.BlockDataR\x06blocks\"[\n" +
+	"\tBlockData\x12\x19\n" +
+	"\bblock_id\x18Z \x01(\tR\ablockId\x12\x12\n" +
+	"\x04data\x18[ \x01(\fR\x04data\x12\x1f\n" +
+	"\vdata_digest\x18\\ \x01(\fR\n" +
+	"dataDigest\"\x13\n" +
+	"\x11PutBlocksResponse*g\n" +
 	"\x0eInvitationKind\x12\x1f\n" +
 	"\x1bINVITATION_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14INVITATION_KIND_USER\x10\x01\x12\x1a\n" +
@@ -2801,7 +2965,7 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\tRelaySide\x12\x1a\n" +
 	"\x16RELAY_SIDE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12RELAY_SIDE_GREETER\x10\x01\x12\x16\n" +
-	"\x12RELAY_SIDE_CLAIMER\x10\x022\x87\v\n" +
+	"\x12RELAY_SIDE_CLAIMER\x10\x022\xcf\v\n" +
 	"\rCoffreService\x12X\n" +
 	"\x0fGetOrganisation\x12!.coffre.v1.GetOrganisationRequest\x1a\".coffre.v1.GetOrganisationResponse\x12F\n" +
 	"\tBootstrap\x12\x1b.coffre.v1.BootstrapRequest\x1a\x1c.coffre.v1.BootstrapResponse\x12:\n" +
@@ -2820,7 +2984,8 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\tVaultRead\x12\x1b.coffre.v1.VaultReadRequest\x1a\x1c.coffre.v1.VaultReadResponse\x12C\n" +
 	"\bPutBlock\x12\x1a.coffre.v1.PutBlockRequest\x1a\x1b.coffre.v1.PutBlockResponse\x12C\n" +
 	"\bGetBlock\x12\x1a.coffre.v1.GetBlockRequest\x1a\x1b.coffre.v1.GetBlockResponse\x12@\n" +
-	"\aGetHead\x12\x19.coffre.v1.GetHeadRequest\x1a\x1a.coffre.v1.GetHeadResponseB\x99\x01\n" +
+	"\aGetHead\x12\x19.coffre.v1.GetHeadRequest\x1a\x1a.coffre.v1.GetHeadResponse\x12F\n" +
+	"\tPutBlocks\x12\x1b.coffre.v1.PutBlocksRequest\x1a\x1c.coffre.v1.PutBlocksResponseB\x99\x01\n" +
 	"\rcom.coffre.v1B\fServiceProtoP\x01Z5github.com/coffre/coffre/proto/gen/coffre/v1;coffrev1\xa2\x02\x03CXX\xaa\x02\tCoffre.V1\xca\x02\tCoffre\\V1\xe2\x02\x15Coffre\\V1\\GPBMetadata\xea\x02\n" +
 	"Coffre::V1b\x06proto3"
 
@@ -2837,7 +3002,7 @@ func file_coffre_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_coffre_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_coffre_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_coffre_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_coffre_v1_service_proto_goTypes = []any{
 	(InvitationKind)(0),                // 0: coffre.v1.InvitationKind
 	(RelaySide)(0),                     // 1: coffre.v1.RelaySide
@@ -2885,16 +3050,19 @@ var file_coffre_v1_service_proto_goTypes = []any{
 	(*GetHeadResponse)(nil),            // 43: coffre.v1.GetHeadResponse
 	(*HeadStatement)(nil),              // 44: coffre.v1.HeadStatement
 	(*EmergencyAppended)(nil),          // 45: coffre.v1.EmergencyAppended
-	(Profile)(0),                       // 46: coffre.v1.Profile
+	(*PutBlocksRequest)(nil),           // 46: coffre.v1.PutBlocksRequest
+	(*BlockData)(nil),                  // 47: coffre.v1.BlockData
+	(*PutBlocksResponse)(nil),          // 48: coffre.v1.PutBlocksResponse
+	(Profile)(0),                       // 49: coffre.v1.Profile
 }
 var file_coffre_v1_service_proto_depIdxs = []int32{
 	8,  // 0: coffre.v1.HelloResponse.previous:type_name -> coffre.v1.Connection
 	8,  // 1: coffre.v1.HelloResponse.current:type_name -> coffre.v1.Connection
 	10, // 2: coffre.v1.GetLogResponse.entries:type_name -> coffre.v1.LogEntry
 	0,  // 3: coffre.v1.CreateInvitationRequest.kind:type_name -> coffre.v1.InvitationKind
-	46, // 4: coffre.v1.CreateInvitationRequest.profile:type_name -> coffre.v1.Profile
+	49, // 4: coffre.v1.CreateInvitationRequest.profile:type_name -> coffre.v1.Profile
 	0,  // 5: coffre.v1.Invitation.kind:type_name -> coffre.v1.InvitationKind
-	46, // 6: coffre.v1.Invitation.profile:type_name -> coffre.v1.Profile
+	49, // 6: coffre.v1.Invitation.profile:type_name -> coffre.v1.Profile
 	16, // 7: coffre.v1.ListInvitationsResponse.invitations:type_name -> coffre.v1.Invitation
 	16, // 8: coffre.v1.ClaimInvitationResponse.invitation:type_name -> coffre.v1.Invitation
 	1,  // 9: coffre.v1.RelayPostRequest.side:type_name -> coffre.v1.RelaySide
@@ -2905,47 +3073,50 @@ var file_coffre_v1_service_proto_depIdxs = []int32{
 	45, // 14: coffre.v1.WatchResponse.emergency_appended:type_name -> coffre.v1.EmergencyAppended
 	8,  // 15: coffre.v1.ListConnectionsResponse.connections:type_name -> coffre.v1.Connection
 	10, // 16: coffre.v1.VaultReadResponse.entries:type_name -> coffre.v1.LogEntry
-	2,  // 17: coffre.v1.CoffreService.GetOrganisation:input_type -> coffre.v1.GetOrganisationRequest
-	4,  // 18: coffre.v1.CoffreService.Bootstrap:input_type -> coffre.v1.BootstrapRequest
-	6,  // 19: coffre.v1.CoffreService.Hello:input_type -> coffre.v1.HelloRequest
-	9,  // 20: coffre.v1.CoffreService.GetLog:input_type -> coffre.v1.GetLogRequest
-	12, // 21: coffre.v1.CoffreService.AppendCertificates:input_type -> coffre.v1.AppendCertificatesRequest
-	14, // 22: coffre.v1.CoffreService.CreateInvitation:input_type -> coffre.v1.CreateInvitationRequest
-	17, // 23: coffre.v1.CoffreService.ListInvitations:input_type -> coffre.v1.ListInvitationsRequest
-	19, // 24: coffre.v1.CoffreService.CancelInvitation:input_type -> coffre.v1.CancelInvitationRequest
-	21, // 25: coffre.v1.CoffreService.ClaimInvitation:input_type -> coffre.v1.ClaimInvitationRequest
-	23, // 26: coffre.v1.CoffreService.RelayPost:input_type -> coffre.v1.RelayPostRequest
-	25, // 27: coffre.v1.CoffreService.RelayWait:input_type -> coffre.v1.RelayWaitRequest
-	27, // 28: coffre.v1.CoffreService.Watch:input_type -> coffre.v1.WatchRequest
-	32, // 29: coffre.v1.CoffreService.ListConnections:input_type -> coffre.v1.ListConnectionsRequest
-	34, // 30: coffre.v1.CoffreService.VaultAppend:input_type -> coffre.v1.VaultAppendRequest
-	36, // 31: coffre.v1.CoffreService.VaultRead:input_type -> coffre.v1.VaultReadRequest
-	38, // 32: coffre.v1.CoffreService.PutBlock:input_type -> coffre.v1.PutBlockRequest
-	40, // 33: coffre.v1.CoffreService.GetBlock:input_type -> coffre.v1.GetBlockRequest
-	42, // 34: coffre.v1.CoffreService.GetHead:input_type -> coffre.v1.GetHeadRequest
-	3,  // 35: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
-	5,  // 36: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
-	7,  // 37: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
-	11, // 38: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
-	13, // 39: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
-	15, // 40: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
-	18, // 41: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
-	20, // 42: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
-	22, // 43: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
-	24, // 44: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
-	26, // 45: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
-	28, // 46: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
-	33, // 47: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
-	35, // 48: coffre.v1.CoffreService.VaultAppend:output_type -> coffre.v1.VaultAppendResponse
-	37, // 49: coffre.v1.CoffreService.VaultRead:output_type -> coffre.v1.VaultReadResponse
-	39, // 50: coffre.v1.CoffreService.PutBlock:output_type -> coffre.v1.PutBlockResponse
-	41, // 51: coffre.v1.CoffreService.GetBlock:output_type -> coffre.v1.GetBlockResponse
-	43, // 52: coffre.v1.CoffreService.GetHead:output_type -> coffre.v1.GetHeadResponse
-	35, // [35:53] is the sub-list for method output_type
-	17, // [17:35] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	47, // 17: coffre.v1.PutBlocksRequest.blocks:type_name -> coffre.v1.BlockData
+	2,  // 18: coffre.v1.CoffreService.GetOrganisation:input_type -> coffre.v1.GetOrganisationRequest
+	4,  // 19: coffre.v1.CoffreService.Bootstrap:input_type -> coffre.v1.BootstrapRequest
+	6,  // 20: coffre.v1.CoffreService.Hello:input_type -> coffre.v1.HelloRequest
+	9,  // 21: coffre.v1.CoffreService.GetLog:input_type -> coffre.v1.GetLogRequest
+	12, // 22: coffre.v1.CoffreService.AppendCertificates:input_type -> coffre.v1.AppendCertificatesRequest
+	14, // 23: coffre.v1.CoffreService.CreateInvitation:input_type -> coffre.v1.CreateInvitationRequest
+	17, // 24: coffre.v1.CoffreService.ListInvitations:input_type -> coffre.v1.ListInvitationsRequest
+	19, // 25: coffre.v1.CoffreService.CancelInvitation:input_type -> coffre.v1.CancelInvitationRequest
+	21, // 26: coffre.v1.CoffreService.ClaimInvitation:input_type -> coffre.v1.ClaimInvitationRequest
+	23, // 27: coffre.v1.CoffreService.RelayPost:input_type -> coffre.v1.RelayPostRequest
+	25, // 28: coffre.v1.CoffreService.RelayWait:input_type -> coffre.v1.RelayWaitRequest
+	27, // 29: coffre.v1.CoffreService.Watch:input_type -> coffre.v1.WatchRequest
+	32, // 30: coffre.v1.CoffreService.ListConnections:input_type -> coffre.v1.ListConnectionsRequest
+	34, // 31: coffre.v1.CoffreService.VaultAppend:input_type -> coffre.v1.VaultAppendRequest
+	36, // 32: coffre.v1.CoffreService.VaultRead:input_type -> coffre.v1.VaultReadRequest
+	38, // 33: coffre.v1.CoffreService.PutBlock:input_type -> coffre.v1.PutBlockRequest
+	40, // 34: coffre.v1.CoffreService.GetBlock:input_type -> coffre.v1.GetBlockRequest
+	42, // 35: coffre.v1.CoffreService.GetHead:input_type -> coffre.v1.GetHeadRequest
+	46, // 36: coffre.v1.CoffreService.PutBlocks:input_type -> coffre.v1.PutBlocksRequest
+	3,  // 37: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
+	5,  // 38: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
+	7,  // 39: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
+	11, // 40: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
+	13, // 41: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
+	15, // 42: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
+	18, // 43: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
+	20, // 44: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
+	22, // 45: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
+	24, // 46: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
+	26, // 47: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
+	28, // 48: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
+	33, // 49: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
+	35, // 50: coffre.v1.CoffreService.VaultAppend:output_type -> coffre.v1.VaultAppendResponse
+	37, // 51: coffre.v1.CoffreService.VaultRead:output_type -> coffre.v1.VaultReadResponse
+	39, // 52: coffre.v1.CoffreService.PutBlock:output_type -> coffre.v1.PutBlockResponse
+	41, // 53: coffre.v1.CoffreService.GetBlock:output_type -> coffre.v1.GetBlockResponse
+	43, // 54: coffre.v1.CoffreService.GetHead:output_type -> coffre.v1.GetHeadResponse
+	48, // 55: coffre.v1.CoffreService.PutBlocks:output_type -> coffre.v1.PutBlocksResponse
+	37, // [37:56] is the sub-list for method output_type
+	18, // [18:37] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_service_proto_init() }
@@ -2966,7 +3137,7 @@ func file_coffre_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_service_proto_rawDesc), len(file_coffre_v1_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   44,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,7 @@ const (
 	CoffreService_PutBlock_FullMethodName           = "/coffre.v1.CoffreService/PutBlock"
 	CoffreService_GetBlock_FullMethodName           = "/coffre.v1.CoffreService/GetBlock"
 	CoffreService_GetHead_FullMethodName            = "/coffre.v1.CoffreService/GetHead"
+	CoffreService_PutBlocks_FullMethodName          = "/coffre.v1.CoffreService/PutBlocks"
 )
 
 // CoffreServiceClient is the client API for CoffreService service.
@@ -85,6 +86,9 @@ type CoffreServiceClient interface {
 	// GetHead signs, with the server's TLS key, the organisation's head and
 	// a vault's head at the server's clock (device of a member, SPEC.md §4.4).
 	GetHead(ctx context.Context, in *GetHeadRequest, opts ...grpc.CallOption) (*GetHeadResponse, error)
+	// PutBlocks stores several small encrypted blocks of one vault with one
+	// group commit (device with a write role, SPEC.md §6.2).
+	PutBlocks(ctx context.Context, in *PutBlocksRequest, opts ...grpc.CallOption) (*PutBlocksResponse, error)
 }
 
 type coffreServiceClient struct {
@@ -284,6 +288,16 @@ func (c *coffreServiceClient) GetHead(ctx context.Context, in *GetHeadRequest, o
 	return out, nil
 }
 
+func (c *coffreServiceClient) PutBlocks(ctx context.Context, in *PutBlocksRequest, opts ...grpc.CallOption) (*PutBlocksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutBlocksResponse)
+	err := c.cc.Invoke(ctx, CoffreService_PutBlocks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CoffreServiceServer is the server API for CoffreService service.
 // All implementations must embed UnimplementedCoffreServiceServer
 // for forward compatibility.
@@ -327,6 +341,9 @@ type CoffreServiceServer interface {
 	// GetHead signs, with the server's TLS key, the organisation's head and
 	// a vault's head at the server's clock (device of a member, SPEC.md §4.4).
 	GetHead(context.Context, *GetHeadRequest) (*GetHeadResponse, error)
+	// PutBlocks stores several small encrypted blocks of one vault with one
+	// group commit (device with a write role, SPEC.md §6.2).
+	PutBlocks(context.Context, *PutBlocksRequest) (*PutBlocksResponse, error)
 	mustEmbedUnimplementedCoffreServiceServer()
 }
 
@@ -390,6 +407,9 @@ func (UnimplementedCoffreServiceServer) GetBlock(context.Context, *GetBlockReque
 }
 func (UnimplementedCoffreServiceServer) GetHead(context.Context, *GetHeadRequest) (*GetHeadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetHead not implemented")
+}
+func (UnimplementedCoffreServiceServer) PutBlocks(context.Context, *PutBlocksRequest) (*PutBlocksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutBlocks not implemented")
 }
 func (UnimplementedCoffreServiceServer) mustEmbedUnimplementedCoffreServiceServer() {}
 func (UnimplementedCoffreServiceServer) testEmbeddedByValue()                       {}
@@ -729,6 +749,24 @@ func _CoffreService_GetHead_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CoffreService_PutBlocks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutBlocksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoffreServiceServer).PutBlocks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoffreService_PutBlocks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoffreServiceServer).PutBlocks(ctx, req.(*PutBlocksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CoffreService_ServiceDesc is the grpc.ServiceDesc for CoffreService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -803,6 +841,10 @@ var CoffreService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetHead",
 			Handler:    _CoffreService_GetHead_Handler,
+		},
+		{
+			MethodName: "PutBlocks",
+			Handler:    _CoffreService_PutBlocks_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
