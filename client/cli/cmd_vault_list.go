@@ -52,6 +52,12 @@ func runVaultList(ctx context.Context, g *globalOptions, opts vaultListOptions, 
 			NeedsRotation bool     `json:"needs_rotation"`
 			Members       []member `json:"members"`
 			Offline       bool     `json:"offline,omitempty"` // from local state (exit status 3)
+			// AwaitingKey: this user's grant came without the key (an
+			// emergency, a takeover) until a member releases it.
+			AwaitingKey bool `json:"awaiting_key,omitempty"`
+			// Emergencies: the vault's emergency accesses and takeovers
+			// this user sees (SPEC.md §16), running or not.
+			Emergencies []client.EmergencyInfo `json:"emergencies,omitempty"`
 		}
 		out := []vault{}
 		for _, v := range vaults {
@@ -63,6 +69,12 @@ func runVaultList(ctx context.Context, g *globalOptions, opts vaultListOptions, 
 					mj.Until = &u
 				}
 				j.Members = append(j.Members, mj)
+			}
+			j.AwaitingKey = v.AwaitingKey
+			for _, e := range emergencies {
+				if e.VaultID == v.ID {
+					j.Emergencies = append(j.Emergencies, e)
+				}
 			}
 			out = append(out, j)
 		}

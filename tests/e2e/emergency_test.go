@@ -57,6 +57,9 @@ func TestEmergencyAccess(t *testing.T) {
 	if list := alice.MustRun("vault", "list"); !strings.Contains(list, "emergency access by Carol <carol@"+d+"> until") || !strings.Contains(list, reason) {
 		t.Fatalf("alice's vault list does not show the emergency:\n%s", list)
 	}
+	if v := alice.Vault("patient-1234"); len(v.Emergencies) != 1 || !v.Emergencies[0].Running || v.Emergencies[0].Reason != reason || v.Emergencies[0].Kind != "emergency" {
+		t.Fatalf("alice's vault list --json: emergencies %+v", v.Emergencies)
+	}
 
 	time.Sleep(time.Until(end) + time.Second)
 	carol.MustFail("", "ls", id+":/")

@@ -17,6 +17,16 @@ type VaultEntry struct {
 	Archived      bool          `json:"archived"`
 	NeedsRotation bool          `json:"needs_rotation"`
 	Members       []VaultMember `json:"members"`
+	AwaitingKey   bool          `json:"awaiting_key"`
+	// Emergencies are the vault's emergency accesses (SPEC.md §16): who,
+	// why, until when, whether running.
+	Emergencies []struct {
+		Kind    string    `json:"kind"`
+		User    string    `json:"user"`
+		Reason  string    `json:"reason"`
+		Until   time.Time `json:"until"`
+		Running bool      `json:"running"`
+	} `json:"emergencies"`
 }
 
 // VaultMember is one member of a VaultEntry.
