@@ -694,13 +694,20 @@ func TestSyncAPIDrivesTheAppsFolders(t *testing.T) {
 	eventually(t, "the folder is made", func() bool { _, err := os.Stat(dir); return err == nil })
 	os.WriteFile(filepath.Join(dir, "note.txt"), []byte("through the API"), 0o600)
 	eventually(t, "note.txt is uploaded", func() bool { return inVault(t, home, "cardiology", "/note.txt") })
+	// A conflict copy a sync left in the folder is listed with it.
+	copyName := "note (conflict Someone 2026-12-06 10.00).txt"
+	os.WriteFile(filepath.Join(dir, copyName), []byte("theirs"), 0o600)
 	type folder struct {
 		ID, Dir, State string
+		Conflicts      []struct{ Copy string }
 	}
 	var list []folder
 	call("GET", "/api/sync", "", &list)
 	if len(list) != 1 || list[0].ID != added.ID || list[0].Dir != dir || list[0].State == "" {
 		t.Fatalf("the folders: %+v", list)
+	}
+	if len(list[0].Conflicts) != 1 || list[0].Conflicts[0].Copy != copyName {
+		t.Fatalf("the conflict copies: %+v", list[0].Conflicts)
 	}
 	call("POST", "/api/sync/"+added.ID+"/pause", "", nil)
 	call("GET", "/api/sync", "", &list)

@@ -24,7 +24,7 @@ func New(home string, lockAfter time.Duration) *App {
 		activity:  make(chan struct{}, 1),
 		folders:   folderSet{changed: make(chan struct{}, 1)},
 	}
-	a.Sync = appSync{a}
+	a.Sync = &appSync{a: a}
 	return a
 }
 

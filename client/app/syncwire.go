@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/coffre/coffre/workspace/syncer"
 )
@@ -15,7 +17,41 @@ import (
 // appSync is the SyncFolders the API drives: the app's own sealed folder
 // list (folders.go), which the app's sync service runs, and the statuses
 // those syncs write.
-type appSync struct{ a *App }
+type appSync struct {
+	a *App
+
+	mu     sync.Mutex
+	copies map[string]copiesSeen // by folder
+}
+
+// copiesSeen is a folder's conflict copies as last found, and when: the
+// interface asks every few seconds, and walking a large folder each time
+// would cost more than the sync itself.
+type copiesSeen struct {
+	at        time.Time
+	conflicts int // the sync's count of conflicts then
+	copies    []string
+}
+
+// copiesFresh is how long a folder's conflict copies are not looked for
+// again, unless its sync made a conflict since.
+const copiesFresh = 30 * time.Second
+
+// conflictCopiesOf returns the conflict copies of the folder of st.
+func (s *appSync) conflictCopiesOf(st syncer.Status) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen, ok := s.copies[st.Dir]
+	if ok && time.Since(seen.at) < copiesFresh && seen.conflicts == st.Conflicts {
+		return seen.copies
+	}
+	if s.copies == nil {
+		s.copies = map[string]copiesSeen{}
+	}
+	seen = copiesSeen{at: time.Now(), conflicts: st.Conflicts, copies: conflictCopies(st.Dir)}
+	s.copies[st.Dir] = seen
+	return seen.copies
+}
 
 // folderID names a synced folder in the API: stable across restarts, and
 // telling nothing of the path to whoever sees only the id.
@@ -46,7 +82,7 @@ func conflictCopies(dir string) []string {
 	return out
 }
 
-func (s appSync) Folders() []SyncFolderState {
+func (s *appSync) Folders() []SyncFolderState {
 	list, err := s.a.SyncFolders()
 	if err != nil {
 		return nil
@@ -61,12 +97,12 @@ func (s appSync) Folders() []SyncFolderState {
 			}
 		}
 		out = append(out, SyncFolderState{ID: folderID(f.Dir), VaultID: f.VaultID, Dir: f.Dir, Paused: f.Paused,
-			Status: st, ConflictCopies: conflictCopies(f.Dir)})
+			Status: st, ConflictCopies: s.conflictCopiesOf(st)})
 	}
 	return out
 }
 
-func (s appSync) AddFolder(ctx context.Context, vaultID, dir string) (SyncFolderState, error) {
+func (s *appSync) AddFolder(ctx context.Context, vaultID, dir string) (SyncFolderState, error) {
 	f, err := s.a.AddSyncFolder(ctx, vaultID, dir)
 	if err != nil {
 		return SyncFolderState{}, err
@@ -74,7 +110,7 @@ func (s appSync) AddFolder(ctx context.Context, vaultID, dir string) (SyncFolder
 	return SyncFolderState{ID: folderID(f.Dir), VaultID: f.VaultID, Dir: f.Dir, Status: syncer.Status{State: "stopped", Dir: f.Dir}}, nil
 }
 
-func (s appSync) SetPaused(id string, paused bool) error {
+func (s *appSync) SetPaused(id string, paused bool) error {
 	list, err := s.a.SyncFolders()
 	if err != nil {
 		return err

@@ -32,8 +32,8 @@ func newAppCommand(g *globalOptions) *cobra.Command {
 		Short: "Run coffre's app until stopped: the web interface, the syncs, a fast command line",
 		Long: `Run this device's app until interrupted (Ctrl-C): it holds the unlocked keys,
 serves the web interface on this machine only (127.0.0.1), keeps the folders
-you add there in sync, and answers 'coffre ls', put, get, vault list and
-status at once (no passphrase asked) while it is unlocked.
+you add there in sync, and answers 'coffre ls', put, get, mkdir, mv, rm,
+vault list and status at once (no passphrase asked) while it is unlocked.
 
 It prints the interface's address with a login link that opens one browser
 once (--open opens it for you); 'coffre app open' gives another. The
