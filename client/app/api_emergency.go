@@ -53,7 +53,18 @@ func (h *api) listEmergencies(r *http.Request) (any, error) {
 		for _, e := range s.Emergencies() {
 			out.Emergencies = append(out.Emergencies, emergencyOut(e))
 		}
+		vs, err := s.Vaults()
+		if err != nil {
+			return err
+		}
+		member := map[string]bool{}
+		for _, v := range vs {
+			member[v.ID] = true
+		}
 		for _, v := range s.InvocableVaults() {
+			if member[v.ID] {
+				continue // invoked already, or a member: nothing to invoke
+			}
 			out.Invocable = append(out.Invocable, invocableJSON{VaultID: v.ID, CreatedBy: v.CreatedBy,
 				Hours: int(v.Duration / time.Hour), Approver: v.Approver})
 		}

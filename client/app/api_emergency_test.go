@@ -50,6 +50,11 @@ func TestEmergencyAPI(t *testing.T) {
 		t.Fatalf("invoked: %+v", e)
 	}
 	bob.fails("POST", "/api/emergencies", map[string]any{"vault": id, "reason": "encore"}, http.StatusConflict, "already_member")
+	l = list{}
+	bob.ok("GET", "/api/emergencies", nil, &l)
+	if len(l.Invocable) != 0 || len(l.Emergencies) != 1 {
+		t.Fatalf("after invoking, bob sees %+v", l)
+	}
 
 	ta.app.closeSession()
 	l = list{}
