@@ -53,7 +53,10 @@ func (b *Blocks) ListBlocks(ctx context.Context, orgID, vaultID string, fn func(
 
 // DeleteBlock deletes a block's row.
 func (b *Blocks) DeleteBlock(ctx context.Context, orgID, vaultID, blockID string) error {
-	_, err := b.s.pool.Exec(ctx, `DELETE FROM blocks WHERE org_id = $1 AND vault_id = $2 AND block_id = $3`, orgID, vaultID, blockID)
+	err := store.CheckBlockIDs(orgID, vaultID, blockID)
+	if err == nil {
+		_, err = b.s.pool.Exec(ctx, `DELETE FROM blocks WHERE org_id = $1 AND vault_id = $2 AND block_id = $3`, orgID, vaultID, blockID)
+	}
 	if err != nil {
 		return fmt.Errorf("deleting block %q of vault %q of %q: %w", blockID, vaultID, orgID, err)
 	}

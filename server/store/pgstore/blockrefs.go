@@ -75,7 +75,7 @@ func (s *Store) CondemnBlocks(ctx context.Context, orgID, vaultID string, ids []
 	switch {
 	case err != nil:
 	case dryRun:
-		fresh, err = s.wouldCondemn(ctx, orgID, vaultID, ids)
+		fresh, earlier, err = s.wouldCondemn(ctx, orgID, vaultID, ids)
 	default:
 		err = s.inTx(ctx, func(tx pgx.Tx) (err error) {
 			fresh, earlier, err = condemn(ctx, tx, orgID, vaultID, ids)
@@ -116,16 +116,29 @@ func condemn(ctx context.Context, tx pgx.Tx, orgID, vaultID string, ids []string
 }
 
 // wouldCondemn is CondemnBlocks' dry run: one statement, one snapshot.
-func (s *Store) wouldCondemn(ctx context.Context, orgID, vaultID string, ids []string) ([]string, error) {
+func (s *Store) wouldCondemn(ctx context.Context, orgID, vaultID string, ids []string) (fresh, earlier []string, err error) {
 	ok, err := s.blocksDeclared(ctx, orgID, vaultID)
 	if err != nil || !ok {
-		return nil, err
+		return nil, nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id FROM unnest($3::text[]) AS id WHERE NOT EXISTS (
-		SELECT 1 FROM vault_blocks WHERE org_id = $1 AND vault_id = $2 AND block_id = id AND NOT collected) ORDER BY id`,
-		orgID, vaultID, ids)
+	rows, err := s.pool.Query(ctx, `SELECT id, b.collected FROM unnest($3::text[]) AS id
+		LEFT JOIN vault_blocks b ON b.org_id = $1 AND b.vault_id = $2 AND b.block_id = id
+		WHERE b.collected IS NULL OR b.collected ORDER BY id`, orgID, vaultID, ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var collected *bool
+		if err := rows.Scan(&id, &collected); err != nil {
+			return nil, nil, err
+		}
+		if collected == nil {
+			fresh = append(fresh, id)
+		} else {
+			earlier = append(earlier, id)
+		}
+	}
+	return fresh, earlier, rows.Err()
 }
