@@ -105,7 +105,7 @@ The server stops cleanly on SIGINT or SIGTERM.`,
 	cmd.Flags().StringVar(&opts.tlsKey, "tls-key", "", "TLS private key file (PEM), with --tls-cert")
 	cmd.Flags().StringVar(&opts.metrics, "metrics", "", "serve Prometheus /metrics and /healthz on this address (e.g. 127.0.0.1:9443); off when empty")
 	cmd.Flags().StringVar(&opts.postgres, "postgres", "", "PostgreSQL URL for metadata instead of the embedded store, e.g. postgres://coffre@db.example.org/coffre; env "+postgresEnv)
-	cmd.Flags().DurationVar(&opts.gcGrace, "gc-grace", server.DefaultGCGrace, "keep a block no committed vault entry references this long before deleting it (at least "+minGCGrace.String()+"); see 'coffre-server gc --help'")
+	cmd.Flags().DurationVar(&opts.gcGrace, "gc-grace", server.DefaultGCGrace, "keep a block no committed vault entry references this long before deleting it (at least 1h); see 'coffre-server gc --help'")
 	cmd.Flags().DurationVar(&opts.gcInterval, "gc-interval", time.Hour, "run a block collection this often; 0 turns it off")
 	cmd.Flags().StringVar(&opts.blocks, "blocks", "", "where blocks are kept: "+blocksDir+", "+blocksPostgres+" or s3://BUCKET?endpoint=HOST:PORT (see above)")
 	return cmd
