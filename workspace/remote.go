@@ -59,7 +59,8 @@ type Remote interface {
 }
 
 // Blocks is the server's store of a vault's encrypted blocks. What
-// GetBlock returns is checked against the signed manifest before use.
+// GetBlock returns is checked against the signed manifest before use, and
+// is the caller's: it is decrypted in place.
 type Blocks interface {
 	PutBlock(ctx context.Context, vaultID, blockID string, data []byte) error
 	GetBlock(ctx context.Context, vaultID, blockID string) ([]byte, error)

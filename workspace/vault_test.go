@@ -75,7 +75,7 @@ func (s *server) PutBlock(_ context.Context, _, id string, data []byte) error {
 func (s *server) GetBlock(_ context.Context, _, id string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.blocks[id], nil
+	return bytes.Clone(s.blocks[id]), nil // as over the wire: the reader decrypts it in place
 }
 
 // setLog replaces the server's log with a copy of log.
