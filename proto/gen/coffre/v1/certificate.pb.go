@@ -215,6 +215,7 @@ type Certificate struct {
 	//	*Certificate_VaultRenamed
 	//	*Certificate_VaultArchived
 	//	*Certificate_DeviceRevoked
+	//	*Certificate_UserKeysRotated
 	//	*Certificate_EmergencyPolicy
 	//	*Certificate_EmergencyInvoked
 	//	*Certificate_EmergencyApproved
@@ -394,6 +395,15 @@ func (x *Certificate) GetDeviceRevoked() *DeviceRevokedStatement {
 	return nil
 }
 
+func (x *Certificate) GetUserKeysRotated() *UserKeysRotatedStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_UserKeysRotated); ok {
+			return x.UserKeysRotated
+		}
+	}
+	return nil
+}
+
 func (x *Certificate) GetEmergencyPolicy() *EmergencyPolicyStatement {
 	if x != nil {
 		if x, ok := x.Statement.(*Certificate_EmergencyPolicy); ok {
@@ -484,6 +494,10 @@ type Certificate_DeviceRevoked struct {
 	DeviceRevoked *DeviceRevokedStatement `protobuf:"bytes,40,opt,name=device_revoked,json=deviceRevoked,proto3,oneof"`
 }
 
+type Certificate_UserKeysRotated struct {
+	UserKeysRotated *UserKeysRotatedStatement `protobuf:"bytes,41,opt,name=user_keys_rotated,json=userKeysRotated,proto3,oneof"`
+}
+
 type Certificate_EmergencyPolicy struct {
 	// Emergency access and orphan vaults (SPEC.md §16).
 	EmergencyPolicy *EmergencyPolicyStatement `protobuf:"bytes,60,opt,name=emergency_policy,json=emergencyPolicy,proto3,oneof"`
@@ -524,6 +538,8 @@ func (*Certificate_VaultRenamed) isCertificate_Statement() {}
 func (*Certificate_VaultArchived) isCertificate_Statement() {}
 
 func (*Certificate_DeviceRevoked) isCertificate_Statement() {}
+
+func (*Certificate_UserKeysRotated) isCertificate_Statement() {}
 
 func (*Certificate_EmergencyPolicy) isCertificate_Statement() {}
 
@@ -620,7 +636,11 @@ type DeviceStatement struct {
 	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	Label    string                 `protobuf:"bytes,3,opt,name=label,proto3" json:"label,omitempty"`
 	// [algorithm id][Ed25519 public key]
-	VerifyKey     []byte `protobuf:"bytes,4,opt,name=verify_key,json=verifyKey,proto3" json:"verify_key,omitempty"`
+	VerifyKey []byte `protobuf:"bytes,4,opt,name=verify_key,json=verifyKey,proto3" json:"verify_key,omitempty"`
+	// The device's own hybrid public key ([algorithm id][key], SPEC.md §2.3),
+	// that a rotated user private key is sealed to (SPEC.md §15.2). Empty for
+	// devices enrolled before it: they can't receive a rotation.
+	SealPublicKey []byte `protobuf:"bytes,5,opt,name=seal_public_key,json=sealPublicKey,proto3" json:"seal_public_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -679,6 +699,13 @@ func (x *DeviceStatement) GetLabel() string {
 func (x *DeviceStatement) GetVerifyKey() []byte {
 	if x != nil {
 		return x.VerifyKey
+	}
+	return nil
+}
+
+func (x *DeviceStatement) GetSealPublicKey() []byte {
+	if x != nil {
+		return x.SealPublicKey
 	}
 	return nil
 }
@@ -1600,6 +1627,125 @@ func (x *DeviceRevokedStatement) GetDeviceId() string {
 	return ""
 }
 
+// DeviceSealedKey is a user's new private seal key sealed to one of the
+// user's devices' seal keys (SPEC.md §15.2).
+type DeviceSealedKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeviceId      string                 `protobuf:"bytes,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	Sealed        []byte                 `protobuf:"bytes,2,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceSealedKey) Reset() {
+	*x = DeviceSealedKey{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceSealedKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceSealedKey) ProtoMessage() {}
+
+func (x *DeviceSealedKey) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceSealedKey.ProtoReflect.Descriptor instead.
+func (*DeviceSealedKey) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DeviceSealedKey) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *DeviceSealedKey) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+// UserKeysRotatedStatement replaces a user's seal public key from this
+// position on (SPEC.md §15.2): signed by one of the user's own active
+// devices; the new private key is sealed to each of the user's remaining
+// devices that has a seal key, and to no one else.
+type UserKeysRotatedStatement struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// [algorithm id][key], as UserStatement.seal_public_key.
+	SealPublicKey []byte             `protobuf:"bytes,2,opt,name=seal_public_key,json=sealPublicKey,proto3" json:"seal_public_key,omitempty"`
+	Sealed        []*DeviceSealedKey `protobuf:"bytes,3,rep,name=sealed,proto3" json:"sealed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserKeysRotatedStatement) Reset() {
+	*x = UserKeysRotatedStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserKeysRotatedStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserKeysRotatedStatement) ProtoMessage() {}
+
+func (x *UserKeysRotatedStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserKeysRotatedStatement.ProtoReflect.Descriptor instead.
+func (*UserKeysRotatedStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UserKeysRotatedStatement) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *UserKeysRotatedStatement) GetSealPublicKey() []byte {
+	if x != nil {
+		return x.SealPublicKey
+	}
+	return nil
+}
+
+func (x *UserKeysRotatedStatement) GetSealed() []*DeviceSealedKey {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
 var File_coffre_v1_certificate_proto protoreflect.FileDescriptor
 
 const file_coffre_v1_certificate_proto_rawDesc = "" +
@@ -1607,8 +1753,7 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\x1bcoffre/v1/certificate.proto\x12\tcoffre.v1\"E\n" +
 	"\x11SignedCertificate\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xd2\n" +
-	"\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xa5\v\n" +
 	"\vCertificate\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
 	"\x0forganisation_id\x18\x02 \x01(\tR\x0eorganisationId\x12\x16\n" +
@@ -1627,7 +1772,8 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\x11vault_key_rotated\x18\x10 \x01(\v2#.coffre.v1.VaultKeyRotatedStatementH\x00R\x0fvaultKeyRotated\x12G\n" +
 	"\rvault_renamed\x18\x11 \x01(\v2 .coffre.v1.VaultRenamedStatementH\x00R\fvaultRenamed\x12J\n" +
 	"\x0evault_archived\x18\x12 \x01(\v2!.coffre.v1.VaultArchivedStatementH\x00R\rvaultArchived\x12J\n" +
-	"\x0edevice_revoked\x18( \x01(\v2!.coffre.v1.DeviceRevokedStatementH\x00R\rdeviceRevoked\x12P\n" +
+	"\x0edevice_revoked\x18( \x01(\v2!.coffre.v1.DeviceRevokedStatementH\x00R\rdeviceRevoked\x12Q\n" +
+	"\x11user_keys_rotated\x18) \x01(\v2#.coffre.v1.UserKeysRotatedStatementH\x00R\x0fuserKeysRotated\x12P\n" +
 	"\x10emergency_policy\x18< \x01(\v2#.coffre.v1.EmergencyPolicyStatementH\x00R\x0femergencyPolicy\x12S\n" +
 	"\x11emergency_invoked\x18= \x01(\v2$.coffre.v1.EmergencyInvokedStatementH\x00R\x10emergencyInvoked\x12V\n" +
 	"\x12emergency_approved\x18> \x01(\v2%.coffre.v1.EmergencyApprovedStatementH\x00R\x11emergencyApproved\x12T\n" +
@@ -1639,13 +1785,14 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12,\n" +
 	"\aprofile\x18\x04 \x01(\x0e2\x12.coffre.v1.ProfileR\aprofile\x12&\n" +
-	"\x0fseal_public_key\x18\x05 \x01(\fR\rsealPublicKey\"|\n" +
+	"\x0fseal_public_key\x18\x05 \x01(\fR\rsealPublicKey\"\xa4\x01\n" +
 	"\x0fDeviceStatement\x12\x1b\n" +
 	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x14\n" +
 	"\x05label\x18\x03 \x01(\tR\x05label\x12\x1d\n" +
 	"\n" +
-	"verify_key\x18\x04 \x01(\fR\tverifyKey\"/\n" +
+	"verify_key\x18\x04 \x01(\fR\tverifyKey\x12&\n" +
+	"\x0fseal_public_key\x18\x05 \x01(\fR\rsealPublicKey\"/\n" +
 	"\x14UserRevokedStatement\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\"`\n" +
 	"\x17ProfileChangedStatement\x12\x17\n" +
@@ -1706,7 +1853,14 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"5\n" +
 	"\x16DeviceRevokedStatement\x12\x1b\n" +
-	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId*a\n" +
+	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\"F\n" +
+	"\x0fDeviceSealedKey\x12\x1b\n" +
+	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x16\n" +
+	"\x06sealed\x18\x02 \x01(\fR\x06sealed\"\x8f\x01\n" +
+	"\x18UserKeysRotatedStatement\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12&\n" +
+	"\x0fseal_public_key\x18\x02 \x01(\fR\rsealPublicKey\x122\n" +
+	"\x06sealed\x18\x03 \x03(\v2\x1a.coffre.v1.DeviceSealedKeyR\x06sealed*a\n" +
 	"\aProfile\x12\x17\n" +
 	"\x13PROFILE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPROFILE_ADMIN\x10\x01\x12\x14\n" +
@@ -1734,7 +1888,7 @@ func file_coffre_v1_certificate_proto_rawDescGZIP() []byte {
 }
 
 var file_coffre_v1_certificate_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_coffre_v1_certificate_proto_goTypes = []any{
 	(Profile)(0),                         // 0: coffre.v1.Profile
 	(VaultRole)(0),                       // 1: coffre.v1.VaultRole
@@ -1757,6 +1911,8 @@ var file_coffre_v1_certificate_proto_goTypes = []any{
 	(*VaultKeyReleasedStatement)(nil),    // 18: coffre.v1.VaultKeyReleasedStatement
 	(*VaultOwnershipTakenStatement)(nil), // 19: coffre.v1.VaultOwnershipTakenStatement
 	(*DeviceRevokedStatement)(nil),       // 20: coffre.v1.DeviceRevokedStatement
+	(*DeviceSealedKey)(nil),              // 21: coffre.v1.DeviceSealedKey
+	(*UserKeysRotatedStatement)(nil),     // 22: coffre.v1.UserKeysRotatedStatement
 }
 var file_coffre_v1_certificate_proto_depIdxs = []int32{
 	4,  // 0: coffre.v1.Certificate.user:type_name -> coffre.v1.UserStatement
@@ -1769,25 +1925,27 @@ var file_coffre_v1_certificate_proto_depIdxs = []int32{
 	13, // 7: coffre.v1.Certificate.vault_renamed:type_name -> coffre.v1.VaultRenamedStatement
 	14, // 8: coffre.v1.Certificate.vault_archived:type_name -> coffre.v1.VaultArchivedStatement
 	20, // 9: coffre.v1.Certificate.device_revoked:type_name -> coffre.v1.DeviceRevokedStatement
-	15, // 10: coffre.v1.Certificate.emergency_policy:type_name -> coffre.v1.EmergencyPolicyStatement
-	16, // 11: coffre.v1.Certificate.emergency_invoked:type_name -> coffre.v1.EmergencyInvokedStatement
-	17, // 12: coffre.v1.Certificate.emergency_approved:type_name -> coffre.v1.EmergencyApprovedStatement
-	18, // 13: coffre.v1.Certificate.vault_key_released:type_name -> coffre.v1.VaultKeyReleasedStatement
-	19, // 14: coffre.v1.Certificate.vault_ownership_taken:type_name -> coffre.v1.VaultOwnershipTakenStatement
-	0,  // 15: coffre.v1.UserStatement.profile:type_name -> coffre.v1.Profile
-	0,  // 16: coffre.v1.ProfileChangedStatement.profile:type_name -> coffre.v1.Profile
-	8,  // 17: coffre.v1.KeyBundle.sealed:type_name -> coffre.v1.SealedKey
-	9,  // 18: coffre.v1.VaultCreatedStatement.key:type_name -> coffre.v1.KeyBundle
-	1,  // 19: coffre.v1.VaultRoleStatement.role:type_name -> coffre.v1.VaultRole
-	8,  // 20: coffre.v1.VaultRoleStatement.key:type_name -> coffre.v1.SealedKey
-	9,  // 21: coffre.v1.VaultKeyRotatedStatement.key:type_name -> coffre.v1.KeyBundle
-	0,  // 22: coffre.v1.EmergencyPolicyStatement.invoker_profile:type_name -> coffre.v1.Profile
-	8,  // 23: coffre.v1.VaultKeyReleasedStatement.key:type_name -> coffre.v1.SealedKey
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	22, // 10: coffre.v1.Certificate.user_keys_rotated:type_name -> coffre.v1.UserKeysRotatedStatement
+	15, // 11: coffre.v1.Certificate.emergency_policy:type_name -> coffre.v1.EmergencyPolicyStatement
+	16, // 12: coffre.v1.Certificate.emergency_invoked:type_name -> coffre.v1.EmergencyInvokedStatement
+	17, // 13: coffre.v1.Certificate.emergency_approved:type_name -> coffre.v1.EmergencyApprovedStatement
+	18, // 14: coffre.v1.Certificate.vault_key_released:type_name -> coffre.v1.VaultKeyReleasedStatement
+	19, // 15: coffre.v1.Certificate.vault_ownership_taken:type_name -> coffre.v1.VaultOwnershipTakenStatement
+	0,  // 16: coffre.v1.UserStatement.profile:type_name -> coffre.v1.Profile
+	0,  // 17: coffre.v1.ProfileChangedStatement.profile:type_name -> coffre.v1.Profile
+	8,  // 18: coffre.v1.KeyBundle.sealed:type_name -> coffre.v1.SealedKey
+	9,  // 19: coffre.v1.VaultCreatedStatement.key:type_name -> coffre.v1.KeyBundle
+	1,  // 20: coffre.v1.VaultRoleStatement.role:type_name -> coffre.v1.VaultRole
+	8,  // 21: coffre.v1.VaultRoleStatement.key:type_name -> coffre.v1.SealedKey
+	9,  // 22: coffre.v1.VaultKeyRotatedStatement.key:type_name -> coffre.v1.KeyBundle
+	0,  // 23: coffre.v1.EmergencyPolicyStatement.invoker_profile:type_name -> coffre.v1.Profile
+	8,  // 24: coffre.v1.VaultKeyReleasedStatement.key:type_name -> coffre.v1.SealedKey
+	21, // 25: coffre.v1.UserKeysRotatedStatement.sealed:type_name -> coffre.v1.DeviceSealedKey
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_certificate_proto_init() }
@@ -1806,6 +1964,7 @@ func file_coffre_v1_certificate_proto_init() {
 		(*Certificate_VaultRenamed)(nil),
 		(*Certificate_VaultArchived)(nil),
 		(*Certificate_DeviceRevoked)(nil),
+		(*Certificate_UserKeysRotated)(nil),
 		(*Certificate_EmergencyPolicy)(nil),
 		(*Certificate_EmergencyInvoked)(nil),
 		(*Certificate_EmergencyApproved)(nil),
@@ -1818,7 +1977,7 @@ func file_coffre_v1_certificate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_certificate_proto_rawDesc), len(file_coffre_v1_certificate_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
