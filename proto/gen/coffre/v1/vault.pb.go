@@ -391,10 +391,19 @@ func (*Manifest_Folder) isManifest_Kind() {}
 
 func (*Manifest_File) isManifest_Kind() {}
 
-// FolderManifest maps names to the ids of children.
+// FolderManifest maps names to the ids of children. Format 2 lists them
+// in entries; format 3 (SPEC.md §11.3.1) splits them into pages, each an
+// encrypted object of its own, and lists the pages here by id and digest.
 type FolderManifest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entries       []*FolderEntry         `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries []*FolderEntry         `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Format 3: how many pages the entries are split into (a power of two);
+	// an entry lives in page SHA-256("folder-page" || name) mod page_count.
+	PageCount uint32 `protobuf:"varint,20,opt,name=page_count,json=pageCount,proto3" json:"page_count,omitempty"`
+	// Format 3: one ref per page, in page order, page_count of them.
+	Pages []*FolderPageRef `protobuf:"bytes,21,rep,name=pages,proto3" json:"pages,omitempty"`
+	// Format 3: the number of entries across all pages.
+	EntryCount    uint64 `protobuf:"varint,22,opt,name=entry_count,json=entryCount,proto3" json:"entry_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -436,6 +445,161 @@ func (x *FolderManifest) GetEntries() []*FolderEntry {
 	return nil
 }
 
+func (x *FolderManifest) GetPageCount() uint32 {
+	if x != nil {
+		return x.PageCount
+	}
+	return 0
+}
+
+func (x *FolderManifest) GetPages() []*FolderPageRef {
+	if x != nil {
+		return x.Pages
+	}
+	return nil
+}
+
+func (x *FolderManifest) GetEntryCount() uint64 {
+	if x != nil {
+		return x.EntryCount
+	}
+	return 0
+}
+
+// FolderPageRef names one page of a format-3 folder and how to check it.
+type FolderPageRef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the encrypted object that holds the page.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// SHA-256 of the page's plaintext (a serialised FolderPage).
+	Digest []byte `protobuf:"bytes,2,opt,name=digest,proto3" json:"digest,omitempty"`
+	// [algorithm id][32-byte key], fresh each time the page is rewritten.
+	Key           []byte `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	EntryCount    uint32 `protobuf:"varint,4,opt,name=entry_count,json=entryCount,proto3" json:"entry_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FolderPageRef) Reset() {
+	*x = FolderPageRef{}
+	mi := &file_coffre_v1_vault_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FolderPageRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FolderPageRef) ProtoMessage() {}
+
+func (x *FolderPageRef) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_vault_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FolderPageRef.ProtoReflect.Descriptor instead.
+func (*FolderPageRef) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *FolderPageRef) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FolderPageRef) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *FolderPageRef) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *FolderPageRef) GetEntryCount() uint32 {
+	if x != nil {
+		return x.EntryCount
+	}
+	return 0
+}
+
+// FolderPage is one page of a format-3 folder's entries.
+type FolderPage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The folder this page belongs to, and its index in the page list.
+	FolderId      string         `protobuf:"bytes,1,opt,name=folder_id,json=folderId,proto3" json:"folder_id,omitempty"`
+	Index         uint32         `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	Entries       []*FolderEntry `protobuf:"bytes,3,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FolderPage) Reset() {
+	*x = FolderPage{}
+	mi := &file_coffre_v1_vault_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FolderPage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FolderPage) ProtoMessage() {}
+
+func (x *FolderPage) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_vault_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FolderPage.ProtoReflect.Descriptor instead.
+func (*FolderPage) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *FolderPage) GetFolderId() string {
+	if x != nil {
+		return x.FolderId
+	}
+	return ""
+}
+
+func (x *FolderPage) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *FolderPage) GetEntries() []*FolderEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
 // FolderEntry is one child of a folder.
 type FolderEntry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -448,7 +612,7 @@ type FolderEntry struct {
 
 func (x *FolderEntry) Reset() {
 	*x = FolderEntry{}
-	mi := &file_coffre_v1_vault_proto_msgTypes[5]
+	mi := &file_coffre_v1_vault_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +624,7 @@ func (x *FolderEntry) String() string {
 func (*FolderEntry) ProtoMessage() {}
 
 func (x *FolderEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_vault_proto_msgTypes[5]
+	mi := &file_coffre_v1_vault_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +637,7 @@ func (x *FolderEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FolderEntry.ProtoReflect.Descriptor instead.
 func (*FolderEntry) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{5}
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *FolderEntry) GetName() string {
@@ -508,7 +672,7 @@ type FileManifest struct {
 
 func (x *FileManifest) Reset() {
 	*x = FileManifest{}
-	mi := &file_coffre_v1_vault_proto_msgTypes[6]
+	mi := &file_coffre_v1_vault_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +684,7 @@ func (x *FileManifest) String() string {
 func (*FileManifest) ProtoMessage() {}
 
 func (x *FileManifest) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_vault_proto_msgTypes[6]
+	mi := &file_coffre_v1_vault_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +697,7 @@ func (x *FileManifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileManifest.ProtoReflect.Descriptor instead.
 func (*FileManifest) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{6}
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FileManifest) GetSize() uint64 {
@@ -566,7 +730,7 @@ type BlockRef struct {
 
 func (x *BlockRef) Reset() {
 	*x = BlockRef{}
-	mi := &file_coffre_v1_vault_proto_msgTypes[7]
+	mi := &file_coffre_v1_vault_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +742,7 @@ func (x *BlockRef) String() string {
 func (*BlockRef) ProtoMessage() {}
 
 func (x *BlockRef) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_vault_proto_msgTypes[7]
+	mi := &file_coffre_v1_vault_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +755,7 @@ func (x *BlockRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockRef.ProtoReflect.Descriptor instead.
 func (*BlockRef) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{7}
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BlockRef) GetId() string {
@@ -667,9 +831,25 @@ const file_coffre_v1_vault_proto_rawDesc = "" +
 	"\x06folder\x18\n" +
 	" \x01(\v2\x19.coffre.v1.FolderManifestH\x00R\x06folder\x12-\n" +
 	"\x04file\x18\v \x01(\v2\x17.coffre.v1.FileManifestH\x00R\x04fileB\x06\n" +
-	"\x04kind\"B\n" +
+	"\x04kind\"\xb2\x01\n" +
 	"\x0eFolderManifest\x120\n" +
-	"\aentries\x18\x01 \x03(\v2\x16.coffre.v1.FolderEntryR\aentries\"I\n" +
+	"\aentries\x18\x01 \x03(\v2\x16.coffre.v1.FolderEntryR\aentries\x12\x1d\n" +
+	"\n" +
+	"page_count\x18\x14 \x01(\rR\tpageCount\x12.\n" +
+	"\x05pages\x18\x15 \x03(\v2\x18.coffre.v1.FolderPageRefR\x05pages\x12\x1f\n" +
+	"\ventry_count\x18\x16 \x01(\x04R\n" +
+	"entryCount\"j\n" +
+	"\rFolderPageRef\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06digest\x18\x02 \x01(\fR\x06digest\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\fR\x03key\x12\x1f\n" +
+	"\ventry_count\x18\x04 \x01(\rR\n" +
+	"entryCount\"q\n" +
+	"\n" +
+	"FolderPage\x12\x1b\n" +
+	"\tfolder_id\x18\x01 \x01(\tR\bfolderId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\rR\x05index\x120\n" +
+	"\aentries\x18\x03 \x03(\v2\x16.coffre.v1.FolderEntryR\aentries\"I\n" +
 	"\vFolderEntry\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
@@ -699,28 +879,32 @@ func file_coffre_v1_vault_proto_rawDescGZIP() []byte {
 	return file_coffre_v1_vault_proto_rawDescData
 }
 
-var file_coffre_v1_vault_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_coffre_v1_vault_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_coffre_v1_vault_proto_goTypes = []any{
 	(*SignedVaultEntry)(nil), // 0: coffre.v1.SignedVaultEntry
 	(*VaultEntry)(nil),       // 1: coffre.v1.VaultEntry
 	(*ManifestWrite)(nil),    // 2: coffre.v1.ManifestWrite
 	(*Manifest)(nil),         // 3: coffre.v1.Manifest
 	(*FolderManifest)(nil),   // 4: coffre.v1.FolderManifest
-	(*FolderEntry)(nil),      // 5: coffre.v1.FolderEntry
-	(*FileManifest)(nil),     // 6: coffre.v1.FileManifest
-	(*BlockRef)(nil),         // 7: coffre.v1.BlockRef
+	(*FolderPageRef)(nil),    // 5: coffre.v1.FolderPageRef
+	(*FolderPage)(nil),       // 6: coffre.v1.FolderPage
+	(*FolderEntry)(nil),      // 7: coffre.v1.FolderEntry
+	(*FileManifest)(nil),     // 8: coffre.v1.FileManifest
+	(*BlockRef)(nil),         // 9: coffre.v1.BlockRef
 }
 var file_coffre_v1_vault_proto_depIdxs = []int32{
 	2, // 0: coffre.v1.VaultEntry.writes:type_name -> coffre.v1.ManifestWrite
 	4, // 1: coffre.v1.Manifest.folder:type_name -> coffre.v1.FolderManifest
-	6, // 2: coffre.v1.Manifest.file:type_name -> coffre.v1.FileManifest
-	5, // 3: coffre.v1.FolderManifest.entries:type_name -> coffre.v1.FolderEntry
-	7, // 4: coffre.v1.FileManifest.blocks:type_name -> coffre.v1.BlockRef
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	8, // 2: coffre.v1.Manifest.file:type_name -> coffre.v1.FileManifest
+	7, // 3: coffre.v1.FolderManifest.entries:type_name -> coffre.v1.FolderEntry
+	5, // 4: coffre.v1.FolderManifest.pages:type_name -> coffre.v1.FolderPageRef
+	7, // 5: coffre.v1.FolderPage.entries:type_name -> coffre.v1.FolderEntry
+	9, // 6: coffre.v1.FileManifest.blocks:type_name -> coffre.v1.BlockRef
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_vault_proto_init() }
@@ -738,7 +922,7 @@ func file_coffre_v1_vault_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_vault_proto_rawDesc), len(file_coffre_v1_vault_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
