@@ -195,7 +195,7 @@ func caseEvents(ctx context.Context, e *env) ([]Row, error) {
 	row := func(title string, ms []float64, note string) Row {
 		p50, p99 := percentile(ms, 50), percentile(ms, 99)
 		return Row{Title: title, Figure: fmt.Sprintf("p50 %.0f ms, p99 %.0f ms (%d changes, max %.0f ms)", p50, p99, len(ms), percentile(ms, 100)),
-			Baseline: "—", Ratio: "—", Goal: "< 100 / < 500 ms", Met: metIf(p50 < 100 && p99 < 500), Note: note}
+			Baseline: "—", Ratio: "—", Goal: "< 100 / < 300 ms", Met: metIf(p50 < 100 && p99 < 300), Note: note}
 	}
 	return []Row{
 		row("a change on A visible on B: B a library client on the server's events", libMs,

@@ -225,6 +225,19 @@ func caseList(ctx context.Context, e *env) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The folder's history: its vault log plus any block that is not one
+	// of the files' (folder pages, SPEC §11.3.1). Each file is one block of
+	// the same padded size.
+	nBlocks, blockBytes, err := f.srv.VaultBlocks(f.org.orgID(), f.vaultID)
+	if err != nil {
+		return nil, err
+	}
+	fileBlock := int64(len(crypto.NewSecretKey().Encrypt(nil, make([]byte, workspace.PaddedSize(uint64(e.sz.syncFileSize))))))
+	if nBlocks < int64(f.n) {
+		return nil, fmt.Errorf("history: %d blocks stored for %d files", nBlocks, f.n)
+	}
+	pageBytes := blockBytes - int64(f.n)*fileBlock
+	history := logBytes + pageBytes
 	d2, calls2, _, err := list("list-again")
 	if err != nil {
 		return nil, fmt.Errorf("list again: %w", err)
@@ -234,9 +247,13 @@ func caseList(ctx context.Context, e *env) ([]Row, error) {
 	return []Row{
 		{Title: title,
 			Figure:   fmt.Sprintf("%.0f ms, %s", ms, fmtCalls(calls)),
-			Baseline: "—", Ratio: "—", Goal: "one batched round trip, < 300 ms",
-			Met:  metIf(ms < 300 && calls["VaultRead"] == 1),
+			Baseline: "—", Ratio: "—", Goal: "one batched round trip, < 150 ms",
+			Met:  metIf(ms < 150 && calls["VaultRead"] == 1),
 			Note: fmt.Sprintf("Open the device (unlock, local state), fetch the organisation log, then open the vault: fetch and verify its whole log (%s stored for this folder) and list the root. Round trips counted by the server.", fmtMB(logBytes))},
+		{Title: "history stored for that folder after it was written in batches",
+			Figure:   fmt.Sprintf("%s: vault log %s + %s in %s blocks beyond the files'", fmtMB(history), fmtMB(logBytes), fmtMB(pageBytes), fmtCount(int(nBlocks)-f.n)),
+			Baseline: "—", Ratio: "—", Goal: "< 3 MB", Met: metIf(history < 3e6),
+			Note: fmt.Sprintf("The sync above commits the %s files in batches; every version stays (history). Bytes on the server: the vault's log entries, and the blocks other than the files' own (%s files of one block of %s each).", fmtCount(f.n), fmtCount(f.n), fmtMB(fileBlock))},
 		{Title: "(info) list the same folder again on that device",
 			Figure:   fmt.Sprintf("%.0f ms, %s", float64(d2.Microseconds())/1000, fmtCalls(calls2)),
 			Baseline: "—", Ratio: "—", Goal: "—", Met: "—",

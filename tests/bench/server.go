@@ -22,6 +22,7 @@ import (
 
 	"github.com/coffre/coffre/link"
 	"github.com/coffre/coffre/server"
+	"github.com/coffre/coffre/server/store"
 	"github.com/coffre/coffre/server/store/blockdir"
 	"github.com/coffre/coffre/server/store/boltstore"
 )
@@ -35,6 +36,7 @@ import (
 //	org NAME          → "ok LINK" (a bootstrap link, as `coffre-server org create`)
 //	calls             → "ok {method: count}"
 //	vaultbytes O V    → "ok N" (bytes of a vault's stored log)
+//	vaultblocks O V   → "ok COUNT BYTES" (a vault's stored blocks)
 //	profile FILE      → "ok" (starts a CPU profile)
 //	endprofile        → "ok"
 //	quit (or EOF)     → stops gracefully and exits
@@ -43,7 +45,7 @@ import (
 //
 // Started with arguments ("run --data DIR …"), the child is instead
 // `coffre-server run` itself, with those flags (runChild, load.go), and
-// answers the same commands but calls and vaultbytes.
+// answers the same commands but calls, vaultbytes and vaultblocks.
 func serveChild(dir string) int {
 	fail := func(err error) int {
 		fmt.Printf("err %v\n", err)
@@ -117,6 +119,14 @@ func serveChild(dir string) int {
 				from = entries[len(entries)-1].Position + 1
 			}
 		},
+		vaultBlocks: func(org, vault string) (n, total int64, err error) {
+			err = blocks.ListBlocks(ctx, org, vault, func(b store.BlockInfo) error {
+				n++
+				total += b.Size
+				return nil
+			})
+			return n, total, err
+		},
 		stop: func() error {
 			cancel()
 			return <-served
@@ -131,6 +141,8 @@ type control struct {
 	org        func(name string) (link string, err error)
 	calls      func() (jsonCounts string, err error)
 	vaultBytes func(org, vault string) (int64, error)
+	// vaultBlocks counts a vault's stored blocks and their bytes.
+	vaultBlocks func(org, vault string) (n, total int64, err error)
 	stop       func() error
 }
 
@@ -172,6 +184,14 @@ func (c control) loop() int {
 			org, vault, _ := strings.Cut(arg, " ")
 			n, err := c.vaultBytes(org, vault)
 			answer(fmt.Sprint(n), err)
+		case "vaultblocks":
+			if c.vaultBlocks == nil {
+				answer(unsupported(cmd))
+				continue
+			}
+			org, vault, _ := strings.Cut(arg, " ")
+			n, total, err := c.vaultBlocks(org, vault)
+			answer(fmt.Sprint(n, " ", total), err)
 		case "profile":
 			f, err := os.Create(arg)
 			if err == nil {
@@ -349,6 +369,16 @@ func (s *serverProc) VaultBytes(orgID, vaultID string) (int64, error) {
 	var n int64
 	_, err = fmt.Sscan(ans, &n)
 	return n, err
+}
+
+// VaultBlocks is the count and the bytes of a vault's stored blocks.
+func (s *serverProc) VaultBlocks(orgID, vaultID string) (n, total int64, err error) {
+	ans, err := s.ask("vaultblocks " + orgID + " " + vaultID)
+	if err != nil {
+		return 0, 0, err
+	}
+	_, err = fmt.Sscan(ans, &n, &total)
+	return n, total, err
 }
 
 // RSS is the server's resident size now (bytes).
