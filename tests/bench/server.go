@@ -143,7 +143,7 @@ type control struct {
 	vaultBytes func(org, vault string) (int64, error)
 	// vaultBlocks counts a vault's stored blocks and their bytes.
 	vaultBlocks func(org, vault string) (n, total int64, err error)
-	stop       func() error
+	stop        func() error
 }
 
 // loop answers commands on standard input until quit (exit code 0 if
