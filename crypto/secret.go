@@ -88,23 +88,21 @@ func (k SecretKey) EncryptPadded(aad, plaintext []byte, paddedLen int) []byte {
 // overwritten whether or not it opens; a caller that keeps the ciphertext
 // (the block cache) uses Decrypt.
 func (k SecretKey) DecryptInPlace(aad, ciphertext []byte) ([]byte, error) {
-	if k.key == nil || len(ciphertext) < secretMinCipherLn ||
-		ciphertext[0] != FormatVersion || ciphertext[1] != AlgXChaCha20Poly1305 {
+	if len(ciphertext) < secretMinCipherLn {
 		return nil, ErrDecrypt
 	}
-	header := ciphertext[:secretHeaderLen]
-	nonce := ciphertext[secretHeaderLen : secretHeaderLen+chacha20poly1305.NonceSizeX]
-	body := ciphertext[secretHeaderLen+chacha20poly1305.NonceSizeX:]
-	pt, err := newXChaCha(k.key.p[:]).Open(body[:0], nonce, body, headerAAD(header, aad))
-	if err != nil {
-		return nil, ErrDecrypt
-	}
-	return pt, nil
+	return k.open(aad, ciphertext, ciphertext[secretHeaderLen+chacha20poly1305.NonceSizeX:][:0])
 }
 
 // Decrypt opens the output of Encrypt. Any failure is ErrDecrypt; nothing is
 // returned before the tag is checked.
 func (k SecretKey) Decrypt(aad, ciphertext []byte) ([]byte, error) {
+	return k.open(aad, ciphertext, nil)
+}
+
+// open checks ciphertext's header and opens it, appending the plaintext
+// to dst.
+func (k SecretKey) open(aad, ciphertext, dst []byte) ([]byte, error) {
 	if k.key == nil || len(ciphertext) < secretMinCipherLn ||
 		ciphertext[0] != FormatVersion || ciphertext[1] != AlgXChaCha20Poly1305 {
 		return nil, ErrDecrypt
@@ -112,7 +110,7 @@ func (k SecretKey) Decrypt(aad, ciphertext []byte) ([]byte, error) {
 	header := ciphertext[:secretHeaderLen]
 	nonce := ciphertext[secretHeaderLen : secretHeaderLen+chacha20poly1305.NonceSizeX]
 	body := ciphertext[secretHeaderLen+chacha20poly1305.NonceSizeX:]
-	pt, err := newXChaCha(k.key.p[:]).Open(nil, nonce, body, headerAAD(header, aad))
+	pt, err := newXChaCha(k.key.p[:]).Open(dst, nonce, body, headerAAD(header, aad))
 	if err != nil {
 		return nil, ErrDecrypt
 	}
