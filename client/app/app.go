@@ -67,6 +67,9 @@ type App struct {
 	activity chan struct{} // the person did something: the idle lock waits again
 	web      *webSecurity
 	folders  folderSet
+	// revocation is the wipe on return (revoked.go): once it ran, every
+	// call answers its RevokedError.
+	revocation revocation
 
 	sockLis, httpLis net.Listener
 }
@@ -77,7 +80,22 @@ type App struct {
 // client.ErrLocked when the keys are forgotten. While the server can't be
 // reached the session holds what this device verified last, and each call
 // tries to bring it up to date again.
+//
+// A call the server refuses as revoked runs the wipe on return's check
+// (revokedAnswer) once the session is released: withSession answers what
+// it found.
 func (a *App) withSession(ctx context.Context, fn func(*client.Session) error) error {
+	if w := a.revoked(); w != nil {
+		return w
+	}
+	err := a.withSessionLocked(ctx, fn)
+	if client.IsRevokedAnswer(err) {
+		return a.revokedAnswer(ctx, err)
+	}
+	return err
+}
+
+func (a *App) withSessionLocked(ctx context.Context, fn func(*client.Session) error) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.Keys.Locked() {
@@ -105,7 +123,7 @@ func (a *App) withSession(ctx context.Context, fn func(*client.Session) error) e
 		}
 	}
 	// A revoked device reads the log up to its revocation (SPEC.md §15):
-	// the app then answers nothing more.
+	// the app answers nothing more, and withSession erases.
 	if a.sess.Revoked() != nil {
 		a.closeSessionLocked()
 		return wire.ErrDeviceRevoked
@@ -118,6 +136,17 @@ func (a *App) withSession(ctx context.Context, fn func(*client.Session) error) e
 // the server, not the passphrase. Sessions of one device share the state
 // file one transaction at a time (SPEC.md §9).
 func (a *App) withOwnSession(ctx context.Context, fn func(*client.Session) error) error {
+	if w := a.revoked(); w != nil {
+		return w
+	}
+	err := a.withOwnSessionOnce(ctx, fn)
+	if client.IsRevokedAnswer(err) {
+		return a.revokedAnswer(ctx, err)
+	}
+	return err
+}
+
+func (a *App) withOwnSessionOnce(ctx context.Context, fn func(*client.Session) error) error {
 	s, err := a.Keys.Session()
 	if err != nil {
 		return err
@@ -160,5 +189,18 @@ func (a *App) apiHandler() http.Handler {
 	a.lockRoutes(mux)
 	a.cliRoutes(mux)
 	a.routes(mux)
-	return activityHandler(a, mux)
+	return activityHandler(a, revokedHandler(a, mux))
+}
+
+// revokedHandler answers every call but GET /api/state with the
+// RevokedError once the app erased its device's data (revoked.go): the
+// state says what was erased and kept, for the interface's screen.
+func revokedHandler(a *App, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wiped := a.revoked(); wiped != nil && !(r.Method == http.MethodGet && r.URL.Path == "/api/state") {
+			writeError(w, wiped)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -2,16 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/wire"
 )
-
-// errForgedRevocation: the server says this device is revoked but its log
-// holds no such certificate (SECURITY.md A42).
-var errForgedRevocation = errors.New("the server refuses this device as revoked, but its organisation log holds no revocation of it: nothing was erased; tell your administrator")
 
 // wipeIfRevoked runs when the server refuses this device as revoked: the
 // device reads the log up to its revocation, and only if the certificate
@@ -23,7 +18,7 @@ func wipeIfRevoked(ctx context.Context, s *client.Session, con *console) error {
 		return err
 	}
 	if r == nil {
-		return errForgedRevocation
+		return client.ErrRevocationNotInLog
 	}
 	rep, err := s.Wipe(ctx)
 	who := "this device"
