@@ -155,6 +155,9 @@ func (a *App) withOwnSessionOnce(ctx context.Context, fn func(*client.Session) e
 	if err := s.Sync(ctx); err != nil && !errors.Is(err, client.ErrServerUnavailable) {
 		return err
 	}
+	if s.Revoked() != nil {
+		return wire.ErrDeviceRevoked // as withSession: the check follows
+	}
 	return fn(s)
 }
 

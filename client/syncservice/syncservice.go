@@ -16,6 +16,7 @@ import (
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/client/control"
 	"github.com/coffre/coffre/crypto"
+	"github.com/coffre/coffre/wire"
 	"github.com/coffre/coffre/workspace"
 	"github.com/coffre/coffre/workspace/syncer"
 )
@@ -197,6 +198,13 @@ func (s *Service) syncOne(ctx context.Context, f Folder, remote <-chan struct{},
 			if err := sess.Sync(ctx); err != nil {
 				release()
 				return nil, nil, err
+			}
+			// A revoked device reads the log up to its revocation: its
+			// own verified log says it may do nothing more, and Serve
+			// stops for the caller's check (SPEC.md §15.3).
+			if sess.Revoked() != nil {
+				release()
+				return nil, nil, wire.ErrDeviceRevoked
 			}
 			// The upkeep first (a rotation, a checkpoint): a sync writes.
 			v, _, err := sess.PrepareVault(ctx, f.VaultID)
