@@ -84,9 +84,6 @@ func nonNil(s []string) []string {
 type revocation struct {
 	mu    sync.Mutex // one check (and wipe) at a time
 	wiped *RevokedError
-	// unverified is when a refusal last found no revocation in the log:
-	// the event stream then waits longer before it reconnects.
-	unverified time.Time
 
 	syncMu     sync.Mutex
 	syncHalted bool
@@ -125,7 +122,6 @@ func (a *App) revokedAnswer(ctx context.Context, err error) error {
 		return cerr
 	}
 	if r == nil {
-		rv.unverified = time.Now()
 		return client.ErrRevocationNotInLog
 	}
 	// Verified: nothing may write into the folders or the data directory
