@@ -3,6 +3,7 @@ package adversarial
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -12,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/client/app"
+	"github.com/coffre/coffre/client/cli"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/tests/hostile"
 	"github.com/coffre/coffre/wire"
@@ -97,6 +100,70 @@ func TestA42RevokedAnswerAppWipesNothing(t *testing.T) {
 	case err := <-served:
 		t.Fatalf("the app stopped: %v", err)
 	default:
+	}
+}
+
+// TestA42RevokedAnswerSyncWipesNothing: 'coffre sync' refused as revoked
+// by a server whose log holds no revocation of the device stops with
+// client.ErrRevocationNotInLog, and erases nothing: the synced folder, the
+// key file and the state stay (SPEC.md §15.3, SECURITY.md A42).
+func TestA42RevokedAnswerSyncWipesNothing(t *testing.T) {
+	t.Parallel()
+	w := newDeviceWorld(t)
+	ctx := bg()
+	if _, err := w.bob.CreateVault(ctx, "cardio"); err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := w.bob.PrepareVault(ctx, "cardio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Put(ctx, "/note.txt", strings.NewReader("patient note\n"), nil); err != nil {
+		t.Fatal(err)
+	}
+	home := w.d["laptop"]
+	pass := filepath.Join(t.TempDir(), "passphrase")
+	if err := os.WriteFile(pass, []byte(hostile.Passphrase), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "cardio")
+	sync := func() (string, error) {
+		root := cli.NewRootCommand()
+		var out strings.Builder
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs([]string{"--home", home, "--passphrase-file", pass, "sync", "--once", "cardio", dir})
+		err := root.ExecuteContext(ctx)
+		return out.String(), err
+	}
+	if out, err := sync(); err != nil {
+		t.Fatalf("the first sync: %v\n%s", err, out)
+	}
+	note := filepath.Join(dir, "note.txt")
+	if b, err := os.ReadFile(note); err != nil || string(b) != "patient note\n" {
+		t.Fatalf("the synced folder holds %q, %v", b, err)
+	}
+
+	w.s.RewriteUnary(func(method string, req, resp any, err error) (any, error) {
+		switch method {
+		case coffrev1.CoffreService_GetLog_FullMethodName, coffrev1.CoffreService_GetHead_FullMethodName, coffrev1.CoffreService_GetOrganisation_FullMethodName:
+			return resp, err
+		}
+		return nil, wire.ErrDeviceRevoked
+	})
+	out, err := sync()
+	if !errors.Is(err, client.ErrRevocationNotInLog) {
+		t.Fatalf("a sync refused as revoked, with no revocation in the log: %v, want ErrRevocationNotInLog\n%s", err, out)
+	}
+	if strings.Contains(out, "erased") && !strings.Contains(out, "nothing was erased") {
+		t.Errorf("the sync says it erased:\n%s", out)
+	}
+	wantIntact(t, home)
+	if b, err := os.ReadFile(note); err != nil || string(b) != "patient note\n" {
+		t.Errorf("the synced file was touched on the server's word: %q, %v", b, err)
+	}
+	if kept, _ := filepath.Glob(dir + ".kept-*"); len(kept) != 0 {
+		t.Errorf("files were moved aside on the server's word: %v", kept)
 	}
 }
 
