@@ -197,13 +197,36 @@ func (a *App) apiHandler() http.Handler {
 
 // revokedHandler answers every call but GET /api/state with the
 // RevokedError once the app erased its device's data (revoked.go): the
-// state says what was erased and kept, for the interface's screen.
+// state says what was erased and kept, for the interface's screen. A call
+// answered with the server's "revoked" by a path that does not run the
+// check itself (withSession and the transfers do) runs it once answered.
 func revokedHandler(a *App, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if wiped := a.revoked(); wiped != nil && !(r.Method == http.MethodGet && r.URL.Path == "/api/state") {
 			writeError(w, wiped)
 			return
 		}
-		next.ServeHTTP(w, r)
+		rw := &revokedWatch{ResponseWriter: w}
+		next.ServeHTTP(rw, r)
+		if rw.refused {
+			a.revokedAnswer(context.WithoutCancel(r.Context()), wire.ErrDeviceRevoked)
+		}
 	})
 }
+
+// revokedWatch notes that writeError answered the server's "revoked".
+type revokedWatch struct {
+	http.ResponseWriter
+	refused bool
+}
+
+func (rw *revokedWatch) sawRevoked() { rw.refused = true }
+
+// Flush keeps streamed answers (cliapi.go's events) streaming.
+func (rw *revokedWatch) Flush() {
+	if f, ok := rw.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (rw *revokedWatch) Unwrap() http.ResponseWriter { return rw.ResponseWriter }

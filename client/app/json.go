@@ -169,6 +169,9 @@ func writeJSON(w http.ResponseWriter, v any) {
 // writeError answers err with the HTTP status and code its sentinel means.
 func writeError(w http.ResponseWriter, err error) {
 	status, code := errorCode(err)
+	if rw, ok := w.(interface{ sawRevoked() }); ok && code == "revoked" {
+		rw.sawRevoked() // the wipe on return's check follows (revokedHandler)
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

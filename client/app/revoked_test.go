@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,5 +163,63 @@ func TestRevokedAppWipes(t *testing.T) {
 	}
 	if client.HasDevice(home) {
 		t.Error("the data directory still holds a device")
+	}
+}
+
+// TestRevokedAppWipesOnTransfer: with no sync and no event stream running,
+// a download the server refuses as revoked is enough: the transfer runs
+// the check, and its answer is already device_revoked (SPEC.md §15.3).
+func TestRevokedAppWipesOnTransfer(t *testing.T) {
+	ctx := testCtx(t)
+	srv := hostile.Start(t)
+	desktop := hostile.Bootstrap(t, srv, filepath.Join(t.TempDir(), "desktop"))
+	defer desktop.Close()
+	home := filepath.Join(t.TempDir(), "laptop")
+	hostile.Enrol(t, desktop, home, "device", "", 0).Close()
+	info, err := desktop.CreateVault(ctx, "cardiology")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := desktop.PrepareVault(ctx, "cardiology")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Put(ctx, "/note.txt", strings.NewReader("from the vault\n"), nil); err != nil {
+		t.Fatal(err)
+	}
+	a := New(home, 0)
+	keys, err := client.Unlock(home, hostile.Passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Keys = keys
+	hs := httptest.NewServer(a.apiHandler())
+	defer hs.Close()
+	get := func(path string) (int, []byte) {
+		res, err := http.Get(hs.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
+	}
+	content := "/api/vaults/" + info.ID + "/content?path=/note.txt"
+	if status, b := get(content); status != http.StatusOK || string(b) != "from the vault\n" {
+		t.Fatalf("download before the revocation: %d %s", status, b)
+	}
+	if _, err := desktop.RevokeDevice(ctx, hostile.ReadDevice(t, home).DeviceID); err != nil {
+		t.Fatal(err)
+	}
+	status, b := get(content)
+	var e apiError
+	if json.Unmarshal(b, &e) != nil || status != http.StatusGone || e.Code != "device_revoked" || e.Revoked == nil {
+		t.Fatalf("download after the revocation: %d %s, want 410 device_revoked", status, b)
+	}
+	if client.HasDevice(home) {
+		t.Error("the data directory still holds a device")
+	}
+	if status, b := get("/api/state"); status != http.StatusOK || !strings.Contains(string(b), `"revoked":{`) {
+		t.Errorf("state: %d %s", status, b)
 	}
 }
