@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +54,8 @@ func (e *RevokedError) Unwrap() error { return client.ErrRevokedHere }
 // RevokedJSON is what the app erased and kept, in GET /api/state and in
 // the device_revoked error: the interface's revoked screen shows it.
 type RevokedJSON struct {
+	// Message is the RevokedError's: what the command line prints.
+	Message  string    `json:"message"`
 	By       string    `json:"by"`
 	Time     time.Time `json:"time"`
 	User     bool      `json:"user"` // the whole user was revoked
@@ -64,7 +68,7 @@ type RevokedJSON struct {
 
 func (e *RevokedError) json() *RevokedJSON {
 	r := e.Report
-	j := &RevokedJSON{By: r.Revocation.By, Time: r.Revocation.Time, User: r.Revocation.User,
+	j := &RevokedJSON{Message: e.Error(), By: r.Revocation.By, Time: r.Revocation.Time, User: r.Revocation.User,
 		Folders: nonNil(r.Folders), Removed: r.Removed, Kept: nonNil(r.Kept), KeptDirs: nonNil(r.KeptDirs)}
 	if e.Err != nil {
 		j.Error = e.Err.Error()
@@ -129,6 +133,12 @@ func (a *App) revokedAnswer(ctx context.Context, err error) error {
 	a.haltSyncs()
 	a.closeSession()
 	rep, werr := s.Wipe(ctx)
+	if werr == nil {
+		// The app's list of folders, sealed with a key now erased.
+		if err := os.Remove(foldersPath(a.Home)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			werr = fmt.Errorf("erasing the app's folder list: %w", err)
+		}
+	}
 	a.Lock()
 	rv.wiped = &RevokedError{Report: rep, Err: werr}
 	return rv.wiped

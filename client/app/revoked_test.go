@@ -128,7 +128,7 @@ func TestRevokedAppWipes(t *testing.T) {
 	if b, _ := os.ReadFile(kept[0]); string(b) != "changed on the laptop\n" {
 		t.Errorf("the kept file holds %q", b)
 	}
-	for _, f := range []string{"device.age", "state.db", "sync", "cache"} {
+	for _, f := range []string{"device.age", "state.db", "sync", "cache", "app/folders.sealed"} {
 		if _, err := os.Stat(filepath.Join(home, f)); !os.IsNotExist(err) {
 			t.Errorf("%s survived the wipe: %v", f, err)
 		}

@@ -83,7 +83,7 @@ func runSync(ctx context.Context, g *globalOptions, opts syncOptions, con *conso
 		}
 	}
 	if !client.HasDevice(g.home) {
-		return client.ErrNoDevice
+		return g.noDevice(ctx)
 	}
 	pass, err := g.passphrase(con, false)
 	if err != nil {
