@@ -57,6 +57,9 @@ type App struct {
 	// Sync is the sync service's folders as the API drives them
 	// (api_sync.go); nil: none.
 	Sync SyncFolders
+	// OnRevoked, if set, is told once what the wipe on return erased and
+	// kept (revoked.go): the command line prints it.
+	OnRevoked func(*RevokedError)
 
 	mu          sync.Mutex
 	sess        *client.Session // open while unlocked; nil when locked or not yet opened

@@ -141,6 +141,9 @@ func (a *App) revokedAnswer(ctx context.Context, err error) error {
 	}
 	a.Lock()
 	rv.wiped = &RevokedError{Report: rep, Err: werr}
+	if a.OnRevoked != nil {
+		a.OnRevoked(rv.wiped)
+	}
 	return rv.wiped
 }
 

@@ -21,13 +21,26 @@ func wipeIfRevoked(ctx context.Context, s *client.Session, con *console) error {
 		return client.ErrRevocationNotInLog
 	}
 	rep, err := s.Wipe(ctx)
+	printWipeReport(con, rep)
+	if err != nil {
+		return fmt.Errorf("erasing this device's data: %w", err)
+	}
+	if r.User {
+		return wire.ErrDeviceRevoked
+	}
+	return client.ErrRevokedHere
+}
+
+// printWipeReport says who revoked the device and when, the folders
+// cleaned, the count of files erased and each file kept aside. It goes
+// to standard output, never discarded by --quiet: the person must learn
+// which files were kept aside; the error stays one line.
+func printWipeReport(con *console, rep client.WipeReport) {
+	r := rep.Revocation
 	who := "this device"
 	if r.User {
 		who = "your account"
 	}
-	// The report goes to standard output, never discarded by --quiet: the
-	// person must learn which files were kept aside; the error stays one
-	// line.
 	fmt.Fprintf(con.out, "%s was revoked on %s by %s: this device erased its copies of the organisation's data\n",
 		who, shownTime(r.Time), shown(r.By))
 	for _, f := range rep.Folders {
@@ -37,11 +50,4 @@ func wipeIfRevoked(ctx context.Context, s *client.Session, con *console) error {
 	for _, k := range rep.Kept {
 		fmt.Fprintf(con.out, "    kept %s\n", shown(k))
 	}
-	if err != nil {
-		return fmt.Errorf("erasing this device's data: %w", err)
-	}
-	if r.User {
-		return wire.ErrDeviceRevoked
-	}
-	return client.ErrRevokedHere
 }

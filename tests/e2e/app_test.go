@@ -222,7 +222,8 @@ func TestAppWipesOnRevocation(t *testing.T) {
 		t.Errorf("ls once the app erased the laptop: %s", r)
 	}
 	syscall.Kill(p.Pid(), syscall.SIGTERM)
-	if r := p.Wait(); !r.OK() {
+	if r := p.Wait(); !r.OK() || !strings.Contains(r.Stdout, "this device was revoked on") || !strings.Contains(r.Stdout, "erased its copies") ||
+		!strings.Contains(r.Stderr, "coffre app: this device has been revoked by bob@"+d) {
 		t.Errorf("the app after the wipe: %s", r)
 	}
 }
