@@ -132,7 +132,7 @@ func (a *App) revokedAnswer(ctx context.Context, err error) error {
 	// while they are erased.
 	a.haltSyncs()
 	a.closeSession()
-	rep, werr := s.Wipe(ctx)
+	rep, werr := s.Wipe(context.WithoutCancel(ctx)) // not left half done when the caller goes
 	if werr == nil {
 		// The app's list of folders, sealed with a key now erased.
 		if err := os.Remove(foldersPath(a.Home)); err != nil && !errors.Is(err, fs.ErrNotExist) {
