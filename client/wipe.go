@@ -73,6 +73,9 @@ type WipeReport struct {
 	// synced: each moved from a folder DIR to DIR.kept-DATE beside it (the
 	// same file system, so the move is a rename), full paths.
 	Kept []string
+	// KeptDirs are the folders DIR.kept-DATE the kept files were moved
+	// into, one per synced folder that had any.
+	KeptDirs []string
 	// Folders are the synced folders that were cleaned.
 	Folders []string
 }
@@ -102,8 +105,12 @@ func (s *Session) Wipe(ctx context.Context) (WipeReport, error) {
 		if st.Dir == "" {
 			continue
 		}
-		if err := wipeFolder(strings.TrimSuffix(p, ".status.json")+".db", key, st.Dir, st.Dir+".kept-"+stamp, &rep); err != nil {
+		kept, keptDir := len(rep.Kept), st.Dir+".kept-"+stamp
+		if err := wipeFolder(strings.TrimSuffix(p, ".status.json")+".db", key, st.Dir, keptDir, &rep); err != nil {
 			return rep, err
+		}
+		if len(rep.Kept) > kept {
+			rep.KeptDirs = append(rep.KeptDirs, keptDir)
 		}
 		rep.Folders = append(rep.Folders, st.Dir)
 	}
@@ -114,6 +121,12 @@ func (s *Session) Wipe(ctx context.Context) (WipeReport, error) {
 	}
 	return rep, nil
 }
+
+// ErrRevocationNotInLog is the answer to a server that refuses this
+// device as revoked while the device's own verified log holds no
+// revocation of it: the refusal is unsigned, so nothing is erased
+// (SECURITY.md A42).
+var ErrRevocationNotInLog = errors.New("the server refuses this device as revoked, but its organisation log holds no revocation of it: nothing was erased; tell your administrator")
 
 // ErrNotRevoked is returned by Wipe when the verified log does not revoke
 // this device: nothing is erased.

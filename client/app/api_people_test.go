@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/tests/hostile"
 )
 
@@ -62,7 +63,13 @@ func TestPeopleInviteRevokeProfileAudit(t *testing.T) {
 		t.Fatalf("revoked: %+v", u)
 	}
 	bob.app.closeSession()
-	bob.fails("GET", "/api/vaults", nil, http.StatusForbidden, "revoked")
+	// Bob's app verifies his revocation in its log and erases (SPEC.md §15.3).
+	if msg := bob.fails("GET", "/api/vaults", nil, http.StatusGone, "device_revoked"); !strings.Contains(msg, "this device's user has been revoked by admin@example.org") {
+		t.Errorf("bob's app says %q", msg)
+	}
+	if client.HasDevice(bob.home) {
+		t.Error("bob's revoked device kept its key file")
+	}
 	admin.fails("POST", "/api/users/bob@example.org/revoke", nil, http.StatusConflict, "user_revoked")
 
 	var audit []auditJSON

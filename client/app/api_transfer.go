@@ -8,6 +8,7 @@ import (
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/wire"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -80,12 +81,25 @@ func syncedSession(ctx context.Context, keys *client.Unlocked) (*client.Session,
 		s.Close()
 		return nil, err
 	}
+	if s.Revoked() != nil { // as withSession: the check follows
+		s.Close()
+		return nil, wire.ErrDeviceRevoked
+	}
 	return s, nil
 }
 
 // transferVault returns a transfer for the vault the request names, kept
-// or opened; the caller gives it back with done.
+// or opened; the caller gives it back with done. Refused as revoked, it
+// runs the wipe on return's check, as withSession does.
 func (h *api) transferVault(r *http.Request) (*keptVault, error) {
+	t, err := h.openTransfer(r)
+	if client.IsRevokedAnswer(err) {
+		return nil, h.app.revokedAnswer(r.Context(), err)
+	}
+	return t, err
+}
+
+func (h *api) openTransfer(r *http.Request) (*keptVault, error) {
 	ctx, ref := r.Context(), r.PathValue("vault")
 	keys, err := h.unlockedKeys()
 	if err != nil {

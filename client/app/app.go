@@ -57,6 +57,9 @@ type App struct {
 	// Sync is the sync service's folders as the API drives them
 	// (api_sync.go); nil: none.
 	Sync SyncFolders
+	// OnRevoked, if set, is told once what the wipe on return erased and
+	// kept (revoked.go): the command line prints it.
+	OnRevoked func(*RevokedError)
 
 	mu          sync.Mutex
 	sess        *client.Session // open while unlocked; nil when locked or not yet opened
@@ -67,6 +70,9 @@ type App struct {
 	activity chan struct{} // the person did something: the idle lock waits again
 	web      *webSecurity
 	folders  folderSet
+	// revocation is the wipe on return (revoked.go): once it ran, every
+	// call answers its RevokedError.
+	revocation revocation
 
 	sockLis, httpLis net.Listener
 }
@@ -77,7 +83,22 @@ type App struct {
 // client.ErrLocked when the keys are forgotten. While the server can't be
 // reached the session holds what this device verified last, and each call
 // tries to bring it up to date again.
+//
+// A call the server refuses as revoked runs the wipe on return's check
+// (revokedAnswer) once the session is released: withSession answers what
+// it found.
 func (a *App) withSession(ctx context.Context, fn func(*client.Session) error) error {
+	if w := a.revoked(); w != nil {
+		return w
+	}
+	err := a.withSessionLocked(ctx, fn)
+	if client.IsRevokedAnswer(err) {
+		return a.revokedAnswer(ctx, err)
+	}
+	return err
+}
+
+func (a *App) withSessionLocked(ctx context.Context, fn func(*client.Session) error) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.Keys.Locked() {
@@ -105,7 +126,7 @@ func (a *App) withSession(ctx context.Context, fn func(*client.Session) error) e
 		}
 	}
 	// A revoked device reads the log up to its revocation (SPEC.md §15):
-	// the app then answers nothing more.
+	// the app answers nothing more, and withSession erases.
 	if a.sess.Revoked() != nil {
 		a.closeSessionLocked()
 		return wire.ErrDeviceRevoked
@@ -118,6 +139,17 @@ func (a *App) withSession(ctx context.Context, fn func(*client.Session) error) e
 // the server, not the passphrase. Sessions of one device share the state
 // file one transaction at a time (SPEC.md §9).
 func (a *App) withOwnSession(ctx context.Context, fn func(*client.Session) error) error {
+	if w := a.revoked(); w != nil {
+		return w
+	}
+	err := a.withOwnSessionOnce(ctx, fn)
+	if client.IsRevokedAnswer(err) {
+		return a.revokedAnswer(ctx, err)
+	}
+	return err
+}
+
+func (a *App) withOwnSessionOnce(ctx context.Context, fn func(*client.Session) error) error {
 	s, err := a.Keys.Session()
 	if err != nil {
 		return err
@@ -125,6 +157,9 @@ func (a *App) withOwnSession(ctx context.Context, fn func(*client.Session) error
 	defer s.Close()
 	if err := s.Sync(ctx); err != nil && !errors.Is(err, client.ErrServerUnavailable) {
 		return err
+	}
+	if s.Revoked() != nil {
+		return wire.ErrDeviceRevoked // as withSession: the check follows
 	}
 	return fn(s)
 }
@@ -160,5 +195,41 @@ func (a *App) apiHandler() http.Handler {
 	a.lockRoutes(mux)
 	a.cliRoutes(mux)
 	a.routes(mux)
-	return activityHandler(a, mux)
+	return activityHandler(a, revokedHandler(a, mux))
 }
+
+// revokedHandler answers every call but GET /api/state with the
+// RevokedError once the app erased its device's data (revoked.go): the
+// state says what was erased and kept, for the interface's screen. A call
+// answered with the server's "revoked" by a path that does not run the
+// check itself (withSession and the transfers do) runs it once answered.
+func revokedHandler(a *App, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wiped := a.revoked(); wiped != nil && !(r.Method == http.MethodGet && r.URL.Path == "/api/state") {
+			writeError(w, wiped)
+			return
+		}
+		rw := &revokedWatch{ResponseWriter: w}
+		next.ServeHTTP(rw, r)
+		if rw.refused {
+			a.revokedAnswer(context.WithoutCancel(r.Context()), wire.ErrDeviceRevoked)
+		}
+	})
+}
+
+// revokedWatch notes that writeError answered the server's "revoked".
+type revokedWatch struct {
+	http.ResponseWriter
+	refused bool
+}
+
+func (rw *revokedWatch) sawRevoked() { rw.refused = true }
+
+// Flush keeps streamed answers (cliapi.go's events) streaming.
+func (rw *revokedWatch) Flush() {
+	if f, ok := rw.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (rw *revokedWatch) Unwrap() http.ResponseWriter { return rw.ResponseWriter }

@@ -22,6 +22,8 @@ import (
 type apiError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Revoked is what the wipe on return erased and kept (device_revoked).
+	Revoked *RevokedJSON `json:"revoked,omitempty"`
 }
 
 // Errors of the API itself (the library's are mapped in errorCodes).
@@ -75,6 +77,8 @@ var errorCodes = []struct {
 	{wire.ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
 	{wire.ErrStorageQuota, http.StatusInsufficientStorage, "quota"},
 	{wire.ErrUserLimit, http.StatusForbidden, "user_limit"},
+	{client.ErrRevokedHere, http.StatusGone, "device_revoked"},
+	{client.ErrRevocationNotInLog, http.StatusForbidden, "revocation_unverified"},
 	{wire.ErrDeviceRevoked, http.StatusForbidden, "revoked"},
 	{wire.ErrUnauthenticated, http.StatusForbidden, "unauthenticated"},
 	{wire.ErrForbidden, http.StatusForbidden, "forbidden"},
@@ -165,11 +169,19 @@ func writeJSON(w http.ResponseWriter, v any) {
 // writeError answers err with the HTTP status and code its sentinel means.
 func writeError(w http.ResponseWriter, err error) {
 	status, code := errorCode(err)
+	if rw, ok := w.(interface{ sawRevoked() }); ok && code == "revoked" {
+		rw.sawRevoked() // the wipe on return's check follows (revokedHandler)
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(apiError{Code: code, Message: err.Error()})
+	body := apiError{Code: code, Message: err.Error()}
+	var wiped *RevokedError
+	if errors.As(err, &wiped) {
+		body.Revoked = wiped.json()
+	}
+	json.NewEncoder(w).Encode(body)
 }
 
 // maxJSONBody bounds a JSON request body: none needs more.

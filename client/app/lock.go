@@ -114,6 +114,9 @@ func (a *App) now() time.Time {
 // when the data directory has no device, crypto.ErrWrongPassphrase, or a
 // *TooSoonError while failed tries impose a wait.
 func (a *App) Unlock(ctx context.Context, passphrase []byte) error {
+	if w := a.revoked(); w != nil {
+		return w
+	}
 	if !client.HasDevice(a.Home) {
 		return client.ErrNoDevice
 	}
@@ -183,6 +186,9 @@ type State struct {
 	// tries), and LockedOut says that the wait is the lock-out.
 	UnlockWaitSeconds int64 `json:"unlock_wait_seconds,omitempty"`
 	LockedOut         bool  `json:"locked_out,omitempty"`
+	// Revoked is set once the app erased the data of its device, revoked
+	// in its verified log (SPEC.md §15.3): what it erased and kept.
+	Revoked *RevokedJSON `json:"revoked,omitempty"`
 }
 
 // ConnectionJSON is one connection of this device as the server saw it.
@@ -194,6 +200,10 @@ type ConnectionJSON struct {
 // State says whether the app has a device and is unlocked.
 func (a *App) State(ctx context.Context) State {
 	st := State{Device: client.HasDevice(a.Home), Locked: a.Keys.Locked(), LockAfterSeconds: int64(a.LockAfter / time.Second)}
+	if w := a.revoked(); w != nil {
+		st.Locked, st.Revoked = true, w.json()
+		return st
+	}
 	if !st.Device {
 		st.Locked = true
 	}
@@ -215,6 +225,9 @@ func (a *App) State(ctx context.Context) State {
 			st.LastConnection = &ConnectionJSON{Time: a.last.conn.Time, Address: a.last.conn.Address}
 		}
 		a.last.mu.Unlock()
+		if a.revoked() != nil { // these calls were refused, and it erased
+			return a.State(ctx)
+		}
 	}
 	a.limiter.mu.Lock()
 	if wait := a.limiter.next.Sub(a.now()); wait > 0 {

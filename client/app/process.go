@@ -146,20 +146,27 @@ func serveHTTP(ctx context.Context, lis net.Listener, h http.Handler) error {
 
 // watchEvents forgets the session when the server says the organisation
 // changed (the next call syncs it), and when the stream (re)connects:
-// events may have been missed meanwhile.
+// events may have been missed meanwhile. A stream refused as revoked runs
+// the wipe on return's check (revoked.go).
 func (a *App) watchEvents(ctx context.Context) error {
 	for ctx.Err() == nil {
+		wait := 3 * time.Second
 		if !a.Keys.Locked() {
 			a.closeSession()
-			a.Keys.Watch(ctx, func(ev client.Event) {
+			err := a.Keys.Watch(ctx, func(ev client.Event) {
 				if ev.VaultID == "" {
 					a.closeSession()
 				}
 			})
+			if client.IsRevokedAnswer(err) && a.revokedAnswer(ctx, err) != nil {
+				// Not erased (the log holds no revocation): the server
+				// refuses this device anyway; ask less often.
+				wait = 30 * time.Second
+			}
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(3 * time.Second):
+		case <-time.After(wait):
 		}
 	}
 	return nil
@@ -169,7 +176,8 @@ func (a *App) watchEvents(ctx context.Context) error {
 // paused, and starts it again when the list changes. It starts only while
 // unlocked (the list and the journals are sealed); once running, a lock
 // makes its folders wait (syncer.Runner looks at the keys before each
-// cycle) until the unlock.
+// cycle) until the unlock. A sync refused as revoked runs the wipe on
+// return's check (revoked.go), which may halt the syncs for good.
 func (a *App) runSyncs(ctx context.Context) error {
 	for ctx.Err() == nil {
 		var folders []syncservice.Folder
@@ -193,15 +201,27 @@ func (a *App) runSyncs(ctx context.Context) error {
 		}
 		sctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
+		if !a.startSync(stop, done) {
+			stop()
+			return nil // halted by the wipe on return
+		}
 		svc := &syncservice.Service{Keys: a.Keys, Folders: folders, Options: syncOptions, Activity: a.activity}
+		var serveErr error
 		go func() {
 			defer close(done)
-			svc.Serve(sctx) // each folder's error is in its status
+			serveErr = svc.Serve(sctx) // each folder's error is in its status
 		}()
 		select {
 		case <-ctx.Done():
 		case <-a.folders.changed:
 		case <-done:
+			if client.IsRevokedAnswer(serveErr) {
+				// The server refuses this device as revoked: every
+				// folder stopped, and the check (which may erase) runs
+				// with none running.
+				a.syncStopped()
+				a.revokedAnswer(ctx, serveErr)
+			}
 			// Every folder stopped on an error (it is in its status):
 			// try again later, or at the next change.
 			select {
@@ -212,6 +232,7 @@ func (a *App) runSyncs(ctx context.Context) error {
 		}
 		stop()
 		<-done
+		a.syncStopped()
 	}
 	return nil
 }

@@ -66,6 +66,12 @@ func runApp(ctx context.Context, g *globalOptions, opts appOptions, con *console
 		return fmt.Errorf("--lock-after can't be negative (got %s)", opts.lockAfter)
 	}
 	a := app.New(g.home, opts.lockAfter)
+	// The wipe on return (SPEC.md §15.3): the report the commands print,
+	// and the app's sentence, which every call now answers.
+	a.OnRevoked = func(e *app.RevokedError) {
+		printWipeReport(con, e.Report)
+		fmt.Fprintf(con.err, "coffre app: %s\n", shown(e.Error()))
+	}
 	if err := a.Listen(opts.addr); err != nil {
 		return err
 	}

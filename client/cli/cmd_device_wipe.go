@@ -2,16 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/wire"
 )
-
-// errForgedRevocation: the server says this device is revoked but its log
-// holds no such certificate (SECURITY.md A42).
-var errForgedRevocation = errors.New("the server refuses this device as revoked, but its organisation log holds no revocation of it: nothing was erased; tell your administrator")
 
 // wipeIfRevoked runs when the server refuses this device as revoked: the
 // device reads the log up to its revocation, and only if the certificate
@@ -23,16 +18,29 @@ func wipeIfRevoked(ctx context.Context, s *client.Session, con *console) error {
 		return err
 	}
 	if r == nil {
-		return errForgedRevocation
+		return client.ErrRevocationNotInLog
 	}
 	rep, err := s.Wipe(ctx)
+	printWipeReport(con, rep)
+	if err != nil {
+		return fmt.Errorf("erasing this device's data: %w", err)
+	}
+	if r.User {
+		return wire.ErrDeviceRevoked
+	}
+	return client.ErrRevokedHere
+}
+
+// printWipeReport says who revoked the device and when, the folders
+// cleaned, the count of files erased and each file kept aside. It goes
+// to standard output, never discarded by --quiet: the person must learn
+// which files were kept aside; the error stays one line.
+func printWipeReport(con *console, rep client.WipeReport) {
+	r := rep.Revocation
 	who := "this device"
 	if r.User {
 		who = "your account"
 	}
-	// The report goes to standard output, never discarded by --quiet: the
-	// person must learn which files were kept aside; the error stays one
-	// line.
 	fmt.Fprintf(con.out, "%s was revoked on %s by %s: this device erased its copies of the organisation's data\n",
 		who, shownTime(r.Time), shown(r.By))
 	for _, f := range rep.Folders {
@@ -42,11 +50,4 @@ func wipeIfRevoked(ctx context.Context, s *client.Session, con *console) error {
 	for _, k := range rep.Kept {
 		fmt.Fprintf(con.out, "    kept %s\n", shown(k))
 	}
-	if err != nil {
-		return fmt.Errorf("erasing this device's data: %w", err)
-	}
-	if r.User {
-		return wire.ErrDeviceRevoked
-	}
-	return client.ErrRevokedHere
 }

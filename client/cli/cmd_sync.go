@@ -44,7 +44,13 @@ does --lock-after (default 15 min) after that long without you: no change in
 the folder, no coffre command run on this device, no unlock. Other coffre
 commands work while a sync runs; they keep no keys: each asks for the
 passphrase. 'coffre status' shows each synced folder, and whether its sync
-is running, locked or stopped.`,
+is running, locked or stopped.
+
+When the server refuses this device as revoked, the sync stops, checks the
+revocation in the organisation log it verifies itself, and only then
+erases this device's copies as every command does: synced files unchanged
+since the last sync are deleted, the others kept aside in DIR.kept-DATE;
+it then exits with "this device has been revoked".`,
 		Example: "  coffre sync cardiology ~/Cardiology\n  coffre sync --all ~/coffre\n  coffre sync cardiology ~/Cardiology --once",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if opts.all {
@@ -77,7 +83,7 @@ func runSync(ctx context.Context, g *globalOptions, opts syncOptions, con *conso
 		}
 	}
 	if !client.HasDevice(g.home) {
-		return client.ErrNoDevice
+		return g.noDevice(ctx)
 	}
 	pass, err := g.passphrase(con, false)
 	if err != nil {
@@ -95,11 +101,28 @@ func runSync(ctx context.Context, g *globalOptions, opts syncOptions, con *conso
 		f, err = syncservice.FolderOf(ctx, u, opts.args[0], opts.args[1])
 		folders = []syncservice.Folder{f}
 	}
+	if err == nil {
+		s := &syncservice.Service{Keys: u, Folders: folders, Options: opts.service, Report: newSyncPrinter(con.out, con.info)}
+		err = s.Serve(ctx) // every folder has stopped when it returns
+	}
+	if client.IsRevokedAnswer(err) {
+		return wipeRevokedSync(ctx, u, con)
+	}
+	return err
+}
+
+// wipeRevokedSync is what a sync does when the server refuses the device
+// as revoked: as every command does (wipeIfRevoked), it checks the
+// revocation in its own verified log, and only then erases; then it
+// exits. Every folder's sync has stopped already, so none writes into a
+// folder being cleaned.
+func wipeRevokedSync(ctx context.Context, u *client.Unlocked, con *console) error {
+	s, err := u.Session()
 	if err != nil {
 		return err
 	}
-	s := &syncservice.Service{Keys: u, Folders: folders, Options: opts.service, Report: newSyncPrinter(con.out, con.info)}
-	return s.Serve(ctx)
+	defer s.Close()
+	return wipeIfRevoked(ctx, s, con)
 }
 
 // syncPrinter prints a line when a folder's sync did something, or its

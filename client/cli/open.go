@@ -18,7 +18,7 @@ import (
 // verified last (and say so); others stop.
 func (g *globalOptions) unlock(ctx context.Context, con *console, offlineOK bool) (*client.Session, error) {
 	if !client.HasDevice(g.home) {
-		return nil, client.ErrNoDevice
+		return nil, g.noDevice(ctx)
 	}
 	p, err := g.passphrase(con, false)
 	if err != nil {
@@ -50,6 +50,23 @@ func (g *globalOptions) unlock(ctx context.Context, con *console, offlineOK bool
 	}
 	return s, nil
 }
+
+// noDevice is the error of a command run with no device in the data
+// directory: client.ErrNoDevice, unless the running app erased it as
+// revoked (SPEC.md §15.3), which the command then says.
+func (g *globalOptions) noDevice(ctx context.Context) error {
+	if _, st := app.Dial(ctx, g.home); st.Revoked != nil {
+		return erasedByApp{st.Revoked.Message}
+	}
+	return client.ErrNoDevice
+}
+
+// erasedByApp is the app's RevokedError as the command line reads it
+// from the app's state: its exit status is that of a revoked device.
+type erasedByApp struct{ message string }
+
+func (e erasedByApp) Error() string { return e.message }
+func (e erasedByApp) Unwrap() error { return client.ErrRevokedHere }
 
 // viaApp is the running app of this data directory when it answers and is
 // unlocked (SPEC.md §14.5): the command asks it, with no passphrase and no

@@ -16,6 +16,7 @@ import (
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/client/control"
 	"github.com/coffre/coffre/crypto"
+	"github.com/coffre/coffre/wire"
 	"github.com/coffre/coffre/workspace"
 	"github.com/coffre/coffre/workspace/syncer"
 )
@@ -73,7 +74,10 @@ type Service struct {
 }
 
 // Serve syncs every folder until ctx ends (or, with Once, syncs each once)
-// and returns the folders' errors joined. It writes each folder's status
+// and returns the folders' errors joined. When the server refuses this
+// device as revoked (client.IsRevokedAnswer) every folder stops and Serve
+// returns that refusal: the caller checks the device's own log before
+// anything is erased (SPEC.md §15.3). It writes each folder's status
 // beside its journal, where Statuses reads it.
 func (s *Service) Serve(ctx context.Context) error {
 	if err := os.MkdirAll(control.Dir(s.Keys.Home()), 0o700); err != nil {
@@ -124,6 +128,9 @@ func (s *Service) Serve(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			errs[i] = s.syncOne(ctx, f, remote[f.VaultID], changes, &mu)
+			if client.IsRevokedAnswer(errs[i]) {
+				cancel() // every folder stops: the caller checks the log (SPEC.md §15.3)
+			}
 		}()
 	}
 	wg.Wait()
@@ -192,6 +199,13 @@ func (s *Service) syncOne(ctx context.Context, f Folder, remote <-chan struct{},
 				release()
 				return nil, nil, err
 			}
+			// A revoked device reads the log up to its revocation: its
+			// own verified log says it may do nothing more, and Serve
+			// stops for the caller's check (SPEC.md §15.3).
+			if sess.Revoked() != nil {
+				release()
+				return nil, nil, wire.ErrDeviceRevoked
+			}
 			// The upkeep first (a rotation, a checkpoint): a sync writes.
 			v, _, err := sess.PrepareVault(ctx, f.VaultID)
 			if err != nil {
@@ -233,6 +247,7 @@ func (s *Service) syncOne(ctx context.Context, f Folder, remote <-chan struct{},
 	runner := &syncer.Runner{
 		Engine: engine, Remote: remote, Scan: s.Scan, Debounce: s.Debounce,
 		Offline: offline, Locked: u.Locked, Report: report,
+		Fatal: client.IsRevokedAnswer,
 	}
 	return runner.Run(ctx)
 }

@@ -345,3 +345,36 @@ func TestEmergency(t *testing.T) {
 	carol := startApp(t, carolDevice, false)
 	runScript(t, "emergency", map[string]any{"admin": appConfig(admin), "carol": appConfig(carol), "vault": vault, "vaultId": id})
 }
+
+// A laptop revoked while away: unlocked in the interface, the app checks
+// the revocation in its own log and erases; the page shows who revoked it
+// and when, the synced folder cleaned and the changed file kept aside
+// (SPEC.md §15.3).
+func TestRevokedDevice(t *testing.T) {
+	needBrowser(t)
+	org := organisation(t)
+	const vault = "Cardiologie"
+	org.Admin.MustRun("vault", "create", vault)
+	src := filepath.Join(t.TempDir(), "note.txt")
+	if err := os.WriteFile(src, []byte("patient note\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	org.Admin.MustRun("put", src, vault+":/note.txt")
+	org.Admin.MustRun("put", src, vault+":/other.txt")
+	laptop := harness.NewDevice(t, "laptop")
+	harness.EnrolDevice(t, org.Admin, laptop, "laptop")
+	dir := filepath.Join(t.TempDir(), vault)
+	laptop.MustRun("sync", "--once", vault, dir)
+	if err := os.WriteFile(filepath.Join(dir, "other.txt"), []byte("changed on the laptop\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	org.Admin.MustRun("device", "revoke", "laptop")
+	app := startApp(t, laptop, false)
+	runScript(t, "revoked", map[string]any{"laptop": appConfig(app), "dir": dir, "revokedBy": "alice@example.org"})
+	if _, err := os.Stat(filepath.Join(dir, "note.txt")); !os.IsNotExist(err) {
+		t.Errorf("the unchanged synced file survived: %v", err)
+	}
+	if kept, _ := filepath.Glob(dir + ".kept-*/other.txt"); len(kept) != 1 {
+		t.Errorf("the changed file was not kept aside: %v", kept)
+	}
+}

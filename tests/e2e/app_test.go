@@ -185,3 +185,45 @@ func TestAppAnswersTheCommandLine(t *testing.T) {
 		t.Fatal("ls with a wrong passphrase succeeded with the app stopped")
 	}
 }
+
+// TestAppWipesOnRevocation: Bob revokes his laptop while its app runs
+// unlocked. The app checks the revocation in its own log and erases the
+// laptop's data; a command run on the laptop then says who revoked it and
+// when, as the app does, and exits with the status of a refusal
+// (SPEC.md §15.3).
+func TestAppWipesOnRevocation(t *testing.T) {
+	longScenario(t)
+	const d = "saules.example"
+	o := startVaultOrg(t, d, "bob")
+	bob := o.bob
+	laptop := NewDevice(t, "bob-laptop")
+	EnrolDevice(t, bob, laptop, "bob-laptop")
+	bob.MustRun("vault", "create", "cardio")
+	p := startApp(t, laptop)
+	laptop.MustRun("ls", "cardio:/")
+	bob.MustRun("device", "revoke", "bob-laptop")
+
+	var r Result
+	waitUntil(t, "a command on the laptop says it was revoked", func() bool {
+		r = laptop.Run("ls", "cardio:/")
+		return !r.OK() && strings.Contains(r.Stderr, "this device has been revoked by bob@"+d)
+	})
+	if r.Code != 5 || !strings.Contains(r.Stderr, "copies of the organisation's data were erased") {
+		t.Errorf("ls on the revoked laptop: %s", r)
+	}
+	if _, err := os.Stat(filepath.Join(laptop.Home, "device.age")); !os.IsNotExist(err) {
+		t.Errorf("the key file survived the app's wipe: %v", err)
+	}
+	if c, st := app.Dial(context.Background(), laptop.Home); c == nil || st.Revoked == nil {
+		t.Fatalf("the app's state after the wipe: %+v", st)
+	}
+	// Again, once the app has erased everything: the same sentence.
+	if r := laptop.Run("ls", "cardio:/"); r.Code != 5 || !strings.Contains(r.Stderr, "has been revoked by bob@"+d) {
+		t.Errorf("ls once the app erased the laptop: %s", r)
+	}
+	syscall.Kill(p.Pid(), syscall.SIGTERM)
+	if r := p.Wait(); !r.OK() || !strings.Contains(r.Stdout, "this device was revoked on") || !strings.Contains(r.Stdout, "erased its copies") ||
+		!strings.Contains(r.Stderr, "coffre app: this device has been revoked by bob@"+d) {
+		t.Errorf("the app after the wipe: %s", r)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coffre/coffre/tests/harness"
 )
@@ -87,6 +88,72 @@ func TestDeviceRevokeAndWipe(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(laptop.Home, f)); !os.IsNotExist(err) {
 			t.Errorf("%s survived the wipe: %v", f, err)
 		}
+	}
+}
+
+// TestSyncDaemonWipesOnRevocation: a running 'coffre sync' on Bob's laptop
+// is refused once Bob revokes the laptop from his desktop: it stops,
+// checks the revocation in its own verified log, erases as the commands
+// do (the unchanged synced file deleted, the one changed here kept
+// aside, the key file gone) and exits with "this device has been
+// revoked" (SPEC.md §15.3).
+func TestSyncDaemonWipesOnRevocation(t *testing.T) {
+	longScenario(t)
+	const d = "platanes.example"
+	o := startVaultOrg(t, d, "bob")
+	bob := o.bob
+	laptop := NewDevice(t, "bob-laptop")
+	EnrolDevice(t, bob, laptop, "bob-laptop")
+	bob.MustRun("vault", "create", "cardio")
+	src := filepath.Join(t.TempDir(), "note.txt")
+	os.WriteFile(src, []byte("patient note\n"), 0o600)
+	bob.MustRun("put", src, "cardio:/note.txt")
+	bob.MustRun("put", src, "cardio:/other.txt")
+
+	folder := filepath.Join(t.TempDir(), "cardio")
+	// --settle 1h: the file changed below stays pending, "changed since
+	// the last sync".
+	p := laptop.Start(3*time.Minute, strings.NewReader(""), "sync", "cardio", folder, "--settle", "1h", "--debounce", "100ms", "--scan-interval", "1s")
+	for _, name := range []string{"note.txt", "other.txt"} {
+		waitUntil(t, name+" is synced", func() bool { b, _ := os.ReadFile(filepath.Join(folder, name)); return string(b) == "patient note\n" })
+	}
+	os.WriteFile(filepath.Join(folder, "other.txt"), []byte("changed on the laptop\n"), 0o600)
+	bob.MustRun("device", "revoke", "bob-laptop")
+
+	r := p.Wait()
+	if r.OK() || !strings.Contains(r.Stderr, "this device has been revoked") {
+		t.Fatalf("the sync ended with %d:\n%s", r.Code, r.Stderr)
+	}
+	if !strings.Contains(r.Stdout, "erased its copies") || !strings.Contains(r.Stdout, "1 synced files erased") || !strings.Contains(r.Stdout, "cleaned synced folder") {
+		t.Errorf("the wipe report:\n%s", r.Stdout)
+	}
+	if _, err := os.Stat(filepath.Join(folder, "note.txt")); !os.IsNotExist(err) {
+		t.Errorf("the unchanged synced file is still there: %v", err)
+	}
+	kept, _ := filepath.Glob(folder + ".kept-*/other.txt")
+	if len(kept) != 1 {
+		t.Fatalf("the changed file was not kept aside: %v\n%s", kept, r.Stdout)
+	}
+	if b, _ := os.ReadFile(kept[0]); string(b) != "changed on the laptop\n" {
+		t.Errorf("kept file holds %q", b)
+	}
+	for _, f := range []string{"device.age", "state.db", "cache", "sync"} {
+		if _, err := os.Stat(filepath.Join(laptop.Home, f)); !os.IsNotExist(err) {
+			t.Errorf("%s survived the wipe: %v", f, err)
+		}
+	}
+}
+
+// waitUntil waits for cond, looking every 100 ms, for at most a few
+// minutes on a loaded machine.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never happened: %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -117,9 +117,14 @@ type Runner struct {
 	Locked func() bool
 	// Report is told the status after each cycle.
 	Report func(Status, Result)
+	// Fatal, if set, reports whether an error ends the run: Run reports
+	// it and returns it instead of trying again (a device the server
+	// refuses as revoked, whose caller must check its log, SPEC.md §15.3).
+	Fatal func(error) bool
 }
 
-// Run syncs until ctx ends.
+// Run syncs until ctx ends, or until a cycle fails with an error Fatal
+// accepts, which it returns.
 func (r *Runner) Run(ctx context.Context) error {
 	watcher, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -232,6 +237,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			backoff = min(2*backoff, 30*time.Second)
 		}
 		r.report(st, res)
+		if err != nil && r.Fatal != nil && r.Fatal(err) {
+			return err
+		}
 	}
 }
 

@@ -31,7 +31,7 @@ async function failure(r) {
   const err = new ApiError(r.status, body.code, body.message || body.error, body);
   const retry = Number(r.headers.get('Retry-After'));
   if (retry > 0) err.retryAfter = retry;
-  if (r.status === 423 || err.code === 'locked') lockedListeners.forEach((fn) => fn(err));
+  if (r.status === 423 || err.code === 'locked' || err.code === 'device_revoked') lockedListeners.forEach((fn) => fn(err));
   return err;
 }
 
@@ -111,7 +111,7 @@ export function upload(path, file, onProgress) {
       let body = {};
       try { body = JSON.parse(xhr.responseText); } catch { /* keep the status */ }
       const err = new ApiError(xhr.status, body.code, body.message, body);
-      if (xhr.status === 423) lockedListeners.forEach((fn) => fn(err));
+      if (xhr.status === 423 || err.code === 'device_revoked') lockedListeners.forEach((fn) => fn(err));
       reject(err);
     };
     xhr.onerror = () => reject(new ApiError(0, 'network', 'the upload failed'));

@@ -6,12 +6,13 @@ import { h, replace, field, formatTime } from './dom.js';
 import { errorText } from './i18n.js';
 
 // readState turns /api/state's answer (SPEC §14.2) into the interface's
-// words: phase is 'unenrolled' (no device yet: first run), 'locked' or
-// 'unlocked'.
+// words: phase is 'revoked' (the app erased this device's data: SPEC
+// §15.3), 'unenrolled' (no device yet: first run), 'locked' or 'unlocked'.
 export function readState(s) {
   s = s || {};
   let phase = 'unlocked';
-  if (s.device === false) phase = 'unenrolled';
+  if (s.revoked) phase = 'revoked';
+  else if (s.device === false) phase = 'unenrolled';
   else if (s.locked) phase = 'locked';
   // the state's identity has client.Identity's Go field names; the API's
   // other answers are in camelCase: read either
@@ -26,7 +27,27 @@ export function readState(s) {
     lockedOut: !!s.locked_out,
     lastConnection: s.last_connection || null,
     lockAfter: s.lock_after_seconds || 0,
+    revoked: s.revoked || null,
   };
+}
+
+// revokedScreen is the whole page once the app erased this device's data
+// (its verified log revokes it): who revoked it and when, the folders
+// cleaned, the files kept aside and where. Nothing else can be done here.
+export function revokedScreen(app) {
+  const r = app.state.revoked || {};
+  const list = (items) => h('ul', { class: 'paths' }, (items || []).map((p) => h('li', null, h('code', null, p))));
+  const kept = r.kept || [];
+  replace(app.main, h('section', { class: 'card narrow', role: 'alert', 'aria-labelledby': 'revoked-title', id: 'revoked' },
+    h('h1', { id: 'revoked-title' }, app.t('revoked.title')),
+    h('p', null, app.t(r.user ? 'revoked.introUser' : 'revoked.intro', { who: r.by || app.t('common.unknown'), time: formatTime(r.time, app.lang) })),
+    (r.folders || []).length ? [h('h2', null, app.t('revoked.folders')), list(r.folders)] : null,
+    h('p', null, app.t('revoked.removed', { count: r.removed || 0 })),
+    kept.length
+      ? [h('p', null, app.t('revoked.kept')), list(r.keptDirs), h('h2', null, app.t('revoked.keptFiles')), list(kept)]
+      : h('p', null, app.t('revoked.noneKept')),
+    r.error ? h('p', { class: 'error' }, app.t('revoked.error', { error: r.error })) : null,
+    h('p', null, app.t('revoked.next'))));
 }
 
 // realTime tells a recorded time from Go's zero time ("none before").

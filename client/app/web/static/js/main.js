@@ -5,7 +5,7 @@ import * as i18n from './i18n.js';
 import { t, errorText } from './i18n.js';
 import * as api from './api.js';
 import { h, replace, button } from './dom.js';
-import { lockScreen, readState } from './lock.js';
+import { lockScreen, readState, revokedScreen } from './lock.js';
 import { welcomeScreen } from './welcome.js';
 import { vaultsScreen } from './vaults.js';
 import { filesScreen } from './files.js';
@@ -35,7 +35,7 @@ const app = {
   // fail shows one sentence in the person's language (an alert).
   fail(err) {
     if (err && err.name === 'AbortError') return;
-    if (err && err.code === 'locked') return; // the lock screen says it
+    if (err && (err.code === 'locked' || err.code === 'device_revoked')) return; // the lock or revoked screen says it
     replace(alertEl, errorText(err), ' ', button(t('common.dismiss'), () => { alertEl.hidden = true; }, { class: 'link' }));
     alertEl.hidden = false;
     if (!(err instanceof api.ApiError)) console.error(err);
@@ -105,6 +105,11 @@ async function render() {
   const s = app.state;
   if (!s) return;
   document.title = 'coffre';
+  if (s.phase === 'revoked') {
+    top.hidden = true;
+    app.me = null;
+    return revokedScreen(app);
+  }
   if (s.phase === 'unenrolled') {
     top.hidden = true;
     return welcomeScreen(app);
@@ -142,8 +147,9 @@ async function render() {
 
 // The app may lock itself (idle time, `coffre lock`): a locked answer from
 // any call, or the state seen every few seconds, shows the lock screen.
+// A device_revoked answer shows the revoked screen the same way.
 api.onLocked(() => {
-  if (app.state && app.state.phase !== 'locked') app.refreshState().catch(() => {});
+  if (app.state && app.state.phase !== 'locked' && app.state.phase !== 'revoked') app.refreshState().catch(() => {});
 });
 
 async function start() {
