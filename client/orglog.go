@@ -29,6 +29,10 @@ func (s *Session) Sync(ctx context.Context) error {
 			return fmt.Errorf("%w: the server's log ends at %d, this device verified up to %d", certificate.ErrRollback, resp.GetHeadPosition(), mine)
 		}
 		entries := resp.GetEntries()
+		certs, opened, err := splitIdentities(s.org.ID, entries)
+		if err != nil {
+			return err
+		}
 		// The entry at the verified head comes first: another one there is
 		// a fork, even of equal length (SECURITY.md A31).
 		if mine > 0 {
@@ -36,10 +40,10 @@ func (s *Session) Sync(ctx context.Context) error {
 				return fmt.Errorf("%w: the server does not send the entry at the verified head %d", ErrBadLog, mine)
 			}
 			prev, _ := s.org.HashAt(mine - 1)
-			if !bytes.Equal(certificate.EntryHash(prev, entries[0].GetData()), s.org.Head.Hash) {
+			if !bytes.Equal(certificate.EntryHash(prev, certs[0]), s.org.Head.Hash) {
 				return fmt.Errorf("%w: the server's entry %d is not the one this device verified", certificate.ErrFork, mine)
 			}
-			entries = entries[1:]
+			entries, certs = entries[1:], certs[1:]
 		}
 		if len(entries) == 0 {
 			if resp.GetHeadPosition() > mine {
@@ -51,8 +55,8 @@ func (s *Session) Sync(ctx context.Context) error {
 		batch := make([]certificate.Entry, len(entries))
 		verified := make([]verifiedEntry, len(entries))
 		for i, e := range entries {
-			batch[i] = certificate.Entry{Position: e.GetPosition(), Data: e.GetData()}
-			verified[i] = verifiedEntry{position: e.GetPosition(), data: e.GetData()}
+			batch[i] = certificate.Entry{Position: e.GetPosition(), Data: certs[i]}
+			verified[i] = verifiedEntry{position: e.GetPosition(), data: certs[i]}
 		}
 		if _, err := next.ApplyAll(batch); err != nil {
 			if errors.Is(err, certificate.ErrChain) {
@@ -60,6 +64,7 @@ func (s *Session) Sync(ctx context.Context) error {
 			}
 			return fmt.Errorf("%w: %w", ErrBadLog, err)
 		}
+		showIdentities(next, opened)
 		// The last page stores the snapshot of the state it reaches, if
 		// due, in the same transaction (SPEC.md §9).
 		last := next.Head.Position >= resp.GetHeadPosition()

@@ -252,7 +252,11 @@ func (s *Server) catchUp(ctx context.Context, orgID string, org *certificate.Org
 			org, copied = org.Clone(), true
 		}
 		for _, e := range entries {
-			if _, err := org.Apply(e.Position, e.Data); err != nil {
+			cert, _, err := certificate.SplitIdentity(e.Data)
+			if err == nil {
+				_, err = org.Apply(e.Position, cert)
+			}
+			if err != nil {
 				s.log.Error("stored log entry fails verification", "organisation", orgID, "position", e.Position, "error", err)
 				return nil, fmt.Errorf("organisation %s: stored log: %w: %w", orgID, store.ErrCorrupt, err)
 			}

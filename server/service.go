@@ -78,7 +78,12 @@ func (s *Server) check(org *certificate.Organisation, certs [][]byte, author str
 		prev := org.Head.Hash
 		// Rights are checked at the server's clock too: a certificate may
 		// claim any time within the skew (SECURITY.md A24).
-		c, err := org.ApplyAt(org.Head.Position+1, data, now)
+		cert, err := checkIdentity(org.ID, data)
+		if err != nil {
+			s.log.Info("certificate refused", "organisation", org.ID, "reason", err.Error())
+			return nil, wire.ErrCertificateRefused
+		}
+		c, err := org.ApplyAt(org.Head.Position+1, cert, now)
 		switch {
 		case errors.Is(err, certificate.ErrChain):
 			return nil, certificate.ErrConflict
@@ -131,7 +136,9 @@ func (s *Server) GetLog(ctx context.Context, req *coffrev1.GetLogRequest) (*coff
 	if err != nil {
 		return nil, err
 	}
-	return &coffrev1.GetLogResponse{HeadPosition: head.Position, Entries: page(head, entries)}, nil
+	out := page(head, entries)
+	redactIdentities(c.org, c.user, out)
+	return &coffrev1.GetLogResponse{HeadPosition: head.Position, Entries: out}, nil
 }
 
 // page turns the entries read after the head into an answer: none past

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"github.com/coffre/coffre/certificate"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+)
+
+// Identity openings (SPEC.md §17): the server stores each user's opening
+// beside the certificate, and withholds it from an outsider who shares no
+// vault with that user. It could not forge one: clients check each against
+// the signed commitment.
+
+// checkIdentity splits an appended entry into its certificate and opening
+// and refuses an opening that does not open the certificate's commitment.
+func checkIdentity(orgID string, data []byte) ([]byte, error) {
+	cert, opening, err := certificate.SplitIdentity(data)
+	if err != nil || opening == nil {
+		return cert, err
+	}
+	c, err := certificate.Parse(cert)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := c.Statement.(certificate.UserCreated)
+	if !ok {
+		return nil, certificate.ErrIdentity
+	}
+	if _, err := certificate.OpenIdentity(orgID, u.UserID, u.IdentityCommitment, opening); err != nil {
+		return nil, err
+	}
+	return cert, nil
+}
+
+// redactIdentities strips from entries the openings an outsider may not
+// see: those of users with whom it shares no vault. Others see them all.
+func redactIdentities(org *certificate.Organisation, reader *certificate.User, entries []*coffrev1.LogEntry) {
+	if reader == nil || reader.Profile != certificate.ProfileOutsider {
+		return
+	}
+	visible := map[string]bool{reader.ID: true}
+	for _, v := range org.Vaults() {
+		grants := v.Grants()
+		shared := false
+		for _, g := range grants {
+			shared = shared || g.UserID == reader.ID
+		}
+		if !shared {
+			continue
+		}
+		for _, g := range grants {
+			visible[g.UserID] = true
+		}
+	}
+	for _, e := range entries {
+		cert, opening, err := certificate.SplitIdentity(e.GetData())
+		if err != nil || opening == nil {
+			continue
+		}
+		if c, err := certificate.Parse(cert); err == nil {
+			if u, ok := c.Statement.(certificate.UserCreated); ok && visible[u.UserID] {
+				continue
+			}
+		}
+		e.Data = cert
+	}
+}
