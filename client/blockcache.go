@@ -143,7 +143,7 @@ func (c *blockCache) get(vaultID, blockID string) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	data, err := c.key.Decrypt(cacheAAD(vaultID, blockID), sealed)
+	data, err := c.key.DecryptInPlace(cacheAAD(vaultID, blockID), sealed) // sealed is ours: read just now
 	if err != nil {
 		c.drop(p) // damaged: fetch it again
 		return nil, false

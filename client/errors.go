@@ -73,7 +73,35 @@ var (
 	ErrEnrolmentBroken = errors.New("enrolment aborted: the other side's messages do not check out")
 	// ErrBadLog: the server's log does not verify from the root key.
 	ErrBadLog = errors.New("the server's organisation log does not verify")
+	// ErrNotManager: only an owner or a manager of the vault may do this
+	// (share, unshare, rotate the key); the message says what.
+	ErrNotManager = errors.New("only an owner or a manager can do this")
+	// ErrSelf: an administrator's change that can't be made to oneself
+	// (revoke, change the profile); another administrator must.
+	ErrSelf = errors.New("you can't do this to yourself: ask another administrator")
+	// ErrUserRevoked: the user named is revoked (nothing can be given to
+	// them, and they can't be revoked again).
+	ErrUserRevoked = errors.New("the user is revoked")
+	// ErrNotVaultMember: the user named is not a member of the vault.
+	ErrNotVaultMember = errors.New("the user is not a member of this vault")
+	// ErrOutsider: outsiders can't create vaults (SPEC.md §3.3).
+	ErrOutsider = errors.New("outsiders can't create vaults")
 )
+
+// refusal is a refusal whose sentence is its own, and that errors.Is
+// matches to its sentinel (so the API gives it a code).
+type refusal struct {
+	msg string
+	err error
+}
+
+func (r refusal) Error() string { return r.msg }
+func (r refusal) Unwrap() error { return r.err }
+
+// refuse returns a refusal of kind err saying msg.
+func refuse(err error, format string, args ...any) error {
+	return refusal{msg: fmt.Sprintf(format, args...), err: err}
+}
 
 // fromServer maps an error returned by a gRPC call.
 func fromServer(address string, err error) error {

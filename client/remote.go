@@ -2,8 +2,11 @@ package client
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/wire"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -13,9 +16,16 @@ import (
 // is checked by the vault before use.
 type remote struct{ s *Session }
 
-func (r *remote) Append(ctx context.Context, vaultID string, entry []byte) error {
-	_, err := r.s.conn.api.VaultAppend(ctx, &coffrev1.VaultAppendRequest{VaultId: vaultID, Entry: entry})
-	return fromServer(r.s.conn.address, err)
+// Append appends an entry and declares the blocks it references (SPEC.md
+// §7.5).
+func (r *remote) Append(ctx context.Context, vaultID string, entry []byte, blocks []string) error {
+	req := &coffrev1.VaultAppendRequest{VaultId: vaultID, Entry: entry, BlockIds: blocks, BlocksDeclared: true}
+	_, err := r.s.conn.api.VaultAppend(ctx, req)
+	err = fromServer(r.s.conn.address, err)
+	if errors.Is(err, wire.ErrBlockCollected) {
+		return fmt.Errorf("%w (%w)", workspace.ErrBlockCollected, err)
+	}
+	return err
 }
 
 func (r *remote) Read(ctx context.Context, vaultID string, from uint64) ([]workspace.RemoteEntry, uint64, error) {

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -74,10 +73,10 @@ func (s *Session) changeUser(ctx context.Context, ref, revoked, self string, cha
 			return nil, err
 		}
 		if u.Revoked() {
-			return nil, fmt.Errorf("user %s (%s) %s", u.ID, u.Email, revoked)
+			return nil, refuse(ErrUserRevoked, "user %s (%s) %s", u.ID, u.Email, revoked)
 		}
 		if u.ID == s.keys.UserID {
-			return nil, errors.New(self)
+			return nil, refuse(ErrSelf, "%s", self)
 		}
 		target = u
 		return []certificate.Statement{change(u)}, nil

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -105,7 +104,7 @@ func (s *Session) CreateVault(ctx context.Context, name string) (VaultInfo, erro
 	}
 	me, _ := s.Me()
 	if me.Profile == certificate.ProfileOutsider {
-		return VaultInfo{}, errors.New("outsiders can't create vaults")
+		return VaultInfo{}, ErrOutsider
 	}
 	id := certificate.NewID()
 	err := s.publish(ctx, "", func() ([]certificate.Statement, error) {
@@ -161,7 +160,7 @@ func (s *Session) rotate(ctx context.Context, vaultID string) error {
 	return s.publish(ctx, "", func() ([]certificate.Statement, error) {
 		v, _ := s.org.Vault(vaultID)
 		if !s.org.RoleOf(v, s.keys.UserID, time.Now()).CanManage() {
-			return nil, errors.New("only an owner or a manager can rotate a vault's key")
+			return nil, refuse(ErrNotManager, "only an owner or a manager can rotate a vault's key")
 		}
 		st, _, err := s.rotation(s.org, v, time.Now())
 		return []certificate.Statement{st}, err
@@ -205,14 +204,14 @@ func (s *Session) ShareVault(ctx context.Context, ref, userRef string, role cert
 		now := time.Now()
 		rotated, gaveKey = false, false
 		if !s.org.RoleOf(v, s.keys.UserID, now).CanManage() {
-			return nil, errors.New("only an owner or a manager can share this vault")
+			return nil, refuse(ErrNotManager, "only an owner or a manager can share this vault")
 		}
 		u, err := s.FindUser(userRef)
 		if err != nil {
 			return nil, err
 		}
 		if u.Revoked() {
-			return nil, fmt.Errorf("%s is revoked", u.Email)
+			return nil, refuse(ErrUserRevoked, "%s is revoked", u.Email)
 		}
 		target = u
 		grant := certificate.VaultRoleSet{VaultID: v.ID, UserID: u.ID, Role: role, Until: until}
@@ -258,7 +257,7 @@ func (s *Session) UnshareVault(ctx context.Context, ref string, userRefs ...stri
 		v, _ := s.org.Vault(v.ID)
 		now := time.Now()
 		if !s.org.RoleOf(v, s.keys.UserID, now).CanManage() {
-			return nil, errors.New("only an owner or a manager can unshare this vault")
+			return nil, refuse(ErrNotManager, "only an owner or a manager can unshare this vault")
 		}
 		var stmts []certificate.Statement
 		after := s.org.Clone()
@@ -268,7 +267,7 @@ func (s *Session) UnshareVault(ctx context.Context, ref string, userRefs ...stri
 				return nil, err
 			}
 			if s.org.RoleOf(v, u.ID, now) == certificate.RoleNone {
-				return nil, fmt.Errorf("%s is not a member of this vault", u.Email)
+				return nil, refuse(ErrNotVaultMember, "%s is not a member of this vault", u.Email)
 			}
 			stmts = append(stmts, certificate.VaultRoleSet{VaultID: v.ID, UserID: u.ID, Role: certificate.RoleNone})
 		}

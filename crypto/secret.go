@@ -61,6 +61,47 @@ func (k SecretKey) encrypt(aad, plaintext, nonce []byte) []byte {
 	return newXChaCha(k.key.p[:]).Seal(out, nonce, plaintext, headerAAD(out[:secretHeaderLen], aad))
 }
 
+// EncryptPadded is Encrypt of plaintext followed by zeros up to paddedLen
+// bytes (at least len(plaintext)), built in the output buffer itself: one
+// allocation and one copy per block instead of a padded copy and then the
+// ciphertext (the put path, issue 15).
+func (k SecretKey) EncryptPadded(aad, plaintext []byte, paddedLen int) []byte {
+	k.mustBeSet()
+	if paddedLen < len(plaintext) {
+		panic("coffre/crypto: internal error: padded length below the plaintext's")
+	}
+	nonce := RandomBytes(chacha20poly1305.NonceSizeX)
+	out := make([]byte, secretMinCipherLn+paddedLen) // zeroed: the padding
+	out[0], out[1] = FormatVersion, AlgXChaCha20Poly1305
+	copy(out[secretHeaderLen:], nonce)
+	body := out[secretHeaderLen+chacha20poly1305.NonceSizeX:]
+	copy(body, plaintext)
+	// Seal in place: dst and plaintext start at the same byte, which
+	// cipher.AEAD allows.
+	newXChaCha(k.key.p[:]).Seal(body[:0], nonce, body[:paddedLen], headerAAD(out[:secretHeaderLen], aad))
+	return out
+}
+
+// DecryptInPlace is Decrypt writing the plaintext over the ciphertext's own
+// bytes: no allocation for the block being read (the get path). The
+// plaintext returned shares ciphertext's memory, and ciphertext is
+// overwritten whether or not it opens; a caller that keeps the ciphertext
+// (the block cache) uses Decrypt.
+func (k SecretKey) DecryptInPlace(aad, ciphertext []byte) ([]byte, error) {
+	if k.key == nil || len(ciphertext) < secretMinCipherLn ||
+		ciphertext[0] != FormatVersion || ciphertext[1] != AlgXChaCha20Poly1305 {
+		return nil, ErrDecrypt
+	}
+	header := ciphertext[:secretHeaderLen]
+	nonce := ciphertext[secretHeaderLen : secretHeaderLen+chacha20poly1305.NonceSizeX]
+	body := ciphertext[secretHeaderLen+chacha20poly1305.NonceSizeX:]
+	pt, err := newXChaCha(k.key.p[:]).Open(body[:0], nonce, body, headerAAD(header, aad))
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return pt, nil
+}
+
 // Decrypt opens the output of Encrypt. Any failure is ErrDecrypt; nothing is
 // returned before the tag is checked.
 func (k SecretKey) Decrypt(aad, ciphertext []byte) ([]byte, error) {

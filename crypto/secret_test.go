@@ -108,3 +108,41 @@ func BenchmarkSecretKeyEncrypt1MiB(b *testing.B) {
 		k.Encrypt(nil, buf)
 	}
 }
+
+// The put/get path's forms (issue 15) are the same format as Encrypt and
+// Decrypt: each opens the other's output, and tampering still fails.
+func TestSecretKeyPaddedAndInPlace(t *testing.T) {
+	k := NewSecretKey()
+	aad := []byte("block")
+	plain := []byte("hello, block")
+	ct := k.EncryptPadded(aad, plain, 64)
+	got, err := k.Decrypt(aad, ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(bytes.Clone(plain), make([]byte, 64-len(plain))...); !bytes.Equal(got, want) {
+		t.Fatalf("EncryptPadded opened to %q, want the plaintext then zeros", got)
+	}
+	ct2 := k.Encrypt(aad, plain)
+	got, err = k.DecryptInPlace(aad, bytes.Clone(ct2))
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("DecryptInPlace = %q, %v", got, err)
+	}
+	for _, bad := range []struct {
+		name string
+		aad  []byte
+		ct   []byte
+	}{
+		{"other aad", []byte("other"), bytes.Clone(ct)},
+		{"flipped byte", aad, func() []byte { c := bytes.Clone(ct); c[len(c)-20] ^= 1; return c }()},
+		{"truncated", aad, bytes.Clone(ct[:len(ct)-1])},
+		{"other version", aad, func() []byte { c := bytes.Clone(ct); c[0]++; return c }()},
+	} {
+		if _, err := k.DecryptInPlace(bad.aad, bad.ct); err != ErrDecrypt {
+			t.Errorf("%s: DecryptInPlace err = %v, want ErrDecrypt", bad.name, err)
+		}
+	}
+	if _, err := (SecretKey{}).DecryptInPlace(aad, bytes.Clone(ct)); err != ErrDecrypt {
+		t.Errorf("zero key: err = %v, want ErrDecrypt", err)
+	}
+}

@@ -43,6 +43,8 @@ func (s *Server) toStatus(ctx context.Context, method string, err error) error {
 		err = wire.ErrEnrolmentStale
 	case errors.Is(err, store.ErrBadToken):
 		err = wire.ErrBadBootstrapToken
+	case errors.Is(err, store.ErrBlockCollected):
+		err = wire.ErrBlockCollected
 	case errors.Is(err, store.ErrNotFound):
 		err = wire.ErrNotFound
 	}

@@ -34,6 +34,9 @@ type Operator interface {
 	SetLimits(ctx context.Context, orgID string, l store.Limits) error
 	// Backup writes a consistent copy of the store to w.
 	Backup(ctx context.Context, w io.Writer) error
+	// CollectBlocks runs one block collection (SPEC.md §7.5); with dryRun
+	// it deletes nothing and says what it would delete.
+	CollectBlocks(ctx context.Context, dryRun bool) (Collection, error)
 }
 
 // CreatedOrganisation is what creating an organisation gives the operator.
@@ -78,6 +81,9 @@ type StoreOperator struct {
 	LinkParams func() (address, pin string, err error)
 	// Logger (nil: none) hears of every change made.
 	Logger *slog.Logger
+	// Collector collects blocks; nil where no block store is open (a
+	// stopped server): CollectBlocks is then ErrNoBlockCollection.
+	Collector *Collector
 }
 
 var _ Operator = (*StoreOperator)(nil)
@@ -134,6 +140,14 @@ func (o *StoreOperator) SetLimits(ctx context.Context, orgID string, l store.Lim
 // Backup writes a consistent copy of the store to w.
 func (o *StoreOperator) Backup(ctx context.Context, w io.Writer) error { return o.Store.Backup(ctx, w) }
 
+// CollectBlocks runs one block collection.
+func (o *StoreOperator) CollectBlocks(ctx context.Context, dryRun bool) (Collection, error) {
+	if o.Collector == nil {
+		return Collection{}, ErrNoBlockCollection
+	}
+	return o.Collector.Collect(ctx, dryRun)
+}
+
 // ListenOperator opens the operator socket at path (mode 0600), replacing
 // a stale one left by a crash.
 func ListenOperator(path string) (net.Listener, error) {
@@ -157,6 +171,7 @@ func (s *Server) ServeOperator(ctx context.Context, lis net.Listener) error {
 		Store:      s.cfg.Store,
 		LinkParams: func() (string, string, error) { return s.cfg.PublicAddress, s.cfg.Pin, nil },
 		Logger:     s.log,
+		Collector:  s.collector(),
 	}})
 	go func() { <-ctx.Done(); g.Stop() }()
 	err := g.Serve(lis)
@@ -223,6 +238,18 @@ func (o *operatorService) Backup(_ *coffrev1.BackupRequest, stream coffrev1.Oper
 			return err
 		}
 	}
+}
+
+func (o *operatorService) CollectBlocks(ctx context.Context, req *coffrev1.CollectBlocksRequest) (*coffrev1.CollectBlocksResponse, error) {
+	col, err := o.op.CollectBlocks(ctx, req.GetDryRun())
+	if err != nil {
+		return nil, err
+	}
+	return &coffrev1.CollectBlocksResponse{
+		Vaults: int64(col.Vaults), VaultsUndeclared: int64(col.VaultsUndeclared),
+		BlocksDeleted: int64(col.Deleted), BytesDeleted: col.DeletedBytes,
+		BlocksReferenced: int64(col.Referenced), BlocksRecent: int64(col.Recent), DryRun: col.DryRun,
+	}, nil
 }
 
 // OperatorClient carries out the operator's commands through a running
@@ -301,4 +328,17 @@ func (c *OperatorClient) Backup(ctx context.Context, w io.Writer) error {
 			return err
 		}
 	}
+}
+
+// CollectBlocks asks the server to run one block collection.
+func (c *OperatorClient) CollectBlocks(ctx context.Context, dryRun bool) (Collection, error) {
+	resp, err := c.api.CollectBlocks(ctx, &coffrev1.CollectBlocksRequest{DryRun: dryRun})
+	if err != nil {
+		return Collection{}, err
+	}
+	return Collection{
+		DryRun: resp.GetDryRun(), Vaults: int(resp.GetVaults()), VaultsUndeclared: int(resp.GetVaultsUndeclared()),
+		Deleted: int(resp.GetBlocksDeleted()), DeletedBytes: resp.GetBytesDeleted(),
+		Referenced: int(resp.GetBlocksReferenced()), Recent: int(resp.GetBlocksRecent()),
+	}, nil
 }

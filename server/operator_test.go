@@ -11,6 +11,7 @@ import (
 
 	"github.com/coffre/coffre/link"
 	"github.com/coffre/coffre/server/store"
+	"github.com/coffre/coffre/server/store/blockdir"
 	"github.com/coffre/coffre/server/store/boltstore"
 )
 
@@ -20,7 +21,11 @@ import (
 func TestOperator(t *testing.T) {
 	t.Run("socket", func(t *testing.T) {
 		st := openStore(t)
-		srv := New(Config{Store: st, PublicAddress: "coffre.example.org:7443", Pin: "pinpinpin"})
+		blocks, err := blockdir.Open(filepath.Join(t.TempDir(), "blocks"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := New(Config{Store: st, Blocks: blocks, PublicAddress: "coffre.example.org:7443", Pin: "pinpinpin"})
 		// A Unix socket's path must be short: not under t.TempDir().
 		dir, err := os.MkdirTemp("", "coffre-op")
 		if err != nil {
@@ -41,11 +46,33 @@ func TestOperator(t *testing.T) {
 		}
 		t.Cleanup(func() { op.Close() })
 		testOperator(t, op, st)
+
+		// A collection through the socket runs in the server, on its
+		// block store: a block just put is within the grace period.
+		orgs, err := st.Organisations(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := blocks.PutBlock(t.Context(), orgs[0].ID, "vault0001", "block0001", []byte("sealed")); err != nil {
+			t.Fatal(err)
+		}
+		for _, dry := range []bool{true, false} {
+			col, err := op.CollectBlocks(t.Context(), dry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (Collection{DryRun: dry, Vaults: 1, Recent: 1}); col != want {
+				t.Fatalf("CollectBlocks(dry run %v) = %+v, want %+v", dry, col, want)
+			}
+		}
 	})
 	t.Run("store", func(t *testing.T) {
 		st := openStore(t)
 		op := &StoreOperator{Store: st, LinkParams: func() (string, string, error) { return "coffre.example.org:7443", "pinpinpin", nil }}
 		testOperator(t, op, st)
+		if _, err := op.CollectBlocks(t.Context(), true); !errors.Is(err, ErrNoBlockCollection) {
+			t.Fatalf("CollectBlocks without a block store: %v, want %v", err, ErrNoBlockCollection)
+		}
 	})
 	if _, err := DialOperator(t.Context(), filepath.Join(t.TempDir(), "none.sock")); err == nil {
 		t.Error("DialOperator on a socket nobody serves succeeded")

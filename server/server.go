@@ -55,6 +55,12 @@ type Config struct {
 	// that rewrites what it answers.
 	UnaryInterceptors  []grpc.UnaryServerInterceptor
 	StreamInterceptors []grpc.StreamServerInterceptor
+	// GCGrace is how long a block no committed vault entry references is
+	// kept before a collection deletes it (0: DefaultGCGrace), and
+	// GCInterval how often Serve runs one (0: never; the operator's
+	// CollectBlocks still does). SPEC.md §7.5.
+	GCGrace    time.Duration
+	GCInterval time.Duration
 	// OnPanic, if not nil, is called with the method after a handler's
 	// panic was recovered, logged and counted. The robustness tests fail
 	// on it: the recovery is a last line of defence, not a way to answer.
@@ -144,6 +150,9 @@ func (s *Server) GRPCServer(cert tls.Certificate) *grpc.Server {
 func (s *Server) Serve(ctx context.Context, lis net.Listener, cert tls.Certificate) error {
 	g := s.GRPCServer(cert)
 	go s.housekeeping(ctx)
+	if s.cfg.GCInterval > 0 {
+		go s.serveCollector(ctx, s.cfg.GCInterval)
+	}
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)

@@ -52,6 +52,10 @@ func (s *Server) VaultAppend(ctx context.Context, req *coffrev1.VaultAppendReque
 	if err != nil || len(req.GetEntry()) > 32<<20 {
 		return nil, errBadRequest
 	}
+	refs, err := declaredBlocks(req)
+	if err != nil {
+		return nil, err
+	}
 	if e.Author != c.device.ID || e.KeyIndex != v.KeyIndex() || e.Time.Before(now.Add(-wire.MaxSkew)) || e.Time.After(now.Add(wire.MaxSkew)) {
 		return nil, wire.ErrCertificateRefused
 	}
@@ -85,13 +89,45 @@ func (s *Server) VaultAppend(ctx context.Context, req *coffrev1.VaultAppendReque
 		return nil, wire.ErrCertificateRefused
 	}
 	entry := store.LogEntry{Position: e.Position, PrevHash: prev, Hash: vaultlog.EntryHash(prev, req.GetEntry()), Data: req.GetEntry(), ReceivedAt: now}
-	newHead, err := s.cfg.Store.AppendVaultLog(ctx, c.orgID, v.ID, []store.LogEntry{entry}, now)
+	newHead, err := s.cfg.Store.AppendVaultLogBlocks(ctx, c.orgID, v.ID, []store.LogEntry{entry}, refs, now)
+	if errors.Is(err, store.ErrBlockCollected) {
+		s.log.Info("vault entry refused", "organisation", c.orgID, "vault", v.ID, "reason", err.Error())
+	}
 	if err != nil {
 		return nil, err
 	}
 	tail.fold(e, store.Head{Position: entry.Position, Hash: entry.Hash})
 	s.bus.Publish(c.orgID, store.Event{Kind: store.VaultAppended, Vault: v.ID, Position: newHead.Position})
 	return &coffrev1.VaultAppendResponse{HeadPosition: newHead.Position}, nil
+}
+
+// declaredBlocks returns the blocks a VaultAppend declares its entry
+// references (SPEC.md §7.5): well-formed ids, each once, at most
+// maxDeclaredBlocks; none without blocks_declared, which is an older
+// client's request.
+func declaredBlocks(req *coffrev1.VaultAppendRequest) (store.BlockRefs, error) {
+	ids := req.GetBlockIds()
+	if !req.GetBlocksDeclared() {
+		if len(ids) > 0 {
+			return store.BlockRefs{}, errBadRequest
+		}
+		return store.BlockRefs{}, nil
+	}
+	if len(ids) > maxDeclaredBlocks {
+		return store.BlockRefs{}, errBadRequest
+	}
+	seen := make(map[string]bool, len(ids))
+	refs := store.BlockRefs{Declared: true, IDs: make([]string, 0, len(ids))}
+	for _, id := range ids {
+		if !certificate.ValidID(id) {
+			return store.BlockRefs{}, errBadRequest
+		}
+		if !seen[id] {
+			seen[id] = true
+			refs.IDs = append(refs.IDs, id)
+		}
+	}
+	return refs, nil
 }
 
 // VaultRead returns entries of a vault's log to a member.

@@ -36,6 +36,10 @@ var (
 	// ErrStoreDamaged: the server's stored data for this organisation is
 	// damaged (store.ErrCorrupt); other organisations are served as usual.
 	ErrStoreDamaged = errors.New("the server's data for this organisation is damaged: tell the server's operator")
+	// ErrBlockCollected: a block the vault entry declares was collected by
+	// the server as unreferenced before the entry came (SPEC.md §7.5); the
+	// entry is refused rather than committed without its block.
+	ErrBlockCollected = errors.New("a block of this write was collected by the server before the write was committed: write it again")
 )
 
 var wireErrors = []struct {
@@ -61,6 +65,7 @@ var wireErrors = []struct {
 	{ErrStorageQuota, codes.ResourceExhausted},
 	{ErrUserLimit, codes.ResourceExhausted},
 	{ErrStoreDamaged, codes.DataLoss},
+	{ErrBlockCollected, codes.FailedPrecondition},
 }
 
 // Status turns one of the errors above into a gRPC status error. Anything

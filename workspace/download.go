@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -188,7 +189,11 @@ func (w *Vault) openBlock(ctx context.Context, b Block, keep bool) ([]byte, erro
 	if err != nil {
 		return nil, fmt.Errorf("block %s: %w", b.ID, err)
 	}
-	plain, err := openBlock(w.org.ID, w.vault.ID, b, ct)
+	opened := ct
+	if keep {
+		opened = bytes.Clone(ct) // the cache keeps the ciphertext; openBlock overwrites what it opens
+	}
+	plain, err := openBlock(w.org.ID, w.vault.ID, b, opened)
 	if err != nil {
 		if w.cache != nil {
 			w.cache.BlockRejected(w.vault.ID, b.ID)

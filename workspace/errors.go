@@ -9,6 +9,11 @@ var (
 	// ErrWriteConflict is returned when someone else changed the same file
 	// or folder first: nothing was written, the caller's data is intact.
 	ErrWriteConflict = errors.New("someone else changed it first: nothing was written, your data is intact")
+	// ErrBlockCollected is returned by a write whose blocks were uploaded
+	// so long before its commit that the server collected one as
+	// unreferenced (SPEC.md §7.5): nothing was written, and the next try
+	// uploads the file's blocks again.
+	ErrBlockCollected = errors.New("the server discarded blocks of this write, uploaded too long before it was committed: nothing was written, try again")
 	// ErrNotFound is returned for a path that does not exist.
 	ErrNotFound = errors.New("no such file or folder")
 	// ErrExists is returned when a name is taken.

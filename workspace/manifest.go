@@ -114,16 +114,15 @@ func PaddedSize(n uint64) uint64 {
 // sealBlock pads a block's plaintext to its bucket and encrypts it: the
 // server sees the bucket, the signed manifest keeps the exact size.
 func sealBlock(orgID, vaultID string, b Block, plain []byte) []byte {
-	padded := make([]byte, PaddedSize(uint64(len(plain))))
-	copy(padded, plain)
-	return b.Key.Encrypt(blockAAD(orgID, vaultID, b.ID), padded)
+	return b.Key.EncryptPadded(blockAAD(orgID, vaultID, b.ID), plain, int(PaddedSize(uint64(len(plain)))))
 }
 
 // openBlock decrypts a block and checks it against its signed BlockRef:
 // its padding (zeros, to exactly PaddedSize), its size and its digest
-// (SECURITY.md A10, A21).
+// (SECURITY.md A10, A21). It decrypts in place: ciphertext is overwritten
+// and the plaintext shares its memory.
 func openBlock(orgID, vaultID string, b Block, ciphertext []byte) ([]byte, error) {
-	padded, err := b.Key.Decrypt(blockAAD(orgID, vaultID, b.ID), ciphertext)
+	padded, err := b.Key.DecryptInPlace(blockAAD(orgID, vaultID, b.ID), ciphertext)
 	if err != nil || uint64(len(padded)) != PaddedSize(b.Size) {
 		return nil, ErrBadBlock
 	}

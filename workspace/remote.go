@@ -42,9 +42,12 @@ type RemoteEntry struct {
 // Remote is the server's copy of a vault's log, as a vault sees it.
 // Everything it returns is checked before use.
 type Remote interface {
-	// Append appends a signed entry; certificate.ErrConflict if the log
-	// moved since the entry was signed.
-	Append(ctx context.Context, vaultID string, entry []byte) error
+	// Append appends a signed entry and declares the blocks its manifests
+	// reference (blocks, each once; none is not nil: an empty declaration),
+	// so that the server keeps them (SPEC.md §7.5);
+	// certificate.ErrConflict if the log moved since the entry was signed,
+	// ErrBlockCollected if the server collected a declared block first.
+	Append(ctx context.Context, vaultID string, entry []byte, blocks []string) error
 	// Read returns the entries from position from on, and the server's head.
 	Read(ctx context.Context, vaultID string, from uint64) (entries []RemoteEntry, head uint64, err error)
 	// ConfirmFresh confirms, before a write under keyIndex is signed, that
@@ -56,7 +59,8 @@ type Remote interface {
 }
 
 // Blocks is the server's store of a vault's encrypted blocks. What
-// GetBlock returns is checked against the signed manifest before use.
+// GetBlock returns is checked against the signed manifest before use, and
+// is the caller's: it is decrypted in place.
 type Blocks interface {
 	PutBlock(ctx context.Context, vaultID, blockID string, data []byte) error
 	GetBlock(ctx context.Context, vaultID, blockID string) ([]byte, error)

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -214,6 +215,15 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 		}
 		return out, nil
 	})
+	if errors.Is(err, ErrBlockCollected) && w.journal != nil {
+		// The journal's blocks may be the ones collected: the next try
+		// sends every block again, under new ids.
+		for i, f := range files {
+			if f.journaled.Load() {
+				w.journal.UploadDone(w.vault.ID, items[i].Path)
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

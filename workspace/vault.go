@@ -151,7 +151,7 @@ func (w *Vault) commit(ctx context.Context, ch change) error {
 		if err != nil {
 			return err
 		}
-		err = w.remote.Append(ctx, w.vault.ID, data)
+		err = w.remote.Append(ctx, w.vault.ID, data, referencedBlocks(manifests))
 		if errors.Is(err, certificate.ErrConflict) && attempt < 20 {
 			if err := w.Sync(ctx); err != nil {
 				return err
@@ -168,6 +168,23 @@ func (w *Vault) commit(ctx context.Context, ch change) error {
 		}
 		return w.Sync(ctx)
 	}
+}
+
+// referencedBlocks is every block the manifests reference, each once:
+// what an entry writing them declares to the server (SPEC.md §7.5). A new
+// version reusing blocks of an older one declares them again.
+func referencedBlocks(manifests []*Manifest) []string {
+	ids := []string{}
+	seen := map[string]bool{}
+	for _, m := range manifests {
+		for _, b := range m.Blocks {
+			if !seen[b.ID] {
+				seen[b.ID] = true
+				ids = append(ids, b.ID)
+			}
+		}
+	}
+	return ids
 }
 
 // writable checks, on the client, what the server checks too: a write

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -20,9 +21,11 @@ type server struct {
 	mu     sync.Mutex
 	log    [][]byte
 	blocks map[string][]byte
+	// declared holds the blocks each append declared (SPEC.md §7.5).
+	declared [][]string
 }
 
-func (s *server) Append(_ context.Context, _ string, entry []byte) error {
+func (s *server) Append(_ context.Context, _ string, entry []byte, blocks []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, err := vaultlog.ParseEntry(entry)
@@ -32,7 +35,16 @@ func (s *server) Append(_ context.Context, _ string, entry []byte) error {
 	if e.Position != uint64(len(s.log))+1 {
 		return certificate.ErrConflict
 	}
+	if blocks == nil {
+		return errors.New("an append declared no blocks at all (nil), not even an empty list")
+	}
+	for _, id := range blocks {
+		if _, ok := s.blocks[id]; !ok {
+			return fmt.Errorf("an append declared block %s, which was never uploaded", id)
+		}
+	}
 	s.log = append(s.log, entry)
+	s.declared = append(s.declared, blocks)
 	return nil
 }
 
@@ -63,7 +75,7 @@ func (s *server) PutBlock(_ context.Context, _, id string, data []byte) error {
 func (s *server) GetBlock(_ context.Context, _, id string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.blocks[id], nil
+	return bytes.Clone(s.blocks[id]), nil // as over the wire: the reader decrypts it in place
 }
 
 // setLog replaces the server's log with a copy of log.

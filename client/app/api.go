@@ -53,6 +53,8 @@ func (h *api) register(mux *http.ServeMux) {
 	mux.Handle("POST /api/vaults/{vault}/restore", jsonCall(h.restore))
 
 	// People (api_people.go, api_greet.go).
+	mux.Handle("GET /api/emergencies", jsonCall(h.listEmergencies))
+	mux.Handle("POST /api/emergencies", jsonCall(h.invokeEmergency))
 	mux.Handle("GET /api/users", jsonCall(h.listUsers))
 	mux.Handle("PATCH /api/users/{user}", jsonCall(h.changeUser))
 	mux.Handle("POST /api/users/{user}/revoke", jsonCall(h.revokeUser))

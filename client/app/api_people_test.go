@@ -54,7 +54,8 @@ func TestPeopleInviteRevokeProfileAudit(t *testing.T) {
 	if u.Profile != "admin" || u.Email != "bob@example.org" {
 		t.Fatalf("profile: %+v", u)
 	}
-	admin.fails("PATCH", "/api/users/admin@example.org", map[string]any{"profile": "standard"}, http.StatusInternalServerError, "failed")
+	admin.fails("PATCH", "/api/users/admin@example.org", map[string]any{"profile": "standard"}, http.StatusForbidden, "not_yourself")
+	admin.fails("POST", "/api/users/admin@example.org/revoke", nil, http.StatusForbidden, "not_yourself")
 	admin.fails("PATCH", "/api/users/nobody@example.org", map[string]any{"profile": "standard"}, http.StatusNotFound, "unknown_user")
 	admin.ok("POST", "/api/users/bob@example.org/revoke", nil, &u)
 	if !u.Revoked || u.RevokedOn == nil {
@@ -62,6 +63,7 @@ func TestPeopleInviteRevokeProfileAudit(t *testing.T) {
 	}
 	bob.app.closeSession()
 	bob.fails("GET", "/api/vaults", nil, http.StatusForbidden, "revoked")
+	admin.fails("POST", "/api/users/bob@example.org/revoke", nil, http.StatusConflict, "user_revoked")
 
 	var audit []auditJSON
 	admin.ok("GET", "/api/audit", nil, &audit)

@@ -85,6 +85,11 @@ var errorCodes = []struct {
 	// Users, vaults, rules.
 	{client.ErrNotAdmin, http.StatusForbidden, "not_admin"},
 	{client.ErrNotAllowed, http.StatusForbidden, "not_allowed"},
+	{client.ErrNotManager, http.StatusForbidden, "not_manager"},
+	{client.ErrSelf, http.StatusForbidden, "not_yourself"},
+	{client.ErrUserRevoked, http.StatusConflict, "user_revoked"},
+	{client.ErrNotVaultMember, http.StatusConflict, "user_not_member"},
+	{client.ErrOutsider, http.StatusForbidden, "outsider"},
 	{certificate.ErrManagerUntil, http.StatusBadRequest, "manager_until"},
 	{client.ErrUnknownUser, http.StatusNotFound, "unknown_user"},
 	{client.ErrUnknownVault, http.StatusNotFound, "unknown_vault"},
@@ -94,6 +99,13 @@ var errorCodes = []struct {
 	{client.ErrAnchorFailed, http.StatusBadGateway, "anchor_failed"},
 	{client.ErrCheckpointDue, http.StatusConflict, "checkpoint_due"},
 	{vaultlog.ErrRotationPending, http.StatusConflict, "rotation_pending"},
+	// Emergencies (SPEC.md §11.4).
+	{client.ErrNoReason, http.StatusBadRequest, "no_reason"},
+	{client.ErrNoEmergencyPolicy, http.StatusConflict, "no_emergency_policy"},
+	{client.ErrNotInvoker, http.StatusForbidden, "not_invoker"},
+	{client.ErrAlreadyMember, http.StatusConflict, "already_member"},
+	{client.ErrKeyNotReleased, http.StatusConflict, "key_not_released"},
+	{client.ErrOwnerActive, http.StatusConflict, "owner_active"},
 	// Files.
 	{workspace.ErrNotFound, http.StatusNotFound, "not_found"},
 	{workspace.ErrNotInTrash, http.StatusNotFound, "not_in_trash"},

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -35,6 +36,8 @@ type runOptions struct {
 	metrics    string
 	postgres   string // connection string; empty for the embedded store
 	blocks     string // blocksDir, blocksPostgres or an s3:// URL; empty: the default
+	gcGrace    time.Duration
+	gcInterval time.Duration
 }
 
 // Where blocks are kept (--blocks).
@@ -102,6 +105,8 @@ The server stops cleanly on SIGINT or SIGTERM.`,
 	cmd.Flags().StringVar(&opts.tlsKey, "tls-key", "", "TLS private key file (PEM), with --tls-cert")
 	cmd.Flags().StringVar(&opts.metrics, "metrics", "", "serve Prometheus /metrics and /healthz on this address (e.g. 127.0.0.1:9443); off when empty")
 	cmd.Flags().StringVar(&opts.postgres, "postgres", "", "PostgreSQL URL for metadata instead of the embedded store, e.g. postgres://coffre@db.example.org/coffre; env "+postgresEnv)
+	cmd.Flags().DurationVar(&opts.gcGrace, "gc-grace", server.DefaultGCGrace, "keep a block no committed vault entry references this long before deleting it (at least 1h); see 'coffre-server gc --help'")
+	cmd.Flags().DurationVar(&opts.gcInterval, "gc-interval", time.Hour, "run a block collection this often; 0 turns it off")
 	cmd.Flags().StringVar(&opts.blocks, "blocks", "", "where blocks are kept: "+blocksDir+", "+blocksPostgres+" or s3://BUCKET?endpoint=HOST:PORT (see above)")
 	return cmd
 }
@@ -191,9 +196,20 @@ func (b backend) closeBlocks() {
 	}
 }
 
+// minGCGrace is the shortest --gc-grace: a shorter one would collect the
+// blocks of uploads still running, whose commit the server would then
+// refuse.
+const minGCGrace = time.Hour
+
 func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
 	if (opts.tlsCert == "") != (opts.tlsKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if opts.gcGrace < minGCGrace {
+		return fmt.Errorf("--gc-grace %s: at least %s, longer than any upload takes before its commit", opts.gcGrace, minGCGrace)
+	}
+	if opts.gcInterval < 0 {
+		return fmt.Errorf("--gc-interval %s: want a positive duration, or 0 for no collection", opts.gcInterval)
 	}
 	if err := os.MkdirAll(opts.dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
@@ -225,6 +241,7 @@ func runServer(ctx context.Context, cmd *cobra.Command, opts runOptions) error {
 	srv := server.New(server.Config{
 		Store: b.store, Blocks: b.blocks, Bus: b.bus, Relay: b.relay, Nonces: b.nonces,
 		PublicAddress: public, Pin: pin, Logger: logger,
+		GCGrace: opts.gcGrace, GCInterval: opts.gcInterval,
 	})
 
 	out := cmd.OutOrStdout()

@@ -57,7 +57,7 @@ number of arguments).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCommand(), newOrgCommand(), newBackupCommand(), newRestoreCommand(), version.Command(root))
+	root.AddCommand(newRunCommand(), newOrgCommand(), newBackupCommand(), newRestoreCommand(), newGCCommand(), version.Command(root))
 	usage.Mark(root)
 	return root
 }

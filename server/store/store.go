@@ -39,6 +39,11 @@ var (
 	// does not decode, a log with a gap. It concerns the organisation the
 	// call names; the store keeps serving the others (SECURITY.md A39).
 	ErrCorrupt = errors.New("stored data is damaged")
+	// ErrBlockCollected is returned by AppendVaultLogBlocks when a block
+	// the entries declare was collected (CondemnBlocks): nothing is
+	// written, since the entries would reference a block that is gone
+	// (SPEC.md §7.5).
+	ErrBlockCollected = errors.New("a block the entry references was collected")
 )
 
 // Organisation is one trust domain hosted by the server.
@@ -85,6 +90,14 @@ const (
 	InvitationCancelled InvitationState = "cancelled"
 	InvitationBurned    InvitationState = "burned" // too many failed attempts
 )
+
+// BlockRefs are the blocks that appended vault entries reference, as the
+// writer declared them (VaultAppendRequest.block_ids). Declared false
+// means the writer said nothing: an older client.
+type BlockRefs struct {
+	Declared bool
+	IDs      []string
+}
 
 // Invitation is what the server knows of an invitation: never the token,
 // only its hash (SECURITY.md A19).
@@ -155,6 +168,29 @@ type Store interface {
 	ReadVaultLog(ctx context.Context, orgID, vaultID string, from uint64, limit int) ([]LogEntry, error)
 	// VaultLogHead returns the last entry of a vault's log.
 	VaultLogHead(ctx context.Context, orgID, vaultID string) (Head, error)
+
+	// AppendVaultLogBlocks is AppendVaultLog that also records, in the
+	// same transaction, the blocks the entries reference (SPEC.md §7.5).
+	// With refs.Declared, each id of refs.IDs becomes referenced for good,
+	// unless one was collected: then ErrBlockCollected and nothing is
+	// written. Without it (an older client's append, and every
+	// AppendVaultLog), the entries' blocks are unknown and the vault is
+	// never collected again (BlocksDeclared).
+	AppendVaultLogBlocks(ctx context.Context, orgID, vaultID string, entries []LogEntry, refs BlockRefs, at time.Time) (Head, error)
+	// BlocksDeclared reports whether every entry of a vault's log
+	// declared its blocks, as AppendVaultLogBlocks with refs.Declared
+	// does: only then may the vault's blocks be collected. A vault log
+	// with entries from before block collection existed has not.
+	BlocksDeclared(ctx context.Context, orgID, vaultID string) (bool, error)
+	// CondemnBlocks records as collected, in one transaction, the blocks
+	// of ids that no entry of the vault's log declared, and returns them:
+	// fresh, condemned by this call, and earlier, condemned before (a
+	// collection cut short). Both may be deleted from the block store, and
+	// no append may declare them again. It condemns nothing (and returns
+	// none) when the vault's blocks are not all declared (BlocksDeclared).
+	// With dryRun it records nothing and returns as fresh the ids it would
+	// condemn.
+	CondemnBlocks(ctx context.Context, orgID, vaultID string, ids []string, dryRun bool) (fresh, earlier []string, err error)
 
 	// CreateInvitation records a new invitation (ErrExists if its id is taken).
 	CreateInvitation(ctx context.Context, inv Invitation) error
@@ -230,6 +266,29 @@ type BlockData struct {
 // A BlockStore without it gets PutBlocks as PutBlock for each block.
 type BlockBatcher interface {
 	PutBlocks(ctx context.Context, orgID, vaultID string, blocks []BlockData) error
+}
+
+// BlockInfo is one stored block as a BlockCollector lists it.
+type BlockInfo struct {
+	ID   string
+	Size int64
+	// Stored is when the block was stored, by the clock of whatever
+	// stores it (the file's modification time, the object's), or later:
+	// never earlier.
+	Stored time.Time
+}
+
+// BlockCollector is a BlockStore whose blocks can be listed and deleted,
+// for block garbage collection (SPEC.md §7.5).
+type BlockCollector interface {
+	// BlockVaults lists the vaults of an organisation that hold blocks.
+	BlockVaults(ctx context.Context, orgID string) ([]string, error)
+	// ListBlocks calls fn with each block of a vault, in no set order; an
+	// error from fn stops it and is returned.
+	ListBlocks(ctx context.Context, orgID, vaultID string, fn func(BlockInfo) error) error
+	// DeleteBlock removes a block for good; a block that is not there is
+	// no error (a collection cut short is run again).
+	DeleteBlock(ctx context.Context, orgID, vaultID, blockID string) error
 }
 
 // BlockStore keeps the encrypted blocks of files, apart from the metadata

@@ -328,3 +328,20 @@ func TestKeyboard(t *testing.T) {
 	admin := startApp(t, org.Admin, false)
 	runScript(t, "keyboard", map[string]any{"admin": appConfig(admin), "vault": vault, "file": file, "content": content})
 }
+
+// Emergency access in the interface: Carol, named by a vault's emergency
+// policy, opens it with a reason; Alice, its owner, sees who, why and
+// until when.
+func TestEmergency(t *testing.T) {
+	needBrowser(t)
+	org := organisation(t)
+	carolDevice := harness.NewDevice(t, "carol")
+	harness.EnrolUser(t, org.Admin, "carol@example.org", "standard", carolDevice, "Carol Martin")
+	const vault = "Patiente 1234"
+	org.Admin.MustRun("vault", "create", vault)
+	org.Admin.MustRun("vault", "emergency-policy", vault, "--invokers", "carol@example.org", "--duration", "4h")
+	id := org.Admin.Vault(vault).ID
+	admin := startApp(t, org.Admin, false)
+	carol := startApp(t, carolDevice, false)
+	runScript(t, "emergency", map[string]any{"admin": appConfig(admin), "carol": appConfig(carol), "vault": vault, "vaultId": id})
+}

@@ -13,6 +13,8 @@
 //	org/<id>/connections          device id, 0x00, 8-byte big-endian Unix ns → address
 //	org/<id>/connections-by-time  8-byte big-endian Unix ns, device id → address
 //	org/<id>/vaults/<vault>/log   as org/<id>/log, for one vault; made by its first append
+//	org/<id>/vaults/<vault>       "declared" → 8-byte big-endian count of entries that declared their blocks
+//	org/<id>/vaults/<vault>/blocks  block id → 'r' (declared) or 'c' (condemned) (blockrefs.go)
 package boltstore
 
 import (

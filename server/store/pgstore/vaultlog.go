@@ -16,12 +16,20 @@ import (
 // organisation log (appendEntries). at is not needed: entries carry their
 // ReceivedAt and there is no invitation to check it against.
 func (s *Store) AppendVaultLog(ctx context.Context, orgID, vaultID string, entries []store.LogEntry, at time.Time) (store.Head, error) {
+	return s.AppendVaultLogBlocks(ctx, orgID, vaultID, entries, store.BlockRefs{}, at)
+}
+
+// AppendVaultLogBlocks appends entries as AppendVaultLog and records the
+// blocks they reference in the same transaction (blockrefs.go).
+func (s *Store) AppendVaultLogBlocks(ctx context.Context, orgID, vaultID string, entries []store.LogEntry, refs store.BlockRefs, at time.Time) (store.Head, error) {
 	var head store.Head
 	err := checkVaultID(vaultID)
 	if err == nil {
 		err = s.inTx(ctx, func(tx pgx.Tx) (err error) {
-			head, err = appendEntries(ctx, tx, orgID, vaultID, entries)
-			return err
+			if head, err = appendEntries(ctx, tx, orgID, vaultID, entries); err != nil || len(entries) == 0 {
+				return err
+			}
+			return recordRefs(ctx, tx, orgID, vaultID, len(entries), refs)
 		})
 	}
 	if err != nil {

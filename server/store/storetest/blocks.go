@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coffre/coffre/server/store"
 )
@@ -41,6 +43,7 @@ func RunBlocks(t *testing.T, open func(t *testing.T) store.BlockStore) {
 		{"ConcurrentDistinct", s.testConcurrentDistinctBlocks},
 		{"ConcurrentSameBytes", s.testConcurrentSameBlock},
 		{"ConcurrentOtherBytes", s.testConcurrentOtherBlocks},
+		{"Collect", s.testCollect},
 	} {
 		t.Run(tc.name, tc.test)
 	}
@@ -373,4 +376,96 @@ func parallel(t *testing.T, n int, fn func(w int) error) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+}
+
+// testCollect checks listing and deleting (store.BlockCollector), which
+// block garbage collection rests on (SPEC.md §7.5): every block is listed,
+// with its size and a time it was stored at or after, in its own vault and
+// organisation only; a deleted block is gone and no longer listed, the
+// others stay; deleting it again is no error.
+func (s blockSuite) testCollect(t *testing.T) {
+	bs := s.open(t)
+	bc, ok := bs.(store.BlockCollector)
+	if !ok {
+		t.Fatalf("%T is not a store.BlockCollector: its blocks can't be collected", bs)
+	}
+	before := time.Now().Add(-time.Minute) // another machine's clock may lag a little
+	blocks := map[blockRef][]byte{}
+	for i, b := range []blockRef{{orgA, vaultA, blockID(1)}, {orgA, vaultA, blockID(2)}, {orgA, vaultB, blockID(3)}, {orgB, vaultA, blockID(4)}} {
+		blocks[b] = blockData(uint64(i), 1000*(i+1))
+		mustPut(t, bs, b, blocks[b])
+	}
+	after := time.Now().Add(time.Minute)
+	vaults, err := bc.BlockVaults(t.Context(), orgA)
+	if err != nil || !sameSet(vaults, []string{vaultA, vaultB}) {
+		t.Fatalf("BlockVaults(%s) = %v, %v; want %s and %s", orgA, vaults, err, vaultA, vaultB)
+	}
+	if vaults, err := bc.BlockVaults(t.Context(), "orgccccc"); err != nil || len(vaults) != 0 {
+		t.Fatalf("BlockVaults of an organisation without blocks = %v, %v; want none", vaults, err)
+	}
+	list := func(org, vault string) map[string]store.BlockInfo {
+		t.Helper()
+		got := map[string]store.BlockInfo{}
+		err := bc.ListBlocks(t.Context(), org, vault, func(b store.BlockInfo) error {
+			if _, dup := got[b.ID]; dup {
+				return fmt.Errorf("block %s listed twice", b.ID)
+			}
+			got[b.ID] = b
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("ListBlocks(%s, %s): %v", org, vault, err)
+		}
+		return got
+	}
+	for _, v := range []struct{ org, vault string }{{orgA, vaultA}, {orgA, vaultB}, {orgB, vaultA}, {orgB, vaultB}} {
+		got := list(v.org, v.vault)
+		want := 0
+		for b, data := range blocks {
+			if b.org != v.org || b.vault != v.vault {
+				continue
+			}
+			want++
+			info, ok := got[b.block]
+			switch {
+			case !ok:
+				t.Fatalf("ListBlocks(%s, %s) = %v: %s is missing", v.org, v.vault, got, b)
+			case info.Size != int64(len(data)):
+				t.Fatalf("ListBlocks lists %s with %d bytes, want %d", b, info.Size, len(data))
+			case info.Stored.Before(before) || info.Stored.After(after):
+				t.Fatalf("ListBlocks lists %s as stored at %s, not between %s and %s", b, info.Stored, before, after)
+			}
+		}
+		if len(got) != want {
+			t.Fatalf("ListBlocks(%s, %s) lists %d blocks, want %d: %v", v.org, v.vault, len(got), want, got)
+		}
+	}
+
+	gone := blockRef{orgA, vaultA, blockID(1)}
+	for range 2 {
+		if err := bc.DeleteBlock(t.Context(), gone.org, gone.vault, gone.block); err != nil {
+			t.Fatalf("DeleteBlock(%s): %v", gone, err)
+		}
+	}
+	wantNoBlock(t, bs, "after DeleteBlock", gone)
+	if got := list(orgA, vaultA); len(got) != 1 || got[blockID(2)].ID == "" {
+		t.Fatalf("after deleting %s, ListBlocks lists %v; want %s alone", gone, got, blockID(2))
+	}
+	for b, data := range blocks {
+		if b != gone {
+			wantBlock(t, bs, "after deleting another block", b, data)
+		}
+	}
+	if err := bc.DeleteBlock(t.Context(), orgA, vaultA, "../../etc"); !errors.Is(err, store.ErrInvalidID) {
+		t.Fatalf("DeleteBlock of a path: %v, want %v", err, store.ErrInvalidID)
+	}
+	// A collected id may be put again (a client's retry): the store
+	// takes it like any block.
+	mustPut(t, bs, gone, blocks[gone])
+	wantBlock(t, bs, "put again after DeleteBlock", gone, blocks[gone])
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b))
+	return slices.Equal(a, b)
 }

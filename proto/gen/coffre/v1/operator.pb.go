@@ -477,6 +477,152 @@ func (x *BackupResponse) GetChunk() []byte {
 	return nil
 }
 
+// CollectBlocksRequest: with dry_run, nothing is deleted or recorded; the
+// response says what would be.
+type CollectBlocksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DryRun        bool                   `protobuf:"varint,1,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectBlocksRequest) Reset() {
+	*x = CollectBlocksRequest{}
+	mi := &file_coffre_v1_operator_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectBlocksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectBlocksRequest) ProtoMessage() {}
+
+func (x *CollectBlocksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_operator_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectBlocksRequest.ProtoReflect.Descriptor instead.
+func (*CollectBlocksRequest) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_operator_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CollectBlocksRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// CollectBlocksResponse is what one collection did.
+type CollectBlocksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// vaults is how many vaults holding blocks were looked at;
+	// vaults_undeclared how many of them were skipped whole, because an
+	// entry of theirs did not declare its blocks.
+	Vaults           int64 `protobuf:"varint,1,opt,name=vaults,proto3" json:"vaults,omitempty"`
+	VaultsUndeclared int64 `protobuf:"varint,2,opt,name=vaults_undeclared,json=vaultsUndeclared,proto3" json:"vaults_undeclared,omitempty"`
+	// blocks_deleted blocks of bytes_deleted bytes were deleted (or would
+	// be, in a dry run).
+	BlocksDeleted int64 `protobuf:"varint,3,opt,name=blocks_deleted,json=blocksDeleted,proto3" json:"blocks_deleted,omitempty"`
+	BytesDeleted  int64 `protobuf:"varint,4,opt,name=bytes_deleted,json=bytesDeleted,proto3" json:"bytes_deleted,omitempty"`
+	// blocks_referenced were kept because a committed entry declared them;
+	// blocks_recent because they are younger than the grace period.
+	BlocksReferenced int64 `protobuf:"varint,5,opt,name=blocks_referenced,json=blocksReferenced,proto3" json:"blocks_referenced,omitempty"`
+	BlocksRecent     int64 `protobuf:"varint,6,opt,name=blocks_recent,json=blocksRecent,proto3" json:"blocks_recent,omitempty"`
+	DryRun           bool  `protobuf:"varint,7,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CollectBlocksResponse) Reset() {
+	*x = CollectBlocksResponse{}
+	mi := &file_coffre_v1_operator_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectBlocksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectBlocksResponse) ProtoMessage() {}
+
+func (x *CollectBlocksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_operator_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectBlocksResponse.ProtoReflect.Descriptor instead.
+func (*CollectBlocksResponse) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_operator_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CollectBlocksResponse) GetVaults() int64 {
+	if x != nil {
+		return x.Vaults
+	}
+	return 0
+}
+
+func (x *CollectBlocksResponse) GetVaultsUndeclared() int64 {
+	if x != nil {
+		return x.VaultsUndeclared
+	}
+	return 0
+}
+
+func (x *CollectBlocksResponse) GetBlocksDeleted() int64 {
+	if x != nil {
+		return x.BlocksDeleted
+	}
+	return 0
+}
+
+func (x *CollectBlocksResponse) GetBytesDeleted() int64 {
+	if x != nil {
+		return x.BytesDeleted
+	}
+	return 0
+}
+
+func (x *CollectBlocksResponse) GetBlocksReferenced() int64 {
+	if x != nil {
+		return x.BlocksReferenced
+	}
+	return 0
+}
+
+func (x *CollectBlocksResponse) GetBlocksRecent() int64 {
+	if x != nil {
+		return x.BlocksRecent
+	}
+	return 0
+}
+
+func (x *CollectBlocksResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
 var File_coffre_v1_operator_proto protoreflect.FileDescriptor
 
 const file_coffre_v1_operator_proto_rawDesc = "" +
@@ -509,12 +655,23 @@ const file_coffre_v1_operator_proto_rawDesc = "" +
 	"\rorganisations\x18\x01 \x03(\v2\x1e.coffre.v1.OrganisationSummaryR\rorganisations\"\x0f\n" +
 	"\rBackupRequest\"&\n" +
 	"\x0eBackupResponse\x12\x14\n" +
-	"\x05chunk\x18\x01 \x01(\fR\x05chunk2\xdd\x02\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\"/\n" +
+	"\x14CollectBlocksRequest\x12\x17\n" +
+	"\adry_run\x18\x01 \x01(\bR\x06dryRun\"\x93\x02\n" +
+	"\x15CollectBlocksResponse\x12\x16\n" +
+	"\x06vaults\x18\x01 \x01(\x03R\x06vaults\x12+\n" +
+	"\x11vaults_undeclared\x18\x02 \x01(\x03R\x10vaultsUndeclared\x12%\n" +
+	"\x0eblocks_deleted\x18\x03 \x01(\x03R\rblocksDeleted\x12#\n" +
+	"\rbytes_deleted\x18\x04 \x01(\x03R\fbytesDeleted\x12+\n" +
+	"\x11blocks_referenced\x18\x05 \x01(\x03R\x10blocksReferenced\x12#\n" +
+	"\rblocks_recent\x18\x06 \x01(\x03R\fblocksRecent\x12\x17\n" +
+	"\adry_run\x18\a \x01(\bR\x06dryRun2\xb1\x03\n" +
 	"\x0fOperatorService\x12a\n" +
 	"\x12CreateOrganisation\x12$.coffre.v1.CreateOrganisationRequest\x1a%.coffre.v1.CreateOrganisationResponse\x12^\n" +
 	"\x11ListOrganisations\x12#.coffre.v1.ListOrganisationsRequest\x1a$.coffre.v1.ListOrganisationsResponse\x12F\n" +
 	"\tSetLimits\x12\x1b.coffre.v1.SetLimitsRequest\x1a\x1c.coffre.v1.SetLimitsResponse\x12?\n" +
-	"\x06Backup\x12\x18.coffre.v1.BackupRequest\x1a\x19.coffre.v1.BackupResponse0\x01B\x9a\x01\n" +
+	"\x06Backup\x12\x18.coffre.v1.BackupRequest\x1a\x19.coffre.v1.BackupResponse0\x01\x12R\n" +
+	"\rCollectBlocks\x12\x1f.coffre.v1.CollectBlocksRequest\x1a .coffre.v1.CollectBlocksResponseB\x9a\x01\n" +
 	"\rcom.coffre.v1B\rOperatorProtoP\x01Z5github.com/coffre/coffre/proto/gen/coffre/v1;coffrev1\xa2\x02\x03CXX\xaa\x02\tCoffre.V1\xca\x02\tCoffre\\V1\xe2\x02\x15Coffre\\V1\\GPBMetadata\xea\x02\n" +
 	"Coffre::V1b\x06proto3"
 
@@ -530,7 +687,7 @@ func file_coffre_v1_operator_proto_rawDescGZIP() []byte {
 	return file_coffre_v1_operator_proto_rawDescData
 }
 
-var file_coffre_v1_operator_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_coffre_v1_operator_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_coffre_v1_operator_proto_goTypes = []any{
 	(*CreateOrganisationRequest)(nil),  // 0: coffre.v1.CreateOrganisationRequest
 	(*CreateOrganisationResponse)(nil), // 1: coffre.v1.CreateOrganisationResponse
@@ -541,22 +698,26 @@ var file_coffre_v1_operator_proto_goTypes = []any{
 	(*ListOrganisationsResponse)(nil),  // 6: coffre.v1.ListOrganisationsResponse
 	(*BackupRequest)(nil),              // 7: coffre.v1.BackupRequest
 	(*BackupResponse)(nil),             // 8: coffre.v1.BackupResponse
+	(*CollectBlocksRequest)(nil),       // 9: coffre.v1.CollectBlocksRequest
+	(*CollectBlocksResponse)(nil),      // 10: coffre.v1.CollectBlocksResponse
 }
 var file_coffre_v1_operator_proto_depIdxs = []int32{
-	3, // 0: coffre.v1.ListOrganisationsResponse.organisations:type_name -> coffre.v1.OrganisationSummary
-	0, // 1: coffre.v1.OperatorService.CreateOrganisation:input_type -> coffre.v1.CreateOrganisationRequest
-	2, // 2: coffre.v1.OperatorService.ListOrganisations:input_type -> coffre.v1.ListOrganisationsRequest
-	4, // 3: coffre.v1.OperatorService.SetLimits:input_type -> coffre.v1.SetLimitsRequest
-	7, // 4: coffre.v1.OperatorService.Backup:input_type -> coffre.v1.BackupRequest
-	1, // 5: coffre.v1.OperatorService.CreateOrganisation:output_type -> coffre.v1.CreateOrganisationResponse
-	6, // 6: coffre.v1.OperatorService.ListOrganisations:output_type -> coffre.v1.ListOrganisationsResponse
-	5, // 7: coffre.v1.OperatorService.SetLimits:output_type -> coffre.v1.SetLimitsResponse
-	8, // 8: coffre.v1.OperatorService.Backup:output_type -> coffre.v1.BackupResponse
-	5, // [5:9] is the sub-list for method output_type
-	1, // [1:5] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	3,  // 0: coffre.v1.ListOrganisationsResponse.organisations:type_name -> coffre.v1.OrganisationSummary
+	0,  // 1: coffre.v1.OperatorService.CreateOrganisation:input_type -> coffre.v1.CreateOrganisationRequest
+	2,  // 2: coffre.v1.OperatorService.ListOrganisations:input_type -> coffre.v1.ListOrganisationsRequest
+	4,  // 3: coffre.v1.OperatorService.SetLimits:input_type -> coffre.v1.SetLimitsRequest
+	7,  // 4: coffre.v1.OperatorService.Backup:input_type -> coffre.v1.BackupRequest
+	9,  // 5: coffre.v1.OperatorService.CollectBlocks:input_type -> coffre.v1.CollectBlocksRequest
+	1,  // 6: coffre.v1.OperatorService.CreateOrganisation:output_type -> coffre.v1.CreateOrganisationResponse
+	6,  // 7: coffre.v1.OperatorService.ListOrganisations:output_type -> coffre.v1.ListOrganisationsResponse
+	5,  // 8: coffre.v1.OperatorService.SetLimits:output_type -> coffre.v1.SetLimitsResponse
+	8,  // 9: coffre.v1.OperatorService.Backup:output_type -> coffre.v1.BackupResponse
+	10, // 10: coffre.v1.OperatorService.CollectBlocks:output_type -> coffre.v1.CollectBlocksResponse
+	6,  // [6:11] is the sub-list for method output_type
+	1,  // [1:6] is the sub-list for method input_type
+	1,  // [1:1] is the sub-list for extension type_name
+	1,  // [1:1] is the sub-list for extension extendee
+	0,  // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_operator_proto_init() }
@@ -570,7 +731,7 @@ func file_coffre_v1_operator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_operator_proto_rawDesc), len(file_coffre_v1_operator_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

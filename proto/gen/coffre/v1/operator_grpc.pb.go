@@ -26,6 +26,7 @@ const (
 	OperatorService_ListOrganisations_FullMethodName  = "/coffre.v1.OperatorService/ListOrganisations"
 	OperatorService_SetLimits_FullMethodName          = "/coffre.v1.OperatorService/SetLimits"
 	OperatorService_Backup_FullMethodName             = "/coffre.v1.OperatorService/Backup"
+	OperatorService_CollectBlocks_FullMethodName      = "/coffre.v1.OperatorService/CollectBlocks"
 )
 
 // OperatorServiceClient is the client API for OperatorService service.
@@ -42,6 +43,8 @@ type OperatorServiceClient interface {
 	SetLimits(ctx context.Context, in *SetLimitsRequest, opts ...grpc.CallOption) (*SetLimitsResponse, error)
 	// Backup streams a consistent copy of the store.
 	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error)
+	// CollectBlocks runs one block garbage collection (SPEC.md §7.5).
+	CollectBlocks(ctx context.Context, in *CollectBlocksRequest, opts ...grpc.CallOption) (*CollectBlocksResponse, error)
 }
 
 type operatorServiceClient struct {
@@ -101,6 +104,16 @@ func (c *operatorServiceClient) Backup(ctx context.Context, in *BackupRequest, o
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type OperatorService_BackupClient = grpc.ServerStreamingClient[BackupResponse]
 
+func (c *operatorServiceClient) CollectBlocks(ctx context.Context, in *CollectBlocksRequest, opts ...grpc.CallOption) (*CollectBlocksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CollectBlocksResponse)
+	err := c.cc.Invoke(ctx, OperatorService_CollectBlocks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OperatorServiceServer is the server API for OperatorService service.
 // All implementations must embed UnimplementedOperatorServiceServer
 // for forward compatibility.
@@ -115,6 +128,8 @@ type OperatorServiceServer interface {
 	SetLimits(context.Context, *SetLimitsRequest) (*SetLimitsResponse, error)
 	// Backup streams a consistent copy of the store.
 	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error
+	// CollectBlocks runs one block garbage collection (SPEC.md §7.5).
+	CollectBlocks(context.Context, *CollectBlocksRequest) (*CollectBlocksResponse, error)
 	mustEmbedUnimplementedOperatorServiceServer()
 }
 
@@ -136,6 +151,9 @@ func (UnimplementedOperatorServiceServer) SetLimits(context.Context, *SetLimitsR
 }
 func (UnimplementedOperatorServiceServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error {
 	return status.Error(codes.Unimplemented, "method Backup not implemented")
+}
+func (UnimplementedOperatorServiceServer) CollectBlocks(context.Context, *CollectBlocksRequest) (*CollectBlocksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CollectBlocks not implemented")
 }
 func (UnimplementedOperatorServiceServer) mustEmbedUnimplementedOperatorServiceServer() {}
 func (UnimplementedOperatorServiceServer) testEmbeddedByValue()                         {}
@@ -223,6 +241,24 @@ func _OperatorService_Backup_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type OperatorService_BackupServer = grpc.ServerStreamingServer[BackupResponse]
 
+func _OperatorService_CollectBlocks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CollectBlocksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OperatorServiceServer).CollectBlocks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OperatorService_CollectBlocks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OperatorServiceServer).CollectBlocks(ctx, req.(*CollectBlocksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OperatorService_ServiceDesc is the grpc.ServiceDesc for OperatorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -241,6 +277,10 @@ var OperatorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetLimits",
 			Handler:    _OperatorService_SetLimits_Handler,
+		},
+		{
+			MethodName: "CollectBlocks",
+			Handler:    _OperatorService_CollectBlocks_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

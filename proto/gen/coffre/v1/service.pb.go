@@ -1947,13 +1947,20 @@ func (x *ListConnectionsResponse) GetConnections() []*Connection {
 	return nil
 }
 
-// VaultAppendRequest carries one encoded SignedVaultEntry.
+// VaultAppendRequest carries one encoded SignedVaultEntry, and the ids of
+// the blocks its manifests reference (SPEC.md §7.5): the server can't read
+// manifests, so the writer declares them; blocks no committed entry
+// declared are collected after a grace period. blocks_declared tells an
+// empty declaration from an older client's request, which declares
+// nothing (its vault is then never collected).
 type VaultAppendRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
-	Entry         []byte                 `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	VaultId        string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	Entry          []byte                 `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
+	BlockIds       []string               `protobuf:"bytes,3,rep,name=block_ids,json=blockIds,proto3" json:"block_ids,omitempty"`
+	BlocksDeclared bool                   `protobuf:"varint,4,opt,name=blocks_declared,json=blocksDeclared,proto3" json:"blocks_declared,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *VaultAppendRequest) Reset() {
@@ -1998,6 +2005,20 @@ func (x *VaultAppendRequest) GetEntry() []byte {
 		return x.Entry
 	}
 	return nil
+}
+
+func (x *VaultAppendRequest) GetBlockIds() []string {
+	if x != nil {
+		return x.BlockIds
+	}
+	return nil
+}
+
+func (x *VaultAppendRequest) GetBlocksDeclared() bool {
+	if x != nil {
+		return x.BlocksDeclared
+	}
+	return false
 }
 
 // VaultAppendResponse returns the vault log's new head position.
@@ -2905,10 +2926,12 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"R\n" +
 	"\x17ListConnectionsResponse\x127\n" +
-	"\vconnections\x18\x01 \x03(\v2\x15.coffre.v1.ConnectionR\vconnections\"E\n" +
+	"\vconnections\x18\x01 \x03(\v2\x15.coffre.v1.ConnectionR\vconnections\"\x8b\x01\n" +
 	"\x12VaultAppendRequest\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x14\n" +
-	"\x05entry\x18\x02 \x01(\fR\x05entry\":\n" +
+	"\x05entry\x18\x02 \x01(\fR\x05entry\x12\x1b\n" +
+	"\tblock_ids\x18\x03 \x03(\tR\bblockIds\x12'\n" +
+	"\x0fblocks_declared\x18\x04 \x01(\bR\x0eblocksDeclared\":\n" +
 	"\x13VaultAppendResponse\x12#\n" +
 	"\rhead_position\x18\x01 \x01(\x04R\fheadPosition\"W\n" +
 	"\x10VaultReadRequest\x12\x19\n" +

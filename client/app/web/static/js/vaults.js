@@ -1,6 +1,6 @@
 // The vaults screen: each vault with the person's role and its number of
 // members; create, rename, archive (and bring back from the archive).
-import { h, replace, field, button, formatDate, confirmDialog } from './dom.js';
+import { h, replace, field, button, formatDate, formatTime, confirmDialog } from './dom.js';
 import { lastConnectionText } from './lock.js';
 
 // vaultList reads GET /api/vaults (docs/API.md): the vaults this person
@@ -23,6 +23,7 @@ export async function vaultsScreen(app, params) {
   const t = app.t;
   const showArchived = params.get('archived') === '1';
   const vaults = await vaultList(app);
+  const emergencies = await app.api.get('/api/emergencies').catch(() => null);
   const banner = app.showLastConnection && app.state.lastConnection
     ? h('p', { class: 'notice', id: 'last-connection' }, lastConnectionText(app, app.state.lastConnection))
     : null;
@@ -86,6 +87,7 @@ export async function vaultsScreen(app, params) {
 
   replace(app.main,
     banner,
+    emergencyNotices(app, emergencies),
     h('h1', null, t('vaults.title')),
     rows.length
       ? h('table', { class: 'list', id: 'vaults' },
@@ -99,5 +101,49 @@ export async function vaultsScreen(app, params) {
         h('tbody', null, rows))
       : h('p', { class: 'empty' }, t('vaults.none')),
     h('p', null, h('a', { href: showArchived ? '#/vaults' : '#/vaults?archived=1' }, showArchived ? t('vaults.hideArchived') : t('vaults.showArchived'))),
-    h('section', { 'aria-labelledby': 'create-title' }, h('h2', { id: 'create-title' }, t('vaults.createTitle')), create));
+    h('section', { 'aria-labelledby': 'create-title' }, h('h2', { id: 'create-title' }, t('vaults.createTitle')), create),
+    invokeSection(app, emergencies));
+}
+
+// emergencyNotices shows the running emergency accesses GET /api/emergencies
+// lists (docs/API.md): to an owner or manager, who opened their vault, why,
+// until when; to the invoker, their own.
+function emergencyNotices(app, list) {
+  const t = app.t;
+  const running = ((list && list.emergencies) || []).filter((e) => e.kind === 'emergency' && e.running);
+  if (!running.length) return null;
+  return h('section', { id: 'emergencies', class: 'notice warning', 'aria-labelledby': 'emergencies-title' },
+    h('h2', { id: 'emergencies-title' }, t('emergency.title')),
+    h('ul', null, running.map((e) => h('li', { 'data-vault-id': e.vaultId },
+      t('emergency.running', { user: e.user, vault: e.vault || e.vaultId, until: formatTime(e.until, app.lang) }),
+      ' ', h('q', null, e.reason),
+      e.needsApproval && !e.approved ? h('span', { class: 'muted' }, ' ', t('emergency.awaitingApproval')) : null))));
+}
+
+// invokeSection lets a person the policy names invoke a vault's emergency
+// access with a reason (POST /api/emergencies): they are no member, so the
+// vault is known by its id and creator.
+function invokeSection(app, list) {
+  const t = app.t;
+  const vaults = (list && list.invocable) || [];
+  if (!vaults.length) return null;
+  return h('section', { id: 'invoke', 'aria-labelledby': 'invoke-title' },
+    h('h2', { id: 'invoke-title' }, t('emergency.invokeTitle')),
+    h('p', null, t('emergency.invokeHelp')),
+    vaults.map((v) => {
+      const reason = h('input', { type: 'text', name: 'reason', required: true, maxlength: 500, autocomplete: 'off' });
+      return h('form', {
+        class: 'inline-form',
+        'data-vault-id': v.vaultId,
+        onsubmit: async (e) => {
+          e.preventDefault();
+          try {
+            const got = await app.api.post('/api/emergencies', { vault: v.vaultId, reason: reason.value.trim() });
+            app.notify(t('emergency.invoked', { until: formatTime(got.until, app.lang) }));
+            app.render();
+          } catch (err) { app.fail(err); }
+        },
+      }, h('p', null, t('emergency.vaultOf', { id: v.vaultId, user: v.createdBy, hours: String(v.hours) })),
+      field(t('emergency.reason'), reason), h('button', { type: 'submit', class: 'danger' }, t('emergency.invoke')));
+    }));
 }

@@ -1,0 +1,109 @@
+package blockdir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/coffre/coffre/server/store"
+)
+
+var _ store.BlockCollector = (*Store)(nil)
+
+// BlockVaults lists the vault directories of an organisation.
+func (s *Store) BlockVaults(ctx context.Context, orgID string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := store.CheckBlockIDs(orgID, "vaultid0", "blockid0"); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(filepath.Join(s.dir, orgID))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the vaults of %q: %w", orgID, err)
+	}
+	var vaults []string
+	for _, e := range entries {
+		if e.IsDir() && store.CheckBlockIDs(orgID, e.Name(), "blockid0") == nil {
+			vaults = append(vaults, e.Name())
+		}
+	}
+	return vaults, nil
+}
+
+// ListBlocks calls fn with each block file of a vault, its size and its
+// modification time (when its bytes were written: a block is never
+// written again). Temporary files, whose names start with a dot, are not
+// blocks.
+func (s *Store) ListBlocks(ctx context.Context, orgID, vaultID string, fn func(store.BlockInfo) error) error {
+	if err := store.CheckBlockIDs(orgID, vaultID, "blockid0"); err != nil {
+		return err
+	}
+	vaultDir := filepath.Join(s.dir, orgID, vaultID)
+	shards, err := os.ReadDir(vaultDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("listing the blocks of vault %q of %q: %w", vaultID, orgID, err)
+	}
+	for _, shard := range shards {
+		if !shard.IsDir() {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(vaultDir, shard.Name()))
+		if err != nil {
+			return fmt.Errorf("listing the blocks of vault %q of %q: %w", vaultID, orgID, err)
+		}
+		for _, f := range files {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			name := f.Name()
+			if strings.HasPrefix(name, ".") || !f.Type().IsRegular() || !strings.HasPrefix(name, shard.Name()) ||
+				store.CheckBlockIDs(orgID, vaultID, name) != nil {
+				continue
+			}
+			info, err := f.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // deleted meanwhile
+			}
+			if err != nil {
+				return fmt.Errorf("listing the blocks of vault %q of %q: %w", vaultID, orgID, err)
+			}
+			if err := fn(store.BlockInfo{ID: name, Size: info.Size(), Stored: info.ModTime()}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// DeleteBlock removes a block's file and syncs its directory, so that the
+// deletion is durable before the space is given back.
+func (s *Store) DeleteBlock(ctx context.Context, orgID, vaultID, blockID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir, path, err := s.path(orgID, vaultID, blockID)
+	if err == nil {
+		err = os.Remove(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+	}
+	if err == nil {
+		err = s.syncDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("deleting block %q of vault %q of %q: %w", blockID, vaultID, orgID, err)
+	}
+	return nil
+}
