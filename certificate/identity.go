@@ -96,3 +96,31 @@ func WithIdentity(cert, opening []byte) ([]byte, error) {
 	signed.Identity = opening
 	return proto.MarshalOptions{Deterministic: true}.Marshal(&signed)
 }
+
+// IdentityVisible returns whether reader is to receive the identity
+// opening of a user (SPEC.md §17): a member or an administrator receives
+// every one; an outsider its own and those of the users it shares a vault
+// with. The server withholds the others, and the client asks again, once
+// it shares a vault with them, for those it was not sent.
+func (o *Organisation) IdentityVisible(reader *User) func(userID string) bool {
+	if reader == nil || reader.Profile != ProfileOutsider {
+		return func(string) bool { return true }
+	}
+	visible := map[string]bool{reader.ID: true}
+	for _, v := range o.vaults {
+		if _, shared := v.grants[reader.ID]; !shared {
+			continue
+		}
+		for id := range v.grants {
+			visible[id] = true
+		}
+	}
+	return func(userID string) bool { return visible[userID] }
+}
+
+// Unknown reports whether the user's name and email are unknown to this
+// reader: committed (SPEC.md §17) and not opened, because the server
+// withheld the opening. Such a user is shown by id only.
+func (u *User) Unknown() bool {
+	return u.IdentityCommitment != nil && u.Name == "" && u.Email == ""
+}

@@ -19,6 +19,14 @@ import (
 // A log shorter than the verified head is a rollback; entries that don't
 // extend it are a fork. Either way nothing is stored (SECURITY.md A13, A14).
 func (s *Session) Sync(ctx context.Context) error {
+	if err := s.syncLog(ctx); err != nil {
+		return err
+	}
+	return s.fetchIdentities(ctx)
+}
+
+// syncLog is Sync's reading of the log, page by page.
+func (s *Session) syncLog(ctx context.Context) error {
 	for {
 		mine := s.org.Head.Position
 		resp, err := s.conn.api.GetLog(ctx, &coffrev1.GetLogRequest{From: max(mine, 1)})
@@ -29,7 +37,7 @@ func (s *Session) Sync(ctx context.Context) error {
 			return fmt.Errorf("%w: the server's log ends at %d, this device verified up to %d", certificate.ErrRollback, resp.GetHeadPosition(), mine)
 		}
 		entries := resp.GetEntries()
-		certs, opened, err := splitIdentities(s.org.ID, entries)
+		certs, openings, err := splitIdentities(s.org.ID, entries)
 		if err != nil {
 			return err
 		}
@@ -64,7 +72,9 @@ func (s *Session) Sync(ctx context.Context) error {
 			}
 			return fmt.Errorf("%w: %w", ErrBadLog, err)
 		}
-		showIdentities(next, opened)
+		if err := showIdentities(next, openings); err != nil {
+			return fmt.Errorf("%w: %w", ErrBadLog, err)
+		}
 		// The last page stores the snapshot of the state it reaches, if
 		// due, in the same transaction (SPEC.md §9).
 		last := next.Head.Position >= resp.GetHeadPosition()
@@ -72,7 +82,7 @@ func (s *Session) Sync(ctx context.Context) error {
 		if last {
 			snap = next
 		}
-		if err := s.state.saveWithSnapshot(verified, next.Head, snap); err != nil {
+		if err := s.state.saveWithSnapshot(verified, openings, next.Head, snap); err != nil {
 			return err
 		}
 		s.org = next
@@ -85,6 +95,12 @@ func (s *Session) Sync(ctx context.Context) error {
 // publish signs statements at the verified head and appends them, reading
 // the log again and re-signing when someone else appended first.
 func (s *Session) publish(ctx context.Context, invitationID string, stmts func() ([]certificate.Statement, error)) error {
+	return s.publishWithIdentities(ctx, invitationID, nil, stmts)
+}
+
+// publishWithIdentities is publish, sending beside each certificate that
+// creates a user in openings its identity opening (SPEC.md §17).
+func (s *Session) publishWithIdentities(ctx context.Context, invitationID string, openings map[string][]byte, stmts func() ([]certificate.Statement, error)) error {
 	for attempt := 0; ; attempt++ {
 		if err := s.Sync(ctx); err != nil {
 			return err
@@ -107,6 +123,9 @@ func (s *Session) publish(ctx context.Context, invitationID string, stmts func()
 			} else if err != nil {
 				return err
 			}
+		}
+		if certs, err = withIdentities(list, certs, openings); err != nil {
+			return err
 		}
 		signedAt := s.org.Head.Position
 		_, err = s.conn.api.AppendCertificates(ctx, &coffrev1.AppendCertificatesRequest{Certificates: certs, InvitationId: invitationID})

@@ -31,33 +31,21 @@ func checkIdentity(orgID string, data []byte) ([]byte, error) {
 	return cert, nil
 }
 
-// redactIdentities strips from entries the openings an outsider may not
-// see: those of users with whom it shares no vault. Others see them all.
+// redactIdentities strips from entries the openings reader may not see:
+// for an outsider, those of users with whom it shares no vault
+// (certificate.IdentityVisible).
 func redactIdentities(org *certificate.Organisation, reader *certificate.User, entries []*coffrev1.LogEntry) {
 	if reader == nil || reader.Profile != certificate.ProfileOutsider {
 		return
 	}
-	visible := map[string]bool{reader.ID: true}
-	for _, v := range org.Vaults() {
-		grants := v.Grants()
-		shared := false
-		for _, g := range grants {
-			shared = shared || g.UserID == reader.ID
-		}
-		if !shared {
-			continue
-		}
-		for _, g := range grants {
-			visible[g.UserID] = true
-		}
-	}
+	visible := org.IdentityVisible(reader)
 	for _, e := range entries {
 		cert, opening, err := certificate.SplitIdentity(e.GetData())
 		if err != nil || opening == nil {
 			continue
 		}
 		if c, err := certificate.Parse(cert); err == nil {
-			if u, ok := c.Statement.(certificate.UserCreated); ok && visible[u.UserID] {
+			if u, ok := c.Statement.(certificate.UserCreated); ok && visible(u.UserID) {
 				continue
 			}
 		}
