@@ -38,7 +38,7 @@ func splitIdentities(orgID string, entries []*coffrev1.LogEntry) ([][]byte, map[
 		}
 		u, ok := c.Statement.(certificate.UserCreated)
 		if !ok {
-			return nil, nil, fmt.Errorf("%w: entry %d carries an identity but creates no user", ErrBadLog, e.GetPosition())
+			return nil, nil, fmt.Errorf("%w: entry %d carries an identity but creates no user: %w", ErrBadLog, e.GetPosition(), certificate.ErrIdentity)
 		}
 		if _, err := certificate.OpenIdentity(orgID, u.UserID, u.IdentityCommitment, opening); err != nil {
 			return nil, nil, fmt.Errorf("%w: entry %d: %w", ErrBadLog, e.GetPosition(), err)
@@ -188,4 +188,14 @@ func withIdentities(stmts []certificate.Statement, certs [][]byte, openings map[
 		}
 	}
 	return out, nil
+}
+
+// personText is a user as the library describes them: "name <email>", or,
+// for a user whose identity this device was not sent, "unknown member
+// (id …)" (SPEC.md §17).
+func personText(u *certificate.User) string {
+	if u.Unknown() {
+		return "unknown member (id " + u.ID + ")"
+	}
+	return fmt.Sprintf("%s <%s>", u.Name, u.Email)
 }

@@ -52,3 +52,18 @@ func redactIdentities(org *certificate.Organisation, reader *certificate.User, e
 		e.Data = cert
 	}
 }
+
+// invitedEmail is the email of a user created by an invitation: in the
+// certificate, or, for a committed user, in the opening that must come
+// with it (checked on append by checkIdentity), which the server sees as
+// it saw the invitation's email.
+func invitedEmail(orgID string, u certificate.UserCreated, opening []byte) string {
+	if u.IdentityCommitment == nil {
+		return u.Email
+	}
+	id, err := certificate.OpenIdentity(orgID, u.UserID, u.IdentityCommitment, opening)
+	if err != nil {
+		return ""
+	}
+	return id.Email
+}

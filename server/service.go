@@ -213,12 +213,20 @@ func (s *Server) AppendCertificates(ctx context.Context, req *coffrev1.AppendCer
 // first device, or one device for the invited user.
 func completes(before, after *certificate.Organisation, inv store.Invitation, entries []store.LogEntry) bool {
 	var stmts []certificate.Statement
-	for _, e := range entries {
-		c, err := certificate.Parse(e.Data)
+	var opening []byte
+	for i, e := range entries {
+		cert, o, err := certificate.SplitIdentity(e.Data)
+		if err != nil {
+			return false
+		}
+		c, err := certificate.Parse(cert)
 		if err != nil {
 			return false
 		}
 		stmts = append(stmts, c.Statement)
+		if i == 0 {
+			opening = o
+		}
 	}
 	switch inv.Kind {
 	case "user":
@@ -227,7 +235,7 @@ func completes(before, after *certificate.Organisation, inv store.Invitation, en
 		}
 		u, ok1 := stmts[0].(certificate.UserCreated)
 		d, ok2 := stmts[1].(certificate.DeviceAdded)
-		return ok1 && ok2 && u.Email == inv.Email && u.Profile.String() == inv.Profile && d.UserID == u.UserID
+		return ok1 && ok2 && invitedEmail(before.ID, u, opening) == inv.Email && u.Profile.String() == inv.Profile && d.UserID == u.UserID
 	case "device":
 		if len(stmts) != 1 {
 			return false
