@@ -58,7 +58,9 @@ func runUserList(ctx context.Context, g *globalOptions, opts userListOptions, co
 	defer s.Close()
 	org := s.Organisation()
 	// An outsider sees the members of the vaults shared with it, and
-	// itself: the others' identities are not sent to it (SPEC.md §17).
+	// itself: the others' identities are not sent to it (SPEC.md §17),
+	// and those it doesn't know are counted, not listed. A user it should
+	// know but wasn't sent is listed as unknown.
 	me, _ := s.Me()
 	visible := org.IdentityVisible(me)
 	var users []userJSON
@@ -67,7 +69,7 @@ func runUserList(ctx context.Context, g *globalOptions, opts userListOptions, co
 		if u.Revoked() && !opts.all {
 			continue
 		}
-		if !visible(u.ID) {
+		if u.Unknown() && !visible(u.ID) {
 			hidden++
 			continue
 		}
@@ -82,9 +84,6 @@ func runUserList(ctx context.Context, g *globalOptions, opts userListOptions, co
 			j.Devices = append(j.Devices, deviceJSON{ID: d.ID, Label: d.Label, Created: d.CreatedAt})
 		}
 		users = append(users, j)
-	}
-	if hidden > 0 {
-		fmt.Fprintf(con.info, "%d other user(s) share no vault with you: outsiders see only the members of their vaults\n", hidden)
 	}
 	if opts.json {
 		return printJSON(con.out, users)
@@ -105,5 +104,11 @@ func runUserList(ctx context.Context, g *globalOptions, opts userListOptions, co
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", u.ID, name, email, u.Profile, len(u.Devices), state)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if hidden > 0 {
+		fmt.Fprintf(con.info, "%d other user(s) share no vault with you: outsiders see only the members of their vaults\n", hidden)
+	}
+	return nil
 }
