@@ -12,23 +12,23 @@ import (
 
 // checkIdentity splits an appended entry into its certificate and opening
 // and refuses an opening that does not open the certificate's commitment.
-func checkIdentity(orgID string, data []byte) ([]byte, error) {
-	cert, opening, err := certificate.SplitIdentity(data)
+func checkIdentity(orgID string, data []byte) (cert, opening []byte, err error) {
+	cert, opening, err = certificate.SplitIdentity(data)
 	if err != nil || opening == nil {
-		return cert, err
+		return cert, nil, err
 	}
 	c, err := certificate.Parse(cert)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	u, ok := c.Statement.(certificate.UserCreated)
 	if !ok {
-		return nil, certificate.ErrIdentity
+		return nil, nil, certificate.ErrIdentity
 	}
 	if _, err := certificate.OpenIdentity(orgID, u.UserID, u.IdentityCommitment, opening); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return cert, nil
+	return cert, opening, nil
 }
 
 // redactIdentities strips from entries the openings reader may not see:
@@ -66,4 +66,22 @@ func invitedEmail(orgID string, u certificate.UserCreated, opening []byte) strin
 		return ""
 	}
 	return id.Email
+}
+
+// knowIdentity writes into the server's state the name and email of the
+// user c creates, from the opening stored with it: the server sees every
+// identity (SPEC.md §17), and uses the email for a device invitation as it
+// did before.
+func knowIdentity(org *certificate.Organisation, c *certificate.Certificate, opening []byte) {
+	u, ok := c.Statement.(certificate.UserCreated)
+	if !ok || u.IdentityCommitment == nil || opening == nil {
+		return
+	}
+	id, err := certificate.OpenIdentity(org.ID, u.UserID, u.IdentityCommitment, opening)
+	if err != nil {
+		return
+	}
+	if user, ok := org.User(u.UserID); ok {
+		user.Name, user.Email = id.Name, id.Email
+	}
 }

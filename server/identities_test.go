@@ -68,6 +68,17 @@ func TestServerChecksIdentityOpenings(t *testing.T) {
 	if err := ts.appendWithOpening(t, admin, opening, user, dev); err != nil {
 		t.Fatalf("the matching opening: %v", err)
 	}
+	// The server knows the identity it checked: a device invitation of
+	// bob's carries his email, as before commitments.
+	req := &coffrev1.CreateInvitationRequest{TokenHash: make([]byte, 32), Kind: coffrev1.InvitationKind_INVITATION_KIND_DEVICE,
+		ExpiresMs: time.Now().Add(time.Hour).UnixMilli()}
+	resp, err := ts.api.CreateInvitation(ts.signed(t, bob, coffrev1.CoffreService_CreateInvitation_FullMethodName, time.Now(), req), req)
+	if err != nil {
+		t.Fatalf("bob's device invitation: %v", err)
+	}
+	if inv, err := ts.srv.cfg.Store.Invitation(context.Background(), ts.orgID, resp.GetInvitationId()); err != nil || inv.Email != "bob@x" {
+		t.Fatalf("bob's device invitation has email %q (%v), want bob@x", inv.Email, err)
+	}
 	// An opening beside a certificate that creates no user is refused,
 	// though the certificate alone is allowed.
 	if err := ts.appendWithOpening(t, admin, opening, certificate.UserRevoked{UserID: bob.user}); !errors.Is(err, wire.ErrCertificateRefused) {

@@ -261,9 +261,13 @@ func (s *Server) catchUp(ctx context.Context, orgID string, org *certificate.Org
 			org, copied = org.Clone(), true
 		}
 		for _, e := range entries {
-			cert, _, err := certificate.SplitIdentity(e.Data)
+			cert, opening, err := certificate.SplitIdentity(e.Data)
+			var c *certificate.Certificate
 			if err == nil {
-				_, err = org.Apply(e.Position, cert)
+				c, err = org.Apply(e.Position, cert)
+			}
+			if err == nil {
+				knowIdentity(org, c, opening)
 			}
 			if err != nil {
 				s.log.Error("stored log entry fails verification", "organisation", orgID, "position", e.Position, "error", err)

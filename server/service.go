@@ -78,12 +78,15 @@ func (s *Server) check(org *certificate.Organisation, certs [][]byte, author str
 		prev := org.Head.Hash
 		// Rights are checked at the server's clock too: a certificate may
 		// claim any time within the skew (SECURITY.md A24).
-		cert, err := checkIdentity(org.ID, data)
+		cert, opening, err := checkIdentity(org.ID, data)
 		if err != nil {
 			s.log.Info("certificate refused", "organisation", org.ID, "reason", err.Error())
 			return nil, wire.ErrCertificateRefused
 		}
 		c, err := org.ApplyAt(org.Head.Position+1, cert, now)
+		if err == nil {
+			knowIdentity(org, c, opening)
+		}
 		switch {
 		case errors.Is(err, certificate.ErrChain):
 			return nil, certificate.ErrConflict
