@@ -10,6 +10,7 @@ import (
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/tests/hostile"
 )
 
 // Identities (SPEC.md §17): a user's name and email travel beside the
@@ -218,5 +219,22 @@ func TestA69OutsiderGetsOnlyItsCoMembersIdentities(t *testing.T) {
 	mustSync(t, w.sess["bob"])
 	if unknown, _, email := identityOf(t, w.sess["bob"], dave); unknown || email != "dave@example.org" {
 		t.Errorf("bob, a member, shows dave as %q (unknown %v)", email, unknown)
+	}
+}
+
+// TestCommittedEmailStaysUnique: with emails committed, the log can't
+// refuse a second active user with the same email (SPEC.md §3.3): the
+// greeter's client does, from the identities it opened.
+func TestCommittedEmailStaysUnique(t *testing.T) {
+	t.Parallel()
+	s := hostile.Start(t)
+	d := dirs(t, "admin", "bob", "bob2")
+	admin := hostile.Bootstrap(t, s, d["admin"])
+	hostile.Enrol(t, admin, d["bob"], "user", "bob@example.org", certificate.ProfileStandard)
+	l, inv := hostile.Invite(t, admin, "user", "bob@example.org", certificate.ProfileStandard)
+	res := hostile.RunEnrolment(t, admin, l, inv, d["bob2"], hostile.EnrolOptions{})
+	wantErr(t, res.GreetErr, client.ErrNotAllowed)
+	if res.Session != nil {
+		t.Fatal("a second user with bob's email was enrolled")
 	}
 }
