@@ -117,6 +117,9 @@ type (
 		Email   string
 		Profile Profile
 		SealKey crypto.SealPublicKey
+		// IdentityCommitment, when set, commits to the user's name and
+		// email, which are then empty here (SPEC.md §17).
+		IdentityCommitment []byte
 	}
 	// DeviceAdded adds a device to a user.
 	DeviceAdded struct {
@@ -216,6 +219,8 @@ func statementFromWire(b *coffrev1.Certificate) (Statement, error) {
 			Email:   s.User.GetEmail(),
 			Profile: Profile(s.User.GetProfile()),
 			SealKey: key,
+
+			IdentityCommitment: s.User.GetIdentityCommitment(),
 		}, nil
 	case *coffrev1.Certificate_Device:
 		key, err := crypto.ParseVerifyKey(s.Device.GetVerifyKey())
@@ -250,6 +255,7 @@ func statementToWire(s Statement, b *coffrev1.Certificate) error {
 		b.Statement = &coffrev1.Certificate_User{User: &coffrev1.UserStatement{
 			UserId: s.UserID, Name: s.Name, Email: s.Email,
 			Profile: coffrev1.Profile(s.Profile), SealPublicKey: s.SealKey.Bytes(),
+			IdentityCommitment: s.IdentityCommitment,
 		}}
 	case DeviceAdded:
 		b.Statement = &coffrev1.Certificate_Device{Device: &coffrev1.DeviceStatement{

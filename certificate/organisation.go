@@ -30,13 +30,17 @@ func EntryHash(prev, data []byte) []byte {
 
 // User is a member as the verified log describes them.
 type User struct {
-	ID        string
-	Name      string
-	Email     string
-	Profile   Profile
-	SealKey   crypto.SealPublicKey
-	CreatedAt time.Time
-	CreatedBy string // device id; "" for the root key
+	ID      string
+	Name    string
+	Email   string
+	Profile Profile
+	SealKey crypto.SealPublicKey
+	// IdentityCommitment is set for a user whose name and email travel
+	// apart from the log (SPEC.md §17); Name and Email are then empty
+	// here until the client opens the commitment.
+	IdentityCommitment []byte
+	CreatedAt          time.Time
+	CreatedBy          string // device id; "" for the root key
 	// Position of the UserCreated certificate and, once revoked, of the
 	// revocation: anything the user's devices sign after it is refused.
 	Position  uint64
@@ -265,13 +269,17 @@ func (o *Organisation) check(c *Certificate, now time.Time) error {
 			return o.broke(p, "malformed user id %q", s.UserID)
 		case !s.Profile.valid():
 			return o.broke(p, "unknown profile %d", int(s.Profile))
-		case s.Email == "":
+		case s.IdentityCommitment != nil && (len(s.IdentityCommitment) != 32 || s.Name != "" || s.Email != ""):
+			return o.broke(p, "user with both an identity commitment and a name or email in clear")
+		case s.IdentityCommitment == nil && s.Email == "":
 			return o.broke(p, "user without an email")
 		}
 		if _, taken := o.users[s.UserID]; taken {
 			return o.broke(p, "user id %q already exists", s.UserID)
 		}
-		if holder, taken := o.activeEmail[s.Email]; taken {
+		// A committed email is unknown to the log: its uniqueness is the
+		// inviting admin's client's to check (SPEC.md §17).
+		if holder, taken := o.activeEmail[s.Email]; taken && s.Email != "" {
 			return o.broke(p, "email %q already belongs to user %q", s.Email, holder)
 		}
 	case DeviceAdded:
@@ -342,9 +350,12 @@ func (o *Organisation) fold(c *Certificate) {
 	case UserCreated:
 		o.users[s.UserID] = &User{
 			ID: s.UserID, Name: s.Name, Email: s.Email, Profile: s.Profile, SealKey: s.SealKey,
-			CreatedAt: c.Time, CreatedBy: c.Author, Position: c.Position,
+			IdentityCommitment: s.IdentityCommitment,
+			CreatedAt:          c.Time, CreatedBy: c.Author, Position: c.Position,
 		}
-		o.activeEmail[s.Email] = s.UserID
+		if s.Email != "" {
+			o.activeEmail[s.Email] = s.UserID
+		}
 	case DeviceAdded:
 		o.devices[s.DeviceID] = &Device{
 			ID: s.DeviceID, UserID: s.UserID, Label: s.Label, VerifyKey: s.VerifyKey,

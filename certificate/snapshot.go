@@ -23,7 +23,7 @@ import (
 // into them; TestSnapshotCoversEveryField lists the fields): a device
 // holding a snapshot of another version then verifies its stored log
 // again, once, and writes a snapshot of this version.
-const SnapshotVersion = 2
+const SnapshotVersion = 3
 
 var (
 	// ErrSnapshotVersion is returned by FromSnapshot for a snapshot of
@@ -65,6 +65,7 @@ func (o *Organisation) encodeSnapshot(w *snapWriter) {
 		w.str(u.ID, u.Name, u.Email)
 		w.i(int64(u.Profile))
 		w.bytes(u.SealKey.Bytes())
+		w.bytes(u.IdentityCommitment)
 		w.time(u.CreatedAt)
 		w.str(u.CreatedBy)
 		w.u(u.Position)
@@ -223,6 +224,9 @@ func FromSnapshot(id string, root crypto.VerifyKey, data []byte) (*Organisation,
 			if u.SealKey, r.err = crypto.SealPublicKeyFromVerified(k); r.err != nil {
 				break
 			}
+		}
+		if c := r.bytes(); len(c) > 0 {
+			u.IdentityCommitment = c
 		}
 		u.CreatedAt, u.CreatedBy, u.Position = r.time(), r.str(), r.u()
 		u.RevokedAt, u.RevokedBy, u.RevokedOn = r.u(), r.str(), r.time()

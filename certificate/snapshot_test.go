@@ -167,7 +167,7 @@ func TestSnapshotCoversEveryField(t *testing.T) {
 	want := map[reflect.Type]string{
 		reflect.TypeFor[Organisation]():    "ID Root Head users devices vaults hashes activeEmail deviceCount exposedAt lastTime",
 		reflect.TypeFor[Head]():            "Position Hash",
-		reflect.TypeFor[User]():            "ID Name Email Profile SealKey CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn",
+		reflect.TypeFor[User]():            "ID Name Email Profile SealKey IdentityCommitment CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn",
 		reflect.TypeFor[Device]():          "ID UserID Label VerifyKey CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn",
 		reflect.TypeFor[Vault]():           "ID CreatedBy CreatedAt Position EncryptedName NameKeyIndex Archived Keys grants history holders Policy emergencies takeovers",
 		reflect.TypeFor[KeyBundle]():       "Index Sealed Canary PreviousKeys Commitment Position",

@@ -44,8 +44,10 @@ func (s *Session) Audit() ([]AuditEntry, error) {
 		a := AuditEntry{Position: c.Position, Time: c.Time, DeviceID: c.Author, Hash: hex.EncodeToString(replay.Head.Hash)}
 		a.Author = "root key"
 		if d, ok := before.Device(c.Author); ok {
-			u, _ := before.User(d.UserID)
-			a.Author = fmt.Sprintf("%s <%s> (%s)", u.Name, u.Email, d.Label)
+			// Names from the verified state, which holds the opened
+			// identities (SPEC.md §17).
+			u, _ := s.org.User(d.UserID)
+			a.Author = fmt.Sprintf("%s (%s)", personText(u), d.Label)
 		}
 		a.Action = s.describe(before, c)
 		out = append(out, a)
@@ -56,7 +58,7 @@ func (s *Session) Audit() ([]AuditEntry, error) {
 func (s *Session) describe(org *certificate.Organisation, c *certificate.Certificate) string {
 	who := func(id string) string {
 		if u, ok := s.org.User(id); ok {
-			return fmt.Sprintf("%s <%s>", u.Name, u.Email)
+			return personText(u)
 		}
 		return id
 	}
@@ -72,7 +74,7 @@ func (s *Session) describe(org *certificate.Organisation, c *certificate.Certifi
 	}
 	switch st := c.Statement.(type) {
 	case certificate.UserCreated:
-		return fmt.Sprintf("enrolled user %s <%s> as %s", st.Name, st.Email, st.Profile)
+		return fmt.Sprintf("enrolled user %s as %s", who(st.UserID), st.Profile)
 	case certificate.DeviceAdded:
 		return fmt.Sprintf("added device %q (%s) to %s", st.Label, st.DeviceID, who(st.UserID))
 	case certificate.UserRevoked:
@@ -139,8 +141,13 @@ func (s *Session) VerifyAudit(ctx context.Context) (AuditReport, error) {
 		if len(resp.GetEntries()) == 0 {
 			break
 		}
-		for _, e := range resp.GetEntries() {
-			if _, err := fresh.Apply(e.GetPosition(), e.GetData()); err != nil {
+		certs, _, err := splitIdentities(s.org.ID, resp.GetEntries())
+		if err != nil {
+			rep.Problem = err.Error()
+			return rep, nil
+		}
+		for i, e := range resp.GetEntries() {
+			if _, err := fresh.Apply(e.GetPosition(), certs[i]); err != nil {
 				rep.Problem = fmt.Sprintf("entry %d does not verify: %v", e.GetPosition(), err)
 				return rep, nil
 			}

@@ -77,11 +77,17 @@ func Bootstrap(ctx context.Context, dir string, l link.Link, opts BootstrapOptio
 	keys.OrganisationLink = orgLink.String()
 
 	org := certificate.NewOrganisation(l.OrganisationID, root.Public())
+	// The name and email travel beside the certificate, committed to by
+	// it, so that the server can withhold them from outsiders (SPEC.md §17).
+	opening, commitment := certificate.NewIdentity(l.OrganisationID, keys.UserID, opts.Name, opts.Email)
 	certs, err := org.SignNext(root, "", time.Now(),
-		certificate.UserCreated{UserID: keys.UserID, Name: opts.Name, Email: opts.Email, Profile: certificate.ProfileAdmin, SealKey: keys.SealKey.Public()},
+		certificate.UserCreated{UserID: keys.UserID, Profile: certificate.ProfileAdmin, SealKey: keys.SealKey.Public(), IdentityCommitment: commitment},
 		certificate.DeviceAdded{DeviceID: keys.DeviceID, UserID: keys.UserID, Label: opts.DeviceLabel, VerifyKey: keys.SigningKey.Public()},
 	)
 	if err != nil {
+		return nil, err
+	}
+	if certs[0], err = certificate.WithIdentity(certs[0], opening); err != nil {
 		return nil, err
 	}
 	// The root key is never written anywhere (only its verify key travels,

@@ -43,7 +43,7 @@ func (s *Session) Greet(ctx context.Context, inv Invitation, p Prompter) (res Gr
 	if err := compareCodes(ctx, r, p, greeterCode, claimerCode); err != nil {
 		return res, err
 	}
-	res, stmts, err := s.receiveClaimer(ctx, r, inv)
+	res, stmts, openings, err := s.receiveClaimer(ctx, r, inv)
 	if err != nil {
 		return res, err
 	}
@@ -54,7 +54,20 @@ func (s *Session) Greet(ctx context.Context, inv Invitation, p Prompter) (res Gr
 	if !ok {
 		return res, errors.New("enrolment refused by the greeter")
 	}
-	if err := s.publish(ctx, inv.ID, func() ([]certificate.Statement, error) { return stmts, nil }); err != nil {
+	err = s.publishWithIdentities(ctx, inv.ID, openings, func() ([]certificate.Statement, error) {
+		// The log no longer sees a committed email (SPEC.md §17): its
+		// uniqueness among active users is checked here, on the identities
+		// this administrator's device opened.
+		if inv.Kind == "user" {
+			for _, u := range s.org.Users() {
+				if !u.Revoked() && strings.EqualFold(u.Email, inv.Email) {
+					return nil, fmt.Errorf("%w: email %q already belongs to user %q", ErrNotAllowed, inv.Email, u.ID)
+				}
+			}
+		}
+		return stmts, nil
+	})
+	if err != nil {
 		return res, err
 	}
 	if err := s.sendConfirmation(ctx, r, inv, res); err != nil {
@@ -126,31 +139,33 @@ func greeterHandshake(ctx context.Context, r *relayEnd, invID string) error {
 
 // receiveClaimer is the greeter's part of step 4: it receives the
 // claimer's identity and returns who they are and the certificates that
-// enrol them, for the greeter's person to confirm before they are signed.
-func (s *Session) receiveClaimer(ctx context.Context, r *relayEnd, inv Invitation) (GreetResult, []certificate.Statement, error) {
+// enrol them, for the greeter's person to confirm before they are signed,
+// with the identity opening of a new user's commitment (SPEC.md §17).
+func (s *Session) receiveClaimer(ctx context.Context, r *relayEnd, inv Invitation) (GreetResult, []certificate.Statement, map[string][]byte, error) {
 	var res GreetResult
 	var who coffrev1.ClaimerIdentity
 	if err := r.wait(ctx, 4, &who); err != nil {
-		return res, nil, err
+		return res, nil, nil, err
 	}
 	res.Claimer = Claimer{Name: who.GetName(), Email: who.GetEmail(), DeviceLabel: who.GetDeviceLabel(), Profile: inv.Profile}
 	verifyKey, err := crypto.ParseVerifyKey(who.GetVerifyKey())
 	if err != nil || who.GetDeviceLabel() == "" {
-		return res, nil, ErrEnrolmentBroken
+		return res, nil, nil, ErrEnrolmentBroken
 	}
 	res.DeviceID = certificate.NewID()
 	switch inv.Kind {
 	case "user":
 		sealKey, err := crypto.ParseSealPublicKey(who.GetSealPublicKey())
 		if err != nil || who.GetName() == "" || !strings.EqualFold(who.GetEmail(), inv.Email) {
-			return res, nil, ErrEnrolmentBroken
+			return res, nil, nil, ErrEnrolmentBroken
 		}
 		profile, _ := certificate.ParseProfile(inv.Profile)
 		res.UserID = certificate.NewID()
+		opening, commitment := certificate.NewIdentity(s.org.ID, res.UserID, who.GetName(), inv.Email)
 		return res, []certificate.Statement{
-			certificate.UserCreated{UserID: res.UserID, Name: who.GetName(), Email: inv.Email, Profile: profile, SealKey: sealKey},
+			certificate.UserCreated{UserID: res.UserID, Profile: profile, SealKey: sealKey, IdentityCommitment: commitment},
 			certificate.DeviceAdded{DeviceID: res.DeviceID, UserID: res.UserID, Label: who.GetDeviceLabel(), VerifyKey: verifyKey},
-		}, nil
+		}, map[string][]byte{res.UserID: opening}, nil
 	case "device":
 		res.UserID = s.keys.UserID
 		if me, ok := s.Me(); ok {
@@ -158,9 +173,9 @@ func (s *Session) receiveClaimer(ctx context.Context, r *relayEnd, inv Invitatio
 		}
 		return res, []certificate.Statement{
 			certificate.DeviceAdded{DeviceID: res.DeviceID, UserID: res.UserID, Label: who.GetDeviceLabel(), VerifyKey: verifyKey},
-		}, nil
+		}, nil, nil
 	}
-	return res, nil, fmt.Errorf("%w: an invitation of kind %q", ErrEnrolmentBroken, inv.Kind)
+	return res, nil, nil, fmt.Errorf("%w: an invitation of kind %q", ErrEnrolmentBroken, inv.Kind)
 }
 
 // sendConfirmation is step 5: the ids and the verified head after the

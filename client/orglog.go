@@ -19,6 +19,14 @@ import (
 // A log shorter than the verified head is a rollback; entries that don't
 // extend it are a fork. Either way nothing is stored (SECURITY.md A13, A14).
 func (s *Session) Sync(ctx context.Context) error {
+	if err := s.syncLog(ctx); err != nil {
+		return err
+	}
+	return s.fetchIdentities(ctx)
+}
+
+// syncLog is Sync's reading of the log, page by page.
+func (s *Session) syncLog(ctx context.Context) error {
 	for {
 		mine := s.org.Head.Position
 		resp, err := s.conn.api.GetLog(ctx, &coffrev1.GetLogRequest{From: max(mine, 1)})
@@ -29,6 +37,10 @@ func (s *Session) Sync(ctx context.Context) error {
 			return fmt.Errorf("%w: the server's log ends at %d, this device verified up to %d", certificate.ErrRollback, resp.GetHeadPosition(), mine)
 		}
 		entries := resp.GetEntries()
+		certs, openings, err := splitIdentities(s.org.ID, entries)
+		if err != nil {
+			return err
+		}
 		// The entry at the verified head comes first: another one there is
 		// a fork, even of equal length (SECURITY.md A31).
 		if mine > 0 {
@@ -36,10 +48,10 @@ func (s *Session) Sync(ctx context.Context) error {
 				return fmt.Errorf("%w: the server does not send the entry at the verified head %d", ErrBadLog, mine)
 			}
 			prev, _ := s.org.HashAt(mine - 1)
-			if !bytes.Equal(certificate.EntryHash(prev, entries[0].GetData()), s.org.Head.Hash) {
+			if !bytes.Equal(certificate.EntryHash(prev, certs[0]), s.org.Head.Hash) {
 				return fmt.Errorf("%w: the server's entry %d is not the one this device verified", certificate.ErrFork, mine)
 			}
-			entries = entries[1:]
+			entries, certs = entries[1:], certs[1:]
 		}
 		if len(entries) == 0 {
 			if resp.GetHeadPosition() > mine {
@@ -51,13 +63,16 @@ func (s *Session) Sync(ctx context.Context) error {
 		batch := make([]certificate.Entry, len(entries))
 		verified := make([]verifiedEntry, len(entries))
 		for i, e := range entries {
-			batch[i] = certificate.Entry{Position: e.GetPosition(), Data: e.GetData()}
-			verified[i] = verifiedEntry{position: e.GetPosition(), data: e.GetData()}
+			batch[i] = certificate.Entry{Position: e.GetPosition(), Data: certs[i]}
+			verified[i] = verifiedEntry{position: e.GetPosition(), data: certs[i]}
 		}
 		if _, err := next.ApplyAll(batch); err != nil {
 			if errors.Is(err, certificate.ErrChain) {
 				return fmt.Errorf("%w: %w", certificate.ErrFork, err)
 			}
+			return fmt.Errorf("%w: %w", ErrBadLog, err)
+		}
+		if err := showIdentities(next, openings); err != nil {
 			return fmt.Errorf("%w: %w", ErrBadLog, err)
 		}
 		// The last page stores the snapshot of the state it reaches, if
@@ -67,7 +82,7 @@ func (s *Session) Sync(ctx context.Context) error {
 		if last {
 			snap = next
 		}
-		if err := s.state.saveWithSnapshot(verified, next.Head, snap); err != nil {
+		if err := s.state.saveWithSnapshot(verified, openings, next.Head, snap); err != nil {
 			return err
 		}
 		s.org = next
@@ -80,6 +95,12 @@ func (s *Session) Sync(ctx context.Context) error {
 // publish signs statements at the verified head and appends them, reading
 // the log again and re-signing when someone else appended first.
 func (s *Session) publish(ctx context.Context, invitationID string, stmts func() ([]certificate.Statement, error)) error {
+	return s.publishWithIdentities(ctx, invitationID, nil, stmts)
+}
+
+// publishWithIdentities is publish, sending beside each certificate that
+// creates a user in openings its identity opening (SPEC.md §17).
+func (s *Session) publishWithIdentities(ctx context.Context, invitationID string, openings map[string][]byte, stmts func() ([]certificate.Statement, error)) error {
 	for attempt := 0; ; attempt++ {
 		if err := s.Sync(ctx); err != nil {
 			return err
@@ -102,6 +123,9 @@ func (s *Session) publish(ctx context.Context, invitationID string, stmts func()
 			} else if err != nil {
 				return err
 			}
+		}
+		if certs, err = withIdentities(list, certs, openings); err != nil {
+			return err
 		}
 		signedAt := s.org.Head.Position
 		_, err = s.conn.api.AppendCertificates(ctx, &coffrev1.AppendCertificatesRequest{Certificates: certs, InvitationId: invitationID})

@@ -146,6 +146,13 @@ func (s *localState) load(id string, root crypto.VerifyKey) (*certificate.Organi
 		if err := apply(); err != nil {
 			return err
 		}
+		openings, err := s.identities(tx)
+		if err != nil {
+			return err
+		}
+		if err := showIdentities(org, openings); err != nil {
+			return fmt.Errorf("local state %s: %v: %w", s.path, err, ErrCorruptState)
+		}
 		if org.Head.Position != head.Position || (head.Position > 0 && !bytes.Equal(head.Hash, org.Head.Hash)) {
 			return fmt.Errorf("local state %s: head does not match its entries: %w", s.path, ErrCorruptState)
 		}
@@ -163,12 +170,13 @@ const loadBatch = 1024
 
 // save stores newly verified entries and the new head in one transaction.
 func (s *localState) save(entries []verifiedEntry, head certificate.Head) error {
-	return s.saveWithSnapshot(entries, head, nil)
+	return s.saveWithSnapshot(entries, nil, head, nil)
 }
 
 // saveWithSnapshot is save, and in the same transaction, when snap (the
-// state verified at head, or nil) is worth it (snapshotDue), its snapshot.
-func (s *localState) saveWithSnapshot(entries []verifiedEntry, head certificate.Head, snap *certificate.Organisation) error {
+// state verified at head, or nil) is worth it (snapshotDue), its snapshot,
+// and the identity openings that came with the entries (SPEC.md §17).
+func (s *localState) saveWithSnapshot(entries []verifiedEntry, openings map[string][]byte, head certificate.Head, snap *certificate.Organisation) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -196,6 +204,9 @@ func (s *localState) saveWithSnapshot(entries []verifiedEntry, head certificate.
 			if err := tx.Bucket(bucketMeta).Put(keyHead, s.key.Encrypt(s.aad("head", 0), h)); err != nil {
 				return err
 			}
+		}
+		if err := s.putIdentities(tx, openings); err != nil {
+			return err
 		}
 		if sealedSnap == nil {
 			return nil

@@ -40,6 +40,9 @@ type Member struct {
 	UserID, Name, Email string
 	Role                certificate.Role
 	Until               time.Time
+	// Unknown: this device was not sent the member's name and email
+	// (SPEC.md §17); they are empty and the member is shown by id.
+	Unknown bool
 }
 
 // Vaults lists the vaults this user is an active member of, with their
@@ -79,7 +82,7 @@ func (s *Session) vaultInfo(v *certificate.Vault, now time.Time) (VaultInfo, err
 			continue
 		}
 		u, _ := s.org.User(g.UserID)
-		info.Members = append(info.Members, Member{UserID: u.ID, Name: u.Name, Email: u.Email, Role: g.Role, Until: g.Until})
+		info.Members = append(info.Members, Member{UserID: u.ID, Name: u.Name, Email: u.Email, Role: g.Role, Until: g.Until, Unknown: u.Unknown()})
 		if g.UserID == s.keys.UserID {
 			info.Until = g.Until
 		}

@@ -261,7 +261,15 @@ func (s *Server) catchUp(ctx context.Context, orgID string, org *certificate.Org
 			org, copied = org.Clone(), true
 		}
 		for _, e := range entries {
-			if _, err := org.Apply(e.Position, e.Data); err != nil {
+			cert, opening, err := certificate.SplitIdentity(e.Data)
+			var c *certificate.Certificate
+			if err == nil {
+				c, err = org.Apply(e.Position, cert)
+			}
+			if err == nil {
+				knowIdentity(org, c, opening)
+			}
+			if err != nil {
 				s.log.Error("stored log entry fails verification", "organisation", orgID, "position", e.Position, "error", err)
 				return nil, fmt.Errorf("organisation %s: stored log: %w: %w", orgID, store.ErrCorrupt, err)
 			}

@@ -78,7 +78,15 @@ func (s *Server) check(org *certificate.Organisation, certs [][]byte, author str
 		prev := org.Head.Hash
 		// Rights are checked at the server's clock too: a certificate may
 		// claim any time within the skew (SECURITY.md A24).
-		c, err := org.ApplyAt(org.Head.Position+1, data, now)
+		cert, opening, err := checkIdentity(org.ID, data)
+		if err != nil {
+			s.log.Info("certificate refused", "organisation", org.ID, "reason", err.Error())
+			return nil, wire.ErrCertificateRefused
+		}
+		c, err := org.ApplyAt(org.Head.Position+1, cert, now)
+		if err == nil {
+			knowIdentity(org, c, opening)
+		}
 		switch {
 		case errors.Is(err, certificate.ErrChain):
 			return nil, certificate.ErrConflict
@@ -131,7 +139,9 @@ func (s *Server) GetLog(ctx context.Context, req *coffrev1.GetLogRequest) (*coff
 	if err != nil {
 		return nil, err
 	}
-	return &coffrev1.GetLogResponse{HeadPosition: head.Position, Entries: page(head, entries)}, nil
+	out := page(head, entries)
+	redactIdentities(c.org, c.user, out)
+	return &coffrev1.GetLogResponse{HeadPosition: head.Position, Entries: out}, nil
 }
 
 // page turns the entries read after the head into an answer: none past
@@ -206,12 +216,20 @@ func (s *Server) AppendCertificates(ctx context.Context, req *coffrev1.AppendCer
 // first device, or one device for the invited user.
 func completes(before, after *certificate.Organisation, inv store.Invitation, entries []store.LogEntry) bool {
 	var stmts []certificate.Statement
-	for _, e := range entries {
-		c, err := certificate.Parse(e.Data)
+	var opening []byte
+	for i, e := range entries {
+		cert, o, err := certificate.SplitIdentity(e.Data)
+		if err != nil {
+			return false
+		}
+		c, err := certificate.Parse(cert)
 		if err != nil {
 			return false
 		}
 		stmts = append(stmts, c.Statement)
+		if i == 0 {
+			opening = o
+		}
 	}
 	switch inv.Kind {
 	case "user":
@@ -220,7 +238,7 @@ func completes(before, after *certificate.Organisation, inv store.Invitation, en
 		}
 		u, ok1 := stmts[0].(certificate.UserCreated)
 		d, ok2 := stmts[1].(certificate.DeviceAdded)
-		return ok1 && ok2 && u.Email == inv.Email && u.Profile.String() == inv.Profile && d.UserID == u.UserID
+		return ok1 && ok2 && invitedEmail(before.ID, u, opening) == inv.Email && u.Profile.String() == inv.Profile && d.UserID == u.UserID
 	case "device":
 		if len(stmts) != 1 {
 			return false

@@ -40,11 +40,14 @@ type userRef struct {
 	ID    string `json:"id"`
 	Name  string `json:"name"`
 	Email string `json:"email,omitempty"`
+	// Unknown: this device was not sent the user's name and email
+	// (SPEC.md §17).
+	Unknown bool `json:"unknown,omitempty"`
 }
 
 func userOf(org *certificate.Organisation, id string) userRef {
 	if u, ok := org.User(id); ok {
-		return userRef{ID: id, Name: u.Name, Email: u.Email}
+		return userRef{ID: id, Name: u.Name, Email: u.Email, Unknown: u.Unknown()}
 	}
 	return userRef{ID: id, Name: id}
 }

@@ -27,6 +27,9 @@ type userJSON struct {
 	RevokedOn *time.Time   `json:"revokedOn,omitempty"`
 	Created   time.Time    `json:"created"`
 	Devices   []deviceJSON `json:"devices"`
+	// Unknown: this device was not sent the user's name and email
+	// (SPEC.md §17); the interface shows them by id.
+	Unknown bool `json:"unknown,omitempty"`
 }
 
 type deviceJSON struct {
@@ -37,7 +40,7 @@ type deviceJSON struct {
 
 func userOut(s *client.Session, u *certificate.User) userJSON {
 	out := userJSON{ID: u.ID, Name: u.Name, Email: u.Email, Profile: u.Profile.String(), Me: u.ID == s.Identity().UserID,
-		Revoked: u.Revoked(), Created: u.CreatedAt, Devices: []deviceJSON{}}
+		Revoked: u.Revoked(), Created: u.CreatedAt, Devices: []deviceJSON{}, Unknown: u.Unknown()}
 	if u.Revoked() {
 		out.RevokedOn = timeOrNil(u.RevokedOn)
 	}

@@ -15,12 +15,15 @@ type memberJSON struct {
 	Email  string     `json:"email"`
 	Role   string     `json:"role"`
 	Until  *time.Time `json:"until,omitempty"` // absent: no end
+	// Unknown: this device was not sent the member's name and email
+	// (SPEC.md §17); the interface shows them by id.
+	Unknown bool `json:"unknown,omitempty"`
 }
 
 func membersOut(ms []client.Member) []memberJSON {
 	out := make([]memberJSON, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, memberJSON{UserID: m.UserID, Name: m.Name, Email: m.Email, Role: m.Role.String(), Until: timeOrNil(m.Until)})
+		out = append(out, memberJSON{UserID: m.UserID, Name: m.Name, Email: m.Email, Role: m.Role.String(), Until: timeOrNil(m.Until), Unknown: m.Unknown})
 	}
 	return out
 }

@@ -199,6 +199,9 @@ func ListItems(s *client.Session, v *workspace.Vault, p string, at time.Time) ([
 	authors := map[string]string{}
 	for _, u := range s.Organisation().Users() {
 		authors[u.ID] = u.Email
+		if u.Unknown() {
+			authors[u.ID] = "unknown member (id " + u.ID + ")"
+		}
 	}
 	out := []LsItem{}
 	for _, i := range items {

@@ -70,7 +70,7 @@ func runAudit(ctx context.Context, g *globalOptions, opts auditOptions, con *con
 	devices := map[string]string{}
 	for _, u := range s.Organisation().Users() {
 		for _, d := range s.Organisation().Devices(u.ID) {
-			devices[d.ID] = fmt.Sprintf("%s <%s> (%s)", shown(u.Name), shown(u.Email), shown(d.Label))
+			devices[d.ID] = fmt.Sprintf("%s (%s)", person(u), shown(d.Label))
 		}
 	}
 	out := con.out

@@ -52,7 +52,7 @@ func runHistory(ctx context.Context, g *globalOptions, opts historyOptions, con 
 	for _, v := range versions {
 		author := v.User
 		if u, ok := s.Organisation().User(v.User); ok {
-			author = u.Email
+			author = personEmail(u)
 		}
 		out = append(out, version{v.Version, v.Manifest.Size, v.Time, author, v.Author})
 	}

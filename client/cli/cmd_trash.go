@@ -62,7 +62,7 @@ func runTrash(ctx context.Context, g *globalOptions, opts trashOptions, con *con
 	for _, r := range removed {
 		by := r.By
 		if u, ok := s.Organisation().User(r.By); ok {
-			by = u.Email
+			by = personEmail(u)
 		}
 		out = append(out, entry{r.Path, r.Folder, r.Version.Version, r.Version.Manifest.Size, r.At, by, r.Device})
 	}

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/coffre/coffre/certificate"
 )
 
 type userJSON struct {
@@ -22,6 +20,9 @@ type userJSON struct {
 	Yourself  bool         `json:"yourself,omitempty"`
 	Positions [2]uint64    `json:"log_positions"`
 	Offline   bool         `json:"offline,omitempty"` // from local state: the server can't be reached (exit status 3)
+	// Unknown: this device was not sent the user's name and email
+	// (SPEC.md §17); they are empty and the user is shown by id.
+	Unknown bool `json:"unknown,omitempty"`
 }
 
 type deviceJSON struct {
@@ -55,17 +56,26 @@ func runUserList(ctx context.Context, g *globalOptions, opts userListOptions, co
 		return err
 	}
 	defer s.Close()
-	if me, _ := s.Me(); me != nil && me.Profile == certificate.ProfileOutsider {
-		return fmt.Errorf("outsiders can't list the organisation's members")
-	}
 	org := s.Organisation()
+	// An outsider sees the members of the vaults shared with it, and
+	// itself: the others' identities are not sent to it (SPEC.md §17),
+	// and those it doesn't know are counted, not listed. A user it should
+	// know but wasn't sent is listed as unknown.
+	me, _ := s.Me()
+	visible := org.IdentityVisible(me)
 	var users []userJSON
+	hidden := 0
 	for _, u := range org.Users() {
 		if u.Revoked() && !opts.all {
 			continue
 		}
+		if u.Unknown() && !visible(u.ID) {
+			hidden++
+			continue
+		}
 		j := userJSON{ID: u.ID, Name: u.Name, Email: u.Email, Profile: u.Profile.String(), Created: u.CreatedAt,
-			Yourself: u.ID == s.Identity().UserID, Positions: [2]uint64{u.Position, u.RevokedAt}, Devices: []deviceJSON{}, Offline: g.offline}
+			Yourself: u.ID == s.Identity().UserID, Positions: [2]uint64{u.Position, u.RevokedAt}, Devices: []deviceJSON{}, Offline: g.offline,
+			Unknown: u.Unknown()}
 		if u.Revoked() {
 			t := u.RevokedOn
 			j.Revoked = &t
@@ -88,7 +98,17 @@ func runUserList(ctx context.Context, g *globalOptions, opts userListOptions, co
 		if u.Yourself {
 			state += " (you)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", u.ID, shown(u.Name), shown(u.Email), u.Profile, len(u.Devices), state)
+		name, email := shown(u.Name), shown(u.Email)
+		if u.Unknown {
+			name, email = unknownPerson(u.ID), "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", u.ID, name, email, u.Profile, len(u.Devices), state)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if hidden > 0 {
+		fmt.Fprintf(con.info, "%d other user(s) share no vault with you: outsiders see only the members of their vaults\n", hidden)
+	}
+	return nil
 }

@@ -38,6 +38,6 @@ func runUserProfile(ctx context.Context, g *globalOptions, opts userProfileOptio
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(con.info, "%s <%s> is now %s\n", shown(u.Name), shown(u.Email), p)
+	fmt.Fprintf(con.info, "%s is now %s\n", person(u), p)
 	return nil
 }

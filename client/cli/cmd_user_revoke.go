@@ -31,6 +31,6 @@ func runUserRevoke(ctx context.Context, g *globalOptions, ref string, con *conso
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(con.info, "revoked %s <%s> (user %s)\n", shown(u.Name), shown(u.Email), u.ID)
+	fmt.Fprintf(con.info, "revoked %s (user %s)\n", person(u), u.ID)
 	return nil
 }

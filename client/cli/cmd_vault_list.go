@@ -42,6 +42,9 @@ func runVaultList(ctx context.Context, g *globalOptions, opts vaultListOptions, 
 			Email  string     `json:"email"`
 			Role   string     `json:"role"`
 			Until  *time.Time `json:"until,omitempty"`
+			// Unknown: this device was not sent the member's name and
+			// email (SPEC.md §17).
+			Unknown bool `json:"unknown,omitempty"`
 		}
 		type vault struct {
 			ID            string   `json:"id"`
@@ -63,7 +66,7 @@ func runVaultList(ctx context.Context, g *globalOptions, opts vaultListOptions, 
 		for _, v := range vaults {
 			j := vault{ID: v.ID, Name: v.Name, Role: v.Role.String(), KeyIndex: v.KeyIndex, Archived: v.Archived, NeedsRotation: v.NeedsRotation, Members: []member{}, Offline: g.offline}
 			for _, m := range v.Members {
-				mj := member{UserID: m.UserID, Name: m.Name, Email: m.Email, Role: m.Role.String()}
+				mj := member{UserID: m.UserID, Name: m.Name, Email: m.Email, Role: m.Role.String(), Unknown: m.Unknown}
 				if !m.Until.IsZero() {
 					u := m.Until
 					mj.Until = &u
@@ -128,7 +131,11 @@ func (g *globalOptions) vaults(ctx context.Context, con *console) ([]client.Vaul
 // memberText is a member as vault list shows it: a grant's end is in this
 // device's zone, with the zone, as every time the command line prints.
 func memberText(m client.Member) string {
-	desc := shown(m.Email) + " (" + m.Role.String()
+	desc := shown(m.Email)
+	if m.Unknown {
+		desc = unknownPerson(m.UserID)
+	}
+	desc += " (" + m.Role.String()
 	if !m.Until.IsZero() {
 		desc += " until " + shownTime(m.Until)
 	}

@@ -64,7 +64,7 @@ func runVaultShare(ctx context.Context, g *globalOptions, opts vaultShareOptions
 	if err != nil {
 		return err
 	}
-	msg := fmt.Sprintf("%s <%s> is now %s of %s", shown(u.Name), shown(u.Email), r, shown(opts.vault))
+	msg := fmt.Sprintf("%s is now %s of %s", person(u), r, shown(opts.vault))
 	if !end.IsZero() {
 		msg += " until " + shownTime(end)
 		if isDateOnly(opts.until) {

@@ -122,7 +122,7 @@ func warnQuarantined(con *console, s *client.Session, w *workspace.Vault) {
 	last := q[len(q)-1]
 	who := last.User
 	if u, ok := s.Organisation().User(last.User); ok {
-		who = u.Email
+		who = personEmail(u)
 	}
 	fmt.Fprintf(con.err, "warning: %d write(s) to this vault don't open and are skipped, the last at entry %d by %s (device %s) on %s: ask them to write it again\n",
 		len(q), last.Position, who, last.Author, last.Time.Format(time.RFC3339))

@@ -366,8 +366,21 @@ func (s *Server) Verified(orgID string) (*certificate.Organisation, error) {
 	}
 	org := certificate.NewOrganisation(orgID, root)
 	for _, e := range entries {
-		if _, err := org.Apply(e.Position, e.Data); err != nil {
+		cert, opening, err := certificate.SplitIdentity(e.Data)
+		if err != nil {
 			return nil, fmt.Errorf("stored log does not verify: %w", err)
+		}
+		c, err := org.Apply(e.Position, cert)
+		if err != nil {
+			return nil, fmt.Errorf("stored log does not verify: %w", err)
+		}
+		// The server sees every identity: the state it works from names
+		// everyone, as an honest server's could.
+		if u, ok := c.Statement.(certificate.UserCreated); ok && opening != nil {
+			if id, err := certificate.OpenIdentity(orgID, u.UserID, u.IdentityCommitment, opening); err == nil {
+				user, _ := org.User(u.UserID)
+				user.Name, user.Email = id.Name, id.Email
+			}
 		}
 	}
 	return org, nil
@@ -422,7 +435,7 @@ func (s *Server) Append(orgID string, certs ...[]byte) error {
 	}
 	var entries []store.LogEntry
 	for i, data := range certs {
-		h := certificate.EntryHash(prev, data)
+		h := certificate.EntryHash(prev, certOf(data))
 		entries = append(entries, store.LogEntry{
 			Position: head.Position + uint64(i) + 1, PrevHash: prev, Hash: h, Data: data, ReceivedAt: s.Clock.Now(),
 		})
@@ -451,7 +464,7 @@ func (s *Server) EditLog(t testing.TB, orgID string, fn func(entries [][]byte) [
 	prev := certificate.Genesis(orgID, s.rootKey(t, orgID))
 	var entries []store.LogEntry
 	for i, d := range data {
-		e := store.LogEntry{Position: uint64(i + 1), PrevHash: prev, Hash: certificate.EntryHash(prev, d), Data: d}
+		e := store.LogEntry{Position: uint64(i + 1), PrevHash: prev, Hash: certificate.EntryHash(prev, certOf(d)), Data: d}
 		if i < len(old) {
 			e.ReceivedAt = old[i].ReceivedAt
 		} else {
@@ -594,4 +607,16 @@ func (s *Server) streamHook(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 		return (*fn)(srv, ss, info, handler)
 	}
 	return handler(srv, ss)
+}
+
+// certOf is the certificate proper of a stored entry, without the identity
+// opening stored beside it (SPEC.md §17): what the chain hash covers.
+// Bytes that don't parse are returned as they are, for the verifier to
+// refuse.
+func certOf(data []byte) []byte {
+	cert, _, err := certificate.SplitIdentity(data)
+	if err != nil {
+		return data
+	}
+	return cert
 }

@@ -140,7 +140,11 @@ type SignedCertificate struct {
 	// The serialised Certificate.
 	Body []byte `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
 	// [algorithm id][signature] over body in context "certificate" (SPEC.md §2.2).
-	Signature     []byte `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	Signature []byte `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	// The serialised Identity opening the user's identity_commitment
+	// (SPEC.md §17); not signed: every client checks it against the commitment.
+	// The server withholds it from outsiders who share no vault with the user.
+	Identity      []byte `protobuf:"bytes,3,opt,name=identity,proto3" json:"identity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -189,6 +193,76 @@ func (x *SignedCertificate) GetSignature() []byte {
 	return nil
 }
 
+func (x *SignedCertificate) GetIdentity() []byte {
+	if x != nil {
+		return x.Identity
+	}
+	return nil
+}
+
+// Identity is a user's name and email, committed to by a UserStatement's
+// identity_commitment (SPEC.md §17).
+type Identity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Email string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// 32 random bytes: the commitment does not reveal a guessable name or email.
+	Salt          []byte `protobuf:"bytes,3,opt,name=salt,proto3" json:"salt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Identity) Reset() {
+	*x = Identity{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Identity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Identity) ProtoMessage() {}
+
+func (x *Identity) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Identity.ProtoReflect.Descriptor instead.
+func (*Identity) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Identity) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Identity) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Identity) GetSalt() []byte {
+	if x != nil {
+		return x.Salt
+	}
+	return nil
+}
+
 // Certificate is the signed body.
 type Certificate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -228,7 +302,7 @@ type Certificate struct {
 
 func (x *Certificate) Reset() {
 	*x = Certificate{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[1]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -240,7 +314,7 @@ func (x *Certificate) String() string {
 func (*Certificate) ProtoMessage() {}
 
 func (x *Certificate) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[1]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -253,7 +327,7 @@ func (x *Certificate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Certificate.ProtoReflect.Descriptor instead.
 func (*Certificate) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{1}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Certificate) GetFormatVersion() uint32 {
@@ -560,13 +634,17 @@ type UserStatement struct {
 	Profile Profile                `protobuf:"varint,4,opt,name=profile,proto3,enum=coffre.v1.Profile" json:"profile,omitempty"`
 	// The user's hybrid public key ([algorithm id][key]) that keys are sealed to.
 	SealPublicKey []byte `protobuf:"bytes,5,opt,name=seal_public_key,json=sealPublicKey,proto3" json:"seal_public_key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// LabeledSum("user-identity", organisation, user, Identity) (SPEC.md §17).
+	// When set, name and email are empty and the identity travels beside the
+	// certificate (SignedCertificate.identity).
+	IdentityCommitment []byte `protobuf:"bytes,20,opt,name=identity_commitment,json=identityCommitment,proto3" json:"identity_commitment,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *UserStatement) Reset() {
 	*x = UserStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[2]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +656,7 @@ func (x *UserStatement) String() string {
 func (*UserStatement) ProtoMessage() {}
 
 func (x *UserStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[2]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +669,7 @@ func (x *UserStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserStatement.ProtoReflect.Descriptor instead.
 func (*UserStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{2}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *UserStatement) GetUserId() string {
@@ -629,6 +707,13 @@ func (x *UserStatement) GetSealPublicKey() []byte {
 	return nil
 }
 
+func (x *UserStatement) GetIdentityCommitment() []byte {
+	if x != nil {
+		return x.IdentityCommitment
+	}
+	return nil
+}
+
 // DeviceStatement adds a device to a user.
 type DeviceStatement struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -647,7 +732,7 @@ type DeviceStatement struct {
 
 func (x *DeviceStatement) Reset() {
 	*x = DeviceStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[3]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -659,7 +744,7 @@ func (x *DeviceStatement) String() string {
 func (*DeviceStatement) ProtoMessage() {}
 
 func (x *DeviceStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[3]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -672,7 +757,7 @@ func (x *DeviceStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceStatement.ProtoReflect.Descriptor instead.
 func (*DeviceStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{3}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DeviceStatement) GetDeviceId() string {
@@ -720,7 +805,7 @@ type UserRevokedStatement struct {
 
 func (x *UserRevokedStatement) Reset() {
 	*x = UserRevokedStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[4]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +817,7 @@ func (x *UserRevokedStatement) String() string {
 func (*UserRevokedStatement) ProtoMessage() {}
 
 func (x *UserRevokedStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[4]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +830,7 @@ func (x *UserRevokedStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserRevokedStatement.ProtoReflect.Descriptor instead.
 func (*UserRevokedStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{4}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UserRevokedStatement) GetUserId() string {
@@ -766,7 +851,7 @@ type ProfileChangedStatement struct {
 
 func (x *ProfileChangedStatement) Reset() {
 	*x = ProfileChangedStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[5]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +863,7 @@ func (x *ProfileChangedStatement) String() string {
 func (*ProfileChangedStatement) ProtoMessage() {}
 
 func (x *ProfileChangedStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[5]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +876,7 @@ func (x *ProfileChangedStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileChangedStatement.ProtoReflect.Descriptor instead.
 func (*ProfileChangedStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{5}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ProfileChangedStatement) GetUserId() string {
@@ -819,7 +904,7 @@ type SealedKey struct {
 
 func (x *SealedKey) Reset() {
 	*x = SealedKey{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[6]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +916,7 @@ func (x *SealedKey) String() string {
 func (*SealedKey) ProtoMessage() {}
 
 func (x *SealedKey) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[6]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +929,7 @@ func (x *SealedKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedKey.ProtoReflect.Descriptor instead.
 func (*SealedKey) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{6}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SealedKey) GetUserId() string {
@@ -882,7 +967,7 @@ type KeyBundle struct {
 
 func (x *KeyBundle) Reset() {
 	*x = KeyBundle{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[7]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +979,7 @@ func (x *KeyBundle) String() string {
 func (*KeyBundle) ProtoMessage() {}
 
 func (x *KeyBundle) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[7]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +992,7 @@ func (x *KeyBundle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyBundle.ProtoReflect.Descriptor instead.
 func (*KeyBundle) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{7}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *KeyBundle) GetIndex() uint32 {
@@ -958,7 +1043,7 @@ type VaultCreatedStatement struct {
 
 func (x *VaultCreatedStatement) Reset() {
 	*x = VaultCreatedStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[8]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1055,7 @@ func (x *VaultCreatedStatement) String() string {
 func (*VaultCreatedStatement) ProtoMessage() {}
 
 func (x *VaultCreatedStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[8]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1068,7 @@ func (x *VaultCreatedStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VaultCreatedStatement.ProtoReflect.Descriptor instead.
 func (*VaultCreatedStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{8}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *VaultCreatedStatement) GetVaultId() string {
@@ -1024,7 +1109,7 @@ type VaultRoleStatement struct {
 
 func (x *VaultRoleStatement) Reset() {
 	*x = VaultRoleStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[9]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1121,7 @@ func (x *VaultRoleStatement) String() string {
 func (*VaultRoleStatement) ProtoMessage() {}
 
 func (x *VaultRoleStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[9]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1134,7 @@ func (x *VaultRoleStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VaultRoleStatement.ProtoReflect.Descriptor instead.
 func (*VaultRoleStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{9}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *VaultRoleStatement) GetVaultId() string {
@@ -1105,7 +1190,7 @@ type VaultKeyRotatedStatement struct {
 
 func (x *VaultKeyRotatedStatement) Reset() {
 	*x = VaultKeyRotatedStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[10]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1202,7 @@ func (x *VaultKeyRotatedStatement) String() string {
 func (*VaultKeyRotatedStatement) ProtoMessage() {}
 
 func (x *VaultKeyRotatedStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[10]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1215,7 @@ func (x *VaultKeyRotatedStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VaultKeyRotatedStatement.ProtoReflect.Descriptor instead.
 func (*VaultKeyRotatedStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{10}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *VaultKeyRotatedStatement) GetVaultId() string {
@@ -1159,7 +1244,7 @@ type VaultRenamedStatement struct {
 
 func (x *VaultRenamedStatement) Reset() {
 	*x = VaultRenamedStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[11]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1256,7 @@ func (x *VaultRenamedStatement) String() string {
 func (*VaultRenamedStatement) ProtoMessage() {}
 
 func (x *VaultRenamedStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[11]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1269,7 @@ func (x *VaultRenamedStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VaultRenamedStatement.ProtoReflect.Descriptor instead.
 func (*VaultRenamedStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{11}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *VaultRenamedStatement) GetVaultId() string {
@@ -1219,7 +1304,7 @@ type VaultArchivedStatement struct {
 
 func (x *VaultArchivedStatement) Reset() {
 	*x = VaultArchivedStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[12]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1316,7 @@ func (x *VaultArchivedStatement) String() string {
 func (*VaultArchivedStatement) ProtoMessage() {}
 
 func (x *VaultArchivedStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[12]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1329,7 @@ func (x *VaultArchivedStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VaultArchivedStatement.ProtoReflect.Descriptor instead.
 func (*VaultArchivedStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{12}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *VaultArchivedStatement) GetVaultId() string {
@@ -1280,7 +1365,7 @@ type EmergencyPolicyStatement struct {
 
 func (x *EmergencyPolicyStatement) Reset() {
 	*x = EmergencyPolicyStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[13]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1377,7 @@ func (x *EmergencyPolicyStatement) String() string {
 func (*EmergencyPolicyStatement) ProtoMessage() {}
 
 func (x *EmergencyPolicyStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[13]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1390,7 @@ func (x *EmergencyPolicyStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmergencyPolicyStatement.ProtoReflect.Descriptor instead.
 func (*EmergencyPolicyStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{13}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *EmergencyPolicyStatement) GetVaultId() string {
@@ -1363,7 +1448,7 @@ type EmergencyInvokedStatement struct {
 
 func (x *EmergencyInvokedStatement) Reset() {
 	*x = EmergencyInvokedStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[14]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1375,7 +1460,7 @@ func (x *EmergencyInvokedStatement) String() string {
 func (*EmergencyInvokedStatement) ProtoMessage() {}
 
 func (x *EmergencyInvokedStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[14]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1388,7 +1473,7 @@ func (x *EmergencyInvokedStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmergencyInvokedStatement.ProtoReflect.Descriptor instead.
 func (*EmergencyInvokedStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{14}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *EmergencyInvokedStatement) GetVaultId() string {
@@ -1423,7 +1508,7 @@ type EmergencyApprovedStatement struct {
 
 func (x *EmergencyApprovedStatement) Reset() {
 	*x = EmergencyApprovedStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[15]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1520,7 @@ func (x *EmergencyApprovedStatement) String() string {
 func (*EmergencyApprovedStatement) ProtoMessage() {}
 
 func (x *EmergencyApprovedStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[15]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1533,7 @@ func (x *EmergencyApprovedStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmergencyApprovedStatement.ProtoReflect.Descriptor instead.
 func (*EmergencyApprovedStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{15}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *EmergencyApprovedStatement) GetVaultId() string {
@@ -1478,7 +1563,7 @@ type VaultKeyReleasedStatement struct {
 
 func (x *VaultKeyReleasedStatement) Reset() {
 	*x = VaultKeyReleasedStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[16]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1490,7 +1575,7 @@ func (x *VaultKeyReleasedStatement) String() string {
 func (*VaultKeyReleasedStatement) ProtoMessage() {}
 
 func (x *VaultKeyReleasedStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[16]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1503,7 +1588,7 @@ func (x *VaultKeyReleasedStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VaultKeyReleasedStatement.ProtoReflect.Descriptor instead.
 func (*VaultKeyReleasedStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{16}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *VaultKeyReleasedStatement) GetVaultId() string {
@@ -1539,7 +1624,7 @@ type VaultOwnershipTakenStatement struct {
 
 func (x *VaultOwnershipTakenStatement) Reset() {
 	*x = VaultOwnershipTakenStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[17]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1636,7 @@ func (x *VaultOwnershipTakenStatement) String() string {
 func (*VaultOwnershipTakenStatement) ProtoMessage() {}
 
 func (x *VaultOwnershipTakenStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[17]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1649,7 @@ func (x *VaultOwnershipTakenStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VaultOwnershipTakenStatement.ProtoReflect.Descriptor instead.
 func (*VaultOwnershipTakenStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{17}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *VaultOwnershipTakenStatement) GetVaultId() string {
@@ -1592,7 +1677,7 @@ type DeviceRevokedStatement struct {
 
 func (x *DeviceRevokedStatement) Reset() {
 	*x = DeviceRevokedStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[18]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +1689,7 @@ func (x *DeviceRevokedStatement) String() string {
 func (*DeviceRevokedStatement) ProtoMessage() {}
 
 func (x *DeviceRevokedStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[18]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +1702,7 @@ func (x *DeviceRevokedStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRevokedStatement.ProtoReflect.Descriptor instead.
 func (*DeviceRevokedStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{18}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeviceRevokedStatement) GetDeviceId() string {
@@ -1639,7 +1724,7 @@ type DeviceSealedKey struct {
 
 func (x *DeviceSealedKey) Reset() {
 	*x = DeviceSealedKey{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[19]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1736,7 @@ func (x *DeviceSealedKey) String() string {
 func (*DeviceSealedKey) ProtoMessage() {}
 
 func (x *DeviceSealedKey) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[19]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1749,7 @@ func (x *DeviceSealedKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceSealedKey.ProtoReflect.Descriptor instead.
 func (*DeviceSealedKey) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{19}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeviceSealedKey) GetDeviceId() string {
@@ -1697,7 +1782,7 @@ type UserKeysRotatedStatement struct {
 
 func (x *UserKeysRotatedStatement) Reset() {
 	*x = UserKeysRotatedStatement{}
-	mi := &file_coffre_v1_certificate_proto_msgTypes[20]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1709,7 +1794,7 @@ func (x *UserKeysRotatedStatement) String() string {
 func (*UserKeysRotatedStatement) ProtoMessage() {}
 
 func (x *UserKeysRotatedStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_certificate_proto_msgTypes[20]
+	mi := &file_coffre_v1_certificate_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1722,7 +1807,7 @@ func (x *UserKeysRotatedStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserKeysRotatedStatement.ProtoReflect.Descriptor instead.
 func (*UserKeysRotatedStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{20}
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UserKeysRotatedStatement) GetUserId() string {
@@ -1750,10 +1835,15 @@ var File_coffre_v1_certificate_proto protoreflect.FileDescriptor
 
 const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\n" +
-	"\x1bcoffre/v1/certificate.proto\x12\tcoffre.v1\"E\n" +
+	"\x1bcoffre/v1/certificate.proto\x12\tcoffre.v1\"a\n" +
 	"\x11SignedCertificate\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xa5\v\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\x12\x1a\n" +
+	"\bidentity\x18\x03 \x01(\fR\bidentity\"H\n" +
+	"\bIdentity\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
+	"\x04salt\x18\x03 \x01(\fR\x04salt\"\xa5\v\n" +
 	"\vCertificate\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
 	"\x0forganisation_id\x18\x02 \x01(\tR\x0eorganisationId\x12\x16\n" +
@@ -1779,13 +1869,14 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\x12emergency_approved\x18> \x01(\v2%.coffre.v1.EmergencyApprovedStatementH\x00R\x11emergencyApproved\x12T\n" +
 	"\x12vault_key_released\x18? \x01(\v2$.coffre.v1.VaultKeyReleasedStatementH\x00R\x10vaultKeyReleased\x12]\n" +
 	"\x15vault_ownership_taken\x18@ \x01(\v2'.coffre.v1.VaultOwnershipTakenStatementH\x00R\x13vaultOwnershipTakenB\v\n" +
-	"\tstatement\"\xa8\x01\n" +
+	"\tstatement\"\xd9\x01\n" +
 	"\rUserStatement\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12,\n" +
 	"\aprofile\x18\x04 \x01(\x0e2\x12.coffre.v1.ProfileR\aprofile\x12&\n" +
-	"\x0fseal_public_key\x18\x05 \x01(\fR\rsealPublicKey\"\xa4\x01\n" +
+	"\x0fseal_public_key\x18\x05 \x01(\fR\rsealPublicKey\x12/\n" +
+	"\x13identity_commitment\x18\x14 \x01(\fR\x12identityCommitment\"\xa4\x01\n" +
 	"\x0fDeviceStatement\x12\x1b\n" +
 	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x14\n" +
@@ -1888,59 +1979,60 @@ func file_coffre_v1_certificate_proto_rawDescGZIP() []byte {
 }
 
 var file_coffre_v1_certificate_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_coffre_v1_certificate_proto_goTypes = []any{
 	(Profile)(0),                         // 0: coffre.v1.Profile
 	(VaultRole)(0),                       // 1: coffre.v1.VaultRole
 	(*SignedCertificate)(nil),            // 2: coffre.v1.SignedCertificate
-	(*Certificate)(nil),                  // 3: coffre.v1.Certificate
-	(*UserStatement)(nil),                // 4: coffre.v1.UserStatement
-	(*DeviceStatement)(nil),              // 5: coffre.v1.DeviceStatement
-	(*UserRevokedStatement)(nil),         // 6: coffre.v1.UserRevokedStatement
-	(*ProfileChangedStatement)(nil),      // 7: coffre.v1.ProfileChangedStatement
-	(*SealedKey)(nil),                    // 8: coffre.v1.SealedKey
-	(*KeyBundle)(nil),                    // 9: coffre.v1.KeyBundle
-	(*VaultCreatedStatement)(nil),        // 10: coffre.v1.VaultCreatedStatement
-	(*VaultRoleStatement)(nil),           // 11: coffre.v1.VaultRoleStatement
-	(*VaultKeyRotatedStatement)(nil),     // 12: coffre.v1.VaultKeyRotatedStatement
-	(*VaultRenamedStatement)(nil),        // 13: coffre.v1.VaultRenamedStatement
-	(*VaultArchivedStatement)(nil),       // 14: coffre.v1.VaultArchivedStatement
-	(*EmergencyPolicyStatement)(nil),     // 15: coffre.v1.EmergencyPolicyStatement
-	(*EmergencyInvokedStatement)(nil),    // 16: coffre.v1.EmergencyInvokedStatement
-	(*EmergencyApprovedStatement)(nil),   // 17: coffre.v1.EmergencyApprovedStatement
-	(*VaultKeyReleasedStatement)(nil),    // 18: coffre.v1.VaultKeyReleasedStatement
-	(*VaultOwnershipTakenStatement)(nil), // 19: coffre.v1.VaultOwnershipTakenStatement
-	(*DeviceRevokedStatement)(nil),       // 20: coffre.v1.DeviceRevokedStatement
-	(*DeviceSealedKey)(nil),              // 21: coffre.v1.DeviceSealedKey
-	(*UserKeysRotatedStatement)(nil),     // 22: coffre.v1.UserKeysRotatedStatement
+	(*Identity)(nil),                     // 3: coffre.v1.Identity
+	(*Certificate)(nil),                  // 4: coffre.v1.Certificate
+	(*UserStatement)(nil),                // 5: coffre.v1.UserStatement
+	(*DeviceStatement)(nil),              // 6: coffre.v1.DeviceStatement
+	(*UserRevokedStatement)(nil),         // 7: coffre.v1.UserRevokedStatement
+	(*ProfileChangedStatement)(nil),      // 8: coffre.v1.ProfileChangedStatement
+	(*SealedKey)(nil),                    // 9: coffre.v1.SealedKey
+	(*KeyBundle)(nil),                    // 10: coffre.v1.KeyBundle
+	(*VaultCreatedStatement)(nil),        // 11: coffre.v1.VaultCreatedStatement
+	(*VaultRoleStatement)(nil),           // 12: coffre.v1.VaultRoleStatement
+	(*VaultKeyRotatedStatement)(nil),     // 13: coffre.v1.VaultKeyRotatedStatement
+	(*VaultRenamedStatement)(nil),        // 14: coffre.v1.VaultRenamedStatement
+	(*VaultArchivedStatement)(nil),       // 15: coffre.v1.VaultArchivedStatement
+	(*EmergencyPolicyStatement)(nil),     // 16: coffre.v1.EmergencyPolicyStatement
+	(*EmergencyInvokedStatement)(nil),    // 17: coffre.v1.EmergencyInvokedStatement
+	(*EmergencyApprovedStatement)(nil),   // 18: coffre.v1.EmergencyApprovedStatement
+	(*VaultKeyReleasedStatement)(nil),    // 19: coffre.v1.VaultKeyReleasedStatement
+	(*VaultOwnershipTakenStatement)(nil), // 20: coffre.v1.VaultOwnershipTakenStatement
+	(*DeviceRevokedStatement)(nil),       // 21: coffre.v1.DeviceRevokedStatement
+	(*DeviceSealedKey)(nil),              // 22: coffre.v1.DeviceSealedKey
+	(*UserKeysRotatedStatement)(nil),     // 23: coffre.v1.UserKeysRotatedStatement
 }
 var file_coffre_v1_certificate_proto_depIdxs = []int32{
-	4,  // 0: coffre.v1.Certificate.user:type_name -> coffre.v1.UserStatement
-	5,  // 1: coffre.v1.Certificate.device:type_name -> coffre.v1.DeviceStatement
-	6,  // 2: coffre.v1.Certificate.user_revoked:type_name -> coffre.v1.UserRevokedStatement
-	7,  // 3: coffre.v1.Certificate.profile_changed:type_name -> coffre.v1.ProfileChangedStatement
-	10, // 4: coffre.v1.Certificate.vault_created:type_name -> coffre.v1.VaultCreatedStatement
-	11, // 5: coffre.v1.Certificate.vault_role:type_name -> coffre.v1.VaultRoleStatement
-	12, // 6: coffre.v1.Certificate.vault_key_rotated:type_name -> coffre.v1.VaultKeyRotatedStatement
-	13, // 7: coffre.v1.Certificate.vault_renamed:type_name -> coffre.v1.VaultRenamedStatement
-	14, // 8: coffre.v1.Certificate.vault_archived:type_name -> coffre.v1.VaultArchivedStatement
-	20, // 9: coffre.v1.Certificate.device_revoked:type_name -> coffre.v1.DeviceRevokedStatement
-	22, // 10: coffre.v1.Certificate.user_keys_rotated:type_name -> coffre.v1.UserKeysRotatedStatement
-	15, // 11: coffre.v1.Certificate.emergency_policy:type_name -> coffre.v1.EmergencyPolicyStatement
-	16, // 12: coffre.v1.Certificate.emergency_invoked:type_name -> coffre.v1.EmergencyInvokedStatement
-	17, // 13: coffre.v1.Certificate.emergency_approved:type_name -> coffre.v1.EmergencyApprovedStatement
-	18, // 14: coffre.v1.Certificate.vault_key_released:type_name -> coffre.v1.VaultKeyReleasedStatement
-	19, // 15: coffre.v1.Certificate.vault_ownership_taken:type_name -> coffre.v1.VaultOwnershipTakenStatement
+	5,  // 0: coffre.v1.Certificate.user:type_name -> coffre.v1.UserStatement
+	6,  // 1: coffre.v1.Certificate.device:type_name -> coffre.v1.DeviceStatement
+	7,  // 2: coffre.v1.Certificate.user_revoked:type_name -> coffre.v1.UserRevokedStatement
+	8,  // 3: coffre.v1.Certificate.profile_changed:type_name -> coffre.v1.ProfileChangedStatement
+	11, // 4: coffre.v1.Certificate.vault_created:type_name -> coffre.v1.VaultCreatedStatement
+	12, // 5: coffre.v1.Certificate.vault_role:type_name -> coffre.v1.VaultRoleStatement
+	13, // 6: coffre.v1.Certificate.vault_key_rotated:type_name -> coffre.v1.VaultKeyRotatedStatement
+	14, // 7: coffre.v1.Certificate.vault_renamed:type_name -> coffre.v1.VaultRenamedStatement
+	15, // 8: coffre.v1.Certificate.vault_archived:type_name -> coffre.v1.VaultArchivedStatement
+	21, // 9: coffre.v1.Certificate.device_revoked:type_name -> coffre.v1.DeviceRevokedStatement
+	23, // 10: coffre.v1.Certificate.user_keys_rotated:type_name -> coffre.v1.UserKeysRotatedStatement
+	16, // 11: coffre.v1.Certificate.emergency_policy:type_name -> coffre.v1.EmergencyPolicyStatement
+	17, // 12: coffre.v1.Certificate.emergency_invoked:type_name -> coffre.v1.EmergencyInvokedStatement
+	18, // 13: coffre.v1.Certificate.emergency_approved:type_name -> coffre.v1.EmergencyApprovedStatement
+	19, // 14: coffre.v1.Certificate.vault_key_released:type_name -> coffre.v1.VaultKeyReleasedStatement
+	20, // 15: coffre.v1.Certificate.vault_ownership_taken:type_name -> coffre.v1.VaultOwnershipTakenStatement
 	0,  // 16: coffre.v1.UserStatement.profile:type_name -> coffre.v1.Profile
 	0,  // 17: coffre.v1.ProfileChangedStatement.profile:type_name -> coffre.v1.Profile
-	8,  // 18: coffre.v1.KeyBundle.sealed:type_name -> coffre.v1.SealedKey
-	9,  // 19: coffre.v1.VaultCreatedStatement.key:type_name -> coffre.v1.KeyBundle
+	9,  // 18: coffre.v1.KeyBundle.sealed:type_name -> coffre.v1.SealedKey
+	10, // 19: coffre.v1.VaultCreatedStatement.key:type_name -> coffre.v1.KeyBundle
 	1,  // 20: coffre.v1.VaultRoleStatement.role:type_name -> coffre.v1.VaultRole
-	8,  // 21: coffre.v1.VaultRoleStatement.key:type_name -> coffre.v1.SealedKey
-	9,  // 22: coffre.v1.VaultKeyRotatedStatement.key:type_name -> coffre.v1.KeyBundle
+	9,  // 21: coffre.v1.VaultRoleStatement.key:type_name -> coffre.v1.SealedKey
+	10, // 22: coffre.v1.VaultKeyRotatedStatement.key:type_name -> coffre.v1.KeyBundle
 	0,  // 23: coffre.v1.EmergencyPolicyStatement.invoker_profile:type_name -> coffre.v1.Profile
-	8,  // 24: coffre.v1.VaultKeyReleasedStatement.key:type_name -> coffre.v1.SealedKey
-	21, // 25: coffre.v1.UserKeysRotatedStatement.sealed:type_name -> coffre.v1.DeviceSealedKey
+	9,  // 24: coffre.v1.VaultKeyReleasedStatement.key:type_name -> coffre.v1.SealedKey
+	22, // 25: coffre.v1.UserKeysRotatedStatement.sealed:type_name -> coffre.v1.DeviceSealedKey
 	26, // [26:26] is the sub-list for method output_type
 	26, // [26:26] is the sub-list for method input_type
 	26, // [26:26] is the sub-list for extension type_name
@@ -1953,7 +2045,7 @@ func file_coffre_v1_certificate_proto_init() {
 	if File_coffre_v1_certificate_proto != nil {
 		return
 	}
-	file_coffre_v1_certificate_proto_msgTypes[1].OneofWrappers = []any{
+	file_coffre_v1_certificate_proto_msgTypes[2].OneofWrappers = []any{
 		(*Certificate_User)(nil),
 		(*Certificate_Device)(nil),
 		(*Certificate_UserRevoked)(nil),
@@ -1977,7 +2069,7 @@ func file_coffre_v1_certificate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_certificate_proto_rawDesc), len(file_coffre_v1_certificate_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

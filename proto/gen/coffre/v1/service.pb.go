@@ -2836,10 +2836,10 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\":\n" +
 	"\bLogEntry\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"d\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"j\n" +
 	"\x0eGetLogResponse\x12-\n" +
 	"\aentries\x18\x01 \x03(\v2\x13.coffre.v1.LogEntryR\aentries\x12#\n" +
-	"\rhead_position\x18\x02 \x01(\x04R\fheadPosition\"d\n" +
+	"\rhead_position\x18\x02 \x01(\x04R\fheadPositionJ\x04\b\x14\x10\x15\"d\n" +
 	"\x19AppendCertificatesRequest\x12\"\n" +
 	"\fcertificates\x18\x01 \x03(\fR\fcertificates\x12#\n" +
 	"\rinvitation_id\x18\x02 \x01(\tR\finvitationId\"A\n" +

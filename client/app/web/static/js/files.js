@@ -4,6 +4,7 @@
 // cancel, download, preview in the page (nothing written to disk), new
 // folder, rename, move, delete; the trash with undelete; a file's history
 // with author and time, restore; and the vault "as of" a past date.
+import { t as tr } from './i18n.js';
 import { h, replace, add, field, button, formatSize, formatTime, confirmDialog } from './dom.js';
 import { q, enc, upload } from './api.js';
 import { vaultList } from './vaults.js';
@@ -35,6 +36,7 @@ function clean(p) { return `/${(p || '').split('/').filter(Boolean).join('/')}`;
 export function userName(u) {
   if (!u) return '';
   if (typeof u === 'string') return u;
+  if (u.unknown) return tr('people.unknown', { id: u.id });
   return u.name || u.email || '';
 }
 

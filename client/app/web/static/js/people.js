@@ -1,6 +1,7 @@
 // People, for administrators: the members and their profiles, change a
 // profile, revoke, invite someone (the link to send, then the code
 // exchange on screen), and the audit trail with its verification in words.
+import { t as tr } from './i18n.js';
 import { h, replace, add, field, button, formatTime, confirmDialog } from './dom.js';
 import { enc } from './api.js';
 import { runExchange } from './enrol.js';
@@ -22,8 +23,8 @@ const urls = {
 function readUser(u) {
   return {
     id: u.id,
-    name: u.name ?? '',
-    email: u.email ?? '',
+    name: u.unknown ? tr('people.unknown', { id: u.id }) : u.name ?? '',
+    email: u.unknown ? '—' : u.email ?? '',
     profile: u.profile || '',
     revoked: u.revoked ? (u.revokedOn || true) : null,
     devices: (u.devices || []).length,

@@ -2,6 +2,7 @@
 // an optional end date, change a role, unshare (the vault's key rotates,
 // so that the person can read nothing written afterwards: the screen says
 // so before).
+import { t as tr } from './i18n.js';
 import { h, replace, add, field, button, formatDate, confirmDialog } from './dom.js';
 import { enc } from './api.js';
 import { vaultList } from './vaults.js';
@@ -15,7 +16,7 @@ const urls = {
 };
 
 function readMember(m, me) {
-  return { id: m.userId, name: m.name ?? '', email: m.email ?? '', role: m.role, until: m.until || null, yourself: m.userId === me };
+  return { id: m.userId, name: m.unknown ? tr('people.unknown', { id: m.userId }) : m.name ?? '', email: m.email ?? '', role: m.role, until: m.until || null, yourself: m.userId === me };
 }
 
 // endOfDay turns a date field's YYYY-MM-DD into the end of that day, here.
