@@ -1,48 +1,215 @@
 package workspace
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 )
+
+// pagesOf seals children sorted by name into pages of size entries, as a
+// folder's page list.
+func pagesOf(t *testing.T, folderID string, children []ChildEntry, size int) ([]PageRef, [][]byte) {
+	t.Helper()
+	var refs []PageRef
+	var cts [][]byte
+	for i := 0; i < len(children); i += size {
+		chunk := children[i:min(i+size, len(children))]
+		ref, ct, err := sealPage("org", "vault", folderID, chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref.Low = chunk[0].Name
+		refs, cts = append(refs, ref), append(cts, ct)
+	}
+	refs[0].Low = ""
+	return refs, cts
+}
 
 func TestFolderPagesRoundTripAndRefuseSwaps(t *testing.T) {
 	var children []ChildEntry
 	for i := range 1000 {
 		children = append(children, ChildEntry{Name: fmt.Sprintf("f%04d.txt", i), ID: fmt.Sprintf("id%d", i)})
 	}
-	count := pageCount(len(children))
-	if count != 4 {
-		t.Fatalf("pageCount(1000) = %d, want 4", count)
+	refs, cts := pagesOf(t, "folderA", children, PageEntries)
+	if len(refs) != 4 {
+		t.Fatalf("%d pages of 1000 entries, want 4", len(refs))
 	}
-	split := splitPages(children, count)
-	var pages []FolderPage
 	total := 0
-	for i, p := range split {
-		fp, err := sealPage("org", "vault", "folderA", uint32(i), p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pages = append(pages, fp)
-		got, err := openPage("org", "vault", "folderA", uint32(i), count, fp.Ref, fp.Entries, fp.Ciphertext)
-		if err != nil || len(got) != len(p) {
-			t.Fatalf("page %d: %d entries, %v; want %d", i, len(got), err, len(p))
+	for i := range refs {
+		got, err := openPage("org", "vault", "folderA", refs, i, slices.Clone(cts[i]))
+		if err != nil || len(got) != int(refs[i].Entries) {
+			t.Fatalf("page %d: %d entries, %v; want %d", i, len(got), err, refs[i].Entries)
 		}
 		total += len(got)
+		if j := pageOf(got[0].Name, refs); j != i {
+			t.Fatalf("pageOf(%s) = %d, want %d", got[0].Name, j, i)
+		}
 	}
 	if total != len(children) {
 		t.Fatalf("pages hold %d entries, want %d", total, len(children))
 	}
 	// Another page swapped in at index 0: its digest is not the listed one.
-	if _, err := openPage("org", "vault", "folderA", 0, count, pages[0].Ref, pages[0].Entries, pages[1].Ciphertext); !errors.Is(err, ErrBadManifest) {
+	if _, err := openPage("org", "vault", "folderA", refs, 0, slices.Clone(cts[1])); !errors.Is(err, ErrBadManifest) {
 		t.Fatalf("swapped page: %v, want ErrBadManifest", err)
 	}
 	// The same page claimed by another folder.
-	if _, err := openPage("org", "vault", "folderB", 0, count, pages[0].Ref, pages[0].Entries, pages[0].Ciphertext); !errors.Is(err, ErrBadManifest) {
+	if _, err := openPage("org", "vault", "folderB", refs, 0, slices.Clone(cts[0])); !errors.Is(err, ErrBadManifest) {
 		t.Fatalf("page of another folder: %v, want ErrBadManifest", err)
 	}
 	// A listed count the page does not match (a truncated page).
-	if _, err := openPage("org", "vault", "folderA", 0, count, pages[0].Ref, pages[0].Entries+1, pages[0].Ciphertext); !errors.Is(err, ErrBadManifest) {
+	bad := slices.Clone(refs)
+	bad[0].Entries++
+	if _, err := openPage("org", "vault", "folderA", bad, 0, slices.Clone(cts[0])); !errors.Is(err, ErrBadManifest) {
 		t.Fatalf("wrong entry count: %v, want ErrBadManifest", err)
+	}
+	// A range that does not hold the page's names.
+	bad = slices.Clone(refs)
+	bad[1].Low = children[PageEntries+1].Name
+	if _, err := openPage("org", "vault", "folderA", bad, 1, slices.Clone(cts[1])); !errors.Is(err, ErrBadManifest) {
+		t.Fatalf("names below the page's low: %v, want ErrBadManifest", err)
+	}
+}
+
+// emptyItems are n empty files named prefix0000 … in dir, from first on.
+func emptyItems(dir, prefix string, first, n int) []PutItem {
+	items := make([]PutItem, n)
+	for i := range items {
+		items[i] = PutItem{Path: fmt.Sprintf("%s/%s%04d", dir, prefix, first+i),
+			Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }}
+	}
+	return items
+}
+
+// inBatches writes n empty files into dir in batches of size.
+func inBatches(t *testing.T, v *Vault, dir string, n, size int) {
+	t.Helper()
+	for i := 0; i < n; i += size {
+		if _, err := v.PutFiles(context.Background(), emptyItems(dir, "f", i, min(size, n-i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func names(t *testing.T, v *Vault, p string, at time.Time) []string {
+	t.Helper()
+	items, err := v.List(p, at)
+	if err != nil {
+		t.Fatalf("listing %s: %v", p, err)
+	}
+	var out []string
+	for _, it := range items {
+		out = append(out, it.Name)
+	}
+	return out
+}
+
+func pagesOfFolder(t *testing.T, v *Vault, p string) []PageRef {
+	t.Helper()
+	ver, err := v.Stat(p, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ver.Manifest.Pages
+}
+
+// A folder grown past PageEntries is written in pages, read back whole,
+// renamed and moved with its pages, read as of before, shrunk back to
+// format 2; a second device reads it from the log; its removals are in
+// the trash and come back.
+func TestFolderInPages(t *testing.T) {
+	ctx := context.Background()
+	m := newMember(t)
+	srv := &server{}
+	v := m.open(t, srv, Deps{})
+	mkdir(t, v, "/big")
+	inBatches(t, v, "/big", 200, 100)
+	if p := pagesOfFolder(t, v, "/big"); p != nil {
+		t.Fatalf("a folder of 200 entries is in %d pages, want format 2", len(p))
+	}
+	small := time.Now()
+	time.Sleep(5 * time.Millisecond)
+	inBatches(t, v, "/big", 600, 100)
+	pages := pagesOfFolder(t, v, "/big")
+	if len(pages) < 2 {
+		t.Fatalf("a folder of 600 entries is in %d pages", len(pages))
+	}
+	var want []string
+	for i := range 600 {
+		want = append(want, fmt.Sprintf("f%04d", i))
+	}
+	if got := names(t, v, "/big", time.Time{}); !slices.Equal(got, want) {
+		t.Fatalf("the folder in pages lists %d names, want %d in order", len(got), len(want))
+	}
+	if got := names(t, v, "/big", small); len(got) != 200 {
+		t.Fatalf("as of before, it lists %d names, want 200", len(got))
+	}
+	if _, err := v.Stat("/big/f0377", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Stat("/big/nope", time.Time{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a name not there: %v, want ErrNotFound", err)
+	}
+
+	// A rename inside it, then the folder renamed and moved.
+	if err := v.Move(ctx, "/big/f0001", "/big/renamed"); err != nil {
+		t.Fatal(err)
+	}
+	mkdir(t, v, "/sub")
+	if err := v.Move(ctx, "/big", "/sub/moved"); err != nil {
+		t.Fatal(err)
+	}
+	got := names(t, v, "/sub/moved", time.Time{})
+	if len(got) != 600 || !slices.Contains(got, "renamed") || slices.Contains(got, "f0001") {
+		t.Fatalf("after the moves it lists %d names", len(got))
+	}
+
+	// Another device reads it all from the log and the pages.
+	other := m.open(t, srv, Deps{})
+	if got := names(t, other, "/sub/moved", time.Time{}); len(got) != 600 {
+		t.Fatalf("another device lists %d names, want 600", len(got))
+	}
+	walked := 0
+	if err := other.Walk(func(string, Version) error { walked++; return nil }); err != nil || walked != 602 {
+		t.Fatalf("walked %d, %v; want 602", walked, err)
+	}
+
+	// Removed down to 250: format 2 again; the removals are in the trash.
+	for i := 250; i < 600; i++ {
+		if err := v.Remove(ctx, fmt.Sprintf("/sub/moved/f%04d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if i == 300 {
+			if p := pagesOfFolder(t, v, "/sub/moved"); p == nil {
+				t.Fatal("a folder of 549 entries is not in pages")
+			}
+		}
+	}
+	if p := pagesOfFolder(t, v, "/sub/moved"); p != nil {
+		t.Fatalf("a folder shrunk to 250 entries is in %d pages, want format 2", len(p))
+	}
+	if got := names(t, v, "/sub/moved", time.Time{}); len(got) != 250 {
+		t.Fatalf("after the removals it lists %d, want 250", len(got))
+	}
+	trashed := trashPaths(t, v, "/sub/moved")
+	if len(trashed) != 350 || !slices.Contains(trashed, "/sub/moved/f0500") {
+		t.Fatalf("the trash holds %d, want the 350 removed", len(trashed))
+	}
+	if _, err := v.Undelete(ctx, "/sub/moved/f0500", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Stat("/sub/moved/f0500", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := v.History("/sub/moved")
+	if err != nil || len(hist) < 15 {
+		t.Fatalf("the folder's history: %d versions, %v", len(hist), err)
+	}
+	if q := v.Log().Quarantined(); len(q) != 0 {
+		t.Fatalf("entries quarantined: %v", q[0].Reason)
 	}
 }

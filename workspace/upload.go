@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
@@ -116,7 +118,7 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 			return nil, fmt.Errorf("/: %w", ErrIsFolder)
 		}
 		f := &staged{names: names}
-		if cur, err := (view{log: w.log}).resolve(names); err == nil {
+		if cur, err := w.view(ctx, w.log, time.Time{}).resolve(names); err == nil {
 			if cur.Manifest.Folder {
 				return nil, fmt.Errorf("%s: %w", it.Path, ErrIsFolder)
 			}
@@ -176,16 +178,23 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 		folders := map[string]*Manifest{} // copies, written once if changed
 		changed := map[string]bool{}
 		var order []string
+		byPath := map[string]*Manifest{} // each folder read once: a big one is costly to copy
+		v := w.view(ctx, l, time.Time{})
 		for i, f := range files {
-			parent, err := folderFor(l, f.names[:len(f.names)-1])
-			if err != nil {
-				return nil, err
-			}
-			if seen, ok := folders[parent.ID]; ok {
-				parent = seen
-			} else {
-				folders[parent.ID] = parent
-				order = append(order, parent.ID)
+			dir := strings.Join(f.names[:len(f.names)-1], "/")
+			parent, ok := byPath[dir]
+			if !ok {
+				var err error
+				if parent, err = v.folderFor(f.names[:len(f.names)-1]); err != nil {
+					return nil, err
+				}
+				if seen, ok := folders[parent.ID]; ok {
+					parent = seen
+				} else {
+					folders[parent.ID] = parent
+					order = append(order, parent.ID)
+				}
+				byPath[dir] = parent
 			}
 			p := items[i].Path
 			name := f.names[len(f.names)-1]
@@ -203,13 +212,13 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 			default:
 				f.id = certificate.NewID()
 				parent.Children = append(parent.Children, ChildEntry{Name: name, ID: f.id})
-				sortChildren(parent.Children)
-				changed[parent.ID] = true
+				changed[parent.ID] = true // sorted once, below
 			}
 			out = append(out, &Manifest{ID: f.id, Parent: parent.ID, Size: f.size, Blocks: f.blocks})
 		}
 		for _, id := range order {
 			if changed[id] {
+				sortChildren(folders[id].Children)
 				out = append(out, folders[id])
 			}
 		}
