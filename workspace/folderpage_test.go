@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffre/coffre/vaultlog"
 )
 
 // pagesOf seals children sorted by name into pages of size entries, as a
@@ -211,5 +213,57 @@ func TestFolderInPages(t *testing.T) {
 	}
 	if q := v.Log().Quarantined(); len(q) != 0 {
 		t.Fatalf("entries quarantined: %v", q[0].Reason)
+	}
+}
+
+// folderBytes writes n empty files into a new folder in batches of size
+// and returns what its history costs the server: every version of the
+// folder's manifest, and every page block.
+func folderBytes(t *testing.T, n, size int) int {
+	t.Helper()
+	m := newMember(t)
+	srv := &server{}
+	v := m.open(t, srv, Deps{})
+	mkdir(t, v, "/d")
+	inBatches(t, v, "/d", n, size)
+	ver, err := v.Stat("/d", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, data := range srv.entries() {
+		e, err := vaultlog.ParseEntry(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range e.Writes {
+			if w.ManifestID == ver.Manifest.ID {
+				total += len(w.Ciphertext)
+			}
+		}
+	}
+	for _, b := range srv.blocks { // the files are empty: only pages
+		total += len(b)
+	}
+	return total
+}
+
+// TestFolderPagesHistoryIsLinear: a folder written in batches keeps
+// O(files) bytes of history in pages, O(files²/batch) whole (format 2).
+func TestFolderPagesHistoryIsLinear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 6,000 files")
+	}
+	paged1k, paged2k := folderBytes(t, 1000, 100), folderBytes(t, 2000, 100)
+	pagedAbove = 1 << 30
+	defer func() { pagedAbove = PageEntries }()
+	whole1k, whole2k := folderBytes(t, 1000, 100), folderBytes(t, 2000, 100)
+	t.Logf("folder history, 1,000 / 2,000 files in batches of 100: in pages %d / %d bytes, whole (format 2) %d / %d bytes",
+		paged1k, paged2k, whole1k, whole2k)
+	if float64(paged2k)/float64(paged1k) > 2.5 {
+		t.Errorf("in pages, twice the files cost %.1f× the bytes: not linear", float64(paged2k)/float64(paged1k))
+	}
+	if paged2k*2 > whole2k {
+		t.Errorf("2,000 files in pages cost %d bytes, not under half of format 2's %d", paged2k, whole2k)
 	}
 }
