@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/vaultlog"
 )
 
@@ -265,5 +266,43 @@ func TestFolderPagesHistoryIsLinear(t *testing.T) {
 	}
 	if paged2k*2 > whole2k {
 		t.Errorf("2,000 files in pages cost %d bytes, not under half of format 2's %d", paged2k, whole2k)
+	}
+}
+
+// TestFolderPageListChecked: a page list cut short, with a count or an
+// entry total that doesn't add up, lows out of order, or entries beside
+// pages is refused before any page is read (SECURITY.md A61).
+func TestFolderPageListChecked(t *testing.T) {
+	var children []ChildEntry
+	for i := range 700 {
+		children = append(children, ChildEntry{Name: fmt.Sprintf("f%04d", i), ID: fmt.Sprintf("id%d", i)})
+	}
+	refs, _ := pagesOf(t, "folderA", children, PageEntries)
+	wire := func() *coffrev1.FolderManifest {
+		f := &coffrev1.FolderManifest{PageCount: uint32(len(refs))}
+		for _, p := range refs {
+			f.Pages = append(f.Pages, &coffrev1.FolderPageRef{Id: p.ID, Digest: p.Digest[:], Key: p.Key.Bytes(), EntryCount: p.Entries, Low: p.Low})
+			f.EntryCount += uint64(p.Entries)
+		}
+		return f
+	}
+	if got, err := pageRefs("folderA", wire()); err != nil || len(got) != len(refs) {
+		t.Fatalf("the honest page list: %d refs, %v", len(got), err)
+	}
+	for name, edit := range map[string]func(*coffrev1.FolderManifest){
+		"the last ref dropped":      func(f *coffrev1.FolderManifest) { f.Pages = f.Pages[:len(f.Pages)-1] },
+		"cut short, count followed": func(f *coffrev1.FolderManifest) { f.Pages = f.Pages[:len(f.Pages)-1]; f.PageCount-- },
+		"no pages":                  func(f *coffrev1.FolderManifest) { f.Pages, f.PageCount = nil, 0 },
+		"an entry count off":        func(f *coffrev1.FolderManifest) { f.Pages[1].EntryCount-- },
+		"lows swapped":              func(f *coffrev1.FolderManifest) { f.Pages[1].Low, f.Pages[2].Low = f.Pages[2].Low, f.Pages[1].Low },
+		"a first low":               func(f *coffrev1.FolderManifest) { f.Pages[0].Low = "a" },
+		"a page twice":              func(f *coffrev1.FolderManifest) { f.Pages[2].Id = f.Pages[1].Id },
+		"entries beside pages":      func(f *coffrev1.FolderManifest) { f.Entries = []*coffrev1.FolderEntry{{Name: "x", Id: "y"}} },
+	} {
+		f := wire()
+		edit(f)
+		if _, err := pageRefs("folderA", f); !errors.Is(err, ErrBadManifest) {
+			t.Errorf("%s: %v, want ErrBadManifest", name, err)
+		}
 	}
 }
