@@ -178,7 +178,8 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 		folders := map[string]*Manifest{} // copies, written once if changed
 		changed := map[string]bool{}
 		var order []string
-		byPath := map[string]*Manifest{} // each folder read once: a big one is costly to copy
+		byPath := map[string]*Manifest{}             // each folder read once: a big one is costly to copy
+		byName := map[string]map[string]ChildEntry{} // each folder's children by name, as it changes
 		v := w.view(ctx, l, time.Time{})
 		for i, f := range files {
 			dir := strings.Join(f.names[:len(f.names)-1], "/")
@@ -196,9 +197,15 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 				}
 				byPath[dir] = parent
 			}
+			if byName[parent.ID] == nil {
+				byName[parent.ID] = make(map[string]ChildEntry, len(parent.Children))
+				for _, c := range parent.Children {
+					byName[parent.ID][c.Name] = c
+				}
+			}
 			p := items[i].Path
 			name := f.names[len(f.names)-1]
-			child, exists := parent.Child(name)
+			child, exists := byName[parent.ID][name]
 			switch {
 			case exists && child.Folder:
 				return nil, fmt.Errorf("%s: %w", p, ErrIsFolder)
@@ -212,6 +219,7 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 			default:
 				f.id = certificate.NewID()
 				parent.Children = append(parent.Children, ChildEntry{Name: name, ID: f.id})
+				byName[parent.ID][name] = parent.Children[len(parent.Children)-1]
 				changed[parent.ID] = true // sorted once, below
 			}
 			out = append(out, &Manifest{ID: f.id, Parent: parent.ID, Size: f.size, Blocks: f.blocks})
