@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/vaultlog"
 )
@@ -305,4 +309,39 @@ func TestFolderPageListChecked(t *testing.T) {
 			t.Errorf("%s: %v, want ErrBadManifest", name, err)
 		}
 	}
+}
+
+func FuzzOpenPage(f *testing.F) {
+	sealed, _, err := sealPage("org", "vault", "folderA", []ChildEntry{{Name: "a", ID: "1"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte{}, uint32(2), "")
+	plain, _ := proto.MarshalOptions{Deterministic: true}.Marshal(&coffrev1.FolderPage{FolderId: "folderA",
+		Entries: []*coffrev1.FolderEntry{{Name: "a", Id: "1"}, {Name: "b", Id: "2", Folder: true}}})
+	f.Add(plain, uint32(2), "")
+	f.Add(plain, uint32(2), "b")
+	f.Fuzz(func(t *testing.T, plain []byte, entries uint32, next string) {
+		// Whatever a writer sealed, opening it never panics, and what it
+		// accepts is the page's count of valid names, increasing, in range.
+		ref := sealed
+		ref.Digest, ref.Entries = crypto.Sum(bytes.TrimRight(plain, "\x00")), entries
+		list := []PageRef{ref}
+		if next != "" {
+			list = append(list, PageRef{Low: next})
+		}
+		ct := sealBlock("org", "vault", Block{ID: ref.ID, Key: ref.Key}, plain)
+		got, err := openPage("org", "vault", "folderA", list, 0, ct)
+		if err != nil {
+			return
+		}
+		if uint32(len(got)) != entries {
+			t.Fatal("accepted a page with another count of entries")
+		}
+		for i, c := range got {
+			if ValidName(c.Name) != nil || next != "" && c.Name >= next || i > 0 && c.Name <= got[i-1].Name {
+				t.Fatal("accepted a name out of its place")
+			}
+		}
+	})
 }
