@@ -268,8 +268,10 @@ func (r *pageReader) all(ctx context.Context, m *Manifest) ([]ChildEntry, error)
 // were read (Pages nil) and number more than PageEntries (SPEC.md
 // §11.3.1), against the folder's newest version in l: the children fall
 // into its pages' ranges; a page whose entries are unchanged keeps its
-// ref, one emptied is dropped, one grown past 2×PageEntries is split into
-// pages of PageEntries, any other changed one is written again. New pages
+// ref, and so does one of at least PageEntries/2 entries to which names
+// were only added after its last (they go to new pages); one emptied is
+// dropped, one grown past 2×PageEntries is split into pages of
+// PageEntries, any other changed one is written again. New pages
 // are stored here, before the entry that names them. A folder of at most
 // PageEntries entries is written whole (format 2).
 func (w *Vault) pageFolders(ctx context.Context, l *Log, manifests []*Manifest) error {
@@ -309,13 +311,19 @@ func (w *Vault) pageFolders(ctx context.Context, l *Log, manifests []*Manifest) 
 			}
 			group := rest[:n]
 			rest = rest[n:]
-			if len(group) == int(old[i].Entries) && len(group) > 0 {
+			if len(group) >= int(old[i].Entries) && len(group) > 0 {
 				prev, err := w.pages.page(ctx, m.ID, old, i)
 				if err != nil {
 					return err
 				}
-				if slices.Equal(prev, group) {
+				// Unchanged, or names added after its last one (a folder
+				// filled in name order) to a page half full or more: it
+				// stays, the new names go to pages of their own.
+				if slices.Equal(prev, group[:len(prev)]) && (len(prev) == len(group) || len(prev) >= PageEntries/2) {
 					refs = append(refs, old[i])
+					if err := write(group[len(prev):]); err != nil {
+						return err
+					}
 					continue
 				}
 			}
