@@ -11,7 +11,7 @@ import (
 )
 
 // TestCommitDeclaresEveryBlock: each entry declares to the server every
-// block its manifests reference, reused ones included, and an entry of
+// block its manifests reference, reused ones and folder pages included, and an entry of
 // folders alone an empty list, not none (SPEC.md §7.5): a block an entry
 // needs and did not declare would be collected.
 func TestCommitDeclaresEveryBlock(t *testing.T) {
@@ -84,5 +84,26 @@ func TestCommitDeclaresEveryBlock(t *testing.T) {
 	}
 	if got := lastDeclared(); !slices.Equal(got, first) {
 		t.Fatalf("the restore declared %v, want version 1's blocks %v", got, first)
+	}
+
+	// A folder in pages declares all its pages, those a batch rewrote and
+	// those it kept (SPEC.md §11.3.1), beside its new files' blocks.
+	inBatches(t, v, "/d", 2*PageEntries+100, 100)
+	if _, err := v.PutFiles(ctx, emptyItems("/d", "g", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	ver, err := v.Stat("/d", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ver.Manifest.Pages) < 2 {
+		t.Fatalf("a folder of %d entries is in %d pages", 2*PageEntries+101, len(ver.Manifest.Pages))
+	}
+	var pages []string
+	for _, p := range ver.Manifest.Pages {
+		pages = append(pages, p.ID)
+	}
+	if got := lastDeclared(); !slices.Equal(got, slices.Sorted(slices.Values(pages))) {
+		t.Fatalf("a batch into a folder in pages declared %v, want its %d pages %v", got, len(pages), pages)
 	}
 }

@@ -16,10 +16,15 @@ import (
 	"github.com/coffre/coffre/vaultlog"
 )
 
-// ManifestFormat is the only manifest format this version reads. 2: block
-// plaintexts are padded to PaddedSize inside their encryption (SPEC.md
-// §11.3), which a format-1 reader would refuse block by block.
+// ManifestFormat is the format of every file manifest and of folders of
+// up to PageEntries entries. 2: block plaintexts are padded to PaddedSize
+// inside their encryption (SPEC.md §11.3), which a format-1 reader would
+// refuse block by block.
 const ManifestFormat = 2
+
+// PagedFormat is the format of a folder whose entries are in pages
+// (SPEC.md §11.3.1); readers read formats 2 and 3.
+const PagedFormat = 3
 
 // ErrBadManifest is returned when a manifest does not decrypt or does not
 // describe what its place in the log says it is (SECURITY.md A4, A11).
@@ -47,14 +52,19 @@ type Manifest struct {
 	Parent  string
 	Updated time.Time
 	Folder  bool
-	// For a folder.
+	// For a folder: its children (format 2, or a copy to modify, read
+	// from its pages), or, as read from the log for a folder in pages
+	// (format 3, SPEC.md §11.3.1), its page list and no children: a
+	// view reads them (view.children, view.child).
 	Children []ChildEntry
+	Pages    []PageRef
 	// For a file.
 	Size   uint64
 	Blocks []Block
 }
 
-// Child returns the child with that name.
+// Child returns the child with that name, of a folder whose children are
+// read (not one in pages as read from the log: see view.child).
 func (m *Manifest) Child(name string) (ChildEntry, bool) {
 	for _, c := range m.Children {
 		if c.Name == name {
@@ -137,13 +147,22 @@ func openBlock(orgID, vaultID string, b Block, ciphertext []byte) ([]byte, error
 // vault key `index` (SPEC.md §11.3).
 func encryptManifest(orgID, vaultID string, version uint64, index uint32, key crypto.SecretKey, m *Manifest) ([]byte, error) {
 	w := &coffrev1.Manifest{FormatVersion: ManifestFormat, Id: m.ID, Parent: m.Parent, UpdatedMs: m.Updated.UnixMilli()}
-	if m.Folder {
+	switch {
+	case m.Folder && m.Pages != nil:
+		w.FormatVersion = PagedFormat
+		f := &coffrev1.FolderManifest{PageCount: uint32(len(m.Pages))}
+		for _, p := range m.Pages {
+			f.Pages = append(f.Pages, &coffrev1.FolderPageRef{Id: p.ID, Digest: p.Digest[:], Key: p.Key.Bytes(), EntryCount: p.Entries, Low: p.Low})
+			f.EntryCount += uint64(p.Entries)
+		}
+		w.Kind = &coffrev1.Manifest_Folder{Folder: f}
+	case m.Folder:
 		f := &coffrev1.FolderManifest{}
 		for _, c := range m.Children {
 			f.Entries = append(f.Entries, &coffrev1.FolderEntry{Name: c.Name, Id: c.ID, Folder: c.Folder})
 		}
 		w.Kind = &coffrev1.Manifest_Folder{Folder: f}
-	} else {
+	default:
 		f := &coffrev1.FileManifest{Size: m.Size}
 		for _, b := range m.Blocks {
 			f.Blocks = append(f.Blocks, &coffrev1.BlockRef{Id: b.ID, Key: b.Key.Bytes(), Digest: b.Digest[:], Offset: b.Offset, Size: b.Size})
@@ -168,13 +187,24 @@ func decryptManifest(orgID, vaultID string, w vaultlog.Write, index uint32, key 
 		return nil, fmt.Errorf("%w: %s v%d does not decrypt", ErrBadManifest, w.ManifestID, w.Version)
 	}
 	var p coffrev1.Manifest
-	if err := proto.Unmarshal(plain, &p); err != nil || p.GetFormatVersion() != ManifestFormat || p.GetId() != w.ManifestID {
+	if err := proto.Unmarshal(plain, &p); err != nil || (p.GetFormatVersion() != ManifestFormat && p.GetFormatVersion() != PagedFormat) || p.GetId() != w.ManifestID {
 		return nil, fmt.Errorf("%w: %s v%d is not the manifest it claims to be", ErrBadManifest, w.ManifestID, w.Version)
 	}
 	m := &Manifest{ID: p.GetId(), Parent: p.GetParent(), Updated: time.UnixMilli(p.GetUpdatedMs()).UTC()}
 	switch kind := p.GetKind().(type) {
 	case *coffrev1.Manifest_Folder:
 		m.Folder = true
+		if p.GetFormatVersion() == PagedFormat {
+			pages, err := pageRefs(m.ID, kind.Folder)
+			if err != nil {
+				return nil, err
+			}
+			m.Pages = pages
+			break
+		}
+		if kind.Folder.GetPageCount() != 0 || len(kind.Folder.GetPages()) != 0 || kind.Folder.GetEntryCount() != 0 {
+			return nil, fmt.Errorf("%w: folder %s of format 2 lists pages", ErrBadManifest, m.ID)
+		}
 		// One name per child id: a child listed under many names would
 		// make every walk of the tree exponential in its depth.
 		names, ids := map[string]bool{}, map[string]bool{}
@@ -189,6 +219,9 @@ func decryptManifest(orgID, vaultID string, w vaultlog.Write, index uint32, key 
 			m.Children = append(m.Children, ChildEntry{Name: e.GetName(), ID: e.GetId(), Folder: e.GetFolder()})
 		}
 	case *coffrev1.Manifest_File:
+		if p.GetFormatVersion() != ManifestFormat {
+			return nil, fmt.Errorf("%w: file %s has a folder's format", ErrBadManifest, m.ID)
+		}
 		m.Size = kind.File.GetSize()
 		var next uint64
 		for _, b := range kind.File.GetBlocks() {

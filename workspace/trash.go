@@ -45,7 +45,7 @@ func (w *Vault) Trash(folder string) ([]Removed, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, err := trash(w.log)
+	all, err := w.view(context.Background(), w.log, time.Time{}).trash()
 	if err != nil {
 		return nil, err
 	}
@@ -65,9 +65,10 @@ func (w *Vault) Trash(folder string) ([]Removed, error) {
 // is a removal; those whose manifest is in the tree now were brought back
 // or moved since and are left out, and an item removed by the same entry
 // as a folder above it is part of that folder's removal.
-func trash(l *Log) ([]Removed, error) {
-	live := map[string]bool{}
-	if err := walkLog(l, func(_ string, v Version) { live[v.Manifest.ID] = true }); err != nil {
+func (v view) trash() ([]Removed, error) {
+	l := v.log
+	live, err := v.live()
+	if err != nil {
 		return nil, err
 	}
 	newest := map[string]Removed{} // by manifest id: its latest removal
@@ -78,14 +79,18 @@ func trash(l *Log) ([]Removed, error) {
 		}
 		for i := 1; i < len(vs); i++ {
 			prev, cur := vs[i-1], vs[i]
+			gone, now, err := v.changedChildren(prev.Manifest, cur.Manifest)
+			if err != nil {
+				return nil, err
+			}
 			var kept map[string]bool // cur's children, made when needed
-			for _, c := range prev.Manifest.Children {
+			for _, c := range gone {
 				if live[c.ID] {
 					continue
 				}
 				if kept == nil {
-					kept = make(map[string]bool, len(cur.Manifest.Children))
-					for _, k := range cur.Manifest.Children {
+					kept = make(map[string]bool, len(now))
+					for _, k := range now {
 						kept[k.ID] = true
 					}
 				}
@@ -96,7 +101,10 @@ func trash(l *Log) ([]Removed, error) {
 				if !ok || child.Manifest.Parent != id || child.Manifest.Folder != c.Folder {
 					continue // moved elsewhere in that entry, or never shown here
 				}
-				dir, ok := l.pathAt(id, cur.Position-1)
+				dir, ok, err := v.pathAt(id, cur.Position-1)
+				if err != nil {
+					return nil, err
+				}
 				before, had := l.atPosition(c.ID, cur.Position-1)
 				if !ok || !had {
 					continue // its folder was not in the tree then
@@ -144,36 +152,83 @@ func (l *Log) atPosition(id string, pos uint64) (Version, bool) {
 	return Version{}, false
 }
 
+// changedChildren returns the children of prev and of cur that may
+// differ: all of them, or, for two versions in pages, those of the pages
+// one has and the other doesn't (a page is immutable under its id and
+// digest), so that a folder's history reads each page once.
+func (v view) changedChildren(prev, cur *Manifest) (gone, now []ChildEntry, err error) {
+	if prev.Pages == nil || cur.Pages == nil {
+		if gone, err = v.children(prev); err != nil {
+			return nil, nil, err
+		}
+		now, err = v.children(cur)
+		return gone, now, err
+	}
+	type pageID struct {
+		id     string
+		digest [32]byte
+	}
+	side := func(m, other *Manifest) ([]ChildEntry, error) {
+		in := map[pageID]bool{}
+		for _, p := range other.Pages {
+			in[pageID{p.ID, p.Digest}] = true
+		}
+		var out []ChildEntry
+		for i, p := range m.Pages {
+			if in[pageID{p.ID, p.Digest}] {
+				continue
+			}
+			page, err := v.pages.page(v.ctx, m.ID, m.Pages, i)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, page...)
+		}
+		return out, nil
+	}
+	if gone, err = side(prev, cur); err != nil {
+		return nil, nil, err
+	}
+	now, err = side(cur, prev)
+	return gone, now, err
+}
+
 // pathAt returns the path of id in the tree as it was after entry pos,
 // climbing its parents: each must list it under one name, with the same
 // kind, and be listed in turn (SECURITY.md A11's rule, upward).
-func (l *Log) pathAt(id string, pos uint64) (string, bool) {
+func (v view) pathAt(id string, pos uint64) (string, bool, error) {
+	l := v.log
 	root := RootID(l.VaultID)
 	var names []string
 	for depth := 0; id != root; depth++ {
-		v, ok := l.atPosition(id, pos)
+		ver, ok := l.atPosition(id, pos)
 		if !ok || depth > 4096 {
-			return "", false
+			return "", false, nil
 		}
-		parent, ok := l.atPosition(v.Manifest.Parent, pos)
+		parent, ok := l.atPosition(ver.Manifest.Parent, pos)
 		if !ok || !parent.Manifest.Folder {
-			return "", false
+			return "", false, nil
 		}
-		i := slices.IndexFunc(parent.Manifest.Children, func(c ChildEntry) bool { return c.ID == id })
-		if i < 0 || parent.Manifest.Children[i].Folder != v.Manifest.Folder {
-			return "", false
+		children, err := v.children(parent.Manifest)
+		if err != nil {
+			return "", false, err
 		}
-		names = append(names, parent.Manifest.Children[i].Name)
-		id = v.Manifest.Parent
+		i := slices.IndexFunc(children, func(c ChildEntry) bool { return c.ID == id })
+		if i < 0 || children[i].Folder != ver.Manifest.Folder {
+			return "", false, nil
+		}
+		names = append(names, children[i].Name)
+		id = ver.Manifest.Parent
 	}
 	slices.Reverse(names)
-	return "/" + strings.Join(names, "/"), true
+	return "/" + strings.Join(names, "/"), true, nil
 }
 
-// walkLog calls fn for every file and folder in the newest tree of l.
-func walkLog(l *Log, fn func(p string, v Version)) error {
-	w := &Vault{log: l}
-	return w.Walk(func(p string, v Version) error { fn(p, v); return nil })
+// live returns the ids of every file and folder in the view's tree.
+func (v view) live() (map[string]bool, error) {
+	live := map[string]bool{}
+	err := v.walk(func(_ string, ver Version) error { live[ver.Manifest.ID] = true; return nil })
+	return live, err
 }
 
 // Undelete brings back what was removed at p (its newest removal) as new
@@ -194,7 +249,8 @@ func (w *Vault) Undelete(ctx context.Context, p string, version uint64) (Version
 	want := "/" + strings.Join(names, "/")
 	var id string
 	err = w.commit(ctx, func(l *Log) ([]*Manifest, error) {
-		all, err := trash(l)
+		v := w.view(ctx, l, time.Time{})
+		all, err := v.trash()
 		if err != nil {
 			return nil, err
 		}
@@ -207,7 +263,7 @@ func (w *Vault) Undelete(ctx context.Context, p string, version uint64) (Version
 		if r == nil {
 			return nil, fmt.Errorf("%s: %w", want, ErrNotInTrash)
 		}
-		parent, err := folderFor(l, names[:len(names)-1])
+		parent, err := v.folderFor(names[:len(names)-1])
 		if err != nil {
 			return nil, fmt.Errorf("%s: the folder it was in is gone: %w", want, err)
 		}
@@ -219,15 +275,19 @@ func (w *Vault) Undelete(ctx context.Context, p string, version uint64) (Version
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", want, err)
 		}
-		live := map[string]bool{}
-		if err := walkLog(l, func(_ string, v Version) { live[v.Manifest.ID] = true }); err != nil {
+		live, err := v.live()
+		if err != nil {
 			return nil, err
 		}
 		m := *top.Manifest
 		m.Parent = parent.ID
 		out := []*Manifest{parent, &m}
 		if m.Folder {
-			out = append(out, l.subtree(&m, bound, live)...)
+			sub, err := v.subtree(&m, bound, live)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sub...)
 		}
 		parent.Children = append(parent.Children, ChildEntry{Name: name, ID: m.ID, Folder: m.Folder})
 		sortChildren(parent.Children)
@@ -263,29 +323,37 @@ func undeleteVersion(l *Log, r *Removed, version uint64) (Version, uint64, error
 // subtree lists what folder m's children need written to be in the tree
 // again as they were at position bound: a new version where their newest
 // differs from that one. A child in the tree elsewhere now, or not where
-// its folder said then, is dropped from m's listing (m is a copy).
-func (l *Log) subtree(m *Manifest, bound uint64, live map[string]bool) []*Manifest {
+// its folder said then, is dropped from m's listing (m is a copy, its
+// children read: commit writes it in pages again if it is big).
+func (v view) subtree(m *Manifest, bound uint64, live map[string]bool) ([]*Manifest, error) {
+	l := v.log
+	children, err := v.children(m)
+	if err != nil {
+		return nil, err
+	}
 	var out []*Manifest
-	kept := m.Children[:0:0]
-	for _, c := range m.Children {
-		v, ok := l.atPosition(c.ID, bound)
-		if live[c.ID] || !ok || v.Manifest.Parent != m.ID || v.Manifest.Folder != c.Folder {
+	kept := make([]ChildEntry, 0, len(children))
+	for _, c := range children {
+		ver, ok := l.atPosition(c.ID, bound)
+		if live[c.ID] || !ok || ver.Manifest.Parent != m.ID || ver.Manifest.Folder != c.Folder {
 			continue
 		}
 		kept = append(kept, c)
-		child := *v.Manifest
+		child := *ver.Manifest
 		latest, _ := l.Latest(c.ID)
-		write := latest.Version != v.Version
+		write := latest.Version != ver.Version
 		var sub []*Manifest
 		if child.Folder {
-			sub = l.subtree(&child, bound, live)
-			write = write || len(child.Children) != len(v.Manifest.Children) // its listing lost a child
+			if sub, err = v.subtree(&child, bound, live); err != nil {
+				return nil, err
+			}
+			write = write || len(child.Children) != ver.Manifest.entryCount() // its listing lost a child
 		}
 		if write {
 			out = append(out, &child)
 		}
 		out = append(out, sub...)
 	}
-	m.Children = kept
-	return out
+	m.Children, m.Pages = kept, nil
+	return out, nil
 }

@@ -130,7 +130,7 @@ func detach(t *testing.T, v *Vault, p string) {
 	t.Helper()
 	names, _ := SplitPath(p)
 	err := v.commit(context.Background(), func(l *Log) ([]*Manifest, error) {
-		parent, err := folderFor(l, names[:len(names)-1])
+		parent, err := v.view(context.Background(), l, time.Time{}).folderFor(names[:len(names)-1])
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +176,7 @@ func TestUndeleteFolder(t *testing.T) {
 	err := v.commit(ctx, func(l *Log) ([]*Manifest, error) {
 		var out []*Manifest
 		for _, dir := range [][]string{{"d", "e"}, {"d"}, nil} {
-			f, err := folderFor(l, dir)
+			f, err := v.view(ctx, l, time.Time{}).folderFor(dir)
 			if err != nil {
 				return nil, err
 			}
@@ -257,7 +257,7 @@ func TestUndeleteChecks(t *testing.T) {
 
 	rs, _ := v.Trash("/")
 	err = v.commit(ctx, func(l *Log) ([]*Manifest, error) {
-		b, err := folderFor(l, []string{"b"})
+		b, err := v.view(ctx, l, time.Time{}).folderFor([]string{"b"})
 		if err != nil {
 			return nil, err
 		}

@@ -18,7 +18,7 @@ func (w *Vault) Mkdir(ctx context.Context, p string) error {
 		return fmt.Errorf("mkdir %q: %w", p, errors.Join(err, ErrExists))
 	}
 	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
-		parent, err := folderFor(l, names[:len(names)-1])
+		parent, err := w.view(ctx, l, time.Time{}).folderFor(names[:len(names)-1])
 		if err != nil {
 			return nil, err
 		}
@@ -45,7 +45,7 @@ func (w *Vault) MkdirAll(ctx context.Context, p string) error {
 		return nil // nothing to write
 	}
 	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
-		parent, err := folderFor(l, nil)
+		parent, err := w.view(ctx, l, time.Time{}).folderFor(nil)
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +55,7 @@ func (w *Vault) MkdirAll(ctx context.Context, p string) error {
 				if !c.Folder {
 					return nil, fmt.Errorf("/%s: %w", strings.Join(names[:i+1], "/"), ErrNotFolder)
 				}
-				if parent, err = folderFor(l, names[:i+1]); err != nil {
+				if parent, err = w.view(ctx, l, time.Time{}).folderFor(names[:i+1]); err != nil {
 					return nil, err
 				}
 				continue
@@ -98,17 +98,17 @@ func (w *Vault) remove(ctx context.Context, p string, expect *Version, recursive
 		return errors.New("the root folder can't be removed")
 	}
 	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
-		target, err := view{log: l}.resolve(names)
+		target, err := w.view(ctx, l, time.Time{}).resolve(names)
 		if err != nil {
 			return nil, err
 		}
 		if expect != nil && (target.Manifest.ID != expect.Manifest.ID || target.Version != expect.Version) {
 			return nil, fmt.Errorf("%s: %w", p, ErrWriteConflict)
 		}
-		if !recursive && target.Manifest.Folder && len(target.Manifest.Children) > 0 {
+		if !recursive && target.Manifest.Folder && target.Manifest.entryCount() > 0 {
 			return nil, fmt.Errorf("%s: %w", p, ErrNotEmpty)
 		}
-		parent, err := folderFor(l, names[:len(names)-1])
+		parent, err := w.view(ctx, l, time.Time{}).folderFor(names[:len(names)-1])
 		if err != nil {
 			return nil, err
 		}
@@ -141,17 +141,17 @@ func (w *Vault) Move(ctx context.Context, from, to string) error {
 		return errors.New("can't move a folder into itself")
 	}
 	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
-		target, err := view{log: l}.resolve(src)
+		target, err := w.view(ctx, l, time.Time{}).resolve(src)
 		if err != nil {
 			return nil, err
 		}
-		oldParent, err := folderFor(l, src[:len(src)-1])
+		oldParent, err := w.view(ctx, l, time.Time{}).folderFor(src[:len(src)-1])
 		if err != nil {
 			return nil, err
 		}
 		newParent := oldParent
 		if strings.Join(src[:len(src)-1], "/") != strings.Join(dst[:len(dst)-1], "/") {
-			if newParent, err = folderFor(l, dst[:len(dst)-1]); err != nil {
+			if newParent, err = w.view(ctx, l, time.Time{}).folderFor(dst[:len(dst)-1]); err != nil {
 				return nil, err
 			}
 		}
@@ -188,7 +188,7 @@ func (w *Vault) Restore(ctx context.Context, p string, version uint64) error {
 		if err != nil {
 			return nil, err
 		}
-		cur, err := view{log: l}.resolve(names)
+		cur, err := w.view(ctx, l, time.Time{}).resolve(names)
 		if err != nil {
 			return nil, err
 		}

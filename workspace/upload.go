@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
@@ -116,7 +118,7 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 			return nil, fmt.Errorf("/: %w", ErrIsFolder)
 		}
 		f := &staged{names: names}
-		if cur, err := (view{log: w.log}).resolve(names); err == nil {
+		if cur, err := w.view(ctx, w.log, time.Time{}).resolve(names); err == nil {
 			if cur.Manifest.Folder {
 				return nil, fmt.Errorf("%s: %w", it.Path, ErrIsFolder)
 			}
@@ -176,20 +178,34 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 		folders := map[string]*Manifest{} // copies, written once if changed
 		changed := map[string]bool{}
 		var order []string
+		byPath := map[string]*Manifest{}             // each folder read once: a big one is costly to copy
+		byName := map[string]map[string]ChildEntry{} // each folder's children by name, as it changes
+		v := w.view(ctx, l, time.Time{})
 		for i, f := range files {
-			parent, err := folderFor(l, f.names[:len(f.names)-1])
-			if err != nil {
-				return nil, err
+			dir := strings.Join(f.names[:len(f.names)-1], "/")
+			parent, ok := byPath[dir]
+			if !ok {
+				var err error
+				if parent, err = v.folderFor(f.names[:len(f.names)-1]); err != nil {
+					return nil, err
+				}
+				if seen, ok := folders[parent.ID]; ok {
+					parent = seen
+				} else {
+					folders[parent.ID] = parent
+					order = append(order, parent.ID)
+				}
+				byPath[dir] = parent
 			}
-			if seen, ok := folders[parent.ID]; ok {
-				parent = seen
-			} else {
-				folders[parent.ID] = parent
-				order = append(order, parent.ID)
+			if byName[parent.ID] == nil {
+				byName[parent.ID] = make(map[string]ChildEntry, len(parent.Children))
+				for _, c := range parent.Children {
+					byName[parent.ID][c.Name] = c
+				}
 			}
 			p := items[i].Path
 			name := f.names[len(f.names)-1]
-			child, exists := parent.Child(name)
+			child, exists := byName[parent.ID][name]
 			switch {
 			case exists && child.Folder:
 				return nil, fmt.Errorf("%s: %w", p, ErrIsFolder)
@@ -203,13 +219,14 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 			default:
 				f.id = certificate.NewID()
 				parent.Children = append(parent.Children, ChildEntry{Name: name, ID: f.id})
-				sortChildren(parent.Children)
-				changed[parent.ID] = true
+				byName[parent.ID][name] = parent.Children[len(parent.Children)-1]
+				changed[parent.ID] = true // sorted once, below
 			}
 			out = append(out, &Manifest{ID: f.id, Parent: parent.ID, Size: f.size, Blocks: f.blocks})
 		}
 		for _, id := range order {
 			if changed[id] {
+				sortChildren(folders[id].Children)
 				out = append(out, folders[id])
 			}
 		}

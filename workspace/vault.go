@@ -25,6 +25,7 @@ type Vault struct {
 	persist  Persist
 	now      func() time.Time
 	parallel int
+	pages    *pageReader
 }
 
 // Open returns a vault over the verified state in d. A required field
@@ -41,6 +42,7 @@ func Open(d Deps) *Vault {
 	if w.parallel <= 0 {
 		w.parallel = 4
 	}
+	w.pages = &pageReader{orgID: d.Org.ID, vaultID: d.Vault.ID, blocks: d.Blocks, cache: d.Cache, parallel: w.parallel}
 	return w
 }
 
@@ -119,6 +121,9 @@ func (w *Vault) commit(ctx context.Context, ch change) error {
 		if len(manifests) == 0 {
 			return nil // someone else made the change meanwhile (MkdirAll)
 		}
+		if err := w.pageFolders(ctx, w.log, manifests); err != nil {
+			return err
+		}
 		// A writer kept on an old view by the server must not go on
 		// encrypting to a member removed meanwhile (SECURITY.md A36).
 		index, key := w.keys.Newest()
@@ -170,18 +175,25 @@ func (w *Vault) commit(ctx context.Context, ch change) error {
 	}
 }
 
-// referencedBlocks is every block the manifests reference, each once:
-// what an entry writing them declares to the server (SPEC.md §7.5). A new
-// version reusing blocks of an older one declares them again.
+// referencedBlocks is every block the manifests reference, each once: a
+// file's blocks and a folder's pages (SPEC.md §11.3.1), what an entry
+// writing them declares to the server (SPEC.md §7.5). A new version
+// reusing blocks or pages of an older one declares them again.
 func referencedBlocks(manifests []*Manifest) []string {
 	ids := []string{}
 	seen := map[string]bool{}
+	add := func(id string) {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
 	for _, m := range manifests {
 		for _, b := range m.Blocks {
-			if !seen[b.ID] {
-				seen[b.ID] = true
-				ids = append(ids, b.ID)
-			}
+			add(b.ID)
+		}
+		for _, p := range m.Pages {
+			add(p.ID)
 		}
 	}
 	return ids
@@ -211,7 +223,7 @@ func (w *Vault) writable() error {
 // with the server's help) can no longer follow it (SPEC.md §11.5).
 func (w *Vault) Checkpoint(ctx context.Context) error {
 	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
-		root, err := folderFor(l, nil)
+		root, err := w.view(ctx, l, time.Time{}).folderFor(nil)
 		if err != nil {
 			return nil, err
 		}

@@ -1,17 +1,28 @@
 package workspace
 
 import (
+	"context"
 	"fmt"
 	"path"
+	"time"
 )
 
 // Walk calls fn for every file and folder under the root, parents before
 // children, with its vault path ("/a/b") and newest version.
 func (w *Vault) Walk(fn func(p string, v Version) error) error {
-	v := view{log: w.log}
+	return w.view(context.Background(), w.log, time.Time{}).walk(fn)
+}
+
+// walk calls fn for every file and folder of the view's tree, parents
+// before children.
+func (v view) walk(fn func(p string, v Version) error) error {
 	var walk func(p string, dir Version) error
 	walk = func(p string, dir Version) error {
-		for _, c := range dir.Manifest.Children {
+		children, err := v.children(dir.Manifest)
+		if err != nil {
+			return err
+		}
+		for _, c := range children {
 			child, ok := v.get(c.ID)
 			if !ok || child.Manifest.Parent != dir.Manifest.ID || child.Manifest.Folder != c.Folder {
 				return fmt.Errorf("%w: %s is not where its folder says", ErrBadManifest, path.Join(p, c.Name))

@@ -108,6 +108,11 @@ func FuzzDecryptManifest(f *testing.F) {
 		Kind: &coffrev1.Manifest_File{File: &coffrev1.FileManifest{Size: 1, Blocks: []*coffrev1.BlockRef{
 			{Id: "aaaaaaaaaaaaaaaa", Key: key.Bytes(), Digest: make([]byte, 32), Offset: 0, Size: 1}}}}})
 	f.Add(plain)
+	paged, _ := proto.Marshal(&coffrev1.Manifest{FormatVersion: PagedFormat, Id: m.ID, Parent: m.Parent,
+		Kind: &coffrev1.Manifest_Folder{Folder: &coffrev1.FolderManifest{PageCount: 2, EntryCount: 3, Pages: []*coffrev1.FolderPageRef{
+			{Id: "aaaaaaaaaaaaaaaa", Key: key.Bytes(), Digest: make([]byte, 32), EntryCount: 1},
+			{Id: "bbbbbbbbbbbbbbbb", Key: key.Bytes(), Digest: make([]byte, 32), EntryCount: 2, Low: "m"}}}}})
+	f.Add(paged)
 	f.Fuzz(func(t *testing.T, plain []byte) {
 		// Whatever a member with the key wrote, reading it never panics and
 		// never yields a file whose blocks don't cover it exactly.
@@ -116,6 +121,16 @@ func FuzzDecryptManifest(f *testing.F) {
 		got, err := decryptManifest("org", "vault", vaultlog.Write{ManifestID: m.ID, Version: 1, Ciphertext: ct}, 1, key)
 		if err != nil {
 			return
+		}
+		if got.Folder && got.Pages != nil {
+			if len(got.Children) != 0 || got.Pages[0].Low != "" {
+				t.Fatal("accepted a folder in pages with entries, or a first page not from the start")
+			}
+			for i := 1; i < len(got.Pages); i++ {
+				if got.Pages[i].Low <= got.Pages[i-1].Low {
+					t.Fatal("accepted pages out of order")
+				}
+			}
 		}
 		if !got.Folder {
 			var covered uint64

@@ -359,6 +359,16 @@ func openManifest(org, vault string, w *coffrev1.ManifestWrite, index uint32, ke
 // wireManifest converts a verified manifest back to its plaintext form.
 func wireManifest(m *workspace.Manifest) *coffrev1.Manifest {
 	out := &coffrev1.Manifest{FormatVersion: workspace.ManifestFormat, Id: m.ID, Parent: m.Parent, UpdatedMs: time.Now().UnixMilli()}
+	if m.Folder && m.Pages != nil {
+		out.FormatVersion = workspace.PagedFormat
+		f := &coffrev1.FolderManifest{PageCount: uint32(len(m.Pages))}
+		for _, p := range m.Pages {
+			f.Pages = append(f.Pages, &coffrev1.FolderPageRef{Id: p.ID, Digest: p.Digest[:], Key: p.Key.Bytes(), EntryCount: p.Entries, Low: p.Low})
+			f.EntryCount += uint64(p.Entries)
+		}
+		out.Kind = &coffrev1.Manifest_Folder{Folder: f}
+		return out
+	}
 	if m.Folder {
 		f := &coffrev1.FolderManifest{}
 		for _, c := range m.Children {

@@ -392,15 +392,14 @@ func (*Manifest_Folder) isManifest_Kind() {}
 func (*Manifest_File) isManifest_Kind() {}
 
 // FolderManifest maps names to the ids of children. Format 2 lists them
-// in entries; format 3 (SPEC.md §11.3.1) splits them into pages, each an
-// encrypted object of its own, and lists the pages here by id and digest.
+// in entries; format 3 (SPEC.md §11.3.1) splits them into pages by name
+// range, each an encrypted object of its own, and lists the pages here.
 type FolderManifest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Entries []*FolderEntry         `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
-	// Format 3: how many pages the entries are split into (a power of two);
-	// an entry lives in page SHA-256("folder-page" || name) mod page_count.
+	// Format 3: how many pages the entries are split into.
 	PageCount uint32 `protobuf:"varint,20,opt,name=page_count,json=pageCount,proto3" json:"page_count,omitempty"`
-	// Format 3: one ref per page, in page order, page_count of them.
+	// Format 3: one ref per page, in name order, page_count of them.
 	Pages []*FolderPageRef `protobuf:"bytes,21,rep,name=pages,proto3" json:"pages,omitempty"`
 	// Format 3: the number of entries across all pages.
 	EntryCount    uint64 `protobuf:"varint,22,opt,name=entry_count,json=entryCount,proto3" json:"entry_count,omitempty"`
@@ -474,8 +473,11 @@ type FolderPageRef struct {
 	// SHA-256 of the page's plaintext (a serialised FolderPage).
 	Digest []byte `protobuf:"bytes,2,opt,name=digest,proto3" json:"digest,omitempty"`
 	// [algorithm id][32-byte key], fresh each time the page is rewritten.
-	Key           []byte `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
-	EntryCount    uint32 `protobuf:"varint,4,opt,name=entry_count,json=entryCount,proto3" json:"entry_count,omitempty"`
+	Key        []byte `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	EntryCount uint32 `protobuf:"varint,4,opt,name=entry_count,json=entryCount,proto3" json:"entry_count,omitempty"`
+	// The smallest name the page may hold: "" for the first page, then
+	// increasing; a page holds the names from its low up to the next's.
+	Low           string `protobuf:"bytes,5,opt,name=low,proto3" json:"low,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -538,12 +540,18 @@ func (x *FolderPageRef) GetEntryCount() uint32 {
 	return 0
 }
 
-// FolderPage is one page of a format-3 folder's entries.
+func (x *FolderPageRef) GetLow() string {
+	if x != nil {
+		return x.Low
+	}
+	return ""
+}
+
+// FolderPage is one page of a format-3 folder's entries, sorted by name.
 type FolderPage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The folder this page belongs to, and its index in the page list.
+	// The folder this page belongs to.
 	FolderId      string         `protobuf:"bytes,1,opt,name=folder_id,json=folderId,proto3" json:"folder_id,omitempty"`
-	Index         uint32         `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
 	Entries       []*FolderEntry `protobuf:"bytes,3,rep,name=entries,proto3" json:"entries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -584,13 +592,6 @@ func (x *FolderPage) GetFolderId() string {
 		return x.FolderId
 	}
 	return ""
-}
-
-func (x *FolderPage) GetIndex() uint32 {
-	if x != nil {
-		return x.Index
-	}
-	return 0
 }
 
 func (x *FolderPage) GetEntries() []*FolderEntry {
@@ -838,18 +839,18 @@ const file_coffre_v1_vault_proto_rawDesc = "" +
 	"page_count\x18\x14 \x01(\rR\tpageCount\x12.\n" +
 	"\x05pages\x18\x15 \x03(\v2\x18.coffre.v1.FolderPageRefR\x05pages\x12\x1f\n" +
 	"\ventry_count\x18\x16 \x01(\x04R\n" +
-	"entryCount\"j\n" +
+	"entryCount\"|\n" +
 	"\rFolderPageRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06digest\x18\x02 \x01(\fR\x06digest\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\fR\x03key\x12\x1f\n" +
 	"\ventry_count\x18\x04 \x01(\rR\n" +
-	"entryCount\"q\n" +
+	"entryCount\x12\x10\n" +
+	"\x03low\x18\x05 \x01(\tR\x03low\"h\n" +
 	"\n" +
 	"FolderPage\x12\x1b\n" +
-	"\tfolder_id\x18\x01 \x01(\tR\bfolderId\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\rR\x05index\x120\n" +
-	"\aentries\x18\x03 \x03(\v2\x16.coffre.v1.FolderEntryR\aentries\"I\n" +
+	"\tfolder_id\x18\x01 \x01(\tR\bfolderId\x120\n" +
+	"\aentries\x18\x03 \x03(\v2\x16.coffre.v1.FolderEntryR\aentriesJ\x04\b\x02\x10\x03R\x05index\"I\n" +
 	"\vFolderEntry\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
