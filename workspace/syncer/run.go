@@ -186,7 +186,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-scan.C:
 		case <-retry:
 		}
-		// Debounce: wait for the burst to end.
+		// Debounce: wait for the burst to end. A remote change ends the
+		// wait at once: the cycle leaves a local file still being written
+		// pending until it settles (Engine.Settle), and our own writes of
+		// the last download must not hold the next one back.
 		t := time.NewTimer(debounce)
 	drain:
 		for {
@@ -194,6 +197,8 @@ func (r *Runner) Run(ctx context.Context) error {
 			case <-kick:
 				t.Reset(r.Debounce)
 			case <-remoteKick:
+				t.Stop()
+				break drain
 			case <-t.C:
 				break drain
 			case <-ctx.Done():
