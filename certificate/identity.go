@@ -9,6 +9,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
+	"unicode"
 
 	"google.golang.org/protobuf/proto"
 
@@ -26,6 +29,12 @@ const identitySaltSize = 32
 // ErrIdentity is returned when an identity opening does not match the
 // commitment its user's certificate signed: a forged or swapped identity.
 var ErrIdentity = errors.New("identity does not match its user's certificate")
+
+// ErrDuplicateEmail is returned when a committed user's email, once
+// opened, is the email of another user who was active when the later of
+// the two was created: the log can't see a committed email, so each
+// holder of the openings refuses it (SPEC.md §3.3, §17, SECURITY.md A70).
+var ErrDuplicateEmail = errors.New("email already belongs to another active user")
 
 // Identity is a user's name and email, as an opening of a commitment.
 type Identity struct {
@@ -123,4 +132,67 @@ func (o *Organisation) IdentityVisible(reader *User) func(userID string) bool {
 // withheld the opening. Such a user is shown by id only.
 func (u *User) Unknown() bool {
 	return u.IdentityCommitment != nil && u.Name == "" && u.Email == ""
+}
+
+// CheckEmails returns ErrDuplicateEmail if a user whose email just became
+// known (created after position since with an email, or in opened: the
+// users whose identity was just opened) shares it with another user who
+// was active when the later of the two was created (SPEC.md §3.3, §17).
+// Emails compare case-insensitively (strings.EqualFold), as the greeter
+// compares them; the earlier user keeps the email. A pair of users with
+// emails in clear is the log's rule (Apply, byte for byte), not this one.
+// Users whose identity is unknown (withheld) can't be checked.
+func (o *Organisation) CheckEmails(since uint64, opened []string) error {
+	var check []*User
+	for _, id := range opened {
+		if u, ok := o.users[id]; ok && u.Email != "" && u.Position <= since {
+			check = append(check, u)
+		}
+	}
+	for _, u := range o.users {
+		if u.Position > since && u.Email != "" {
+			check = append(check, u)
+		}
+	}
+	if len(check) == 0 {
+		return nil
+	}
+	holders := map[string][]*User{}
+	for _, u := range o.users {
+		if u.Email != "" {
+			k := foldEmail(u.Email)
+			holders[k] = append(holders[k], u)
+		}
+	}
+	sort.Slice(check, func(i, j int) bool { return check[i].Position < check[j].Position })
+	for _, u := range check {
+		for _, v := range holders[foldEmail(u.Email)] {
+			earlier, later := v, u
+			if later.Position < earlier.Position {
+				earlier, later = later, earlier
+			}
+			if earlier == later || (earlier.IdentityCommitment == nil && later.IdentityCommitment == nil) {
+				continue
+			}
+			if earlier.RevokedAt == 0 || earlier.RevokedAt > later.Position {
+				return fmt.Errorf("%w: user %s (entry %d) has the email of user %s", ErrDuplicateEmail, later.ID, later.Position, earlier.ID)
+			}
+		}
+	}
+	return nil
+}
+
+// foldEmail maps emails that strings.EqualFold holds equal to one key:
+// each rune becomes the smallest of its case-folding orbit.
+func foldEmail(email string) string {
+	var b strings.Builder
+	b.Grow(len(email))
+	for _, r := range email {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package certificate
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -59,5 +60,108 @@ func TestCommittedUserKeepsNameAndEmailOutOfTheLog(t *testing.T) {
 	}
 	if u, _ := back.User(m.user); string(u.IdentityCommitment) != string(commitment) {
 		t.Fatalf("after a snapshot the commitment is %x, want %x", u.IdentityCommitment, commitment)
+	}
+}
+
+// committed adds a user with a committed identity, signed by the admin,
+// and returns its id; open writes its email in the state, as a client
+// that received the opening does.
+func (f *fixture) committed(email string) string {
+	f.t.Helper()
+	m := newMember(f.t)
+	_, commitment := NewIdentity(f.org.ID, m.user, email, email)
+	f.mustApply(f.sign(f.admin.key, f.admin.device, UserCreated{UserID: m.user, Profile: ProfileStandard, SealKey: m.seal, IdentityCommitment: commitment})...)
+	return m.user
+}
+
+func (f *fixture) open(id, email string) {
+	u, _ := f.org.User(id)
+	u.Name, u.Email = email, email
+}
+
+func (f *fixture) revoke(id string) {
+	f.t.Helper()
+	f.mustApply(f.sign(f.admin.key, f.admin.device, UserRevoked{UserID: id})...)
+}
+
+// TestCheckEmails: a committed user's email, once opened, may not be
+// (case-insensitively) that of a user active when the later of the two was
+// created, in clear or committed, whichever is opened first; a revoked
+// user's email may be given again (SPEC.md §3.3, §17, SECURITY.md A70).
+func TestCheckEmails(t *testing.T) {
+	t.Run("the email of a user in clear", func(t *testing.T) {
+		f := newFixture(t)
+		c := f.committed("ALICE@example.org")
+		if err := f.org.CheckEmails(f.org.Head.Position, nil); err != nil {
+			t.Fatalf("unopened: %v", err)
+		}
+		f.open(c, "ALICE@example.org")
+		if err := f.org.CheckEmails(f.org.Head.Position, []string{c}); !errors.Is(err, ErrDuplicateEmail) {
+			t.Fatalf("alice's email in another case: %v, want ErrDuplicateEmail", err)
+		}
+	})
+	t.Run("the earlier user's opening comes last", func(t *testing.T) {
+		f := newFixture(t)
+		first := f.committed("dup@example.org")
+		second := f.committed("Dup@example.org")
+		f.open(second, "Dup@example.org")
+		if err := f.org.CheckEmails(f.org.Head.Position, []string{second}); err != nil {
+			t.Fatalf("the first user unknown: %v", err)
+		}
+		f.open(first, "dup@example.org")
+		err := f.org.CheckEmails(f.org.Head.Position, []string{first})
+		if !errors.Is(err, ErrDuplicateEmail) {
+			t.Fatalf("the first user opened: %v, want ErrDuplicateEmail", err)
+		}
+		if want := "user " + second + " "; !strings.Contains(err.Error(), want) {
+			t.Fatalf("%v: want the later user, %s, named as the one refused", err, second)
+		}
+	})
+	t.Run("a user in clear after a committed one", func(t *testing.T) {
+		f := newFixture(t)
+		f.open(f.committed("c@example.org"), "c@example.org")
+		since := f.org.Head.Position
+		f.enrol(ProfileStandard, "C@example.org")
+		if err := f.org.CheckEmails(since, nil); !errors.Is(err, ErrDuplicateEmail) {
+			t.Fatalf("%v, want ErrDuplicateEmail", err)
+		}
+	})
+	t.Run("revoked before", func(t *testing.T) {
+		f := newFixture(t)
+		old := f.committed("r@example.org")
+		f.open(old, "r@example.org")
+		f.revoke(old)
+		again := f.committed("r@example.org")
+		f.open(again, "r@example.org")
+		if err := f.org.CheckEmails(0, nil); err != nil {
+			t.Fatalf("the email of a revoked user given again: %v", err)
+		}
+	})
+	t.Run("revoked after", func(t *testing.T) {
+		f := newFixture(t)
+		first := f.committed("s@example.org")
+		second := f.committed("s@example.org")
+		f.revoke(first)
+		f.open(first, "s@example.org")
+		f.open(second, "s@example.org")
+		if err := f.org.CheckEmails(0, nil); !errors.Is(err, ErrDuplicateEmail) {
+			t.Fatalf("a duplicate whose first holder was revoked later: %v, want ErrDuplicateEmail", err)
+		}
+	})
+	t.Run("two users in clear are the log's rule", func(t *testing.T) {
+		f := newFixture(t)
+		f.enrol(ProfileStandard, "Case@example.org")
+		f.enrol(ProfileStandard, "case@example.org")
+		if err := f.org.CheckEmails(0, nil); err != nil {
+			t.Fatalf("%v: emails in clear differing by case are allowed by the log (byte for byte)", err)
+		}
+	})
+}
+
+func TestFoldEmailIsEqualFold(t *testing.T) {
+	for _, c := range [][2]string{{"Alice@X.org", "alice@x.org"}, {"ſam@x", "SAM@x"}, {"\u212a@x", "k@x"}, {"é@x", "É@x"}, {"a@x", "b@x"}, {"ß@x", "ss@x"}} {
+		if got, want := foldEmail(c[0]) == foldEmail(c[1]), strings.EqualFold(c[0], c[1]); got != want {
+			t.Errorf("%q, %q: same key %v, EqualFold %v", c[0], c[1], got, want)
+		}
 	}
 }

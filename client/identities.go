@@ -53,9 +53,16 @@ func splitIdentities(orgID string, entries []*coffrev1.LogEntry) ([][]byte, map[
 
 // showIdentities writes the opened names and emails into the verified
 // state, each checked again against the commitment the verified log holds
-// for its user (an opening of a user the log doesn't commit fails).
-func showIdentities(org *certificate.Organisation, openings map[string][]byte) error {
+// for its user (an opening of a user the log doesn't commit fails). Then
+// every email that just became known (those opened, and those of users the
+// log created after position since) must not be another active user's
+// (certificate.CheckEmails, SECURITY.md A70): checked at each new opening
+// against every one this device holds, the duplicate is found whichever
+// of the two openings comes first.
+func showIdentities(org *certificate.Organisation, openings map[string][]byte, since uint64) error {
+	opened := make([]string, 0, len(openings))
 	for id, opening := range openings {
+		opened = append(opened, id)
 		u, ok := org.User(id)
 		if !ok {
 			return fmt.Errorf("user %s: %w", id, certificate.ErrIdentity)
@@ -66,7 +73,7 @@ func showIdentities(org *certificate.Organisation, openings map[string][]byte) e
 		}
 		u.Name, u.Email = ident.Name, ident.Email
 	}
-	return nil
+	return org.CheckEmails(since, opened)
 }
 
 // maxIdentityFetches bounds the openings one Sync asks for again: a server
@@ -114,7 +121,7 @@ func (s *Session) fetchIdentities(ctx context.Context) error {
 		return nil
 	}
 	next := s.org.Clone()
-	if err := showIdentities(next, got); err != nil {
+	if err := showIdentities(next, got, next.Head.Position); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadLog, err)
 	}
 	if err := s.state.saveIdentities(got); err != nil {

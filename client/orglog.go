@@ -72,7 +72,7 @@ func (s *Session) syncLog(ctx context.Context) error {
 			}
 			return fmt.Errorf("%w: %w", ErrBadLog, err)
 		}
-		if err := showIdentities(next, openings); err != nil {
+		if err := showIdentities(next, openings, mine); err != nil {
 			return fmt.Errorf("%w: %w", ErrBadLog, err)
 		}
 		// The last page stores the snapshot of the state it reaches, if

@@ -150,7 +150,7 @@ func (s *localState) load(id string, root crypto.VerifyKey) (*certificate.Organi
 		if err != nil {
 			return err
 		}
-		if err := showIdentities(org, openings); err != nil {
+		if err := showIdentities(org, openings, 0); err != nil {
 			return fmt.Errorf("local state %s: %v: %w", s.path, err, ErrCorruptState)
 		}
 		if org.Head.Position != head.Position || (head.Position > 0 && !bytes.Equal(head.Hash, org.Head.Hash)) {

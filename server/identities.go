@@ -71,17 +71,25 @@ func invitedEmail(orgID string, u certificate.UserCreated, opening []byte) strin
 // knowIdentity writes into the server's state the name and email of the
 // user c creates, from the opening stored with it: the server sees every
 // identity (SPEC.md §17), and uses the email for a device invitation as it
-// did before.
-func knowIdentity(org *certificate.Organisation, c *certificate.Certificate, opening []byte) {
+// did before. It returns certificate.ErrDuplicateEmail if that email, or
+// the email in clear of a user c creates, is another active user's: the
+// log can't refuse a committed email, the clients holding its opening do,
+// and the server, which sees them all, refuses the append first (a
+// courtesy: SECURITY.md A70). The stored log it catches up on was checked
+// so when appended; what it holds anyway is the clients' to refuse.
+func knowIdentity(org *certificate.Organisation, c *certificate.Certificate, opening []byte) error {
 	u, ok := c.Statement.(certificate.UserCreated)
-	if !ok || u.IdentityCommitment == nil || opening == nil {
-		return
+	if !ok {
+		return nil
 	}
-	id, err := certificate.OpenIdentity(org.ID, u.UserID, u.IdentityCommitment, opening)
-	if err != nil {
-		return
+	if u.IdentityCommitment != nil && opening != nil {
+		id, err := certificate.OpenIdentity(org.ID, u.UserID, u.IdentityCommitment, opening)
+		if err != nil {
+			return nil
+		}
+		if user, ok := org.User(u.UserID); ok {
+			user.Name, user.Email = id.Name, id.Email
+		}
 	}
-	if user, ok := org.User(u.UserID); ok {
-		user.Name, user.Email = id.Name, id.Email
-	}
+	return org.CheckEmails(c.Position-1, nil)
 }

@@ -88,3 +88,48 @@ func TestServerChecksIdentityOpenings(t *testing.T) {
 		t.Fatalf("the revocation alone: %v", err)
 	}
 }
+
+// TestServerRefusesADuplicateEmail: the log can't see a committed email,
+// so the server, which opens every identity appended, refuses a user whose
+// email (in any case) is another active user's, committed or in clear; a
+// revoked user's email may be given again (SPEC.md §3.3, §17, SECURITY.md
+// A70). A courtesy: the clients holding the openings refuse it anyway.
+func TestServerRefusesADuplicateEmail(t *testing.T) {
+	ts, admin := startBootstrapped(t) // the admin's email, in clear: a@x
+	committed := func(email string) (device, []byte, []certificate.Statement) {
+		d := newDevice(t)
+		seal, _ := crypto.GenerateSealKey()
+		opening, commitment := certificate.NewIdentity(ts.orgID, d.user, "Someone", email)
+		return d, opening, []certificate.Statement{
+			certificate.UserCreated{UserID: d.user, Profile: certificate.ProfileStandard, SealKey: seal.Public(), IdentityCommitment: commitment},
+			certificate.DeviceAdded{DeviceID: d.id, UserID: d.user, Label: "l", VerifyKey: d.key.Public()},
+		}
+	}
+	_, opening, stmts := committed("bob@x")
+	if err := ts.appendWithOpening(t, admin, opening, stmts...); err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+	bob := stmts[0].(certificate.UserCreated).UserID
+	head := ts.org.Head.Position
+	for _, email := range []string{"A@x", "bob@x", "Bob@X"} {
+		_, opening, stmts := committed(email)
+		if err := ts.appendWithOpening(t, admin, opening, stmts...); !errors.Is(err, wire.ErrCertificateRefused) {
+			t.Errorf("a committed user with email %s: append = %v, want ErrCertificateRefused", email, err)
+		}
+	}
+	seal, _ := crypto.GenerateSealKey()
+	clear := certificate.UserCreated{UserID: certificate.NewID(), Name: "Bob", Email: "BOB@x", Profile: certificate.ProfileStandard, SealKey: seal.Public()}
+	if err := ts.publish(t, admin, clear); !errors.Is(err, wire.ErrCertificateRefused) {
+		t.Errorf("a user in clear with bob's committed email: append = %v, want ErrCertificateRefused", err)
+	}
+	if h, err := ts.srv.cfg.Store.LogHead(context.Background(), ts.orgID); err != nil || h.Position != head {
+		t.Fatalf("after refused appends the head is %d (%v), want %d", h.Position, err, head)
+	}
+	if err := ts.publish(t, admin, certificate.UserRevoked{UserID: bob}); err != nil {
+		t.Fatalf("revoking bob: %v", err)
+	}
+	_, opening, stmts = committed("bob@x")
+	if err := ts.appendWithOpening(t, admin, opening, stmts...); err != nil {
+		t.Fatalf("bob's email given again after his revocation: %v", err)
+	}
+}

@@ -85,7 +85,7 @@ func (s *Server) check(org *certificate.Organisation, certs [][]byte, author str
 		}
 		c, err := org.ApplyAt(org.Head.Position+1, cert, now)
 		if err == nil {
-			knowIdentity(org, c, opening)
+			err = knowIdentity(org, c, opening)
 		}
 		switch {
 		case errors.Is(err, certificate.ErrChain):
