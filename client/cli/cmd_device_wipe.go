@@ -46,7 +46,11 @@ func printWipeReport(con *console, rep client.WipeReport) {
 	for _, f := range rep.Folders {
 		fmt.Fprintf(con.out, "  cleaned synced folder %s\n", shown(f))
 	}
-	fmt.Fprintf(con.out, "  %d synced files erased (unchanged since the last sync), %d kept aside:\n", rep.Removed, len(rep.Kept))
+	files := "files"
+	if rep.Removed == 1 {
+		files = "file"
+	}
+	fmt.Fprintf(con.out, "  %d synced %s erased (unchanged since the last sync), %d kept aside:\n", rep.Removed, files, len(rep.Kept))
 	for _, k := range rep.Kept {
 		fmt.Fprintf(con.out, "    kept %s\n", shown(k))
 	}

@@ -25,7 +25,7 @@ await step('the page says by whom, the folder cleaned and the file kept aside', 
   assert(text.includes(config.dir + '\n') || text.includes(config.dir), `it names the folder cleaned: ${text}`);
   assert(text.includes(config.dir + '.kept-'), `it says where the kept files are: ${text}`);
   assert(text.includes('other.txt'), `it names the kept file: ${text}`);
-  assert(text.includes('1 synced files erased'), `it counts the files erased: ${text}`);
+  assert(text.includes('1 synced file(s) erased'), `it counts the files erased: ${text}`);
   assert(await page.locator('#top').isHidden(), 'no navigation is left');
 });
 

@@ -71,7 +71,7 @@ func TestDeviceRevokeAndWipe(t *testing.T) {
 	// The laptop changes one file while away, then connects.
 	os.WriteFile(filepath.Join(folder, "other.txt"), []byte("changed offline\n"), 0o600)
 	r := laptop.MustFail("this device has been revoked", "ls", "cardio:/")
-	if !strings.Contains(r.Stdout, "erased its copies") || !strings.Contains(r.Stdout, "1 synced files erased") {
+	if !strings.Contains(r.Stdout, "erased its copies") || !strings.Contains(r.Stdout, "1 synced file erased") {
 		t.Errorf("the wipe report:\n%s", r.Stdout)
 	}
 	if _, err := os.Stat(filepath.Join(folder, "note.txt")); !os.IsNotExist(err) {
@@ -124,7 +124,7 @@ func TestSyncDaemonWipesOnRevocation(t *testing.T) {
 	if r.OK() || !strings.Contains(r.Stderr, "this device has been revoked") {
 		t.Fatalf("the sync ended with %d:\n%s", r.Code, r.Stderr)
 	}
-	if !strings.Contains(r.Stdout, "erased its copies") || !strings.Contains(r.Stdout, "1 synced files erased") || !strings.Contains(r.Stdout, "cleaned synced folder") {
+	if !strings.Contains(r.Stdout, "erased its copies") || !strings.Contains(r.Stdout, "1 synced file erased") || !strings.Contains(r.Stdout, "cleaned synced folder") {
 		t.Errorf("the wipe report:\n%s", r.Stdout)
 	}
 	if _, err := os.Stat(filepath.Join(folder, "note.txt")); !os.IsNotExist(err) {
