@@ -84,10 +84,15 @@ func TestBadInput(t *testing.T) {
 		}
 
 		// The invitation survives one misheard code: the next attempt
-		// works, and Dave, an outsider, can't read the directory.
+		// works, and Dave, an outsider sharing no vault, reads nobody
+		// else's name or email in the directory (SPEC §17).
 		res = Enrol(t, alice, greet, dave, link, []string{"--name", "Dave"}, Exchange{})
 		wantEnrolled(t, res)
-		dave.MustFail("outsiders can't list", "user", "list")
+		out := dave.MustRun("user", "list")
+		if !strings.Contains(out, "dave@pins.example") || strings.Contains(out, "alice@pins.example") || strings.Contains(out, "bob@pins.example") ||
+			!strings.Contains(out, "2 other user(s) share no vault with you") {
+			t.Fatalf("an outsider's user list:\n%s", out)
+		}
 	})
 
 	t.Run("not an administrator", func(t *testing.T) {
