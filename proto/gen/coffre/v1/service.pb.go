@@ -2708,7 +2708,7 @@ func (x *PutBlocksRequest) GetBlocks() []*BlockData {
 	return nil
 }
 
-// BlockData is one block of a PutBlocksRequest.
+// BlockData is one block of a PutBlocksRequest or a GetBlocksResponse.
 type BlockData struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	BlockId       string                 `protobuf:"bytes,90,opt,name=block_id,json=blockId,proto3" json:"block_id,omitempty"`
