@@ -73,6 +73,9 @@ var (
 	ErrEnrolmentBroken = errors.New("enrolment aborted: the other side's messages do not check out")
 	// ErrBadLog: the server's log does not verify from the root key.
 	ErrBadLog = errors.New("the server's organisation log does not verify")
+	// ErrBadBlocks: the server answered a GetBlocks with other blocks than
+	// were asked for (another id, one left out, none at all).
+	ErrBadBlocks = errors.New("the server's answer does not hold the blocks asked for")
 	// ErrNotManager: only an owner or a manager of the vault may do this
 	// (share, unshare, rotate the key); the message says what.
 	ErrNotManager = errors.New("only an owner or a manager can do this")

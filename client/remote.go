@@ -80,6 +80,51 @@ func (r *remote) GetBlock(ctx context.Context, vaultID, blockID string) ([]byte,
 	return resp.GetData(), nil
 }
 
+// GetBlocks returns the blocks named by ids, in that order
+// (workspace.BlockFetcher): those in the block cache from it, the others
+// with GetBlocks calls of at most wire.MaxBatchBlocks ids. The server
+// answers the first blocks of each call in order (SPEC.md §6.2) and is
+// asked again for the rest; an answer that names another block, or none,
+// is refused: a block is never left out. What it returns is checked by
+// the caller, as GetBlock's.
+func (r *remote) GetBlocks(ctx context.Context, vaultID string, ids []string) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	var ask []int // indexes in ids of the blocks to ask for
+	for i, id := range ids {
+		if data, ok := r.s.cache.get(vaultID, id); ok {
+			out[i] = data
+		} else {
+			ask = append(ask, i)
+		}
+	}
+	for len(ask) > 0 {
+		req := &coffrev1.GetBlocksRequest{VaultId: vaultID}
+		for _, i := range ask[:min(len(ask), wire.MaxBatchBlocks)] {
+			req.BlockIds = append(req.BlockIds, ids[i])
+		}
+		var resp *coffrev1.GetBlocksResponse
+		err := retry(ctx, func() (err error) {
+			resp, err = r.s.conn.api.GetBlocks(ctx, req)
+			return fromServer(r.s.conn.address, err)
+		})
+		if err != nil {
+			return nil, err
+		}
+		got := resp.GetBlocks()
+		if len(got) == 0 || len(got) > len(req.BlockIds) {
+			return nil, fmt.Errorf("%w: %d blocks for %d asked (server %s)", ErrBadBlocks, len(got), len(req.BlockIds), r.s.conn.address)
+		}
+		for j, b := range got {
+			if b.GetBlockId() != req.BlockIds[j] {
+				return nil, fmt.Errorf("%w: block %q where %s was asked (server %s)", ErrBadBlocks, b.GetBlockId(), req.BlockIds[j], r.s.conn.address)
+			}
+			out[ask[j]] = b.GetData()
+		}
+		ask = ask[len(got):]
+	}
+	return out, nil
+}
+
 // BlockVerified keeps a block that passed its manifest's checks: nothing
 // the server sends reaches the cache unchecked.
 func (r *remote) BlockVerified(vaultID, blockID string, ciphertext []byte) {

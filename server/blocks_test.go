@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
@@ -105,5 +107,82 @@ func TestPutBlocks(t *testing.T) {
 	}
 	if n := ts.storedBlocks(t, admin, req); n != 0 {
 		t.Fatalf("a batch over the quota stored %d blocks", n)
+	}
+}
+
+// getBlocks sends one GetBlocks for ids and returns the call's answer.
+func (ts *testServer) getBlocks(t *testing.T, d device, vault string, ids ...string) (*coffrev1.GetBlocksResponse, error) {
+	t.Helper()
+	req := &coffrev1.GetBlocksRequest{VaultId: vault, BlockIds: ids}
+	// The limit of coffre's client (client/conn.go), not gRPC's default.
+	resp, err := ts.api.GetBlocks(ts.signed(t, d, coffrev1.CoffreService_GetBlocks_FullMethodName, time.Now(), req), req,
+		grpc.MaxCallRecvMsgSize(32<<20))
+	return resp, wire.FromStatus(err)
+}
+
+// TestGetBlocks: a member gets several blocks in one call, byte-equal and
+// in the order asked; a device outside the vault is refused, and so are
+// more ids than wire.MaxBatchBlocks, an id twice, and an unknown id
+// (SPEC.md §6.2). An answer stops before wire.MaxBatchBytes of data.
+func TestGetBlocks(t *testing.T) {
+	ts, admin := startBootstrapped(t)
+	reader, ru := ts.member(t, admin, certificate.ProfileStandard)
+	outsider, _ := ts.member(t, admin, certificate.ProfileStandard)
+	vault := ts.createVault(t, admin, map[*certificate.User]certificate.Role{ru: certificate.RoleReader}, time.Time{})
+
+	put, err := ts.putBlocks(t, admin, vault, 100, 0, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{put.Blocks[2].BlockId, put.Blocks[0].BlockId, put.Blocks[1].BlockId}
+	resp, err := ts.getBlocks(t, reader, vault, ids...)
+	if err != nil {
+		t.Fatalf("a reader's GetBlocks: %v", err)
+	}
+	if len(resp.GetBlocks()) != 3 {
+		t.Fatalf("%d blocks of 3", len(resp.GetBlocks()))
+	}
+	for i, b := range resp.GetBlocks() {
+		want := put.Blocks[[]int{2, 0, 1}[i]]
+		if b.GetBlockId() != ids[i] || !bytes.Equal(b.GetData(), want.Data) {
+			t.Fatalf("answer %d is block %s with other bytes than were put, or out of order", i, b.GetBlockId())
+		}
+	}
+
+	if _, err := ts.getBlocks(t, outsider, vault, ids...); !errors.Is(err, wire.ErrNotFound) && !errors.Is(err, wire.ErrForbidden) {
+		t.Fatalf("a non-member's GetBlocks: %v, want refused", err)
+	}
+	tooMany := make([]string, wire.MaxBatchBlocks+1)
+	for i := range tooMany {
+		tooMany[i] = certificate.NewID()
+	}
+	if _, err := ts.getBlocks(t, reader, vault, tooMany...); !errors.Is(err, wire.ErrBadRequest) {
+		t.Fatalf("%d ids: %v, want ErrBadRequest", len(tooMany), err)
+	}
+	if _, err := ts.getBlocks(t, reader, vault); !errors.Is(err, wire.ErrBadRequest) {
+		t.Fatalf("no id: %v, want ErrBadRequest", err)
+	}
+	if _, err := ts.getBlocks(t, reader, vault, ids[0], ids[0]); !errors.Is(err, wire.ErrBadRequest) {
+		t.Fatalf("an id twice: %v, want ErrBadRequest", err)
+	}
+	if resp, err := ts.getBlocks(t, reader, vault, ids[0], certificate.NewID()); !errors.Is(err, wire.ErrNotFound) {
+		t.Fatalf("an unknown id: %d blocks, %v; want ErrNotFound", len(resp.GetBlocks()), err)
+	}
+
+	// Three blocks of 4 MiB: the answer holds the first two, 8 MiB.
+	var big []string
+	for range 3 {
+		req, err := ts.putBlocks(t, admin, vault, store.MaxBlockSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		big = append(big, req.Blocks[0].BlockId)
+	}
+	resp, err = ts.getBlocks(t, reader, vault, big...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(resp.GetBlocks()); n != 2 || resp.Blocks[0].BlockId != big[0] || resp.Blocks[1].BlockId != big[1] {
+		t.Fatalf("3 blocks of 4 MiB: an answer of %d blocks, want the first 2 (8 MiB)", n)
 	}
 }

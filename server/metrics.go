@@ -83,6 +83,10 @@ func (m *metrics) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo
 			}
 		case *coffrev1.GetBlockRequest:
 			m.blockBytes.WithLabelValues("out").Add(float64(len(resp.(*coffrev1.GetBlockResponse).GetData())))
+		case *coffrev1.GetBlocksRequest:
+			for _, b := range resp.(*coffrev1.GetBlocksResponse).GetBlocks() {
+				m.blockBytes.WithLabelValues("out").Add(float64(len(b.GetData())))
+			}
 		}
 	}
 	return resp, err

@@ -191,23 +191,33 @@ func (r *pageReader) remember(k pageKey, entries []ChildEntry) {
 // page returns page index of a folder's page list, fetched and checked;
 // the caller must not modify it.
 func (r *pageReader) page(ctx context.Context, folderID string, refs []PageRef, index int) ([]ChildEntry, error) {
-	k := keyOf(folderID, refs, index)
-	r.mu.Lock()
-	entries, ok := r.opened[k]
-	r.mu.Unlock()
-	if ok {
+	if entries, ok := r.openedPage(keyOf(folderID, refs, index)); ok {
 		return entries, nil
 	}
-	id := refs[index].ID
-	ct, err := r.blocks.GetBlock(ctx, r.vaultID, id)
+	ct, err := r.blocks.GetBlock(ctx, r.vaultID, refs[index].ID)
 	if err != nil {
 		return nil, fmt.Errorf("folder %s page %d: %w", folderID, index, err)
 	}
+	return r.open(folderID, refs, index, ct)
+}
+
+// openedPage returns a page already opened and checked at its place.
+func (r *pageReader) openedPage(k pageKey) ([]ChildEntry, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	entries, ok := r.opened[k]
+	return entries, ok
+}
+
+// open checks page index's ciphertext ct (openPage), tells the block
+// cache whether it passed, and keeps its entries.
+func (r *pageReader) open(folderID string, refs []PageRef, index int, ct []byte) ([]ChildEntry, error) {
+	id := refs[index].ID
 	opened := ct
 	if r.cache != nil {
 		opened = bytes.Clone(ct) // the cache keeps the ciphertext; openPage overwrites what it opens
 	}
-	entries, err = openPage(r.orgID, r.vaultID, folderID, refs, index, opened)
+	entries, err := openPage(r.orgID, r.vaultID, folderID, refs, index, opened)
 	if err != nil {
 		if r.cache != nil {
 			r.cache.BlockRejected(r.vaultID, id)
@@ -217,19 +227,76 @@ func (r *pageReader) page(ctx context.Context, folderID string, refs []PageRef, 
 	if r.cache != nil {
 		r.cache.BlockVerified(r.vaultID, id, ct)
 	}
-	r.remember(k, entries)
+	r.remember(keyOf(folderID, refs, index), entries)
 	return entries, nil
 }
 
+// fetchAll fills pages with every page of m, those not yet opened asked
+// with one GetBlocks (SPEC.md §11.3.1), each checked as page checks it:
+// a page the server leaves out or answers with another block refuses the
+// listing (SECURITY.md A60, A61).
+func (r *pageReader) fetchAll(ctx context.Context, f BlockFetcher, m *Manifest, pages [][]ChildEntry) error {
+	var want []int
+	var ids []string
+	for i := range m.Pages {
+		if entries, ok := r.openedPage(keyOf(m.ID, m.Pages, i)); ok {
+			pages[i] = entries
+			continue
+		}
+		want = append(want, i)
+		ids = append(ids, m.Pages[i].ID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	cts, err := f.GetBlocks(ctx, r.vaultID, ids)
+	if err != nil {
+		return fmt.Errorf("folder %s pages: %w", m.ID, err)
+	}
+	if len(cts) != len(ids) {
+		return fmt.Errorf("%w: folder %s: %d pages fetched for %d", ErrBadManifest, m.ID, len(cts), len(ids))
+	}
+	for j, i := range want {
+		if pages[i], err = r.open(m.ID, m.Pages, i, cts[j]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // all returns every child of a folder in pages, sorted by name: every
-// page fetched (a few at once) and checked, and across them each child id
+// page fetched (with one GetBlocks when the Blocks can, else a few at
+// once) and checked, and across them each child id
 // once (as in format 2; names are distinct as pages' ranges are). A page
 // missing or refused refuses the listing: it is complete or an error
 // (SECURITY.md A61).
 func (r *pageReader) all(ctx context.Context, m *Manifest) ([]ChildEntry, error) {
+	pages := make([][]ChildEntry, len(m.Pages))
+	if f, ok := r.blocks.(BlockFetcher); ok {
+		if err := r.fetchAll(ctx, f, m, pages); err != nil {
+			return nil, err
+		}
+	} else if err := r.fetchEach(ctx, m, pages); err != nil {
+		return nil, err
+	}
+	out := make([]ChildEntry, 0, m.entryCount())
+	ids := make(map[string]bool, m.entryCount())
+	for _, p := range pages {
+		for _, c := range p {
+			if ids[c.ID] {
+				return nil, fmt.Errorf("%w: folder %s lists child %s twice", ErrBadManifest, m.ID, c.ID)
+			}
+			ids[c.ID] = true
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// fetchEach fills pages with every page of m, a few fetched at once.
+func (r *pageReader) fetchEach(ctx context.Context, m *Manifest, pages [][]ChildEntry) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pages := make([][]ChildEntry, len(m.Pages))
 	errs := make([]error, len(m.Pages))
 	sem := make(chan struct{}, max(r.parallel, 1))
 	var wg sync.WaitGroup
@@ -247,21 +314,10 @@ func (r *pageReader) all(ctx context.Context, m *Manifest) ([]ChildEntry, error)
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	out := make([]ChildEntry, 0, m.entryCount())
-	ids := make(map[string]bool, m.entryCount())
-	for _, p := range pages {
-		for _, c := range p {
-			if ids[c.ID] {
-				return nil, fmt.Errorf("%w: folder %s lists child %s twice", ErrBadManifest, m.ID, c.ID)
-			}
-			ids[c.ID] = true
-			out = append(out, c)
-		}
-	}
-	return out, nil
+	return nil
 }
 
 // pageFolders writes in pages each folder of manifests whose children

@@ -66,6 +66,16 @@ type Blocks interface {
 	GetBlock(ctx context.Context, vaultID, blockID string) ([]byte, error)
 }
 
+// BlockFetcher is Blocks that can also return several blocks of a vault
+// with one call (GetBlocks, SPEC.md §6.2): a listing fetches a folder's
+// pages with it. A Blocks without it gets each block alone.
+type BlockFetcher interface {
+	// GetBlocks returns the blocks named by ids (distinct), in that
+	// order, each the caller's, or an error: none is left out. They are
+	// checked as GetBlock's are.
+	GetBlocks(ctx context.Context, vaultID string, ids []string) ([][]byte, error)
+}
+
 // BlockCache keeps blocks locally: it is told which blocks passed their
 // manifest's checks (only those may be kept) and which failed (to be
 // dropped).

@@ -100,31 +100,70 @@ func TestA60FolderPageFromElsewhereRefused(t *testing.T) {
 }
 
 // TestA61FolderPageWithheldRefusesTheListing: the server withholds a page
-// of /big, or serves it empty or cut short. The listing, the walk of the
-// tree (what sync compares) and a lookup of a name in that page are
-// refused, never shown without that page's names; a lookup in another
-// page reads that page alone and works (SECURITY.md A61).
+// of /big, or serves it empty or cut short, in a GetBlock answer or in a
+// GetBlocks one (a listing asks for a folder's pages with one GetBlocks,
+// SPEC.md §11.3.1), or leaves it out of a GetBlocks answer, or labels
+// another page with its id there. The listing, the walk of the tree (what
+// sync compares) and a lookup of a name in that page are refused, never
+// shown without that page's names; a lookup in another page reads that
+// page alone and works (SECURITY.md A61).
 func TestA61FolderPageWithheldRefusesTheListing(t *testing.T) {
 	t.Parallel()
 	w, av := pagedWorld(t)
 	pages := pagesAt(t, av, "/big")
 	last := len(pages) - 1
 	inLast, inFirst := "/big/f0599", "/big/f0000"
-	for name, tamper := range map[string]func(*coffrev1.GetBlockResponse) error{
-		"withheld":     func(*coffrev1.GetBlockResponse) error { return status.Error(codes.NotFound, "no such block") },
-		"empty":        func(r *coffrev1.GetBlockResponse) error { r.Data = nil; return nil },
-		"cut in half":  func(r *coffrev1.GetBlockResponse) error { r.Data = r.Data[:len(r.Data)/2]; return nil },
-		"one byte off": func(r *coffrev1.GetBlockResponse) error { r.Data = r.Data[:len(r.Data)-1]; return nil },
+	withheld := func([]byte) ([]byte, error) { return nil, status.Error(codes.NotFound, "no such block") }
+	first := w.s.Block(t, w.org, w.vault, pages[0].ID)
+	for name, tamper := range map[string]struct {
+		// data is the last page as served, alone or in a GetBlocks answer.
+		data func([]byte) ([]byte, error)
+		// batch, if set, changes a GetBlocks answer whose block i is the
+		// last page, instead of data.
+		batch func(r *coffrev1.GetBlocksResponse, i int)
+	}{
+		"withheld":     {data: withheld},
+		"empty":        {data: func([]byte) ([]byte, error) { return nil, nil }},
+		"cut in half":  {data: func(d []byte) ([]byte, error) { return d[:len(d)/2], nil }},
+		"one byte off": {data: func(d []byte) ([]byte, error) { return d[:len(d)-1], nil }},
+		"left out of a GetBlocks answer": {data: withheld, batch: func(r *coffrev1.GetBlocksResponse, i int) {
+			r.Blocks = append(r.Blocks[:i], r.Blocks[i+1:]...)
+		}},
+		"another page under its id": {data: func([]byte) ([]byte, error) { return first, nil },
+			batch: func(r *coffrev1.GetBlocksResponse, i int) {
+				r.Blocks[i].Data = first
+				if i > 0 { // and its bytes under the id of the page before
+					r.Blocks[i-1].Data, r.Blocks[i].Data = r.Blocks[i].Data, r.Blocks[i-1].Data
+				}
+			}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer w.s.ClearHooks()
 			w.s.RewriteUnary(func(method string, req, resp any, err error) (any, error) {
-				if r, ok := resp.(*coffrev1.GetBlockResponse); ok && err == nil && req.(*coffrev1.GetBlockRequest).GetBlockId() == pages[last].ID {
-					if err := tamper(r); err != nil {
-						return nil, err
+				if err != nil {
+					return resp, err
+				}
+				switch r := resp.(type) {
+				case *coffrev1.GetBlockResponse:
+					if req.(*coffrev1.GetBlockRequest).GetBlockId() == pages[last].ID {
+						if r.Data, err = tamper.data(r.Data); err != nil {
+							return nil, err
+						}
+					}
+				case *coffrev1.GetBlocksResponse:
+					for i, b := range r.GetBlocks() {
+						if b.GetBlockId() != pages[last].ID {
+							continue
+						}
+						if tamper.batch != nil {
+							tamper.batch(r, i)
+						} else if b.Data, err = tamper.data(b.Data); err != nil {
+							return nil, err
+						}
+						break
 					}
 				}
-				return resp, err
+				return resp, nil
 			})
 			bv := w.freshReader(t)
 			items, err := bv.List("/big", time.Time{})

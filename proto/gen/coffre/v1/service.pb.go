@@ -2708,7 +2708,7 @@ func (x *PutBlocksRequest) GetBlocks() []*BlockData {
 	return nil
 }
 
-// BlockData is one block of a PutBlocksRequest.
+// BlockData is one block of a PutBlocksRequest or a GetBlocksResponse.
 type BlockData struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	BlockId       string                 `protobuf:"bytes,90,opt,name=block_id,json=blockId,proto3" json:"block_id,omitempty"`
@@ -2804,6 +2804,108 @@ func (x *PutBlocksResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use PutBlocksResponse.ProtoReflect.Descriptor instead.
 func (*PutBlocksResponse) Descriptor() ([]byte, []int) {
 	return file_coffre_v1_service_proto_rawDescGZIP(), []int{46}
+}
+
+// GetBlocksRequest names several blocks of one vault (SPEC.md §6.2): 1 to
+// 256 distinct ids.
+type GetBlocksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	BlockIds      []string               `protobuf:"bytes,2,rep,name=block_ids,json=blockIds,proto3" json:"block_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBlocksRequest) Reset() {
+	*x = GetBlocksRequest{}
+	mi := &file_coffre_v1_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBlocksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBlocksRequest) ProtoMessage() {}
+
+func (x *GetBlocksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBlocksRequest.ProtoReflect.Descriptor instead.
+func (*GetBlocksRequest) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *GetBlocksRequest) GetVaultId() string {
+	if x != nil {
+		return x.VaultId
+	}
+	return ""
+}
+
+func (x *GetBlocksRequest) GetBlockIds() []string {
+	if x != nil {
+		return x.BlockIds
+	}
+	return nil
+}
+
+// GetBlocksResponse holds the first blocks asked for, in the order asked
+// (block_id and data; data_digest unset): all of them, or as many as fit in
+// 8 MiB of data (at least one). The client asks again for the rest. A
+// block the server doesn't have fails the whole call (NOT_FOUND).
+type GetBlocksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Blocks        []*BlockData           `protobuf:"bytes,1,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBlocksResponse) Reset() {
+	*x = GetBlocksResponse{}
+	mi := &file_coffre_v1_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBlocksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBlocksResponse) ProtoMessage() {}
+
+func (x *GetBlocksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBlocksResponse.ProtoReflect.Descriptor instead.
+func (*GetBlocksResponse) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *GetBlocksResponse) GetBlocks() []*BlockData {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
 }
 
 var File_coffre_v1_service_proto protoreflect.FileDescriptor
@@ -2980,7 +3082,12 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\x04data\x18[ \x01(\fR\x04data\x12\x1f\n" +
 	"\vdata_digest\x18\\ \x01(\fR\n" +
 	"dataDigest\"\x13\n" +
-	"\x11PutBlocksResponse*g\n" +
+	"\x11PutBlocksResponse\"J\n" +
+	"\x10GetBlocksRequest\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x1b\n" +
+	"\tblock_ids\x18\x02 \x03(\tR\bblockIds\"A\n" +
+	"\x11GetBlocksResponse\x12,\n" +
+	"\x06blocks\x18\x01 \x03(\v2\x14.coffre.v1.BlockDataR\x06blocks*g\n" +
 	"\x0eInvitationKind\x12\x1f\n" +
 	"\x1bINVITATION_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14INVITATION_KIND_USER\x10\x01\x12\x1a\n" +
@@ -2988,7 +3095,7 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\tRelaySide\x12\x1a\n" +
 	"\x16RELAY_SIDE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12RELAY_SIDE_GREETER\x10\x01\x12\x16\n" +
-	"\x12RELAY_SIDE_CLAIMER\x10\x022\xcf\v\n" +
+	"\x12RELAY_SIDE_CLAIMER\x10\x022\x97\f\n" +
 	"\rCoffreService\x12X\n" +
 	"\x0fGetOrganisation\x12!.coffre.v1.GetOrganisationRequest\x1a\".coffre.v1.GetOrganisationResponse\x12F\n" +
 	"\tBootstrap\x12\x1b.coffre.v1.BootstrapRequest\x1a\x1c.coffre.v1.BootstrapResponse\x12:\n" +
@@ -3008,7 +3115,8 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\bPutBlock\x12\x1a.coffre.v1.PutBlockRequest\x1a\x1b.coffre.v1.PutBlockResponse\x12C\n" +
 	"\bGetBlock\x12\x1a.coffre.v1.GetBlockRequest\x1a\x1b.coffre.v1.GetBlockResponse\x12@\n" +
 	"\aGetHead\x12\x19.coffre.v1.GetHeadRequest\x1a\x1a.coffre.v1.GetHeadResponse\x12F\n" +
-	"\tPutBlocks\x12\x1b.coffre.v1.PutBlocksRequest\x1a\x1c.coffre.v1.PutBlocksResponseB\x99\x01\n" +
+	"\tPutBlocks\x12\x1b.coffre.v1.PutBlocksRequest\x1a\x1c.coffre.v1.PutBlocksResponse\x12F\n" +
+	"\tGetBlocks\x12\x1b.coffre.v1.GetBlocksRequest\x1a\x1c.coffre.v1.GetBlocksResponseB\x99\x01\n" +
 	"\rcom.coffre.v1B\fServiceProtoP\x01Z5github.com/coffre/coffre/proto/gen/coffre/v1;coffrev1\xa2\x02\x03CXX\xaa\x02\tCoffre.V1\xca\x02\tCoffre\\V1\xe2\x02\x15Coffre\\V1\\GPBMetadata\xea\x02\n" +
 	"Coffre::V1b\x06proto3"
 
@@ -3025,7 +3133,7 @@ func file_coffre_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_coffre_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_coffre_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_coffre_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_coffre_v1_service_proto_goTypes = []any{
 	(InvitationKind)(0),                // 0: coffre.v1.InvitationKind
 	(RelaySide)(0),                     // 1: coffre.v1.RelaySide
@@ -3076,16 +3184,18 @@ var file_coffre_v1_service_proto_goTypes = []any{
 	(*PutBlocksRequest)(nil),           // 46: coffre.v1.PutBlocksRequest
 	(*BlockData)(nil),                  // 47: coffre.v1.BlockData
 	(*PutBlocksResponse)(nil),          // 48: coffre.v1.PutBlocksResponse
-	(Profile)(0),                       // 49: coffre.v1.Profile
+	(*GetBlocksRequest)(nil),           // 49: coffre.v1.GetBlocksRequest
+	(*GetBlocksResponse)(nil),          // 50: coffre.v1.GetBlocksResponse
+	(Profile)(0),                       // 51: coffre.v1.Profile
 }
 var file_coffre_v1_service_proto_depIdxs = []int32{
 	8,  // 0: coffre.v1.HelloResponse.previous:type_name -> coffre.v1.Connection
 	8,  // 1: coffre.v1.HelloResponse.current:type_name -> coffre.v1.Connection
 	10, // 2: coffre.v1.GetLogResponse.entries:type_name -> coffre.v1.LogEntry
 	0,  // 3: coffre.v1.CreateInvitationRequest.kind:type_name -> coffre.v1.InvitationKind
-	49, // 4: coffre.v1.CreateInvitationRequest.profile:type_name -> coffre.v1.Profile
+	51, // 4: coffre.v1.CreateInvitationRequest.profile:type_name -> coffre.v1.Profile
 	0,  // 5: coffre.v1.Invitation.kind:type_name -> coffre.v1.InvitationKind
-	49, // 6: coffre.v1.Invitation.profile:type_name -> coffre.v1.Profile
+	51, // 6: coffre.v1.Invitation.profile:type_name -> coffre.v1.Profile
 	16, // 7: coffre.v1.ListInvitationsResponse.invitations:type_name -> coffre.v1.Invitation
 	16, // 8: coffre.v1.ClaimInvitationResponse.invitation:type_name -> coffre.v1.Invitation
 	1,  // 9: coffre.v1.RelayPostRequest.side:type_name -> coffre.v1.RelaySide
@@ -3097,49 +3207,52 @@ var file_coffre_v1_service_proto_depIdxs = []int32{
 	8,  // 15: coffre.v1.ListConnectionsResponse.connections:type_name -> coffre.v1.Connection
 	10, // 16: coffre.v1.VaultReadResponse.entries:type_name -> coffre.v1.LogEntry
 	47, // 17: coffre.v1.PutBlocksRequest.blocks:type_name -> coffre.v1.BlockData
-	2,  // 18: coffre.v1.CoffreService.GetOrganisation:input_type -> coffre.v1.GetOrganisationRequest
-	4,  // 19: coffre.v1.CoffreService.Bootstrap:input_type -> coffre.v1.BootstrapRequest
-	6,  // 20: coffre.v1.CoffreService.Hello:input_type -> coffre.v1.HelloRequest
-	9,  // 21: coffre.v1.CoffreService.GetLog:input_type -> coffre.v1.GetLogRequest
-	12, // 22: coffre.v1.CoffreService.AppendCertificates:input_type -> coffre.v1.AppendCertificatesRequest
-	14, // 23: coffre.v1.CoffreService.CreateInvitation:input_type -> coffre.v1.CreateInvitationRequest
-	17, // 24: coffre.v1.CoffreService.ListInvitations:input_type -> coffre.v1.ListInvitationsRequest
-	19, // 25: coffre.v1.CoffreService.CancelInvitation:input_type -> coffre.v1.CancelInvitationRequest
-	21, // 26: coffre.v1.CoffreService.ClaimInvitation:input_type -> coffre.v1.ClaimInvitationRequest
-	23, // 27: coffre.v1.CoffreService.RelayPost:input_type -> coffre.v1.RelayPostRequest
-	25, // 28: coffre.v1.CoffreService.RelayWait:input_type -> coffre.v1.RelayWaitRequest
-	27, // 29: coffre.v1.CoffreService.Watch:input_type -> coffre.v1.WatchRequest
-	32, // 30: coffre.v1.CoffreService.ListConnections:input_type -> coffre.v1.ListConnectionsRequest
-	34, // 31: coffre.v1.CoffreService.VaultAppend:input_type -> coffre.v1.VaultAppendRequest
-	36, // 32: coffre.v1.CoffreService.VaultRead:input_type -> coffre.v1.VaultReadRequest
-	38, // 33: coffre.v1.CoffreService.PutBlock:input_type -> coffre.v1.PutBlockRequest
-	40, // 34: coffre.v1.CoffreService.GetBlock:input_type -> coffre.v1.GetBlockRequest
-	42, // 35: coffre.v1.CoffreService.GetHead:input_type -> coffre.v1.GetHeadRequest
-	46, // 36: coffre.v1.CoffreService.PutBlocks:input_type -> coffre.v1.PutBlocksRequest
-	3,  // 37: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
-	5,  // 38: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
-	7,  // 39: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
-	11, // 40: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
-	13, // 41: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
-	15, // 42: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
-	18, // 43: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
-	20, // 44: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
-	22, // 45: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
-	24, // 46: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
-	26, // 47: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
-	28, // 48: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
-	33, // 49: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
-	35, // 50: coffre.v1.CoffreService.VaultAppend:output_type -> coffre.v1.VaultAppendResponse
-	37, // 51: coffre.v1.CoffreService.VaultRead:output_type -> coffre.v1.VaultReadResponse
-	39, // 52: coffre.v1.CoffreService.PutBlock:output_type -> coffre.v1.PutBlockResponse
-	41, // 53: coffre.v1.CoffreService.GetBlock:output_type -> coffre.v1.GetBlockResponse
-	43, // 54: coffre.v1.CoffreService.GetHead:output_type -> coffre.v1.GetHeadResponse
-	48, // 55: coffre.v1.CoffreService.PutBlocks:output_type -> coffre.v1.PutBlocksResponse
-	37, // [37:56] is the sub-list for method output_type
-	18, // [18:37] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	47, // 18: coffre.v1.GetBlocksResponse.blocks:type_name -> coffre.v1.BlockData
+	2,  // 19: coffre.v1.CoffreService.GetOrganisation:input_type -> coffre.v1.GetOrganisationRequest
+	4,  // 20: coffre.v1.CoffreService.Bootstrap:input_type -> coffre.v1.BootstrapRequest
+	6,  // 21: coffre.v1.CoffreService.Hello:input_type -> coffre.v1.HelloRequest
+	9,  // 22: coffre.v1.CoffreService.GetLog:input_type -> coffre.v1.GetLogRequest
+	12, // 23: coffre.v1.CoffreService.AppendCertificates:input_type -> coffre.v1.AppendCertificatesRequest
+	14, // 24: coffre.v1.CoffreService.CreateInvitation:input_type -> coffre.v1.CreateInvitationRequest
+	17, // 25: coffre.v1.CoffreService.ListInvitations:input_type -> coffre.v1.ListInvitationsRequest
+	19, // 26: coffre.v1.CoffreService.CancelInvitation:input_type -> coffre.v1.CancelInvitationRequest
+	21, // 27: coffre.v1.CoffreService.ClaimInvitation:input_type -> coffre.v1.ClaimInvitationRequest
+	23, // 28: coffre.v1.CoffreService.RelayPost:input_type -> coffre.v1.RelayPostRequest
+	25, // 29: coffre.v1.CoffreService.RelayWait:input_type -> coffre.v1.RelayWaitRequest
+	27, // 30: coffre.v1.CoffreService.Watch:input_type -> coffre.v1.WatchRequest
+	32, // 31: coffre.v1.CoffreService.ListConnections:input_type -> coffre.v1.ListConnectionsRequest
+	34, // 32: coffre.v1.CoffreService.VaultAppend:input_type -> coffre.v1.VaultAppendRequest
+	36, // 33: coffre.v1.CoffreService.VaultRead:input_type -> coffre.v1.VaultReadRequest
+	38, // 34: coffre.v1.CoffreService.PutBlock:input_type -> coffre.v1.PutBlockRequest
+	40, // 35: coffre.v1.CoffreService.GetBlock:input_type -> coffre.v1.GetBlockRequest
+	42, // 36: coffre.v1.CoffreService.GetHead:input_type -> coffre.v1.GetHeadRequest
+	46, // 37: coffre.v1.CoffreService.PutBlocks:input_type -> coffre.v1.PutBlocksRequest
+	49, // 38: coffre.v1.CoffreService.GetBlocks:input_type -> coffre.v1.GetBlocksRequest
+	3,  // 39: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
+	5,  // 40: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
+	7,  // 41: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
+	11, // 42: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
+	13, // 43: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
+	15, // 44: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
+	18, // 45: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
+	20, // 46: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
+	22, // 47: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
+	24, // 48: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
+	26, // 49: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
+	28, // 50: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
+	33, // 51: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
+	35, // 52: coffre.v1.CoffreService.VaultAppend:output_type -> coffre.v1.VaultAppendResponse
+	37, // 53: coffre.v1.CoffreService.VaultRead:output_type -> coffre.v1.VaultReadResponse
+	39, // 54: coffre.v1.CoffreService.PutBlock:output_type -> coffre.v1.PutBlockResponse
+	41, // 55: coffre.v1.CoffreService.GetBlock:output_type -> coffre.v1.GetBlockResponse
+	43, // 56: coffre.v1.CoffreService.GetHead:output_type -> coffre.v1.GetHeadResponse
+	48, // 57: coffre.v1.CoffreService.PutBlocks:output_type -> coffre.v1.PutBlocksResponse
+	50, // 58: coffre.v1.CoffreService.GetBlocks:output_type -> coffre.v1.GetBlocksResponse
+	39, // [39:59] is the sub-list for method output_type
+	19, // [19:39] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_service_proto_init() }
@@ -3160,7 +3273,7 @@ func file_coffre_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_service_proto_rawDesc), len(file_coffre_v1_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   47,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

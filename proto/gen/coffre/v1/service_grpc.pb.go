@@ -41,6 +41,7 @@ const (
 	CoffreService_GetBlock_FullMethodName           = "/coffre.v1.CoffreService/GetBlock"
 	CoffreService_GetHead_FullMethodName            = "/coffre.v1.CoffreService/GetHead"
 	CoffreService_PutBlocks_FullMethodName          = "/coffre.v1.CoffreService/PutBlocks"
+	CoffreService_GetBlocks_FullMethodName          = "/coffre.v1.CoffreService/GetBlocks"
 )
 
 // CoffreServiceClient is the client API for CoffreService service.
@@ -89,6 +90,9 @@ type CoffreServiceClient interface {
 	// PutBlocks stores several small encrypted blocks of one vault with one
 	// group commit (device with a write role, SPEC.md §6.2).
 	PutBlocks(ctx context.Context, in *PutBlocksRequest, opts ...grpc.CallOption) (*PutBlocksResponse, error)
+	// GetBlocks returns several encrypted blocks of one vault with one call
+	// (device of a member, SPEC.md §6.2).
+	GetBlocks(ctx context.Context, in *GetBlocksRequest, opts ...grpc.CallOption) (*GetBlocksResponse, error)
 }
 
 type coffreServiceClient struct {
@@ -298,6 +302,16 @@ func (c *coffreServiceClient) PutBlocks(ctx context.Context, in *PutBlocksReques
 	return out, nil
 }
 
+func (c *coffreServiceClient) GetBlocks(ctx context.Context, in *GetBlocksRequest, opts ...grpc.CallOption) (*GetBlocksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBlocksResponse)
+	err := c.cc.Invoke(ctx, CoffreService_GetBlocks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CoffreServiceServer is the server API for CoffreService service.
 // All implementations must embed UnimplementedCoffreServiceServer
 // for forward compatibility.
@@ -344,6 +358,9 @@ type CoffreServiceServer interface {
 	// PutBlocks stores several small encrypted blocks of one vault with one
 	// group commit (device with a write role, SPEC.md §6.2).
 	PutBlocks(context.Context, *PutBlocksRequest) (*PutBlocksResponse, error)
+	// GetBlocks returns several encrypted blocks of one vault with one call
+	// (device of a member, SPEC.md §6.2).
+	GetBlocks(context.Context, *GetBlocksRequest) (*GetBlocksResponse, error)
 	mustEmbedUnimplementedCoffreServiceServer()
 }
 
@@ -410,6 +427,9 @@ func (UnimplementedCoffreServiceServer) GetHead(context.Context, *GetHeadRequest
 }
 func (UnimplementedCoffreServiceServer) PutBlocks(context.Context, *PutBlocksRequest) (*PutBlocksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PutBlocks not implemented")
+}
+func (UnimplementedCoffreServiceServer) GetBlocks(context.Context, *GetBlocksRequest) (*GetBlocksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBlocks not implemented")
 }
 func (UnimplementedCoffreServiceServer) mustEmbedUnimplementedCoffreServiceServer() {}
 func (UnimplementedCoffreServiceServer) testEmbeddedByValue()                       {}
@@ -767,6 +787,24 @@ func _CoffreService_PutBlocks_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CoffreService_GetBlocks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBlocksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoffreServiceServer).GetBlocks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoffreService_GetBlocks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoffreServiceServer).GetBlocks(ctx, req.(*GetBlocksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CoffreService_ServiceDesc is the grpc.ServiceDesc for CoffreService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -845,6 +883,10 @@ var CoffreService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PutBlocks",
 			Handler:    _CoffreService_PutBlocks_Handler,
+		},
+		{
+			MethodName: "GetBlocks",
+			Handler:    _CoffreService_GetBlocks_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
