@@ -140,8 +140,7 @@ func (s *localState) saveSnapshot(org *certificate.Organisation) error {
 // putSnapshot stores a sealed snapshot at position p, unless the stored
 // one is of this version and as new.
 func (s *localState) putSnapshot(tx *bolt.Tx, sealed []byte, p uint64) error {
-	meta := tx.Bucket(bucketMeta)
-	if stored := meta.Get(keySnapshot); stored != nil {
+	if stored := storedSnapshot(tx); stored != nil {
 		at, version, err := s.snapshotPosition(stored)
 		if err != nil {
 			return err
@@ -151,7 +150,14 @@ func (s *localState) putSnapshot(tx *bolt.Tx, sealed []byte, p uint64) error {
 			return nil
 		}
 	}
-	if err := meta.Put(keySnapshot, sealed); err != nil {
+	b, err := tx.CreateBucketIfNotExists(bucketSnapshot)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(keySnapshot, sealed); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketMeta).Delete(keySnapshot); err != nil {
 		return err
 	}
 	s.snapshotAt = p

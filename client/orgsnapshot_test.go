@@ -127,7 +127,7 @@ func sealedSnapshot(t *testing.T, st *localState) []byte {
 	t.Helper()
 	var v []byte
 	st.db.View(func(tx *bolt.Tx) error {
-		v = bytes.Clone(tx.Bucket(bucketMeta).Get(keySnapshot))
+		v = bytes.Clone(storedSnapshot(tx))
 		return nil
 	})
 	if v == nil {
@@ -138,7 +138,7 @@ func sealedSnapshot(t *testing.T, st *localState) []byte {
 
 func setSnapshot(t *testing.T, st *localState, v []byte) {
 	t.Helper()
-	if err := st.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySnapshot, v) }); err != nil {
+	if err := st.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSnapshot).Put(keySnapshot, v) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -256,5 +256,43 @@ func TestSnapshotOfAnotherVersionReverified(t *testing.T) {
 	st, _ = openState(st.path, st.key)
 	if _, verified, err := st.load(l.org.ID, l.org.Root); err != nil || verified != 0 {
 		t.Fatalf("after the upgrade: verified %d (%v), want 0", verified, err)
+	}
+}
+
+// TestSnapshotInMetaMoved: a file written when the snapshot was kept in
+// the meta bucket (beside the heads) still opens from it, and the next
+// snapshot written goes to its own bucket and leaves none in meta.
+func TestSnapshotInMetaMoved(t *testing.T) {
+	l, st := snapshotState(t)
+	good := sealedSnapshot(t, st)
+	if err := st.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketSnapshot); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySnapshot, good)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, verified, err := st.load(l.org.ID, l.org.Root); err != nil || verified != 0 {
+		t.Fatalf("a snapshot in meta: verified %d (%v), want 0", verified, err)
+	}
+	l.users(5)
+	if err := st.save(l.entries, l.org.Head); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.saveSnapshot(l.org); err != nil {
+		t.Fatal(err)
+	}
+	st.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta).Get(keySnapshot) != nil {
+			t.Error("a snapshot is still in meta")
+		}
+		if b := tx.Bucket(bucketSnapshot); b == nil || b.Get(keySnapshot) == nil {
+			t.Error("no snapshot in its bucket")
+		}
+		return nil
+	})
+	if snap, verified, err := st.load(l.org.ID, l.org.Root); err != nil || verified != 0 || snap.Head.Position != l.org.Head.Position {
+		t.Fatalf("after the move: verified %d (%v), want 0", verified, err)
 	}
 }

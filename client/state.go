@@ -40,9 +40,24 @@ var (
 	bucketLog  = []byte("log")
 	bucketMeta = []byte("meta")
 	keyHead    = []byte("head")
-	// keySnapshot holds the organisation snapshot (snapshot.go).
-	keySnapshot = []byte("org-snapshot")
+	// keySnapshot holds the organisation snapshot (snapshot.go), in a
+	// bucket of its own, bucketSnapshot: in meta, beside the heads, its
+	// megabytes (a large organisation's state) were copied and written
+	// again at each head saved, since bbolt writes a changed page whole.
+	keySnapshot    = []byte("org-snapshot")
+	bucketSnapshot = []byte("org-snapshot")
 )
+
+// storedSnapshot is the stored snapshot value, or nil: in its bucket, or
+// in meta for a file written before it had one (putSnapshot moves it).
+func storedSnapshot(tx *bolt.Tx) []byte {
+	if b := tx.Bucket(bucketSnapshot); b != nil {
+		if v := b.Get(keySnapshot); v != nil {
+			return v
+		}
+	}
+	return tx.Bucket(bucketMeta).Get(keySnapshot)
+}
 
 func openState(path string, key crypto.SecretKey) (*localState, error) {
 	db := &stateFile{path: path}
@@ -107,7 +122,7 @@ func (s *localState) load(id string, root crypto.VerifyKey) (*certificate.Organi
 			}
 			head = certificate.Head{Position: binary.BigEndian.Uint64(h), Hash: h[8:]}
 		}
-		if sealed := meta.Get(keySnapshot); sealed != nil {
+		if sealed := storedSnapshot(tx); sealed != nil {
 			snap, err := s.openSnapshot(id, root, sealed)
 			if err != nil {
 				return err

@@ -131,3 +131,34 @@ func TestA13LogRollbackRefused(t *testing.T) {
 		t.Fatal("the tablet is not at the snapshot's head")
 	}
 }
+
+// TestA13AcknowledgedAppendDropped: after the server acknowledges an
+// append at the head it was signed at, the client stores what it signed as
+// verified without fetching it back (client.adoptAppended); a server that
+// then drops it (here, its store is cut back to before the append) is
+// refused at the next read (ErrRollback), and the device keeps the state it
+// verified (SECURITY.md A13, SPEC.md §4.3).
+func TestA13AcknowledgedAppendDropped(t *testing.T) {
+	t.Parallel()
+	s := hostile.Start(t)
+	d := dirs(t, "admin", "bob")
+	admin := hostile.Bootstrap(t, s, d["admin"])
+	hostile.Enrol(t, admin, d["bob"], "user", "bob@example.org", certificate.ProfileStandard)
+	mustSync(t, admin)
+	org := admin.Identity().OrganisationID
+	before := admin.Head()
+	if _, err := admin.SetProfile(bg(), "bob@example.org", certificate.ProfileOutsider); err != nil {
+		t.Fatal(err)
+	}
+	after := admin.Head()
+	if after.Position != before.Position+1 {
+		t.Fatalf("head %d after one append from %d", after.Position, before.Position)
+	}
+	if stored := s.Log(t, org); uint64(len(stored)) != after.Position {
+		t.Fatalf("the server holds %d entries, the client verified %d", len(stored), after.Position)
+	}
+	s.TruncateLog(t, org, before.Position)
+	wantErr(t, admin.Sync(bg()), certificate.ErrRollback)
+	admin = unchanged(t, admin, d["admin"], after)
+	wantErr(t, admin.Sync(bg()), certificate.ErrRollback)
+}
