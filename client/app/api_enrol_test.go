@@ -1,7 +1,10 @@
 package app
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -9,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/link"
 	"github.com/coffre/coffre/tests/hostile"
 )
 
@@ -334,4 +338,102 @@ func TestClaimAbandonedAtPassphrase(t *testing.T) {
 	// A new first run may start: the link is read (and refused for
 	// itself), no enrolment is said to be running.
 	nb.fails("POST", "/api/enrol", map[string]any{"link": "coffre://nowhere"}, http.StatusBadRequest, "bad_link")
+}
+
+// lateClaimer is a client.PassphrasePrompter for a claim run by the
+// library itself (not the app's exchange): it types the code heard from
+// the greeter, then offers the passphrases in order, noting why each was
+// refused.
+type lateClaimer struct {
+	shown   chan string
+	heard   func() string
+	offers  [][]byte
+	refused []error
+}
+
+func (p *lateClaimer) ShowCode(c string)                        { p.shown <- c }
+func (p *lateClaimer) PeerCode(context.Context) (string, error) { return p.heard(), nil }
+func (p *lateClaimer) ConfirmClaimer(context.Context, client.Claimer) (bool, error) {
+	return false, errors.New("a claimer confirms no one")
+}
+func (p *lateClaimer) Progress(string) {}
+func (p *lateClaimer) NewPassphrase(_ context.Context, refused error) ([]byte, error) {
+	p.refused = append(p.refused, refused)
+	if len(p.offers) == 0 {
+		return nil, errors.New("the person left")
+	}
+	next := bytes.Clone(p.offers[0])
+	p.offers = p.offers[1:]
+	return next, nil
+}
+
+// claimLate runs client.Claim with no passphrase against admin's greeting
+// through the API, and returns its result once done.
+func claimLate(t *testing.T, admin *testApp, p *lateClaimer, home, email string) (*client.Session, error) {
+	t.Helper()
+	var inv struct {
+		Link string `json:"link"`
+	}
+	admin.ok("POST", "/api/invitations", map[string]any{"email": email}, &inv)
+	l, err := link.Parse(inv.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e exchangeJSON
+	admin.ok("POST", "/api/greetings", map[string]any{"kind": "user", "invitation": email}, &e)
+	greeting := "/api/greetings/" + e.ID
+	p.shown = make(chan string, 1)
+	greeterCode := make(chan string, 1)
+	p.heard = func() string { return <-greeterCode }
+	type result struct {
+		s   *client.Session
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := client.Claim(context.Background(), home, l, client.ClaimOptions{Name: "Gail"}, p)
+		done <- result{s, err}
+	}()
+	greeterCode <- admin.waitStep(greeting, stepCode).Code
+	admin.ok("POST", greeting+"/answer", map[string]any{"code": <-p.shown}, nil)
+	admin.waitStep(greeting, stepConfirm)
+	admin.ok("POST", greeting+"/answer", map[string]any{"confirm": true}, nil)
+	admin.waitStep(greeting, stepDone)
+	r := <-done
+	return r.s, r.err
+}
+
+// The library asks the passphrase last, again until one follows the
+// rules, and says why it refused the last one.
+func TestLibraryAsksPassphraseLast(t *testing.T) {
+	srv := hostile.Start(t)
+	admin := newTestApp(t, srv)
+	home := filepath.Join(t.TempDir(), "gail")
+	p := &lateClaimer{offers: [][]byte{[]byte("short"), hostile.Passphrase}}
+	s, err := claimLate(t, admin, p, home, "gail@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if len(p.refused) != 2 || p.refused[0] != nil || p.refused[1] == nil || !strings.Contains(p.refused[1].Error(), "at least") {
+		t.Fatalf("why refused: %v", p.refused)
+	}
+	if _, err := client.Unlock(home, hostile.Passphrase); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Abandoning at the passphrase: ErrClaimedWithoutKey, no key file.
+func TestLibraryClaimedWithoutKey(t *testing.T) {
+	srv := hostile.Start(t)
+	admin := newTestApp(t, srv)
+	home := filepath.Join(t.TempDir(), "hal")
+	p := &lateClaimer{}
+	_, err := claimLate(t, admin, p, home, "hal@example.org")
+	if !errors.Is(err, client.ErrClaimedWithoutKey) || !strings.Contains(err.Error(), "the person left") {
+		t.Fatalf("abandoned: %v", err)
+	}
+	if client.HasDevice(home) {
+		t.Fatal("a key file with no passphrase")
+	}
 }
