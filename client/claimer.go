@@ -21,7 +21,10 @@ import (
 type ClaimOptions struct {
 	Name        string // for a user invitation
 	DeviceLabel string
-	Passphrase  []byte // for the new device key file
+	// Passphrase is for the new device key file. When nil, Claim asks
+	// the Prompter for it (a PassphrasePrompter) once the greeter
+	// confirmed, just before writing the key file.
+	Passphrase []byte
 	// Wait is how long to wait for the greeter at each step (0:
 	// DefaultGreeterWait); past it, Claim fails with ErrGreeterTimeout.
 	Wait time.Duration
@@ -63,8 +66,11 @@ func Claim(ctx context.Context, dir string, l link.Link, opts ClaimOptions, p Pr
 	if HasDevice(dir) {
 		return nil, ErrAlreadyEnrolled
 	}
-	if err := checkNewPassphrase(opts.Passphrase); err != nil {
-		return nil, err
+	pp, askLater := p.(PassphrasePrompter)
+	if opts.Passphrase != nil || !askLater {
+		if err := checkNewPassphrase(opts.Passphrase); err != nil {
+			return nil, err
+		}
 	}
 	if opts.DeviceLabel == "" {
 		opts.DeviceLabel = defaultDeviceLabel()
@@ -94,7 +100,32 @@ func Claim(ctx context.Context, dir string, l link.Link, opts ClaimOptions, p Pr
 		return nil, err
 	}
 	r.finished = true
-	return finishClaim(ctx, dir, l, info, keys, conf, opts.Passphrase)
+	pass := opts.Passphrase
+	if pass == nil {
+		if pass, err = askNewPassphrase(ctx, pp); err != nil {
+			return nil, err
+		}
+		defer clear(pass)
+	}
+	return finishClaim(ctx, dir, l, info, keys, conf, pass)
+}
+
+// askNewPassphrase asks the claimer for the new device's passphrase once
+// the enrolment is done on the server, until one follows the rules.
+// Abandoning here leaves an account (or device) on the server with no key
+// file on this device: ErrClaimedWithoutKey says so.
+func askNewPassphrase(ctx context.Context, p PassphrasePrompter) ([]byte, error) {
+	var refused error
+	for {
+		pass, err := p.NewPassphrase(ctx, refused)
+		if err != nil {
+			return nil, fmt.Errorf("%w (%v)", ErrClaimedWithoutKey, err)
+		}
+		if refused = checkNewPassphrase(pass); refused == nil {
+			return pass, nil
+		}
+		clear(pass)
+	}
 }
 
 // claim runs the relay steps of the claimer's side, one function per step

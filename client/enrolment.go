@@ -24,6 +24,18 @@ type Prompter interface {
 	Progress(msg string)
 }
 
+// PassphrasePrompter is a Prompter that can also ask the claimer for the
+// new device's passphrase at the end (Claim with no
+// ClaimOptions.Passphrase), once the codes matched and the greeter
+// confirmed: first run is link, codes, then passphrase. refused is why
+// the last passphrase given was refused (nil the first time); the
+// passphrase is asked again until it follows the rules. An error abandons
+// the claim: Claim then fails with ErrClaimedWithoutKey.
+type PassphrasePrompter interface {
+	Prompter
+	NewPassphrase(ctx context.Context, refused error) ([]byte, error)
+}
+
 // What the two sides wait for, in their Progress messages: a front end
 // may add how the other person does it.
 const (

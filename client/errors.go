@@ -49,6 +49,11 @@ var (
 	// answer within ClaimOptions.Wait at a step; the message says what it
 	// was waiting for. Nothing was enrolled, and the attempt is aborted.
 	ErrGreeterTimeout = errors.New("the greeter did not answer in time: nothing was enrolled")
+	// ErrClaimedWithoutKey is returned by Claim when the claimer abandoned
+	// (or the context ended) at the passphrase, asked last: the greeter
+	// has published the enrolment on the server, but this device wrote no
+	// key file and can never use it. A new invitation is needed.
+	ErrClaimedWithoutKey = errors.New("enrolled on the server, but no passphrase was chosen, so this device has no key file and can't use it: ask for a new invitation")
 	// ErrAlreadyEnrolled: the data directory already holds a device.
 	ErrAlreadyEnrolled = errors.New("this data directory already holds a device: use another --home")
 	// ErrCorruptState: the local state file is damaged or was edited.

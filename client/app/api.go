@@ -74,6 +74,7 @@ func (h *api) register(mux *http.ServeMux) {
 	mux.Handle("POST /api/enrol/{id}/start", jsonCall(h.startClaim))
 	mux.Handle("GET /api/enrol/{id}", jsonCall(h.claimState))
 	mux.Handle("POST /api/enrol/{id}/answer", jsonCall(h.answerClaim))
+	mux.Handle("POST /api/enrol/{id}/passphrase", jsonCall(h.choosePassphrase))
 	mux.Handle("DELETE /api/enrol/{id}", jsonCall(h.cancelClaim))
 
 	// Sync folders (api_sync.go).

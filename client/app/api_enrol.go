@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,14 +13,16 @@ import (
 
 // A device's first run from the interface, with no device in the data
 // directory yet: the person pastes the invitation link they were sent
-// (POST /api/enrol answers what it is for), gives their name, this
-// device's label and a new passphrase (…/start: the passphrase's rules are
-// checked there, as the command line does), then compares codes with the
-// person greeting them (api_exchange.go). The passphrase is chosen before
-// the codes because client.Claim writes the key file under it as its last
-// step. Once enrolled, the app holds the new device's keys (enrolled.go):
-// the interface goes on unlocked. Adding a second device is the same,
-// with a device invitation link.
+// (POST /api/enrol answers what it is for), gives their name and this
+// device's label (…/start), compares codes with the person greeting them
+// (api_exchange.go), and, once the greeter confirmed, chooses the new
+// device's passphrase (…/passphrase: its rules are checked there, as the
+// command line does; a refused one can be given again), under which
+// client.Claim writes the key file as its last step. Once enrolled, the
+// app holds the new device's keys (enrolled.go): the interface goes on
+// unlocked. Adding a second device is the same, with a device invitation
+// link. A passphrase given to …/start already (the older order) is used
+// and not asked at the end.
 
 // errNewPassphrase: a new passphrase that breaks the rules, or typed
 // differently twice; the message says which.
@@ -93,12 +96,12 @@ func (h *api) startClaim(r *http.Request) (any, error) {
 	if err := readJSON(r, &req); err != nil {
 		return nil, err
 	}
-	pass := []byte(req.Passphrase)
-	if err := client.CheckNewPassphrase(pass); err != nil {
-		return nil, fmt.Errorf("%w: %v", errNewPassphrase, err)
-	}
-	if req.PassphraseAgain != req.Passphrase {
-		return nil, fmt.Errorf("%w: the two passphrases differ", errNewPassphrase)
+	var pass []byte // nil: asked at the end, once the greeter confirmed
+	if req.Passphrase != "" || req.PassphraseAgain != "" {
+		var err error
+		if pass, err = newPassphrase(req.Passphrase, req.PassphraseAgain); err != nil {
+			return nil, err
+		}
 	}
 	info := e.snapshot().Invitation
 	if info.Kind == "user" && req.Name == "" {
@@ -112,10 +115,14 @@ func (h *api) startClaim(r *http.Request) (any, error) {
 	}
 	home := h.app.Home
 	err = e.start(stepReady, func(ctx context.Context) (any, error) {
-		defer clear(pass)
-		s, err := client.Claim(ctx, home, e.link, client.ClaimOptions{Name: req.Name, DeviceLabel: req.DeviceLabel, Passphrase: pass}, e)
+		p := &claimPrompter{exchange: e}
+		defer func() { clear(pass); clear(p.chosen) }()
+		s, err := client.Claim(ctx, home, e.link, client.ClaimOptions{Name: req.Name, DeviceLabel: req.DeviceLabel, Passphrase: pass}, p)
 		if err != nil {
 			return nil, err
+		}
+		if pass == nil {
+			pass = p.chosen
 		}
 		// The app keeps the keys, as an unlock would; the key file is
 		// read back with the passphrase just chosen.
@@ -131,6 +138,59 @@ func (h *api) startClaim(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return e.snapshot(), nil
+}
+
+// newPassphrase checks a new passphrase typed twice.
+func newPassphrase(pass, again string) ([]byte, error) {
+	if err := client.CheckNewPassphrase([]byte(pass)); err != nil {
+		return nil, fmt.Errorf("%w: %v", errNewPassphrase, err)
+	}
+	if again != pass {
+		return nil, fmt.Errorf("%w: the two passphrases differ", errNewPassphrase)
+	}
+	return []byte(pass), nil
+}
+
+// choosePassphrase gives the new device's passphrase, at the step that
+// asks for it (after the codes matched and the greeter confirmed). One
+// that breaks the rules is refused here, and the step still waits.
+func (h *api) choosePassphrase(r *http.Request) (any, error) {
+	var req struct {
+		Passphrase      string `json:"passphrase"`
+		PassphraseAgain string `json:"passphraseAgain"`
+	}
+	e, err := h.enrolments.get(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := readJSON(r, &req); err != nil {
+		return nil, err
+	}
+	pass, err := newPassphrase(req.Passphrase, req.PassphraseAgain)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.answer(exchangeAnswer{pass: pass}); err != nil {
+		clear(pass)
+		return nil, err
+	}
+	return e.snapshot(), nil
+}
+
+// claimPrompter is an enrolment's exchange as the Prompter of its Claim,
+// keeping the passphrase chosen last to unlock with it once written.
+type claimPrompter struct {
+	*exchange
+	chosen []byte
+}
+
+func (p *claimPrompter) NewPassphrase(ctx context.Context, refused error) ([]byte, error) {
+	pass, err := p.exchange.NewPassphrase(ctx, refused)
+	if err == nil {
+		clear(p.chosen)
+		p.chosen = bytes.Clone(pass) // Claim clears its copy once written
+	}
+	return pass, err
 }
 
 func (h *api) claimState(r *http.Request) (any, error)  { return h.enrolments.poll(r) }

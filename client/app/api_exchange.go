@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -24,8 +25,10 @@ const (
 	stepWaiting = "waiting" // for the other side (progress says what)
 	stepCode    = "code"    // show code, and type the other person's
 	stepConfirm = "confirm" // greeter: check who is joining (claimer)
-	stepDone    = "done"    // result says what was enrolled
-	stepFailed  = "failed"  // error says why
+	// claimer: the greeter confirmed; choose the new device's passphrase
+	stepPassphrase = "passphrase"
+	stepDone       = "done"   // result says what was enrolled
+	stepFailed     = "failed" // error says why
 )
 
 // exchangeLife bounds an exchange: the library's own waits are shorter
@@ -63,6 +66,9 @@ type claimerJSON struct {
 type exchangeAnswer struct {
 	Code    *string `json:"code"`
 	Confirm *bool   `json:"confirm"`
+	// pass is the claimer's new passphrase, given by its own call
+	// (api_enrol.go's choosePassphrase), never through answer's JSON.
+	pass []byte
 }
 
 // exchange is one running code exchange; it is the client.Prompter of
@@ -123,6 +129,9 @@ func (e *exchange) start(from string, fn func(ctx context.Context) (any, error))
 			case context.DeadlineExceeded:
 				code = "timeout"
 			}
+			if errors.Is(err, client.ErrClaimedWithoutKey) { // worse than a cancel: say it
+				code = "claimed_without_key"
+			}
 			e.state.Step, e.state.Error = stepFailed, &apiError{Code: code, Message: err.Error()}
 			return
 		}
@@ -136,8 +145,9 @@ func (e *exchange) answer(a exchangeAnswer) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch {
-	case e.state.Step == stepCode && a.Code != nil && a.Confirm == nil:
-	case e.state.Step == stepConfirm && a.Confirm != nil && a.Code == nil:
+	case e.state.Step == stepCode && a.Code != nil && a.Confirm == nil && a.pass == nil:
+	case e.state.Step == stepConfirm && a.Confirm != nil && a.Code == nil && a.pass == nil:
+	case e.state.Step == stepPassphrase && a.pass != nil && a.Code == nil && a.Confirm == nil:
 	default:
 		return errExchangeStep
 	}
@@ -180,6 +190,22 @@ func (e *exchange) ConfirmClaimer(ctx context.Context, c client.Claimer) (bool, 
 		return false, err
 	}
 	return *a.Confirm, nil
+}
+
+// NewPassphrase asks the claimer for the new device's passphrase, last
+// (client.PassphrasePrompter); refused, if any, is why the last one was
+// refused, shown as the step's progress.
+func (e *exchange) NewPassphrase(ctx context.Context, refused error) ([]byte, error) {
+	a, err := e.ask(ctx, stepPassphrase, func(st *exchangeJSON) {
+		st.Code, st.Progress = "", ""
+		if refused != nil {
+			st.Progress = refused.Error()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a.pass, nil
 }
 
 func (e *exchange) Progress(msg string) {

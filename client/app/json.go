@@ -70,6 +70,7 @@ var errorCodes = []struct {
 	{client.ErrLocked, http.StatusLocked, "locked"},
 	{client.ErrNoDevice, http.StatusConflict, "no_device"},
 	{client.ErrAlreadyEnrolled, http.StatusConflict, "already_enrolled"},
+	{client.ErrClaimedWithoutKey, http.StatusConflict, "claimed_without_key"},
 	{crypto.ErrWrongPassphrase, http.StatusUnauthorized, "wrong_passphrase"},
 	{client.ErrCorruptState, http.StatusInternalServerError, "corrupt_state"},
 	// The server.

@@ -47,14 +47,13 @@ await step('Alice invites Bob: the link to send is shown', async () => {
   assert(link.startsWith('coffre://'), `a coffre link: ${link}`);
 });
 
-await step('Bob pastes the link, sees what it is for, gives his name and a passphrase', async () => {
+await step('Bob pastes the link, sees what it is for, gives his name (the passphrase comes last)', async () => {
   await bob.getByLabel("Lien d'invitation").fill(link);
   await bob.getByRole('button', { name: 'Continuer' }).click();
   await bob.locator('#invitation-for', { hasText: config.bob.email }).waitFor();
   await bob.getByLabel('Votre nom').fill(config.bob.name);
   await bob.getByLabel('Nom de cet ordinateur (facultatif)').fill('portable de Bob');
-  await bob.getByLabel('Choisissez une phrase secrète').fill(config.bob.passphrase);
-  await bob.getByLabel('Retapez-la').fill(config.bob.passphrase);
+  assert(await bob.getByLabel('Choisissez une phrase secrète').count() === 0, 'no passphrase before the codes');
   await bob.getByRole('button', { name: 'Continuer' }).click();
 });
 
@@ -75,13 +74,26 @@ await step('both screens show a code; each types the other one', async () => {
   await alice.getByRole('button', { name: 'Confirm' }).click();
 });
 
-await step('Alice sees who asks to join and enrols him; Bob is in', async () => {
+await step('Alice sees who asks to join and enrols him', async () => {
   const asks = alice.locator('#claimer');
   await asks.waitFor();
   const text = await asks.textContent();
   assert(text.includes(config.bob.name) && text.includes(config.bob.email), `says who: ${text}`);
   await alice.getByRole('button', { name: 'Enrol', exact: true }).click();
   await alice.locator('#enrolled', { hasText: config.bob.name }).waitFor();
+});
+
+await step('Bob chooses his passphrase last: a short one is refused and he types another; Bob is in', async () => {
+  const pass = bob.getByLabel('Choisissez une phrase secrète');
+  await pass.waitFor({ timeout: 60_000 });
+  await bob.locator('#passphrase-now').waitFor();
+  await pass.fill('court');
+  await bob.getByLabel('Retapez-la').fill('court');
+  await bob.getByRole('button', { name: 'Terminer' }).click();
+  await bob.locator('#exchange-status', { hasText: /au moins 8 caractères/ }).waitFor();
+  await pass.fill(config.bob.passphrase);
+  await bob.getByLabel('Retapez-la').fill(config.bob.passphrase);
+  await bob.keyboard.press('Enter');
   await bob.getByRole('heading', { name: 'Coffres' }).waitFor({ timeout: 60_000 });
   await alice.reload();
   await alice.locator('#people tr', { hasText: config.bob.email }).waitFor();

@@ -2,33 +2,37 @@
 // screen (docs/API.md, "Code exchanges"): the app runs the protocol in the
 // background; the page polls the exchange about twice a second, shows this
 // side's code, asks for the code the other person reads out, and, on the
-// greeter's side, who asks to join before confirming.
+// greeter's side, who asks to join before confirming. On the claimer's
+// side, the new passphrase is asked last, once the greeter confirmed.
 import { h, replace, field, button } from './dom.js';
 import { errorText } from './i18n.js';
 
 // runExchange drives one exchange in box. poll() returns the exchange,
-// answer(body) answers it, cancel() gives up. It resolves with the exchange
-// at step done, and rejects with its error at step failed.
-export function runExchange(app, box, { poll, answer, cancel, peerLabel }) {
+// answer(body) answers it, cancel() gives up; passphrase(body) gives the
+// claimer's new passphrase at step passphrase. It resolves with the
+// exchange at step done, and rejects with its error at step failed.
+export function runExchange(app, box, { poll, answer, cancel, peerLabel, passphrase }) {
   const t = app.t;
   return new Promise((resolve, reject) => {
     let shown = '';
     let over = false;
+    let step = '';
     const status = h('p', { class: 'muted', id: 'exchange-status', role: 'status', 'aria-live': 'polite' }, t('enrol.waiting'));
     const stage = h('div');
     const stop = button(t('enrol.cancel'), async () => {
       over = true;
       try { await cancel(); } catch { /* ended already */ }
-      status.textContent = t('enrol.cancelled');
+      // past the greeter's confirmation, the server has enrolled already
+      status.textContent = step === 'passphrase' ? errorText({ code: 'claimed_without_key' }) : t('enrol.cancelled');
       stop.disabled = true;
       reject(Object.assign(new Error('cancelled'), { name: 'AbortError' }));
     });
     replace(box, stage, status, h('div', { class: 'actions' }, stop));
 
-    const send = async (body, form) => {
+    const send = async (body, form, call = answer) => {
       for (const b of form.querySelectorAll('button')) b.disabled = true;
       status.textContent = t('enrol.checking');
-      try { show(await answer(body)); } catch (err) { status.textContent = errorText(err); for (const b of form.querySelectorAll('button')) b.disabled = false; }
+      try { show(await call(body)); } catch (err) { status.textContent = errorText(err); for (const b of form.querySelectorAll('button')) b.disabled = false; }
     };
 
     const codeStage = (ex) => {
@@ -57,8 +61,41 @@ export function runExchange(app, box, { poll, answer, cancel, peerLabel }) {
       replace(stage, form);
     };
 
+    // passphraseStage asks the new passphrase twice, with the rules and
+    // messages of the command line (a refused one can be typed again).
+    const passphraseStage = (ex) => {
+      const pass = h('input', { type: 'password', required: true, autocomplete: 'new-password' });
+      const again = h('input', { type: 'password', required: true, autocomplete: 'new-password' });
+      const form = h('form', {
+        onsubmit: (e) => {
+          e.preventDefault();
+          if (pass.value !== again.value) {
+            again.setCustomValidity(t('welcome.mismatch'));
+            again.reportValidity();
+            return;
+          }
+          const body = { passphrase: pass.value, passphraseAgain: again.value };
+          send(body, form, async (b) => {
+            const next = await passphrase(b);
+            pass.value = '';
+            again.value = '';
+            return next;
+          });
+        },
+      },
+      h('p', { id: 'passphrase-now' }, t('welcome.passphraseNow')),
+      ex.progress ? h('p', { class: 'error', role: 'alert' }, ex.progress) : null,
+      field(t('welcome.passphrase'), pass, t('welcome.passphraseHint')),
+      field(t('welcome.again'), again),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, t('welcome.finish'))));
+      again.addEventListener('input', () => again.setCustomValidity(''));
+      replace(stage, form);
+      pass.focus();
+    };
+
     const show = (ex) => {
       if (over || !ex) return;
+      step = ex.step;
       const key = `${ex.step}:${ex.code || ''}`;
       if (ex.step === 'done') {
         over = true;
@@ -82,6 +119,9 @@ export function runExchange(app, box, { poll, answer, cancel, peerLabel }) {
       if (ex.step === 'code' && ex.code) {
         codeStage(ex);
         status.textContent = t('enrol.exchange');
+      } else if (ex.step === 'passphrase' && passphrase) {
+        passphraseStage(ex);
+        status.textContent = '';
       } else if (ex.step === 'confirm') {
         confirmStage(ex);
         status.textContent = '';

@@ -1,8 +1,8 @@
 // The first run of a new device (docs/API.md, "Code exchanges"): paste
 // the invitation link an administrator sent (or, for a second device, the
-// link from one's other device); see what it is for; give one's name, the
-// computer's name and a new passphrase; then compare codes with the person
-// greeting on the other side. No terminal.
+// link from one's other device); see what it is for; give one's name and
+// the computer's name; compare codes with the person greeting on the other
+// side; once they confirmed, choose a passphrase. No terminal.
 import { h, replace, add, field } from './dom.js';
 import { enc } from './api.js';
 import { runExchange } from './enrol.js';
@@ -12,6 +12,7 @@ const urls = {
   exchange: (id) => `/api/enrol/${enc(id)}`,
   start: (id) => `/api/enrol/${enc(id)}/start`,
   answer: (id) => `/api/enrol/${enc(id)}/answer`,
+  passphrase: (id) => `/api/enrol/${enc(id)}/passphrase`,
 };
 
 export function welcomeScreen(app) {
@@ -51,31 +52,23 @@ function detailsStep(app, box, ex) {
   const forUser = inv.kind !== 'device';
   const name = h('input', { type: 'text', autocomplete: 'name', required: forUser });
   const label = h('input', { type: 'text', autocomplete: 'off' });
-  const pass = h('input', { type: 'password', required: true, autocomplete: 'new-password' });
-  const again = h('input', { type: 'password', required: true, autocomplete: 'new-password' });
   const exchange = h('div', { id: 'claim-exchange' });
   const submit = h('button', { type: 'submit', class: 'primary' }, t('welcome.start'));
   const form = h('form', {
     onsubmit: async (e) => {
       e.preventDefault();
-      if (pass.value !== again.value) {
-        again.setCustomValidity(t('welcome.mismatch'));
-        again.reportValidity();
-        return;
-      }
       submit.disabled = true;
       try {
         await app.api.post(urls.start(ex.id), {
-          name: forUser ? name.value.trim() : '', deviceLabel: label.value.trim(), passphrase: pass.value, passphraseAgain: again.value,
+          name: forUser ? name.value.trim() : '', deviceLabel: label.value.trim(),
         });
-        pass.value = '';
-        again.value = '';
         form.hidden = true;
         await runExchange(app, exchange, {
           peerLabel: t('welcome.greeter'),
           poll: () => app.api.poll(urls.exchange(ex.id)),
           answer: (body) => app.api.post(urls.answer(ex.id), body),
           cancel: () => app.api.del(urls.exchange(ex.id)),
+          passphrase: (body) => app.api.post(urls.passphrase(ex.id), body),
         });
         add(exchange, h('p', { class: 'notice', id: 'claimed' }, t('welcome.done')));
         setTimeout(() => app.refreshState().catch(app.fail), 1500);
@@ -91,10 +84,7 @@ function detailsStep(app, box, ex) {
     : t('welcome.forDevice', { organisation: inv.organisation || '' })),
   forUser ? field(t('welcome.name'), name, t('welcome.nameHint')) : null,
   field(t('welcome.deviceLabel'), label, t('welcome.deviceLabelHint')),
-  field(t('welcome.passphrase'), pass, t('welcome.passphraseHint')),
-  field(t('welcome.again'), again),
   h('div', { class: 'actions' }, submit));
-  again.addEventListener('input', () => again.setCustomValidity(''));
   replace(box, form, exchange);
   (forUser ? name : label).focus();
 }
