@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,38 +16,6 @@ import (
 	"github.com/coffre/coffre/client/syncservice"
 	"github.com/coffre/coffre/tests/hostile"
 )
-
-// socketClient calls the API of the app of home over its Unix socket.
-func socketClient(t *testing.T, home string) func(method, path, body string) (int, []byte) {
-	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", SocketPath(home))
-	}}}
-	return func(method, path, body string) (int, []byte) {
-		t.Helper()
-		req, _ := http.NewRequest(method, "http://app"+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, b
-	}
-}
-
-// waitUntil waits for cond, looking every 100 ms, for at most a few
-// minutes on a loaded machine.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never happened: %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // TestRevokedAppWipes: the app runs on the admin's laptop and syncs a
 // folder; the admin revokes the laptop from their desktop. The running app
@@ -102,7 +69,7 @@ func TestRevokedAppWipes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the folder is synced", func() bool {
+	hostile.WaitUntil(t, "the folder is synced", func() bool {
 		st := syncservice.Statuses(home, key)
 		b1, _ := os.ReadFile(filepath.Join(dir, "note.txt"))
 		b2, _ := os.ReadFile(filepath.Join(dir, "other.txt"))
@@ -115,8 +82,8 @@ func TestRevokedAppWipes(t *testing.T) {
 	if _, err := desktop.RevokeDevice(ctx, laptopID); err != nil {
 		t.Fatal(err)
 	}
-	call := socketClient(t, home)
-	waitUntil(t, "the app erases", func() bool { return a.revoked() != nil })
+	call := hostile.UnixHTTP(t, SocketPath(home))
+	hostile.WaitUntil(t, "the app erases", func() bool { return a.revoked() != nil })
 
 	if _, err := os.Stat(filepath.Join(dir, "note.txt")); !os.IsNotExist(err) {
 		t.Errorf("the unchanged synced file survived: %v", err)

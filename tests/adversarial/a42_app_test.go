@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/client/app"
@@ -59,7 +56,7 @@ func TestA42RevokedAnswerAppWipesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	note := filepath.Join(dir, "note.txt")
-	waitFor(t, "the folder is synced", func() bool { b, _ := os.ReadFile(note); return string(b) == "patient note\n" })
+	hostile.WaitUntil(t, "the folder is synced", func() bool { b, _ := os.ReadFile(note); return string(b) == "patient note\n" })
 
 	// The server now refuses the laptop as revoked, as it would a revoked
 	// device: everything but the log; the log holds no revocation.
@@ -70,7 +67,7 @@ func TestA42RevokedAnswerAppWipesNothing(t *testing.T) {
 		}
 		return nil, wire.ErrDeviceRevoked
 	})
-	call := appSocket(t, home)
+	call := hostile.UnixHTTP(t, app.SocketPath(home))
 	status, b := call("POST", "/api/vaults", `{"name": "other"}`)
 	var e struct{ Code, Message string }
 	json.Unmarshal(b, &e)
@@ -164,37 +161,5 @@ func TestA42RevokedAnswerSyncWipesNothing(t *testing.T) {
 	}
 	if kept, _ := filepath.Glob(dir + ".kept-*"); len(kept) != 0 {
 		t.Errorf("files were moved aside on the server's word: %v", kept)
-	}
-}
-
-// appSocket calls the API of the app of home over its Unix socket.
-func appSocket(t *testing.T, home string) func(method, path, body string) (int, []byte) {
-	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", app.SocketPath(home))
-	}}}
-	return func(method, path, body string) (int, []byte) {
-		t.Helper()
-		req, _ := http.NewRequest(method, "http://app"+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, b
-	}
-}
-
-// waitFor waits for cond, looking every 100 ms, for at most a few minutes
-// on a loaded machine.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never happened: %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
