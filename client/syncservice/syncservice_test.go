@@ -334,12 +334,24 @@ func TestIdleMeansNoPerson(t *testing.T) {
 	const lockAfter = 1500 * time.Millisecond
 	stop := serve(t, f, u, rec, syncservice.Options{LockAfter: lockAfter})
 	key, _ := u.SyncKey()
+	// A loaded machine can stall this loop for longer than lockAfter;
+	// a lock after such a gap is the rule working, so it counts only when
+	// the touches before it were closer than lockAfter.
+	last := time.Now()
 	for end := time.Now().Add(2*lockAfter + time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
 		if n := control.Touch(home); n != 1 {
 			t.Fatalf("Touch reached %d syncs, want 1", n)
 		}
+		gap := time.Since(last)
+		last = time.Now()
 		if u.Locked() {
-			t.Fatal("the sync locked while the person was running coffre commands")
+			if gap < lockAfter {
+				t.Fatal("the sync locked while the person was running coffre commands")
+			}
+			t.Logf("the machine stalled %v between two commands (lock after %v): unlocking and going on", gap, lockAfter)
+			if n, err := control.Unlock(home, hostile.Passphrase); n != 1 || err != nil {
+				t.Fatalf("Unlock: %d, %v", n, err)
+			}
 		}
 	}
 	if sts := syncservice.Statuses(home, key); len(sts) != 1 || sts[0].State != "idle" {
