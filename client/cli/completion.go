@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/client/app"
 )
 
 // Shell completion of vault names and vault paths, from this device's
@@ -19,13 +21,15 @@ import (
 // What local state holds in clear is not enough: state.db is sealed under
 // the state key, which the key file keeps under the passphrase, and nothing
 // else on disk names a vault (SECURITY.md A37; completion writes no cache of
-// names). So vault names and paths are completed only when the passphrase
-// comes without a prompt (COFFRE_PASSPHRASE or --passphrase-file, as in a
-// session that set it), at the cost of one key-file unlock per Tab;
-// otherwise nothing is offered. Inside a vault, the names in a folder come
-// from the vault log this device verified last (client.LocalVault), which
-// may be behind the server's: a file a colleague just put is completed
-// once this device has read the vault again.
+// names). So vault names and paths are completed when the app of this data
+// directory runs unlocked (SPEC.md §14.5: asked on its socket, as ls is),
+// or else when the passphrase comes without a prompt (COFFRE_PASSPHRASE or
+// --passphrase-file, as in a session that set it), at the cost of one
+// key-file unlock per Tab; otherwise nothing is offered. Alone, the names
+// in a folder come from the vault log this device verified last
+// (client.LocalVault), which may be behind the server's: a file a colleague
+// just put is completed once this device has read the vault again. The
+// app's answer is as fresh as its session, which events keep up to date.
 
 // completeArgs gives every command whose usage line names a VAULT or a
 // VAULT:/path argument (the commands other files define, and those added
@@ -99,19 +103,39 @@ func (g *globalOptions) complete(ctx context.Context, kind, toComplete string) (
 // read from the device's verified state, or none when that needs a prompt.
 func (g *globalOptions) vaultNames(ctx context.Context, prefix string) []string {
 	var names []string
-	g.withLocalSession(ctx, func(s *client.Session) {
-		vaults, err := s.Vaults()
-		if err != nil {
-			return
-		}
+	add := func(vaults []client.VaultInfo) {
 		for _, v := range vaults {
 			if strings.HasPrefix(v.Name, prefix) && completable(v.Name) {
 				names = append(names, v.Name)
 			}
 		}
-	})
+	}
+	if c := g.completionApp(ctx); c != nil {
+		ctx, cancel := context.WithTimeout(ctx, completionWait)
+		defer cancel()
+		if a, err := c.Vaults(ctx); err == nil {
+			add(a.Vaults)
+		}
+	} else {
+		g.withLocalSession(ctx, func(s *client.Session) {
+			if vaults, err := s.Vaults(); err == nil {
+				add(vaults)
+			}
+		})
+	}
 	slices.Sort(names)
 	return names
+}
+
+// completionWait bounds what a Tab waits for the app's answer.
+const completionWait = 2 * time.Second
+
+// completionApp is the app of this data directory when it answers
+// unlocked, as for the commands (viaApp), within completionWait.
+func (g *globalOptions) completionApp(ctx context.Context) *app.Client {
+	ctx, cancel := context.WithTimeout(ctx, completionWait)
+	defer cancel()
+	return g.viaApp(ctx)
 }
 
 // vaultPaths completes the path p inside a vault: the files and folders of
@@ -126,31 +150,66 @@ func (g *globalOptions) vaultPaths(ctx context.Context, vault, p string) []strin
 		dir = "/" + dir
 	}
 	var out []string
-	g.withLocalSession(ctx, func(s *client.Session) {
-		w, err := s.LocalVault(vault)
-		if err != nil {
+	add := func(name string, folder bool) {
+		if !strings.HasPrefix(name, prefix) || !completable(name) {
 			return
 		}
-		if v, err := w.Stat(dir, time.Time{}); err != nil || !v.Manifest.Folder {
-			return
+		c := vault + ":" + dir + name
+		if folder {
+			c += "/"
 		}
-		items, err := w.List(dir, time.Time{})
-		if err != nil {
-			return
-		}
-		for _, it := range items {
-			if !strings.HasPrefix(it.Name, prefix) || !completable(it.Name) {
-				continue
+		out = append(out, c)
+	}
+	if c := g.completionApp(ctx); c != nil {
+		ctx, cancel := context.WithTimeout(ctx, completionWait)
+		defer cancel()
+		// A file's path lists the file itself: only a folder's items count.
+		if appIsFolder(ctx, c, vault, dir) {
+			if items, err := c.Ls(ctx, vault+":"+dir, time.Time{}); err == nil {
+				for _, it := range items {
+					add(it.Name, it.Folder)
+				}
 			}
-			c := vault + ":" + dir + it.Name
-			if it.Folder {
-				c += "/"
-			}
-			out = append(out, c)
 		}
-	})
+	} else {
+		g.withLocalSession(ctx, func(s *client.Session) {
+			w, err := s.LocalVault(vault)
+			if err != nil {
+				return
+			}
+			if v, err := w.Stat(dir, time.Time{}); err != nil || !v.Manifest.Folder {
+				return
+			}
+			items, err := w.List(dir, time.Time{})
+			if err != nil {
+				return
+			}
+			for _, it := range items {
+				add(it.Name, it.Folder)
+			}
+		})
+	}
 	slices.Sort(out)
 	return out
+}
+
+// appIsFolder reports whether dir (ending in a slash) is a folder of the
+// vault, by the app's listing of its parent: ls of a file lists the file.
+func appIsFolder(ctx context.Context, c *app.Client, vault, dir string) bool {
+	clean := path.Clean(dir)
+	if clean == "/" {
+		return true
+	}
+	items, err := c.Ls(ctx, vault+":"+path.Dir(clean), time.Time{})
+	if err != nil {
+		return false
+	}
+	for _, it := range items {
+		if it.Name == path.Base(clean) {
+			return it.Folder
+		}
+	}
+	return false
 }
 
 // completable reports whether a name can be offered to the shell as it

@@ -74,6 +74,12 @@ const testWorkFactor = "10"
 
 func (d *Device) argsAndEnv(args []string) ([]string, []string) {
 	full := []string{"--home", d.Home}
+	if len(args) > 0 && args[0] == "__complete" {
+		// A shell asks for completions with the request first and the
+		// words typed after it.
+		full = append([]string{args[0]}, full...)
+		args = args[1:]
+	}
 	env := CleanEnv()
 	if !d.FullCost {
 		env = append(env, client.TestWorkFactorEnv+"="+testWorkFactor)
