@@ -25,14 +25,56 @@ func (s *Session) Sync(ctx context.Context) error {
 	return s.fetchIdentities(ctx)
 }
 
-// syncLog is Sync's reading of the log, page by page.
+// syncLog is Sync's reading of the log, page by page. The next page is
+// asked for while this one is verified (a first sync of a large
+// organisation overlaps the server's reading and the network with the
+// client's checks), and verified pages are stored together, up to
+// saveEvery entries in one local transaction: the state stays that of a
+// whole number of verified pages (SPEC.md §4.3 step 5).
 func (s *Session) syncLog(ctx context.Context) error {
-	for {
-		mine := s.org.Head.Position
-		resp, err := s.conn.api.GetLog(ctx, &coffrev1.GetLogRequest{From: max(mine, 1)})
-		if err != nil {
-			return fromServer(s.conn.address, err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type page struct {
+		resp *coffrev1.GetLogResponse
+		err  error
+	}
+	fetch := func(from uint64) <-chan page {
+		ch := make(chan page, 1)
+		go func() {
+			resp, err := s.conn.api.GetLog(ctx, &coffrev1.GetLogRequest{From: max(from, 1)})
+			ch <- page{resp, err}
+		}()
+		return ch
+	}
+	// work is the verified state beyond s.org that is not stored yet (nil:
+	// none); pending its entries and openings.
+	var (
+		work            *certificate.Organisation
+		pending         []verifiedEntry
+		pendingOpenings map[string][]byte
+	)
+	store := func(snap *certificate.Organisation) error {
+		if work == nil {
+			return nil
 		}
+		if err := s.state.saveWithSnapshot(pending, pendingOpenings, work.Head, snap); err != nil {
+			return err
+		}
+		s.org, work, pending, pendingOpenings = work, nil, nil, nil
+		return nil
+	}
+	next := fetch(s.org.Head.Position)
+	for {
+		p := <-next
+		if p.err != nil {
+			return fromServer(s.conn.address, p.err)
+		}
+		resp := p.resp
+		at := s.org
+		if work != nil {
+			at = work
+		}
+		mine := at.Head.Position
 		if resp.GetHeadPosition() < mine {
 			return fmt.Errorf("%w: the server's log ends at %d, this device verified up to %d", certificate.ErrRollback, resp.GetHeadPosition(), mine)
 		}
@@ -47,8 +89,8 @@ func (s *Session) syncLog(ctx context.Context) error {
 			if len(entries) == 0 || entries[0].GetPosition() != mine {
 				return fmt.Errorf("%w: the server does not send the entry at the verified head %d", ErrBadLog, mine)
 			}
-			prev, _ := s.org.HashAt(mine - 1)
-			if !bytes.Equal(certificate.EntryHash(prev, certs[0]), s.org.Head.Hash) {
+			prev, _ := at.HashAt(mine - 1)
+			if !bytes.Equal(certificate.EntryHash(prev, certs[0]), at.Head.Hash) {
 				return fmt.Errorf("%w: the server's entry %d is not the one this device verified", certificate.ErrFork, mine)
 			}
 			entries, certs = entries[1:], certs[1:]
@@ -57,40 +99,55 @@ func (s *Session) syncLog(ctx context.Context) error {
 			if resp.GetHeadPosition() > mine {
 				return fmt.Errorf("%w: the server claims entries up to %d but sends none", ErrBadLog, resp.GetHeadPosition())
 			}
-			return nil
+			return store(nil)
 		}
-		next := s.org.Clone()
+		// The next page, if the server says there is one, while this one is
+		// checked; it is used only if this one verifies.
+		lastPos := entries[len(entries)-1].GetPosition()
+		more := resp.GetHeadPosition() > lastPos
+		if more {
+			next = fetch(lastPos)
+		}
+		if work == nil {
+			work = s.org.Clone()
+		}
 		batch := make([]certificate.Entry, len(entries))
-		verified := make([]verifiedEntry, len(entries))
 		for i, e := range entries {
 			batch[i] = certificate.Entry{Position: e.GetPosition(), Data: certs[i]}
-			verified[i] = verifiedEntry{position: e.GetPosition(), data: certs[i]}
+			pending = append(pending, verifiedEntry{position: e.GetPosition(), data: certs[i]})
 		}
-		if _, err := next.ApplyAll(batch); err != nil {
+		if _, err := work.ApplyAll(batch); err != nil {
 			if errors.Is(err, certificate.ErrChain) {
 				return fmt.Errorf("%w: %w", certificate.ErrFork, err)
 			}
 			return fmt.Errorf("%w: %w", ErrBadLog, err)
 		}
-		if err := showIdentities(next, openings, mine); err != nil {
+		if err := showIdentities(work, openings, mine); err != nil {
 			return fmt.Errorf("%w: %w", ErrBadLog, err)
+		}
+		for id, o := range openings {
+			if pendingOpenings == nil {
+				pendingOpenings = map[string][]byte{}
+			}
+			pendingOpenings[id] = o
 		}
 		// The last page stores the snapshot of the state it reaches, if
 		// due, in the same transaction (SPEC.md §9).
-		last := next.Head.Position >= resp.GetHeadPosition()
-		var snap *certificate.Organisation
-		if last {
-			snap = next
+		if !more || work.Head.Position >= resp.GetHeadPosition() {
+			return store(work)
 		}
-		if err := s.state.saveWithSnapshot(verified, openings, next.Head, snap); err != nil {
-			return err
-		}
-		s.org = next
-		if last {
-			return nil
+		if len(pending) >= saveEvery {
+			if err := store(nil); err != nil {
+				return err
+			}
 		}
 	}
 }
+
+// saveEvery is how many verified log entries a Sync keeps before storing
+// them (a crash loses at most that much verification, never the state's
+// consistency).
+const saveEvery = 5000
 
 // publish signs statements at the verified head and appends them, reading
 // the log again and re-signing when someone else appended first.
