@@ -52,8 +52,9 @@ func pageOf(name string, refs []PageRef) int {
 
 // pageRefs reads a format-3 folder's page list and checks what can be
 // checked without the pages: 1 to maxPages refs, each well formed, lows
-// increasing from "", entry counts adding up to the folder's.
-func pageRefs(folderID string, f *coffrev1.FolderManifest) ([]PageRef, error) {
+// increasing from "", entry counts adding up to the folder's. compact: as
+// written in a manifest batch, page ids raw (encodeKind).
+func pageRefs(folderID string, f *coffrev1.FolderManifest, compact bool) ([]PageRef, error) {
 	bad := func(why string, args ...any) error {
 		return fmt.Errorf("%w: folder %s: %s", ErrBadManifest, folderID, fmt.Sprintf(why, args...))
 	}
@@ -71,14 +72,18 @@ func pageRefs(folderID string, f *coffrev1.FolderManifest) ([]PageRef, error) {
 	var sum uint64
 	for i, r := range f.GetPages() {
 		key, err := crypto.ParseSecretKey(r.GetKey())
-		if err != nil || len(r.GetDigest()) != len(crypto.Digest{}) || r.GetId() == "" || ids[r.GetId()] {
+		id, ok := r.GetId(), true
+		if compact || len(r.GetRawId()) != 0 {
+			id, ok = parseID(r.GetId(), r.GetRawId(), compact)
+		}
+		if err != nil || !ok || len(r.GetDigest()) != len(crypto.Digest{}) || id == "" || ids[id] {
 			return nil, bad("a bad page ref")
 		}
 		if (i == 0) != (r.GetLow() == "") || i > 0 && (ValidName(r.GetLow()) != nil || r.GetLow() <= refs[i-1].Low) {
 			return nil, bad("page %d's lowest name is out of order", i)
 		}
-		ids[r.GetId()] = true
-		ref := PageRef{Block: Block{ID: r.GetId(), Key: key}, Entries: r.GetEntryCount(), Low: r.GetLow()}
+		ids[id] = true
+		ref := PageRef{Block: Block{ID: id, Key: key}, Entries: r.GetEntryCount(), Low: r.GetLow()}
 		copy(ref.Digest[:], r.GetDigest())
 		refs = append(refs, ref)
 		sum += uint64(r.GetEntryCount())
