@@ -203,3 +203,42 @@ func TestBatchChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactPageIDs: a page written since format 2 carries its ids of
+// 32 hex digits raw and says so; one written before, as text. Each form
+// is read as written and refuses the other's ids.
+func TestCompactPageIDs(t *testing.T) {
+	hexID := "0123456789abcdef0123456789abcdef"
+	_, raw := vaultlog.CompactID(hexID)
+	children := []ChildEntry{{Name: "a", ID: hexID}, {Name: "b", ID: "notes0123", Folder: true}}
+	for _, f := range []uint32{vaultlog.FormatSeparate, vaultlog.FormatVersion} {
+		writeFormat(t, f)
+		ref, ct, err := sealPage("org", "vault", "folderA", children)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := openPage("org", "vault", "folderA", []PageRef{ref}, 0, ct)
+		if err != nil || !slices.Equal(got, children) {
+			t.Fatalf("a page written as format %d reads %v, %v", f, got, err)
+		}
+	}
+	seal := func(p *coffrev1.FolderPage) ([]PageRef, []byte) {
+		plain, err := proto.MarshalOptions{Deterministic: true}.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := Block{ID: "page0001", Key: crypto.NewSecretKey(), Digest: crypto.Sum(plain), Size: uint64(len(plain))}
+		return []PageRef{{Block: b, Entries: uint32(len(p.GetEntries()))}}, sealBlock("org", "vault", b, plain)
+	}
+	for name, p := range map[string]*coffrev1.FolderPage{
+		"a compact page with a hex id as text": {FolderId: "folderA", Compact: true, Entries: []*coffrev1.FolderEntry{{Name: "a", Id: hexID}}},
+		"a compact page with an id both ways":  {FolderId: "folderA", Compact: true, Entries: []*coffrev1.FolderEntry{{Name: "a", Id: "notes0123", RawId: raw}}},
+		"a compact page with a short raw id":   {FolderId: "folderA", Compact: true, Entries: []*coffrev1.FolderEntry{{Name: "a", RawId: raw[:15]}}},
+		"an older page with a raw id":          {FolderId: "folderA", Entries: []*coffrev1.FolderEntry{{Name: "a", RawId: raw, Folder: true}}},
+	} {
+		refs, ct := seal(p)
+		if _, err := openPage("org", "vault", "folderA", refs, 0, ct); !errors.Is(err, ErrBadManifest) {
+			t.Errorf("%s: got %v, want ErrBadManifest", name, err)
+		}
+	}
+}

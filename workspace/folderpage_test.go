@@ -39,7 +39,7 @@ func pagesOf(t *testing.T, folderID string, children []ChildEntry, size int) ([]
 func TestFolderPagesRoundTripAndRefuseSwaps(t *testing.T) {
 	var children []ChildEntry
 	for i := range 1000 {
-		children = append(children, ChildEntry{Name: fmt.Sprintf("f%04d.txt", i), ID: fmt.Sprintf("id%d", i)})
+		children = append(children, ChildEntry{Name: fmt.Sprintf("f%04d.txt", i), ID: fmt.Sprintf("id%08d", i)})
 	}
 	refs, cts := pagesOf(t, "folderA", children, PageEntries)
 	if len(refs) != 4 {
@@ -272,7 +272,7 @@ func TestFolderPagesHistoryIsLinear(t *testing.T) {
 func TestFolderPageListChecked(t *testing.T) {
 	var children []ChildEntry
 	for i := range 700 {
-		children = append(children, ChildEntry{Name: fmt.Sprintf("f%04d", i), ID: fmt.Sprintf("id%d", i)})
+		children = append(children, ChildEntry{Name: fmt.Sprintf("f%04d", i), ID: fmt.Sprintf("id%08d", i)})
 	}
 	refs, _ := pagesOf(t, "folderA", children, PageEntries)
 	wire := func() *coffrev1.FolderManifest {
@@ -305,7 +305,7 @@ func TestFolderPageListChecked(t *testing.T) {
 }
 
 func FuzzOpenPage(f *testing.F) {
-	sealed, _, err := sealPage("org", "vault", "folderA", []ChildEntry{{Name: "a", ID: "1"}})
+	sealed, _, err := sealPage("org", "vault", "folderA", []ChildEntry{{Name: "a", ID: "child001"}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -741,8 +741,13 @@ func (x *FolderPageRef) GetRawId() []byte {
 type FolderPage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The folder this page belongs to.
-	FolderId      string         `protobuf:"bytes,1,opt,name=folder_id,json=folderId,proto3" json:"folder_id,omitempty"`
-	Entries       []*FolderEntry `protobuf:"bytes,3,rep,name=entries,proto3" json:"entries,omitempty"`
+	FolderId string         `protobuf:"bytes,1,opt,name=folder_id,json=folderId,proto3" json:"folder_id,omitempty"`
+	Entries  []*FolderEntry `protobuf:"bytes,3,rep,name=entries,proto3" json:"entries,omitempty"`
+	// True in a page whose entries carry ids of 32 lowercase hex digits as
+	// their 16 bytes (FolderEntry.raw_id), as writers write them since
+	// vault entry format 2; being the last field, it also keeps the page's
+	// last byte from being a zero (SPEC.md §11.3.1).
+	Compact       bool `protobuf:"varint,4,opt,name=compact,proto3" json:"compact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -791,14 +796,21 @@ func (x *FolderPage) GetEntries() []*FolderEntry {
 	return nil
 }
 
+func (x *FolderPage) GetCompact() bool {
+	if x != nil {
+		return x.Compact
+	}
+	return false
+}
+
 // FolderEntry is one child of a folder.
 type FolderEntry struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Id     string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	Folder bool                   `protobuf:"varint,3,opt,name=folder,proto3" json:"folder,omitempty"`
-	// In a ManifestBatch: the id as its 16 bytes when it is 32 lowercase hex
-	// digits (id is then empty).
+	// In a ManifestBatch or a compact FolderPage: the id as its 16 bytes
+	// when it is 32 lowercase hex digits (id is then empty).
 	RawId         []byte `protobuf:"bytes,4,opt,name=raw_id,json=rawId,proto3" json:"raw_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1070,11 +1082,12 @@ const file_coffre_v1_vault_proto_rawDesc = "" +
 	"\ventry_count\x18\x04 \x01(\rR\n" +
 	"entryCount\x12\x10\n" +
 	"\x03low\x18\x05 \x01(\tR\x03low\x12\x15\n" +
-	"\x06raw_id\x18\x06 \x01(\fR\x05rawId\"h\n" +
+	"\x06raw_id\x18\x06 \x01(\fR\x05rawId\"\x82\x01\n" +
 	"\n" +
 	"FolderPage\x12\x1b\n" +
 	"\tfolder_id\x18\x01 \x01(\tR\bfolderId\x120\n" +
-	"\aentries\x18\x03 \x03(\v2\x16.coffre.v1.FolderEntryR\aentriesJ\x04\b\x02\x10\x03R\x05index\"`\n" +
+	"\aentries\x18\x03 \x03(\v2\x16.coffre.v1.FolderEntryR\aentries\x12\x18\n" +
+	"\acompact\x18\x04 \x01(\bR\acompactJ\x04\b\x02\x10\x03R\x05index\"`\n" +
 	"\vFolderEntry\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
