@@ -242,3 +242,44 @@ func TestCompactPageIDs(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOpenBatch: whatever plaintext a writer seals as a batch, openBatch
+// returns one manifest per write or ErrBadManifest, and never panics.
+func FuzzOpenBatch(f *testing.F) {
+	key := crypto.NewSecretKey()
+	e := &vaultlog.Entry{Position: 3, KeyIndex: 1, Writes: []vaultlog.Write{
+		{ManifestID: "0123456789abcdef0123456789abcdef", Version: 2}, {ManifestID: "fedcba9876543210fedcba9876543210", Version: 1}}}
+	root := &Manifest{ID: e.Writes[0].ManifestID, Parent: "aaaaaaaaaaaaaaaa", Folder: true,
+		Children: []ChildEntry{{Name: "f", ID: e.Writes[1].ManifestID}}}
+	file := &Manifest{ID: e.Writes[1].ManifestID, Parent: root.ID, Size: 9, Blocks: []Block{
+		{ID: "0123456789abcdef0123456789abcdef", Key: crypto.NewSecretKey(), Size: 4}, {ID: "b1b1b1b1", Key: crypto.NewSecretKey(), Offset: 4, Size: 5}}}
+	sealed, err := encryptBatch("org", "vault", e, key, []*Manifest{root, file})
+	if err != nil {
+		f.Fatal(err)
+	}
+	plain, err := crypto.DeriveKey(key.Bytes(), labelManifest, nil).Decrypt(batchAAD("org", "vault", e.Position, e.KeyIndex, e.Writes), sealed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(plain)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, plain []byte) {
+		fe := *e
+		fe.Manifests = crypto.DeriveKey(key.Bytes(), labelManifest, nil).Encrypt(batchAAD("org", "vault", e.Position, e.KeyIndex, e.Writes), plain)
+		got, err := openBatch("org", "vault", &fe, key)
+		if err != nil {
+			if !errors.Is(err, ErrBadManifest) {
+				t.Fatalf("error is not ErrBadManifest: %v", err)
+			}
+			return
+		}
+		if len(got) != len(e.Writes) {
+			t.Fatalf("%d manifests for %d writes", len(got), len(e.Writes))
+		}
+		for i, m := range got {
+			if m.ID != e.Writes[i].ManifestID {
+				t.Fatalf("manifest %d is %s, not its write's %s", i, m.ID, e.Writes[i].ManifestID)
+			}
+		}
+	})
+}
