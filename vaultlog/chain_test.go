@@ -11,7 +11,7 @@ import (
 
 func testEntry(position uint64, prev []byte, writes ...Write) *Entry {
 	return &Entry{OrganisationID: "o", VaultID: "v", Author: "a", Position: position, PreviousHash: prev,
-		OrganisationPosition: 3, Time: time.Unix(1_800_000_000, 0), KeyIndex: 1, Writes: writes}
+		OrganisationPosition: 3, Time: time.Unix(1_800_000_000, 0), KeyIndex: 1, Writes: writes, Manifests: []byte("batch")}
 }
 
 // A chain break is the one certificate.ErrChain of every log.

@@ -13,6 +13,7 @@ import (
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/vaultlog"
 )
 
 // Folder pages (SPEC.md §11.3.1): a folder of more than PageEntries
@@ -52,8 +53,9 @@ func pageOf(name string, refs []PageRef) int {
 
 // pageRefs reads a format-3 folder's page list and checks what can be
 // checked without the pages: 1 to maxPages refs, each well formed, lows
-// increasing from "", entry counts adding up to the folder's.
-func pageRefs(folderID string, f *coffrev1.FolderManifest) ([]PageRef, error) {
+// increasing from "", entry counts adding up to the folder's. compact: as
+// written in a manifest batch, page ids raw (encodeKind).
+func pageRefs(folderID string, f *coffrev1.FolderManifest, compact bool) ([]PageRef, error) {
 	bad := func(why string, args ...any) error {
 		return fmt.Errorf("%w: folder %s: %s", ErrBadManifest, folderID, fmt.Sprintf(why, args...))
 	}
@@ -71,14 +73,18 @@ func pageRefs(folderID string, f *coffrev1.FolderManifest) ([]PageRef, error) {
 	var sum uint64
 	for i, r := range f.GetPages() {
 		key, err := crypto.ParseSecretKey(r.GetKey())
-		if err != nil || len(r.GetDigest()) != len(crypto.Digest{}) || r.GetId() == "" || ids[r.GetId()] {
+		id, ok := r.GetId(), true
+		if compact || len(r.GetRawId()) != 0 {
+			id, ok = parseID(r.GetId(), r.GetRawId(), compact)
+		}
+		if err != nil || !ok || len(r.GetDigest()) != len(crypto.Digest{}) || id == "" || ids[id] {
 			return nil, bad("a bad page ref")
 		}
 		if (i == 0) != (r.GetLow() == "") || i > 0 && (ValidName(r.GetLow()) != nil || r.GetLow() <= refs[i-1].Low) {
 			return nil, bad("page %d's lowest name is out of order", i)
 		}
-		ids[r.GetId()] = true
-		ref := PageRef{Block: Block{ID: r.GetId(), Key: key}, Entries: r.GetEntryCount(), Low: r.GetLow()}
+		ids[id] = true
+		ref := PageRef{Block: Block{ID: id, Key: key}, Entries: r.GetEntryCount(), Low: r.GetLow()}
 		copy(ref.Digest[:], r.GetDigest())
 		refs = append(refs, ref)
 		sum += uint64(r.GetEntryCount())
@@ -90,21 +96,25 @@ func pageRefs(folderID string, f *coffrev1.FolderManifest) ([]PageRef, error) {
 }
 
 // sealPage serialises and encrypts a page of folder (entries sorted by
-// name) under a fresh key, as a block of its own: the server sees a
-// padded block. A page's plaintext never ends in a zero byte (its last
-// field is a name, an id or a true flag), so its size is what is left of
-// it without the padding. The ref's Low is the caller's.
+// name, ids raw: a compact page) under a fresh key, as a block of its
+// own: the server sees a padded block. A page's plaintext never ends in a
+// zero byte (its last field is the compact flag, true), so its size is
+// what is left of it without the padding. The ref's Low is the caller's.
 func sealPage(orgID, vaultID, folderID string, entries []ChildEntry) (PageRef, []byte, error) {
-	w := &coffrev1.FolderPage{FolderId: folderID}
+	// Pages are compact since entry format 2 (a test writes the older form).
+	compact := entryFormat != vaultlog.FormatSeparate
+	w := &coffrev1.FolderPage{FolderId: folderID, Compact: compact}
 	for _, c := range entries {
-		w.Entries = append(w.Entries, &coffrev1.FolderEntry{Name: c.Name, Id: c.ID, Folder: c.Folder})
+		e := &coffrev1.FolderEntry{Name: c.Name, Folder: c.Folder}
+		e.Id, e.RawId = compactID(c.ID, compact)
+		w.Entries = append(w.Entries, e)
 	}
 	plain, err := proto.MarshalOptions{Deterministic: true}.Marshal(w)
 	if err != nil {
 		return PageRef{}, nil, err
 	}
 	if len(plain) == 0 || plain[len(plain)-1] == 0 {
-		return PageRef{}, nil, fmt.Errorf("folder %s: a child id ends in a zero byte", folderID)
+		return PageRef{}, nil, fmt.Errorf("folder %s: a page ends in a zero byte", folderID)
 	}
 	b := Block{ID: certificate.NewID(), Key: crypto.NewSecretKey(), Digest: crypto.Sum(plain), Size: uint64(len(plain))}
 	return PageRef{Block: b, Entries: uint32(len(entries))}, sealBlock(orgID, vaultID, b, plain), nil
@@ -114,7 +124,9 @@ func sealPage(orgID, vaultID, folderID string, entries []ChildEntry) (PageRef, [
 // one the signed folder manifest lists there: its digest (a page from an
 // older version or another folder has another: SECURITY.md A60), its
 // folder, its entry count, and that its names are valid, increasing, and
-// in its range, from its low up to the next page's.
+// in its range, from its low up to the next page's. A compact page (all
+// written since vault entry format 2) carries ids raw; a page written
+// before, which a folder may still keep, as text.
 func openPage(orgID, vaultID, folderID string, refs []PageRef, index int, ciphertext []byte) ([]ChildEntry, error) {
 	ref := refs[index]
 	refused := fmt.Errorf("%w: folder %s page %d is not the page its manifest lists", ErrBadManifest, folderID, index)
@@ -137,7 +149,14 @@ func openPage(orgID, vaultID, folderID string, refs []PageRef, index int, cipher
 			i > 0 && name <= out[i-1].Name {
 			return nil, fmt.Errorf("%w: folder %s page %d holds a name out of its place", ErrBadManifest, folderID, index)
 		}
-		out = append(out, ChildEntry{Name: name, ID: e.GetId(), Folder: e.GetFolder()})
+		id, ok := e.GetId(), len(e.GetRawId()) == 0
+		if p.GetCompact() {
+			id, ok = parseID(e.GetId(), e.GetRawId(), true)
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: folder %s page %d holds a bad child id", ErrBadManifest, folderID, index)
+		}
+		out = append(out, ChildEntry{Name: name, ID: id, Folder: e.GetFolder()})
 	}
 	return out, nil
 }

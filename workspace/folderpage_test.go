@@ -15,7 +15,6 @@ import (
 
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
-	"github.com/coffre/coffre/vaultlog"
 )
 
 // pagesOf seals children sorted by name into pages of size entries, as a
@@ -40,7 +39,7 @@ func pagesOf(t *testing.T, folderID string, children []ChildEntry, size int) ([]
 func TestFolderPagesRoundTripAndRefuseSwaps(t *testing.T) {
 	var children []ChildEntry
 	for i := range 1000 {
-		children = append(children, ChildEntry{Name: fmt.Sprintf("f%04d.txt", i), ID: fmt.Sprintf("id%d", i)})
+		children = append(children, ChildEntry{Name: fmt.Sprintf("f%04d.txt", i), ID: fmt.Sprintf("id%08d", i)})
 	}
 	refs, cts := pagesOf(t, "folderA", children, PageEntries)
 	if len(refs) != 4 {
@@ -235,17 +234,11 @@ func folderBytes(t *testing.T, n, size int) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every version of the folder's manifest as its entry's batch holds it.
 	total := 0
-	for _, data := range srv.entries() {
-		e, err := vaultlog.ParseEntry(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, w := range e.Writes {
-			if w.ManifestID == ver.Manifest.ID {
-				total += len(w.Ciphertext)
-			}
-		}
+	for _, h := range v.Log().History(ver.Manifest.ID) {
+		format, folder, _ := encodeKind(h.Manifest, true)
+		total += proto.Size(&coffrev1.BatchManifest{FormatVersion: format, Parent: 1, Kind: &coffrev1.BatchManifest_Folder{Folder: folder}})
 	}
 	for _, b := range srv.blocks { // the files are empty: only pages
 		total += len(b)
@@ -279,7 +272,7 @@ func TestFolderPagesHistoryIsLinear(t *testing.T) {
 func TestFolderPageListChecked(t *testing.T) {
 	var children []ChildEntry
 	for i := range 700 {
-		children = append(children, ChildEntry{Name: fmt.Sprintf("f%04d", i), ID: fmt.Sprintf("id%d", i)})
+		children = append(children, ChildEntry{Name: fmt.Sprintf("f%04d", i), ID: fmt.Sprintf("id%08d", i)})
 	}
 	refs, _ := pagesOf(t, "folderA", children, PageEntries)
 	wire := func() *coffrev1.FolderManifest {
@@ -290,7 +283,7 @@ func TestFolderPageListChecked(t *testing.T) {
 		}
 		return f
 	}
-	if got, err := pageRefs("folderA", wire()); err != nil || len(got) != len(refs) {
+	if got, err := pageRefs("folderA", wire(), false); err != nil || len(got) != len(refs) {
 		t.Fatalf("the honest page list: %d refs, %v", len(got), err)
 	}
 	for name, edit := range map[string]func(*coffrev1.FolderManifest){
@@ -305,14 +298,14 @@ func TestFolderPageListChecked(t *testing.T) {
 	} {
 		f := wire()
 		edit(f)
-		if _, err := pageRefs("folderA", f); !errors.Is(err, ErrBadManifest) {
+		if _, err := pageRefs("folderA", f, false); !errors.Is(err, ErrBadManifest) {
 			t.Errorf("%s: %v, want ErrBadManifest", name, err)
 		}
 	}
 }
 
 func FuzzOpenPage(f *testing.F) {
-	sealed, _, err := sealPage("org", "vault", "folderA", []ChildEntry{{Name: "a", ID: "1"}})
+	sealed, _, err := sealPage("org", "vault", "folderA", []ChildEntry{{Name: "a", ID: "child001"}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -140,19 +140,31 @@ func (l *Log) Apply(org *certificate.Organisation, keys *Keys, position uint64, 
 	return e, nil
 }
 
-// open decrypts an entry's manifests; if one fails, none of them is kept
-// (an entry's writes go together) and the error says why.
+// open decrypts an entry's manifests (each write's in format 1, the
+// entry's batch in format 2); if one fails, none of them is kept (an
+// entry's writes go together) and the error says why.
 func (l *Log) open(e *vaultlog.Entry, key crypto.SecretKey, userID string, position uint64) ([]Version, error) {
-	var added []Version
-	for _, w := range e.Writes {
-		m, err := decryptManifest(l.OrganisationID, l.VaultID, w, e.KeyIndex, key)
-		if err != nil {
+	var manifests []*Manifest
+	if e.Format == vaultlog.FormatSeparate {
+		for _, w := range e.Writes {
+			m, err := decryptManifest(l.OrganisationID, l.VaultID, w, e.KeyIndex, key)
+			if err != nil {
+				return nil, err
+			}
+			manifests = append(manifests, m)
+		}
+	} else {
+		var err error
+		if manifests, err = openBatch(l.OrganisationID, l.VaultID, e, key); err != nil {
 			return nil, err
 		}
+	}
+	added := make([]Version, 0, len(manifests))
+	for i, m := range manifests {
 		if (m.ID == RootID(l.VaultID)) != (m.Parent == "") || (m.ID == RootID(l.VaultID) && !m.Folder) {
 			return nil, fmt.Errorf("%w: %s has a bad parent", ErrBadManifest, m.ID)
 		}
-		added = append(added, Version{Manifest: m, Version: w.Version, Author: e.Author, User: userID, Time: e.Time, Position: position, KeyIndex: e.KeyIndex})
+		added = append(added, Version{Manifest: m, Version: e.Writes[i].Version, Author: e.Author, User: userID, Time: e.Time, Position: position, KeyIndex: e.KeyIndex})
 	}
 	return added, nil
 }

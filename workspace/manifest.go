@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/vaultlog"
@@ -143,31 +144,17 @@ func openBlock(orgID, vaultID string, b Block, ciphertext []byte) ([]byte, error
 	return plain, nil
 }
 
-// encryptManifest serialises and encrypts m as version `version` under
-// vault key `index` (SPEC.md §11.3).
+// encryptManifest serialises and encrypts m alone, as version `version`
+// under vault key `index` (SPEC.md §11.3): the form of a format-1 entry's
+// write, which this version reads but no longer writes (commit writes a
+// batch: encryptBatch).
 func encryptManifest(orgID, vaultID string, version uint64, index uint32, key crypto.SecretKey, m *Manifest) ([]byte, error) {
-	w := &coffrev1.Manifest{FormatVersion: ManifestFormat, Id: m.ID, Parent: m.Parent, UpdatedMs: m.Updated.UnixMilli()}
-	switch {
-	case m.Folder && m.Pages != nil:
-		w.FormatVersion = PagedFormat
-		f := &coffrev1.FolderManifest{PageCount: uint32(len(m.Pages))}
-		for _, p := range m.Pages {
-			f.Pages = append(f.Pages, &coffrev1.FolderPageRef{Id: p.ID, Digest: p.Digest[:], Key: p.Key.Bytes(), EntryCount: p.Entries, Low: p.Low})
-			f.EntryCount += uint64(p.Entries)
-		}
-		w.Kind = &coffrev1.Manifest_Folder{Folder: f}
-	case m.Folder:
-		f := &coffrev1.FolderManifest{}
-		for _, c := range m.Children {
-			f.Entries = append(f.Entries, &coffrev1.FolderEntry{Name: c.Name, Id: c.ID, Folder: c.Folder})
-		}
-		w.Kind = &coffrev1.Manifest_Folder{Folder: f}
-	default:
-		f := &coffrev1.FileManifest{Size: m.Size}
-		for _, b := range m.Blocks {
-			f.Blocks = append(f.Blocks, &coffrev1.BlockRef{Id: b.ID, Key: b.Key.Bytes(), Digest: b.Digest[:], Offset: b.Offset, Size: b.Size})
-		}
-		w.Kind = &coffrev1.Manifest_File{File: f}
+	format, folder, file := encodeKind(m, false)
+	w := &coffrev1.Manifest{FormatVersion: format, Id: m.ID, Parent: m.Parent, UpdatedMs: m.Updated.UnixMilli()}
+	if folder != nil {
+		w.Kind = &coffrev1.Manifest_Folder{Folder: folder}
+	} else {
+		w.Kind = &coffrev1.Manifest_File{File: file}
 	}
 	plain, err := proto.MarshalOptions{Deterministic: true}.Marshal(w)
 	if err != nil {
@@ -177,9 +164,71 @@ func encryptManifest(orgID, vaultID string, version uint64, index uint32, key cr
 	return k.Encrypt(manifestAAD(orgID, vaultID, m.ID, version, index), plain), nil
 }
 
-// decryptManifest opens a manifest write and checks that it describes
-// itself as the id it was written under, and that a file's blocks cover
-// its size exactly, in order, without gaps or overlaps (SECURITY.md A10).
+// compactID writes an id as a manifest batch does: raw when it can be.
+func compactID(id string, compact bool) (string, []byte) {
+	if !compact {
+		return id, nil
+	}
+	return vaultlog.CompactID(id)
+}
+
+// parseID reads an id written by compactID: in a batch, exactly one of
+// text and raw in its one encoding; alone, text only. The id must be
+// valid (§3.2).
+func parseID(text string, raw []byte, compact bool) (string, bool) {
+	id := text
+	if compact {
+		var ok bool
+		if id, ok = vaultlog.ParseCompactID(text, raw); !ok {
+			return "", false
+		}
+	} else if len(raw) != 0 {
+		return "", false
+	}
+	return id, certificate.ValidID(id)
+}
+
+// encodeKind is a manifest's format and content as written: alone
+// (compact false) or in a batch, where ids are raw and a file's block
+// offsets and last block's size are implied (SPEC.md §11.3).
+func encodeKind(m *Manifest, compact bool) (uint32, *coffrev1.FolderManifest, *coffrev1.FileManifest) {
+	switch {
+	case m.Folder && m.Pages != nil:
+		f := &coffrev1.FolderManifest{PageCount: uint32(len(m.Pages))}
+		for _, p := range m.Pages {
+			r := &coffrev1.FolderPageRef{Digest: p.Digest[:], Key: p.Key.Bytes(), EntryCount: p.Entries, Low: p.Low}
+			r.Id, r.RawId = compactID(p.ID, compact)
+			f.Pages = append(f.Pages, r)
+			f.EntryCount += uint64(p.Entries)
+		}
+		return PagedFormat, f, nil
+	case m.Folder:
+		f := &coffrev1.FolderManifest{}
+		for _, c := range m.Children {
+			e := &coffrev1.FolderEntry{Name: c.Name, Folder: c.Folder}
+			e.Id, e.RawId = compactID(c.ID, compact)
+			f.Entries = append(f.Entries, e)
+		}
+		return ManifestFormat, f, nil
+	}
+	f := &coffrev1.FileManifest{Size: m.Size}
+	for i, b := range m.Blocks {
+		r := &coffrev1.BlockRef{Key: b.Key.Bytes(), Digest: b.Digest[:], Offset: b.Offset, Size: b.Size}
+		r.Id, r.RawId = compactID(b.ID, compact)
+		if compact {
+			r.Offset = 0
+			if i == len(m.Blocks)-1 {
+				r.Size = 0
+			}
+		}
+		f.Blocks = append(f.Blocks, r)
+	}
+	return ManifestFormat, nil, f
+}
+
+// decryptManifest opens a format-1 entry's manifest write and checks that
+// it describes itself as the id it was written under (SECURITY.md A11),
+// then what decodeKind checks.
 func decryptManifest(orgID, vaultID string, w vaultlog.Write, index uint32, key crypto.SecretKey) (*Manifest, error) {
 	k := crypto.DeriveKey(key.Bytes(), labelManifest, nil)
 	plain, err := k.Decrypt(manifestAAD(orgID, vaultID, w.ManifestID, w.Version, index), w.Ciphertext)
@@ -187,60 +236,104 @@ func decryptManifest(orgID, vaultID string, w vaultlog.Write, index uint32, key 
 		return nil, fmt.Errorf("%w: %s v%d does not decrypt", ErrBadManifest, w.ManifestID, w.Version)
 	}
 	var p coffrev1.Manifest
-	if err := proto.Unmarshal(plain, &p); err != nil || (p.GetFormatVersion() != ManifestFormat && p.GetFormatVersion() != PagedFormat) || p.GetId() != w.ManifestID {
+	if err := proto.Unmarshal(plain, &p); err != nil || p.GetId() != w.ManifestID {
 		return nil, fmt.Errorf("%w: %s v%d is not the manifest it claims to be", ErrBadManifest, w.ManifestID, w.Version)
 	}
 	m := &Manifest{ID: p.GetId(), Parent: p.GetParent(), Updated: time.UnixMilli(p.GetUpdatedMs()).UTC()}
-	switch kind := p.GetKind().(type) {
-	case *coffrev1.Manifest_Folder:
+	if err := decodeKind(m, p.GetFormatVersion(), p.GetFolder(), p.GetFile(), false); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// decodeKind reads a manifest's content into m and checks it (SPEC.md
+// §11.3): a known format; a folder's names valid and distinct, and no
+// child id twice; a file's blocks each with a valid id and key, a 32-byte
+// digest and a size, in order without gaps or overlaps, covering its size
+// exactly (SECURITY.md A10). compact: as written in a batch (encodeKind).
+func decodeKind(m *Manifest, format uint32, folder *coffrev1.FolderManifest, file *coffrev1.FileManifest, compact bool) error {
+	if format != ManifestFormat && format != PagedFormat {
+		return fmt.Errorf("%w: %s is of format %d", ErrBadManifest, m.ID, format)
+	}
+	switch {
+	case folder != nil:
 		m.Folder = true
-		if p.GetFormatVersion() == PagedFormat {
-			pages, err := pageRefs(m.ID, kind.Folder)
+		if format == PagedFormat {
+			pages, err := pageRefs(m.ID, folder, compact)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			m.Pages = pages
-			break
+			return nil
 		}
-		if kind.Folder.GetPageCount() != 0 || len(kind.Folder.GetPages()) != 0 || kind.Folder.GetEntryCount() != 0 {
-			return nil, fmt.Errorf("%w: folder %s of format 2 lists pages", ErrBadManifest, m.ID)
+		if folder.GetPageCount() != 0 || len(folder.GetPages()) != 0 || folder.GetEntryCount() != 0 {
+			return fmt.Errorf("%w: folder %s of format 2 lists pages", ErrBadManifest, m.ID)
 		}
 		// One name per child id: a child listed under many names would
 		// make every walk of the tree exponential in its depth.
 		names, ids := map[string]bool{}, map[string]bool{}
-		for _, e := range kind.Folder.GetEntries() {
+		for _, e := range folder.GetEntries() {
 			if ValidName(e.GetName()) != nil || names[e.GetName()] {
-				return nil, fmt.Errorf("%w: folder %s has a bad or duplicate name", ErrBadManifest, m.ID)
+				return fmt.Errorf("%w: folder %s has a bad or duplicate name", ErrBadManifest, m.ID)
 			}
-			if ids[e.GetId()] {
-				return nil, fmt.Errorf("%w: folder %s lists child %s twice", ErrBadManifest, m.ID, e.GetId())
+			id, ok := e.GetId(), true
+			if compact || len(e.GetRawId()) != 0 {
+				id, ok = parseID(e.GetId(), e.GetRawId(), compact)
 			}
-			names[e.GetName()], ids[e.GetId()] = true, true
-			m.Children = append(m.Children, ChildEntry{Name: e.GetName(), ID: e.GetId(), Folder: e.GetFolder()})
+			if !ok {
+				return fmt.Errorf("%w: folder %s has a bad child id", ErrBadManifest, m.ID)
+			}
+			if ids[id] {
+				return fmt.Errorf("%w: folder %s lists child %s twice", ErrBadManifest, m.ID, id)
+			}
+			names[e.GetName()], ids[id] = true, true
+			m.Children = append(m.Children, ChildEntry{Name: e.GetName(), ID: id, Folder: e.GetFolder()})
 		}
-	case *coffrev1.Manifest_File:
-		if p.GetFormatVersion() != ManifestFormat {
-			return nil, fmt.Errorf("%w: file %s has a folder's format", ErrBadManifest, m.ID)
+		return nil
+	case file != nil:
+		if format != ManifestFormat {
+			return fmt.Errorf("%w: file %s has a folder's format", ErrBadManifest, m.ID)
 		}
-		m.Size = kind.File.GetSize()
+		m.Size = file.GetSize()
+		bad := fmt.Errorf("%w: file %s has a bad block list", ErrBadManifest, m.ID)
 		var next uint64
-		for _, b := range kind.File.GetBlocks() {
+		refs := file.GetBlocks()
+		for i, b := range refs {
 			key, err := crypto.ParseSecretKey(b.GetKey())
-			if err != nil || len(b.GetDigest()) != len(crypto.Digest{}) || b.GetOffset() != next || b.GetSize() == 0 {
-				return nil, fmt.Errorf("%w: file %s has a bad block list", ErrBadManifest, m.ID)
+			if err != nil || len(b.GetDigest()) != len(crypto.Digest{}) {
+				return bad
+			}
+			id, offset, size := b.GetId(), b.GetOffset(), b.GetSize()
+			if compact {
+				// Implied: the offset, and the last block's size.
+				var ok bool
+				if id, ok = parseID(b.GetId(), b.GetRawId(), true); !ok || offset != 0 || (i == len(refs)-1) != (size == 0) {
+					return bad
+				}
+				offset = next
+				if i == len(refs)-1 {
+					if next >= m.Size {
+						return bad
+					}
+					size = m.Size - next
+				}
+			} else if len(b.GetRawId()) != 0 {
+				return bad
+			}
+			if offset != next || size == 0 || size > m.Size-next {
+				return bad
 			}
 			var d crypto.Digest
 			copy(d[:], b.GetDigest())
-			m.Blocks = append(m.Blocks, Block{ID: b.GetId(), Key: key, Digest: d, Offset: b.GetOffset(), Size: b.GetSize()})
-			next += b.GetSize()
+			m.Blocks = append(m.Blocks, Block{ID: id, Key: key, Digest: d, Offset: offset, Size: size})
+			next += size
 		}
 		if next != m.Size {
-			return nil, fmt.Errorf("%w: file %s blocks cover %d bytes of %d", ErrBadManifest, m.ID, next, m.Size)
+			return fmt.Errorf("%w: file %s blocks cover %d bytes of %d", ErrBadManifest, m.ID, next, m.Size)
 		}
-	default:
-		return nil, fmt.Errorf("%w: %s is neither a file nor a folder", ErrBadManifest, m.ID)
+		return nil
 	}
-	return m, nil
+	return fmt.Errorf("%w: %s is neither a file nor a folder", ErrBadManifest, m.ID)
 }
 
 func sortChildren(c []ChildEntry) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/vaultlog"
 )
 
@@ -143,14 +144,8 @@ func (w *Vault) commit(ctx context.Context, ch change) error {
 			Position: w.log.Head.Position + 1, PreviousHash: w.log.Head.Hash,
 			OrganisationPosition: w.org.Head.Position, OrganisationHash: w.org.Head.Hash, KeyIndex: index,
 		}
-		for _, m := range manifests {
-			m.Updated = now
-			version := w.log.NextVersion(m.ID)
-			ct, err := encryptManifest(w.org.ID, w.vault.ID, version, index, key, m)
-			if err != nil {
-				return err
-			}
-			e.Writes = append(e.Writes, vaultlog.Write{ManifestID: m.ID, Version: version, Ciphertext: ct})
+		if err := sealEntry(w.org.ID, w.vault.ID, w.log, e, key, manifests); err != nil {
+			return err
 		}
 		data, err := vaultlog.SignEntry(w.writer.Key, e)
 		if err != nil {
@@ -173,6 +168,34 @@ func (w *Vault) commit(ctx context.Context, ch change) error {
 		}
 		return w.Sync(ctx)
 	}
+}
+
+// entryFormat is the entry format commit writes: vaultlog.FormatVersion,
+// changed only by tests that write entries as earlier versions did.
+var entryFormat uint32 = vaultlog.FormatVersion
+
+// sealEntry adds the manifests to e, each at its next version: as one
+// batch (format 2), or each in its own write (format 1, entryFormat).
+func sealEntry(orgID, vaultID string, l *Log, e *vaultlog.Entry, key crypto.SecretKey, manifests []*Manifest) error {
+	e.Format = entryFormat
+	for _, m := range manifests {
+		m.Updated = e.Time
+		wr := vaultlog.Write{ManifestID: m.ID, Version: l.NextVersion(m.ID)}
+		if e.Format == vaultlog.FormatSeparate {
+			ct, err := encryptManifest(orgID, vaultID, wr.Version, e.KeyIndex, key, m)
+			if err != nil {
+				return err
+			}
+			wr.Ciphertext = ct
+		}
+		e.Writes = append(e.Writes, wr)
+	}
+	if e.Format == vaultlog.FormatSeparate {
+		return nil
+	}
+	var err error
+	e.Manifests, err = encryptBatch(orgID, vaultID, e, key, manifests)
+	return err
 }
 
 // referencedBlocks is every block the manifests reference, each once: a

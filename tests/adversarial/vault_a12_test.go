@@ -63,16 +63,38 @@ func TestA12AuthorAndMetadataFromSignature(t *testing.T) {
 		"another time":                                mutateEntry(t, entries[carolEntry-1], nil, func(b *coffrev1.VaultEntry) { b.TimestampMs -= 3600_000 }),
 		"another key index":                           mutateEntry(t, entries[carolEntry-1], nil, func(b *coffrev1.VaultEntry) { b.KeyIndex++ }),
 		"a manifest byte changed": mutateEntry(t, entries[carolEntry-1], nil, func(b *coffrev1.VaultEntry) {
-			b.Writes[0].Ciphertext[len(b.Writes[0].Ciphertext)/2] ^= 1
+			b.Manifests[len(b.Manifests)/2] ^= 1
+		}),
+		"an older entry's sealed manifests": mutateEntry(t, entries[carolEntry-1], nil, func(b *coffrev1.VaultEntry) {
+			_, older := parseEntry(t, entries[carolEntry-2])
+			b.Manifests = older.Manifests
 		}),
 		"a manifest's version changed": mutateEntry(t, entries[carolEntry-1], nil, func(b *coffrev1.VaultEntry) { b.Writes[0].Version++ }),
+	}
+	// The entry before carol's, alice's, wrote the file and the folder
+	// in one batch (SPEC.md §11.5): its writes swapped, or one dropped.
+	if _, body := parseEntry(t, entries[carolEntry-2]); len(body.GetWrites()) != 2 || len(body.GetManifests()) == 0 {
+		t.Fatalf("entry %d holds %d writes and a batch of %d bytes, want 2 writes in a batch", carolEntry-1, len(body.GetWrites()), len(body.GetManifests()))
+	}
+	batchRewrites := map[string][]byte{
+		"the writes of a batch swapped": mutateEntry(t, entries[carolEntry-2], nil, func(b *coffrev1.VaultEntry) {
+			b.Writes[0], b.Writes[1] = b.Writes[1], b.Writes[0]
+		}),
+		"one write of a batch dropped": mutateEntry(t, entries[carolEntry-2], nil, func(b *coffrev1.VaultEntry) { b.Writes = b.Writes[1:] }),
+	}
+	for name, forged := range batchRewrites {
+		rewrites[name] = forged
 	}
 	for name, forged := range rewrites {
 		t.Run(name, func(t *testing.T) {
 			defer w.s.ClearHooks()
+			at := carolEntry
+			if _, ok := batchRewrites[name]; ok {
+				at = carolEntry - 1
+			}
 			rewriteVaultRead(w.s, w.vault, func(_ *coffrev1.VaultReadRequest, r *coffrev1.VaultReadResponse) {
 				for _, e := range r.Entries {
-					if e.Position == carolEntry {
+					if e.Position == at {
 						e.Data = forged
 					}
 				}

@@ -9,14 +9,16 @@ import (
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/workspace"
 )
 
 // TestA3TransplantedBlobsRefused: ciphertexts moved to another context are
 // refused, because each one's associated data binds where it belongs
 // (organisation, vault, object id, version, key index, user):
-//   - a manifest ciphertext presented as another version of its manifest,
-//     as another manifest, or as a manifest of another vault
+//   - an entry's sealed manifests (its batch, SPEC.md §11.5) presented as
+//     the next versions of its manifests, as another manifest's, or as a
+//     manifest of another vault
 //     (workspace.ErrBadManifest): in an entry a writer signed, the entry
 //     is quarantined and shows nothing — the signature is not what
 //     catches it;
@@ -48,13 +50,14 @@ func TestA3TransplantedBlobsRefused(t *testing.T) {
 	fv, _ := av.Stat("/f.txt", zeroTime)
 	gv, _ := av.Stat("/g.txt", zeroTime)
 	fID, gID, root := fv.Manifest.ID, gv.Manifest.ID, workspace.RootID(w.vault)
-	// ciphertext returns the stored ciphertext of a manifest version.
-	ciphertext := func(vault, id string, version uint64) []byte {
+	// entryOf returns the stored body of the entry that wrote version
+	// `version` of id.
+	entryOf := func(vault, id string, version uint64) *coffrev1.VaultEntry {
 		for _, data := range w.s.VaultLog(t, w.org, vault) {
 			_, body := parseEntry(t, data)
-			for _, wr := range body.GetWrites() {
-				if wr.GetManifestId() == id && wr.GetVersion() == version {
-					return wr.GetCiphertext()
+			for _, wr := range entryWrites(t, body) {
+				if wr.ManifestID == id && wr.Version == version {
+					return body
 				}
 			}
 		}
@@ -71,24 +74,41 @@ func TestA3TransplantedBlobsRefused(t *testing.T) {
 		body.Writes = writes
 		return signEntry(t, alice.SigningKey, body)
 	}
+	// transplant is the next entry of the vault, by the owner's real
+	// device, carrying src's sealed manifests for src's writes, each id
+	// renamed as rename says, at its next version here.
+	transplant := func(l *workspace.Log, src *coffrev1.VaultEntry, rename map[string]string) []byte {
+		body := w.draftEntry(t, state, alice.DeviceID, index)
+		var writes []vaultlog.Write
+		for _, wr := range entryWrites(t, src) {
+			id := wr.ManifestID
+			if to, ok := rename[id]; ok {
+				id = to
+			}
+			writes = append(writes, vaultlog.Write{ManifestID: id, Version: l.NextVersion(id)})
+		}
+		setWrites(body, writes)
+		body.Manifests = src.GetManifests()
+		return signEntry(t, alice.SigningKey, body)
+	}
 	bv := w.open(t, "bob")
 
 	// A writer signed them: the entry keeps its place in the chain and is
 	// quarantined, attributed to its signer, and nothing of it is shown
 	// (SECURITY.md A28).
 	t.Run("manifests", func(t *testing.T) {
-		for name, write := range map[string]func(l *workspace.Log) *coffrev1.ManifestWrite{
-			"an older version as the next one": func(l *workspace.Log) *coffrev1.ManifestWrite {
-				return &coffrev1.ManifestWrite{ManifestId: fID, Version: l.NextVersion(fID), Ciphertext: ciphertext(w.vault, fID, 1)}
+		for name, forge := range map[string]func(l *workspace.Log) []byte{
+			"an older entry's batch as the next versions": func(l *workspace.Log) []byte {
+				return transplant(l, entryOf(w.vault, fID, 1), nil)
 			},
-			"another manifest's ciphertext": func(l *workspace.Log) *coffrev1.ManifestWrite {
-				return &coffrev1.ManifestWrite{ManifestId: fID, Version: l.NextVersion(fID), Ciphertext: ciphertext(w.vault, gID, 1)}
+			"another manifest's batch": func(l *workspace.Log) []byte {
+				return transplant(l, entryOf(w.vault, gID, 1), map[string]string{gID: fID})
 			},
-			"another vault's root": func(l *workspace.Log) *coffrev1.ManifestWrite {
-				return &coffrev1.ManifestWrite{ManifestId: root, Version: l.NextVersion(root), Ciphertext: ciphertext(other.ID, workspace.RootID(other.ID), 1)}
+			"another vault's root": func(l *workspace.Log) []byte {
+				return transplant(l, entryOf(other.ID, workspace.RootID(other.ID), 1), map[string]string{workspace.RootID(other.ID): root})
 			},
 		} {
-			w.s.AppendVaultRaw(t, w.org, w.vault, signed(write(bv.Log())))
+			w.s.AppendVaultRaw(t, w.org, w.vault, forge(bv.Log()))
 			if err := bv.Sync(bg()); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}

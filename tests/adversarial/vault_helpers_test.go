@@ -25,6 +25,7 @@ import (
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/tests/hostile"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -343,17 +344,101 @@ func sealManifest(t *testing.T, org, vault string, version uint64, index uint32,
 	return crypto.DeriveKey(key.Bytes(), "manifest", nil).Encrypt(manifestAAD(org, vault, m.GetId(), version, index), plain)
 }
 
-// openManifest decrypts a manifest write with a vault key.
-func openManifest(org, vault string, w *coffrev1.ManifestWrite, index uint32, key crypto.SecretKey) (*coffrev1.Manifest, error) {
-	plain, err := crypto.DeriveKey(key.Bytes(), "manifest", nil).Decrypt(manifestAAD(org, vault, w.GetManifestId(), w.GetVersion(), index), w.GetCiphertext())
+// batchAAD reproduces the associated data of a format-2 entry's manifest
+// batch (SPEC.md §11.5): the entry's place, key index, and each write's
+// id and version in order.
+func batchAAD(org, vault string, position uint64, index uint32, writes []vaultlog.Write) []byte {
+	parts := [][]byte{[]byte(org), []byte(vault), binary.BigEndian.AppendUint64(nil, position), binary.BigEndian.AppendUint32(nil, index)}
+	for _, w := range writes {
+		parts = append(parts, []byte(w.ManifestID), binary.BigEndian.AppendUint64(nil, w.Version))
+	}
+	d := crypto.LabeledSum("aad/manifests", parts...)
+	return d[:]
+}
+
+// entryWrites are a stored entry body's writes with their ids as text.
+func entryWrites(t *testing.T, body *coffrev1.VaultEntry) []vaultlog.Write {
+	t.Helper()
+	var out []vaultlog.Write
+	for _, w := range body.GetWrites() {
+		id := w.GetManifestId()
+		if len(w.GetRawId()) != 0 {
+			var ok bool
+			if id, ok = vaultlog.ParseCompactID("", w.GetRawId()); !ok {
+				t.Fatalf("a raw id of %d bytes", len(w.GetRawId()))
+			}
+		}
+		out = append(out, vaultlog.Write{ManifestID: id, Version: w.GetVersion(), Ciphertext: w.GetCiphertext()})
+	}
+	return out
+}
+
+// setWrites sets a format-2 entry body's writes, ids raw where they can be.
+func setWrites(body *coffrev1.VaultEntry, writes []vaultlog.Write) {
+	body.FormatVersion = vaultlog.FormatVersion
+	body.Writes = nil
+	for _, w := range writes {
+		mw := &coffrev1.ManifestWrite{Version: w.Version}
+		mw.ManifestId, mw.RawId = vaultlog.CompactID(w.ManifestID)
+		body.Writes = append(body.Writes, mw)
+	}
+}
+
+// sealBatch encrypts a manifest batch for body's place and writes under
+// vault key index, as a format-2 entry carries it.
+func sealBatch(t *testing.T, org, vault string, body *coffrev1.VaultEntry, key crypto.SecretKey, b *coffrev1.ManifestBatch) []byte {
+	t.Helper()
+	plain, err := deterministic.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return crypto.DeriveKey(key.Bytes(), "manifest", nil).Encrypt(batchAAD(org, vault, body.GetPosition(), body.GetKeyIndex(), entryWrites(t, body)), plain)
+}
+
+// openBatch decrypts a format-2 entry body's manifests with a vault key,
+// as if written under key index.
+func openBatch(t *testing.T, org, vault string, body *coffrev1.VaultEntry, index uint32, key crypto.SecretKey) (*coffrev1.ManifestBatch, error) {
+	t.Helper()
+	plain, err := crypto.DeriveKey(key.Bytes(), "manifest", nil).Decrypt(batchAAD(org, vault, body.GetPosition(), index, entryWrites(t, body)), body.GetManifests())
 	if err != nil {
 		return nil, err
 	}
-	var m coffrev1.Manifest
-	if err := proto.Unmarshal(plain, &m); err != nil {
+	var b coffrev1.ManifestBatch
+	if err := proto.Unmarshal(plain, &b); err != nil {
 		return nil, err
 	}
-	return &m, nil
+	return &b, nil
+}
+
+// batchManifest converts a verified manifest back to its form in a batch
+// whose parents are the given list (SPEC.md §11.3: ids raw, block offsets
+// and the last block's size implied).
+func batchManifest(m *workspace.Manifest, parents []string) *coffrev1.BatchManifest {
+	w := wireManifest(m)
+	out := &coffrev1.BatchManifest{FormatVersion: w.GetFormatVersion()}
+	if i := slices.Index(parents, m.Parent); i >= 0 {
+		out.Parent = uint32(i + 1)
+	}
+	if f := w.GetFolder(); f != nil {
+		for _, e := range f.GetEntries() {
+			e.Id, e.RawId = vaultlog.CompactID(e.GetId())
+		}
+		for _, p := range f.GetPages() {
+			p.Id, p.RawId = vaultlog.CompactID(p.GetId())
+		}
+		out.Kind = &coffrev1.BatchManifest_Folder{Folder: f}
+		return out
+	}
+	f := w.GetFile()
+	for i, b := range f.GetBlocks() {
+		b.Id, b.RawId = vaultlog.CompactID(b.GetId())
+		b.Offset = 0
+		if i == len(f.GetBlocks())-1 {
+			b.Size = 0
+		}
+	}
+	out.Kind = &coffrev1.BatchManifest_File{File: f}
+	return out
 }
 
 // wireManifest converts a verified manifest back to its plaintext form.

@@ -10,6 +10,7 @@ import (
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/wire"
 	"github.com/coffre/coffre/workspace"
 )
@@ -220,34 +221,38 @@ func nothingNew(t *testing.T, w *world, org *certificate.Organisation, entries [
 	for i, data := range entries {
 		pos := uint64(i + 1)
 		_, body := parseEntry(t, data)
-		for _, wr := range body.GetWrites() {
-			if pos <= from {
-				m, err := openManifest(w.org, w.vault, wr, body.GetKeyIndex(), old[body.GetKeyIndex()])
-				if err != nil {
-					t.Fatalf("control: manifest %s v%d at %d does not decrypt with key %d", wr.GetManifestId(), wr.GetVersion(), pos, body.GetKeyIndex())
-				}
-				for _, b := range m.GetFile().GetBlocks() {
-					k, err := crypto.ParseSecretKey(b.GetKey())
+		if body.GetFormatVersion() != vaultlog.FormatVersion {
+			t.Fatalf("entry %d is of format %d, want %d: this checks batches", pos, body.GetFormatVersion(), vaultlog.FormatVersion)
+		}
+		if pos <= from {
+			b, err := openBatch(t, w.org, w.vault, body, body.GetKeyIndex(), old[body.GetKeyIndex()])
+			if err != nil {
+				t.Fatalf("control: the manifests at %d do not decrypt with key %d", pos, body.GetKeyIndex())
+			}
+			for _, m := range b.GetManifests() {
+				for _, bl := range m.GetFile().GetBlocks() {
+					k, err := crypto.ParseSecretKey(bl.GetKey())
 					if err != nil {
 						t.Fatal(err)
 					}
-					blockKeys[b.GetId()] = k
+					id, _ := vaultlog.ParseCompactID(bl.GetId(), bl.GetRawId())
+					blockKeys[id] = k
 				}
-				continue
 			}
-			newWrites++
-			if body.GetKeyIndex() <= heldMax {
-				t.Errorf("entry %d after the removal is under old key %d", pos, body.GetKeyIndex())
+			continue
+		}
+		newWrites += len(body.GetWrites())
+		if body.GetKeyIndex() <= heldMax {
+			t.Errorf("entry %d after the removal is under old key %d", pos, body.GetKeyIndex())
+		}
+		for ki, k := range old {
+			for _, index := range []uint32{body.GetKeyIndex(), ki} {
+				if _, err := openBatch(t, w.org, w.vault, body, index, k); err == nil {
+					t.Errorf("the manifests at %d decrypt with old key %d", pos, ki)
+				}
 			}
-			for ki, k := range old {
-				for _, index := range []uint32{body.GetKeyIndex(), ki} {
-					if _, err := openManifest(w.org, w.vault, wr, index, k); err == nil {
-						t.Errorf("manifest %s v%d at %d decrypts with old key %d", wr.GetManifestId(), wr.GetVersion(), pos, ki)
-					}
-				}
-				if _, err := k.Decrypt(manifestAAD(w.org, w.vault, wr.GetManifestId(), wr.GetVersion(), body.GetKeyIndex()), wr.GetCiphertext()); err == nil {
-					t.Errorf("manifest %s v%d at %d decrypts with old key %d, not derived", wr.GetManifestId(), wr.GetVersion(), pos, ki)
-				}
+			if _, err := k.Decrypt(batchAAD(w.org, w.vault, pos, body.GetKeyIndex(), entryWrites(t, body)), body.GetManifests()); err == nil {
+				t.Errorf("the manifests at %d decrypt with old key %d, not derived", pos, ki)
 			}
 		}
 	}

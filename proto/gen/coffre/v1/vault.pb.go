@@ -98,8 +98,12 @@ type VaultEntry struct {
 	OrganisationPosition uint64 `protobuf:"varint,8,opt,name=organisation_position,json=organisationPosition,proto3" json:"organisation_position,omitempty"`
 	OrganisationHash     []byte `protobuf:"bytes,9,opt,name=organisation_hash,json=organisationHash,proto3" json:"organisation_hash,omitempty"`
 	// The vault key the manifests are encrypted with.
-	KeyIndex      uint32           `protobuf:"varint,10,opt,name=key_index,json=keyIndex,proto3" json:"key_index,omitempty"`
-	Writes        []*ManifestWrite `protobuf:"bytes,11,rep,name=writes,proto3" json:"writes,omitempty"`
+	KeyIndex uint32           `protobuf:"varint,10,opt,name=key_index,json=keyIndex,proto3" json:"key_index,omitempty"`
+	Writes   []*ManifestWrite `protobuf:"bytes,11,rep,name=writes,proto3" json:"writes,omitempty"`
+	// Format 2 (SPEC.md §11.5): the manifests of every write, in the
+	// writes' order, as one ciphertext of a ManifestBatch; the writes then
+	// carry no ciphertext of their own.
+	Manifests     []byte `protobuf:"bytes,12,opt,name=manifests,proto3" json:"manifests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -211,6 +215,13 @@ func (x *VaultEntry) GetWrites() []*ManifestWrite {
 	return nil
 }
 
+func (x *VaultEntry) GetManifests() []byte {
+	if x != nil {
+		return x.Manifests
+	}
+	return nil
+}
+
 // ManifestWrite is one new version of one manifest.
 type ManifestWrite struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -218,7 +229,10 @@ type ManifestWrite struct {
 	Version    uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
 	// Encrypt(manifest key, Manifest) with associated data binding
 	// organisation, vault, manifest id, version and key index (SPEC.md §11.3).
-	Ciphertext    []byte `protobuf:"bytes,3,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
+	Ciphertext []byte `protobuf:"bytes,3,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
+	// Format 2: the manifest id as its 16 bytes when it is 32 lowercase hex
+	// digits (manifest_id is then empty).
+	RawId         []byte `protobuf:"bytes,4,opt,name=raw_id,json=rawId,proto3" json:"raw_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -274,6 +288,172 @@ func (x *ManifestWrite) GetCiphertext() []byte {
 	return nil
 }
 
+func (x *ManifestWrite) GetRawId() []byte {
+	if x != nil {
+		return x.RawId
+	}
+	return nil
+}
+
+// ManifestBatch is the plaintext of a format-2 entry's manifests
+// (SPEC.md §11.5): one per write, in the same order.
+type ManifestBatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The parent folder ids the manifests name, each once.
+	Parents       []string         `protobuf:"bytes,1,rep,name=parents,proto3" json:"parents,omitempty"`
+	Manifests     []*BatchManifest `protobuf:"bytes,2,rep,name=manifests,proto3" json:"manifests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ManifestBatch) Reset() {
+	*x = ManifestBatch{}
+	mi := &file_coffre_v1_vault_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ManifestBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ManifestBatch) ProtoMessage() {}
+
+func (x *ManifestBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_vault_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ManifestBatch.ProtoReflect.Descriptor instead.
+func (*ManifestBatch) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ManifestBatch) GetParents() []string {
+	if x != nil {
+		return x.Parents
+	}
+	return nil
+}
+
+func (x *ManifestBatch) GetManifests() []*BatchManifest {
+	if x != nil {
+		return x.Manifests
+	}
+	return nil
+}
+
+// BatchManifest is a Manifest inside a ManifestBatch: its id is the
+// write's at its place, its parent an index into the batch's parents,
+// its time the entry's, and its ids raw (SPEC.md §11.3).
+type BatchManifest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 2, or 3 for a folder in pages, as Manifest.format_version.
+	FormatVersion uint32 `protobuf:"varint,1,opt,name=format_version,json=formatVersion,proto3" json:"format_version,omitempty"`
+	// 0 for the root (no parent), else 1 + the index of the parent in
+	// ManifestBatch.parents.
+	Parent uint32 `protobuf:"varint,2,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*BatchManifest_Folder
+	//	*BatchManifest_File
+	Kind          isBatchManifest_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchManifest) Reset() {
+	*x = BatchManifest{}
+	mi := &file_coffre_v1_vault_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchManifest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchManifest) ProtoMessage() {}
+
+func (x *BatchManifest) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_vault_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchManifest.ProtoReflect.Descriptor instead.
+func (*BatchManifest) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *BatchManifest) GetFormatVersion() uint32 {
+	if x != nil {
+		return x.FormatVersion
+	}
+	return 0
+}
+
+func (x *BatchManifest) GetParent() uint32 {
+	if x != nil {
+		return x.Parent
+	}
+	return 0
+}
+
+func (x *BatchManifest) GetKind() isBatchManifest_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *BatchManifest) GetFolder() *FolderManifest {
+	if x != nil {
+		if x, ok := x.Kind.(*BatchManifest_Folder); ok {
+			return x.Folder
+		}
+	}
+	return nil
+}
+
+func (x *BatchManifest) GetFile() *FileManifest {
+	if x != nil {
+		if x, ok := x.Kind.(*BatchManifest_File); ok {
+			return x.File
+		}
+	}
+	return nil
+}
+
+type isBatchManifest_Kind interface {
+	isBatchManifest_Kind()
+}
+
+type BatchManifest_Folder struct {
+	Folder *FolderManifest `protobuf:"bytes,10,opt,name=folder,proto3,oneof"`
+}
+
+type BatchManifest_File struct {
+	File *FileManifest `protobuf:"bytes,11,opt,name=file,proto3,oneof"`
+}
+
+func (*BatchManifest_Folder) isBatchManifest_Kind() {}
+
+func (*BatchManifest_File) isBatchManifest_Kind() {}
+
 // Manifest is the plaintext of a ManifestWrite.
 type Manifest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -294,7 +474,7 @@ type Manifest struct {
 
 func (x *Manifest) Reset() {
 	*x = Manifest{}
-	mi := &file_coffre_v1_vault_proto_msgTypes[3]
+	mi := &file_coffre_v1_vault_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -306,7 +486,7 @@ func (x *Manifest) String() string {
 func (*Manifest) ProtoMessage() {}
 
 func (x *Manifest) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_vault_proto_msgTypes[3]
+	mi := &file_coffre_v1_vault_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -319,7 +499,7 @@ func (x *Manifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Manifest.ProtoReflect.Descriptor instead.
 func (*Manifest) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{3}
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Manifest) GetFormatVersion() uint32 {
@@ -409,7 +589,7 @@ type FolderManifest struct {
 
 func (x *FolderManifest) Reset() {
 	*x = FolderManifest{}
-	mi := &file_coffre_v1_vault_proto_msgTypes[4]
+	mi := &file_coffre_v1_vault_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -421,7 +601,7 @@ func (x *FolderManifest) String() string {
 func (*FolderManifest) ProtoMessage() {}
 
 func (x *FolderManifest) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_vault_proto_msgTypes[4]
+	mi := &file_coffre_v1_vault_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -434,7 +614,7 @@ func (x *FolderManifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FolderManifest.ProtoReflect.Descriptor instead.
 func (*FolderManifest) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{4}
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *FolderManifest) GetEntries() []*FolderEntry {
@@ -477,14 +657,17 @@ type FolderPageRef struct {
 	EntryCount uint32 `protobuf:"varint,4,opt,name=entry_count,json=entryCount,proto3" json:"entry_count,omitempty"`
 	// The smallest name the page may hold: "" for the first page, then
 	// increasing; a page holds the names from its low up to the next's.
-	Low           string `protobuf:"bytes,5,opt,name=low,proto3" json:"low,omitempty"`
+	Low string `protobuf:"bytes,5,opt,name=low,proto3" json:"low,omitempty"`
+	// In a ManifestBatch: the id as its 16 bytes when it is 32 lowercase hex
+	// digits (id is then empty).
+	RawId         []byte `protobuf:"bytes,6,opt,name=raw_id,json=rawId,proto3" json:"raw_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FolderPageRef) Reset() {
 	*x = FolderPageRef{}
-	mi := &file_coffre_v1_vault_proto_msgTypes[5]
+	mi := &file_coffre_v1_vault_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -496,7 +679,7 @@ func (x *FolderPageRef) String() string {
 func (*FolderPageRef) ProtoMessage() {}
 
 func (x *FolderPageRef) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_vault_proto_msgTypes[5]
+	mi := &file_coffre_v1_vault_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -509,7 +692,7 @@ func (x *FolderPageRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FolderPageRef.ProtoReflect.Descriptor instead.
 func (*FolderPageRef) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{5}
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *FolderPageRef) GetId() string {
@@ -547,19 +730,31 @@ func (x *FolderPageRef) GetLow() string {
 	return ""
 }
 
+func (x *FolderPageRef) GetRawId() []byte {
+	if x != nil {
+		return x.RawId
+	}
+	return nil
+}
+
 // FolderPage is one page of a format-3 folder's entries, sorted by name.
 type FolderPage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The folder this page belongs to.
-	FolderId      string         `protobuf:"bytes,1,opt,name=folder_id,json=folderId,proto3" json:"folder_id,omitempty"`
-	Entries       []*FolderEntry `protobuf:"bytes,3,rep,name=entries,proto3" json:"entries,omitempty"`
+	FolderId string         `protobuf:"bytes,1,opt,name=folder_id,json=folderId,proto3" json:"folder_id,omitempty"`
+	Entries  []*FolderEntry `protobuf:"bytes,3,rep,name=entries,proto3" json:"entries,omitempty"`
+	// True in a page whose entries carry ids of 32 lowercase hex digits as
+	// their 16 bytes (FolderEntry.raw_id), as writers write them since
+	// vault entry format 2; being the last field, it also keeps the page's
+	// last byte from being a zero (SPEC.md §11.3.1).
+	Compact       bool `protobuf:"varint,4,opt,name=compact,proto3" json:"compact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FolderPage) Reset() {
 	*x = FolderPage{}
-	mi := &file_coffre_v1_vault_proto_msgTypes[6]
+	mi := &file_coffre_v1_vault_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +766,7 @@ func (x *FolderPage) String() string {
 func (*FolderPage) ProtoMessage() {}
 
 func (x *FolderPage) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_vault_proto_msgTypes[6]
+	mi := &file_coffre_v1_vault_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +779,7 @@ func (x *FolderPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FolderPage.ProtoReflect.Descriptor instead.
 func (*FolderPage) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{6}
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FolderPage) GetFolderId() string {
@@ -601,19 +796,29 @@ func (x *FolderPage) GetEntries() []*FolderEntry {
 	return nil
 }
 
+func (x *FolderPage) GetCompact() bool {
+	if x != nil {
+		return x.Compact
+	}
+	return false
+}
+
 // FolderEntry is one child of a folder.
 type FolderEntry struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
-	Folder        bool                   `protobuf:"varint,3,opt,name=folder,proto3" json:"folder,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Id     string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Folder bool                   `protobuf:"varint,3,opt,name=folder,proto3" json:"folder,omitempty"`
+	// In a ManifestBatch or a compact FolderPage: the id as its 16 bytes
+	// when it is 32 lowercase hex digits (id is then empty).
+	RawId         []byte `protobuf:"bytes,4,opt,name=raw_id,json=rawId,proto3" json:"raw_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FolderEntry) Reset() {
 	*x = FolderEntry{}
-	mi := &file_coffre_v1_vault_proto_msgTypes[7]
+	mi := &file_coffre_v1_vault_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +830,7 @@ func (x *FolderEntry) String() string {
 func (*FolderEntry) ProtoMessage() {}
 
 func (x *FolderEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_vault_proto_msgTypes[7]
+	mi := &file_coffre_v1_vault_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +843,7 @@ func (x *FolderEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FolderEntry.ProtoReflect.Descriptor instead.
 func (*FolderEntry) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{7}
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *FolderEntry) GetName() string {
@@ -662,6 +867,13 @@ func (x *FolderEntry) GetFolder() bool {
 	return false
 }
 
+func (x *FolderEntry) GetRawId() []byte {
+	if x != nil {
+		return x.RawId
+	}
+	return nil
+}
+
 // FileManifest describes a file's content block by block.
 type FileManifest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -673,7 +885,7 @@ type FileManifest struct {
 
 func (x *FileManifest) Reset() {
 	*x = FileManifest{}
-	mi := &file_coffre_v1_vault_proto_msgTypes[8]
+	mi := &file_coffre_v1_vault_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -685,7 +897,7 @@ func (x *FileManifest) String() string {
 func (*FileManifest) ProtoMessage() {}
 
 func (x *FileManifest) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_vault_proto_msgTypes[8]
+	mi := &file_coffre_v1_vault_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -698,7 +910,7 @@ func (x *FileManifest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileManifest.ProtoReflect.Descriptor instead.
 func (*FileManifest) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{8}
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FileManifest) GetSize() uint64 {
@@ -722,16 +934,20 @@ type BlockRef struct {
 	// [algorithm id][32-byte key], random per block.
 	Key []byte `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	// SHA-256 of the plaintext.
-	Digest        []byte `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
-	Offset        uint64 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
-	Size          uint64 `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
+	Digest []byte `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	Offset uint64 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
+	Size   uint64 `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
+	// In a ManifestBatch: the id as its 16 bytes when it is 32 lowercase hex
+	// digits (id is then empty); offset is then implied (0) and the last
+	// block's size too (0: the file's size less the blocks before it).
+	RawId         []byte `protobuf:"bytes,6,opt,name=raw_id,json=rawId,proto3" json:"raw_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BlockRef) Reset() {
 	*x = BlockRef{}
-	mi := &file_coffre_v1_vault_proto_msgTypes[9]
+	mi := &file_coffre_v1_vault_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +959,7 @@ func (x *BlockRef) String() string {
 func (*BlockRef) ProtoMessage() {}
 
 func (x *BlockRef) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_vault_proto_msgTypes[9]
+	mi := &file_coffre_v1_vault_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +972,7 @@ func (x *BlockRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockRef.ProtoReflect.Descriptor instead.
 func (*BlockRef) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{9}
+	return file_coffre_v1_vault_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BlockRef) GetId() string {
@@ -794,6 +1010,13 @@ func (x *BlockRef) GetSize() uint64 {
 	return 0
 }
 
+func (x *BlockRef) GetRawId() []byte {
+	if x != nil {
+		return x.RawId
+	}
+	return nil
+}
+
 var File_coffre_v1_vault_proto protoreflect.FileDescriptor
 
 const file_coffre_v1_vault_proto_rawDesc = "" +
@@ -801,7 +1024,7 @@ const file_coffre_v1_vault_proto_rawDesc = "" +
 	"\x15coffre/v1/vault.proto\x12\tcoffre.v1\"D\n" +
 	"\x10SignedVaultEntry\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xa4\x03\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xc2\x03\n" +
 	"\n" +
 	"VaultEntry\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
@@ -815,14 +1038,26 @@ const file_coffre_v1_vault_proto_rawDesc = "" +
 	"\x11organisation_hash\x18\t \x01(\fR\x10organisationHash\x12\x1b\n" +
 	"\tkey_index\x18\n" +
 	" \x01(\rR\bkeyIndex\x120\n" +
-	"\x06writes\x18\v \x03(\v2\x18.coffre.v1.ManifestWriteR\x06writes\"j\n" +
+	"\x06writes\x18\v \x03(\v2\x18.coffre.v1.ManifestWriteR\x06writes\x12\x1c\n" +
+	"\tmanifests\x18\f \x01(\fR\tmanifests\"\x81\x01\n" +
 	"\rManifestWrite\x12\x1f\n" +
 	"\vmanifest_id\x18\x01 \x01(\tR\n" +
 	"manifestId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x1e\n" +
 	"\n" +
 	"ciphertext\x18\x03 \x01(\fR\n" +
-	"ciphertext\"\xe4\x01\n" +
+	"ciphertext\x12\x15\n" +
+	"\x06raw_id\x18\x04 \x01(\fR\x05rawId\"a\n" +
+	"\rManifestBatch\x12\x18\n" +
+	"\aparents\x18\x01 \x03(\tR\aparents\x126\n" +
+	"\tmanifests\x18\x02 \x03(\v2\x18.coffre.v1.BatchManifestR\tmanifests\"\xba\x01\n" +
+	"\rBatchManifest\x12%\n" +
+	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12\x16\n" +
+	"\x06parent\x18\x02 \x01(\rR\x06parent\x123\n" +
+	"\x06folder\x18\n" +
+	" \x01(\v2\x19.coffre.v1.FolderManifestH\x00R\x06folder\x12-\n" +
+	"\x04file\x18\v \x01(\v2\x17.coffre.v1.FileManifestH\x00R\x04fileB\x06\n" +
+	"\x04kind\"\xe4\x01\n" +
 	"\bManifest\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
@@ -839,31 +1074,35 @@ const file_coffre_v1_vault_proto_rawDesc = "" +
 	"page_count\x18\x14 \x01(\rR\tpageCount\x12.\n" +
 	"\x05pages\x18\x15 \x03(\v2\x18.coffre.v1.FolderPageRefR\x05pages\x12\x1f\n" +
 	"\ventry_count\x18\x16 \x01(\x04R\n" +
-	"entryCount\"|\n" +
+	"entryCount\"\x93\x01\n" +
 	"\rFolderPageRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06digest\x18\x02 \x01(\fR\x06digest\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\fR\x03key\x12\x1f\n" +
 	"\ventry_count\x18\x04 \x01(\rR\n" +
 	"entryCount\x12\x10\n" +
-	"\x03low\x18\x05 \x01(\tR\x03low\"h\n" +
+	"\x03low\x18\x05 \x01(\tR\x03low\x12\x15\n" +
+	"\x06raw_id\x18\x06 \x01(\fR\x05rawId\"\x82\x01\n" +
 	"\n" +
 	"FolderPage\x12\x1b\n" +
 	"\tfolder_id\x18\x01 \x01(\tR\bfolderId\x120\n" +
-	"\aentries\x18\x03 \x03(\v2\x16.coffre.v1.FolderEntryR\aentriesJ\x04\b\x02\x10\x03R\x05index\"I\n" +
+	"\aentries\x18\x03 \x03(\v2\x16.coffre.v1.FolderEntryR\aentries\x12\x18\n" +
+	"\acompact\x18\x04 \x01(\bR\acompactJ\x04\b\x02\x10\x03R\x05index\"`\n" +
 	"\vFolderEntry\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
-	"\x06folder\x18\x03 \x01(\bR\x06folder\"O\n" +
+	"\x06folder\x18\x03 \x01(\bR\x06folder\x12\x15\n" +
+	"\x06raw_id\x18\x04 \x01(\fR\x05rawId\"O\n" +
 	"\fFileManifest\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x04R\x04size\x12+\n" +
-	"\x06blocks\x18\x02 \x03(\v2\x13.coffre.v1.BlockRefR\x06blocks\"p\n" +
+	"\x06blocks\x18\x02 \x03(\v2\x13.coffre.v1.BlockRefR\x06blocks\"\x87\x01\n" +
 	"\bBlockRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12\x16\n" +
 	"\x06digest\x18\x03 \x01(\fR\x06digest\x12\x16\n" +
 	"\x06offset\x18\x04 \x01(\x04R\x06offset\x12\x12\n" +
-	"\x04size\x18\x05 \x01(\x04R\x04sizeB\x97\x01\n" +
+	"\x04size\x18\x05 \x01(\x04R\x04size\x12\x15\n" +
+	"\x06raw_id\x18\x06 \x01(\fR\x05rawIdB\x97\x01\n" +
 	"\rcom.coffre.v1B\n" +
 	"VaultProtoP\x01Z5github.com/coffre/coffre/proto/gen/coffre/v1;coffrev1\xa2\x02\x03CXX\xaa\x02\tCoffre.V1\xca\x02\tCoffre\\V1\xe2\x02\x15Coffre\\V1\\GPBMetadata\xea\x02\n" +
 	"Coffre::V1b\x06proto3"
@@ -880,32 +1119,37 @@ func file_coffre_v1_vault_proto_rawDescGZIP() []byte {
 	return file_coffre_v1_vault_proto_rawDescData
 }
 
-var file_coffre_v1_vault_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_coffre_v1_vault_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_coffre_v1_vault_proto_goTypes = []any{
 	(*SignedVaultEntry)(nil), // 0: coffre.v1.SignedVaultEntry
 	(*VaultEntry)(nil),       // 1: coffre.v1.VaultEntry
 	(*ManifestWrite)(nil),    // 2: coffre.v1.ManifestWrite
-	(*Manifest)(nil),         // 3: coffre.v1.Manifest
-	(*FolderManifest)(nil),   // 4: coffre.v1.FolderManifest
-	(*FolderPageRef)(nil),    // 5: coffre.v1.FolderPageRef
-	(*FolderPage)(nil),       // 6: coffre.v1.FolderPage
-	(*FolderEntry)(nil),      // 7: coffre.v1.FolderEntry
-	(*FileManifest)(nil),     // 8: coffre.v1.FileManifest
-	(*BlockRef)(nil),         // 9: coffre.v1.BlockRef
+	(*ManifestBatch)(nil),    // 3: coffre.v1.ManifestBatch
+	(*BatchManifest)(nil),    // 4: coffre.v1.BatchManifest
+	(*Manifest)(nil),         // 5: coffre.v1.Manifest
+	(*FolderManifest)(nil),   // 6: coffre.v1.FolderManifest
+	(*FolderPageRef)(nil),    // 7: coffre.v1.FolderPageRef
+	(*FolderPage)(nil),       // 8: coffre.v1.FolderPage
+	(*FolderEntry)(nil),      // 9: coffre.v1.FolderEntry
+	(*FileManifest)(nil),     // 10: coffre.v1.FileManifest
+	(*BlockRef)(nil),         // 11: coffre.v1.BlockRef
 }
 var file_coffre_v1_vault_proto_depIdxs = []int32{
-	2, // 0: coffre.v1.VaultEntry.writes:type_name -> coffre.v1.ManifestWrite
-	4, // 1: coffre.v1.Manifest.folder:type_name -> coffre.v1.FolderManifest
-	8, // 2: coffre.v1.Manifest.file:type_name -> coffre.v1.FileManifest
-	7, // 3: coffre.v1.FolderManifest.entries:type_name -> coffre.v1.FolderEntry
-	5, // 4: coffre.v1.FolderManifest.pages:type_name -> coffre.v1.FolderPageRef
-	7, // 5: coffre.v1.FolderPage.entries:type_name -> coffre.v1.FolderEntry
-	9, // 6: coffre.v1.FileManifest.blocks:type_name -> coffre.v1.BlockRef
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	2,  // 0: coffre.v1.VaultEntry.writes:type_name -> coffre.v1.ManifestWrite
+	4,  // 1: coffre.v1.ManifestBatch.manifests:type_name -> coffre.v1.BatchManifest
+	6,  // 2: coffre.v1.BatchManifest.folder:type_name -> coffre.v1.FolderManifest
+	10, // 3: coffre.v1.BatchManifest.file:type_name -> coffre.v1.FileManifest
+	6,  // 4: coffre.v1.Manifest.folder:type_name -> coffre.v1.FolderManifest
+	10, // 5: coffre.v1.Manifest.file:type_name -> coffre.v1.FileManifest
+	9,  // 6: coffre.v1.FolderManifest.entries:type_name -> coffre.v1.FolderEntry
+	7,  // 7: coffre.v1.FolderManifest.pages:type_name -> coffre.v1.FolderPageRef
+	9,  // 8: coffre.v1.FolderPage.entries:type_name -> coffre.v1.FolderEntry
+	11, // 9: coffre.v1.FileManifest.blocks:type_name -> coffre.v1.BlockRef
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_vault_proto_init() }
@@ -913,7 +1157,11 @@ func file_coffre_v1_vault_proto_init() {
 	if File_coffre_v1_vault_proto != nil {
 		return
 	}
-	file_coffre_v1_vault_proto_msgTypes[3].OneofWrappers = []any{
+	file_coffre_v1_vault_proto_msgTypes[4].OneofWrappers = []any{
+		(*BatchManifest_Folder)(nil),
+		(*BatchManifest_File)(nil),
+	}
+	file_coffre_v1_vault_proto_msgTypes[5].OneofWrappers = []any{
 		(*Manifest_Folder)(nil),
 		(*Manifest_File)(nil),
 	}
@@ -923,7 +1171,7 @@ func file_coffre_v1_vault_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_vault_proto_rawDesc), len(file_coffre_v1_vault_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
