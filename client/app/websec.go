@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -134,9 +135,9 @@ func ticketTarget(target string) (string, bool) {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.Fragment != "" {
 		return "", false
 	}
-	parts := strings.Split(u.EscapedPath(), "/")
-	if len(parts) != 5 || parts[0] != "" || parts[1] != "api" || parts[2] != "vaults" || parts[3] == "" ||
-		(parts[4] != "content" && parts[4] != "preview") {
+	parts := strings.Split(u.Path, "/")
+	if path.Clean(u.Path) != u.Path || len(parts) != 5 || parts[0] != "" || parts[1] != "api" || parts[2] != "vaults" ||
+		parts[3] == "" || parts[3] == "." || parts[3] == ".." || (parts[4] != "content" && parts[4] != "preview") {
 		return "", false
 	}
 	return u.RequestURI(), true
