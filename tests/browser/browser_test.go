@@ -378,3 +378,28 @@ func TestRevokedDevice(t *testing.T) {
 		t.Errorf("the changed file was not kept aside: %v", kept)
 	}
 }
+
+// Cancelling a code exchange from the greeter's side: both screens say it
+// stopped, the newcomer is asked no passphrase and is not enrolled.
+func TestCancelExchange(t *testing.T) {
+	needBrowser(t)
+	org := organisation(t)
+	admin := startApp(t, org.Admin, false)
+	bobDevice := harness.NewDevice(t, "bob")
+	bob := startApp(t, bobDevice, false)
+	runScript(t, "cancelexchange", map[string]any{
+		"admin": appConfig(admin),
+		"bob":   map[string]any{"url": bob.URL, "name": "Bob Durand", "email": "bob@example.org"},
+	})
+}
+
+// The session cookie alone opens nothing in a real browser (SECURITY.md
+// A71): the page's token comes in the login redirect's fragment and leaves
+// the address; a reload and another tab carry on; a browser holding only
+// the cookie gets the login message and 403 csrf from every call.
+func TestStolenCookie(t *testing.T) {
+	needBrowser(t)
+	org := organisation(t)
+	admin := startApp(t, org.Admin, false)
+	runScript(t, "stolencookie", map[string]any{"admin": appConfig(admin)})
+}
