@@ -1,7 +1,9 @@
 // Cancelling a code exchange from the greeter's side: Alice invites Bob,
 // both screens show their codes, Alice stops the enrolment; her screen
-// says that nothing was enrolled, Bob's says the other side stopped, and
-// Bob is not among the people.
+// says that nothing was enrolled. Bob's side learns it at its next step
+// (the code he types is sent to an attempt the server aborted): his screen
+// says the other side stopped, asks no passphrase, and Bob is not among
+// the people.
 import { config, launch, person, step, done, shot, assert, unlock, noProblems, watch } from './lib.mjs';
 
 const browser = await launch();
@@ -10,6 +12,7 @@ const bob = (await person(browser, config.bob.url, 'fr-FR')).page;
 watch(alice, bob);
 
 let link;
+let aliceCode;
 await step('Alice invites Bob; Bob pastes the link and gives his name', async () => {
   await alice.locator('#lock-title').waitFor();
   await unlock(alice, config.admin.passphrase);
@@ -29,6 +32,7 @@ await step('both screens show a code; Alice stops the enrolment', async () => {
   await alice.getByRole('button', { name: 'Start the code exchange' }).click();
   await alice.locator('#my-code').waitFor();
   await bob.locator('#my-code').waitFor();
+  aliceCode = (await alice.locator('#my-code').textContent()).trim();
   await alice.getByRole('button', { name: 'Stop the enrolment' }).click();
   await alice.locator('#exchange-status', { hasText: 'Enrolment stopped: nothing was enrolled.' }).waitFor();
   assert(await alice.getByRole('button', { name: 'Stop the enrolment' }).isDisabled(), 'the stop button is spent');
@@ -36,6 +40,8 @@ await step('both screens show a code; Alice stops the enrolment', async () => {
 });
 
 await step("Bob's screen says the enrolment did not go through, and asks for no passphrase", async () => {
+  await bob.getByLabel(/Code que/).fill(aliceCode);
+  await bob.getByRole('button', { name: 'Confirmer' }).click();
   const status = bob.locator('#exchange-status');
   await status.filter({ hasText: /recommencez|arrêté|annulée/ }).waitFor({ timeout: 60_000 });
   const text = await status.innerText();

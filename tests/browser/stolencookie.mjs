@@ -21,7 +21,7 @@ await step('the login link leaves neither the login token nor the page token in 
 
 await step('a reload and another tab of the same browser carry on', async () => {
   await page.reload();
-  await page.getByRole('link', { name: 'Vaults' }).waitFor();
+  await page.locator('#top').getByRole('link', { name: 'Vaults', exact: true }).waitFor();
   const tab = await context.newPage();
   await tab.goto(`${origin}/#/people`);
   await tab.locator('#people').waitFor();
