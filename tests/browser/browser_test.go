@@ -331,7 +331,8 @@ func TestKeyboard(t *testing.T) {
 
 // Emergency access in the interface: Carol, named by a vault's emergency
 // policy, opens it with a reason; Alice, its owner, sees who, why and
-// until when.
+// until when. Then Alice, an administrator, changes Carol's profile on the
+// People page.
 func TestEmergency(t *testing.T) {
 	needBrowser(t)
 	org := organisation(t)

@@ -11,16 +11,19 @@ const csrfKey = 'coffre.csrf';
 // storage, scoped by port unlike cookies (a reload or another tab of the
 // interface finds it there), and takes it out of the address and the
 // history at once.
-function takeToken() {
-  const m = /^#k=([A-Za-z0-9_-]+)$/.exec(window.location.hash);
-  if (m) {
-    try { localStorage.setItem(csrfKey, m[1]); } catch { /* storage refused: this page only */ }
-    window.history.replaceState(null, '', window.location.pathname + window.location.search);
-    return m[1];
-  }
-  try { return localStorage.getItem(csrfKey) || ''; } catch { return ''; }
+let given = '';
+const fragment = /^#k=([A-Za-z0-9_-]+)$/.exec(window.location.hash);
+if (fragment) {
+  given = fragment[1];
+  try { localStorage.setItem(csrfKey, given); } catch { /* storage refused: this page only */ }
+  window.history.replaceState(null, '', window.location.pathname + window.location.search);
 }
-const csrf = takeToken();
+
+// token is read at each call: a login in another tab of this browser
+// replaces the cookie and the stored token together.
+function token() {
+  try { return localStorage.getItem(csrfKey) || given; } catch { return given; }
+}
 
 // ApiError is a failed call: code is the API's stable error code (the
 // interface translates it), message its English sentence.
@@ -51,7 +54,7 @@ async function failure(r) {
 export async function call(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
   if (opts.poll) headers['X-Coffre-Poll'] = '1';
-  headers[csrfHeader] = csrf;
+  headers[csrfHeader] = token();
   let payload;
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -85,7 +88,7 @@ export const del = (path, body, opts) => call('DELETE', path, body, opts);
 export async function text(path) {
   let r;
   try {
-    r = await fetch(path, { headers: { [csrfHeader]: csrf }, credentials: 'same-origin' });
+    r = await fetch(path, { headers: { [csrfHeader]: token() }, credentials: 'same-origin' });
   } catch (e) {
     throw new ApiError(0, 'network', e.message);
   }
@@ -126,7 +129,7 @@ export function upload(path, file, onProgress) {
   const xhr = new XMLHttpRequest();
   const done = new Promise((resolve, reject) => {
     xhr.open('PUT', path);
-    xhr.setRequestHeader(csrfHeader, csrf);
+    xhr.setRequestHeader(csrfHeader, token());
     xhr.setRequestHeader('Content-Type', 'application/octet-stream');
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded, e.total); };
     xhr.onload = () => {
