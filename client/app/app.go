@@ -52,7 +52,8 @@ type App struct {
 	Keys *client.Unlocked
 	// LockAfter is the idle lock's delay; zero: only a lock request locks.
 	LockAfter time.Duration
-	// Now is the clock of the unlock rate limit (tests move it).
+	// Now is the clock of the unlock rate limit and of download tickets'
+	// expiry (tests move it).
 	Now func() time.Time
 	// Sync is the sync service's folders as the API drives them
 	// (api_sync.go); nil: none.

@@ -74,23 +74,26 @@ type browser struct {
 
 func login(t *testing.T, r *running) *browser {
 	t.Helper()
+	return loginAt(t, r.app.LoginURL(), r.base)
+}
+
+// loginAt opens login link link, as a browser does: the cookie, and the
+// token from the redirect's fragment (base is the address the link names).
+func loginAt(t *testing.T, link, base string) *browser {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar}
-	resp, err := hc.Get(r.app.LoginURL())
+	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Get(link)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("login: %s", resp.Status)
+	csrf, ok := strings.CutPrefix(resp.Header.Get("Location"), "/#k=")
+	if resp.StatusCode != http.StatusSeeOther || !ok || csrf == "" {
+		t.Fatalf("login: %s to %q, want 303 to /#k=TOKEN", resp.Status, resp.Header.Get("Location"))
 	}
-	b := &browser{hc: hc}
-	var s struct{ CSRF string }
-	b.do(t, "GET", r.base+"/api/session", nil, &s, http.StatusOK)
-	if s.CSRF == "" {
-		t.Fatal("no CSRF token in /api/session")
-	}
-	b.csrf = s.CSRF
+	b := &browser{hc: &http.Client{Jar: jar}, csrf: csrf}
+	b.do(t, "GET", base+"/api/session", nil, nil, http.StatusOK)
 	return b
 }
 
@@ -162,8 +165,9 @@ func TestA52LoginTokenSingleUse(t *testing.T) {
 	r := start(t, t.TempDir(), 0)
 	link := r.app.LoginURL()
 	resp, _ := get(t, noRedirect(), link, nil)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
-		t.Fatalf("login link: %s to %q, want 303 to / (the token leaves the address bar)", resp.Status, resp.Header.Get("Location"))
+	csrf, fragment := strings.CutPrefix(resp.Header.Get("Location"), "/#k=")
+	if resp.StatusCode != http.StatusSeeOther || !fragment || csrf == "" || strings.Contains(csrf, "token") {
+		t.Fatalf("login link: %s to %q, want 303 to /#k=CSRF (the login token leaves the address bar)", resp.Status, resp.Header.Get("Location"))
 	}
 	cookies := resp.Cookies()
 	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || cookies[0].Path != "/" {
@@ -192,9 +196,10 @@ func TestA52LoginTokenSingleUse(t *testing.T) {
 			t.Fatalf("GET %s without the cookie: %s, want 401", p, resp.Status)
 		}
 	}
-	// The cookie works.
+	// The cookie with the token the redirect's fragment gave works.
 	req, _ := http.NewRequest("GET", r.base+"/api/state", nil)
 	req.AddCookie(cookies[0])
+	req.Header.Set(app.CSRFHeader, csrf)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -243,31 +248,28 @@ func TestA51HostAndOriginChecked(t *testing.T) {
 	r := start(t, t.TempDir(), 0)
 	b := login(t, r)
 	_, port, _ := strings.Cut(r.app.Addr(), ":")
+	token := http.Header{app.CSRFHeader: {b.csrf}}
 	for _, host := range []string{"evil.example:" + port, "evil.example", "127.0.0.1:1", "localhost.evil.example:" + port} {
-		resp, _ := get(t, b.hc, r.base+"/api/state", http.Header{"Host": {host}})
+		resp, _ := get(t, b.hc, r.base+"/api/state", http.Header{"Host": {host}, app.CSRFHeader: {b.csrf}})
 		if resp.StatusCode != http.StatusMisdirectedRequest {
 			t.Fatalf("Host %s: %s, want 421", host, resp.Status)
 		}
 	}
 	// localhost:PORT is ours too (a browser keeps its cookies apart).
-	jar, _ := cookiejar.New(nil)
-	local := &http.Client{Jar: jar}
-	if resp, _ := get(t, local, strings.Replace(r.app.LoginURL(), "127.0.0.1", "localhost", 1), nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("login through localhost:%s: %s", port, resp.Status)
-	}
-	resp, _ := get(t, local, "http://localhost:"+port+"/api/state", nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("Host localhost:%s: %s", port, resp.Status)
-	}
+	local := loginAt(t, strings.Replace(r.app.LoginURL(), "127.0.0.1", "localhost", 1), "http://localhost:"+port)
+	local.do(t, "GET", "http://localhost:"+port+"/api/state", nil, nil, http.StatusOK)
 	for _, origin := range []string{"http://evil.example", "null", "http://localhost:" + port, "https://" + r.app.Addr()} {
-		resp, _ := get(t, b.hc, r.base+"/api/state", http.Header{"Origin": {origin}})
+		resp, _ := get(t, b.hc, r.base+"/api/state", http.Header{"Origin": {origin}, app.CSRFHeader: {b.csrf}})
 		if resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("Origin %s: %s, want 403", origin, resp.Status)
 		}
 	}
-	resp, _ = get(t, b.hc, r.base+"/api/state", http.Header{"Origin": {r.base}})
+	resp, _ := get(t, b.hc, r.base+"/api/state", http.Header{"Origin": {r.base}, app.CSRFHeader: {b.csrf}})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("same origin: %s", resp.Status)
+	}
+	if resp, _ := get(t, b.hc, r.base+"/api/state", token); resp.StatusCode != http.StatusOK {
+		t.Fatalf("no Origin: %s", resp.Status)
 	}
 }
 

@@ -44,7 +44,7 @@ func (a *App) Listen(addr string) error {
 		return err
 	}
 	a.sockLis, a.httpLis = sock, lis
-	a.web = newWebSecurity(lis.Addr().String(), a.apiHandler())
+	a.web = newWebSecurity(lis.Addr().String(), a.apiHandler(), a.now)
 	return nil
 }
 

@@ -331,7 +331,8 @@ func TestKeyboard(t *testing.T) {
 
 // Emergency access in the interface: Carol, named by a vault's emergency
 // policy, opens it with a reason; Alice, its owner, sees who, why and
-// until when.
+// until when. Then Alice, an administrator, changes Carol's profile on the
+// People page.
 func TestEmergency(t *testing.T) {
 	needBrowser(t)
 	org := organisation(t)
@@ -377,4 +378,29 @@ func TestRevokedDevice(t *testing.T) {
 	if kept, _ := filepath.Glob(dir + ".kept-*/other.txt"); len(kept) != 1 {
 		t.Errorf("the changed file was not kept aside: %v", kept)
 	}
+}
+
+// Cancelling a code exchange from the greeter's side: both screens say it
+// stopped, the newcomer is asked no passphrase and is not enrolled.
+func TestCancelExchange(t *testing.T) {
+	needBrowser(t)
+	org := organisation(t)
+	admin := startApp(t, org.Admin, false)
+	bobDevice := harness.NewDevice(t, "bob")
+	bob := startApp(t, bobDevice, false)
+	runScript(t, "cancelexchange", map[string]any{
+		"admin": appConfig(admin),
+		"bob":   map[string]any{"url": bob.URL, "name": "Bob Durand", "email": "bob@example.org"},
+	})
+}
+
+// The session cookie alone opens nothing in a real browser (SECURITY.md
+// A71): the page's token comes in the login redirect's fragment and leaves
+// the address; a reload and another tab carry on; a browser holding only
+// the cookie gets the login message and 403 csrf from every call.
+func TestStolenCookie(t *testing.T) {
+	needBrowser(t)
+	org := organisation(t)
+	admin := startApp(t, org.Admin, false)
+	runScript(t, "stolencookie", map[string]any{"admin": appConfig(admin)})
 }

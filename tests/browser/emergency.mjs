@@ -42,5 +42,19 @@ await step('Alice, the owner, sees who opened her vault, why and until when', as
   noProblems(alice);
 });
 
+await step("Alice, an administrator, changes Carol's profile on the People page; it shows changed, here and after a reload", async () => {
+  await alice.getByRole('link', { name: 'People' }).click();
+  const select = alice.getByLabel('Profile of Carol Martin');
+  await select.waitFor();
+  assert(await select.inputValue() === 'standard', `Carol starts standard: ${await select.inputValue()}`);
+  await select.selectOption('admin');
+  await alice.locator('#status', { hasText: 'Carol Martin is now administrator.' }).waitFor();
+  await alice.reload();
+  await alice.getByLabel('Profile of Carol Martin').waitFor();
+  const now = await alice.getByLabel('Profile of Carol Martin').inputValue();
+  assert(now === 'admin', `after a reload Carol is ${now}`);
+  noProblems(alice);
+});
+
 await browser.close();
 done();

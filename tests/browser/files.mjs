@@ -8,6 +8,31 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { config, launch, person, step, done, shot, assert, unlock, noProblems, watch } from './lib.mjs';
 
+// minimalPDF is a one-page PDF saying text, its cross-reference table
+// pointing at each object's byte offset.
+function minimalPDF(text) {
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 144] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    null, // the content stream, below
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ];
+  const stream = `BT /F1 18 Tf 20 70 Td (${text}) Tj ET`;
+  objects[3] = `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`;
+  let out = '%PDF-1.4\n';
+  const offsets = objects.map((body, i) => {
+    const at = out.length;
+    out += `${i + 1} 0 obj\n${body}\nendobj\n`;
+    return at;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const o of offsets) out += `${String(o).padStart(10, '0')} 00000 n \n`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, 'latin1');
+}
+
 // a 2×2 PNG, red
 const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64');
 
@@ -182,6 +207,41 @@ await step('at 200% zoom (640 CSS pixels wide) every screen wraps: nothing scrol
     assert(scroll <= client, `after ${link}: the page is ${scroll} px wide in a ${client} px window`);
   }
   await page.setViewportSize({ width: 1280, height: 800 });
+  noProblems(page);
+});
+
+// Last: Chromium's PDF viewer takes the response's stream over, and the
+// page's network never looks idle to Playwright again (waitForLoadState).
+await step('preview a PDF: the viewer gets the bytes through a single-use ticket, nothing cached or saved', async () => {
+  await page.locator('#vaults a.vault-link', { hasText: config.vault }).click();
+  await page.getByRole('heading', { name: config.vault }).waitFor();
+  const pdf = minimalPDF('Compte rendu');
+  await page.locator('#upload-files').setInputFiles({ name: 'compte-rendu.pdf', mimeType: 'application/pdf', buffer: pdf });
+  await row('compte-rendu.pdf').waitFor();
+  const tickets = [];
+  const seen = (r) => { if (new URL(r.url()).pathname.startsWith('/dl/')) tickets.push(r); };
+  page.on('response', seen);
+  const [answer] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname.startsWith('/dl/')),
+    page.getByRole('button', { name: 'Preview compte-rendu.pdf' }).click(),
+  ]);
+  const frame = page.locator('#preview iframe[title="compte-rendu.pdf"]');
+  await frame.waitFor();
+  assert(await frame.isVisible(), 'the preview shows the PDF\'s frame');
+  assert((await frame.getAttribute('src')).startsWith('/dl/'), 'the frame opens a ticket, not the API');
+  const h = answer.headers();
+  assert(answer.status() === 200, `the ticket answered ${answer.status()}`);
+  assert(h['content-type'] === 'application/pdf', `Content-Type ${h['content-type']}`);
+  assert(h['cache-control'] === 'no-store', `Cache-Control ${h['cache-control']}`);
+  assert(h['x-content-type-options'] === 'nosniff', `X-Content-Type-Options ${h['x-content-type-options']}`);
+  assert((h['content-disposition'] || '').startsWith('inline'), `Content-Disposition ${h['content-disposition']}: shown, not saved`);
+  assert(Number(h['content-length']) === pdf.length, `Content-Length ${h['content-length']}, the PDF has ${pdf.length} bytes`);
+  page.off('response', seen);
+  assert(tickets.length === 1 && tickets[0].status() === 200, `the viewer opened its ticket once: ${tickets.map((r) => r.status())}`);
+  // The ticket is spent: opened again (by the page, or anyone who saw it), it gives nothing.
+  const again = await page.evaluate(async (u) => (await fetch(u)).status, await frame.getAttribute('src'));
+  assert(again === 403, `a used ticket answered ${again}`);
+  await page.locator('#preview').getByRole('button', { name: 'Close' }).click();
   noProblems(page);
 });
 

@@ -24,9 +24,9 @@ await step('left alone, the interface shows the lock screen', async () => {
   await page.locator('#lock-title').waitFor({ timeout: config.lockAfterMs + 20_000 });
   const waited = Date.now() - start;
   assert(waited >= config.lockAfterMs - 1000, `locked after ${waited} ms, not before the idle delay (${config.lockAfterMs} ms)`);
-  const state = await page.evaluate(async () => (await fetch('/api/state')).json());
+  const state = await page.evaluate(async () => (await fetch('/api/state', { headers: { 'X-Coffre-CSRF': localStorage.getItem('coffre.csrf') || '' } })).json());
   assert(state.locked === true, 'the app says it is locked');
-  const vaults = await page.evaluate(async () => (await fetch('/api/vaults')).status);
+  const vaults = await page.evaluate(async () => (await fetch('/api/vaults', { headers: { 'X-Coffre-CSRF': localStorage.getItem('coffre.csrf') || '' } })).status);
   assert(vaults === 423, `a call that needs the keys is refused while locked (${vaults})`);
 });
 

@@ -64,7 +64,7 @@ await step('a reloaded page says it too, from the app\'s state', async () => {
   await page.locator('#lock-title').waitFor();
   await msg.filter({ hasText: 'unlocking is refused until' }).waitFor();
   await expectUntil(840);
-  const state = await page.evaluate(async () => (await fetch('/api/state')).json());
+  const state = await page.evaluate(async () => (await fetch('/api/state', { headers: { 'X-Coffre-CSRF': localStorage.getItem('coffre.csrf') || '' } })).json());
   assert(state.locked_out === true && state.unlock_wait_seconds === 840, `state ${JSON.stringify(state)}`);
 });
 

@@ -31,7 +31,7 @@ await step('the page says by whom, the folder cleaned and the file kept aside', 
 
 await step('every call answers device_revoked, and a reload shows the same page', async () => {
   const r = await page.evaluate(async () => {
-    const x = await fetch('/api/vaults');
+    const x = await fetch('/api/vaults', { headers: { 'X-Coffre-CSRF': localStorage.getItem('coffre.csrf') || '' } });
     return { status: x.status, body: await x.json() };
   });
   assert(r.status === 410 && r.body.code === 'device_revoked', `GET /api/vaults: ${JSON.stringify(r)}`);

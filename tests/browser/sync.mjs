@@ -62,7 +62,7 @@ await step('pause: the folder says Paused, and a file written now stays on this 
   await state.filter({ hasText: 'Up to date' }).waitFor({ timeout: 60_000 });
   await page.getByRole('button', { name: `Pause the sync of ${config.dir}` }).click();
   await state.filter({ hasText: 'Paused' }).waitFor();
-  const api = await page.evaluate(async () => (await fetch('/api/sync')).json());
+  const api = await page.evaluate(async () => (await fetch('/api/sync', { headers: { 'X-Coffre-CSRF': localStorage.getItem('coffre.csrf') || '' } })).json());
   assert(api.length === 1 && api[0].state === 'paused', `the app says paused: ${JSON.stringify(api)}`);
   writeFileSync(join(config.dir, 'pendant-la-pause.txt'), 'written while paused\n');
   // longer than the sync's settle and debounce delays

@@ -87,6 +87,7 @@ await step('Bob chooses his passphrase last: a short one is refused and he types
   const pass = bob.getByLabel('Choisissez une phrase secrète');
   await pass.waitFor({ timeout: 60_000 });
   await bob.locator('#passphrase-now').waitFor();
+  await shot(bob, 'first-run-passphrase');
   await pass.fill('court');
   await bob.getByLabel('Retapez-la').fill('court');
   await bob.getByRole('button', { name: 'Terminer' }).click();

@@ -1,9 +1,29 @@
 // The app's JSON API (docs/API.md), as the interface calls it. Every
-// state-changing request carries the CSRF token in X-Coffre-CSRF; the
-// session itself is an HttpOnly cookie the browser sends.
+// request carries the session's token in X-Coffre-CSRF besides the
+// HttpOnly cookie the browser sends: browsers share cookies between ports,
+// so the cookie alone opens nothing (SPEC §14.3, SECURITY A71).
 
 const csrfHeader = 'X-Coffre-CSRF';
-let csrf = '';
+const csrfKey = 'coffre.csrf';
+
+// The login link's redirect brings the token in the fragment (/#k=…),
+// which the browser sends to no server. The page keeps it in its origin's
+// storage, scoped by port unlike cookies (a reload or another tab of the
+// interface finds it there), and takes it out of the address and the
+// history at once.
+let given = '';
+const fragment = /^#k=([A-Za-z0-9_-]+)$/.exec(window.location.hash);
+if (fragment) {
+  given = fragment[1];
+  try { localStorage.setItem(csrfKey, given); } catch { /* storage refused: this page only */ }
+  window.history.replaceState(null, '', window.location.pathname + window.location.search);
+}
+
+// token is read at each call: a login in another tab of this browser
+// replaces the cookie and the stored token together.
+function token() {
+  try { return localStorage.getItem(csrfKey) || given; } catch { return given; }
+}
 
 // ApiError is a failed call: code is the API's stable error code (the
 // interface translates it), message its English sentence.
@@ -20,11 +40,6 @@ export class ApiError extends Error {
 const lockedListeners = [];
 export function onLocked(fn) { lockedListeners.push(fn); }
 
-function remember(r) {
-  const c = r.headers.get(csrfHeader);
-  if (c) csrf = c;
-}
-
 async function failure(r) {
   let body = {};
   try { body = await r.json(); } catch { /* not JSON: keep the status */ }
@@ -39,7 +54,7 @@ async function failure(r) {
 export async function call(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
   if (opts.poll) headers['X-Coffre-Poll'] = '1';
-  if (method !== 'GET' && method !== 'HEAD') headers[csrfHeader] = csrf;
+  headers[csrfHeader] = token();
   let payload;
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -52,7 +67,6 @@ export async function call(method, path, body, opts = {}) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, 'network', e.message);
   }
-  remember(r);
   if (!r.ok) throw await failure(r);
   if (r.status === 204) return null;
   const type = r.headers.get('Content-Type') || '';
@@ -74,7 +88,7 @@ export const del = (path, body, opts) => call('DELETE', path, body, opts);
 export async function text(path) {
   let r;
   try {
-    r = await fetch(path, { credentials: 'same-origin' });
+    r = await fetch(path, { headers: { [csrfHeader]: token() }, credentials: 'same-origin' });
   } catch (e) {
     throw new ApiError(0, 'network', e.message);
   }
@@ -82,13 +96,31 @@ export async function text(path) {
   return r.text();
 }
 
-// session asks for this browser's CSRF token. The login token that
-// `coffre app` printed (?token=…) was spent by the app before this page
-// loaded: it set the session cookie and took the token out of the address.
+// session checks that this page is logged in: the cookie the login link
+// set and the token it brought (401 login, 403 csrf otherwise).
 export async function session() {
-  const s = await get('/api/session');
-  if (s && s.csrf) csrf = s.csrf;
-  return s || {};
+  return (await get('/api/session')) || {};
+}
+
+// ticket returns a single-use address, valid a minute, that opens a file
+// URL of the API (a download, a preview) for a navigation, an <img> or a
+// frame: they can't carry the token header.
+export async function ticket(path) {
+  const r = await post('/api/tickets', { url: path });
+  return r.url;
+}
+
+// download saves a file through a ticket: the browser's own download, the
+// bytes never in the page.
+export async function download(path, name) {
+  const url = await ticket(path);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
 }
 
 // upload sends one file's bytes with XMLHttpRequest, whose upload events
@@ -97,12 +129,10 @@ export function upload(path, file, onProgress) {
   const xhr = new XMLHttpRequest();
   const done = new Promise((resolve, reject) => {
     xhr.open('PUT', path);
-    xhr.setRequestHeader(csrfHeader, csrf);
+    xhr.setRequestHeader(csrfHeader, token());
     xhr.setRequestHeader('Content-Type', 'application/octet-stream');
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded, e.total); };
     xhr.onload = () => {
-      const c = xhr.getResponseHeader(csrfHeader);
-      if (c) csrf = c;
       if (xhr.status >= 200 && xhr.status < 300) {
         onProgress(file.size, file.size);
         resolve();

@@ -198,7 +198,7 @@ function entryRow(ctx, e, { at, canWrite, preview, reload }) {
     actions);
   if (!e.dir) {
     add(actions,
-      h('a', { class: 'button', href: urls.content(vault.id, e.path, undefined, at || undefined), download: e.name, 'aria-label': t('files.downloadOf', { name: e.name }) }, t('files.download')),
+      downloadLink(ctx, urls.content(vault.id, e.path, undefined, at || undefined), e.name, { class: 'button', 'aria-label': t('files.downloadOf', { name: e.name }) }),
       at ? null : h('a', { class: 'button', href: hashFor(vault.id, 'history', { path: e.path }), 'aria-label': t('files.historyOf', { name: e.name }) }, t('files.history')));
   }
   if (canWrite) {
@@ -215,6 +215,20 @@ function entryRow(ctx, e, { at, canWrite, preview, reload }) {
       }, { class: 'danger', 'aria-label': t('files.deleteOf', { name: e.name }) }));
   }
   return row;
+}
+
+// downloadLink is a link that downloads a file through a single-use
+// ticket (the download can't carry the token header).
+function downloadLink(ctx, url, name, attrs = {}) {
+  const { app, t } = ctx;
+  return h('a', {
+    ...attrs,
+    href: url,
+    onclick: (e) => {
+      e.preventDefault();
+      app.api.download(url, name).catch((err) => app.fail(err));
+    },
+  }, t('files.download'));
 }
 
 // showPreview shows a file in the page: an image in <img>, a PDF in a
@@ -237,18 +251,22 @@ export async function showPreview(ctx, box, path, name, version, at) {
   const ext = name.toLowerCase().split('.').pop();
   let body;
   if (['png', 'jpg', 'jpeg', 'gif', 'webp'].includes(ext)) {
-    body = h('img', { src: url, alt: name });
+    // an <img> or a frame can't carry the token header: a single-use
+    // ticket opens the preview URL for them
+    body = h('img', { alt: name });
+    app.api.ticket(url).then((u) => { body.src = u; }, (err) => app.fail(err));
   } else if (ext === 'pdf') {
     // Chromium's PDF viewer does not start in a sandboxed frame; the app
     // answers a PDF with its own CSP (default-src 'none') and nosniff, so
     // it can never run as a page of this origin (docs/API.md).
-    body = h('iframe', { src: url, title: name });
+    body = h('iframe', { title: name });
+    app.api.ticket(url).then((u) => { body.src = u; }, (err) => app.fail(err));
   } else if (['txt', 'md', 'csv', 'log', 'json', 'xml', 'hl7', 'ini', 'yaml', 'yml', 'html', 'htm', 'xhtml', 'svg', 'js', 'css'].includes(ext)) {
     // the app answers these as text/plain: their source, in a <pre>
     body = h('pre', { tabindex: '0' }, t('common.loading'));
     app.api.text(url).then((s) => { body.textContent = s; }, (err) => { body.textContent = ''; app.fail(err); });
   } else {
-    body = h('p', null, t('files.noPreview'), ' ', h('a', { href: urls.content(vault.id, path, version, at), download: name }, t('files.download')));
+    body = h('p', null, t('files.noPreview'), ' ', downloadLink(ctx, urls.content(vault.id, path, version, at), name));
   }
   replace(box, h('div', { class: 'toolbar' }, title, close), body);
   box.hidden = false;
@@ -469,7 +487,7 @@ async function historyView(ctx, path) {
     h('td', { class: 'row-actions' },
       button(t('files.preview'), () => showPreview(ctx, preview, path, base(path), v.version),
         { 'aria-label': t('files.previewVersion', { time: formatTime(v.time, app.lang) }) }),
-      h('a', { class: 'button', href: urls.content(vault.id, path, v.version), download: base(path) }, t('files.download')),
+      downloadLink(ctx, urls.content(vault.id, path, v.version), base(path), { class: 'button' }),
       ctx.canWrite && i > 0 ? button(t('files.restore'), async () => {
         try {
           await app.api.post(urls.restore(vault.id), { path, version: v.version });
