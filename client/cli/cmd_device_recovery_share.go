@@ -53,7 +53,7 @@ turn it off; share again when a member leaves.`,
 
 func runDeviceRecoveryShare(ctx context.Context, g *globalOptions, opts recoveryShareOptions, con *console) error {
 	if len(opts.members) == 0 {
-		return errors.New("name the trusted members with --members EMAIL,EMAIL,...")
+		return errors.New("name the trusted members with --members EMAIL,EMAIL")
 	}
 	if opts.threshold < 1 || opts.threshold > len(opts.members) {
 		return fmt.Errorf("--threshold must be between 1 and %d (the number of members), got %d", len(opts.members), opts.threshold)
