@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -323,10 +324,21 @@ func RecoverWithShares(ctx context.Context, dir string, links []link.Link, opts 
 	if len(links) == 0 {
 		return nil, errors.New("no recovery link: ask the members who hold your shares for one each")
 	}
+	for i, l := range links {
+		if l.Kind != link.KindRecovery {
+			return nil, fmt.Errorf("%w: link %d is not a recovery link", link.ErrBadLink, i+1)
+		}
+	}
 	if opts.Wait <= 0 {
 		opts.Wait = DefaultGreeterWait
 	}
-	var got []receivedShare
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	got, err := loadPendingShares(dir, opts.Passphrase)
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
 		for _, g := range got {
 			clear(g.raw)
@@ -334,33 +346,35 @@ func RecoverWithShares(ctx context.Context, dir string, links []link.Link, opts 
 		}
 	}()
 	for i, l := range links {
-		if l.Kind != link.KindRecovery {
-			return nil, fmt.Errorf("%w: link %d is not a recovery link", link.ErrBadLink, i+1)
-		}
 		if l.WithoutSecrets().String() != links[0].WithoutSecrets().String() {
 			return nil, fmt.Errorf("%w: link %d is of another organisation or server than the first", link.ErrBadLink, i+1)
 		}
-		p.Progress(fmt.Sprintf("share %d of %d", i+1, len(links)))
+	}
+	for i, l := range links {
+		p.Progress(fmt.Sprintf("share %d of %d", len(got)+1, max(len(got)+len(links)-i, threshold(got))))
 		sh, err := receiveShare(ctx, l, opts, p)
 		if err != nil {
-			return nil, fmt.Errorf("share %d: %w", i+1, err)
+			return nil, fmt.Errorf("link %d: %w", i+1, err)
 		}
-		if len(got) > 0 {
-			first := got[0]
-			if sh.userID != first.userID || sh.recoveryDeviceID != first.recoveryDeviceID || sh.threshold != first.threshold || !bytes.Equal(sh.file, first.file) {
-				return nil, fmt.Errorf("share %d: %w: it belongs to another recovery than share 1", i+1, ErrEnrolmentBroken)
-			}
-			for _, g := range got {
-				if g.share.X == sh.share.X || g.memberID == sh.memberID {
-					return nil, fmt.Errorf("share %d: %w: the same member or share twice", i+1, ErrEnrolmentBroken)
-				}
-			}
+		if err := consistent(got, sh); err != nil {
+			return nil, fmt.Errorf("link %d: %w", i+1, err)
 		}
 		got = append(got, sh)
+		if len(got) < sh.threshold {
+			// Kept, so that a later claim goes on from here: fewer
+			// shares than the threshold tell nothing about the secret.
+			if err := savePendingShares(dir, opts.Passphrase, got); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if len(got) < got[0].threshold {
-		return nil, fmt.Errorf("%d of the %d shares needed: %w", len(got), got[0].threshold, ErrTooFewShares)
+		return nil, fmt.Errorf("%d of the %d shares needed, kept in %s until the others come: %w",
+			len(got), got[0].threshold, filepath.Join(dir, pendingSharesFile), ErrTooFewShares)
 	}
+	// Whatever happens now, the shares kept are not needed again: a
+	// wrong one among them would otherwise spoil every later claim.
+	defer os.Remove(filepath.Join(dir, pendingSharesFile))
 	shares := make([]shamir.Share, len(got))
 	for i, g := range got {
 		shares[i] = g.share
@@ -388,6 +402,99 @@ func RecoverWithShares(ctx context.Context, dir string, links []link.Link, opts 
 	return importRecovery(ctx, rec, dir, opts.DeviceLabel, opts.Passphrase, func(org *certificate.Organisation) error {
 		return sharesCount(org, got)
 	})
+}
+
+// threshold is the threshold the shares received so far name (0: none).
+func threshold(got []receivedShare) int {
+	if len(got) == 0 {
+		return 0
+	}
+	return got[0].threshold
+}
+
+// consistent checks that a new share belongs with those received before:
+// the same user, recovery device, threshold and file, another member and x.
+func consistent(got []receivedShare, sh receivedShare) error {
+	if len(got) == 0 {
+		return nil
+	}
+	first := got[0]
+	if sh.userID != first.userID || sh.recoveryDeviceID != first.recoveryDeviceID || sh.threshold != first.threshold || !bytes.Equal(sh.file, first.file) {
+		return fmt.Errorf("%w: this share belongs to another recovery than the first one (if the user shared again since, remove %s and ask for new links)",
+			ErrEnrolmentBroken, pendingSharesFile)
+	}
+	for _, g := range got {
+		if g.share.X == sh.share.X || g.memberID == sh.memberID {
+			return fmt.Errorf("%w: the same member or share twice", ErrEnrolmentBroken)
+		}
+	}
+	return nil
+}
+
+// pendingSharesFile, in the new device's directory, keeps the shares a
+// claim received while fewer than the threshold, encrypted under the new
+// device's passphrase (SPEC.md §15.6).
+const pendingSharesFile = "recovery-shares.age"
+
+type pendingShare struct {
+	UserID           string `json:"user_id"`
+	RecoveryDeviceID string `json:"recovery_device_id"`
+	MemberID         string `json:"member_user_id"`
+	Threshold        int    `json:"threshold"`
+	Share            []byte `json:"share"`
+	File             []byte `json:"recovery_file"`
+}
+
+func savePendingShares(dir string, passphrase []byte, got []receivedShare) error {
+	var list []pendingShare
+	for _, g := range got {
+		list = append(list, pendingShare{UserID: g.userID, RecoveryDeviceID: g.recoveryDeviceID, MemberID: g.memberID,
+			Threshold: g.threshold, Share: g.raw, File: g.file})
+	}
+	plain, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	defer clear(plain)
+	sealed, err := crypto.EncryptWithPassphrase(passphrase, plain)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, pendingSharesFile), sealed, 0o600)
+}
+
+// loadPendingShares reads the shares an earlier claim kept, if any.
+func loadPendingShares(dir string, passphrase []byte) ([]receivedShare, error) {
+	path := filepath.Join(dir, pendingSharesFile)
+	sealed, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	plain, err := crypto.DecryptWithPassphrase(passphrase, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("the shares kept in %s do not open with this passphrase: give the one chosen with the first link (%w)", path, err)
+	}
+	defer clear(plain)
+	var list []pendingShare
+	if err := json.Unmarshal(plain, &list); err != nil || len(list) == 0 {
+		return nil, fmt.Errorf("the shares kept in %s are damaged: remove it and ask for new links", path)
+	}
+	var got []receivedShare
+	for _, ps := range list {
+		if len(ps.Share) != 31 || ps.Share[0] == 0 {
+			return nil, fmt.Errorf("the shares kept in %s are damaged: remove it and ask for new links", path)
+		}
+		sh := receivedShare{userID: ps.UserID, recoveryDeviceID: ps.RecoveryDeviceID, memberID: ps.MemberID, threshold: ps.Threshold,
+			raw: ps.Share, file: ps.File, share: shamir.Share{X: ps.Share[0], Y: append([]byte(nil), ps.Share[1:]...)}}
+		if err := consistent(got, sh); err != nil {
+			return nil, err
+		}
+		got = append(got, sh)
+	}
+	return got, nil
 }
 
 // sharesCount checks every share against the verified log: the user's

@@ -145,6 +145,10 @@ assist YOUR-EMAIL'). For each link in turn, call that member: each of you sees a
 4-character code: read yours to them and type theirs. If the codes don't
 match, stop: someone may be in the middle.
 
+Links can also come one at a time: the shares received are kept in --home
+(encrypted under the passphrase you give: give the same one each time) until
+there are K; fewer than K reveal nothing.
+
 With K shares, the recovery secret is rebuilt here, checked, and a new device
 of yours is enrolled in --home (which must hold no device), under a new
 passphrase (asked twice on the terminal; without one: COFFRE_PASSPHRASE or
@@ -186,6 +190,12 @@ func runDeviceRecoveryClaim(ctx context.Context, g *globalOptions, args []string
 	s, err := client.RecoverWithShares(ctx, g.home, links, client.RecoverOptions{
 		DeviceLabel: opts.label, Passphrase: pass, Wait: opts.wait,
 	}, &recoveryPrompter{prompter{c: con}})
+	if errors.Is(err, client.ErrTooFewShares) {
+		// Not a failure: the shares so far are kept for the next claim.
+		fmt.Fprintln(con.out, strings.TrimSuffix(err.Error(), ": "+client.ErrTooFewShares.Error()))
+		fmt.Fprintln(con.info, "claim again, with the same --home and passphrase, with the next member's link")
+		return nil
+	}
 	if err != nil {
 		return err
 	}

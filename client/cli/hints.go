@@ -39,7 +39,7 @@ var hints = []struct {
 	{client.ErrAmbiguousVault, " (coffre vault list shows the ids)"},
 	{client.ErrAmbiguousInvitation, " (coffre invitation list shows them)"},
 	{client.ErrNoSharedRecovery, " (they set one up with 'coffre device recovery share')"},
-	{client.ErrTooFewShares, " (each runs 'coffre device recovery assist YOUR-EMAIL'; give all the links to one 'coffre device recovery claim')"},
+	{client.ErrTooFewShares, " (each runs 'coffre device recovery assist YOUR-EMAIL'; claim their links with 'coffre device recovery claim')"},
 }
 
 // progressHints say how the other person does what an enrolment waits

@@ -2,6 +2,8 @@ package adversarial
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -96,22 +98,29 @@ func TestA64KMinusOneSharesRecoverNothing(t *testing.T) {
 		t.Fatalf("the log grew from %d to %d", head, got)
 	}
 
-	// Two members help: the person gets a device of bob's.
-	p := newRecoveryPeople()
-	res = recoverWith(t, p, "bob@example.org", w.d["new"], w.dave, w.erin)
-	if res.err != nil {
-		t.Fatalf("recovery with 2 of 3: %v (members: %v)", res.err, res.memberErrs)
+	// Carol's share is kept in the new device's directory, encrypted
+	// under its passphrase; dave's, in a second claim, completes it: the
+	// person gets a device of bob's.
+	kept := filepath.Join(w.d["new"], "recovery-shares.age")
+	if _, err := os.Stat(kept); err != nil {
+		t.Fatalf("carol's share was not kept: %v", err)
 	}
-	for i, err := range res.memberErrs {
-		if err != nil {
-			t.Errorf("member %d: %v", i, err)
-		}
+	p := newRecoveryPeople()
+	res = recoverWith(t, p, "bob@example.org", w.d["new"], w.dave)
+	if res.err != nil {
+		t.Fatalf("recovery with 2 of 3, one at a time: %v (member: %v)", res.err, res.memberErrs)
+	}
+	if res.memberErrs[0] != nil {
+		t.Errorf("dave: %v", res.memberErrs[0])
 	}
 	if id := res.sess.Identity(); id.UserID != bob.UserID || id.DeviceID == bob.DeviceID {
 		t.Fatalf("the new device is %+v, want a new device of bob's", id)
 	}
-	if len(p.confirmed) != 2 || p.confirmed[0].Email != "bob@example.org" {
-		t.Errorf("the members were asked about %+v", p.confirmed)
+	if len(p.confirmed) != 1 || p.confirmed[0].Email != "bob@example.org" {
+		t.Errorf("dave was asked about %+v", p.confirmed)
+	}
+	if _, err := os.Stat(kept); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the kept shares outlive the recovery: %v", err)
 	}
 }
 
