@@ -3,7 +3,9 @@ package adversarial
 import (
 	"errors"
 	"testing"
+	"time"
 
+	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/tests/hostile"
@@ -77,5 +79,47 @@ func TestA65ShareOnlyAfterMatchingCodes(t *testing.T) {
 				t.Fatalf("the log grew from %d to %d", head, got)
 			}
 		})
+	}
+}
+
+// TestA65OnlyTheOfferingDeviceRelaysAShare: the server lets only the
+// device that created a recovery invitation greet it (another member,
+// even one holding a share, can't read the person's messages on it or
+// post as the member), lists it to no one else, and appends nothing with
+// it (SPEC.md §5 step 1, §15.6; SECURITY.md A65).
+func TestA65OnlyTheOfferingDeviceRelaysAShare(t *testing.T) {
+	t.Parallel()
+	w := newRecoveryWorld(t)
+	if _, err := w.bob.ShareRecovery(bg(), bobsMembers[:2], 1); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, w.carol)
+	_, inv, err := w.carol.InviteRecovery(bg(), "bob@example.org", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dave, carol := hostile.ReadDevice(t, w.d["dave"]), hostile.ReadDevice(t, w.d["carol"])
+	api := w.s.Dial(t, dave.Signer())
+	if _, err := api.RelayWait(bg(), &coffrev1.RelayWaitRequest{InvitationId: inv.ID, Side: coffrev1.RelaySide_RELAY_SIDE_CLAIMER, Step: 1}); !errors.Is(wire.FromStatus(err), wire.ErrInvitationUnusable) {
+		t.Errorf("dave waits on carol's recovery invitation: %v, want ErrInvitationUnusable", err)
+	}
+	if _, err := api.RelayPost(bg(), &coffrev1.RelayPostRequest{InvitationId: inv.ID, Side: coffrev1.RelaySide_RELAY_SIDE_GREETER, Attempt: 1, Step: 5, Payload: []byte("x")}); !errors.Is(wire.FromStatus(err), wire.ErrInvitationUnusable) {
+		t.Errorf("dave posts on carol's recovery invitation: %v, want ErrInvitationUnusable", err)
+	}
+	list, err := api.ListInvitations(bg(), &coffrev1.ListInvitationsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range list.GetInvitations() {
+		if i.GetId() == inv.ID {
+			t.Error("dave lists carol's recovery invitation")
+		}
+	}
+	// Nothing is appended with a recovery invitation, even by its creator.
+	org := w.s.LogState(t, carol.OrganisationID)
+	certs := signNext(t, org, carol.SigningKey, carol.DeviceID, certificate.DeviceAdded{
+		DeviceID: certificate.NewID(), UserID: carol.UserID, Label: "x", VerifyKey: newSigningKey(t).Public()})
+	if _, err := w.s.Dial(t, carol.Signer()).AppendCertificates(bg(), &coffrev1.AppendCertificatesRequest{Certificates: certs, InvitationId: inv.ID}); err == nil {
+		t.Error("the server appended a certificate with a recovery invitation")
 	}
 }
