@@ -246,6 +246,9 @@ func statementFromWire(b *coffrev1.Certificate) (Statement, error) {
 	if st, ok := vaultStatementFromWire(b); ok {
 		return st, nil
 	}
+	if st, ok := sharedRecoveryFromWire(b); ok {
+		return st, nil
+	}
 	return nil, fmt.Errorf("%w: no known statement", ErrMalformed)
 }
 
@@ -270,7 +273,7 @@ func statementToWire(s Statement, b *coffrev1.Certificate) error {
 	case DeviceRevoked:
 		b.Statement = &coffrev1.Certificate_DeviceRevoked{DeviceRevoked: &coffrev1.DeviceRevokedStatement{DeviceId: s.DeviceID}}
 	default:
-		if !vaultStatementToWire(s, b) {
+		if !vaultStatementToWire(s, b) && !sharedRecoveryToWire(s, b) {
 			return fmt.Errorf("certificate: internal error: unknown statement %T", s)
 		}
 	}

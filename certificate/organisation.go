@@ -83,6 +83,8 @@ type Organisation struct {
 	deviceCount map[string]int    // user id → number of devices
 	exposedAt   map[string]uint64 // user id → position of their newest device revocation
 	lastTime    time.Time
+	// sharedRecoveries: user id → their current shared recovery (§15.6).
+	sharedRecoveries map[string]*SharedRecovery
 }
 
 // NewOrganisation returns the state of an empty log for that organisation
@@ -100,6 +102,8 @@ func NewOrganisation(id string, root crypto.VerifyKey) *Organisation {
 		activeEmail: map[string]string{},
 		deviceCount: map[string]int{},
 		exposedAt:   map[string]uint64{},
+
+		sharedRecoveries: map[string]*SharedRecovery{},
 	}
 }
 
@@ -333,6 +337,8 @@ func (o *Organisation) check(c *Certificate, now time.Time) error {
 		}
 	case DeviceRevoked:
 		return o.checkDeviceRevoked(c, s, author)
+	case SharedRecoverySet:
+		return o.checkSharedRecovery(c, s, author)
 	case VaultCreated, VaultRoleSet, VaultKeyRotated, VaultRenamed, VaultArchived,
 		EmergencyPolicy, EmergencyInvoked, EmergencyApproved, VaultKeyReleased, VaultOwnershipTaken:
 		if err := o.checkVault(c, author, c.Time); err != nil || now.IsZero() {
@@ -372,6 +378,8 @@ func (o *Organisation) fold(c *Certificate) {
 		o.users[s.UserID].Profile = s.Profile
 	case DeviceRevoked:
 		o.foldDeviceRevoked(c, s)
+	case SharedRecoverySet:
+		o.foldSharedRecovery(c, s)
 	default:
 		o.foldVault(c, o.users[o.devices[c.Author].UserID])
 	}
@@ -411,6 +419,10 @@ func (o *Organisation) Clone() *Organisation {
 	c.exposedAt = make(map[string]uint64, len(o.exposedAt))
 	for k, v := range o.exposedAt {
 		c.exposedAt[k] = v
+	}
+	c.sharedRecoveries = make(map[string]*SharedRecovery, len(o.sharedRecoveries))
+	for k, v := range o.sharedRecoveries {
+		c.sharedRecoveries[k] = v // replaced whole by the fold, never changed
 	}
 	c.Head.Hash = append([]byte(nil), o.Head.Hash...)
 	return &c

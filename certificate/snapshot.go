@@ -23,7 +23,7 @@ import (
 // into them; TestSnapshotCoversEveryField lists the fields): a device
 // holding a snapshot of another version then verifies its stored log
 // again, once, and writes a snapshot of this version.
-const SnapshotVersion = 3
+const SnapshotVersion = 4
 
 var (
 	// ErrSnapshotVersion is returned by FromSnapshot for a snapshot of
@@ -101,6 +101,10 @@ func (o *Organisation) encodeSnapshot(w *snapWriter) {
 	for id, p := range o.exposedAt {
 		w.str(id)
 		w.u(p)
+	}
+	w.u(uint64(len(o.sharedRecoveries)))
+	for _, r := range o.sharedRecoveries {
+		w.sharedRecovery(r)
 	}
 }
 
@@ -267,6 +271,12 @@ func FromSnapshot(id string, root crypto.VerifyKey, data []byte) (*Organisation,
 	o.exposedAt = make(map[string]uint64, exposed)
 	for range exposed {
 		o.exposedAt[r.str()] = r.u()
+	}
+	recoveries := r.count(10)
+	o.sharedRecoveries = make(map[string]*SharedRecovery, recoveries)
+	for range recoveries {
+		sr := r.sharedRecovery()
+		o.sharedRecoveries[sr.UserID] = sr
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = errors.New("trailing bytes")

@@ -88,6 +88,12 @@ func richOrganisation(t *testing.T) (*fixture, *Organisation, [][]byte) {
 		Key: KeyBundle{Index: 1, Canary: []byte("c"), Commitment: make([]byte, 32), Sealed: []SealedKey{{UserID: gina.user, Sealed: []byte("g")}}}})
 	r.do(f.admin.key, f.admin.device, UserRevoked{UserID: gina.user})
 	r.do(f.admin.key, f.admin.device, VaultOwnershipTaken{VaultID: orphan, Reason: "gina left"})
+	// Shared recovery (SPEC.md §15.6): bob shares a recovery device among
+	// carol and fred.
+	rec := newMember(t)
+	r.do(bob.key, bob.device, DeviceAdded{DeviceID: rec.device, UserID: bob.user, Label: "recovery", VerifyKey: rec.key.Public()})
+	r.do(bob.key, bob.device, SharedRecoverySet{UserID: bob.user, RecoveryDeviceID: rec.device, Threshold: 2, RecoveryFile: []byte("file"),
+		Shares: []RecoveryShare{{MemberID: carol.user, Sealed: []byte("c"), Commitment: make([]byte, 32)}, {MemberID: fred.user, Sealed: []byte("f"), Commitment: bytes.Repeat([]byte{1}, 32)}}})
 	return f, base, r.certs
 }
 
@@ -165,19 +171,22 @@ func TestSnapshotDecodingNeverPanics(t *testing.T) {
 // verify their log again once), and add it to this list.
 func TestSnapshotCoversEveryField(t *testing.T) {
 	want := map[reflect.Type]string{
-		reflect.TypeFor[Organisation]():    "ID Root Head users devices vaults hashes activeEmail deviceCount exposedAt lastTime",
-		reflect.TypeFor[Head]():            "Position Hash",
-		reflect.TypeFor[User]():            "ID Name Email Profile SealKey IdentityCommitment CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn",
-		reflect.TypeFor[Device]():          "ID UserID Label VerifyKey CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn",
-		reflect.TypeFor[Vault]():           "ID CreatedBy CreatedAt Position EncryptedName NameKeyIndex Archived Keys grants history holders Policy emergencies takeovers",
-		reflect.TypeFor[KeyBundle]():       "Index Sealed Canary PreviousKeys Commitment Position",
-		reflect.TypeFor[SealedKey]():       "UserID Sealed",
-		reflect.TypeFor[Grant]():           "UserID Role Until Position Keyless",
-		reflect.TypeFor[roleEvent]():       "position time grant key released",
-		reflect.TypeFor[GrantKey]():        "Index Sealed",
-		reflect.TypeFor[EmergencyPolicy](): "VaultID Invokers InvokerProfile OnCallVaultID Duration Approver",
-		reflect.TypeFor[Emergency]():       "VaultID Position UserID Reason Start Until NeedsApproval Approved ApprovedBy ApprovedAt Released ReleasedBy ReleasedAt",
-		reflect.TypeFor[Takeover]():        "Position UserID Reason Time",
+		reflect.TypeFor[Organisation]():      "ID Root Head users devices vaults hashes activeEmail deviceCount exposedAt lastTime sharedRecoveries",
+		reflect.TypeFor[Head]():              "Position Hash",
+		reflect.TypeFor[User]():              "ID Name Email Profile SealKey IdentityCommitment CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn",
+		reflect.TypeFor[Device]():            "ID UserID Label VerifyKey CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn",
+		reflect.TypeFor[Vault]():             "ID CreatedBy CreatedAt Position EncryptedName NameKeyIndex Archived Keys grants history holders Policy emergencies takeovers",
+		reflect.TypeFor[KeyBundle]():         "Index Sealed Canary PreviousKeys Commitment Position",
+		reflect.TypeFor[SealedKey]():         "UserID Sealed",
+		reflect.TypeFor[Grant]():             "UserID Role Until Position Keyless",
+		reflect.TypeFor[roleEvent]():         "position time grant key released",
+		reflect.TypeFor[GrantKey]():          "Index Sealed",
+		reflect.TypeFor[EmergencyPolicy]():   "VaultID Invokers InvokerProfile OnCallVaultID Duration Approver",
+		reflect.TypeFor[Emergency]():         "VaultID Position UserID Reason Start Until NeedsApproval Approved ApprovedBy ApprovedAt Released ReleasedBy ReleasedAt",
+		reflect.TypeFor[Takeover]():          "Position UserID Reason Time",
+		reflect.TypeFor[SharedRecovery]():    "SharedRecoverySet Position Time Author",
+		reflect.TypeFor[SharedRecoverySet](): "UserID RecoveryDeviceID Threshold Shares RecoveryFile",
+		reflect.TypeFor[RecoveryShare]():     "MemberID Sealed Commitment",
 	}
 	for typ, fields := range want {
 		var got []string

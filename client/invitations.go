@@ -23,7 +23,7 @@ const DefaultInvitationLife = 48 * time.Hour
 // Invitation is an invitation as the server lists it.
 type Invitation struct {
 	ID        string
-	Kind      string // "user" or "device"
+	Kind      string // "user", "device" or "recovery"
 	Email     string
 	Profile   string
 	UserID    string
@@ -36,8 +36,11 @@ type Invitation struct {
 
 func invitationFromWire(w *coffrev1.Invitation) Invitation {
 	kind := "user"
-	if w.GetKind() == coffrev1.InvitationKind_INVITATION_KIND_DEVICE {
+	switch w.GetKind() {
+	case coffrev1.InvitationKind_INVITATION_KIND_DEVICE:
 		kind = "device"
+	case coffrev1.InvitationKind_INVITATION_KIND_RECOVERY:
+		kind = "recovery"
 	}
 	return Invitation{
 		ID: w.GetId(), Kind: kind, Email: w.GetEmail(), Profile: certificate.Profile(w.GetProfile()).String(),
@@ -127,8 +130,11 @@ func (s *Session) invite(ctx context.Context, kind coffrev1.InvitationKind, emai
 	l := s.link.WithoutSecrets()
 	l.Kind, l.Token = link.KindUser, token
 	inv := Invitation{ID: resp.GetInvitationId(), Kind: "user", Email: email, Profile: p.String(), Expires: expires, State: "pending"}
-	if kind == coffrev1.InvitationKind_INVITATION_KIND_DEVICE {
+	switch kind {
+	case coffrev1.InvitationKind_INVITATION_KIND_DEVICE:
 		l.Kind, inv.Kind, inv.Profile = link.KindDevice, "device", ""
+	case coffrev1.InvitationKind_INVITATION_KIND_RECOVERY:
+		l.Kind, inv.Kind, inv.Profile = link.KindRecovery, "recovery", ""
 	}
 	rec := invitationRecord{Kind: inv.Kind, Email: inv.Email, Profile: inv.Profile, Expires: expires}
 	if err := s.state.saveInvitation(inv.ID, rec); err != nil {

@@ -144,6 +144,13 @@ func ImportRecovery(ctx context.Context, file, typedSecret, dir, label string, p
 	if err != nil {
 		return nil, err
 	}
+	return importRecovery(ctx, rec, dir, label, passphrase, nil)
+}
+
+// importRecovery enrols a new device in dir, signed by the recovery device
+// rec, once check (if not nil) accepts the log the recovery device
+// verified.
+func importRecovery(ctx context.Context, rec *deviceKeys, dir, label string, passphrase []byte, check func(*certificate.Organisation) error) (*Session, error) {
 	// The recovery device's own state lives only as long as the import.
 	tmp, err := os.MkdirTemp("", "coffre-recovery-")
 	if err != nil {
@@ -167,6 +174,11 @@ func ImportRecovery(ctx context.Context, file, typedSecret, dir, label string, p
 	}
 	if !u.SealKey.Equal(rec.SealKey.Public()) {
 		return nil, fmt.Errorf("%w: the user's keys in the log are not the ones in the recovery file", ErrBadLog)
+	}
+	if check != nil {
+		if err := check(rs.org); err != nil {
+			return nil, err
+		}
 	}
 	sk, err := crypto.GenerateSigningKey()
 	if err != nil {

@@ -105,6 +105,7 @@ var greeterSteps = map[uint32]string{
 	1: "the greeter to start greeting this invitation",
 	3: "the greeter to type your code",
 	5: "the greeter to confirm and publish your certificates",
+	6: "the person recovering to acknowledge the share", // the member's wait (SPEC.md §15.6)
 }
 
 func (r *relayEnd) waitPeer(ctx context.Context, step uint32, m proto.Message) error {

@@ -23,6 +23,8 @@ const (
 	KindBootstrap    = "bootstrap"
 	KindUser         = "user"
 	KindDevice       = "device"
+	// KindRecovery: a member's offer to help a user recover (SPEC.md §15.6).
+	KindRecovery = "recovery"
 )
 
 // ErrBadLink is returned for a link that can't be read.
@@ -92,7 +94,7 @@ func Parse(s string) (Link, error) {
 	l.Pin = q.Get("fp")
 	l.Kind = q.Get("kind")
 	switch l.Kind {
-	case KindOrganisation, KindBootstrap, KindUser, KindDevice:
+	case KindOrganisation, KindBootstrap, KindUser, KindDevice, KindRecovery:
 	default:
 		return Link{}, fmt.Errorf("%w: unknown kind %q", ErrBadLink, l.Kind)
 	}

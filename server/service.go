@@ -255,6 +255,9 @@ func canGreet(c *caller, inv store.Invitation) bool {
 		return c.isAdmin()
 	case "device":
 		return c.user.ID == inv.UserID
+	case "recovery":
+		// Only the member who offers their share relays it (SPEC.md §15.6).
+		return c.device.ID == inv.CreatedBy
 	}
 	return false
 }
@@ -284,6 +287,15 @@ func (s *Server) CreateInvitation(ctx context.Context, req *coffrev1.CreateInvit
 		inv.Kind, inv.Email, inv.Profile = "user", req.GetEmail(), p.String()
 	case coffrev1.InvitationKind_INVITATION_KIND_DEVICE:
 		inv.Kind, inv.UserID, inv.Email = "device", c.user.ID, c.user.Email
+	case coffrev1.InvitationKind_INVITATION_KIND_RECOVERY:
+		// Any active member may offer to help someone recover: whether
+		// they hold a share is their client's to check, and the person
+		// recovering checks every share (SPEC.md §15.6). Nothing is
+		// appended with a recovery invitation.
+		if req.GetEmail() == "" {
+			return nil, errBadRequest
+		}
+		inv.Kind, inv.Email = "recovery", req.GetEmail()
 	default:
 		return nil, errBadRequest
 	}
@@ -589,8 +601,11 @@ func invitationToWire(inv store.Invitation, now time.Time) *coffrev1.Invitation 
 		state = "expired"
 	}
 	kind := coffrev1.InvitationKind_INVITATION_KIND_USER
-	if inv.Kind == "device" {
+	switch inv.Kind {
+	case "device":
 		kind = coffrev1.InvitationKind_INVITATION_KIND_DEVICE
+	case "recovery":
+		kind = coffrev1.InvitationKind_INVITATION_KIND_RECOVERY
 	}
 	p, _ := certificate.ParseProfile(inv.Profile)
 	return &coffrev1.Invitation{

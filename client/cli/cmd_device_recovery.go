@@ -16,14 +16,19 @@ import (
 func newDeviceRecoveryCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "recovery",
-		Short: "Write a recovery file, or enrol a new device from one",
+		Short: "Recover your account: a recovery file, or shares held by trusted members",
 		Long: `A recovery file is a device of yours kept in a file, encrypted under a secret
 printed once. With both, you enrol a new device on your own when you lost
 every other one or forgot your passphrase. Keep the file and the secret
 apart (the secret on paper, the file on a USB key). Anyone with both can act
-as you: revoke the recovery device ('coffre device revoke') if either leaks.`,
+as you: revoke the recovery device ('coffre device revoke') if either leaks.
+
+Or share it: 'coffre device recovery share' splits the secret among trusted
+members (K of N), who help you with 'coffre device recovery assist YOUR-EMAIL'
+while you run 'coffre device recovery claim LINK...'.`,
 	}
-	cmd.AddCommand(newDeviceRecoveryExportCommand(g), newDeviceRecoveryImportCommand(g))
+	cmd.AddCommand(newDeviceRecoveryExportCommand(g), newDeviceRecoveryImportCommand(g),
+		newDeviceRecoveryShareCommand(g), newDeviceRecoveryAssistCommand(g), newDeviceRecoveryClaimCommand(g))
 	return cmd
 }
 

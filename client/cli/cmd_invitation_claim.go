@@ -47,6 +47,9 @@ func runClaim(ctx context.Context, g *globalOptions, opts claimOptions, con *con
 	if err != nil {
 		return err
 	}
+	if l.Kind == link.KindRecovery {
+		return fmt.Errorf("%w: a recovery link: give it, with the other members' links, to 'coffre device recovery claim LINK...'", link.ErrBadLink)
+	}
 	if l.Kind != link.KindUser && l.Kind != link.KindDevice {
 		return fmt.Errorf("%w: not an invitation link", link.ErrBadLink)
 	}

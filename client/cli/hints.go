@@ -38,6 +38,8 @@ var hints = []struct {
 	{vaultlog.ErrRotationPending, " (an owner or manager runs 'coffre vault rotate')"},
 	{client.ErrAmbiguousVault, " (coffre vault list shows the ids)"},
 	{client.ErrAmbiguousInvitation, " (coffre invitation list shows them)"},
+	{client.ErrNoSharedRecovery, " (they set one up with 'coffre device recovery share')"},
+	{client.ErrTooFewShares, " (each runs 'coffre device recovery assist YOUR-EMAIL'; claim their links with 'coffre device recovery claim')"},
 }
 
 // progressHints say how the other person does what an enrolment waits

@@ -105,7 +105,7 @@ type Invitation struct {
 	ID        string
 	OrgID     string
 	TokenHash []byte
-	Kind      string // "user" or "device"
+	Kind      string // "user", "device" or "recovery"
 	Email     string // for a user invitation
 	UserID    string // for a device invitation: the user adding a device
 	Profile   string // for a user invitation: the profile it will get

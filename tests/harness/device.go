@@ -343,5 +343,8 @@ func (p *Process) MaxRSS() int64 {
 // Pid is the process id of the running command.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
+// Stdout is what the command wrote on standard output so far.
+func (p *Process) Stdout() string { return p.stdout.String() }
+
 // Stderr is what the command wrote on standard error so far.
 func (p *Process) Stderr() string { return p.stderr.String() }

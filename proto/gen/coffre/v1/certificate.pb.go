@@ -290,6 +290,7 @@ type Certificate struct {
 	//	*Certificate_VaultArchived
 	//	*Certificate_DeviceRevoked
 	//	*Certificate_UserKeysRotated
+	//	*Certificate_SharedRecovery
 	//	*Certificate_EmergencyPolicy
 	//	*Certificate_EmergencyInvoked
 	//	*Certificate_EmergencyApproved
@@ -478,6 +479,15 @@ func (x *Certificate) GetUserKeysRotated() *UserKeysRotatedStatement {
 	return nil
 }
 
+func (x *Certificate) GetSharedRecovery() *SharedRecoveryStatement {
+	if x != nil {
+		if x, ok := x.Statement.(*Certificate_SharedRecovery); ok {
+			return x.SharedRecovery
+		}
+	}
+	return nil
+}
+
 func (x *Certificate) GetEmergencyPolicy() *EmergencyPolicyStatement {
 	if x != nil {
 		if x, ok := x.Statement.(*Certificate_EmergencyPolicy); ok {
@@ -572,6 +582,10 @@ type Certificate_UserKeysRotated struct {
 	UserKeysRotated *UserKeysRotatedStatement `protobuf:"bytes,41,opt,name=user_keys_rotated,json=userKeysRotated,proto3,oneof"`
 }
 
+type Certificate_SharedRecovery struct {
+	SharedRecovery *SharedRecoveryStatement `protobuf:"bytes,42,opt,name=shared_recovery,json=sharedRecovery,proto3,oneof"`
+}
+
 type Certificate_EmergencyPolicy struct {
 	// Emergency access and orphan vaults (SPEC.md §16).
 	EmergencyPolicy *EmergencyPolicyStatement `protobuf:"bytes,60,opt,name=emergency_policy,json=emergencyPolicy,proto3,oneof"`
@@ -614,6 +628,8 @@ func (*Certificate_VaultArchived) isCertificate_Statement() {}
 func (*Certificate_DeviceRevoked) isCertificate_Statement() {}
 
 func (*Certificate_UserKeysRotated) isCertificate_Statement() {}
+
+func (*Certificate_SharedRecovery) isCertificate_Statement() {}
 
 func (*Certificate_EmergencyPolicy) isCertificate_Statement() {}
 
@@ -1831,6 +1847,154 @@ func (x *UserKeysRotatedStatement) GetSealed() []*DeviceSealedKey {
 	return nil
 }
 
+// SharedRecoveryStatement publishes a user's shared recovery (SPEC.md §15.6):
+// a recovery device of the user (§15.5), whose key file is here, encrypted
+// under a recovery secret that exists nowhere whole: it is split into one
+// share per member (Shamir, threshold of them rebuild it), each sealed to
+// that member's seal key. Signed by one of the user's own active devices;
+// the newest replaces the older.
+type SharedRecoveryStatement struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	UserId           string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	RecoveryDeviceId string                 `protobuf:"bytes,2,opt,name=recovery_device_id,json=recoveryDeviceId,proto3" json:"recovery_device_id,omitempty"`
+	Threshold        uint32                 `protobuf:"varint,3,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Shares           []*SealedRecoveryShare `protobuf:"bytes,4,rep,name=shares,proto3" json:"shares,omitempty"`
+	// The recovery device's key file: an age scrypt file under the secret.
+	RecoveryFile  []byte `protobuf:"bytes,5,opt,name=recovery_file,json=recoveryFile,proto3" json:"recovery_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SharedRecoveryStatement) Reset() {
+	*x = SharedRecoveryStatement{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SharedRecoveryStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SharedRecoveryStatement) ProtoMessage() {}
+
+func (x *SharedRecoveryStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SharedRecoveryStatement.ProtoReflect.Descriptor instead.
+func (*SharedRecoveryStatement) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SharedRecoveryStatement) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SharedRecoveryStatement) GetRecoveryDeviceId() string {
+	if x != nil {
+		return x.RecoveryDeviceId
+	}
+	return ""
+}
+
+func (x *SharedRecoveryStatement) GetThreshold() uint32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *SharedRecoveryStatement) GetShares() []*SealedRecoveryShare {
+	if x != nil {
+		return x.Shares
+	}
+	return nil
+}
+
+func (x *SharedRecoveryStatement) GetRecoveryFile() []byte {
+	if x != nil {
+		return x.RecoveryFile
+	}
+	return nil
+}
+
+// SealedRecoveryShare is one member's share of a shared recovery.
+type SealedRecoveryShare struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	MemberUserId string                 `protobuf:"bytes,1,opt,name=member_user_id,json=memberUserId,proto3" json:"member_user_id,omitempty"`
+	// SealTo(member's seal key, "recovery-share", aad, x || y) (SPEC.md §15.6).
+	SealedShare []byte `protobuf:"bytes,2,opt,name=sealed_share,json=sealedShare,proto3" json:"sealed_share,omitempty"`
+	// LabeledSum("recovery-share-commitment", ..., x || y): lets the person
+	// recovering check, once the log is verified, that a share came from
+	// this member's entry.
+	Commitment    []byte `protobuf:"bytes,3,opt,name=commitment,proto3" json:"commitment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedRecoveryShare) Reset() {
+	*x = SealedRecoveryShare{}
+	mi := &file_coffre_v1_certificate_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedRecoveryShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedRecoveryShare) ProtoMessage() {}
+
+func (x *SealedRecoveryShare) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_certificate_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedRecoveryShare.ProtoReflect.Descriptor instead.
+func (*SealedRecoveryShare) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_certificate_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SealedRecoveryShare) GetMemberUserId() string {
+	if x != nil {
+		return x.MemberUserId
+	}
+	return ""
+}
+
+func (x *SealedRecoveryShare) GetSealedShare() []byte {
+	if x != nil {
+		return x.SealedShare
+	}
+	return nil
+}
+
+func (x *SealedRecoveryShare) GetCommitment() []byte {
+	if x != nil {
+		return x.Commitment
+	}
+	return nil
+}
+
 var File_coffre_v1_certificate_proto protoreflect.FileDescriptor
 
 const file_coffre_v1_certificate_proto_rawDesc = "" +
@@ -1843,7 +2007,7 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\bIdentity\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
-	"\x04salt\x18\x03 \x01(\fR\x04salt\"\xa5\v\n" +
+	"\x04salt\x18\x03 \x01(\fR\x04salt\"\xf4\v\n" +
 	"\vCertificate\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
 	"\x0forganisation_id\x18\x02 \x01(\tR\x0eorganisationId\x12\x16\n" +
@@ -1863,7 +2027,8 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\rvault_renamed\x18\x11 \x01(\v2 .coffre.v1.VaultRenamedStatementH\x00R\fvaultRenamed\x12J\n" +
 	"\x0evault_archived\x18\x12 \x01(\v2!.coffre.v1.VaultArchivedStatementH\x00R\rvaultArchived\x12J\n" +
 	"\x0edevice_revoked\x18( \x01(\v2!.coffre.v1.DeviceRevokedStatementH\x00R\rdeviceRevoked\x12Q\n" +
-	"\x11user_keys_rotated\x18) \x01(\v2#.coffre.v1.UserKeysRotatedStatementH\x00R\x0fuserKeysRotated\x12P\n" +
+	"\x11user_keys_rotated\x18) \x01(\v2#.coffre.v1.UserKeysRotatedStatementH\x00R\x0fuserKeysRotated\x12M\n" +
+	"\x0fshared_recovery\x18* \x01(\v2\".coffre.v1.SharedRecoveryStatementH\x00R\x0esharedRecovery\x12P\n" +
 	"\x10emergency_policy\x18< \x01(\v2#.coffre.v1.EmergencyPolicyStatementH\x00R\x0femergencyPolicy\x12S\n" +
 	"\x11emergency_invoked\x18= \x01(\v2$.coffre.v1.EmergencyInvokedStatementH\x00R\x10emergencyInvoked\x12V\n" +
 	"\x12emergency_approved\x18> \x01(\v2%.coffre.v1.EmergencyApprovedStatementH\x00R\x11emergencyApproved\x12T\n" +
@@ -1951,7 +2116,19 @@ const file_coffre_v1_certificate_proto_rawDesc = "" +
 	"\x18UserKeysRotatedStatement\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12&\n" +
 	"\x0fseal_public_key\x18\x02 \x01(\fR\rsealPublicKey\x122\n" +
-	"\x06sealed\x18\x03 \x03(\v2\x1a.coffre.v1.DeviceSealedKeyR\x06sealed*a\n" +
+	"\x06sealed\x18\x03 \x03(\v2\x1a.coffre.v1.DeviceSealedKeyR\x06sealed\"\xdb\x01\n" +
+	"\x17SharedRecoveryStatement\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12,\n" +
+	"\x12recovery_device_id\x18\x02 \x01(\tR\x10recoveryDeviceId\x12\x1c\n" +
+	"\tthreshold\x18\x03 \x01(\rR\tthreshold\x126\n" +
+	"\x06shares\x18\x04 \x03(\v2\x1e.coffre.v1.SealedRecoveryShareR\x06shares\x12#\n" +
+	"\rrecovery_file\x18\x05 \x01(\fR\frecoveryFile\"~\n" +
+	"\x13SealedRecoveryShare\x12$\n" +
+	"\x0emember_user_id\x18\x01 \x01(\tR\fmemberUserId\x12!\n" +
+	"\fsealed_share\x18\x02 \x01(\fR\vsealedShare\x12\x1e\n" +
+	"\n" +
+	"commitment\x18\x03 \x01(\fR\n" +
+	"commitment*a\n" +
 	"\aProfile\x12\x17\n" +
 	"\x13PROFILE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rPROFILE_ADMIN\x10\x01\x12\x14\n" +
@@ -1979,7 +2156,7 @@ func file_coffre_v1_certificate_proto_rawDescGZIP() []byte {
 }
 
 var file_coffre_v1_certificate_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_coffre_v1_certificate_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_coffre_v1_certificate_proto_goTypes = []any{
 	(Profile)(0),                         // 0: coffre.v1.Profile
 	(VaultRole)(0),                       // 1: coffre.v1.VaultRole
@@ -2005,6 +2182,8 @@ var file_coffre_v1_certificate_proto_goTypes = []any{
 	(*DeviceRevokedStatement)(nil),       // 21: coffre.v1.DeviceRevokedStatement
 	(*DeviceSealedKey)(nil),              // 22: coffre.v1.DeviceSealedKey
 	(*UserKeysRotatedStatement)(nil),     // 23: coffre.v1.UserKeysRotatedStatement
+	(*SharedRecoveryStatement)(nil),      // 24: coffre.v1.SharedRecoveryStatement
+	(*SealedRecoveryShare)(nil),          // 25: coffre.v1.SealedRecoveryShare
 }
 var file_coffre_v1_certificate_proto_depIdxs = []int32{
 	5,  // 0: coffre.v1.Certificate.user:type_name -> coffre.v1.UserStatement
@@ -2018,26 +2197,28 @@ var file_coffre_v1_certificate_proto_depIdxs = []int32{
 	15, // 8: coffre.v1.Certificate.vault_archived:type_name -> coffre.v1.VaultArchivedStatement
 	21, // 9: coffre.v1.Certificate.device_revoked:type_name -> coffre.v1.DeviceRevokedStatement
 	23, // 10: coffre.v1.Certificate.user_keys_rotated:type_name -> coffre.v1.UserKeysRotatedStatement
-	16, // 11: coffre.v1.Certificate.emergency_policy:type_name -> coffre.v1.EmergencyPolicyStatement
-	17, // 12: coffre.v1.Certificate.emergency_invoked:type_name -> coffre.v1.EmergencyInvokedStatement
-	18, // 13: coffre.v1.Certificate.emergency_approved:type_name -> coffre.v1.EmergencyApprovedStatement
-	19, // 14: coffre.v1.Certificate.vault_key_released:type_name -> coffre.v1.VaultKeyReleasedStatement
-	20, // 15: coffre.v1.Certificate.vault_ownership_taken:type_name -> coffre.v1.VaultOwnershipTakenStatement
-	0,  // 16: coffre.v1.UserStatement.profile:type_name -> coffre.v1.Profile
-	0,  // 17: coffre.v1.ProfileChangedStatement.profile:type_name -> coffre.v1.Profile
-	9,  // 18: coffre.v1.KeyBundle.sealed:type_name -> coffre.v1.SealedKey
-	10, // 19: coffre.v1.VaultCreatedStatement.key:type_name -> coffre.v1.KeyBundle
-	1,  // 20: coffre.v1.VaultRoleStatement.role:type_name -> coffre.v1.VaultRole
-	9,  // 21: coffre.v1.VaultRoleStatement.key:type_name -> coffre.v1.SealedKey
-	10, // 22: coffre.v1.VaultKeyRotatedStatement.key:type_name -> coffre.v1.KeyBundle
-	0,  // 23: coffre.v1.EmergencyPolicyStatement.invoker_profile:type_name -> coffre.v1.Profile
-	9,  // 24: coffre.v1.VaultKeyReleasedStatement.key:type_name -> coffre.v1.SealedKey
-	22, // 25: coffre.v1.UserKeysRotatedStatement.sealed:type_name -> coffre.v1.DeviceSealedKey
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	24, // 11: coffre.v1.Certificate.shared_recovery:type_name -> coffre.v1.SharedRecoveryStatement
+	16, // 12: coffre.v1.Certificate.emergency_policy:type_name -> coffre.v1.EmergencyPolicyStatement
+	17, // 13: coffre.v1.Certificate.emergency_invoked:type_name -> coffre.v1.EmergencyInvokedStatement
+	18, // 14: coffre.v1.Certificate.emergency_approved:type_name -> coffre.v1.EmergencyApprovedStatement
+	19, // 15: coffre.v1.Certificate.vault_key_released:type_name -> coffre.v1.VaultKeyReleasedStatement
+	20, // 16: coffre.v1.Certificate.vault_ownership_taken:type_name -> coffre.v1.VaultOwnershipTakenStatement
+	0,  // 17: coffre.v1.UserStatement.profile:type_name -> coffre.v1.Profile
+	0,  // 18: coffre.v1.ProfileChangedStatement.profile:type_name -> coffre.v1.Profile
+	9,  // 19: coffre.v1.KeyBundle.sealed:type_name -> coffre.v1.SealedKey
+	10, // 20: coffre.v1.VaultCreatedStatement.key:type_name -> coffre.v1.KeyBundle
+	1,  // 21: coffre.v1.VaultRoleStatement.role:type_name -> coffre.v1.VaultRole
+	9,  // 22: coffre.v1.VaultRoleStatement.key:type_name -> coffre.v1.SealedKey
+	10, // 23: coffre.v1.VaultKeyRotatedStatement.key:type_name -> coffre.v1.KeyBundle
+	0,  // 24: coffre.v1.EmergencyPolicyStatement.invoker_profile:type_name -> coffre.v1.Profile
+	9,  // 25: coffre.v1.VaultKeyReleasedStatement.key:type_name -> coffre.v1.SealedKey
+	22, // 26: coffre.v1.UserKeysRotatedStatement.sealed:type_name -> coffre.v1.DeviceSealedKey
+	25, // 27: coffre.v1.SharedRecoveryStatement.shares:type_name -> coffre.v1.SealedRecoveryShare
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_certificate_proto_init() }
@@ -2057,6 +2238,7 @@ func file_coffre_v1_certificate_proto_init() {
 		(*Certificate_VaultArchived)(nil),
 		(*Certificate_DeviceRevoked)(nil),
 		(*Certificate_UserKeysRotated)(nil),
+		(*Certificate_SharedRecovery)(nil),
 		(*Certificate_EmergencyPolicy)(nil),
 		(*Certificate_EmergencyInvoked)(nil),
 		(*Certificate_EmergencyApproved)(nil),
@@ -2069,7 +2251,7 @@ func file_coffre_v1_certificate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_certificate_proto_rawDesc), len(file_coffre_v1_certificate_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -379,6 +379,95 @@ func (x *GreeterConfirmation) GetUserSealKey() []byte {
 	return nil
 }
 
+// RecoveryShare is sealed in the channel of a recovery exchange (SPEC.md
+// §15.6), from the member to the person recovering, after the codes
+// matched: the member's share, opened from the user's current
+// SharedRecoveryStatement, and that statement's recovery file.
+type RecoveryShare struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	UserId           string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	RecoveryDeviceId string                 `protobuf:"bytes,2,opt,name=recovery_device_id,json=recoveryDeviceId,proto3" json:"recovery_device_id,omitempty"`
+	Threshold        uint32                 `protobuf:"varint,3,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	MemberUserId     string                 `protobuf:"bytes,4,opt,name=member_user_id,json=memberUserId,proto3" json:"member_user_id,omitempty"`
+	// x || y (crypto/shamir).
+	Share         []byte `protobuf:"bytes,5,opt,name=share,proto3" json:"share,omitempty"`
+	RecoveryFile  []byte `protobuf:"bytes,6,opt,name=recovery_file,json=recoveryFile,proto3" json:"recovery_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecoveryShare) Reset() {
+	*x = RecoveryShare{}
+	mi := &file_coffre_v1_enrolment_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecoveryShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecoveryShare) ProtoMessage() {}
+
+func (x *RecoveryShare) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_enrolment_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecoveryShare.ProtoReflect.Descriptor instead.
+func (*RecoveryShare) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_enrolment_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RecoveryShare) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *RecoveryShare) GetRecoveryDeviceId() string {
+	if x != nil {
+		return x.RecoveryDeviceId
+	}
+	return ""
+}
+
+func (x *RecoveryShare) GetThreshold() uint32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *RecoveryShare) GetMemberUserId() string {
+	if x != nil {
+		return x.MemberUserId
+	}
+	return ""
+}
+
+func (x *RecoveryShare) GetShare() []byte {
+	if x != nil {
+		return x.Share
+	}
+	return nil
+}
+
+func (x *RecoveryShare) GetRecoveryFile() []byte {
+	if x != nil {
+		return x.RecoveryFile
+	}
+	return nil
+}
+
 var File_coffre_v1_enrolment_proto protoreflect.FileDescriptor
 
 const file_coffre_v1_enrolment_proto_rawDesc = "" +
@@ -406,7 +495,14 @@ const file_coffre_v1_enrolment_proto_rawDesc = "" +
 	"\tdevice_id\x18\x02 \x01(\tR\bdeviceId\x12#\n" +
 	"\rhead_position\x18\x03 \x01(\x04R\fheadPosition\x12\x1b\n" +
 	"\thead_hash\x18\x04 \x01(\fR\bheadHash\x12\"\n" +
-	"\ruser_seal_key\x18\x05 \x01(\fR\vuserSealKeyB\x9b\x01\n" +
+	"\ruser_seal_key\x18\x05 \x01(\fR\vuserSealKey\"\xd5\x01\n" +
+	"\rRecoveryShare\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12,\n" +
+	"\x12recovery_device_id\x18\x02 \x01(\tR\x10recoveryDeviceId\x12\x1c\n" +
+	"\tthreshold\x18\x03 \x01(\rR\tthreshold\x12$\n" +
+	"\x0emember_user_id\x18\x04 \x01(\tR\fmemberUserId\x12\x14\n" +
+	"\x05share\x18\x05 \x01(\fR\x05share\x12#\n" +
+	"\rrecovery_file\x18\x06 \x01(\fR\frecoveryFileB\x9b\x01\n" +
 	"\rcom.coffre.v1B\x0eEnrolmentProtoP\x01Z5github.com/coffre/coffre/proto/gen/coffre/v1;coffrev1\xa2\x02\x03CXX\xaa\x02\tCoffre.V1\xca\x02\tCoffre\\V1\xe2\x02\x15Coffre\\V1\\GPBMetadata\xea\x02\n" +
 	"Coffre::V1b\x06proto3"
 
@@ -422,7 +518,7 @@ func file_coffre_v1_enrolment_proto_rawDescGZIP() []byte {
 	return file_coffre_v1_enrolment_proto_rawDescData
 }
 
-var file_coffre_v1_enrolment_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_coffre_v1_enrolment_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_coffre_v1_enrolment_proto_goTypes = []any{
 	(*ClaimerHello)(nil),        // 0: coffre.v1.ClaimerHello
 	(*GreeterHello)(nil),        // 1: coffre.v1.GreeterHello
@@ -430,6 +526,7 @@ var file_coffre_v1_enrolment_proto_goTypes = []any{
 	(*SASResult)(nil),           // 3: coffre.v1.SASResult
 	(*ClaimerIdentity)(nil),     // 4: coffre.v1.ClaimerIdentity
 	(*GreeterConfirmation)(nil), // 5: coffre.v1.GreeterConfirmation
+	(*RecoveryShare)(nil),       // 6: coffre.v1.RecoveryShare
 }
 var file_coffre_v1_enrolment_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -450,7 +547,7 @@ func file_coffre_v1_enrolment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_enrolment_proto_rawDesc), len(file_coffre_v1_enrolment_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -31,6 +31,8 @@ const (
 	InvitationKind_INVITATION_KIND_UNSPECIFIED InvitationKind = 0
 	InvitationKind_INVITATION_KIND_USER        InvitationKind = 1
 	InvitationKind_INVITATION_KIND_DEVICE      InvitationKind = 2
+	// A member helps another user recover with their share (SPEC.md §15.6).
+	InvitationKind_INVITATION_KIND_RECOVERY InvitationKind = 3
 )
 
 // Enum value maps for InvitationKind.
@@ -39,11 +41,13 @@ var (
 		0: "INVITATION_KIND_UNSPECIFIED",
 		1: "INVITATION_KIND_USER",
 		2: "INVITATION_KIND_DEVICE",
+		3: "INVITATION_KIND_RECOVERY",
 	}
 	InvitationKind_value = map[string]int32{
 		"INVITATION_KIND_UNSPECIFIED": 0,
 		"INVITATION_KIND_USER":        1,
 		"INVITATION_KIND_DEVICE":      2,
+		"INVITATION_KIND_RECOVERY":    3,
 	}
 )
 
@@ -3087,11 +3091,12 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x1b\n" +
 	"\tblock_ids\x18\x02 \x03(\tR\bblockIds\"A\n" +
 	"\x11GetBlocksResponse\x12,\n" +
-	"\x06blocks\x18\x01 \x03(\v2\x14.coffre.v1.BlockDataR\x06blocks*g\n" +
+	"\x06blocks\x18\x01 \x03(\v2\x14.coffre.v1.BlockDataR\x06blocks*\x85\x01\n" +
 	"\x0eInvitationKind\x12\x1f\n" +
 	"\x1bINVITATION_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14INVITATION_KIND_USER\x10\x01\x12\x1a\n" +
-	"\x16INVITATION_KIND_DEVICE\x10\x02*W\n" +
+	"\x16INVITATION_KIND_DEVICE\x10\x02\x12\x1c\n" +
+	"\x18INVITATION_KIND_RECOVERY\x10\x03*W\n" +
 	"\tRelaySide\x12\x1a\n" +
 	"\x16RELAY_SIDE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12RELAY_SIDE_GREETER\x10\x01\x12\x16\n" +
