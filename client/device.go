@@ -105,6 +105,12 @@ type DeviceRevocation struct {
 	// Pending, those it may not rotate (it does not manage them): their
 	// managers' devices rotate them at their next use (PrepareVault).
 	Rotated, Pending []VaultInfo
+	// UserKeys is the rotation of the user's keys that ran first, when
+	// the device was one of this user's (SPEC.md §15.2); UserKeysErr says
+	// why it could not run (ErrNoSealKeyDevice), the vaults were rotated
+	// anyway.
+	UserKeys    *UserKeysRotation
+	UserKeysErr error
 }
 
 // RevokeDevice revokes a device of this user, or, for an administrator,
@@ -130,6 +136,19 @@ func (s *Session) RevokeDevice(ctx context.Context, ref string) (DeviceRevocatio
 		return done, err
 	}
 	done.Device, _ = s.org.Device(done.Device.ID)
+	// The user's keys first, then the vaults: a vault key counts only if
+	// sealed after the user's newest key rotation (SPEC.md §15.2).
+	if done.Device.UserID == s.keys.UserID {
+		rot, err := s.RotateUserKeys(ctx)
+		switch {
+		case errors.Is(err, ErrNoSealKeyDevice):
+			done.UserKeysErr = err
+		case err != nil:
+			return done, fmt.Errorf("rotating your user keys: %w", err)
+		default:
+			done.UserKeys = &rot
+		}
+	}
 	done.Rotated, done.Pending, err = s.rotateExposed(ctx, done.Device.UserID)
 	return done, err
 }
