@@ -161,6 +161,11 @@ func (s *Session) rotateExposed(ctx context.Context, userID string) (rotated, pe
 		if s.org.RoleOf(v, userID, now) == certificate.RoleNone || !s.org.NeedsRotation(v, now) || v.Archived {
 			continue
 		}
+		if s.org.RoleOf(v, s.keys.UserID, now) == certificate.RoleNone {
+			// An administrator who is not a member: no key, no name.
+			pending = append(pending, VaultInfo{ID: v.ID, Name: v.ID})
+			continue
+		}
 		info, err := s.vaultInfo(v, now)
 		if err != nil {
 			return rotated, pending, err
