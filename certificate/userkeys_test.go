@@ -69,6 +69,8 @@ func TestUserKeysRotatedRules(t *testing.T) {
 	f.refuse(ErrRule, f.sign(bob.key, bob.device, rot(bob.user, next.Public(), nil))...)
 	f.refuse(ErrRule, f.sign(bob.key, bob.device, rot(bob.user, next.Public(), []DeviceSealedKey{{DeviceID: bob.device, Sealed: []byte("s")}}))...)
 	f.refuse(ErrRule, f.sign(bob.key, bob.device, rot(bob.user, next.Public(), append(ok, ok[0])))...)
+	// Carol's only device has no seal key: no rotation can reach her.
+	f.refuse(ErrRule, f.sign(carol.key, carol.device, rot(carol.user, next.Public(), nil))...)
 	f.mustApply(f.sign(bob.key, bob.device, rot(bob.user, next.Public(), ok))...)
 	// The key he used first, used again.
 	f.refuse(ErrRule, f.sign(bob.key, bob.device, rot(bob.user, bob.seal, ok))...)
