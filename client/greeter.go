@@ -86,6 +86,10 @@ func (s *Session) greetable(inv Invitation) (Invitation, error) {
 			return inv, err
 		}
 	}
+	if inv.Kind == "device" && s.currentSealKey() == nil {
+		// It would hand the new device a user key already replaced.
+		return inv, errNotRotatedHere
+	}
 	rec, ok, err := s.state.invitation(inv.ID)
 	if err != nil {
 		return inv, err
@@ -195,7 +199,7 @@ func (s *Session) sendConfirmation(ctx context.Context, r *relayEnd, inv Invitat
 		// is sealed from the newest rotation on.
 		current := s.currentSealKey()
 		if current == nil {
-			return ErrNoSealKeyDevice
+			return errNotRotatedHere
 		}
 		conf.UserSealKey = current.Bytes()
 	}

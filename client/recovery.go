@@ -100,7 +100,7 @@ func (s *Session) ExportRecovery(ctx context.Context, path string) (secret strin
 	}
 	current := s.currentSealKey()
 	if current == nil {
-		return "", nil, ErrNoSealKeyDevice
+		return "", nil, errNotRotatedHere
 	}
 	keys := &deviceKeys{
 		OrganisationLink: s.keys.OrganisationLink, OrganisationName: s.keys.OrganisationName,

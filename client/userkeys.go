@@ -22,6 +22,10 @@ import (
 // the new key (SPEC.md §15.2).
 var ErrNoSealKeyDevice = errors.New("none of your remaining devices can receive new user keys (all were enrolled before device seal keys): enrol a new device, then revoke the old ones")
 
+// errNotRotatedHere: this device did not receive the user's newest keys
+// (it has no device seal key), so it can't hand them to a new device.
+var errNotRotatedHere = errors.New("this device did not receive your newest user keys (it has no device seal key): do this from one of your devices that did")
+
 // userKeyRing holds the user seal keys this session opened from the log's
 // rotations, by the position of the rotation.
 type userKeyRing struct {
@@ -114,7 +118,7 @@ func (s *Session) openKeys(org *certificate.Organisation, v *certificate.Vault) 
 	key := s.keys.SealKey
 	if pos, ok := org.NewestSealingPosition(v, s.keys.UserID); ok {
 		if key = s.sealKeyAt(org, pos); key == nil {
-			return nil, fmt.Errorf("%w: it is sealed to user keys this device did not receive (it has no device seal key): enrol a new device", workspace.ErrNoKey)
+			return nil, fmt.Errorf("%w: it is sealed to a user key this device does not hold (replaced before it was enrolled, or it has no device seal key): the vault's next key rotation reaches it, or enrol a new device", workspace.ErrNoKey)
 		}
 	}
 	return workspace.OpenKeys(org, v, s.keys.UserID, key)
