@@ -3,6 +3,7 @@ package adversarial
 import (
 	"bytes"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -167,4 +168,40 @@ func TestUserKeyRotationKeepsDevicesReading(t *testing.T) {
 	putIn(t, w.bob, info.ID, "/later.txt", "later")
 	files["/later.txt"] = "later"
 	reads(t, "the tablet", tablet, info.ID, files)
+}
+
+// TestRecoveryAfterUserKeyRotation: a recovery file exported before Bob's
+// keys are rotated holds a device the rotation reaches (it has its own seal
+// key): imported after, the new device holds Bob's newest key and reads what
+// was written before and after (SPEC.md §15.2, §15.5).
+func TestRecoveryAfterUserKeyRotation(t *testing.T) {
+	t.Parallel()
+	w := newDeviceWorld(t)
+	info, err := w.bob.CreateVault(bg(), "cardio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	putIn(t, w.bob, info.ID, "/before.txt", "before")
+	file := filepath.Join(t.TempDir(), "bob.recovery")
+	secret, rec, err := w.bob.ExportRecovery(bg(), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.HasSealKey() {
+		t.Fatal("the recovery device has no seal key")
+	}
+	if _, err := w.bob.RevokeDevice(bg(), w.laptopKeys.DeviceID); err != nil {
+		t.Fatal(err)
+	}
+	putIn(t, w.bob, info.ID, "/after.txt", "after")
+	u, _ := w.bob.Me()
+	if len(u.Rotations) != 1 {
+		t.Fatalf("%d user key rotations, want 1", len(u.Rotations))
+	}
+	restored, err := client.ImportRecovery(bg(), file, secret, filepath.Join(t.TempDir(), "new"), "new", hostile.Passphrase)
+	if err != nil {
+		t.Fatalf("importing the recovery file after the rotation: %v", err)
+	}
+	t.Cleanup(func() { restored.Close() })
+	reads(t, "the device imported from the recovery file", restored, info.ID, map[string]string{"/before.txt": "before", "/after.txt": "after"})
 }
