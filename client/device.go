@@ -37,6 +37,9 @@ type DeviceInfo struct {
 	RevokedBy string
 	Revoked   bool
 	This      bool
+	// NoSealKey: enrolled without a device seal key, it can't receive a
+	// rotation of the user's keys (SPEC.md §15.2).
+	NoSealKey bool
 	// LastConnection is the newest connection the server recorded for the
 	// device (zero if none, or the server could not say).
 	LastConnection time.Time
@@ -50,7 +53,7 @@ func (s *Session) Devices(ctx context.Context, online bool) ([]DeviceInfo, error
 	var out []DeviceInfo
 	for _, d := range s.org.Devices(s.keys.UserID) {
 		info := DeviceInfo{ID: d.ID, Label: d.Label, CreatedAt: d.CreatedAt, CreatedBy: s.deviceOwnerEmail(d.CreatedBy),
-			Revoked: d.Revoked(), This: d.ID == s.keys.DeviceID}
+			Revoked: d.Revoked(), This: d.ID == s.keys.DeviceID, NoSealKey: !d.HasSealKey()}
 		if d.Revoked() {
 			info.RevokedAt, info.RevokedBy = d.RevokedOn, s.deviceOwnerEmail(d.RevokedBy)
 		}
