@@ -127,6 +127,9 @@ type (
 		UserID    string
 		Label     string
 		VerifyKey crypto.VerifyKey
+		// SealKey is the device's own seal key (SPEC.md §15.2); zero
+		// for a device enrolled without one.
+		SealKey crypto.SealPublicKey
 	}
 	// UserRevoked revokes a user and every one of their devices.
 	UserRevoked struct {
@@ -227,12 +230,18 @@ func statementFromWire(b *coffrev1.Certificate) (Statement, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: device verify key: %v", ErrMalformed, err)
 		}
-		return DeviceAdded{
+		d := DeviceAdded{
 			DeviceID:  s.Device.GetDeviceId(),
 			UserID:    s.Device.GetUserId(),
 			Label:     s.Device.GetLabel(),
 			VerifyKey: key,
-		}, nil
+		}
+		if b := s.Device.GetSealPublicKey(); b != nil {
+			if d.SealKey, err = crypto.ParseSealPublicKey(b); err != nil {
+				return nil, fmt.Errorf("%w: device seal key: %v", ErrMalformed, err)
+			}
+		}
+		return d, nil
 	case *coffrev1.Certificate_UserRevoked:
 		return UserRevoked{UserID: s.UserRevoked.GetUserId()}, nil
 	case *coffrev1.Certificate_ProfileChanged:
@@ -242,6 +251,8 @@ func statementFromWire(b *coffrev1.Certificate) (Statement, error) {
 		}, nil
 	case *coffrev1.Certificate_DeviceRevoked:
 		return DeviceRevoked{DeviceID: s.DeviceRevoked.GetDeviceId()}, nil
+	case *coffrev1.Certificate_UserKeysRotated:
+		return userKeysRotatedFromWire(s.UserKeysRotated)
 	}
 	if st, ok := vaultStatementFromWire(b); ok {
 		return st, nil
@@ -261,9 +272,11 @@ func statementToWire(s Statement, b *coffrev1.Certificate) error {
 			IdentityCommitment: s.IdentityCommitment,
 		}}
 	case DeviceAdded:
-		b.Statement = &coffrev1.Certificate_Device{Device: &coffrev1.DeviceStatement{
-			DeviceId: s.DeviceID, UserId: s.UserID, Label: s.Label, VerifyKey: s.VerifyKey.Bytes(),
-		}}
+		d := &coffrev1.DeviceStatement{DeviceId: s.DeviceID, UserId: s.UserID, Label: s.Label, VerifyKey: s.VerifyKey.Bytes()}
+		if !s.SealKey.Equal(crypto.SealPublicKey{}) {
+			d.SealPublicKey = s.SealKey.Bytes()
+		}
+		b.Statement = &coffrev1.Certificate_Device{Device: d}
 	case UserRevoked:
 		b.Statement = &coffrev1.Certificate_UserRevoked{UserRevoked: &coffrev1.UserRevokedStatement{UserId: s.UserID}}
 	case ProfileChanged:
@@ -272,6 +285,8 @@ func statementToWire(s Statement, b *coffrev1.Certificate) error {
 		}}
 	case DeviceRevoked:
 		b.Statement = &coffrev1.Certificate_DeviceRevoked{DeviceRevoked: &coffrev1.DeviceRevokedStatement{DeviceId: s.DeviceID}}
+	case UserKeysRotated:
+		b.Statement = userKeysRotatedToWire(s)
 	default:
 		if !vaultStatementToWire(s, b) && !sharedRecoveryToWire(s, b) {
 			return fmt.Errorf("certificate: internal error: unknown statement %T", s)

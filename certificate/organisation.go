@@ -47,6 +47,9 @@ type User struct {
 	RevokedAt uint64
 	RevokedBy string
 	RevokedOn time.Time
+	// Rotations of the user's keys, oldest first (SPEC.md §15.2); SealKey
+	// is the newest's key.
+	Rotations []SealKeyRotation
 }
 
 // Revoked reports whether the user is revoked.
@@ -58,6 +61,8 @@ type Device struct {
 	UserID    string
 	Label     string
 	VerifyKey crypto.VerifyKey
+	// SealKey is the device's own seal key, zero if it has none (SPEC.md §15.2).
+	SealKey   crypto.SealPublicKey
 	CreatedAt time.Time
 	CreatedBy string
 	Position  uint64
@@ -339,6 +344,8 @@ func (o *Organisation) check(c *Certificate, now time.Time) error {
 		return o.checkDeviceRevoked(c, s, author)
 	case SharedRecoverySet:
 		return o.checkSharedRecovery(c, s, author)
+	case UserKeysRotated:
+		return o.checkUserKeysRotated(c, s, author)
 	case VaultCreated, VaultRoleSet, VaultKeyRotated, VaultRenamed, VaultArchived,
 		EmergencyPolicy, EmergencyInvoked, EmergencyApproved, VaultKeyReleased, VaultOwnershipTaken:
 		if err := o.checkVault(c, author, c.Time); err != nil || now.IsZero() {
@@ -364,7 +371,7 @@ func (o *Organisation) fold(c *Certificate) {
 		}
 	case DeviceAdded:
 		o.devices[s.DeviceID] = &Device{
-			ID: s.DeviceID, UserID: s.UserID, Label: s.Label, VerifyKey: s.VerifyKey,
+			ID: s.DeviceID, UserID: s.UserID, Label: s.Label, VerifyKey: s.VerifyKey, SealKey: s.SealKey,
 			CreatedAt: c.Time, CreatedBy: c.Author, Position: c.Position,
 		}
 		o.deviceCount[s.UserID]++
@@ -380,6 +387,8 @@ func (o *Organisation) fold(c *Certificate) {
 		o.foldDeviceRevoked(c, s)
 	case SharedRecoverySet:
 		o.foldSharedRecovery(c, s)
+	case UserKeysRotated:
+		o.foldUserKeysRotated(c, s)
 	default:
 		o.foldVault(c, o.users[o.devices[c.Author].UserID])
 	}

@@ -23,7 +23,7 @@ import (
 // into them; TestSnapshotCoversEveryField lists the fields): a device
 // holding a snapshot of another version then verifies its stored log
 // again, once, and writes a snapshot of this version.
-const SnapshotVersion = 4
+const SnapshotVersion = 5
 
 var (
 	// ErrSnapshotVersion is returned by FromSnapshot for a snapshot of
@@ -72,11 +72,27 @@ func (o *Organisation) encodeSnapshot(w *snapWriter) {
 		w.u(u.RevokedAt)
 		w.str(u.RevokedBy)
 		w.time(u.RevokedOn)
+		w.u(uint64(len(u.Rotations)))
+		for _, r := range u.Rotations {
+			w.u(r.Position)
+			w.time(r.Time)
+			w.bytes(r.Previous.Bytes())
+			w.u(uint64(len(r.Sealed)))
+			for _, d := range r.Sealed {
+				w.str(d.DeviceID)
+				w.bytes(d.Sealed)
+			}
+		}
 	}
 	w.u(uint64(len(o.devices)))
 	for _, d := range o.devices {
 		w.str(d.ID, d.UserID, d.Label)
 		w.bytes(d.VerifyKey.Bytes())
+		if d.HasSealKey() {
+			w.bytes(d.SealKey.Bytes())
+		} else {
+			w.bytes(nil)
+		}
 		w.time(d.CreatedAt)
 		w.str(d.CreatedBy)
 		w.u(d.Position)
@@ -234,6 +250,18 @@ func FromSnapshot(id string, root crypto.VerifyKey, data []byte) (*Organisation,
 		}
 		u.CreatedAt, u.CreatedBy, u.Position = r.time(), r.str(), r.u()
 		u.RevokedAt, u.RevokedBy, u.RevokedOn = r.u(), r.str(), r.time()
+		for range r.count(4) {
+			rot := SealKeyRotation{Position: r.u(), Time: r.time()}
+			if k := r.bytes(); r.err == nil {
+				if rot.Previous, r.err = crypto.SealPublicKeyFromVerified(k); r.err != nil {
+					break
+				}
+			}
+			for range r.count(2) {
+				rot.Sealed = append(rot.Sealed, DeviceSealedKey{DeviceID: r.str(), Sealed: r.bytes()})
+			}
+			u.Rotations = append(u.Rotations, rot)
+		}
 		o.users[u.ID] = u
 	}
 	devices := r.count(40)
@@ -244,6 +272,11 @@ func FromSnapshot(id string, root crypto.VerifyKey, data []byte) (*Organisation,
 		d.ID, d.UserID, d.Label = r.str(), r.str(), r.str()
 		if k := r.bytes(); r.err == nil {
 			if d.VerifyKey, r.err = crypto.ParseVerifyKey(k); r.err != nil {
+				break
+			}
+		}
+		if k := r.bytes(); r.err == nil && k != nil {
+			if d.SealKey, r.err = crypto.SealPublicKeyFromVerified(k); r.err != nil {
 				break
 			}
 		}

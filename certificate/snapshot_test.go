@@ -73,6 +73,10 @@ func richOrganisation(t *testing.T) (*fixture, *Organisation, [][]byte) {
 
 	// Device revocation (SPEC.md §15): Bob revokes his phone from his pc.
 	r.do(bob.key, bob.device, DeviceRevoked{DeviceID: phone.device})
+	// Then rotates his keys (SPEC.md §15.2) to a tablet with a seal key.
+	tablet, tabletSeal := newMember(t), newMember(t).seal
+	r.do(bob.key, bob.device, DeviceAdded{DeviceID: tablet.device, UserID: bob.user, Label: "tablet", VerifyKey: tablet.key.Public(), SealKey: tabletSeal})
+	r.do(bob.key, bob.device, UserKeysRotated{UserID: bob.user, SealKey: newMember(t).seal, Sealed: []DeviceSealedKey{{DeviceID: tablet.device, Sealed: []byte("n")}}})
 	// Emergency access (SPEC.md §16): a policy with an approver, an
 	// invocation, its approval and the key's release; then an orphan vault
 	// taken over by an admin.
@@ -173,8 +177,8 @@ func TestSnapshotCoversEveryField(t *testing.T) {
 	want := map[reflect.Type]string{
 		reflect.TypeFor[Organisation]():      "ID Root Head users devices vaults hashes activeEmail deviceCount exposedAt lastTime sharedRecoveries",
 		reflect.TypeFor[Head]():              "Position Hash",
-		reflect.TypeFor[User]():              "ID Name Email Profile SealKey IdentityCommitment CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn",
-		reflect.TypeFor[Device]():            "ID UserID Label VerifyKey CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn",
+		reflect.TypeFor[User]():              "ID Name Email Profile SealKey IdentityCommitment CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn Rotations",
+		reflect.TypeFor[Device]():            "ID UserID Label VerifyKey SealKey CreatedAt CreatedBy Position RevokedAt RevokedBy RevokedOn",
 		reflect.TypeFor[Vault]():             "ID CreatedBy CreatedAt Position EncryptedName NameKeyIndex Archived Keys grants history holders Policy emergencies takeovers",
 		reflect.TypeFor[KeyBundle]():         "Index Sealed Canary PreviousKeys Commitment Position",
 		reflect.TypeFor[SealedKey]():         "UserID Sealed",
@@ -184,6 +188,8 @@ func TestSnapshotCoversEveryField(t *testing.T) {
 		reflect.TypeFor[EmergencyPolicy]():   "VaultID Invokers InvokerProfile OnCallVaultID Duration Approver",
 		reflect.TypeFor[Emergency]():         "VaultID Position UserID Reason Start Until NeedsApproval Approved ApprovedBy ApprovedAt Released ReleasedBy ReleasedAt",
 		reflect.TypeFor[Takeover]():          "Position UserID Reason Time",
+		reflect.TypeFor[SealKeyRotation]():   "Position Time Previous Sealed",
+		reflect.TypeFor[DeviceSealedKey]():   "DeviceID Sealed",
 		reflect.TypeFor[SharedRecovery]():    "SharedRecoverySet Position Time Author",
 		reflect.TypeFor[SharedRecoverySet](): "UserID RecoveryDeviceID Threshold Shares RecoveryFile",
 		reflect.TypeFor[RecoveryShare]():     "MemberID Sealed Commitment",

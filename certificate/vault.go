@@ -310,8 +310,11 @@ func (o *Organisation) ActiveMembers(v *Vault, t time.Time) []string {
 // (SPEC.md §11.4).
 func (o *Organisation) NeedsRotation(v *Vault, t time.Time) bool {
 	for id := range v.holders {
-		// A device revoked since the newest key holds it too (SPEC.md §15).
-		if o.RoleOf(v, id, t) == RoleNone || o.exposedAt[id] > v.Keys[len(v.Keys)-1].Position {
+		// A device revoked since the newest key holds it too (SPEC.md §15),
+		// and a key sealed before the user's keys were rotated opens with
+		// the replaced key (§15.2): only a vault key after both clears them.
+		newest := v.Keys[len(v.Keys)-1].Position
+		if o.RoleOf(v, id, t) == RoleNone || o.exposedAt[id] > newest || (o.users[id] != nil && o.users[id].KeysRotatedAt() > newest) {
 			return true
 		}
 	}

@@ -64,7 +64,7 @@ func (s *Session) describe(org *certificate.Organisation, c *certificate.Certifi
 	}
 	vault := func(id string) string {
 		if v, ok := s.org.Vault(id); ok {
-			if keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey); err == nil {
+			if keys, err := s.openKeys(s.org, v); err == nil {
 				if name, err := workspace.DecryptName(s.org.ID, v, keys); err == nil {
 					return fmt.Sprintf("%q (%s)", name, id)
 				}
@@ -101,6 +101,13 @@ func (s *Session) describe(org *certificate.Organisation, c *certificate.Certifi
 			return "archived " + vault(st.VaultID)
 		}
 		return "restored " + vault(st.VaultID)
+	case certificate.DeviceRevoked:
+		if d, ok := s.org.Device(st.DeviceID); ok {
+			return fmt.Sprintf("revoked device %q (%s) of %s", d.Label, st.DeviceID, who(d.UserID))
+		}
+		return "revoked device " + st.DeviceID
+	case certificate.UserKeysRotated:
+		return fmt.Sprintf("rotated the user keys of %s (sealed to %d devices)", who(st.UserID), len(st.Sealed))
 	case certificate.EmergencyPolicy, certificate.EmergencyInvoked, certificate.EmergencyApproved,
 		certificate.VaultKeyReleased, certificate.VaultOwnershipTaken:
 		return describeEmergency(org, st, c, who, vault)
@@ -215,7 +222,7 @@ func (s *Session) verifyVaultLog(ctx context.Context, v *certificate.Vault) (pro
 	if s.org.RoleOf(v, s.keys.UserID, time.Now()) == certificate.RoleNone {
 		return "", false, nil
 	}
-	keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey)
+	keys, err := s.openKeys(s.org, v)
 	if err != nil {
 		return "", false, nil
 	}

@@ -72,6 +72,9 @@ func Bootstrap(ctx context.Context, dir string, l link.Link, opts BootstrapOptio
 	if keys.SealKey, err = crypto.GenerateSealKey(); err != nil {
 		return nil, err
 	}
+	if keys.DeviceSealKey, err = newDeviceSealKey(); err != nil {
+		return nil, err
+	}
 	orgLink := l.WithoutSecrets()
 	orgLink.Root = root.Public()
 	keys.OrganisationLink = orgLink.String()
@@ -82,7 +85,7 @@ func Bootstrap(ctx context.Context, dir string, l link.Link, opts BootstrapOptio
 	opening, commitment := certificate.NewIdentity(l.OrganisationID, keys.UserID, opts.Name, opts.Email)
 	certs, err := org.SignNext(root, "", time.Now(),
 		certificate.UserCreated{UserID: keys.UserID, Profile: certificate.ProfileAdmin, SealKey: keys.SealKey.Public(), IdentityCommitment: commitment},
-		certificate.DeviceAdded{DeviceID: keys.DeviceID, UserID: keys.UserID, Label: opts.DeviceLabel, VerifyKey: keys.SigningKey.Public()},
+		certificate.DeviceAdded{DeviceID: keys.DeviceID, UserID: keys.UserID, Label: opts.DeviceLabel, VerifyKey: keys.SigningKey.Public(), SealKey: keys.DeviceSealKey.Public()},
 	)
 	if err != nil {
 		return nil, err

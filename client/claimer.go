@@ -196,16 +196,23 @@ func sendIdentity(ctx context.Context, r *relayEnd, l link.Link, info ClaimInfo,
 	if keys.SigningKey, err = crypto.GenerateSigningKey(); err != nil {
 		return nil, err
 	}
+	if keys.DeviceSealKey, err = newDeviceSealKey(); err != nil {
+		return nil, err
+	}
 	who := &coffrev1.ClaimerIdentity{
 		Name: opts.Name, Email: info.Invitation.Email, DeviceLabel: opts.DeviceLabel,
 		VerifyKey: keys.SigningKey.Public().Bytes(),
 	}
+	// seal_public_key carries the new seal public keys, each of fixed
+	// length: the user's then the device's for a user, the device's for a
+	// device (SPEC.md §5 step 4, §15.2).
 	if l.Kind == link.KindUser {
 		if keys.SealKey, err = crypto.GenerateSealKey(); err != nil {
 			return nil, err
 		}
 		who.SealPublicKey = keys.SealKey.Public().Bytes()
 	}
+	who.SealPublicKey = append(who.SealPublicKey, keys.DeviceSealKey.Public().Bytes()...)
 	if err := r.post(ctx, 4, who); err != nil {
 		return nil, err
 	}
@@ -269,7 +276,8 @@ func finishClaim(ctx context.Context, dir string, l link.Link, info ClaimInfo, k
 // and compares the greeter's head with this device's chain.
 func (s *Session) checkEnrolled(headPos uint64, headHash []byte) error {
 	d, ok := s.org.Device(s.keys.DeviceID)
-	if !ok || d.UserID != s.keys.UserID || !d.VerifyKey.Equal(s.keys.SigningKey.Public()) {
+	if !ok || d.UserID != s.keys.UserID || !d.VerifyKey.Equal(s.keys.SigningKey.Public()) ||
+		(s.keys.DeviceSealKey != nil && !d.SealKey.Equal(s.keys.DeviceSealKey.Public())) {
 		return fmt.Errorf("%w: this device's certificate is not in the log as agreed", ErrEnrolmentBroken)
 	}
 	u, ok := s.org.User(s.keys.UserID)

@@ -37,6 +37,9 @@ type DeviceInfo struct {
 	RevokedBy string
 	Revoked   bool
 	This      bool
+	// NoSealKey: enrolled without a device seal key, it can't receive a
+	// rotation of the user's keys (SPEC.md §15.2).
+	NoSealKey bool
 	// LastConnection is the newest connection the server recorded for the
 	// device (zero if none, or the server could not say).
 	LastConnection time.Time
@@ -50,7 +53,7 @@ func (s *Session) Devices(ctx context.Context, online bool) ([]DeviceInfo, error
 	var out []DeviceInfo
 	for _, d := range s.org.Devices(s.keys.UserID) {
 		info := DeviceInfo{ID: d.ID, Label: d.Label, CreatedAt: d.CreatedAt, CreatedBy: s.deviceOwnerEmail(d.CreatedBy),
-			Revoked: d.Revoked(), This: d.ID == s.keys.DeviceID}
+			Revoked: d.Revoked(), This: d.ID == s.keys.DeviceID, NoSealKey: !d.HasSealKey()}
 		if d.Revoked() {
 			info.RevokedAt, info.RevokedBy = d.RevokedOn, s.deviceOwnerEmail(d.RevokedBy)
 		}
@@ -105,6 +108,12 @@ type DeviceRevocation struct {
 	// Pending, those it may not rotate (it does not manage them): their
 	// managers' devices rotate them at their next use (PrepareVault).
 	Rotated, Pending []VaultInfo
+	// UserKeys is the rotation of the user's keys that ran first, when
+	// the device was one of this user's (SPEC.md §15.2); UserKeysErr says
+	// why it could not run (ErrNoSealKeyDevice), the vaults were rotated
+	// anyway.
+	UserKeys    *UserKeysRotation
+	UserKeysErr error
 }
 
 // RevokeDevice revokes a device of this user, or, for an administrator,
@@ -130,6 +139,19 @@ func (s *Session) RevokeDevice(ctx context.Context, ref string) (DeviceRevocatio
 		return done, err
 	}
 	done.Device, _ = s.org.Device(done.Device.ID)
+	// The user's keys first, then the vaults: a vault key counts only if
+	// sealed after the user's newest key rotation (SPEC.md §15.2).
+	if done.Device.UserID == s.keys.UserID {
+		rot, err := s.RotateUserKeys(ctx)
+		switch {
+		case errors.Is(err, ErrNoSealKeyDevice):
+			done.UserKeysErr = err
+		case err != nil:
+			return done, fmt.Errorf("rotating your user keys: %w", err)
+		default:
+			done.UserKeys = &rot
+		}
+	}
 	done.Rotated, done.Pending, err = s.rotateExposed(ctx, done.Device.UserID)
 	return done, err
 }
@@ -140,6 +162,11 @@ func (s *Session) rotateExposed(ctx context.Context, userID string) (rotated, pe
 	now := time.Now()
 	for _, v := range s.org.Vaults() {
 		if s.org.RoleOf(v, userID, now) == certificate.RoleNone || !s.org.NeedsRotation(v, now) || v.Archived {
+			continue
+		}
+		if s.org.RoleOf(v, s.keys.UserID, now) == certificate.RoleNone {
+			// An administrator who is not a member: no key, no name.
+			pending = append(pending, VaultInfo{ID: v.ID, Name: v.ID})
 			continue
 		}
 		info, err := s.vaultInfo(v, now)

@@ -279,7 +279,7 @@ func (s *Session) releaseKeys(ctx context.Context, vaultID string) ([]string, er
 		if !s.mayRelease(v) || !hasKeyless(s.org, v) {
 			return nil, errNothingToRelease
 		}
-		keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey)
+		keys, err := s.openKeys(s.org, v)
 		if err != nil {
 			return nil, err
 		}
@@ -331,7 +331,7 @@ func hasKeyless(org *certificate.Organisation, v *certificate.Vault) bool {
 
 // vaultName is the vault's name if this user can decrypt it, else "".
 func (s *Session) vaultName(v *certificate.Vault) string {
-	keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey)
+	keys, err := s.openKeys(s.org, v)
 	if err != nil {
 		return ""
 	}

@@ -86,6 +86,10 @@ func (s *Session) greetable(inv Invitation) (Invitation, error) {
 			return inv, err
 		}
 	}
+	if inv.Kind == "device" && s.currentSealKey() == nil {
+		// It would hand the new device a user key already replaced.
+		return inv, errNotRotatedHere
+	}
 	rec, ok, err := s.state.invitation(inv.ID)
 	if err != nil {
 		return inv, err
@@ -153,9 +157,13 @@ func (s *Session) receiveClaimer(ctx context.Context, r *relayEnd, inv Invitatio
 		return res, nil, nil, ErrEnrolmentBroken
 	}
 	res.DeviceID = certificate.NewID()
+	userSeal, deviceSeal, err := splitClaimerSealKeys(inv.Kind, who.GetSealPublicKey())
+	if err != nil {
+		return res, nil, nil, ErrEnrolmentBroken
+	}
 	switch inv.Kind {
 	case "user":
-		sealKey, err := crypto.ParseSealPublicKey(who.GetSealPublicKey())
+		sealKey, err := crypto.ParseSealPublicKey(userSeal)
 		if err != nil || who.GetName() == "" || !strings.EqualFold(who.GetEmail(), inv.Email) {
 			return res, nil, nil, ErrEnrolmentBroken
 		}
@@ -164,7 +172,7 @@ func (s *Session) receiveClaimer(ctx context.Context, r *relayEnd, inv Invitatio
 		opening, commitment := certificate.NewIdentity(s.org.ID, res.UserID, who.GetName(), inv.Email)
 		return res, []certificate.Statement{
 			certificate.UserCreated{UserID: res.UserID, Profile: profile, SealKey: sealKey, IdentityCommitment: commitment},
-			certificate.DeviceAdded{DeviceID: res.DeviceID, UserID: res.UserID, Label: who.GetDeviceLabel(), VerifyKey: verifyKey},
+			certificate.DeviceAdded{DeviceID: res.DeviceID, UserID: res.UserID, Label: who.GetDeviceLabel(), VerifyKey: verifyKey, SealKey: deviceSeal},
 		}, map[string][]byte{res.UserID: opening}, nil
 	case "device":
 		res.UserID = s.keys.UserID
@@ -172,7 +180,7 @@ func (s *Session) receiveClaimer(ctx context.Context, r *relayEnd, inv Invitatio
 			res.Claimer.Name = me.Name
 		}
 		return res, []certificate.Statement{
-			certificate.DeviceAdded{DeviceID: res.DeviceID, UserID: res.UserID, Label: who.GetDeviceLabel(), VerifyKey: verifyKey},
+			certificate.DeviceAdded{DeviceID: res.DeviceID, UserID: res.UserID, Label: who.GetDeviceLabel(), VerifyKey: verifyKey, SealKey: deviceSeal},
 		}, nil, nil
 	}
 	return res, nil, nil, fmt.Errorf("%w: an invitation of kind %q", ErrEnrolmentBroken, inv.Kind)
@@ -187,7 +195,31 @@ func (s *Session) sendConfirmation(ctx context.Context, r *relayEnd, inv Invitat
 		HeadPosition: s.org.Head.Position, HeadHash: s.org.Head.Hash,
 	}
 	if inv.Kind == "device" {
-		conf.UserSealKey = s.keys.SealKey.Bytes()
+		// The user's newest key (SPEC.md §15.2): the new device opens what
+		// is sealed from the newest rotation on.
+		current := s.currentSealKey()
+		if current == nil {
+			return errNotRotatedHere
+		}
+		conf.UserSealKey = current.Bytes()
 	}
 	return r.post(ctx, 5, conf)
+}
+
+// splitClaimerSealKeys reads ClaimerIdentity.seal_public_key: for a user,
+// the user's seal public key then, from a claimer that has one, the
+// device's; for a device, the device's or nothing (a claimer of an older
+// version). The encodings have a fixed, odd length.
+func splitClaimerSealKeys(kind string, b []byte) (user []byte, device crypto.SealPublicKey, err error) {
+	if kind == "user" {
+		if len(b)%2 == 1 {
+			return b, device, nil
+		}
+		user, b = b[:len(b)/2], b[len(b)/2:]
+	}
+	if len(b) == 0 {
+		return user, device, nil
+	}
+	device, err = crypto.ParseSealPublicKey(b)
+	return user, device, err
 }

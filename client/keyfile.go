@@ -15,7 +15,9 @@ import (
 )
 
 // keyFileVersion is the format version of the device key file's content.
-const keyFileVersion = 1
+// 2 adds the device's own seal key and the user's older seal keys (SPEC.md
+// §2.6, §15.2); a version 1 file is still read.
+const keyFileVersion = 2
 
 // deviceKeys is what the device key file holds, encrypted under the
 // passphrase (SPEC.md §2.6 and §9). Device keys never come from the server
@@ -30,6 +32,24 @@ type deviceKeys struct {
 	SigningKey       *crypto.SigningKey
 	SealKey          *crypto.SealKey
 	StateKey         crypto.SecretKey // encrypts the local state file
+	// DeviceSealKey is this device's own seal key, that a rotated user key
+	// is sealed to (SPEC.md §15.2); nil for a device enrolled without one.
+	DeviceSealKey *crypto.SealKey
+	// SealKeyHistory are user seal keys older than SealKey that this
+	// device could not take from the log (a recovery file exported after
+	// a rotation, §15.5): each opens what was sealed before ReplacedAt.
+	SealKeyHistory []pastSealKey
+}
+
+// pastSealKey is a user seal key replaced at log position ReplacedAt.
+type pastSealKey struct {
+	Key        *crypto.SealKey
+	ReplacedAt uint64
+}
+
+type pastSealKeyContent struct {
+	Key        []byte `json:"key"`
+	ReplacedAt uint64 `json:"replaced_at"`
 }
 
 // keyFileContent is the serialised form: raw key bytes, never printed.
@@ -43,6 +63,9 @@ type keyFileContent struct {
 	SigningKey       []byte `json:"signing_key"`
 	SealKey          []byte `json:"seal_key"`
 	StateKey         []byte `json:"state_key"`
+	// Version 2.
+	DeviceSealKey      []byte               `json:"device_seal_key,omitempty"`
+	UserSealKeyHistory []pastSealKeyContent `json:"user_seal_key_history,omitempty"`
 }
 
 func (k *deviceKeys) link() link.Link {
@@ -56,7 +79,7 @@ func (k *deviceKeys) link() link.Link {
 // writeKeyFile encrypts keys under the passphrase and writes them
 // atomically: a crash leaves the old file or the new one, never half.
 func writeKeyFile(path string, keys *deviceKeys, passphrase []byte) error {
-	content, err := json.Marshal(keyFileContent{
+	c := keyFileContent{
 		Version:          keyFileVersion,
 		OrganisationLink: keys.OrganisationLink,
 		OrganisationName: keys.OrganisationName,
@@ -66,7 +89,14 @@ func writeKeyFile(path string, keys *deviceKeys, passphrase []byte) error {
 		SigningKey:       keys.SigningKey.Bytes(),
 		SealKey:          keys.SealKey.Bytes(),
 		StateKey:         keys.StateKey.Bytes(),
-	})
+	}
+	if keys.DeviceSealKey != nil {
+		c.DeviceSealKey = keys.DeviceSealKey.Bytes()
+	}
+	for _, h := range keys.SealKeyHistory {
+		c.UserSealKeyHistory = append(c.UserSealKeyHistory, pastSealKeyContent{Key: h.Key.Bytes(), ReplacedAt: h.ReplacedAt})
+	}
+	content, err := json.Marshal(c)
 	if err != nil {
 		return err
 	}
@@ -98,19 +128,27 @@ func readKeyFile(path string, passphrase []byte) (*deviceKeys, error) {
 		return nil, fmt.Errorf("device key file %s is damaged: %w", path, err)
 	}
 	var c keyFileContent
-	if err := json.Unmarshal(content, &c); err != nil || c.Version != keyFileVersion {
+	if err := json.Unmarshal(content, &c); err != nil || c.Version < 1 || c.Version > keyFileVersion {
 		return nil, fmt.Errorf("device key file %s is damaged or of an unknown version", path)
 	}
 	k := &deviceKeys{
 		OrganisationLink: c.OrganisationLink, OrganisationName: c.OrganisationName,
 		UserID: c.UserID, DeviceID: c.DeviceID, DeviceLabel: c.DeviceLabel,
 	}
-	var errs [4]error
+	errs := make([]error, 5, 5+len(c.UserSealKeyHistory))
 	k.SigningKey, errs[0] = crypto.ParseSigningKey(c.SigningKey)
 	k.SealKey, errs[1] = crypto.ParseSealKey(c.SealKey)
 	k.StateKey, errs[2] = crypto.ParseSecretKey(c.StateKey)
 	_, errs[3] = link.Parse(c.OrganisationLink)
-	if err := errors.Join(errs[:]...); err != nil {
+	if c.DeviceSealKey != nil {
+		k.DeviceSealKey, errs[4] = crypto.ParseSealKey(c.DeviceSealKey)
+	}
+	for _, h := range c.UserSealKeyHistory {
+		key, err := crypto.ParseSealKey(h.Key)
+		errs = append(errs, err)
+		k.SealKeyHistory = append(k.SealKeyHistory, pastSealKey{Key: key, ReplacedAt: h.ReplacedAt})
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("device key file %s is damaged: %w", path, err)
 	}
 	return k, nil

@@ -98,11 +98,19 @@ func (s *Session) ExportRecovery(ctx context.Context, path string) (secret strin
 	if err != nil {
 		return "", nil, err
 	}
+	current := s.currentSealKey()
+	if current == nil {
+		return "", nil, errNotRotatedHere
+	}
 	keys := &deviceKeys{
 		OrganisationLink: s.keys.OrganisationLink, OrganisationName: s.keys.OrganisationName,
 		UserID: s.keys.UserID, DeviceID: certificate.NewID(),
 		DeviceLabel: "recovery " + time.Now().UTC().Format("2006-01-02"),
-		SigningKey:  sk, SealKey: s.keys.SealKey, StateKey: crypto.NewSecretKey(),
+		SigningKey:  sk, SealKey: current, StateKey: crypto.NewSecretKey(),
+		SealKeyHistory: s.sealKeyHistory(),
+	}
+	if keys.DeviceSealKey, err = newDeviceSealKey(); err != nil {
+		return "", nil, err
 	}
 	secret = newRecoverySecret()
 	pass, _ := parseRecoverySecret(secret)
@@ -112,6 +120,7 @@ func (s *Session) ExportRecovery(ctx context.Context, path string) (secret strin
 	err = s.publish(ctx, "", func() ([]certificate.Statement, error) {
 		return []certificate.Statement{certificate.DeviceAdded{
 			DeviceID: keys.DeviceID, UserID: keys.UserID, Label: keys.DeviceLabel, VerifyKey: sk.Public(),
+			SealKey: keys.DeviceSealKey.Public(),
 		}}, nil
 	})
 	if err != nil {
@@ -172,7 +181,10 @@ func importRecovery(ctx context.Context, rec *deviceKeys, dir, label string, pas
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrRecoveryRevoked, err)
 	}
-	if !u.SealKey.Equal(rec.SealKey.Public()) {
+	// The user's newest key: the file's, or one a rotation since sealed
+	// to the recovery device (SPEC.md §15.2).
+	current := rs.currentSealKey()
+	if current == nil || !u.SealKey.Equal(current.Public()) {
 		return nil, fmt.Errorf("%w: the user's keys in the log are not the ones in the recovery file", ErrBadLog)
 	}
 	if check != nil {
@@ -190,11 +202,16 @@ func importRecovery(ctx context.Context, rec *deviceKeys, dir, label string, pas
 	keys := &deviceKeys{
 		OrganisationLink: rec.OrganisationLink, OrganisationName: rec.OrganisationName,
 		UserID: rec.UserID, DeviceID: certificate.NewID(), DeviceLabel: label,
-		SigningKey: sk, SealKey: rec.SealKey, StateKey: crypto.NewSecretKey(),
+		SigningKey: sk, SealKey: current, StateKey: crypto.NewSecretKey(),
+		SealKeyHistory: rs.sealKeyHistory(),
+	}
+	if keys.DeviceSealKey, err = newDeviceSealKey(); err != nil {
+		return nil, err
 	}
 	err = rs.publish(ctx, "", func() ([]certificate.Statement, error) {
 		return []certificate.Statement{certificate.DeviceAdded{
 			DeviceID: keys.DeviceID, UserID: keys.UserID, Label: label, VerifyKey: sk.Public(),
+			SealKey: keys.DeviceSealKey.Public(),
 		}}, nil
 	})
 	if err != nil {

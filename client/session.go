@@ -45,6 +45,7 @@ type Session struct {
 	org   *certificate.Organisation
 	conn  *conn
 	cache *blockCache
+	ring  userKeyRing // user keys opened from the log (userkeys.go)
 
 	// The connection recorded by Hello this session, and the one before.
 	previous, current *Connection

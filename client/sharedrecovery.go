@@ -76,11 +76,21 @@ func (s *Session) ShareRecovery(ctx context.Context, members []string, threshold
 	if err != nil {
 		return nil, err
 	}
+	// The recovery device holds the user's newest keys and its own seal
+	// key, as ExportRecovery's does (SPEC.md §15.2).
+	current := s.currentSealKey()
+	if current == nil {
+		return nil, errNotRotatedHere
+	}
 	keys := &deviceKeys{
 		OrganisationLink: s.keys.OrganisationLink, OrganisationName: s.keys.OrganisationName,
 		UserID: s.keys.UserID, DeviceID: certificate.NewID(),
 		DeviceLabel: "shared recovery " + time.Now().UTC().Format("2006-01-02"),
-		SigningKey:  sk, SealKey: s.keys.SealKey, StateKey: crypto.NewSecretKey(),
+		SigningKey:  sk, SealKey: current, StateKey: crypto.NewSecretKey(),
+		SealKeyHistory: s.sealKeyHistory(),
+	}
+	if keys.DeviceSealKey, err = newDeviceSealKey(); err != nil {
+		return nil, err
 	}
 	secret := []byte(strings.ReplaceAll(newRecoverySecret(), "-", ""))
 	defer clear(secret)
@@ -121,6 +131,7 @@ func (s *Session) ShareRecovery(ctx context.Context, members []string, threshold
 		}
 		stmts := []certificate.Statement{certificate.DeviceAdded{
 			DeviceID: keys.DeviceID, UserID: keys.UserID, Label: keys.DeviceLabel, VerifyKey: sk.Public(),
+			SealKey: keys.DeviceSealKey.Public(),
 		}}
 		if old, ok := s.org.SharedRecovery(keys.UserID); ok {
 			if d, ok := s.org.Device(old.RecoveryDeviceID); ok && !d.Revoked() && old.RecoveryDeviceID != s.keys.DeviceID {
@@ -261,7 +272,13 @@ func (s *Session) GreetRecovery(ctx context.Context, inv Invitation, p Prompter)
 		return err
 	}
 	cur, sh, _ := s.recoveryShareFor(u)
-	share, err := s.keys.SealKey.Open(recoveryShareContext, shareAAD(s.org.ID, u.ID, s.keys.UserID, cur.RecoveryDeviceID), sh.Sealed)
+	// Sealed to this member's key in force when the statement was signed,
+	// which a rotation of the member's keys since has not taken away.
+	mine := s.sealKeyAt(s.org, cur.Position)
+	if mine == nil {
+		return errNotRotatedHere
+	}
+	share, err := mine.Open(recoveryShareContext, shareAAD(s.org.ID, u.ID, s.keys.UserID, cur.RecoveryDeviceID), sh.Sealed)
 	if err != nil || !crypto.Equal(shareCommitment(s.org.ID, u.ID, s.keys.UserID, cur.RecoveryDeviceID, share), sh.Commitment) {
 		return fmt.Errorf("%w: your share of %s's recovery does not open or does not match its commitment", ErrBadLog, inv.Email)
 	}

@@ -47,6 +47,12 @@ type Upkeep struct {
 // does.
 func (s *Session) PrepareVault(ctx context.Context, ref string) (*workspace.Vault, Upkeep, error) {
 	var done Upkeep
+	// A device of this user revoked since their newest key rotation (by
+	// an administrator): the user's keys are rotated before any vault's
+	// (SPEC.md §15.2 step 4).
+	if err := s.rotateOwnKeysIfExposed(ctx); err != nil {
+		return nil, done, err
+	}
 	v, info, err := s.FindVault(ref)
 	if err != nil {
 		return nil, done, err
@@ -130,7 +136,7 @@ func (s *Session) CreateVault(ctx context.Context, name string) (VaultInfo, erro
 // rotation returns the statement that rotates a vault's key to its active
 // members, carrying every older key under the new one.
 func (s *Session) rotation(org *certificate.Organisation, v *certificate.Vault, now time.Time) (certificate.Statement, crypto.SecretKey, error) {
-	keys, err := workspace.OpenKeys(org, v, s.keys.UserID, s.keys.SealKey)
+	keys, err := s.openKeys(org, v)
 	if err != nil {
 		return nil, crypto.SecretKey{}, err
 	}
@@ -225,7 +231,7 @@ func (s *Session) ShareVault(ctx context.Context, ref, userRef string, role cert
 				}
 				stmts, key, index, rotated = append(stmts, st), k, index+1, true
 			} else {
-				keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey)
+				keys, err := s.openKeys(s.org, v)
 				if err != nil {
 					return nil, err
 				}
@@ -305,7 +311,7 @@ func (s *Session) RenameVault(ctx context.Context, ref, name string) error {
 	}
 	return s.publish(ctx, "", func() ([]certificate.Statement, error) {
 		v, _ := s.org.Vault(v.ID)
-		keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey)
+		keys, err := s.openKeys(s.org, v)
 		if err != nil {
 			return nil, err
 		}

@@ -166,7 +166,7 @@ func (s *Session) formerMembership(ref string) error {
 // given while a member: it fails once the vault was renamed after they
 // left.
 func (s *Session) formerName(v *certificate.Vault) (string, bool) {
-	keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey)
+	keys, err := s.openKeys(s.org, v)
 	if err != nil {
 		return "", false
 	}

@@ -67,7 +67,7 @@ func (s *Session) Vaults() ([]VaultInfo, error) {
 func (s *Session) vaultInfo(v *certificate.Vault, now time.Time) (VaultInfo, error) {
 	name, awaiting := v.ID, v.Keyless(s.keys.UserID)
 	if !awaiting {
-		keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey)
+		keys, err := s.openKeys(s.org, v)
 		if err != nil {
 			return VaultInfo{}, fmt.Errorf("vault %s: %w", v.ID, err)
 		}
@@ -204,7 +204,7 @@ func (s *Session) verifiedVault(ref string) (*workspace.Vault, *certificate.Vaul
 	if err != nil {
 		return nil, nil, err
 	}
-	keys, err := workspace.OpenKeys(s.org, v, s.keys.UserID, s.keys.SealKey)
+	keys, err := s.openKeys(s.org, v)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -19,7 +19,10 @@ type deviceListJSON struct {
 	LastConnection *time.Time `json:"last_connection,omitempty"`
 	LastAddress    string     `json:"last_address,omitempty"`
 	This           bool       `json:"this_device,omitempty"`
-	Offline        bool       `json:"offline,omitempty"` // from local state: the server can't be reached (exit status 3)
+	// NoSealKey: enrolled before device seal keys, it can't receive a
+	// rotation of the user's keys (SPEC.md §15.2): enrol it again.
+	NoSealKey bool `json:"no_seal_key,omitempty"`
+	Offline   bool `json:"offline,omitempty"` // from local state: the server can't be reached (exit status 3)
 }
 
 type deviceListOptions struct{ json bool }
@@ -32,7 +35,9 @@ func newDeviceListCommand(g *globalOptions) *cobra.Command {
 		Long: `List your devices as the verified organisation log describes them, revoked
 ones included, with the last connection the server recorded for each. The
 device you are on is marked with *. Revoke a lost one with
-'coffre device revoke DEVICE'.`,
+'coffre device revoke DEVICE'. A device enrolled before device seal keys
+is shown "no seal key": it can't receive your new user keys after a
+revocation (SPEC.md §15.2); enrol a new device in its place.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDeviceList(cmd.Context(), g, opts, newConsole(cmd))
@@ -54,7 +59,7 @@ func runDeviceList(ctx context.Context, g *globalOptions, opts deviceListOptions
 	}
 	out := []deviceListJSON{}
 	for _, d := range devices {
-		j := deviceListJSON{ID: d.ID, Label: d.Label, Enrolled: d.CreatedAt, EnrolledBy: d.CreatedBy, This: d.This, Offline: g.offline}
+		j := deviceListJSON{ID: d.ID, Label: d.Label, Enrolled: d.CreatedAt, EnrolledBy: d.CreatedBy, This: d.This, Offline: g.offline, NoSealKey: d.NoSealKey}
 		if d.Revoked {
 			t := d.RevokedAt
 			j.Revoked, j.RevokedBy = &t, d.RevokedBy
@@ -85,6 +90,8 @@ func runDeviceList(ctx context.Context, g *globalOptions, opts deviceListOptions
 		}
 		if d.Revoked != nil {
 			state = "revoked " + shownTime(*d.Revoked) + " by " + shown(d.RevokedBy)
+		} else if d.NoSealKey {
+			state = "active, no seal key: can't receive new user keys (enrol it again)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, d.ID, shown(d.Label), shownTime(d.Enrolled), shown(by), last, state)
 	}

@@ -35,6 +35,7 @@ var hints = []struct {
 	{client.ErrKeyNotReleased, " (a member of the vault releases it when they next work in the vault: ask one to run 'coffre ls' on it)"},
 	{workspace.ErrNoVersion, " (coffre history lists them)"},
 	{workspace.ErrRemoved, " (coffre trash lists it, coffre undelete brings it back)"},
+	{client.ErrNoSealKeyDevice, " ('coffre device invite' on a remaining device, claim the link on the new one, then 'coffre device revoke' each old one)"},
 	{vaultlog.ErrRotationPending, " (an owner or manager runs 'coffre vault rotate')"},
 	{client.ErrAmbiguousVault, " (coffre vault list shows the ids)"},
 	{client.ErrAmbiguousInvitation, " (coffre invitation list shows them)"},

@@ -55,7 +55,7 @@ func TestDeviceRevokeAndWipe(t *testing.T) {
 
 	keyBefore := bob.Vault("cardio").KeyIndex
 	out := bob.MustRun("device", "revoke", "bob-laptop")
-	if !strings.Contains(out, "revoked device "+laptopID) || !strings.Contains(out, "rotated the key of vault cardio") {
+	if !strings.Contains(out, "revoked device "+laptopID) || !strings.Contains(out, "rotated your user keys") || !strings.Contains(out, "rotated the key of vault cardio") {
 		t.Errorf("revoke said:\n%s", out)
 	}
 	if v := bob.Vault("cardio"); v.KeyIndex != keyBefore+1 || v.NeedsRotation {

@@ -298,6 +298,9 @@ type Device struct {
 	SigningKey       *crypto.SigningKey
 	SealKey          *crypto.SealKey
 	StateKey         []byte // encoded secret key (0x03 || key)
+	// DeviceSealKey is the device's own seal key (key file version 2,
+	// SPEC.md §15.2); nil for a device without one.
+	DeviceSealKey *crypto.SealKey
 }
 
 // ReadDevice reads the key file in dir.
@@ -318,6 +321,7 @@ func ReadDevice(t testing.TB, dir string) Device {
 		SigningKey []byte `json:"signing_key"`
 		SealKey    []byte `json:"seal_key"`
 		StateKey   []byte `json:"state_key"`
+		DeviceSeal []byte `json:"device_seal_key"`
 	}
 	if err := json.Unmarshal(plain, &c); err != nil {
 		t.Fatalf("hostile: device key file content: %v", err)
@@ -331,7 +335,12 @@ func ReadDevice(t testing.TB, dir string) Device {
 		t.Fatalf("hostile: device signing key: %v", err)
 	}
 	if d.SealKey, err = crypto.ParseSealKey(c.SealKey); err != nil {
-		t.Fatalf("hostile: device seal key: %v", err)
+		t.Fatalf("hostile: user seal key: %v", err)
+	}
+	if c.DeviceSeal != nil {
+		if d.DeviceSealKey, err = crypto.ParseSealKey(c.DeviceSeal); err != nil {
+			t.Fatalf("hostile: device seal key: %v", err)
+		}
 	}
 	return d
 }
