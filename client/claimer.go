@@ -203,16 +203,15 @@ func sendIdentity(ctx context.Context, r *relayEnd, l link.Link, info ClaimInfo,
 		Name: opts.Name, Email: info.Invitation.Email, DeviceLabel: opts.DeviceLabel,
 		VerifyKey: keys.SigningKey.Public().Bytes(),
 	}
-	// seal_public_key carries the new seal public keys, each of fixed
-	// length: the user's then the device's for a user, the device's for a
-	// device (SPEC.md §5 step 4, §15.2).
+	// For a user, the user's new seal public key; for both, the device's
+	// own (SPEC.md §5 step 4, §15.2).
 	if l.Kind == link.KindUser {
 		if keys.SealKey, err = crypto.GenerateSealKey(); err != nil {
 			return nil, err
 		}
 		who.SealPublicKey = keys.SealKey.Public().Bytes()
 	}
-	who.SealPublicKey = append(who.SealPublicKey, keys.DeviceSealKey.Public().Bytes()...)
+	who.DeviceSealPublicKey = keys.DeviceSealKey.Public().Bytes()
 	if err := r.post(ctx, 4, who); err != nil {
 		return nil, err
 	}
@@ -231,6 +230,13 @@ func receiveConfirmation(ctx context.Context, r *relayEnd, l link.Link, keys *de
 		var err error
 		if keys.SealKey, err = crypto.ParseSealKey(conf.GetUserSealKey()); err != nil {
 			return nil, ErrEnrolmentBroken
+		}
+		for _, h := range conf.GetPastUserSealKeys() {
+			k, err := crypto.ParseSealKey(h.GetKey())
+			if err != nil {
+				return nil, ErrEnrolmentBroken
+			}
+			keys.SealKeyHistory = append(keys.SealKeyHistory, pastSealKey{Key: k, ReplacedAt: h.GetReplacedAt()})
 		}
 	}
 	if !certificate.ValidID(conf.GetUserId()) || !certificate.ValidID(conf.GetDeviceId()) {

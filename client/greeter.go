@@ -157,9 +157,14 @@ func (s *Session) receiveClaimer(ctx context.Context, r *relayEnd, inv Invitatio
 		return res, nil, nil, ErrEnrolmentBroken
 	}
 	res.DeviceID = certificate.NewID()
-	userSeal, deviceSeal, err := splitClaimerSealKeys(inv.Kind, who.GetSealPublicKey())
-	if err != nil {
-		return res, nil, nil, ErrEnrolmentBroken
+	// The device's own seal key; a claimer of an older version sends none
+	// (its device can't receive a rotation of the user's keys, §15.2).
+	userSeal := who.GetSealPublicKey()
+	var deviceSeal crypto.SealPublicKey
+	if b := who.GetDeviceSealPublicKey(); len(b) > 0 {
+		if deviceSeal, err = crypto.ParseSealPublicKey(b); err != nil {
+			return res, nil, nil, ErrEnrolmentBroken
+		}
 	}
 	switch inv.Kind {
 	case "user":
@@ -202,24 +207,9 @@ func (s *Session) sendConfirmation(ctx context.Context, r *relayEnd, inv Invitat
 			return errNotRotatedHere
 		}
 		conf.UserSealKey = current.Bytes()
+		for _, h := range s.sealKeyHistory() {
+			conf.PastUserSealKeys = append(conf.PastUserSealKeys, &coffrev1.PastUserSealKey{Key: h.Key.Bytes(), ReplacedAt: h.ReplacedAt})
+		}
 	}
 	return r.post(ctx, 5, conf)
-}
-
-// splitClaimerSealKeys reads ClaimerIdentity.seal_public_key: for a user,
-// the user's seal public key then, from a claimer that has one, the
-// device's; for a device, the device's or nothing (a claimer of an older
-// version). The encodings have a fixed, odd length.
-func splitClaimerSealKeys(kind string, b []byte) (user []byte, device crypto.SealPublicKey, err error) {
-	if kind == "user" {
-		if len(b)%2 == 1 {
-			return b, device, nil
-		}
-		user, b = b[:len(b)/2], b[len(b)/2:]
-	}
-	if len(b) == 0 {
-		return user, device, nil
-	}
-	device, err = crypto.ParseSealPublicKey(b)
-	return user, device, err
 }

@@ -230,8 +230,11 @@ type ClaimerIdentity struct {
 	VerifyKey   []byte                 `protobuf:"bytes,4,opt,name=verify_key,json=verifyKey,proto3" json:"verify_key,omitempty"`
 	// For a user enrolment: the new user's public seal key.
 	SealPublicKey []byte `protobuf:"bytes,5,opt,name=seal_public_key,json=sealPublicKey,proto3" json:"seal_public_key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The new device's own seal public key (SPEC.md §15.2), for a user or a
+	// device enrolment.
+	DeviceSealPublicKey []byte `protobuf:"bytes,6,opt,name=device_seal_public_key,json=deviceSealPublicKey,proto3" json:"device_seal_public_key,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *ClaimerIdentity) Reset() {
@@ -299,6 +302,13 @@ func (x *ClaimerIdentity) GetSealPublicKey() []byte {
 	return nil
 }
 
+func (x *ClaimerIdentity) GetDeviceSealPublicKey() []byte {
+	if x != nil {
+		return x.DeviceSealPublicKey
+	}
+	return nil
+}
+
 // GreeterConfirmation is sealed in the channel: who the claimer now is.
 type GreeterConfirmation struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -308,10 +318,14 @@ type GreeterConfirmation struct {
 	// the claimer can compare it with the log it fetches (SPEC.md §4.4).
 	HeadPosition uint64 `protobuf:"varint,3,opt,name=head_position,json=headPosition,proto3" json:"head_position,omitempty"`
 	HeadHash     []byte `protobuf:"bytes,4,opt,name=head_hash,json=headHash,proto3" json:"head_hash,omitempty"`
-	// For a device enrolment only: the user's private seal key.
-	UserSealKey   []byte `protobuf:"bytes,5,opt,name=user_seal_key,json=userSealKey,proto3" json:"user_seal_key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// For a device enrolment only: the user's private seal key (the newest).
+	UserSealKey []byte `protobuf:"bytes,5,opt,name=user_seal_key,json=userSealKey,proto3" json:"user_seal_key,omitempty"`
+	// For a device enrolment only: the user's older private seal keys the
+	// greeter holds, each with the position of the rotation that replaced
+	// it (SPEC.md §15.2), so the new device opens what was sealed before.
+	PastUserSealKeys []*PastUserSealKey `protobuf:"bytes,6,rep,name=past_user_seal_keys,json=pastUserSealKeys,proto3" json:"past_user_seal_keys,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *GreeterConfirmation) Reset() {
@@ -379,6 +393,66 @@ func (x *GreeterConfirmation) GetUserSealKey() []byte {
 	return nil
 }
 
+func (x *GreeterConfirmation) GetPastUserSealKeys() []*PastUserSealKey {
+	if x != nil {
+		return x.PastUserSealKeys
+	}
+	return nil
+}
+
+// PastUserSealKey is a replaced user private seal key.
+type PastUserSealKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	ReplacedAt    uint64                 `protobuf:"varint,2,opt,name=replaced_at,json=replacedAt,proto3" json:"replaced_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PastUserSealKey) Reset() {
+	*x = PastUserSealKey{}
+	mi := &file_coffre_v1_enrolment_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PastUserSealKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PastUserSealKey) ProtoMessage() {}
+
+func (x *PastUserSealKey) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_enrolment_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PastUserSealKey.ProtoReflect.Descriptor instead.
+func (*PastUserSealKey) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_enrolment_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PastUserSealKey) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *PastUserSealKey) GetReplacedAt() uint64 {
+	if x != nil {
+		return x.ReplacedAt
+	}
+	return 0
+}
+
 // RecoveryShare is sealed in the channel of a recovery exchange (SPEC.md
 // §15.6), from the member to the person recovering, after the codes
 // matched: the member's share, opened from the user's current
@@ -398,7 +472,7 @@ type RecoveryShare struct {
 
 func (x *RecoveryShare) Reset() {
 	*x = RecoveryShare{}
-	mi := &file_coffre_v1_enrolment_proto_msgTypes[6]
+	mi := &file_coffre_v1_enrolment_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -410,7 +484,7 @@ func (x *RecoveryShare) String() string {
 func (*RecoveryShare) ProtoMessage() {}
 
 func (x *RecoveryShare) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_enrolment_proto_msgTypes[6]
+	mi := &file_coffre_v1_enrolment_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -423,7 +497,7 @@ func (x *RecoveryShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecoveryShare.ProtoReflect.Descriptor instead.
 func (*RecoveryShare) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_enrolment_proto_rawDescGZIP(), []int{6}
+	return file_coffre_v1_enrolment_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RecoveryShare) GetUserId() string {
@@ -482,20 +556,26 @@ const file_coffre_v1_enrolment_proto_rawDesc = "" +
 	"\rClaimerReveal\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\fR\x05nonce\"\x1b\n" +
 	"\tSASResult\x12\x0e\n" +
-	"\x02ok\x18\x01 \x01(\bR\x02ok\"\xa5\x01\n" +
+	"\x02ok\x18\x01 \x01(\bR\x02ok\"\xda\x01\n" +
 	"\x0fClaimerIdentity\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12!\n" +
 	"\fdevice_label\x18\x03 \x01(\tR\vdeviceLabel\x12\x1d\n" +
 	"\n" +
 	"verify_key\x18\x04 \x01(\fR\tverifyKey\x12&\n" +
-	"\x0fseal_public_key\x18\x05 \x01(\fR\rsealPublicKey\"\xb1\x01\n" +
+	"\x0fseal_public_key\x18\x05 \x01(\fR\rsealPublicKey\x123\n" +
+	"\x16device_seal_public_key\x18\x06 \x01(\fR\x13deviceSealPublicKey\"\xfc\x01\n" +
 	"\x13GreeterConfirmation\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1b\n" +
 	"\tdevice_id\x18\x02 \x01(\tR\bdeviceId\x12#\n" +
 	"\rhead_position\x18\x03 \x01(\x04R\fheadPosition\x12\x1b\n" +
 	"\thead_hash\x18\x04 \x01(\fR\bheadHash\x12\"\n" +
-	"\ruser_seal_key\x18\x05 \x01(\fR\vuserSealKey\"\xd5\x01\n" +
+	"\ruser_seal_key\x18\x05 \x01(\fR\vuserSealKey\x12I\n" +
+	"\x13past_user_seal_keys\x18\x06 \x03(\v2\x1a.coffre.v1.PastUserSealKeyR\x10pastUserSealKeys\"D\n" +
+	"\x0fPastUserSealKey\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x1f\n" +
+	"\vreplaced_at\x18\x02 \x01(\x04R\n" +
+	"replacedAt\"\xd5\x01\n" +
 	"\rRecoveryShare\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12,\n" +
 	"\x12recovery_device_id\x18\x02 \x01(\tR\x10recoveryDeviceId\x12\x1c\n" +
@@ -518,7 +598,7 @@ func file_coffre_v1_enrolment_proto_rawDescGZIP() []byte {
 	return file_coffre_v1_enrolment_proto_rawDescData
 }
 
-var file_coffre_v1_enrolment_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_coffre_v1_enrolment_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_coffre_v1_enrolment_proto_goTypes = []any{
 	(*ClaimerHello)(nil),        // 0: coffre.v1.ClaimerHello
 	(*GreeterHello)(nil),        // 1: coffre.v1.GreeterHello
@@ -526,14 +606,16 @@ var file_coffre_v1_enrolment_proto_goTypes = []any{
 	(*SASResult)(nil),           // 3: coffre.v1.SASResult
 	(*ClaimerIdentity)(nil),     // 4: coffre.v1.ClaimerIdentity
 	(*GreeterConfirmation)(nil), // 5: coffre.v1.GreeterConfirmation
-	(*RecoveryShare)(nil),       // 6: coffre.v1.RecoveryShare
+	(*PastUserSealKey)(nil),     // 6: coffre.v1.PastUserSealKey
+	(*RecoveryShare)(nil),       // 7: coffre.v1.RecoveryShare
 }
 var file_coffre_v1_enrolment_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	6, // 0: coffre.v1.GreeterConfirmation.past_user_seal_keys:type_name -> coffre.v1.PastUserSealKey
+	1, // [1:1] is the sub-list for method output_type
+	1, // [1:1] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_enrolment_proto_init() }
@@ -547,7 +629,7 @@ func file_coffre_v1_enrolment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_enrolment_proto_rawDesc), len(file_coffre_v1_enrolment_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
