@@ -63,6 +63,24 @@ func (u *User) KeysRotatedAt() uint64 {
 	return u.Rotations[len(u.Rotations)-1].Position
 }
 
+// AwaitsUserKeys reports whether a device revocation exposed the user's
+// keys after their newest rotation while one of their active devices could
+// receive a rotation: a vault key sealed to the user now would open with
+// the revoked device's copy, so it waits for the user's rotation (SPEC.md
+// §15.2). With no device able to receive one, nothing better can come.
+func (o *Organisation) AwaitsUserKeys(userID string) bool {
+	u := o.users[userID]
+	if u == nil || u.Revoked() || o.exposedAt[userID] <= u.KeysRotatedAt() {
+		return false
+	}
+	for _, d := range o.devices {
+		if d.UserID == userID && !d.Revoked() && d.HasSealKey() {
+			return true
+		}
+	}
+	return false
+}
+
 // SealKeyAt returns the user's seal public key in force for a sealing at
 // position pos: the one a rotation after pos replaced, or the current one.
 func (u *User) SealKeyAt(pos uint64) crypto.SealPublicKey {

@@ -177,7 +177,10 @@ func (s *Session) rotateExposed(ctx context.Context, userID string) (rotated, pe
 			pending = append(pending, info)
 			continue
 		}
-		if err := s.rotate(ctx, v.ID); err != nil {
+		if err := s.rotate(ctx, v.ID); errors.Is(err, ErrAwaitingUserKeys) {
+			pending = append(pending, info)
+			continue
+		} else if err != nil {
 			return rotated, pending, fmt.Errorf("rotating the key of vault %s: %w", info.Name, err)
 		}
 		if err := s.checkpoint(ctx, v.ID); err != nil {

@@ -22,6 +22,11 @@ import (
 // the new key (SPEC.md §15.2).
 var ErrNoSealKeyDevice = errors.New("none of your remaining devices can receive new user keys (all were enrolled before device seal keys): enrol a new device, then revoke the old ones")
 
+// ErrAwaitingUserKeys: a vault's new key would be sealed to a member whose
+// keys a device revocation exposed and who has not received new ones yet
+// (SPEC.md §15.2): it waits for that member's next session.
+var ErrAwaitingUserKeys = errors.New("a member's keys are being replaced after one of their devices was revoked: the vault's new key waits until they open coffre on one of their other devices")
+
 // errNotRotatedHere: this device did not receive the user's newest keys
 // (it has no device seal key), so it can't hand them to a new device.
 var errNotRotatedHere = errors.New("this device did not receive your newest user keys (it has no device seal key): do this from one of your devices that did")

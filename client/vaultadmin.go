@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,6 +28,10 @@ type Upkeep struct {
 	// Released: the user ids this user released the vault key to, whose
 	// grant came without one (an emergency, a takeover: SPEC.md §16).
 	Released []string
+	// Awaiting: the vault needs a new key, but a member's keys are being
+	// replaced after a device revocation (ErrAwaitingUserKeys, naming
+	// them): it is opened as it is, and its writes wait.
+	Awaiting error
 }
 
 // PrepareVault does the writes a vault may be waiting for, which
@@ -61,10 +66,15 @@ func (s *Session) PrepareVault(ctx context.Context, ref string) (*workspace.Vaul
 		return nil, done, ErrKeyNotReleased
 	}
 	if info.NeedsRotation && info.Role.CanManage() && !v.Archived {
-		if err := s.rotate(ctx, v.ID); err != nil {
+		switch err := s.rotate(ctx, v.ID); {
+		case errors.Is(err, ErrAwaitingUserKeys):
+			// Opened as it is: its writes wait for the rotation.
+			done.Awaiting = err
+		case err != nil:
 			return nil, done, fmt.Errorf("rotating the key of vault %s: %w", info.Name, err)
+		default:
+			done.Rotated = true
 		}
-		done.Rotated = true
 	}
 	if done.Released, err = s.releaseKeys(ctx, v.ID); err != nil {
 		return nil, done, fmt.Errorf("releasing the key of vault %s: %w", info.Name, err)
@@ -151,6 +161,11 @@ func (s *Session) rotation(org *certificate.Organisation, v *certificate.Vault, 
 	var members []*certificate.User
 	for _, id := range org.ActiveMembers(v, now) {
 		u, _ := org.User(id)
+		// Sealed to a key a revoked device holds, the new key would open
+		// there: it waits for that person's new keys (SPEC.md §15.2).
+		if org.AwaitsUserKeys(id) {
+			return nil, crypto.SecretKey{}, fmt.Errorf("%w: %s", ErrAwaitingUserKeys, u.Email)
+		}
 		members = append(members, u)
 	}
 	key, bundle, err := workspace.NewKeyBundle(org.ID, v.ID, v.KeyIndex()+1, members, older)

@@ -59,5 +59,9 @@ func runDeviceRevoke(ctx context.Context, g *globalOptions, ref string, con *con
 	for _, v := range r.Pending {
 		fmt.Fprintf(con.info, "vault %s: its managers' devices rotate its key at their next use\n", shown(v.Name))
 	}
+	if r.Device != nil && r.Device.UserID != s.Identity().UserID && s.Organisation().AwaitsUserKeys(r.Device.UserID) {
+		// SPEC.md §15.2: only the person's own devices can replace their keys.
+		fmt.Fprintf(con.info, "the person's keys are replaced when they next open coffre on another of their devices; until then, new keys of the vaults they are in wait, and so do writes to those that need one\n")
+	}
 	return err
 }

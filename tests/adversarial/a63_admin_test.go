@@ -1,0 +1,82 @@
+package adversarial
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/certificate"
+	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/vaultlog"
+	"github.com/coffre/coffre/workspace"
+)
+
+// TestA63AdminRevocationWaitsForUserKeys: an administrator revokes Bob's
+// laptop. Bob's keys can only be rotated by one of his own devices, so no
+// manager seals a vault's new key to Bob's current key meanwhile (the
+// laptop holds it): the administrator's revocation and its next use of the
+// vault leave the key as it is, and writes wait. Bob's next session on his
+// desktop rotates his keys; then the vault's rotation is sealed to his new
+// key, which the laptop's copy does not open (SPEC.md §15.2, SECURITY.md
+// A63).
+func TestA63AdminRevocationWaitsForUserKeys(t *testing.T) {
+	t.Parallel()
+	w := newDeviceWorld(t)
+	info, err := w.admin.CreateVault(bg(), "ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	putIn(t, w.admin, info.ID, "/chart.txt", "before")
+	if _, err := w.admin.ShareVault(bg(), info.ID, "bob@example.org", certificate.RoleReader, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := w.admin.RevokeDevice(bg(), w.laptopKeys.DeviceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rev.Rotated) != 0 || len(rev.Pending) != 1 {
+		t.Fatalf("the administrator's revocation rotated %d vaults and left %d, want 0 and 1", len(rev.Rotated), len(rev.Pending))
+	}
+	// The administrator's next use: nothing sealed, writes wait.
+	v, done, err := w.admin.PrepareVault(bg(), info.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.Rotated || !errors.Is(done.Awaiting, client.ErrAwaitingUserKeys) {
+		t.Fatalf("the administrator's next use: rotated %v, awaiting %v", done.Rotated, done.Awaiting)
+	}
+	if _, err := v.Put(bg(), "/during.txt", nil, nil); !errors.Is(err, vaultlog.ErrRotationPending) {
+		t.Fatalf("a write while Bob's keys are replaced: %v, want %v", err, vaultlog.ErrRotationPending)
+	}
+	if _, err := w.admin.RotateVault(bg(), info.ID); !errors.Is(err, client.ErrAwaitingUserKeys) {
+		t.Fatalf("an explicit rotation while Bob's keys are replaced: %v, want %v", err, client.ErrAwaitingUserKeys)
+	}
+	mid := w.s.LogState(t, w.bobKeys.OrganisationID)
+	mv, _ := mid.Vault(info.ID)
+	if keys, err := workspace.OpenKeys(mid, mv, w.bobKeys.UserID, w.laptopKeys.SealKey); err == nil {
+		if _, ok := keys.Get(2); ok {
+			t.Fatal("a vault key introduced after the revocation opens with the revoked laptop's copy of Bob's key")
+		}
+	}
+
+	// Bob's next session rotates his keys; the administrator's next use
+	// rotates the vault, sealed to the new key.
+	mustSync(t, w.bob)
+	if !w.bob.UserKeysExposed() {
+		t.Fatal("Bob's desktop does not see its keys exposed")
+	}
+	if _, _, err := w.bob.PrepareVault(bg(), info.ID); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, w.admin)
+	if _, done, err = w.admin.PrepareVault(bg(), info.ID); err != nil || !done.Rotated {
+		t.Fatalf("after Bob's rotation, the administrator's next use: rotated %v (%v, awaiting %v)", done.Rotated, err, done.Awaiting)
+	}
+	putIn(t, w.admin, info.ID, "/after.txt", "after")
+	org := w.s.LogState(t, w.bobKeys.OrganisationID)
+	fv, _ := org.Vault(info.ID)
+	if _, err := workspace.OpenKeys(org, fv, w.bobKeys.UserID, w.laptopKeys.SealKey); !errors.Is(err, workspace.ErrNoKey) {
+		t.Fatalf("the laptop's copy of Bob's old key opens the vault's new key: %v", err)
+	}
+	reads(t, "Bob's desktop", w.bob, info.ID, map[string]string{"/chart.txt": "before", "/after.txt": "after"})
+}
