@@ -304,6 +304,11 @@ func (s *Session) UnshareVault(ctx context.Context, ref string, userRefs ...stri
 		}
 		av, _ := after.Vault(v.ID)
 		rot, _, err := s.rotation(after, av, now)
+		if errors.Is(err, ErrAwaitingUserKeys) {
+			// The removal alone: the vault needs a new key, which waits
+			// for that member's new keys (SPEC.md §15.2); writes wait too.
+			return stmts, nil
+		}
 		if err != nil {
 			return nil, err
 		}

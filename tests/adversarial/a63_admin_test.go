@@ -30,6 +30,9 @@ func TestA63AdminRevocationWaitsForUserKeys(t *testing.T) {
 	if _, err := w.admin.ShareVault(bg(), info.ID, "bob@example.org", certificate.RoleReader, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := w.admin.ShareVault(bg(), info.ID, "carol@example.org", certificate.RoleReader, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
 	rev, err := w.admin.RevokeDevice(bg(), w.laptopKeys.DeviceID)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +54,18 @@ func TestA63AdminRevocationWaitsForUserKeys(t *testing.T) {
 	if _, err := w.admin.RotateVault(bg(), info.ID); !errors.Is(err, client.ErrAwaitingUserKeys) {
 		t.Fatalf("an explicit rotation while Bob's keys are replaced: %v, want %v", err, client.ErrAwaitingUserKeys)
 	}
+	// A removal goes on meanwhile, its rotation waiting like the rest; a
+	// new member waits for the new key.
+	if err := w.admin.UnshareVault(bg(), info.ID, "carol@example.org"); err != nil {
+		t.Fatalf("unsharing while Bob's keys are replaced: %v", err)
+	}
+	if _, err := w.admin.ShareVault(bg(), info.ID, "carol@example.org", certificate.RoleReader, time.Time{}); !errors.Is(err, client.ErrAwaitingUserKeys) {
+		t.Fatalf("sharing while Bob's keys are replaced: %v, want %v", err, client.ErrAwaitingUserKeys)
+	}
 	mid := w.s.LogState(t, w.bobKeys.OrganisationID)
+	if mv, _ := mid.Vault(info.ID); mid.RoleOf(mv, w.carolK.UserID, time.Now()) != certificate.RoleNone || !mid.NeedsRotation(mv, time.Now()) {
+		t.Fatal("Carol's removal did not land, or the vault does not need a new key")
+	}
 	mv, _ := mid.Vault(info.ID)
 	if keys, err := workspace.OpenKeys(mid, mv, w.bobKeys.UserID, w.laptopKeys.SealKey); err == nil {
 		if _, ok := keys.Get(2); ok {
@@ -75,6 +89,11 @@ func TestA63AdminRevocationWaitsForUserKeys(t *testing.T) {
 	putIn(t, w.admin, info.ID, "/after.txt", "after")
 	org := w.s.LogState(t, w.bobKeys.OrganisationID)
 	fv, _ := org.Vault(info.ID)
+	if keys, err := workspace.OpenKeys(org, fv, w.carolK.UserID, w.carolK.SealKey); err == nil {
+		if _, ok := keys.Get(fv.KeyIndex()); ok {
+			t.Fatal("Carol, removed meanwhile, opens the vault's new key")
+		}
+	}
 	if _, err := workspace.OpenKeys(org, fv, w.bobKeys.UserID, w.laptopKeys.SealKey); !errors.Is(err, workspace.ErrNoKey) {
 		t.Fatalf("the laptop's copy of Bob's old key opens the vault's new key: %v", err)
 	}
