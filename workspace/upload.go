@@ -258,12 +258,11 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 const filesInFlight = 8
 
 // blocksInFlight bounds the blocks being sealed or sent across a batch:
-// each is up to MaxChunk of plaintext and as much of ciphertext. Sealing
-// takes a core for about a millisecond per MiB, the server's write and
-// fsync of the block ten times that: with a block in flight per worker
-// the upload waits on the server's disk, so there are several times more
-// blocks in flight than cores (issue 15).
-func blocksInFlight(parallel int) int { return max(4*parallel, 2*filesInFlight) }
+// each is up to MaxChunk of plaintext and as much of ciphertext. A file
+// has as many workers as there are slots (before issue 15, parallel: 4
+// of the 8 blocks in flight): sealing takes a core about a millisecond
+// per MiB, the server's write and fsync of the block several times that.
+func blocksInFlight(parallel int) int { return max(2*parallel, filesInFlight) }
 
 // uploadItem uploads one file of a batch: its blocks, its size, and
 // whether the upload journal holds blocks of its path (a file of one block
