@@ -372,11 +372,7 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 					} else {
 						ct := sealChunk(w.org.ID, w.vault.ID, b, j.plain)
 						ReleaseChunk(j.plain)
-						// Reused only once the server has it: a call that
-						// failed may still be sending it.
-						if err = w.blocks.PutBlock(ctx, w.vault.ID, b.ID, ct); err == nil {
-							releaseSealed(ct)
-						}
+						err = w.blocks.PutBlock(ctx, w.vault.ID, b.ID, ct)
 					}
 					if err != nil {
 						return fmt.Errorf("uploading block %d: %w", j.i, err)
