@@ -60,8 +60,7 @@ type Remote interface {
 
 // Blocks is the server's store of a vault's encrypted blocks. What
 // GetBlock returns is checked against the signed manifest before use, and
-// is the caller's: it is decrypted in place. PutBlock does not keep data
-// once it returned nil: the caller reuses the buffer for the next block.
+// is the caller's: it is decrypted in place.
 type Blocks interface {
 	PutBlock(ctx context.Context, vaultID, blockID string, data []byte) error
 	GetBlock(ctx context.Context, vaultID, blockID string) ([]byte, error)
