@@ -82,6 +82,22 @@ func (k SecretKey) EncryptPadded(aad, plaintext []byte, paddedLen int) []byte {
 	return out
 }
 
+// EncryptTo is Encrypt appending its output to dst, which must not
+// overlap plaintext: a caller that reuses its buffers (the put path,
+// issue 15) seals without allocating or zeroing a new one, and with no
+// copy of the plaintext (padding included) before it is sealed.
+func (k SecretKey) EncryptTo(dst, aad, plaintext []byte) []byte {
+	k.mustBeSet()
+	nonce := RandomBytes(chacha20poly1305.NonceSizeX)
+	dst = append(dst, FormatVersion, AlgXChaCha20Poly1305)
+	header := dst[len(dst)-secretHeaderLen:]
+	dst = append(dst, nonce...)
+	return newXChaCha(k.key.p[:]).Seal(dst, nonce, plaintext, headerAAD(header, aad))
+}
+
+// SecretOverhead is how many bytes Encrypt adds to a plaintext.
+const SecretOverhead = secretMinCipherLn
+
 // DecryptInPlace is Decrypt writing the plaintext over the ciphertext's own
 // bytes: no allocation for the block being read (the get path). The
 // plaintext returned shares ciphertext's memory, and ciphertext is

@@ -146,3 +146,30 @@ func TestSecretKeyPaddedAndInPlace(t *testing.T) {
 		t.Errorf("zero key: err = %v, want ErrDecrypt", err)
 	}
 }
+
+// EncryptTo appends what Encrypt returns to the caller's buffer, without
+// allocating one when it has room, and opens like Encrypt's output.
+func TestSecretKeyEncryptTo(t *testing.T) {
+	k := NewSecretKey()
+	aad := []byte("block")
+	plain := bytes.Repeat([]byte("x"), 1000)
+	buf := make([]byte, 3, 3+SecretOverhead+len(plain))
+	copy(buf, "pre")
+	out := k.EncryptTo(buf, aad, plain)
+	if string(out[:3]) != "pre" || len(out) != 3+SecretOverhead+len(plain) || &out[0] != &buf[0] {
+		t.Fatalf("EncryptTo did not append %d bytes in the buffer given (len %d)", SecretOverhead+len(plain), len(out))
+	}
+	got, err := k.Decrypt(aad, out[3:])
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("Decrypt(EncryptTo) = %q, %v", got, err)
+	}
+	if _, err := k.Decrypt([]byte("other"), out[3:]); err != ErrDecrypt {
+		t.Fatalf("EncryptTo's output opened under other associated data (err %v)", err)
+	}
+	if again := k.EncryptTo(nil, aad, plain); bytes.Equal(again, out[3:]) {
+		t.Fatal("two EncryptTo of the same plaintext are equal: the nonce is not fresh")
+	}
+	if n := testing.AllocsPerRun(10, func() { k.EncryptTo(buf[:0], aad, plain) }); n > 3 {
+		t.Errorf("EncryptTo into a buffer with room allocates %v times (the nonce, the AEAD, the aad: at most 3)", n)
+	}
+}

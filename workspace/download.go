@@ -44,7 +44,8 @@ func (w *Vault) get(ctx context.Context, p string, at time.Time, dest string, re
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	if err := w.download(ctx, ver.Manifest, tmp, progress); err != nil {
+	out := newWriteBehind(tmp)
+	if err := w.download(ctx, ver.Manifest, out, progress); err != nil {
 		return Version{}, err
 	}
 	if err := tmp.Sync(); err != nil {
@@ -56,7 +57,12 @@ func (w *Vault) get(ctx context.Context, p string, at time.Time, dest string, re
 	return ver, placeFile(tmp.Name(), dest, replace)
 }
 
-// download fetches and checks a file's blocks with a few in flight.
+// blocksFetched is how many blocks a download has in flight: a cold
+// block costs the server a disk read, so that several overlap, more than
+// there are cores to open them (issue 15).
+func blocksFetched(parallel int) int { return max(2*parallel, 8) }
+
+// download fetches and checks a file's blocks with several in flight.
 func (w *Vault) download(ctx context.Context, m *Manifest, out io.WriterAt, progress Progress) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -68,7 +74,7 @@ func (w *Vault) download(ctx context.Context, m *Manifest, out io.WriterAt, prog
 		firstEr error
 		wg      sync.WaitGroup
 	)
-	for range w.parallel {
+	for range blocksFetched(w.parallel) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -135,7 +141,7 @@ func (w *Vault) WriteTo(ctx context.Context, p string, at time.Time, out io.Writ
 	}
 	// Each block's result comes through its own channel, queued in file
 	// order; the queue's capacity bounds the blocks in flight.
-	queue := make(chan chan fetched, w.parallel)
+	queue := make(chan chan fetched, blocksFetched(w.parallel))
 	keep := w.keepsFile(ver.Manifest.Size)
 	go func() {
 		defer close(queue)

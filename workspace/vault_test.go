@@ -68,7 +68,7 @@ func (s *server) PutBlock(_ context.Context, _, id string, data []byte) error {
 	if s.blocks == nil {
 		s.blocks = map[string][]byte{}
 	}
-	s.blocks[id] = data
+	s.blocks[id] = bytes.Clone(data) // as over the wire: the caller reuses its buffer
 	return nil
 }
 
