@@ -60,6 +60,7 @@ func (h *api) register(mux *http.ServeMux) {
 	mux.Handle("POST /api/users/{user}/revoke", jsonCall(h.revokeUser))
 	mux.Handle("GET /api/devices", jsonCall(h.listDevices))
 	mux.Handle("POST /api/devices/{id}/revoke", jsonCall(h.revokeDevice))
+	mux.Handle("POST /api/devices/recovery", jsonCall(h.exportRecovery))
 	mux.Handle("GET /api/invitations", jsonCall(h.listInvitations))
 	mux.Handle("POST /api/invitations", jsonCall(h.invite))
 	mux.Handle("DELETE /api/invitations/{id}", jsonCall(h.cancelInvitation))

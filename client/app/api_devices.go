@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/coffre/coffre/certificate"
@@ -174,4 +176,42 @@ func logDeviceOut(s *client.Session, d *certificate.Device) userDeviceJSON {
 		out.RevokedOn = timeOrNil(d.RevokedOn)
 	}
 	return out
+}
+
+// recoveryJSON answers POST /api/devices/recovery: the recovery file
+// (encrypted under the secret, SPEC.md §15.5) for the page to offer as a
+// download, and the secret, shown once.
+type recoveryJSON struct {
+	Device   userDeviceJSON `json:"device"`
+	FileName string         `json:"fileName"`
+	File     []byte         `json:"file"` // base64 in JSON
+	Secret   string         `json:"secret"`
+}
+
+// exportRecovery enrols a recovery device of this user and answers its
+// file and secret. The file is written to a private temporary folder of
+// the data directory (ExportRecovery writes to a path) and removed before
+// answering: the app keeps neither the file nor the secret.
+func (h *api) exportRecovery(r *http.Request) (any, error) {
+	var out recoveryJSON
+	err := h.app.withSession(r.Context(), func(s *client.Session) error {
+		dir, err := os.MkdirTemp(h.app.Home, "recovery-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		path := filepath.Join(dir, "recovery.age")
+		secret, d, err := s.ExportRecovery(r.Context(), path)
+		if err != nil {
+			return err
+		}
+		file, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("reading the recovery file back: %w (revoke the recovery device %s and export again)", err, d.ID)
+		}
+		out = recoveryJSON{Device: logDeviceOut(s, d), File: file, Secret: secret,
+			FileName: "coffre-recovery-" + time.Now().UTC().Format("2006-01-02") + ".age"}
+		return nil
+	})
+	return out, err
 }

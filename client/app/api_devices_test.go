@@ -2,6 +2,7 @@ package app
 
 import (
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,4 +108,42 @@ func TestAdminRevokesAnotherUsersDevice(t *testing.T) {
 	}
 	bob.app.closeSession()
 	bob.fails("GET", "/api/vaults", nil, http.StatusGone, "device_revoked")
+}
+
+// A recovery file exported through the API opens with its secret and
+// enrols a new device of the user (SPEC.md §15.5); the app keeps neither.
+func TestRecoveryExportThroughTheAPI(t *testing.T) {
+	srv := hostile.Start(t)
+	admin := newTestApp(t, srv)
+	id := admin.createVault("Dossiers")
+	admin.put(id, "/a.txt", []byte("recovered"))
+	var rec recoveryJSON
+	admin.ok("POST", "/api/devices/recovery", nil, &rec)
+	if len(rec.File) == 0 || len(rec.Secret) != 35 || !strings.HasPrefix(rec.Device.Label, "recovery ") || !strings.HasSuffix(rec.FileName, ".age") {
+		t.Fatalf("export: device %+v, file %d bytes, secret %d characters, name %q", rec.Device, len(rec.File), len(rec.Secret), rec.FileName)
+	}
+	left, err := filepath.Glob(filepath.Join(admin.home, "recovery-*"))
+	if err != nil || len(left) != 0 {
+		t.Fatalf("the app left %v behind", left)
+	}
+	var list devicesJSON
+	admin.ok("GET", "/api/devices", nil, &list)
+	if len(list.Devices) != 2 || list.Devices[1].ID != rec.Device.ID {
+		t.Fatalf("the recovery device is not listed: %+v", list.Devices)
+	}
+
+	file := filepath.Join(t.TempDir(), rec.FileName)
+	if err := os.WriteFile(file, rec.File, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	newHome := filepath.Join(t.TempDir(), "home")
+	s, err := client.ImportRecovery(testCtx(t), file, rec.Secret, newHome, "new-laptop", hostile.Passphrase)
+	if err != nil {
+		t.Fatalf("importing the exported file: %v", err)
+	}
+	s.Close()
+	restored := serveApp(t, newHome)
+	if _, got, _ := restored.get("content", id, "/a.txt"); string(got) != "recovered" {
+		t.Fatalf("the recovered device reads %q", got)
+	}
 }
