@@ -1,7 +1,9 @@
 // The devices page: Alice's two computers listed from the verified log
 // (this one marked, the other with who enrolled it and no way to revoke
 // this one), the laptop revoked after a confirmation that says what
-// happens, and the page saying what was rotated; the same page in French.
+// happens, and the page saying what was rotated; a recovery file exported
+// (downloaded, its secret shown once); the same page in French.
+import { statSync } from 'node:fs';
 import { config, launch, person, step, done, assert, unlock, noProblems, watch, shot } from './lib.mjs';
 
 const browser = await launch();
@@ -54,6 +56,30 @@ await step('confirmed (from the keyboard): the page says what was revoked and ro
   assert(/Revoked on .* by alice@example\.org/.test(await row.innerText()), 'the row says revoked, when and by whom');
   assert(await row.getByRole('button').count() === 0, 'no revoke button on a revoked device');
   await shot(alice, 'devices');
+  noProblems(alice);
+});
+
+await step('a recovery file: downloaded from memory, the secret shown once in six groups, hidden once written down', async () => {
+  await alice.getByRole('button', { name: 'Create a recovery file' }).click();
+  const dialog = alice.getByRole('dialog');
+  assert(/shown only once/.test(await dialog.innerText()), 'the confirmation says the secret is shown once');
+  await dialog.getByRole('button', { name: 'Create a recovery file' }).click();
+  const link = alice.getByRole('link', { name: 'Download the recovery file' });
+  await link.waitFor({ timeout: 60_000 });
+  const [download] = await Promise.all([alice.waitForEvent('download'), link.click()]);
+  assert(/^coffre-recovery-\d{4}-\d{2}-\d{2}\.age$/.test(download.suggestedFilename()), `file name ${download.suggestedFilename()}`);
+  const size = statSync(await download.path()).size;
+  assert(size > 100, `the file holds ${size} bytes`);
+  const groups = await alice.locator('#recovery-secret .group').allInnerTexts();
+  assert(groups.length === 6 && groups.every((g) => /^[A-Z2-7]{5}$/.test(g)), `six groups of five: ${groups}`);
+  const finish = alice.getByRole('button', { name: 'Done: hide the secret' });
+  assert(await finish.isDisabled(), 'done waits for "I wrote it down"');
+  await alice.getByLabel('I saved the file and wrote the secret down').focus();
+  await alice.keyboard.press('Space');
+  await finish.click();
+  await alice.locator('#recovery-secret').waitFor({ state: 'detached' });
+  await alice.locator('#devices tbody tr', { hasText: 'recovery ' }).waitFor();
+  assert(await alice.locator('#devices tbody tr').count() === 3, 'the recovery device is listed');
   noProblems(alice);
 });
 

@@ -13,6 +13,7 @@ import { deviceSection } from './people.js';
 const urls = {
   devices: (user) => (user ? `/api/devices?user=${enc(user)}` : '/api/devices'),
   revoke: (id) => `/api/devices/${enc(id)}/revoke`,
+  recovery: () => '/api/devices/recovery',
 };
 
 export async function devicesScreen(app, params) {
@@ -66,7 +67,54 @@ export async function devicesScreen(app, params) {
         h('th', { scope: 'col' }, t('devices.state')),
         h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, t('common.actions'))))),
       h('tbody', null, rows)));
-  if (list.me) add(app.main, deviceSection(app));
+  if (list.me) add(app.main, deviceSection(app), recoverySection(app, params));
+}
+
+// recoverySection exports a recovery file (SPEC.md §15.5): the file is
+// offered as a download from memory, the secret shown once in groups until
+// the person says they wrote it down; the page then forgets both.
+function recoverySection(app, params) {
+  const t = app.t;
+  const out = h('div', { id: 'recovery-export' });
+  const make = button(t('recovery.create'), async () => {
+    if (!await confirmDialog(t('recovery.confirm'), t('recovery.create'), t('common.cancel'), t('recovery.confirmDetail'))) return;
+    make.disabled = true;
+    replace(out, h('p', { class: 'loading' }, t('recovery.creating')));
+    try {
+      const r = await app.api.post(urls.recovery());
+      make.hidden = true;
+      showRecovery(app, out, r, params);
+    } catch (err) { replace(out); make.disabled = false; app.fail(err); }
+  }, { id: 'recovery-create' });
+  return h('section', { class: 'card', 'aria-labelledby': 'recovery-title' },
+    h('h2', { id: 'recovery-title' }, t('recovery.title')),
+    h('p', null, t('recovery.intro')), make, out);
+}
+
+function showRecovery(app, box, r, params) {
+  const t = app.t;
+  const bytes = Uint8Array.from(atob(r.file || ''), (c) => c.charCodeAt(0));
+  let blobURL = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+  const download = h('a', { href: blobURL, download: r.fileName || 'coffre-recovery.age', class: 'button primary', id: 'recovery-download' },
+    t('recovery.download'));
+  const groups = String(r.secret || '').split('-').map((g) => h('span', { class: 'group' }, g));
+  const secret = h('p', { class: 'code recovery-secret', id: 'recovery-secret', 'aria-label': t('recovery.secretLabel') }, groups);
+  const wrote = h('input', { type: 'checkbox', id: 'recovery-wrote' });
+  const finish = button(t('recovery.done'), () => {
+    URL.revokeObjectURL(blobURL);
+    blobURL = null;
+    replace(box, h('p', { class: 'notice', id: 'recovery-finished' }, t('recovery.finished', { device: r.device && r.device.label })));
+    app.notify(t('recovery.finished', { device: r.device && r.device.label }));
+    devicesScreen(app, params).catch(app.fail);
+  }, { class: 'primary', id: 'recovery-finish', disabled: true });
+  wrote.addEventListener('change', () => { finish.disabled = !wrote.checked; });
+  replace(box,
+    h('ol', { class: 'steps' },
+      h('li', null, t('recovery.step1'), ' ', download),
+      h('li', null, t('recovery.step2'), secret, h('p', { class: 'hint' }, t('recovery.once'))),
+      h('li', null, h('label', { for: 'recovery-wrote' }, wrote, ' ', t('recovery.wrote')))),
+    h('div', { class: 'actions' }, finish));
+  download.focus();
 }
 
 // showRevocation says in words what a revocation did.
