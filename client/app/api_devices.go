@@ -42,11 +42,15 @@ type userDeviceJSON struct {
 
 // devicesJSON answers GET /api/devices.
 type devicesJSON struct {
-	User    string           `json:"user"` // the email of whose devices these are
-	Name    string           `json:"name"`
-	Me      bool             `json:"me"`
-	Offline bool             `json:"offline"` // the server was unreachable: no connections
-	Devices []userDeviceJSON `json:"devices"`
+	User    string `json:"user"` // the email of whose devices these are
+	Name    string `json:"name"`
+	Me      bool   `json:"me"`
+	Offline bool   `json:"offline"` // the server was unreachable: no connections
+	// UserRevoked: the user is revoked, and every device with them (a
+	// user's revocation does not list each device as revoked).
+	UserRevoked   bool             `json:"userRevoked"`
+	UserRevokedOn *time.Time       `json:"userRevokedOn,omitempty"`
+	Devices       []userDeviceJSON `json:"devices"`
 }
 
 func deviceOut(d client.DeviceInfo) userDeviceJSON {
@@ -71,7 +75,10 @@ func (h *api) listDevices(r *http.Request) (any, error) {
 		if err != nil {
 			return err
 		}
-		out = devicesJSON{User: u.Email, Name: u.Name, Me: u.ID == s.Identity().UserID, Devices: []userDeviceJSON{}}
+		out = devicesJSON{User: u.Email, Name: u.Name, Me: u.ID == s.Identity().UserID, Devices: []userDeviceJSON{}, UserRevoked: u.Revoked()}
+		if u.Revoked() {
+			out.UserRevokedOn = timeOrNil(u.RevokedOn)
+		}
 		devices, err := s.DevicesOf(r.Context(), u.ID, true)
 		if errors.Is(err, client.ErrServerUnavailable) {
 			out.Offline = true
@@ -81,7 +88,11 @@ func (h *api) listDevices(r *http.Request) (any, error) {
 			return err
 		}
 		for _, d := range devices {
-			out.Devices = append(out.Devices, deviceOut(d))
+			dj := deviceOut(d)
+			if u.Revoked() {
+				dj.NoSealKey = false // nothing to re-enrol
+			}
+			out.Devices = append(out.Devices, dj)
 		}
 		return nil
 	})
@@ -129,6 +140,9 @@ func (h *api) revokeDevice(r *http.Request) (any, error) {
 			return client.ErrThisDevice
 		case d.Revoked():
 			return fmt.Errorf("%w: %s (%s)", errDeviceRevokedAlready, d.ID, d.Label)
+		}
+		if u, ok := s.Organisation().User(d.UserID); ok && u.Revoked() {
+			return fmt.Errorf("%w: the device went with its user", client.ErrUserRevoked)
 		}
 		done, err := s.RevokeDevice(r.Context(), d.ID)
 		if done.Device == nil || !done.Device.Revoked() {

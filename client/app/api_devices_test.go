@@ -108,6 +108,16 @@ func TestAdminRevokesAnotherUsersDevice(t *testing.T) {
 	}
 	bob.app.closeSession()
 	bob.fails("GET", "/api/vaults", nil, http.StatusGone, "device_revoked")
+
+	// A revoked user's devices went with them: listed so, not revocable.
+	admin.enrolUser("carol@example.org")
+	admin.ok("POST", "/api/users/carol@example.org/revoke", nil, nil)
+	var carols devicesJSON
+	admin.ok("GET", "/api/devices"+q("user", "carol@example.org"), nil, &carols)
+	if !carols.UserRevoked || carols.UserRevokedOn == nil || len(carols.Devices) != 1 {
+		t.Fatalf("a revoked user's devices: %+v", carols)
+	}
+	admin.fails("POST", "/api/devices/"+carols.Devices[0].ID+"/revoke", nil, http.StatusConflict, "user_revoked")
 }
 
 // A recovery file exported through the API opens with its secret and

@@ -28,14 +28,14 @@ export async function devicesScreen(app, params) {
     const marks = [];
     if (d.this) marks.push(h('span', { class: 'badge' }, t('devices.thisDevice')));
     if (d.noSealKey) marks.push(h('span', { class: 'badge warn', title: t('devices.noSealKeyHint') }, t('devices.noSealKey')));
-    const state = d.revoked
-      ? t('devices.revokedOn', { time: formatTime(d.revokedOn, app.lang), who: d.revokedBy || t('common.unknown') })
-      : t('devices.active');
+    let state = t('devices.active');
+    if (d.revoked) state = t('devices.revokedOn', { time: formatTime(d.revokedOn, app.lang), who: d.revokedBy || t('common.unknown') });
+    else if (list.userRevoked) state = t('devices.userRevokedOn', { time: formatTime(list.userRevokedOn, app.lang) });
     let last = '';
     if (list.offline) last = t('devices.offline');
     else if (d.lastConnection) last = t('devices.lastAt', { time: formatTime(d.lastConnection, app.lang), address: d.lastAddress || '' });
     else last = t('devices.never');
-    const revoke = !d.revoked && !d.this ? button(t('devices.revoke'), async () => {
+    const revoke = !d.revoked && !list.userRevoked && !d.this ? button(t('devices.revoke'), async () => {
       if (!await confirmDialog(t('devices.confirmRevoke', { device: label }), t('devices.revoke'), t('common.cancel'),
         list.me ? t('devices.revokeDetail') : t('devices.revokeDetailOther', { user: list.user }))) return;
       try {
@@ -44,7 +44,7 @@ export async function devicesScreen(app, params) {
         showRevocation(app, app.main.querySelector('#revocation'), r, label, list.me);
       } catch (err) { app.fail(err); }
     }, { class: 'danger', 'aria-label': t('devices.revokeOf', { device: label }) }) : null;
-    return h('tr', { 'data-device': d.id, class: d.revoked ? 'revoked' : null },
+    return h('tr', { 'data-device': d.id, class: d.revoked || list.userRevoked ? 'revoked' : null },
       h('td', null, label, marks.length ? ' ' : null, marks),
       h('td', null, t('devices.enrolledOn', { time: formatTime(d.created, app.lang) }),
         d.createdBy ? h('br') : null, d.createdBy ? t('devices.enrolledBy', { who: d.createdBy }) : null),
