@@ -390,6 +390,7 @@ func TestDevicesPage(t *testing.T) {
 	org.Admin.MustRun("vault", "create", vault)
 	laptop := harness.NewDevice(t, "laptop")
 	harness.EnrolDevice(t, org.Admin, laptop, label)
+	harness.EnrolUser(t, org.Admin, "bob@example.org", "standard", harness.NewDevice(t, "bob"), "Bob Durand")
 	admin := startApp(t, org.Admin, false)
 	runScript(t, "devices", map[string]any{"admin": appConfig(admin), "laptopLabel": label, "vault": vault})
 }

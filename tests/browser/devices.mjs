@@ -83,6 +83,19 @@ await step('a recovery file: downloaded from memory, the secret shown once in si
   noProblems(alice);
 });
 
+await step('an administrator opens another person\'s devices from People: listed, no recovery or add section', async () => {
+  await alice.getByRole('link', { name: 'People' }).click();
+  await alice.getByRole('link', { name: 'Devices of Bob Durand' }).click();
+  await alice.getByRole('heading', { name: 'Devices of Bob Durand' }).waitFor();
+  assert(await alice.locator('#devices tbody tr').count() === 1, 'Bob has one device');
+  assert(await alice.locator('#devices').getByRole('button', { name: /^Revoke the device/ }).count() === 1, 'the admin may revoke it');
+  assert(await alice.getByRole('button', { name: 'Create a recovery file' }).count() === 0, 'no recovery file for someone else');
+  assert(await alice.getByRole('button', { name: 'Create a link for another computer' }).count() === 0, 'no device link for someone else');
+  await alice.getByRole('link', { name: 'Devices', exact: true }).click();
+  await alice.getByRole('heading', { name: 'Your devices' }).waitFor();
+  noProblems(alice);
+});
+
 await step('the page in French', async () => {
   await alice.locator('#lang').selectOption('fr');
   await alice.getByRole('heading', { name: 'Vos appareils' }).waitFor();
