@@ -88,6 +88,10 @@ var errorCodes = []struct {
 	{wire.ErrCertificateRefused, http.StatusConflict, "server_refused"},
 	{wire.ErrBadRequest, http.StatusBadGateway, "server_refused"},
 	// Users, vaults, rules.
+	{client.ErrThisDevice, http.StatusForbidden, "this_device"},
+	{client.ErrUnknownDevice, http.StatusNotFound, "unknown_device"},
+	{client.ErrAmbiguousDevice, http.StatusConflict, "ambiguous_device"},
+	{errDeviceRevokedAlready, http.StatusConflict, "device_already_revoked"},
 	{client.ErrNotAdmin, http.StatusForbidden, "not_admin"},
 	{client.ErrNotAllowed, http.StatusForbidden, "not_allowed"},
 	{client.ErrNotManager, http.StatusForbidden, "not_manager"},

@@ -380,6 +380,21 @@ func TestRevokedDevice(t *testing.T) {
 	}
 }
 
+// The devices page: two computers listed from the verified log, the
+// laptop revoked after a confirmation, the page saying what was rotated.
+// The laptop's label is HTML-like: it shows as text.
+func TestDevicesPage(t *testing.T) {
+	needBrowser(t)
+	org := organisation(t)
+	const vault, label = "Cardiologie", "laptop <b>Lyon</b>"
+	org.Admin.MustRun("vault", "create", vault)
+	laptop := harness.NewDevice(t, "laptop")
+	harness.EnrolDevice(t, org.Admin, laptop, label)
+	harness.EnrolUser(t, org.Admin, "bob@example.org", "standard", harness.NewDevice(t, "bob"), "Bob Durand")
+	admin := startApp(t, org.Admin, false)
+	runScript(t, "devices", map[string]any{"admin": appConfig(admin), "laptopLabel": label, "vault": vault})
+}
+
 // Cancelling a code exchange from the greeter's side: both screens say it
 // stopped, the newcomer is asked no passphrase and is not enrolled.
 func TestCancelExchange(t *testing.T) {

@@ -12,6 +12,7 @@ import { filesScreen } from './files.js';
 import { sharingScreen } from './sharing.js';
 import { peopleScreen } from './people.js';
 import { syncScreen } from './sync.js';
+import { devicesScreen } from './devices.js';
 
 const main = document.getElementById('main');
 const top = document.getElementById('top');
@@ -88,6 +89,7 @@ function shell(active) {
     h('nav', { 'aria-label': t('nav.label') },
       link('#/vaults', 'vaults'),
       app.me && app.me.profile !== 'outsider' ? link('#/people', 'people') : null,
+      link('#/devices', 'devices'),
       link('#/sync', 'sync')),
     h('div', { class: 'who' },
       h('span', { class: 'me' }, [app.me && app.me.name, s.organisation].filter(Boolean).join(' · ')),
@@ -126,6 +128,7 @@ async function render() {
   let active = 'vaults';
   if (name === 'people') active = 'people';
   if (name === 'sync') active = 'sync';
+  if (name === 'devices') active = 'devices';
   shell(active);
   app.clearAlert();
   try {
@@ -134,6 +137,8 @@ async function render() {
       else await filesScreen(app, id, sub || 'files', params);
     } else if (name === 'people') {
       await peopleScreen(app, params);
+    } else if (name === 'devices') {
+      await devicesScreen(app, params);
     } else if (name === 'sync') {
       await syncScreen(app);
     } else {

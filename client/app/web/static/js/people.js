@@ -55,7 +55,9 @@ export async function peopleScreen(app) {
       h('td', null, u.name, u.yourself ? h('span', { class: 'muted' }, ` (${t('sharing.you')})`) : null),
       h('td', null, u.email),
       profileCell,
-      h('td', { class: 'num' }, String(u.devices)),
+      h('td', { class: 'num' }, u.yourself || admin
+        ? h('a', { href: u.yourself ? '#/devices' : `#/devices?user=${encodeURIComponent(u.id)}`, 'aria-label': tr('people.devicesOf', { name: u.name }) }, String(u.devices))
+        : String(u.devices)),
       h('td', null, u.revoked ? (u.revoked === true ? t('people.revokedState') : t('people.revokedOn', { time: formatTime(u.revoked, app.lang) })) : t('people.active')),
       h('td', { class: 'row-actions' }, admin && !u.revoked && !u.yourself ? button(t('people.revoke'), async () => {
         if (!await confirmDialog(t('people.confirmRevoke', { name: u.name }), t('people.revoke'), t('common.cancel'), t('people.revokeDetail'))) return;
@@ -148,7 +150,7 @@ export function showInvitation(app, box, inv, who, kind) {
 
 // deviceSection adds another device of this person (a second computer):
 // the same link and code exchange, with the new device's first run.
-function deviceSection(app) {
+export function deviceSection(app) {
   const t = app.t;
   const out = h('div', { id: 'device-invitation' });
   const make = button(t('people.addDevice'), async () => {
