@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -95,17 +96,28 @@ func (r *relayEnd) wait(ctx context.Context, step uint32, m proto.Message) error
 	defer cancel()
 	err := r.waitPeer(wctx, step, m)
 	if err != nil && wctx.Err() != nil && ctx.Err() == nil {
+		if step == recoveryAckStep {
+			return fmt.Errorf("waited %s for %s: %w", r.patience, greeterSteps[step], ErrShareUnacknowledged)
+		}
 		return fmt.Errorf("waited %s for %s: %w", r.patience, greeterSteps[step], ErrGreeterTimeout)
 	}
 	return err
 }
 
+// recoveryAckStep is the step at which a member who sent its share waits
+// for the person's acknowledgement (SPEC.md §15.6).
+const recoveryAckStep = 6
+
+// ErrShareUnacknowledged: a member sent its share of a recovery, and the
+// person did not say they received it in time.
+var ErrShareUnacknowledged = errors.New("your share was sent but the person recovering did not acknowledge it: ask them whether their recovery went on (nothing else is needed from you unless they ask again)")
+
 // greeterSteps is what a claimer waits for at each relay step.
 var greeterSteps = map[uint32]string{
-	1: "the greeter to start greeting this invitation",
-	3: "the greeter to type your code",
-	5: "the greeter to confirm and publish your certificates",
-	6: "the person recovering to acknowledge the share", // the member's wait (SPEC.md §15.6)
+	1:               "the greeter to start greeting this invitation",
+	3:               "the greeter to type your code",
+	5:               "the greeter to confirm and publish your certificates",
+	recoveryAckStep: "the person recovering to acknowledge the share", // the member's wait (SPEC.md §15.6)
 }
 
 func (r *relayEnd) waitPeer(ctx context.Context, step uint32, m proto.Message) error {

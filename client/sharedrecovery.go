@@ -298,7 +298,7 @@ func (s *Session) GreetRecovery(ctx context.Context, inv Invitation, p Prompter)
 	}
 	var ack coffrev1.SASResult
 	r.patience = DefaultGreeterWait
-	if err := r.wait(ctx, 6, &ack); err != nil {
+	if err := r.wait(ctx, recoveryAckStep, &ack); err != nil {
 		return err
 	}
 	r.finished = true
@@ -574,7 +574,7 @@ func receiveShare(ctx context.Context, l link.Link, opts RecoverOptions, p Promp
 		!certificate.ValidID(m.GetMemberUserId()) || m.GetThreshold() < 1 || len(m.GetRecoveryFile()) == 0 {
 		return out, ErrEnrolmentBroken
 	}
-	if err := r.post(ctx, 6, &coffrev1.SASResult{Ok: true}); err != nil {
+	if err := r.post(ctx, recoveryAckStep, &coffrev1.SASResult{Ok: true}); err != nil {
 		return out, err
 	}
 	r.finished = true
