@@ -50,8 +50,13 @@ type DeviceInfo struct {
 // The last connection of each is asked of the server; offline, only the
 // verified log answers.
 func (s *Session) Devices(ctx context.Context, online bool) ([]DeviceInfo, error) {
+	return s.devicesOf(ctx, s.keys.UserID, online)
+}
+
+// devicesOf lists the devices of the user userID (Devices, DevicesOf).
+func (s *Session) devicesOf(ctx context.Context, userID string, online bool) ([]DeviceInfo, error) {
 	var out []DeviceInfo
-	for _, d := range s.org.Devices(s.keys.UserID) {
+	for _, d := range s.org.Devices(userID) {
 		info := DeviceInfo{ID: d.ID, Label: d.Label, CreatedAt: d.CreatedAt, CreatedBy: s.deviceOwnerEmail(d.CreatedBy),
 			Revoked: d.Revoked(), This: d.ID == s.keys.DeviceID, NoSealKey: !d.HasSealKey()}
 		if d.Revoked() {

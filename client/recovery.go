@@ -94,22 +94,8 @@ func (s *Session) ExportRecovery(ctx context.Context, path string) (secret strin
 	if _, err := os.Lstat(path); err == nil {
 		return "", nil, fmt.Errorf("%s already exists: choose another file", path)
 	}
-	sk, err := crypto.GenerateSigningKey()
+	keys, err := s.newRecoveryDevice("recovery")
 	if err != nil {
-		return "", nil, err
-	}
-	current := s.currentSealKey()
-	if current == nil {
-		return "", nil, errNotRotatedHere
-	}
-	keys := &deviceKeys{
-		OrganisationLink: s.keys.OrganisationLink, OrganisationName: s.keys.OrganisationName,
-		UserID: s.keys.UserID, DeviceID: certificate.NewID(),
-		DeviceLabel: "recovery " + time.Now().UTC().Format("2006-01-02"),
-		SigningKey:  sk, SealKey: current, StateKey: crypto.NewSecretKey(),
-		SealKeyHistory: s.sealKeyHistory(),
-	}
-	if keys.DeviceSealKey, err = newDeviceSealKey(); err != nil {
 		return "", nil, err
 	}
 	secret = newRecoverySecret()
@@ -118,10 +104,7 @@ func (s *Session) ExportRecovery(ctx context.Context, path string) (secret strin
 		return "", nil, err
 	}
 	err = s.publish(ctx, "", func() ([]certificate.Statement, error) {
-		return []certificate.Statement{certificate.DeviceAdded{
-			DeviceID: keys.DeviceID, UserID: keys.UserID, Label: keys.DeviceLabel, VerifyKey: sk.Public(),
-			SealKey: keys.DeviceSealKey.Public(),
-		}}, nil
+		return []certificate.Statement{keys.deviceAdded()}, nil
 	})
 	if err != nil {
 		os.Remove(path) // a file whose device is not enrolled would open nothing
@@ -129,6 +112,38 @@ func (s *Session) ExportRecovery(ctx context.Context, path string) (secret strin
 	}
 	d, _ := s.org.Device(keys.DeviceID)
 	return secret, d, nil
+}
+
+// newRecoveryDevice makes the keys of a new recovery device of this user,
+// labelled with what and today's date: its own signing and seal keys, the
+// user's newest seal key and the older ones this device holds (SPEC.md
+// §15.2, §15.5).
+func (s *Session) newRecoveryDevice(what string) (*deviceKeys, error) {
+	current := s.currentSealKey()
+	if current == nil {
+		return nil, errNotRotatedHere
+	}
+	sk, err := crypto.GenerateSigningKey()
+	if err != nil {
+		return nil, err
+	}
+	keys := &deviceKeys{
+		OrganisationLink: s.keys.OrganisationLink, OrganisationName: s.keys.OrganisationName,
+		UserID: s.keys.UserID, DeviceID: certificate.NewID(),
+		DeviceLabel: what + " " + time.Now().UTC().Format("2006-01-02"),
+		SigningKey:  sk, SealKey: current, StateKey: crypto.NewSecretKey(),
+		SealKeyHistory: s.sealKeyHistory(),
+	}
+	if keys.DeviceSealKey, err = newDeviceSealKey(); err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
+// deviceAdded is the certificate statement that enrols the device k.
+func (k *deviceKeys) deviceAdded() certificate.DeviceAdded {
+	return certificate.DeviceAdded{DeviceID: k.DeviceID, UserID: k.UserID, Label: k.DeviceLabel,
+		VerifyKey: k.SigningKey.Public(), SealKey: k.DeviceSealKey.Public()}
 }
 
 // ImportRecovery opens a recovery file with its secret and enrols a new
@@ -209,10 +224,7 @@ func importRecovery(ctx context.Context, rec *deviceKeys, dir, label string, pas
 		return nil, err
 	}
 	err = rs.publish(ctx, "", func() ([]certificate.Statement, error) {
-		return []certificate.Statement{certificate.DeviceAdded{
-			DeviceID: keys.DeviceID, UserID: keys.UserID, Label: label, VerifyKey: sk.Public(),
-			SealKey: keys.DeviceSealKey.Public(),
-		}}, nil
+		return []certificate.Statement{keys.deviceAdded()}, nil
 	})
 	if err != nil {
 		return nil, err

@@ -72,24 +72,10 @@ func (s *Session) ShareRecovery(ctx context.Context, members []string, threshold
 	if len(members) > certificate.MaxRecoveryMembers {
 		return nil, fmt.Errorf("%d members: at most %d", len(members), certificate.MaxRecoveryMembers)
 	}
-	sk, err := crypto.GenerateSigningKey()
-	if err != nil {
-		return nil, err
-	}
 	// The recovery device holds the user's newest keys and its own seal
 	// key, as ExportRecovery's does (SPEC.md §15.2).
-	current := s.currentSealKey()
-	if current == nil {
-		return nil, errNotRotatedHere
-	}
-	keys := &deviceKeys{
-		OrganisationLink: s.keys.OrganisationLink, OrganisationName: s.keys.OrganisationName,
-		UserID: s.keys.UserID, DeviceID: certificate.NewID(),
-		DeviceLabel: "shared recovery " + time.Now().UTC().Format("2006-01-02"),
-		SigningKey:  sk, SealKey: current, StateKey: crypto.NewSecretKey(),
-		SealKeyHistory: s.sealKeyHistory(),
-	}
-	if keys.DeviceSealKey, err = newDeviceSealKey(); err != nil {
+	keys, err := s.newRecoveryDevice("shared recovery")
+	if err != nil {
 		return nil, err
 	}
 	secret := []byte(strings.ReplaceAll(newRecoverySecret(), "-", ""))
@@ -129,10 +115,7 @@ func (s *Session) ShareRecovery(ctx context.Context, members []string, threshold
 				Commitment: shareCommitment(s.org.ID, keys.UserID, u.ID, keys.DeviceID, plain)})
 			clear(plain)
 		}
-		stmts := []certificate.Statement{certificate.DeviceAdded{
-			DeviceID: keys.DeviceID, UserID: keys.UserID, Label: keys.DeviceLabel, VerifyKey: sk.Public(),
-			SealKey: keys.DeviceSealKey.Public(),
-		}}
+		stmts := []certificate.Statement{keys.deviceAdded()}
 		if old, ok := s.org.SharedRecovery(keys.UserID); ok {
 			if d, ok := s.org.Device(old.RecoveryDeviceID); ok && !d.Revoked() && old.RecoveryDeviceID != s.keys.DeviceID {
 				stmts = append(stmts, certificate.DeviceRevoked{DeviceID: old.RecoveryDeviceID})
