@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/tests/hostile"
 	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/workspace"
 )
@@ -98,4 +99,54 @@ func TestA63AdminRevocationWaitsForUserKeys(t *testing.T) {
 		t.Fatalf("the laptop's copy of Bob's old key opens the vault's new key: %v", err)
 	}
 	reads(t, "Bob's desktop", w.bob, info.ID, map[string]string{"/chart.txt": "before", "/after.txt": "after"})
+}
+
+// TestA63WithheldRotationSealsNothing: Bob revokes his laptop from his
+// desktop, which rotates his keys; the server then withholds that
+// rotation (and all after it) from everyone, serving the log up to the
+// revocation. The administrator, manager of a vault Bob is in, sees the
+// revocation and no rotation: its client seals no new vault key to Bob's
+// current key, which the laptop holds, and the vault's writes wait
+// (SPEC.md §15.2, SECURITY.md A63). Withholding costs availability only.
+func TestA63WithheldRotationSealsNothing(t *testing.T) {
+	t.Parallel()
+	w := newDeviceWorld(t)
+	info, err := w.admin.CreateVault(bg(), "ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.admin.ShareVault(bg(), info.ID, "bob@example.org", certificate.RoleReader, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, w.bob)
+	rev, err := w.bob.RevokeDevice(bg(), w.laptopKeys.DeviceID)
+	if err != nil || rev.UserKeys == nil {
+		t.Fatalf("Bob's revocation of his laptop: user keys rotated %v (%v)", rev.UserKeys != nil, err)
+	}
+	org := w.bobKeys.OrganisationID
+	revokedAt := w.s.LogState(t, org).KeysExposedAt(w.bobKeys.UserID)
+	// Withheld: the log ends at the revocation.
+	w.s.TruncateLog(t, org, revokedAt)
+	admin := hostile.Reopen(t, w.admin, w.d["admin"])
+	mustSync(t, admin)
+	if !admin.Organisation().AwaitsUserKeys(w.bobKeys.UserID) {
+		t.Fatal("the administrator does not see Bob's keys as awaiting a rotation")
+	}
+	v, done, err := admin.PrepareVault(bg(), info.ID)
+	if err != nil || done.Rotated || !errors.Is(done.Awaiting, client.ErrAwaitingUserKeys) {
+		t.Fatalf("the administrator's use of the vault: rotated %v, awaiting %v (%v)", done.Rotated, done.Awaiting, err)
+	}
+	if _, err := v.Put(bg(), "/during.txt", nil, nil); !errors.Is(err, vaultlog.ErrRotationPending) {
+		t.Fatalf("a write: %v, want %v", err, vaultlog.ErrRotationPending)
+	}
+	after := w.s.LogState(t, org)
+	if after.Head.Position != revokedAt {
+		t.Fatalf("the administrator appended to the withheld log: head %d, revocation at %d", after.Head.Position, revokedAt)
+	}
+	av, _ := after.Vault(info.ID)
+	if keys, err := workspace.OpenKeys(after, av, w.bobKeys.UserID, w.laptopKeys.SealKey); err == nil {
+		if _, ok := keys.Get(2); ok {
+			t.Fatal("a vault key introduced after the revocation opens with the revoked laptop's copy of Bob's key")
+		}
+	}
 }
