@@ -42,7 +42,7 @@ func (p prechecked) verifiedWith(key crypto.VerifyKey) bool {
 // and a hostile one no more than one page of parsing.
 func (o *Organisation) ApplyAll(entries []Entry) (int, error) {
 	pre := make([]prechecked, len(entries))
-	parallel(len(entries), func(i int) {
+	Parallel(len(entries), func(i int) {
 		pre[i].c, pre[i].err = Parse(entries[i].Data)
 		pre[i].parsed = true
 	})
@@ -68,7 +68,7 @@ func (o *Organisation) ApplyAll(entries []Entry) (int, error) {
 			}
 		}
 	}
-	parallel(len(entries), func(i int) {
+	Parallel(len(entries), func(i int) {
 		if pre[i].verified {
 			pre[i].verified = pre[i].c.verify(pre[i].key) == nil
 		}
@@ -81,8 +81,11 @@ func (o *Organisation) ApplyAll(entries []Entry) (int, error) {
 	return len(entries), nil
 }
 
-// parallel calls fn(0) … fn(n-1) on every core and returns when all are done.
-func parallel(n int, fn func(int)) {
+// Parallel calls fn(0) … fn(n-1) on every core and returns when all are
+// done: the signature checks of a log page here, the seals of a vault key
+// to its members in workspace. Fewer than 32 calls run on this goroutine,
+// where starting workers would cost more than it saves.
+func Parallel(n int, fn func(int)) {
 	workers := min(runtime.GOMAXPROCS(0), n/16)
 	if workers <= 1 {
 		for i := range n {

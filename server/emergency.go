@@ -10,12 +10,8 @@ import (
 // approved, or that an admin took it over (SPEC.md §16.3). The event is a
 // hint, like every event: their client verifies the log and shows the
 // certificate, never this.
-func (s *Server) publishEmergencies(orgID string, entries []store.LogEntry) {
-	for _, e := range entries {
-		c, err := certificate.Parse(e.Data)
-		if err != nil {
-			continue // checked before it was stored: can't happen
-		}
+func (s *Server) publishEmergencies(orgID string, certs []*certificate.Certificate) {
+	for _, c := range certs {
 		var vault string
 		switch st := c.Statement.(type) {
 		case certificate.EmergencyInvoked:
@@ -27,7 +23,7 @@ func (s *Server) publishEmergencies(orgID string, entries []store.LogEntry) {
 		default:
 			continue
 		}
-		s.bus.Publish(orgID, store.Event{Kind: store.EmergencyAppended, Vault: vault, Position: e.Position})
+		s.bus.Publish(orgID, store.Event{Kind: store.EmergencyAppended, Vault: vault, Position: c.Position})
 	}
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -353,5 +354,45 @@ func TestWatchNeedsAuthentication(t *testing.T) {
 	}
 	if !errors.Is(wire.FromStatus(err), wire.ErrUnauthenticated) {
 		t.Fatalf("unsigned Watch: got %v", err)
+	}
+}
+
+// An append leaves the server's shared state at the new head, as checked:
+// the next call does not parse and verify the entries again from the
+// store, and that state is the one the store's log gives.
+func TestAppendAdoptsCheckedState(t *testing.T) {
+	ts, admin := startBootstrapped(t)
+	ctx := context.Background()
+	if _, err := ts.srv.state(ctx, ts.orgID); err != nil {
+		t.Fatal(err)
+	}
+	bob := ts.enrol(t, admin, certificate.ProfileStandard)
+	if err := ts.publish(t, admin, certificate.UserRevoked{UserID: bob.user}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ts.srv.orgState(ctx, ts.orgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	adopted := st.org
+	st.mu.Unlock()
+	if adopted.Head.Position != ts.org.Head.Position || !bytes.Equal(adopted.Head.Hash, ts.org.Head.Hash) {
+		t.Fatalf("shared state at %d after the appends, want %d", adopted.Head.Position, ts.org.Head.Position)
+	}
+	if got, err := ts.srv.state(ctx, ts.orgID); err != nil || got != adopted {
+		t.Fatalf("state after the appends: %p (%v), want the adopted %p", got, err, adopted)
+	}
+	fromStore, err := ts.srv.catchUp(ctx, ts.orgID, certificate.NewOrganisation(ts.orgID, ts.org.Root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromStore.Head.Position != adopted.Head.Position || !bytes.Equal(fromStore.Head.Hash, adopted.Head.Hash) {
+		t.Fatalf("the store's log gives head %d, the adopted state %d", fromStore.Head.Position, adopted.Head.Position)
+	}
+	for _, org := range []*certificate.Organisation{adopted, fromStore} {
+		if u, ok := org.User(bob.user); !ok || !u.Revoked() {
+			t.Fatalf("bob in a state at %d: %v, revoked %v", org.Head.Position, ok, ok && u.Revoked())
+		}
 	}
 }

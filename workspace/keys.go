@@ -5,9 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
@@ -96,25 +93,11 @@ func sealToAll(orgID, vaultID string, index uint32, members []*certificate.User,
 	}
 	out := make([]certificate.SealedKey, len(members))
 	errs := make([]error, len(members))
-	workers := min(runtime.GOMAXPROCS(0), len(members))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(members) {
-					return
-				}
-				m := members[i]
-				sealed, err := SealKeyTo(orgID, vaultID, index, m, key)
-				out[i], errs[i] = certificate.SealedKey{UserID: m.ID, Sealed: sealed}, err
-			}
-		}()
-	}
-	wg.Wait()
+	certificate.Parallel(len(members), func(i int) {
+		m := members[i]
+		sealed, err := SealKeyTo(orgID, vaultID, index, m, key)
+		out[i], errs[i] = certificate.SealedKey{UserID: m.ID, Sealed: sealed}, err
+	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
