@@ -268,6 +268,25 @@ type BlockBatcher interface {
 	PutBlocks(ctx context.Context, orgID, vaultID string, blocks []BlockData) error
 }
 
+// SmallBlocks keeps the small blocks of batches in the metadata store
+// (SPEC.md §7.4): a batch of them is one transaction, one durable write,
+// where a block store of files makes a file and an fsync per block. The
+// block store that uses it keeps a block id in one place only: it checks
+// the other before storing.
+type SmallBlocks interface {
+	// PutSmallBlocks stores blocks of one vault durably in one
+	// transaction: all or none. Each behaves as PutBlock would (the same
+	// bytes again succeed, other bytes are ErrExists).
+	PutSmallBlocks(ctx context.Context, orgID, vaultID string, blocks []BlockData) error
+	// SmallBlock returns a block (ErrNotFound if there is none).
+	SmallBlock(ctx context.Context, orgID, vaultID, blockID string) ([]byte, error)
+	// SmallBlockVaults, ListSmallBlocks and DeleteSmallBlock are those of
+	// BlockCollector, for the small blocks.
+	SmallBlockVaults(ctx context.Context, orgID string) ([]string, error)
+	ListSmallBlocks(ctx context.Context, orgID, vaultID string, fn func(BlockInfo) error) error
+	DeleteSmallBlock(ctx context.Context, orgID, vaultID, blockID string) error
+}
+
 // BlockInfo is one stored block as a BlockCollector lists it.
 type BlockInfo struct {
 	ID   string
