@@ -138,7 +138,7 @@ const batchWriters = 8
 // one transaction (putSmall); the others as files.
 func (s *Store) PutBlocks(ctx context.Context, orgID, vaultID string, blocks []store.BlockData) error {
 	small, files := s.splitSmall(blocks)
-	err := s.putSmall(ctx, orgID, vaultID, small)
+	err := s.putSmall(ctx, orgID, vaultID, small, 0)
 	if len(files) > 0 {
 		if ferr := s.putFiles(ctx, orgID, vaultID, files); err == nil {
 			err = ferr

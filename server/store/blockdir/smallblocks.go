@@ -37,10 +37,23 @@ func (s *Store) splitSmall(blocks []store.BlockData) (small, files []store.Block
 	return small, files
 }
 
-// putSmall stores blocks in the small-block store, in one transaction. A
-// block id is kept in one place only: a block already stored as a file
-// is compared there and not stored again.
-func (s *Store) putSmall(ctx context.Context, orgID, vaultID string, blocks []store.BlockData) error {
+var _ store.ReservingBatcher = (*Store)(nil)
+
+// PutBlocksReserved stores a batch whose blocks are all small, and
+// reserves its storage, in one transaction of the small-block store.
+func (s *Store) PutBlocksReserved(ctx context.Context, orgID, vaultID string, blocks []store.BlockData, n int64) (bool, error) {
+	small, files := s.splitSmall(blocks)
+	if len(small) == 0 || len(files) > 0 {
+		return false, nil
+	}
+	return true, s.putSmall(ctx, orgID, vaultID, small, n)
+}
+
+// putSmall stores blocks in the small-block store, in one transaction
+// that also reserves n bytes of storage if n > 0. A block id is kept in
+// one place only: a block already stored as a file is compared there and
+// not stored again.
+func (s *Store) putSmall(ctx context.Context, orgID, vaultID string, blocks []store.BlockData, n int64) error {
 	if len(blocks) == 0 {
 		return nil
 	}
@@ -60,10 +73,10 @@ func (s *Store) putSmall(ctx context.Context, orgID, vaultID string, blocks []st
 			return fmt.Errorf("putting block %q of vault %q of %q: %w", b.ID, vaultID, orgID, err)
 		}
 	}
-	if len(rest) == 0 {
+	if len(rest) == 0 && n <= 0 {
 		return nil
 	}
-	return s.small.PutSmallBlocks(ctx, orgID, vaultID, rest)
+	return s.small.PutSmallBlocks(ctx, orgID, vaultID, rest, n)
 }
 
 // compareSmall is compare for the small-block store: nil if it holds the

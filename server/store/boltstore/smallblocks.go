@@ -25,10 +25,11 @@ var bucketSmall = []byte("small-blocks")
 
 var _ store.SmallBlocks = (*Store)(nil)
 
-// PutSmallBlocks stores blocks of one vault in one transaction, shared
-// through bbolt's Batch with the reservations and batches of other calls
-// running at the same time: one durable write for all of them.
-func (s *Store) PutSmallBlocks(ctx context.Context, orgID, vaultID string, blocks []store.BlockData) error {
+// PutSmallBlocks stores blocks of one vault, and reserves their storage
+// if asked, in one transaction, shared through bbolt's Batch with the
+// reservations and batches of other calls running at the same time: one
+// durable write for all of them.
+func (s *Store) PutSmallBlocks(ctx context.Context, orgID, vaultID string, blocks []store.BlockData, n int64) error {
 	for _, b := range blocks {
 		if err := store.CheckBlockIDs(orgID, vaultID, b.ID); err != nil {
 			return fmt.Errorf("putting small blocks of vault %q of %q: %w", vaultID, orgID, err)
@@ -39,6 +40,12 @@ func (s *Store) PutSmallBlocks(ctx context.Context, orgID, vaultID string, block
 	}
 	stored := u64(uint64(time.Now().UnixNano()))
 	err := s.batch(ctx, func(tx *bolt.Tx) error {
+		if n > 0 {
+			inTx := func(_ context.Context, fn func(*bolt.Tx) error) error { return fn(tx) }
+			if _, err := s.updateOrgWith(ctx, inTx, orgID, reserve(n)); err != nil {
+				return fmt.Errorf("reserving storage: %w", err)
+			}
+		}
 		if err := markSmallBlocks(tx); err != nil {
 			return err
 		}
