@@ -60,6 +60,7 @@ func startServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	blocks.UseSmallBlocks(st) // as coffre-server run has it
 	clock := &testClock{}
 	srv := New(Config{Store: st, Blocks: blocks, PublicAddress: lis.Addr().String(), Now: clock.now})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -222,6 +222,20 @@ func (s *Server) PutBlocks(ctx context.Context, req *coffrev1.PutBlocksRequest) 
 	if size > wire.MaxBatchBytes {
 		return nil, wire.ErrBlockTooLarge
 	}
+	if rb, ok := s.cfg.Blocks.(store.ReservingBatcher); ok {
+		// The reservation in the blocks' own write (nothing of either
+		// on an error).
+		done, err := rb.PutBlocksReserved(ctx, c.orgID, v.ID, blocks, size)
+		switch {
+		case !done:
+		case errors.Is(err, store.ErrQuotaExceeded):
+			return nil, wire.ErrStorageQuota
+		case err != nil:
+			return nil, blockError(err)
+		default:
+			return &coffrev1.PutBlocksResponse{}, nil
+		}
+	}
 	if _, err := s.cfg.Store.ReserveStorage(ctx, c.orgID, size); errors.Is(err, store.ErrQuotaExceeded) {
 		return nil, wire.ErrStorageQuota
 	} else if err != nil {

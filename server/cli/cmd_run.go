@@ -180,6 +180,10 @@ func openBackend(ctx context.Context, opts runOptions, logger *slog.Logger) (bac
 			b.store.Close()
 			return backend{}, err
 		}
+		if st, ok := b.store.(*boltstore.Store); ok {
+			// The embedded store keeps the small blocks of batches.
+			blocks.UseSmallBlocks(st)
+		}
 		b.blocks = blocks
 	}
 	return b, nil

@@ -268,6 +268,39 @@ type BlockBatcher interface {
 	PutBlocks(ctx context.Context, orgID, vaultID string, blocks []BlockData) error
 }
 
+// ReservingBatcher is a BlockBatcher that can reserve the organisation's
+// storage for a batch in the same durable write as its blocks (SPEC.md
+// §7.4): one write where a reservation then a batch make two.
+type ReservingBatcher interface {
+	// PutBlocksReserved reserves n bytes of orgID's storage (as
+	// Store.ReserveStorage: ErrQuotaExceeded) and stores blocks as
+	// PutBlocks does, all or nothing: on an error nothing is reserved
+	// or stored. done is false, with nothing done, if it can't for this
+	// batch: the caller reserves, then calls PutBlocks.
+	PutBlocksReserved(ctx context.Context, orgID, vaultID string, blocks []BlockData, n int64) (done bool, err error)
+}
+
+// SmallBlocks keeps the small blocks of batches in the metadata store
+// (SPEC.md §7.4): a batch of them is one transaction, one durable write,
+// where a block store of files makes a file and an fsync per block. The
+// block store that uses it keeps a block id in one place only: it checks
+// the other before storing.
+type SmallBlocks interface {
+	// PutSmallBlocks stores blocks of one vault durably in one
+	// transaction: all or none. Each behaves as PutBlock would (the same
+	// bytes again succeed, other bytes are ErrExists). If reserve > 0,
+	// the same transaction reserves that many bytes of the organisation's
+	// storage, as Store.ReserveStorage (ErrQuotaExceeded: nothing stored).
+	PutSmallBlocks(ctx context.Context, orgID, vaultID string, blocks []BlockData, reserve int64) error
+	// SmallBlock returns a block (ErrNotFound if there is none).
+	SmallBlock(ctx context.Context, orgID, vaultID, blockID string) ([]byte, error)
+	// SmallBlockVaults, ListSmallBlocks and DeleteSmallBlock are those of
+	// BlockCollector, for the small blocks.
+	SmallBlockVaults(ctx context.Context, orgID string) ([]string, error)
+	ListSmallBlocks(ctx context.Context, orgID, vaultID string, fn func(BlockInfo) error) error
+	DeleteSmallBlock(ctx context.Context, orgID, vaultID, blockID string) error
+}
+
 // BlockInfo is one stored block as a BlockCollector lists it.
 type BlockInfo struct {
 	ID   string

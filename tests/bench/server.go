@@ -66,6 +66,7 @@ func serveChild(dir string) int {
 		return fail(err)
 	}
 	defer blocks.Close()
+	blocks.UseSmallBlocks(st) // as coffre-server run does on the embedded store
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fail(err)

@@ -199,7 +199,9 @@ func New(t testing.TB) Deployment {
 }
 
 // CountBlocks counts the blocks the server stores for a vault: the files
-// of DATA/blocks/ORG/VAULT, or the objects ORG/VAULT/ of the bucket.
+// of DATA/blocks/ORG/VAULT, or the objects ORG/VAULT/ of the bucket. The
+// embedded store's small blocks of batches, in coffre.db (locked while
+// the server runs), are not counted: those of small files sent in batches.
 func (d Deployment) CountBlocks(t testing.TB, dataDir, orgID, vaultID string) int {
 	t.Helper()
 	n := 0

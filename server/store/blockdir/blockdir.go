@@ -34,6 +34,9 @@ type Store struct {
 	// block while a sync ran share the next one.
 	dirSyncs sync.Map // directory → *dirSync
 
+	// small, if set, keeps the small blocks of batches (smallblocks.go).
+	small store.SmallBlocks
+
 	mu sync.Mutex
 	// synced holds directories known to be durably recorded in their
 	// parent, so that their parent is synced once, not on every put.
@@ -100,6 +103,9 @@ func (s *Store) putFile(ctx context.Context, orgID, vaultID, blockID string, dat
 	if err := s.compare(dir, path, data); !errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
+	if err := s.compareSmall(ctx, orgID, vaultID, blockID, data); !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
 	if err := s.mkdirs(orgID, vaultID, blockID[:2]); err != nil {
 		return "", err
 	}
@@ -128,10 +134,23 @@ func (s *Store) putFile(ctx context.Context, orgID, vaultID, blockID string, dat
 const batchWriters = 8
 
 // PutBlocks stores several blocks of one vault with one group commit
-// (store.BlockBatcher): every file is written and synced (batchWriters at
-// a time) and linked, then each directory that got a new name is synced
-// once, however many blocks it got.
+// (store.BlockBatcher): the small ones, if the store keeps them apart, in
+// one transaction (putSmall); the others as files.
 func (s *Store) PutBlocks(ctx context.Context, orgID, vaultID string, blocks []store.BlockData) error {
+	small, files := s.splitSmall(blocks)
+	err := s.putSmall(ctx, orgID, vaultID, small, 0)
+	if len(files) > 0 {
+		if ferr := s.putFiles(ctx, orgID, vaultID, files); err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+// putFiles stores blocks as files: every file is written and synced
+// (batchWriters at a time) and linked, then each directory that got a new
+// name is synced once, however many blocks it got.
+func (s *Store) putFiles(ctx context.Context, orgID, vaultID string, blocks []store.BlockData) error {
 	var (
 		mu    sync.Mutex
 		dirs  = map[string]bool{}
@@ -253,6 +272,9 @@ func (s *Store) GetBlock(ctx context.Context, orgID, vaultID, blockID string) ([
 func (s *Store) getBlock(ctx context.Context, orgID, vaultID, blockID string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if data, err := s.getSmall(ctx, orgID, vaultID, blockID); !errors.Is(err, store.ErrNotFound) {
+		return data, err
 	}
 	_, path, err := s.path(orgID, vaultID, blockID)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/coffre/coffre/server/store"
+	"github.com/coffre/coffre/server/store/boltstore"
 	"github.com/coffre/coffre/server/store/storetest"
 )
 
@@ -26,6 +27,26 @@ func mustOpen(tb testing.TB) *Store {
 
 func TestConformance(t *testing.T) {
 	storetest.RunBlocks(t, func(t *testing.T) store.BlockStore { return mustOpen(t) })
+}
+
+// TestConformanceSmallBlocks runs the suite on the store as the embedded
+// server has it: the small blocks of batches in a real bbolt store.
+func TestConformanceSmallBlocks(t *testing.T) {
+	storetest.RunBlocks(t, func(t *testing.T) store.BlockStore { return mustOpenSmall(t) })
+}
+
+// mustOpenSmall opens a store in a new directory that keeps small blocks
+// in a new bbolt store beside it.
+func mustOpenSmall(tb testing.TB) *Store {
+	tb.Helper()
+	s := mustOpen(tb)
+	small, err := boltstore.Open(filepath.Join(tb.TempDir(), "coffre.db"), boltstore.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { small.Close() })
+	s.UseSmallBlocks(small)
+	return s
 }
 
 // TestLayout checks where blocks land, that nothing else is left in the
@@ -221,5 +242,51 @@ func TestPutBlocks(t *testing.T) {
 	clash = append(clash[:1], clash[2])
 	if err := s.PutBlocks(t.Context(), "orgaaaaa", "vaultaaa", clash); err != nil {
 		t.Fatalf("retrying the batch's other blocks: %v", err)
+	}
+}
+
+// TestSmallBlocksLayout checks that the small blocks of a batch make no
+// file (they are in the bbolt store: one write for the batch) while its
+// larger blocks are files, and that a store without a small-block store
+// makes a file of every block.
+func TestSmallBlocksLayout(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		open      func(testing.TB) *Store
+		wantFiles int
+	}{
+		{"small blocks apart", mustOpenSmall, 1},
+		{"files only", mustOpen, 17},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.open(t)
+			var batch []store.BlockData
+			for i := range 16 {
+				batch = append(batch, store.BlockData{ID: fmt.Sprintf("small%03d", i), Data: []byte(strings.Repeat("x", 4096+i))})
+			}
+			batch = append(batch, store.BlockData{ID: "large000", Data: make([]byte, SmallBlockMax+1)})
+			if err := s.PutBlocks(t.Context(), "orgaaaaa", "vaultaaa", batch); err != nil {
+				t.Fatal(err)
+			}
+			files := 0
+			err := filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() {
+					files++
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if files != tc.wantFiles {
+				t.Fatalf("%d files in the block directory after a batch of 16 small blocks and one large, want %d", files, tc.wantFiles)
+			}
+			for _, b := range batch {
+				got, err := s.GetBlock(t.Context(), "orgaaaaa", "vaultaaa", b.ID)
+				if err != nil || string(got) != string(b.Data) {
+					t.Fatalf("GetBlock(%s) = %d bytes, %v; want the %d put", b.ID, len(got), err, len(b.Data))
+				}
+			}
+		})
 	}
 }

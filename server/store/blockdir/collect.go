@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/coffre/coffre/server/store"
@@ -23,10 +24,7 @@ func (s *Store) BlockVaults(ctx context.Context, orgID string) ([]string, error)
 		return nil, err
 	}
 	entries, err := os.ReadDir(filepath.Join(s.dir, orgID))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("listing the vaults of %q: %w", orgID, err)
 	}
 	var vaults []string
@@ -35,17 +33,37 @@ func (s *Store) BlockVaults(ctx context.Context, orgID string) ([]string, error)
 			vaults = append(vaults, e.Name())
 		}
 	}
+	if s.small == nil {
+		return vaults, nil
+	}
+	small, err := s.small.SmallBlockVaults(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range small {
+		if !slices.Contains(vaults, v) {
+			vaults = append(vaults, v)
+		}
+	}
 	return vaults, nil
 }
 
 // ListBlocks calls fn with each block file of a vault, its size and its
 // modification time (when its bytes were written: a block is never
-// written again). Temporary files, whose names start with a dot, are not
-// blocks.
+// written again), then with each of its small blocks. Temporary files,
+// whose names start with a dot, are not blocks.
 func (s *Store) ListBlocks(ctx context.Context, orgID, vaultID string, fn func(store.BlockInfo) error) error {
 	if err := store.CheckBlockIDs(orgID, vaultID, "blockid0"); err != nil {
 		return err
 	}
+	if err := s.listFiles(ctx, orgID, vaultID, fn); err != nil || s.small == nil {
+		return err
+	}
+	return s.small.ListSmallBlocks(ctx, orgID, vaultID, fn)
+}
+
+// listFiles is ListBlocks for the block files.
+func (s *Store) listFiles(ctx context.Context, orgID, vaultID string, fn func(store.BlockInfo) error) error {
 	vaultDir := filepath.Join(s.dir, orgID, vaultID)
 	shards, err := os.ReadDir(vaultDir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -87,10 +105,16 @@ func (s *Store) ListBlocks(ctx context.Context, orgID, vaultID string, fn func(s
 }
 
 // DeleteBlock removes a block's file and syncs its directory, so that the
-// deletion is durable before the space is given back.
+// deletion is durable before the space is given back, or removes the
+// small block.
 func (s *Store) DeleteBlock(ctx context.Context, orgID, vaultID, blockID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.small != nil {
+		if err := s.small.DeleteSmallBlock(ctx, orgID, vaultID, blockID); err != nil {
+			return err
+		}
 	}
 	dir, path, err := s.path(orgID, vaultID, blockID)
 	if err == nil {

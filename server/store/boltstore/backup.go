@@ -98,8 +98,8 @@ func CheckBackup(path string) (err error) {
 		if meta == nil || len(meta.Get(keyVersion)) == 0 {
 			return notBackup("it has no format version")
 		}
-		if v := meta.Get(keyVersion); string(v) != formatVersion {
-			return notBackup("its format version %q is not %q", v, formatVersion)
+		if v := meta.Get(keyVersion); !knownFormat(v) {
+			return notBackup("its format version %q is neither %q nor %q", v, formatVersion, formatSmallBlocks)
 		}
 		orgs, org := tx.Bucket(bucketOrgs), tx.Bucket(bucketOrg)
 		if orgs == nil || org == nil {

@@ -32,8 +32,18 @@ import (
 // ErrLocked is returned by Open when another process holds the file.
 var ErrLocked = errors.New("in use by another process")
 
-// formatVersion is stored in the meta bucket; Open refuses any other.
-const formatVersion = "1"
+// formatVersion is stored in the meta bucket; Open refuses any other
+// but formatSmallBlocks, which a file gets with its first small block
+// (smallblocks.go): the same layout, plus the bucket of small blocks.
+const (
+	formatVersion     = "1"
+	formatSmallBlocks = "2"
+)
+
+// knownFormat reports whether Open reads a file of format version v.
+func knownFormat(v []byte) bool {
+	return string(v) == formatVersion || string(v) == formatSmallBlocks
+}
 
 var (
 	bucketMeta   = []byte("meta")
@@ -91,7 +101,7 @@ func Open(path string, opts Options) (*Store, error) {
 			if err := meta.Put(keyVersion, []byte(formatVersion)); err != nil {
 				return err
 			}
-		case string(v) != formatVersion:
+		case !knownFormat(v):
 			return fmt.Errorf("unsupported format version %q", v)
 		}
 		for _, name := range [][]byte{bucketOrgs, bucketOrg} {

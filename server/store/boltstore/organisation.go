@@ -161,6 +161,17 @@ func (s *Store) updateOrgWith(ctx context.Context, update func(context.Context, 
 	return org, err
 }
 
+// reserve adds n bytes to an organisation's usage, within its quota.
+func reserve(n int64) func(*store.Organisation) error {
+	return func(o *store.Organisation) error {
+		if n > 0 && o.Limits.StorageBytes > 0 && o.UsedBytes+n > o.Limits.StorageBytes {
+			return store.ErrQuotaExceeded
+		}
+		o.UsedBytes = max(0, o.UsedBytes+n)
+		return nil
+	}
+}
+
 // SetLimits sets an organisation's quotas.
 func (s *Store) SetLimits(ctx context.Context, orgID string, l store.Limits) error {
 	if _, err := s.updateOrg(ctx, orgID, func(o *store.Organisation) error { o.Limits = l; return nil }); err != nil {
@@ -174,13 +185,7 @@ func (s *Store) SetLimits(ctx context.Context, orgID string, l store.Limits) err
 // transaction (bolt's Batch; one refused is run again alone, so its error
 // is its own).
 func (s *Store) ReserveStorage(ctx context.Context, orgID string, n int64) (int64, error) {
-	org, err := s.updateOrgWith(ctx, s.batch, orgID, func(o *store.Organisation) error {
-		if n > 0 && o.Limits.StorageBytes > 0 && o.UsedBytes+n > o.Limits.StorageBytes {
-			return store.ErrQuotaExceeded
-		}
-		o.UsedBytes = max(0, o.UsedBytes+n)
-		return nil
-	})
+	org, err := s.updateOrgWith(ctx, s.batch, orgID, reserve(n))
 	if err != nil {
 		return 0, fmt.Errorf("reserving storage for %s: %w", orgID, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -73,6 +74,72 @@ func (b *Blocks) putBlock(ctx context.Context, orgID, vaultID, blockID string, d
 		return store.ErrExists
 	}
 	return nil
+}
+
+var _ store.BlockBatcher = (*Blocks)(nil)
+
+// PutBlocks stores blocks of one vault in one transaction: one commit,
+// one flush of the write-ahead log, for the batch, where PutBlock commits
+// each. Each block is inserted as by PutBlock, then those already there
+// are compared; a block there with other bytes refuses the whole batch
+// (store.ErrExists), nothing of it stored.
+func (b *Blocks) PutBlocks(ctx context.Context, orgID, vaultID string, blocks []store.BlockData) error {
+	if err := b.putBlocks(ctx, orgID, vaultID, blocks); err != nil {
+		return fmt.Errorf("putting blocks of vault %q of %q: %w", vaultID, orgID, err)
+	}
+	return nil
+}
+
+func (b *Blocks) putBlocks(ctx context.Context, orgID, vaultID string, blocks []store.BlockData) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, bl := range blocks {
+		if len(bl.Data) > store.MaxBlockSize {
+			return fmt.Errorf("block %q: %d bytes: %w", bl.ID, len(bl.Data), store.ErrBlockTooLarge)
+		}
+		if err := store.CheckBlockIDs(orgID, vaultID, bl.ID); err != nil {
+			return err
+		}
+	}
+	blocks = slices.Clone(blocks) // empty data set below, the caller's slice untouched
+	return b.s.inTx(ctx, func(tx pgx.Tx) error {
+		var batch pgx.Batch
+		for i, bl := range blocks {
+			if bl.Data == nil {
+				blocks[i].Data = []byte{} // NULL is not an empty block
+			}
+			batch.Queue(`INSERT INTO blocks (org_id, vault_id, block_id, data) VALUES ($1, $2, $3, $4)
+				ON CONFLICT DO NOTHING`, orgID, vaultID, bl.ID, blocks[i].Data)
+		}
+		res := tx.SendBatch(ctx, &batch)
+		var there []store.BlockData
+		for _, bl := range blocks {
+			tag, err := res.Exec()
+			if err != nil {
+				res.Close()
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				there = append(there, bl)
+			}
+		}
+		if err := res.Close(); err != nil {
+			return err
+		}
+		for _, bl := range there {
+			var same bool
+			err := tx.QueryRow(ctx, `SELECT data = $4 FROM blocks WHERE org_id = $1 AND vault_id = $2 AND block_id = $3`,
+				orgID, vaultID, bl.ID, bl.Data).Scan(&same)
+			switch {
+			case err != nil:
+				return err
+			case !same:
+				return fmt.Errorf("block %q: %w", bl.ID, store.ErrExists)
+			}
+		}
+		return nil
+	})
 }
 
 // GetBlock returns a block (store.ErrNotFound if there is none).

@@ -44,6 +44,7 @@ func RunBlocks(t *testing.T, open func(t *testing.T) store.BlockStore) {
 		{"ConcurrentSameBytes", s.testConcurrentSameBlock},
 		{"ConcurrentOtherBytes", s.testConcurrentOtherBlocks},
 		{"Collect", s.testCollect},
+		{"Batches", s.testBatches},
 	} {
 		t.Run(tc.name, tc.test)
 	}
@@ -468,4 +469,111 @@ func (s blockSuite) testCollect(t *testing.T) {
 func sameSet(a, b []string) bool {
 	a, b = slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b))
 	return slices.Equal(a, b)
+}
+
+// testBatches checks PutBlocks (store.BlockBatcher), for a store that has
+// it: each block of a batch behaves as PutBlock would, whether it was put
+// before alone or in a batch, small (4 KiB) or not (200 kB), and a batch
+// block is listed and collected like any.
+func (s blockSuite) testBatches(t *testing.T) {
+	bs := s.open(t)
+	bb, ok := bs.(store.BlockBatcher)
+	if !ok {
+		t.Skipf("%T has no PutBlocks: the server puts a batch's blocks one by one", bs)
+	}
+	bc, ok := bs.(store.BlockCollector)
+	if !ok {
+		t.Fatalf("%T is not a store.BlockCollector: its blocks can't be collected", bs)
+	}
+	ctx := t.Context()
+	var batch []store.BlockData
+	want := map[string][]byte{}
+	for i, size := range []int{4096, 0, 200_000, 4096, 100} {
+		b := store.BlockData{ID: blockID(i), Data: blockData(uint64(i), size)}
+		batch = append(batch, b)
+		want[b.ID] = bytes.Clone(b.Data)
+	}
+	if err := bb.PutBlocks(ctx, orgA, vaultA, batch); err != nil {
+		t.Fatalf("PutBlocks of %d blocks: %v", len(batch), err)
+	}
+	batch[0].Data[0]++ // the store keeps its own copy
+	for id, data := range want {
+		wantBlock(t, bs, "after PutBlocks and a change to the slice given", blockRef{orgA, vaultA, id}, data)
+		wantNoBlock(t, bs, "in another vault after PutBlocks", blockRef{orgA, vaultB, id})
+	}
+	batch[0].Data[0]--
+	if err := bb.PutBlocks(ctx, orgA, vaultA, batch); err != nil {
+		t.Fatalf("PutBlocks of the same batch again: %v, want success (a retry)", err)
+	}
+	for _, b := range batch {
+		mustPut(t, bs, blockRef{orgA, vaultA, b.ID}, bytes.Clone(b.Data))
+		other := append(bytes.Clone(b.Data), 1)
+		err := bs.PutBlock(ctx, orgA, vaultA, b.ID, other)
+		wantErr(t, fmt.Sprintf("PutBlock of %s (%d bytes, put in a batch) with other bytes", b.ID, len(b.Data)), err, store.ErrExists)
+		err = bb.PutBlocks(ctx, orgA, vaultA, []store.BlockData{{ID: blockID(90), Data: []byte("new")}, {ID: b.ID, Data: other}})
+		wantErr(t, fmt.Sprintf("PutBlocks with %s (%d bytes) and other bytes", b.ID, len(b.Data)), err, store.ErrExists)
+		wantBlock(t, bs, "after refused puts of other bytes", blockRef{orgA, vaultA, b.ID}, want[b.ID])
+	}
+
+	// A block put alone, then in a batch: the same bytes succeed, others
+	// are refused.
+	alone := blockRef{orgA, vaultA, blockID(20)}
+	aloneData := blockData(20, 4096)
+	mustPut(t, bs, alone, aloneData)
+	if err := bb.PutBlocks(ctx, alone.org, alone.vault, []store.BlockData{{ID: alone.block, Data: aloneData}}); err != nil {
+		t.Fatalf("PutBlocks of a block put alone before, same bytes: %v", err)
+	}
+	err := bb.PutBlocks(ctx, alone.org, alone.vault, []store.BlockData{{ID: alone.block, Data: blockData(21, 4096)}})
+	wantErr(t, "PutBlocks of a block put alone before, other bytes", err, store.ErrExists)
+	wantBlock(t, bs, "after a refused batch", alone, aloneData)
+	want[alone.block] = aloneData
+	if b90, err := bs.GetBlock(ctx, orgA, vaultA, blockID(90)); err == nil {
+		want[blockID(90)] = b90 // a refused batch may have stored some of its blocks, whole
+	}
+
+	listed := map[string]int64{}
+	err = bc.ListBlocks(ctx, orgA, vaultA, func(b store.BlockInfo) error {
+		if _, dup := listed[b.ID]; dup {
+			return fmt.Errorf("block %s listed twice", b.ID)
+		}
+		listed[b.ID] = b.Size
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ListBlocks: %v", err)
+	}
+	if len(listed) != len(want) {
+		t.Fatalf("ListBlocks lists %v, want the %d blocks put", listed, len(want))
+	}
+	for id, data := range want {
+		if size, ok := listed[id]; !ok || size != int64(len(data)) {
+			t.Fatalf("ListBlocks lists %s with %d bytes (listed: %v), want %d", id, size, ok, len(data))
+		}
+	}
+	if vaults, err := bc.BlockVaults(ctx, orgA); err != nil || !sameSet(vaults, []string{vaultA}) {
+		t.Fatalf("BlockVaults = %v, %v; want %s", vaults, err, vaultA)
+	}
+	gone := blockRef{orgA, vaultA, blockID(0)}
+	if err := bc.DeleteBlock(ctx, gone.org, gone.vault, gone.block); err != nil {
+		t.Fatalf("DeleteBlock of a batch block: %v", err)
+	}
+	wantNoBlock(t, bs, "after DeleteBlock of a batch block", gone)
+	if err := bb.PutBlocks(ctx, gone.org, gone.vault, []store.BlockData{{ID: gone.block, Data: blockData(99, 10)}}); err != nil {
+		t.Fatalf("PutBlocks of a collected id: %v", err)
+	}
+	wantBlock(t, bs, "put again in a batch after DeleteBlock", gone, blockData(99, 10))
+
+	// Concurrent batches of distinct blocks all land.
+	parallel(t, 8, func(w int) error {
+		var batch []store.BlockData
+		for i := range 32 {
+			batch = append(batch, store.BlockData{ID: blockID(1000 + 100*w + i), Data: blockData(uint64(w*100+i), 4096)})
+		}
+		return bb.PutBlocks(ctx, orgB, vaultB, batch)
+	})
+	for w := range 8 {
+		for i := range 32 {
+			wantBlock(t, bs, "after concurrent PutBlocks", blockRef{orgB, vaultB, blockID(1000 + 100*w + i)}, blockData(uint64(w*100+i), 4096))
+		}
+	}
 }
