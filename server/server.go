@@ -87,12 +87,38 @@ type Server struct {
 }
 
 // orgState caches an organisation's verified log state. appendMu
-// serialises appends so that each is checked against the head it extends.
+// serialises the organisation log's appends so that each is checked
+// against the head it extends; each vault log has its own lock for the
+// same (vaultAppender), so that writes to different vaults don't wait for
+// each other and the store can commit them together.
 type orgState struct {
 	appendMu sync.Mutex
 	mu       sync.Mutex
-	org      *certificate.Organisation
-	vaults   map[string]*vaultTail // guarded by appendMu
+	org      atomic.Pointer[certificate.Organisation] // written under mu
+	vaultsMu sync.Mutex
+	vaults   map[string]*vaultAppender // guarded by vaultsMu
+}
+
+// vaultAppender serialises one vault log's appends and keeps its folded
+// tail between them.
+type vaultAppender struct {
+	mu   sync.Mutex
+	tail *vaultTail // guarded by mu; nil until folded
+}
+
+// vault returns the appender of a vault, made on first use.
+func (st *orgState) vault(id string) *vaultAppender {
+	st.vaultsMu.Lock()
+	defer st.vaultsMu.Unlock()
+	if st.vaults == nil {
+		st.vaults = map[string]*vaultAppender{}
+	}
+	a := st.vaults[id]
+	if a == nil {
+		a = &vaultAppender{}
+		st.vaults[id] = a
+	}
+	return a
 }
 
 // New returns a Server on cfg.Store.
@@ -198,18 +224,30 @@ func (s *Server) housekeeping(ctx context.Context) {
 // that needs to apply certificates works on a Clone. New entries are
 // applied to a copy that then replaces the snapshot (copy on write), so
 // calls that find nothing new cost no copy.
+//
+// The store is asked for new entries without holding the lock, so that
+// concurrent calls don't queue behind each other's reads; only a call
+// that found some takes it, and applies them to the newest snapshot.
 func (s *Server) state(ctx context.Context, orgID string) (*certificate.Organisation, error) {
 	st, err := s.orgState(ctx, orgID)
 	if err != nil {
 		return nil, err
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	next, err := s.catchUp(ctx, orgID, st.org)
+	org := st.org.Load()
+	entries, err := s.cfg.Store.ReadLog(ctx, orgID, org.Head.Position+1, 1000)
 	if err != nil {
 		return nil, err
 	}
-	st.org = next
+	if len(entries) == 0 {
+		return org, nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	next, err := s.catchUp(ctx, orgID, st.org.Load())
+	if err != nil {
+		return nil, err
+	}
+	st.org.Store(next)
 	return next, nil
 }
 
@@ -221,9 +259,7 @@ func (s *Server) state(ctx context.Context, orgID string) (*certificate.Organisa
 func (st *orgState) adopt(before, after *certificate.Organisation) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.org == before {
-		st.org = after
-	}
+	st.org.CompareAndSwap(before, after)
 }
 
 func (s *Server) orgState(ctx context.Context, orgID string) (*orgState, error) {
@@ -252,7 +288,8 @@ func (s *Server) orgState(ctx context.Context, orgID string) (*orgState, error) 
 	if st := s.orgs[orgID]; st != nil {
 		return st, nil
 	}
-	st = &orgState{org: certificate.NewOrganisation(orgID, root)}
+	st = &orgState{}
+	st.org.Store(certificate.NewOrganisation(orgID, root))
 	s.orgs[orgID] = st
 	return st, nil
 }

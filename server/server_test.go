@@ -375,9 +375,7 @@ func TestAppendAdoptsCheckedState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.mu.Lock()
-	adopted := st.org
-	st.mu.Unlock()
+	adopted := st.org.Load()
 	if adopted.Head.Position != ts.org.Head.Position || !bytes.Equal(adopted.Head.Hash, ts.org.Head.Hash) {
 		t.Fatalf("shared state at %d after the appends, want %d", adopted.Head.Position, ts.org.Head.Position)
 	}

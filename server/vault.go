@@ -68,8 +68,9 @@ func (s *Server) VaultAppend(ctx context.Context, req *coffrev1.VaultAppendReque
 	if err != nil {
 		return nil, err
 	}
-	st.appendMu.Lock()
-	defer st.appendMu.Unlock()
+	a := st.vault(v.ID)
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	head, err := s.cfg.Store.VaultLogHead(ctx, c.orgID, v.ID)
 	if err != nil {
 		return nil, err
@@ -81,7 +82,7 @@ func (s *Server) VaultAppend(ctx context.Context, req *coffrev1.VaultAppendReque
 	if vaultlog.Extends(certificate.Head{Position: head.Position, Hash: prev}, e) != nil {
 		return nil, certificate.ErrConflict
 	}
-	tail, err := s.vaultTail(ctx, st, c.orgID, v.ID, head)
+	tail, err := s.vaultTail(ctx, a, c.orgID, v.ID, head)
 	if err != nil {
 		return nil, err
 	}
@@ -351,13 +352,10 @@ func (t *vaultTail) fold(e *vaultlog.Entry, head store.Head) {
 // vaultTail returns the vault's tail as of the stored head, folding only
 // the entries appended since it was last folded (by this process or
 // another sharing the store), or all of them again when the stored log no
-// longer extends what was folded. The caller holds st.appendMu.
-func (s *Server) vaultTail(ctx context.Context, st *orgState, orgID, vaultID string, head store.Head) (*vaultTail, error) {
-	if st.vaults == nil {
-		st.vaults = map[string]*vaultTail{}
-	}
-	t := st.vaults[vaultID]
-	delete(st.vaults, vaultID) // kept again only once folded up to head
+// longer extends what was folded. The caller holds a.mu.
+func (s *Server) vaultTail(ctx context.Context, a *vaultAppender, orgID, vaultID string, head store.Head) (*vaultTail, error) {
+	t := a.tail
+	a.tail = nil // kept again only once folded up to head
 	if t == nil || t.head.Position > head.Position {
 		t = newVaultTail()
 	}
@@ -369,7 +367,7 @@ func (s *Server) vaultTail(ctx context.Context, st *orgState, orgID, vaultID str
 	if err != nil {
 		return nil, err
 	}
-	st.vaults[vaultID] = t
+	a.tail = t
 	return t, nil
 }
 

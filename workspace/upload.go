@@ -173,7 +173,9 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 	if err := batch.flush(ctx); err != nil {
 		return nil, fmt.Errorf("uploading the blocks of small files: %w", err)
 	}
-	err := w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+	// Synced at the start: the commit's freshness check says if the log
+	// moved during the upload.
+	err := w.commitSynced(ctx, func(l *Log) ([]*Manifest, error) {
 		var out []*Manifest
 		folders := map[string]*Manifest{} // copies, written once if changed
 		changed := map[string]bool{}
@@ -231,7 +233,7 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 			}
 		}
 		return out, nil
-	})
+	}, true)
 	if errors.Is(err, ErrBlockCollected) && w.journal != nil {
 		// The journal's blocks may be the ones collected: the next try
 		// sends every block again, under new ids.

@@ -108,12 +108,23 @@ type change func(l *Log) ([]*Manifest, error)
 // appends it, reading the log again and recomputing when someone else
 // wrote first (SPEC.md §11.5).
 func (w *Vault) commit(ctx context.Context, ch change) error {
+	return w.commitSynced(ctx, ch, false)
+}
+
+// commitSynced is commit for a caller that has just synced: its first
+// attempt computes against the log as it is, and the signed head that
+// ConfirmFresh checks tells whether anyone wrote since (then it reads the
+// log again and recomputes, as after a refused append). The round trip of
+// a Sync that would find nothing new is saved.
+func (w *Vault) commitSynced(ctx context.Context, ch change, synced bool) error {
 	if err := w.writable(); err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		if err := w.Sync(ctx); err != nil {
-			return err
+		if attempt > 0 || !synced {
+			if err := w.Sync(ctx); err != nil {
+				return err
+			}
 		}
 		manifests, err := ch(w.log)
 		if err != nil {
@@ -166,8 +177,25 @@ func (w *Vault) commit(ctx context.Context, ch change) error {
 		if err != nil {
 			return err
 		}
-		return w.Sync(ctx)
+		return w.applyOwn(e.Position, data)
 	}
+}
+
+// applyOwn verifies and stores the entry this device just appended, as
+// Sync would after reading it back: the server accepted it at position,
+// right after the verified head it extends, so there is nothing to read.
+// A server that claimed to store it and did not is caught by the next
+// Sync, which finds another entry at the verified head (a fork).
+func (w *Vault) applyOwn(position uint64, data []byte) error {
+	next := w.log.Clone()
+	if _, err := next.Apply(w.org, w.keys, position, data); err != nil {
+		return err
+	}
+	if err := w.persist(w.vault.ID, []RemoteEntry{{Position: position, Data: data}}, next.Head); err != nil {
+		return err
+	}
+	w.log = next
+	return nil
 }
 
 // entryFormat is the entry format commit writes: vaultlog.FormatVersion,

@@ -113,3 +113,34 @@ func TestA31AuditVerifiesVaultLogs(t *testing.T) {
 		t.Fatalf("a rolled-back vault log: %+v, want a rollback reported", rep)
 	}
 }
+
+// TestA31WriterKeepsItsOwnEntry: a writer stores its own entry once the
+// server accepts it, without reading it back (SPEC.md §11.5). A server
+// that answered success and then put another member's entry at that
+// position (here: dropped the write, then accepted carol's) gets "fork"
+// from the writer's next sync and next write, never a silent switch to
+// the other branch; a server that dropped it and shows the shorter log
+// gets "rollback" (SECURITY.md A31).
+func TestA31WriterKeepsItsOwnEntry(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "a31-own",
+		member{"carol", certificate.ProfileStandard, certificate.RoleContributor})
+	av := w.open(t, "alice")
+	put(t, av, "/common.txt", []byte("everyone saw this"))
+	base := w.s.SnapshotAll()
+
+	put(t, av, "/x.txt", []byte("accepted, then dropped"))
+	aliceHead := av.Log().Head
+	w.s.RestoreAll(base)
+	wantErr(t, av.Sync(bg()), certificate.ErrRollback)
+
+	cv := w.open(t, "carol")
+	put(t, cv, "/y.txt", []byte("carol's entry in its place"))
+	if got := w.s.VaultHead(t, w.org, w.vault); got.Position != aliceHead.Position || sameHead(got, aliceHead) {
+		t.Fatalf("server at %d, alice at %d", got.Position, aliceHead.Position)
+	}
+	wantErr(t, av.Sync(bg()), certificate.ErrFork)
+	_, err := av.Put(bg(), "/z.txt", bytes.NewReader([]byte("on a fork")), nil)
+	wantErr(t, err, certificate.ErrFork)
+	w.vaultUnchanged(t, "alice", av, aliceHead)
+}

@@ -71,6 +71,12 @@ func newEnv(ctx context.Context, o options, log io.Writer) (*env, error) {
 	if o.quick {
 		e.sz = quickSizes
 	}
+	if o.clients > 0 {
+		e.sz.clients = o.clients
+	}
+	if o.loadFor > 0 {
+		e.sz.loadFor = o.loadFor
+	}
 	var err error
 	if o.tmp != "" {
 		e.dir = o.tmp

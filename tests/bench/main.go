@@ -66,6 +66,8 @@ type options struct {
 	tmp        string   // where data goes (default: a new directory under $TMPDIR)
 	keep       bool
 	timeout    time.Duration
+	clients    int           // the load cases' clients (0: the size's)
+	loadFor    time.Duration // how long they write (0: the size's)
 }
 
 func benchMain(args []string, stdout, stderr io.Writer) int {
@@ -81,6 +83,8 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.tmp, "tmp", "", "directory for the data (default: a new one under $TMPDIR, removed at the end)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the data directory")
 	fs.DurationVar(&o.timeout, "timeout", 0, "stop everything after this long (default 40m, 8m with -quick)")
+	fs.IntVar(&o.clients, "clients", 0, "concurrent clients of the load cases (default 100, 10 with -quick)")
+	fs.DurationVar(&o.loadFor, "loadfor", 0, "how long the load cases' clients write (default 60s, 5s with -quick)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./tests/bench [-quick] [-cases a,b] [-out FILE] [-json FILE] [-cpuprofile DIR]\n\ncases:\n")
 		for _, c := range allCases {
@@ -166,7 +170,7 @@ func run(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		}
 		e.logf("== %s: %s", c.name, c.title)
 		start := time.Now()
-		cctx, cancel := context.WithTimeout(ctx, caseTimeout(o.quick))
+		cctx, cancel := context.WithTimeout(ctx, caseTimeout(o))
 		rows, err := c.run(cctx, e)
 		cancel()
 		for i := range rows {
@@ -186,9 +190,11 @@ func run(ctx context.Context, o options, log io.Writer) (*Report, error) {
 }
 
 // caseTimeout bounds each case (the largest, the 10 GiB put, takes about
-// three minutes here).
-func caseTimeout(quick bool) time.Duration {
-	if quick {
+// three minutes here). A load sized by -clients or -loadfor gets the full
+// run's bound even with -quick: making 100 clients' devices alone can take
+// minutes on a loaded machine.
+func caseTimeout(o options) time.Duration {
+	if o.quick && o.clients == 0 && o.loadFor == 0 {
 		return 3 * time.Minute
 	}
 	return 15 * time.Minute

@@ -88,8 +88,9 @@ func Open(path string, opts Options) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
-	// Batch only serves RecordConnection; the default 10ms delay is slower
-	// than no batching at all (BENCH.md).
+	// Batch serves the calls many clients make at once (connections,
+	// storage reservations, vault appends); the default 10ms delay is
+	// slower than no batching at all (BENCH.md).
 	db.MaxBatchDelay = time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)

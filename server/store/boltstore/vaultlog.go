@@ -21,11 +21,15 @@ func (s *Store) AppendVaultLog(ctx context.Context, orgID, vaultID string, entri
 
 // AppendVaultLogBlocks appends entries as AppendVaultLog and records the
 // blocks they reference in the same transaction (blockrefs.go).
+// Concurrent appends, to other vaults, share one synced transaction
+// (bolt's Batch): under many writers one fsync per append was the
+// store's serial point. One that fails is run again alone, so its error
+// is its own.
 func (s *Store) AppendVaultLogBlocks(ctx context.Context, orgID, vaultID string, entries []store.LogEntry, refs store.BlockRefs, at time.Time) (store.Head, error) {
 	var head store.Head
 	err := checkVaultID(vaultID)
 	if err == nil {
-		err = s.update(ctx, func(tx *bolt.Tx) error {
+		err = s.batch(ctx, func(tx *bolt.Tx) error {
 			log, err := vaultLog(tx, orgID, vaultID, len(entries) > 0)
 			if err != nil {
 				return err
