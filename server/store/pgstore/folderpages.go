@@ -10,22 +10,27 @@ import (
 )
 
 // recordPages records, in the transaction of an append, the pages the
-// entries declared for the folders they wrote (schema 6); a folder
-// written without pages is dropped.
+// entries declared for the folders they wrote (schema 6); the folders
+// written without pages (every file of an entry too) are dropped with one
+// statement.
 func recordPages(ctx context.Context, tx pgx.Tx, orgID, vaultID string, folders []store.FolderPages) error {
+	var drop []string
 	for _, f := range folders {
-		var err error
 		if len(f.Pages) == 0 {
-			_, err = tx.Exec(ctx, `DELETE FROM vault_folder_pages WHERE org_id = $1 AND vault_id = $2 AND folder_id = $3`, orgID, vaultID, f.Folder)
-		} else {
-			_, err = tx.Exec(ctx, `INSERT INTO vault_folder_pages (org_id, vault_id, folder_id, page_ids) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (org_id, vault_id, folder_id) DO UPDATE SET page_ids = EXCLUDED.page_ids`, orgID, vaultID, f.Folder, f.Pages)
+			drop = append(drop, f.Folder)
+			continue
 		}
+		_, err := tx.Exec(ctx, `INSERT INTO vault_folder_pages (org_id, vault_id, folder_id, page_ids) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (org_id, vault_id, folder_id) DO UPDATE SET page_ids = EXCLUDED.page_ids`, orgID, vaultID, f.Folder, f.Pages)
 		if err != nil {
 			return err
 		}
 	}
-	return nil
+	if len(drop) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM vault_folder_pages WHERE org_id = $1 AND vault_id = $2 AND folder_id = ANY($3)`, orgID, vaultID, drop)
+	return err
 }
 
 // VaultPages returns the pages recorded for a vault's folders, by folder id.
