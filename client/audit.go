@@ -236,7 +236,7 @@ func (s *Session) verifyVaultLog(ctx context.Context, v *certificate.Vault) (pro
 	theirs := [][]byte{vaultlog.VaultGenesis(s.org.ID, v.ID)}
 	r := &remote{s}
 	for {
-		entries, head, err := r.Read(ctx, v.ID, uint64(len(theirs)))
+		entries, head, err := r.Read(ctx, v.ID, uint64(len(theirs)), false)
 		if err != nil {
 			return "", false, err
 		}

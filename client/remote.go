@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/wire"
@@ -18,8 +19,11 @@ type remote struct{ s *Session }
 
 // Append appends an entry and declares the blocks it references (SPEC.md
 // §7.5).
-func (r *remote) Append(ctx context.Context, vaultID string, entry []byte, blocks []string) error {
+func (r *remote) Append(ctx context.Context, vaultID string, entry []byte, blocks []string, pages []workspace.FolderPages) error {
 	req := &coffrev1.VaultAppendRequest{VaultId: vaultID, Entry: entry, BlockIds: blocks, BlocksDeclared: true}
+	for _, f := range pages {
+		req.FolderPages = append(req.FolderPages, &coffrev1.FolderPages{FolderId: f.Folder, PageIds: f.Pages})
+	}
 	_, err := r.s.conn.api.VaultAppend(ctx, req)
 	err = fromServer(r.s.conn.address, err)
 	if errors.Is(err, wire.ErrBlockCollected) {
@@ -28,15 +32,19 @@ func (r *remote) Append(ctx context.Context, vaultID string, entry []byte, block
 	return err
 }
 
-func (r *remote) Read(ctx context.Context, vaultID string, from uint64) ([]workspace.RemoteEntry, uint64, error) {
+// Read reads the vault log from position from, with the folder pages
+// when asked (SPEC.md §11.3.1), which it keeps, unchecked, for GetBlock
+// and GetBlocks.
+func (r *remote) Read(ctx context.Context, vaultID string, from uint64, pages bool) ([]workspace.RemoteEntry, uint64, error) {
 	var resp *coffrev1.VaultReadResponse
 	err := retry(ctx, func() (err error) {
-		resp, err = r.s.conn.api.VaultRead(ctx, &coffrev1.VaultReadRequest{VaultId: vaultID, From: from})
+		resp, err = r.s.conn.api.VaultRead(ctx, &coffrev1.VaultReadRequest{VaultId: vaultID, From: from, WithPages: pages})
 		return fromServer(r.s.conn.address, err)
 	})
 	if err != nil {
 		return nil, 0, err
 	}
+	r.s.offered.offer(vaultID, resp.GetPages())
 	out := make([]workspace.RemoteEntry, 0, len(resp.GetEntries()))
 	for _, e := range resp.GetEntries() {
 		out = append(out, workspace.RemoteEntry{Position: e.GetPosition(), Data: e.GetData()})
@@ -69,6 +77,9 @@ func (r *remote) GetBlock(ctx context.Context, vaultID, blockID string) ([]byte,
 	if data, ok := r.s.cache.get(vaultID, blockID); ok {
 		return data, nil
 	}
+	if data, ok := r.s.offered.take(vaultID, blockID); ok {
+		return data, nil
+	}
 	var resp *coffrev1.GetBlockResponse
 	err := retry(ctx, func() (err error) {
 		resp, err = r.s.conn.api.GetBlock(ctx, &coffrev1.GetBlockRequest{VaultId: vaultID, BlockId: blockID})
@@ -81,8 +92,9 @@ func (r *remote) GetBlock(ctx context.Context, vaultID, blockID string) ([]byte,
 }
 
 // GetBlocks returns the blocks named by ids, in that order
-// (workspace.BlockFetcher): those in the block cache from it, the others
-// with GetBlocks calls of at most wire.MaxBatchBlocks ids. The server
+// (workspace.BlockFetcher): those in the block cache or offered with the
+// vault log from there, the others with GetBlocks calls of at most
+// wire.MaxBatchBlocks ids. The server
 // answers the first blocks of each call in order (SPEC.md §6.2) and is
 // asked again for the rest; an answer that names another block, or none,
 // is refused: a block is never left out. What it returns is checked by
@@ -92,6 +104,8 @@ func (r *remote) GetBlocks(ctx context.Context, vaultID string, ids []string) ([
 	var ask []int // indexes in ids of the blocks to ask for
 	for i, id := range ids {
 		if data, ok := r.s.cache.get(vaultID, id); ok {
+			out[i] = data
+		} else if data, ok := r.s.offered.take(vaultID, id); ok {
 			out[i] = data
 		} else {
 			ask = append(ask, i)
@@ -150,3 +164,39 @@ func (r *remote) BlockSent(vaultID, path string, b workspace.Block) {
 }
 
 func (r *remote) UploadDone(vaultID, path string) { r.s.state.uploadDone(vaultID, path) }
+
+// offeredPages are the folder pages a VaultRead answer brought (SPEC.md
+// §11.3.1), unchecked, until a listing or lookup asks for them: each is
+// taken once and checked against its folder's signed manifest as a
+// GetBlocks answer is, then kept in the block cache if it passes.
+type offeredPages struct {
+	mu    sync.Mutex
+	pages map[string]map[string][]byte // vault id → block id → ciphertext
+}
+
+func (o *offeredPages) offer(vaultID string, blocks []*coffrev1.BlockData) {
+	if len(blocks) == 0 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.pages == nil {
+		o.pages = map[string]map[string][]byte{}
+	}
+	m := o.pages[vaultID]
+	if m == nil {
+		m = make(map[string][]byte, len(blocks))
+		o.pages[vaultID] = m
+	}
+	for _, b := range blocks {
+		m[b.GetBlockId()] = b.GetData()
+	}
+}
+
+func (o *offeredPages) take(vaultID, blockID string) ([]byte, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	data, ok := o.pages[vaultID][blockID]
+	delete(o.pages[vaultID], blockID)
+	return data, ok
+}

@@ -46,6 +46,8 @@ type Session struct {
 	conn  *conn
 	cache *blockCache
 	ring  userKeyRing // user keys opened from the log (userkeys.go)
+	// Folder pages the vault log brought, not yet used (remote.go).
+	offered offeredPages
 
 	// The connection recorded by Hello this session, and the one before.
 	previous, current *Connection

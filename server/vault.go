@@ -57,6 +57,9 @@ func (s *Server) VaultAppend(ctx context.Context, req *coffrev1.VaultAppendReque
 	if err != nil {
 		return nil, err
 	}
+	if refs.Folders, err = declaredPages(req, e, refs); err != nil {
+		return nil, err
+	}
 	if e.Author != c.device.ID || e.KeyIndex != v.KeyIndex() || e.Time.Before(now.Add(-wire.MaxSkew)) || e.Time.After(now.Add(wire.MaxSkew)) {
 		return nil, wire.ErrCertificateRefused
 	}
@@ -132,7 +135,51 @@ func declaredBlocks(req *coffrev1.VaultAppendRequest) (store.BlockRefs, error) {
 	return refs, nil
 }
 
-// VaultRead returns entries of a vault's log to a member.
+// declaredPages returns what the append records of the folders its entry
+// writes (store.FolderPages): for each folder in pages the request names,
+// its pages, each a block the request declares; every other manifest the
+// entry writes, with none (a folder written whole, or a file: the server
+// can't tell). A folder named twice, or not written by the entry, or a
+// page not declared, is errBadRequest.
+func declaredPages(req *coffrev1.VaultAppendRequest, e *vaultlog.Entry, refs store.BlockRefs) ([]store.FolderPages, error) {
+	if len(req.GetFolderPages()) == 0 && !refs.Declared {
+		return nil, nil
+	}
+	written := make(map[string]bool, len(e.Writes))
+	for _, w := range e.Writes {
+		written[w.ManifestID] = true
+	}
+	declared := make(map[string]bool, len(refs.IDs))
+	for _, id := range refs.IDs {
+		declared[id] = true
+	}
+	paged := make(map[string]bool, len(req.GetFolderPages()))
+	out := make([]store.FolderPages, 0, len(e.Writes))
+	for _, f := range req.GetFolderPages() {
+		if !written[f.GetFolderId()] || paged[f.GetFolderId()] || len(f.GetPageIds()) == 0 {
+			return nil, errBadRequest
+		}
+		paged[f.GetFolderId()] = true
+		for _, id := range f.GetPageIds() {
+			if !declared[id] {
+				return nil, errBadRequest
+			}
+		}
+		out = append(out, store.FolderPages{Folder: f.GetFolderId(), Pages: f.GetPageIds()})
+	}
+	for _, w := range e.Writes {
+		if !paged[w.ManifestID] {
+			out = append(out, store.FolderPages{Folder: w.ManifestID})
+		}
+	}
+	return out, nil
+}
+
+// VaultRead returns entries of a vault's log to a member and, with
+// with_pages, in the answer that reaches the head, the pages of the
+// vault's folders as their newest writers declared them (SPEC.md
+// §11.3.1): a device that reads the log from the start lists a folder
+// without asking for its pages. They are blocks any member may get.
 func (s *Server) VaultRead(ctx context.Context, req *coffrev1.VaultReadRequest) (*coffrev1.VaultReadResponse, error) {
 	c := callerFrom(ctx)
 	v, err := s.vaultAccess(c, req.GetVaultId(), false)
@@ -152,7 +199,34 @@ func (s *Server) VaultRead(ctx context.Context, req *coffrev1.VaultReadRequest) 
 	if err != nil {
 		return nil, err
 	}
-	return &coffrev1.VaultReadResponse{HeadPosition: head.Position, Entries: page(head, entries)}, nil
+	resp := &coffrev1.VaultReadResponse{HeadPosition: head.Position, Entries: page(head, entries)}
+	if n := len(resp.Entries); req.GetWithPages() && (n == 0 || resp.Entries[n-1].Position == head.Position) {
+		if resp.Pages, err = s.vaultPages(ctx, c.orgID, v.ID); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// vaultPages reads the pages recorded for a vault's folders, as many as
+// fit in wire.MaxBatchBytes. A page the block store no longer has is left
+// out: the client fetches what it lacks with GetBlocks.
+func (s *Server) vaultPages(ctx context.Context, orgID, vaultID string) ([]*coffrev1.BlockData, error) {
+	folders, err := s.cfg.Store.VaultPages(ctx, orgID, vaultID)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, f := range folders {
+		for _, id := range f.Pages {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	return s.readBlocks(ctx, orgID, vaultID, ids, true)
 }
 
 // PutBlock stores one encrypted block for a member with a write role.
@@ -307,7 +381,19 @@ func (s *Server) GetBlocks(ctx context.Context, req *coffrev1.GetBlocksRequest) 
 		}
 		seen[id] = true
 	}
-	resp := &coffrev1.GetBlocksResponse{}
+	blocks, err := s.readBlocks(ctx, c.orgID, v.ID, ids, false)
+	if err != nil {
+		return nil, err
+	}
+	return &coffrev1.GetBlocksResponse{Blocks: blocks}, nil
+}
+
+// readBlocks reads blocks of a vault in the order of ids, getBlocksParallel
+// at once, as many as fit in wire.MaxBatchBytes of data (at least one).
+// A block the store doesn't have fails the read, or with skipMissing is
+// left out.
+func (s *Server) readBlocks(ctx context.Context, orgID, vaultID string, ids []string, skipMissing bool) ([]*coffrev1.BlockData, error) {
+	var out []*coffrev1.BlockData
 	size := 0
 	for start := 0; start < len(ids); start += getBlocksParallel {
 		window := ids[start:min(start+getBlocksParallel, len(ids))]
@@ -318,22 +404,25 @@ func (s *Server) GetBlocks(ctx context.Context, req *coffrev1.GetBlocksRequest) 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				data[i], errs[i] = s.cfg.Blocks.GetBlock(ctx, c.orgID, v.ID, id)
+				data[i], errs[i] = s.cfg.Blocks.GetBlock(ctx, orgID, vaultID, id)
 			}()
 		}
 		wg.Wait()
 		for i, id := range window {
+			if skipMissing && errors.Is(errs[i], store.ErrNotFound) {
+				continue
+			}
 			if errs[i] != nil {
 				return nil, errs[i]
 			}
-			if len(resp.Blocks) > 0 && size+len(data[i]) > wire.MaxBatchBytes {
-				return resp, nil
+			if len(out) > 0 && size+len(data[i]) > wire.MaxBatchBytes {
+				return out, nil
 			}
 			size += len(data[i])
-			resp.Blocks = append(resp.Blocks, &coffrev1.BlockData{BlockId: id, Data: data[i]})
+			out = append(out, &coffrev1.BlockData{BlockId: id, Data: data[i]})
 		}
 	}
-	return resp, nil
+	return out, nil
 }
 
 // vaultTail is what the clear rules of a new vault entry need from the

@@ -95,16 +95,17 @@ func ParseEntry(data []byte) (*Entry, error) {
 	}
 	seen := map[string]bool{}
 	for _, w := range b.GetWrites() {
-		id := w.GetManifestId()
+		id, valid := w.GetManifestId(), false
 		if format == FormatVersion {
-			var ok bool
-			if id, ok = ParseCompactID(w.GetManifestId(), w.GetRawId()); !ok || len(w.GetCiphertext()) != 0 {
+			if id, valid = ParseCompactID(w.GetManifestId(), w.GetRawId()); !valid || len(w.GetCiphertext()) != 0 {
 				return nil, fmt.Errorf("%w: bad manifest write %q/%x in a format-2 entry", ErrMalformed, w.GetManifestId(), w.GetRawId())
 			}
 		} else if len(w.GetRawId()) != 0 {
 			return nil, fmt.Errorf("%w: a raw manifest id in a format-1 entry", ErrMalformed)
+		} else {
+			valid = certificate.ValidID(id)
 		}
-		if !certificate.ValidID(id) || w.GetVersion() == 0 || seen[id] {
+		if !valid || w.GetVersion() == 0 || seen[id] {
 			return nil, fmt.Errorf("%w: bad manifest write %q v%d", ErrMalformed, id, w.GetVersion())
 		}
 		seen[id] = true
@@ -125,15 +126,17 @@ func CompactID(id string) (text string, raw []byte) {
 }
 
 // ParseCompactID reverses CompactID: exactly one of text and raw is set,
-// raw is 16 bytes, and text is not an id that has a raw form, so that an
-// id has one encoding. It does not check that the id is valid.
+// raw is 16 bytes, and text is a valid id (certificate.ValidID) that has
+// no raw form, so that an id has one encoding. A raw id is valid as it is
+// (32 hex digits): a log of thousands of them is not matched against the
+// id pattern one by one.
 func ParseCompactID(text string, raw []byte) (string, bool) {
 	switch {
 	case len(raw) == 16 && text == "":
 		return hex.EncodeToString(raw), true
 	case len(raw) == 0 && text != "":
 		_, r := CompactID(text)
-		return text, r == nil
+		return text, r == nil && certificate.ValidID(text)
 	}
 	return "", false
 }

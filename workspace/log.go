@@ -160,8 +160,9 @@ func (l *Log) open(e *vaultlog.Entry, key crypto.SecretKey, userID string, posit
 		}
 	}
 	added := make([]Version, 0, len(manifests))
+	root := RootID(l.VaultID) // a hash: once an entry, not twice a manifest
 	for i, m := range manifests {
-		if (m.ID == RootID(l.VaultID)) != (m.Parent == "") || (m.ID == RootID(l.VaultID) && !m.Folder) {
+		if (m.ID == root) != (m.Parent == "") || (m.ID == root && !m.Folder) {
 			return nil, fmt.Errorf("%w: %s has a bad parent", ErrBadManifest, m.ID)
 		}
 		added = append(added, Version{Manifest: m, Version: e.Writes[i].Version, Author: e.Author, User: userID, Time: e.Time, Position: position, KeyIndex: e.KeyIndex})

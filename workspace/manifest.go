@@ -176,16 +176,13 @@ func compactID(id string, compact bool) (string, []byte) {
 // text and raw in its one encoding; alone, text only. The id must be
 // valid (§3.2).
 func parseID(text string, raw []byte, compact bool) (string, bool) {
-	id := text
-	if compact {
-		var ok bool
-		if id, ok = vaultlog.ParseCompactID(text, raw); !ok {
-			return "", false
-		}
-	} else if len(raw) != 0 {
+	switch {
+	case compact:
+		return vaultlog.ParseCompactID(text, raw)
+	case len(raw) != 0:
 		return "", false
 	}
-	return id, certificate.ValidID(id)
+	return text, certificate.ValidID(text)
 }
 
 // encodeKind is a manifest's format and content as written: alone

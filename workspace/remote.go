@@ -33,6 +33,13 @@ type Deps struct {
 	Parallel int
 }
 
+// FolderPages names the blocks holding the pages of one folder in pages
+// that an entry writes, in page order.
+type FolderPages struct {
+	Folder string
+	Pages  []string
+}
+
 // RemoteEntry is one entry as the server returns it.
 type RemoteEntry struct {
 	Position uint64
@@ -44,12 +51,18 @@ type RemoteEntry struct {
 type Remote interface {
 	// Append appends a signed entry and declares the blocks its manifests
 	// reference (blocks, each once; none is not nil: an empty declaration),
-	// so that the server keeps them (SPEC.md §7.5);
-	// certificate.ErrConflict if the log moved since the entry was signed,
-	// ErrBlockCollected if the server collected a declared block first.
-	Append(ctx context.Context, vaultID string, entry []byte, blocks []string) error
-	// Read returns the entries from position from on, and the server's head.
-	Read(ctx context.Context, vaultID string, from uint64) (entries []RemoteEntry, head uint64, err error)
+	// so that the server keeps them (SPEC.md §7.5), and which of them are
+	// the pages of the folders in pages it writes (pages), so that the
+	// server can hand them to a device reading the log from the start
+	// (SPEC.md §11.3.1); certificate.ErrConflict if the log moved since
+	// the entry was signed, ErrBlockCollected if the server collected a
+	// declared block first.
+	Append(ctx context.Context, vaultID string, entry []byte, blocks []string, pages []FolderPages) error
+	// Read returns the entries from position from on, and the server's
+	// head; with pages, it also asks for the pages of the vault's folders
+	// in pages (SPEC.md §11.3.1), which its Blocks then serves unchecked,
+	// as it would serve them from the server.
+	Read(ctx context.Context, vaultID string, from uint64, pages bool) (entries []RemoteEntry, head uint64, err error)
 	// ConfirmFresh confirms, before a write under keyIndex is signed, that
 	// the server vouches (signed, recently) for vault as the newest vault
 	// head and for org or a newer organisation head that changes nothing

@@ -55,9 +55,12 @@ func (w *Vault) Log() *Log { return w.log }
 // entry at the verified head, or entries that don't extend it, are a fork;
 // nothing is stored then.
 func (w *Vault) Sync(ctx context.Context) error {
+	// A device that verified nothing holds no folder page either: it asks
+	// for them, and the answer that reaches the head brings them.
+	fresh := w.log.Head.Position == 0
 	for {
 		mine := w.log.Head.Position
-		entries, head, err := w.remote.Read(ctx, w.vault.ID, max(mine, 1))
+		entries, head, err := w.remote.Read(ctx, w.vault.ID, max(mine, 1), fresh)
 		if err != nil {
 			return err
 		}
@@ -162,7 +165,8 @@ func (w *Vault) commitSynced(ctx context.Context, ch change, synced bool) error 
 		if err != nil {
 			return err
 		}
-		err = w.remote.Append(ctx, w.vault.ID, data, referencedBlocks(manifests))
+		blocks, pages := referencedBlocks(manifests)
+		err = w.remote.Append(ctx, w.vault.ID, data, blocks, pages)
 		if errors.Is(err, certificate.ErrConflict) && attempt < 20 {
 			if err := w.Sync(ctx); err != nil {
 				return err
@@ -228,10 +232,11 @@ func sealEntry(orgID, vaultID string, l *Log, e *vaultlog.Entry, key crypto.Secr
 
 // referencedBlocks is every block the manifests reference, each once: a
 // file's blocks and a folder's pages (SPEC.md §11.3.1), what an entry
-// writing them declares to the server (SPEC.md §7.5). A new version
-// reusing blocks or pages of an older one declares them again.
-func referencedBlocks(manifests []*Manifest) []string {
-	ids := []string{}
+// writing them declares to the server (SPEC.md §7.5); and the pages of
+// each folder in pages, which it declares as such. A new version reusing
+// blocks or pages of an older one declares them again.
+func referencedBlocks(manifests []*Manifest) (ids []string, pages []FolderPages) {
+	ids = []string{}
 	seen := map[string]bool{}
 	add := func(id string) {
 		if !seen[id] {
@@ -243,11 +248,17 @@ func referencedBlocks(manifests []*Manifest) []string {
 		for _, b := range m.Blocks {
 			add(b.ID)
 		}
-		for _, p := range m.Pages {
-			add(p.ID)
+		if len(m.Pages) == 0 {
+			continue
 		}
+		f := FolderPages{Folder: m.ID, Pages: make([]string, len(m.Pages))}
+		for i, p := range m.Pages {
+			add(p.ID)
+			f.Pages[i] = p.ID
+		}
+		pages = append(pages, f)
 	}
-	return ids
+	return ids, pages
 }
 
 // writable checks, on the client, what the server checks too: a write

@@ -25,7 +25,7 @@ type server struct {
 	declared [][]string
 }
 
-func (s *server) Append(_ context.Context, _ string, entry []byte, blocks []string) error {
+func (s *server) Append(_ context.Context, _ string, entry []byte, blocks []string, pages []FolderPages) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, err := vaultlog.ParseEntry(entry)
@@ -43,12 +43,19 @@ func (s *server) Append(_ context.Context, _ string, entry []byte, blocks []stri
 			return fmt.Errorf("an append declared block %s, which was never uploaded", id)
 		}
 	}
+	for _, f := range pages {
+		for _, id := range f.Pages {
+			if !slices.Contains(blocks, id) {
+				return fmt.Errorf("an append declared page %s of folder %s, not among its blocks", id, f.Folder)
+			}
+		}
+	}
 	s.log = append(s.log, entry)
 	s.declared = append(s.declared, blocks)
 	return nil
 }
 
-func (s *server) Read(_ context.Context, _ string, from uint64) ([]RemoteEntry, uint64, error) {
+func (s *server) Read(_ context.Context, _ string, from uint64, _ bool) ([]RemoteEntry, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []RemoteEntry

@@ -97,6 +97,19 @@ const (
 type BlockRefs struct {
 	Declared bool
 	IDs      []string
+	// Folders are the folders the entries wrote, each with its pages as
+	// the writer declared them (VaultAppendRequest.folder_pages), for
+	// VaultPages.
+	Folders []FolderPages
+}
+
+// FolderPages are the blocks holding the pages of one folder in pages
+// (SPEC.md §11.3.1), in page order, as the newest entry that wrote the
+// folder declared them. An entry that writes the folder without pages
+// (Pages empty) drops what was recorded for it.
+type FolderPages struct {
+	Folder string
+	Pages  []string
 }
 
 // Invitation is what the server knows of an invitation: never the token,
@@ -182,6 +195,10 @@ type Store interface {
 	// does: only then may the vault's blocks be collected. A vault log
 	// with entries from before block collection existed has not.
 	BlocksDeclared(ctx context.Context, orgID, vaultID string) (bool, error)
+	// VaultPages returns the pages recorded for a vault's folders by
+	// AppendVaultLogBlocks (refs.Folders), by folder id; none before its
+	// first append.
+	VaultPages(ctx context.Context, orgID, vaultID string) ([]FolderPages, error)
 	// CondemnBlocks records as collected, in one transaction, the blocks
 	// of ids that no entry of the vault's log declared, and returns them:
 	// fresh, condemned by this call, and earlier, condemned before (a

@@ -1,6 +1,7 @@
 package adversarial
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -102,8 +103,9 @@ func TestA60FolderPageFromElsewhereRefused(t *testing.T) {
 // TestA61FolderPageWithheldRefusesTheListing: the server withholds a page
 // of /big, or serves it empty or cut short, in a GetBlock answer or in a
 // GetBlocks one (a listing asks for a folder's pages with one GetBlocks,
-// SPEC.md §11.3.1), or leaves it out of a GetBlocks answer, or labels
-// another page with its id there. The listing, the walk of the tree (what
+// SPEC.md §11.3.1) and in the VaultRead answer that brings the pages to a
+// device reading the log from the start, or leaves it out of a GetBlocks
+// answer, or labels another page with its id there. The listing, the walk of the tree (what
 // sync compares) and a lookup of a name in that page are refused, never
 // shown without that page's names; a lookup in another page reads that
 // page alone and works (SECURITY.md A61).
@@ -144,6 +146,8 @@ func TestA61FolderPageWithheldRefusesTheListing(t *testing.T) {
 					return resp, err
 				}
 				switch r := resp.(type) {
+				case *coffrev1.VaultReadResponse:
+					r.Pages = tamperPage(r.Pages, pages[last].ID, tamper.data)
 				case *coffrev1.GetBlockResponse:
 					if req.(*coffrev1.GetBlockRequest).GetBlockId() == pages[last].ID {
 						if r.Data, err = tamper.data(r.Data); err != nil {
@@ -179,6 +183,74 @@ func TestA61FolderPageWithheldRefusesTheListing(t *testing.T) {
 			}
 			if _, err := bv.Stat(inFirst, time.Time{}); err != nil {
 				t.Fatalf("%s, in another page: %v", inFirst, err)
+			}
+		})
+	}
+}
+
+// tamperPage changes the page id among blocks with data, or leaves it out
+// when data fails.
+func tamperPage(blocks []*coffrev1.BlockData, id string, data func([]byte) ([]byte, error)) []*coffrev1.BlockData {
+	for i, b := range blocks {
+		if b.GetBlockId() != id {
+			continue
+		}
+		d, err := data(b.Data)
+		if err != nil {
+			return append(blocks[:i], blocks[i+1:]...)
+		}
+		b.Data = d
+		break
+	}
+	return blocks
+}
+
+// TestA61PagesWithTheLogChecked: the pages a VaultRead answer brings to a
+// device reading the vault log from the start (SPEC.md §11.3.1) are
+// checked as a GetBlocks answer is. Served empty, cut short, or as another
+// page under the id of /big's last page, the listing is refused with
+// workspace.ErrBadManifest; left out, or not sent at all, the device asks
+// for it with GetBlocks and the listing is complete: the server can make
+// it slower, never shorter (SECURITY.md A60, A61).
+func TestA61PagesWithTheLogChecked(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		data     func(first, d []byte) ([]byte, error)
+		complete bool
+	}{
+		"empty":                     {data: func(_, d []byte) ([]byte, error) { return nil, nil }},
+		"cut in half":               {data: func(_, d []byte) ([]byte, error) { return d[:len(d)/2], nil }},
+		"another page under its id": {data: func(first, _ []byte) ([]byte, error) { return first, nil }},
+		"left out":                  {data: func(_, d []byte) ([]byte, error) { return nil, errors.New("left out") }, complete: true},
+		"no pages at all":           {complete: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			w, av := pagedWorld(t)
+			pages := pagesAt(t, av, "/big")
+			first := w.s.Block(t, w.org, w.vault, pages[0].ID)
+			w.s.RewriteUnary(func(method string, req, resp any, err error) (any, error) {
+				r, ok := resp.(*coffrev1.VaultReadResponse)
+				if err != nil || !ok {
+					return resp, err
+				}
+				if tc.data == nil {
+					r.Pages = nil
+				} else {
+					r.Pages = tamperPage(r.Pages, pages[len(pages)-1].ID, func(d []byte) ([]byte, error) { return tc.data(first, d) })
+				}
+				return resp, nil
+			})
+			items, err := w.freshReader(t).List("/big", time.Time{})
+			if tc.complete {
+				if err != nil || len(items) != 600 {
+					t.Fatalf("/big lists %d names, %v; want 600", len(items), err)
+				}
+				return
+			}
+			wantErr(t, err, workspace.ErrBadManifest)
+			if items != nil {
+				t.Fatalf("a refused listing still lists %d names", len(items))
 			}
 		})
 	}

@@ -248,8 +248,8 @@ func caseList(ctx context.Context, e *env) ([]Row, error) {
 		{Title: title,
 			Figure:   fmt.Sprintf("%.0f ms, %s", ms, fmtCalls(calls)),
 			Baseline: "—", Ratio: "—", Goal: "one batched round trip, < 150 ms",
-			Met:  metIf(ms < 150 && calls["VaultRead"] == 1),
-			Note: fmt.Sprintf("Open the device (unlock, local state), fetch the organisation log, then open the vault: fetch and verify its whole log (%s stored for this folder) and list the root. Round trips counted by the server.", fmtMB(logBytes))},
+			Met:  metIf(ms < 150 && folderCalls(calls) == 1),
+			Note: fmt.Sprintf("Open the device (unlock, local state), fetch the organisation log (GetLog: the device's open, not the folder's), then open the vault: fetch and verify its whole log (%s stored for this folder) with the folder's pages, and list the root. Round trips counted by the server; the goal counts the folder's, every call but GetLog.", fmtMB(logBytes))},
 		{Title: "history stored for that folder after it was written in batches",
 			Figure:   fmt.Sprintf("%s: vault log %s + %s in %s blocks beyond the files'", fmtMB(history), fmtMB(logBytes), fmtMB(pageBytes), fmtCount(int(nBlocks)-f.n)),
 			Baseline: "—", Ratio: "—", Goal: "< 3 MB", Met: metIf(history < 3e6),
@@ -259,6 +259,18 @@ func caseList(ctx context.Context, e *env) ([]Row, error) {
 			Baseline: "—", Ratio: "—", Goal: "—", Met: "—",
 			Note: "What every later `coffre ls` pays: the device re-verifies what it stored, then asks for what is new."},
 	}, nil
+}
+
+// folderCalls counts the calls of a listing that are the folder's: all
+// but the organisation log's (GetLog), which opening the device makes.
+func folderCalls(m map[string]int64) int64 {
+	var n int64
+	for k, v := range m {
+		if k != "GetLog" {
+			n += v
+		}
+	}
+	return n
 }
 
 func fmtCalls(m map[string]int64) string {

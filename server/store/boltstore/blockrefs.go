@@ -61,7 +61,7 @@ func recordRefs(tx *bolt.Tx, orgID, vaultID string, n int, refs store.BlockRefs)
 			return err
 		}
 	}
-	return nil
+	return recordPages(vault, refs.Folders)
 }
 
 // vaultBucket returns a vault's bucket, or nil before its first append.

@@ -25,6 +25,9 @@ func recordRefs(ctx context.Context, tx pgx.Tx, orgID, vaultID string, n int, re
 		return nil // the count falls behind the log for good
 	}
 	_, err := tx.Exec(ctx, `UPDATE log_heads SET declared = declared + $3 WHERE org_id = $1 AND log_id = $2`, orgID, vaultID, n)
+	if err == nil {
+		err = recordPages(ctx, tx, orgID, vaultID, refs.Folders)
+	}
 	if err != nil || len(refs.IDs) == 0 {
 		return err
 	}

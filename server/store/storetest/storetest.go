@@ -62,6 +62,7 @@ func Run(t *testing.T, b Backend) {
 		{"VaultIsolation", s.testVaultIsolation},
 		{"BlockRefs", s.testBlockRefs},
 		{"BlockRefsIsolation", s.testBlockRefsIsolation},
+		{"FolderPages", s.testFolderPages},
 		{"ConcurrentCondemn", s.testConcurrentCondemn},
 		{"Invitations", s.testInvitations},
 		{"UpdateInvitation", s.testUpdateInvitation},

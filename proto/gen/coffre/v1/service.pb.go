@@ -1963,8 +1963,12 @@ type VaultAppendRequest struct {
 	Entry          []byte                 `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
 	BlockIds       []string               `protobuf:"bytes,3,rep,name=block_ids,json=blockIds,proto3" json:"block_ids,omitempty"`
 	BlocksDeclared bool                   `protobuf:"varint,4,opt,name=blocks_declared,json=blocksDeclared,proto3" json:"blocks_declared,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The pages of each folder in pages the entry writes, each a declared
+	// block (SPEC.md §11.3.1): what VaultRead offers a device that syncs
+	// from the start, so that its first listing needs no GetBlocks.
+	FolderPages   []*FolderPages `protobuf:"bytes,5,rep,name=folder_pages,json=folderPages,proto3" json:"folder_pages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VaultAppendRequest) Reset() {
@@ -2025,6 +2029,67 @@ func (x *VaultAppendRequest) GetBlocksDeclared() bool {
 	return false
 }
 
+func (x *VaultAppendRequest) GetFolderPages() []*FolderPages {
+	if x != nil {
+		return x.FolderPages
+	}
+	return nil
+}
+
+// FolderPages names the blocks that hold the pages of one folder the entry
+// writes, in the folder's page order.
+type FolderPages struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FolderId      string                 `protobuf:"bytes,1,opt,name=folder_id,json=folderId,proto3" json:"folder_id,omitempty"`
+	PageIds       []string               `protobuf:"bytes,2,rep,name=page_ids,json=pageIds,proto3" json:"page_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FolderPages) Reset() {
+	*x = FolderPages{}
+	mi := &file_coffre_v1_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FolderPages) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FolderPages) ProtoMessage() {}
+
+func (x *FolderPages) ProtoReflect() protoreflect.Message {
+	mi := &file_coffre_v1_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FolderPages.ProtoReflect.Descriptor instead.
+func (*FolderPages) Descriptor() ([]byte, []int) {
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *FolderPages) GetFolderId() string {
+	if x != nil {
+		return x.FolderId
+	}
+	return ""
+}
+
+func (x *FolderPages) GetPageIds() []string {
+	if x != nil {
+		return x.PageIds
+	}
+	return nil
+}
+
 // VaultAppendResponse returns the vault log's new head position.
 type VaultAppendResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2035,7 +2100,7 @@ type VaultAppendResponse struct {
 
 func (x *VaultAppendResponse) Reset() {
 	*x = VaultAppendResponse{}
-	mi := &file_coffre_v1_service_proto_msgTypes[33]
+	mi := &file_coffre_v1_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2112,7 @@ func (x *VaultAppendResponse) String() string {
 func (*VaultAppendResponse) ProtoMessage() {}
 
 func (x *VaultAppendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[33]
+	mi := &file_coffre_v1_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2060,7 +2125,7 @@ func (x *VaultAppendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VaultAppendResponse.ProtoReflect.Descriptor instead.
 func (*VaultAppendResponse) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{33}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *VaultAppendResponse) GetHeadPosition() uint64 {
@@ -2072,17 +2137,20 @@ func (x *VaultAppendResponse) GetHeadPosition() uint64 {
 
 // VaultReadRequest asks for entries from position from (>= 1).
 type VaultReadRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	VaultId       string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
-	From          uint64                 `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
-	Limit         uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	VaultId string                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	From    uint64                 `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
+	Limit   uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Also send the pages of the vault's folders in pages, as their newest
+	// writers declared them, with the answer that reaches the head.
+	WithPages     bool `protobuf:"varint,4,opt,name=with_pages,json=withPages,proto3" json:"with_pages,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VaultReadRequest) Reset() {
 	*x = VaultReadRequest{}
-	mi := &file_coffre_v1_service_proto_msgTypes[34]
+	mi := &file_coffre_v1_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2094,7 +2162,7 @@ func (x *VaultReadRequest) String() string {
 func (*VaultReadRequest) ProtoMessage() {}
 
 func (x *VaultReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[34]
+	mi := &file_coffre_v1_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2107,7 +2175,7 @@ func (x *VaultReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VaultReadRequest.ProtoReflect.Descriptor instead.
 func (*VaultReadRequest) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{34}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *VaultReadRequest) GetVaultId() string {
@@ -2131,18 +2199,29 @@ func (x *VaultReadRequest) GetLimit() uint32 {
 	return 0
 }
 
-// VaultReadResponse carries entries and the server's head position.
+func (x *VaultReadRequest) GetWithPages() bool {
+	if x != nil {
+		return x.WithPages
+	}
+	return false
+}
+
+// VaultReadResponse carries entries and the server's head position, and
+// with with_pages, in an answer that reaches the head, the pages its
+// writers declared (block_id and data), at most 8 MiB of them. The client
+// checks each against the signed folder manifest, as a GetBlocks answer.
 type VaultReadResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entries       []*LogEntry            `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
 	HeadPosition  uint64                 `protobuf:"varint,2,opt,name=head_position,json=headPosition,proto3" json:"head_position,omitempty"`
+	Pages         []*BlockData           `protobuf:"bytes,3,rep,name=pages,proto3" json:"pages,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VaultReadResponse) Reset() {
 	*x = VaultReadResponse{}
-	mi := &file_coffre_v1_service_proto_msgTypes[35]
+	mi := &file_coffre_v1_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2154,7 +2233,7 @@ func (x *VaultReadResponse) String() string {
 func (*VaultReadResponse) ProtoMessage() {}
 
 func (x *VaultReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[35]
+	mi := &file_coffre_v1_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2167,7 +2246,7 @@ func (x *VaultReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VaultReadResponse.ProtoReflect.Descriptor instead.
 func (*VaultReadResponse) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{35}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *VaultReadResponse) GetEntries() []*LogEntry {
@@ -2182,6 +2261,13 @@ func (x *VaultReadResponse) GetHeadPosition() uint64 {
 		return x.HeadPosition
 	}
 	return 0
+}
+
+func (x *VaultReadResponse) GetPages() []*BlockData {
+	if x != nil {
+		return x.Pages
+	}
+	return nil
 }
 
 // PutBlockRequest stores one block. Its request signature covers
@@ -2199,7 +2285,7 @@ type PutBlockRequest struct {
 
 func (x *PutBlockRequest) Reset() {
 	*x = PutBlockRequest{}
-	mi := &file_coffre_v1_service_proto_msgTypes[36]
+	mi := &file_coffre_v1_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2211,7 +2297,7 @@ func (x *PutBlockRequest) String() string {
 func (*PutBlockRequest) ProtoMessage() {}
 
 func (x *PutBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[36]
+	mi := &file_coffre_v1_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2224,7 +2310,7 @@ func (x *PutBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlockRequest.ProtoReflect.Descriptor instead.
 func (*PutBlockRequest) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{36}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PutBlockRequest) GetVaultId() string {
@@ -2264,7 +2350,7 @@ type PutBlockResponse struct {
 
 func (x *PutBlockResponse) Reset() {
 	*x = PutBlockResponse{}
-	mi := &file_coffre_v1_service_proto_msgTypes[37]
+	mi := &file_coffre_v1_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2276,7 +2362,7 @@ func (x *PutBlockResponse) String() string {
 func (*PutBlockResponse) ProtoMessage() {}
 
 func (x *PutBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[37]
+	mi := &file_coffre_v1_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2289,7 +2375,7 @@ func (x *PutBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlockResponse.ProtoReflect.Descriptor instead.
 func (*PutBlockResponse) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{37}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{38}
 }
 
 // GetBlockRequest names one block.
@@ -2303,7 +2389,7 @@ type GetBlockRequest struct {
 
 func (x *GetBlockRequest) Reset() {
 	*x = GetBlockRequest{}
-	mi := &file_coffre_v1_service_proto_msgTypes[38]
+	mi := &file_coffre_v1_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +2401,7 @@ func (x *GetBlockRequest) String() string {
 func (*GetBlockRequest) ProtoMessage() {}
 
 func (x *GetBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[38]
+	mi := &file_coffre_v1_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +2414,7 @@ func (x *GetBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockRequest.ProtoReflect.Descriptor instead.
 func (*GetBlockRequest) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{38}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetBlockRequest) GetVaultId() string {
@@ -2355,7 +2441,7 @@ type GetBlockResponse struct {
 
 func (x *GetBlockResponse) Reset() {
 	*x = GetBlockResponse{}
-	mi := &file_coffre_v1_service_proto_msgTypes[39]
+	mi := &file_coffre_v1_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2367,7 +2453,7 @@ func (x *GetBlockResponse) String() string {
 func (*GetBlockResponse) ProtoMessage() {}
 
 func (x *GetBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[39]
+	mi := &file_coffre_v1_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2380,7 +2466,7 @@ func (x *GetBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockResponse.ProtoReflect.Descriptor instead.
 func (*GetBlockResponse) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{39}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetBlockResponse) GetData() []byte {
@@ -2400,7 +2486,7 @@ type GetHeadRequest struct {
 
 func (x *GetHeadRequest) Reset() {
 	*x = GetHeadRequest{}
-	mi := &file_coffre_v1_service_proto_msgTypes[40]
+	mi := &file_coffre_v1_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2412,7 +2498,7 @@ func (x *GetHeadRequest) String() string {
 func (*GetHeadRequest) ProtoMessage() {}
 
 func (x *GetHeadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[40]
+	mi := &file_coffre_v1_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2425,7 +2511,7 @@ func (x *GetHeadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHeadRequest.ProtoReflect.Descriptor instead.
 func (*GetHeadRequest) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{40}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetHeadRequest) GetVaultId() string {
@@ -2450,7 +2536,7 @@ type GetHeadResponse struct {
 
 func (x *GetHeadResponse) Reset() {
 	*x = GetHeadResponse{}
-	mi := &file_coffre_v1_service_proto_msgTypes[41]
+	mi := &file_coffre_v1_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2462,7 +2548,7 @@ func (x *GetHeadResponse) String() string {
 func (*GetHeadResponse) ProtoMessage() {}
 
 func (x *GetHeadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[41]
+	mi := &file_coffre_v1_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2475,7 +2561,7 @@ func (x *GetHeadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHeadResponse.ProtoReflect.Descriptor instead.
 func (*GetHeadResponse) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{41}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetHeadResponse) GetStatement() []byte {
@@ -2516,7 +2602,7 @@ type HeadStatement struct {
 
 func (x *HeadStatement) Reset() {
 	*x = HeadStatement{}
-	mi := &file_coffre_v1_service_proto_msgTypes[42]
+	mi := &file_coffre_v1_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2528,7 +2614,7 @@ func (x *HeadStatement) String() string {
 func (*HeadStatement) ProtoMessage() {}
 
 func (x *HeadStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[42]
+	mi := &file_coffre_v1_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2541,7 +2627,7 @@ func (x *HeadStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadStatement.ProtoReflect.Descriptor instead.
 func (*HeadStatement) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{42}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *HeadStatement) GetFormatVersion() uint32 {
@@ -2613,7 +2699,7 @@ type EmergencyAppended struct {
 
 func (x *EmergencyAppended) Reset() {
 	*x = EmergencyAppended{}
-	mi := &file_coffre_v1_service_proto_msgTypes[43]
+	mi := &file_coffre_v1_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2625,7 +2711,7 @@ func (x *EmergencyAppended) String() string {
 func (*EmergencyAppended) ProtoMessage() {}
 
 func (x *EmergencyAppended) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[43]
+	mi := &file_coffre_v1_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2638,7 +2724,7 @@ func (x *EmergencyAppended) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmergencyAppended.ProtoReflect.Descriptor instead.
 func (*EmergencyAppended) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{43}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *EmergencyAppended) GetVaultId() string {
@@ -2670,7 +2756,7 @@ type PutBlocksRequest struct {
 
 func (x *PutBlocksRequest) Reset() {
 	*x = PutBlocksRequest{}
-	mi := &file_coffre_v1_service_proto_msgTypes[44]
+	mi := &file_coffre_v1_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2682,7 +2768,7 @@ func (x *PutBlocksRequest) String() string {
 func (*PutBlocksRequest) ProtoMessage() {}
 
 func (x *PutBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[44]
+	mi := &file_coffre_v1_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2695,7 +2781,7 @@ func (x *PutBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlocksRequest.ProtoReflect.Descriptor instead.
 func (*PutBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{44}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PutBlocksRequest) GetVaultId() string {
@@ -2724,7 +2810,7 @@ type BlockData struct {
 
 func (x *BlockData) Reset() {
 	*x = BlockData{}
-	mi := &file_coffre_v1_service_proto_msgTypes[45]
+	mi := &file_coffre_v1_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2736,7 +2822,7 @@ func (x *BlockData) String() string {
 func (*BlockData) ProtoMessage() {}
 
 func (x *BlockData) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[45]
+	mi := &file_coffre_v1_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2749,7 +2835,7 @@ func (x *BlockData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockData.ProtoReflect.Descriptor instead.
 func (*BlockData) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{45}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *BlockData) GetBlockId() string {
@@ -2782,7 +2868,7 @@ type PutBlocksResponse struct {
 
 func (x *PutBlocksResponse) Reset() {
 	*x = PutBlocksResponse{}
-	mi := &file_coffre_v1_service_proto_msgTypes[46]
+	mi := &file_coffre_v1_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2794,7 +2880,7 @@ func (x *PutBlocksResponse) String() string {
 func (*PutBlocksResponse) ProtoMessage() {}
 
 func (x *PutBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[46]
+	mi := &file_coffre_v1_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2807,7 +2893,7 @@ func (x *PutBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlocksResponse.ProtoReflect.Descriptor instead.
 func (*PutBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{46}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{47}
 }
 
 // GetBlocksRequest names several blocks of one vault (SPEC.md §6.2): 1 to
@@ -2822,7 +2908,7 @@ type GetBlocksRequest struct {
 
 func (x *GetBlocksRequest) Reset() {
 	*x = GetBlocksRequest{}
-	mi := &file_coffre_v1_service_proto_msgTypes[47]
+	mi := &file_coffre_v1_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2834,7 +2920,7 @@ func (x *GetBlocksRequest) String() string {
 func (*GetBlocksRequest) ProtoMessage() {}
 
 func (x *GetBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[47]
+	mi := &file_coffre_v1_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2847,7 +2933,7 @@ func (x *GetBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlocksRequest.ProtoReflect.Descriptor instead.
 func (*GetBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{47}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetBlocksRequest) GetVaultId() string {
@@ -2877,7 +2963,7 @@ type GetBlocksResponse struct {
 
 func (x *GetBlocksResponse) Reset() {
 	*x = GetBlocksResponse{}
-	mi := &file_coffre_v1_service_proto_msgTypes[48]
+	mi := &file_coffre_v1_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2889,7 +2975,7 @@ func (x *GetBlocksResponse) String() string {
 func (*GetBlocksResponse) ProtoMessage() {}
 
 func (x *GetBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coffre_v1_service_proto_msgTypes[48]
+	mi := &file_coffre_v1_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2902,7 +2988,7 @@ func (x *GetBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlocksResponse.ProtoReflect.Descriptor instead.
 func (*GetBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_coffre_v1_service_proto_rawDescGZIP(), []int{48}
+	return file_coffre_v1_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetBlocksResponse) GetBlocks() []*BlockData {
@@ -3032,21 +3118,28 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"R\n" +
 	"\x17ListConnectionsResponse\x127\n" +
-	"\vconnections\x18\x01 \x03(\v2\x15.coffre.v1.ConnectionR\vconnections\"\x8b\x01\n" +
+	"\vconnections\x18\x01 \x03(\v2\x15.coffre.v1.ConnectionR\vconnections\"\xc6\x01\n" +
 	"\x12VaultAppendRequest\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x14\n" +
 	"\x05entry\x18\x02 \x01(\fR\x05entry\x12\x1b\n" +
 	"\tblock_ids\x18\x03 \x03(\tR\bblockIds\x12'\n" +
-	"\x0fblocks_declared\x18\x04 \x01(\bR\x0eblocksDeclared\":\n" +
+	"\x0fblocks_declared\x18\x04 \x01(\bR\x0eblocksDeclared\x129\n" +
+	"\ffolder_pages\x18\x05 \x03(\v2\x16.coffre.v1.FolderPagesR\vfolderPages\"E\n" +
+	"\vFolderPages\x12\x1b\n" +
+	"\tfolder_id\x18\x01 \x01(\tR\bfolderId\x12\x19\n" +
+	"\bpage_ids\x18\x02 \x03(\tR\apageIds\":\n" +
 	"\x13VaultAppendResponse\x12#\n" +
-	"\rhead_position\x18\x01 \x01(\x04R\fheadPosition\"W\n" +
+	"\rhead_position\x18\x01 \x01(\x04R\fheadPosition\"v\n" +
 	"\x10VaultReadRequest\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\x04R\x04from\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"g\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\x12\x1d\n" +
+	"\n" +
+	"with_pages\x18\x04 \x01(\bR\twithPages\"\x93\x01\n" +
 	"\x11VaultReadResponse\x12-\n" +
 	"\aentries\x18\x01 \x03(\v2\x13.coffre.v1.LogEntryR\aentries\x12#\n" +
-	"\rhead_position\x18\x02 \x01(\x04R\fheadPosition\"|\n" +
+	"\rhead_position\x18\x02 \x01(\x04R\fheadPosition\x12*\n" +
+	"\x05pages\x18\x03 \x03(\v2\x14.coffre.v1.BlockDataR\x05pages\"|\n" +
 	"\x0fPutBlockRequest\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x19\n" +
 	"\bblock_id\x18\x02 \x01(\tR\ablockId\x12\x12\n" +
@@ -3138,7 +3231,7 @@ func file_coffre_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_coffre_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_coffre_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_coffre_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_coffre_v1_service_proto_goTypes = []any{
 	(InvitationKind)(0),                // 0: coffre.v1.InvitationKind
 	(RelaySide)(0),                     // 1: coffre.v1.RelaySide
@@ -3175,32 +3268,33 @@ var file_coffre_v1_service_proto_goTypes = []any{
 	(*ListConnectionsRequest)(nil),     // 32: coffre.v1.ListConnectionsRequest
 	(*ListConnectionsResponse)(nil),    // 33: coffre.v1.ListConnectionsResponse
 	(*VaultAppendRequest)(nil),         // 34: coffre.v1.VaultAppendRequest
-	(*VaultAppendResponse)(nil),        // 35: coffre.v1.VaultAppendResponse
-	(*VaultReadRequest)(nil),           // 36: coffre.v1.VaultReadRequest
-	(*VaultReadResponse)(nil),          // 37: coffre.v1.VaultReadResponse
-	(*PutBlockRequest)(nil),            // 38: coffre.v1.PutBlockRequest
-	(*PutBlockResponse)(nil),           // 39: coffre.v1.PutBlockResponse
-	(*GetBlockRequest)(nil),            // 40: coffre.v1.GetBlockRequest
-	(*GetBlockResponse)(nil),           // 41: coffre.v1.GetBlockResponse
-	(*GetHeadRequest)(nil),             // 42: coffre.v1.GetHeadRequest
-	(*GetHeadResponse)(nil),            // 43: coffre.v1.GetHeadResponse
-	(*HeadStatement)(nil),              // 44: coffre.v1.HeadStatement
-	(*EmergencyAppended)(nil),          // 45: coffre.v1.EmergencyAppended
-	(*PutBlocksRequest)(nil),           // 46: coffre.v1.PutBlocksRequest
-	(*BlockData)(nil),                  // 47: coffre.v1.BlockData
-	(*PutBlocksResponse)(nil),          // 48: coffre.v1.PutBlocksResponse
-	(*GetBlocksRequest)(nil),           // 49: coffre.v1.GetBlocksRequest
-	(*GetBlocksResponse)(nil),          // 50: coffre.v1.GetBlocksResponse
-	(Profile)(0),                       // 51: coffre.v1.Profile
+	(*FolderPages)(nil),                // 35: coffre.v1.FolderPages
+	(*VaultAppendResponse)(nil),        // 36: coffre.v1.VaultAppendResponse
+	(*VaultReadRequest)(nil),           // 37: coffre.v1.VaultReadRequest
+	(*VaultReadResponse)(nil),          // 38: coffre.v1.VaultReadResponse
+	(*PutBlockRequest)(nil),            // 39: coffre.v1.PutBlockRequest
+	(*PutBlockResponse)(nil),           // 40: coffre.v1.PutBlockResponse
+	(*GetBlockRequest)(nil),            // 41: coffre.v1.GetBlockRequest
+	(*GetBlockResponse)(nil),           // 42: coffre.v1.GetBlockResponse
+	(*GetHeadRequest)(nil),             // 43: coffre.v1.GetHeadRequest
+	(*GetHeadResponse)(nil),            // 44: coffre.v1.GetHeadResponse
+	(*HeadStatement)(nil),              // 45: coffre.v1.HeadStatement
+	(*EmergencyAppended)(nil),          // 46: coffre.v1.EmergencyAppended
+	(*PutBlocksRequest)(nil),           // 47: coffre.v1.PutBlocksRequest
+	(*BlockData)(nil),                  // 48: coffre.v1.BlockData
+	(*PutBlocksResponse)(nil),          // 49: coffre.v1.PutBlocksResponse
+	(*GetBlocksRequest)(nil),           // 50: coffre.v1.GetBlocksRequest
+	(*GetBlocksResponse)(nil),          // 51: coffre.v1.GetBlocksResponse
+	(Profile)(0),                       // 52: coffre.v1.Profile
 }
 var file_coffre_v1_service_proto_depIdxs = []int32{
 	8,  // 0: coffre.v1.HelloResponse.previous:type_name -> coffre.v1.Connection
 	8,  // 1: coffre.v1.HelloResponse.current:type_name -> coffre.v1.Connection
 	10, // 2: coffre.v1.GetLogResponse.entries:type_name -> coffre.v1.LogEntry
 	0,  // 3: coffre.v1.CreateInvitationRequest.kind:type_name -> coffre.v1.InvitationKind
-	51, // 4: coffre.v1.CreateInvitationRequest.profile:type_name -> coffre.v1.Profile
+	52, // 4: coffre.v1.CreateInvitationRequest.profile:type_name -> coffre.v1.Profile
 	0,  // 5: coffre.v1.Invitation.kind:type_name -> coffre.v1.InvitationKind
-	51, // 6: coffre.v1.Invitation.profile:type_name -> coffre.v1.Profile
+	52, // 6: coffre.v1.Invitation.profile:type_name -> coffre.v1.Profile
 	16, // 7: coffre.v1.ListInvitationsResponse.invitations:type_name -> coffre.v1.Invitation
 	16, // 8: coffre.v1.ClaimInvitationResponse.invitation:type_name -> coffre.v1.Invitation
 	1,  // 9: coffre.v1.RelayPostRequest.side:type_name -> coffre.v1.RelaySide
@@ -3208,56 +3302,58 @@ var file_coffre_v1_service_proto_depIdxs = []int32{
 	30, // 11: coffre.v1.WatchResponse.log_appended:type_name -> coffre.v1.LogAppended
 	31, // 12: coffre.v1.WatchResponse.invitation_changed:type_name -> coffre.v1.InvitationChanged
 	29, // 13: coffre.v1.WatchResponse.vault_appended:type_name -> coffre.v1.VaultAppended
-	45, // 14: coffre.v1.WatchResponse.emergency_appended:type_name -> coffre.v1.EmergencyAppended
+	46, // 14: coffre.v1.WatchResponse.emergency_appended:type_name -> coffre.v1.EmergencyAppended
 	8,  // 15: coffre.v1.ListConnectionsResponse.connections:type_name -> coffre.v1.Connection
-	10, // 16: coffre.v1.VaultReadResponse.entries:type_name -> coffre.v1.LogEntry
-	47, // 17: coffre.v1.PutBlocksRequest.blocks:type_name -> coffre.v1.BlockData
-	47, // 18: coffre.v1.GetBlocksResponse.blocks:type_name -> coffre.v1.BlockData
-	2,  // 19: coffre.v1.CoffreService.GetOrganisation:input_type -> coffre.v1.GetOrganisationRequest
-	4,  // 20: coffre.v1.CoffreService.Bootstrap:input_type -> coffre.v1.BootstrapRequest
-	6,  // 21: coffre.v1.CoffreService.Hello:input_type -> coffre.v1.HelloRequest
-	9,  // 22: coffre.v1.CoffreService.GetLog:input_type -> coffre.v1.GetLogRequest
-	12, // 23: coffre.v1.CoffreService.AppendCertificates:input_type -> coffre.v1.AppendCertificatesRequest
-	14, // 24: coffre.v1.CoffreService.CreateInvitation:input_type -> coffre.v1.CreateInvitationRequest
-	17, // 25: coffre.v1.CoffreService.ListInvitations:input_type -> coffre.v1.ListInvitationsRequest
-	19, // 26: coffre.v1.CoffreService.CancelInvitation:input_type -> coffre.v1.CancelInvitationRequest
-	21, // 27: coffre.v1.CoffreService.ClaimInvitation:input_type -> coffre.v1.ClaimInvitationRequest
-	23, // 28: coffre.v1.CoffreService.RelayPost:input_type -> coffre.v1.RelayPostRequest
-	25, // 29: coffre.v1.CoffreService.RelayWait:input_type -> coffre.v1.RelayWaitRequest
-	27, // 30: coffre.v1.CoffreService.Watch:input_type -> coffre.v1.WatchRequest
-	32, // 31: coffre.v1.CoffreService.ListConnections:input_type -> coffre.v1.ListConnectionsRequest
-	34, // 32: coffre.v1.CoffreService.VaultAppend:input_type -> coffre.v1.VaultAppendRequest
-	36, // 33: coffre.v1.CoffreService.VaultRead:input_type -> coffre.v1.VaultReadRequest
-	38, // 34: coffre.v1.CoffreService.PutBlock:input_type -> coffre.v1.PutBlockRequest
-	40, // 35: coffre.v1.CoffreService.GetBlock:input_type -> coffre.v1.GetBlockRequest
-	42, // 36: coffre.v1.CoffreService.GetHead:input_type -> coffre.v1.GetHeadRequest
-	46, // 37: coffre.v1.CoffreService.PutBlocks:input_type -> coffre.v1.PutBlocksRequest
-	49, // 38: coffre.v1.CoffreService.GetBlocks:input_type -> coffre.v1.GetBlocksRequest
-	3,  // 39: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
-	5,  // 40: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
-	7,  // 41: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
-	11, // 42: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
-	13, // 43: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
-	15, // 44: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
-	18, // 45: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
-	20, // 46: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
-	22, // 47: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
-	24, // 48: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
-	26, // 49: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
-	28, // 50: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
-	33, // 51: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
-	35, // 52: coffre.v1.CoffreService.VaultAppend:output_type -> coffre.v1.VaultAppendResponse
-	37, // 53: coffre.v1.CoffreService.VaultRead:output_type -> coffre.v1.VaultReadResponse
-	39, // 54: coffre.v1.CoffreService.PutBlock:output_type -> coffre.v1.PutBlockResponse
-	41, // 55: coffre.v1.CoffreService.GetBlock:output_type -> coffre.v1.GetBlockResponse
-	43, // 56: coffre.v1.CoffreService.GetHead:output_type -> coffre.v1.GetHeadResponse
-	48, // 57: coffre.v1.CoffreService.PutBlocks:output_type -> coffre.v1.PutBlocksResponse
-	50, // 58: coffre.v1.CoffreService.GetBlocks:output_type -> coffre.v1.GetBlocksResponse
-	39, // [39:59] is the sub-list for method output_type
-	19, // [19:39] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	35, // 16: coffre.v1.VaultAppendRequest.folder_pages:type_name -> coffre.v1.FolderPages
+	10, // 17: coffre.v1.VaultReadResponse.entries:type_name -> coffre.v1.LogEntry
+	48, // 18: coffre.v1.VaultReadResponse.pages:type_name -> coffre.v1.BlockData
+	48, // 19: coffre.v1.PutBlocksRequest.blocks:type_name -> coffre.v1.BlockData
+	48, // 20: coffre.v1.GetBlocksResponse.blocks:type_name -> coffre.v1.BlockData
+	2,  // 21: coffre.v1.CoffreService.GetOrganisation:input_type -> coffre.v1.GetOrganisationRequest
+	4,  // 22: coffre.v1.CoffreService.Bootstrap:input_type -> coffre.v1.BootstrapRequest
+	6,  // 23: coffre.v1.CoffreService.Hello:input_type -> coffre.v1.HelloRequest
+	9,  // 24: coffre.v1.CoffreService.GetLog:input_type -> coffre.v1.GetLogRequest
+	12, // 25: coffre.v1.CoffreService.AppendCertificates:input_type -> coffre.v1.AppendCertificatesRequest
+	14, // 26: coffre.v1.CoffreService.CreateInvitation:input_type -> coffre.v1.CreateInvitationRequest
+	17, // 27: coffre.v1.CoffreService.ListInvitations:input_type -> coffre.v1.ListInvitationsRequest
+	19, // 28: coffre.v1.CoffreService.CancelInvitation:input_type -> coffre.v1.CancelInvitationRequest
+	21, // 29: coffre.v1.CoffreService.ClaimInvitation:input_type -> coffre.v1.ClaimInvitationRequest
+	23, // 30: coffre.v1.CoffreService.RelayPost:input_type -> coffre.v1.RelayPostRequest
+	25, // 31: coffre.v1.CoffreService.RelayWait:input_type -> coffre.v1.RelayWaitRequest
+	27, // 32: coffre.v1.CoffreService.Watch:input_type -> coffre.v1.WatchRequest
+	32, // 33: coffre.v1.CoffreService.ListConnections:input_type -> coffre.v1.ListConnectionsRequest
+	34, // 34: coffre.v1.CoffreService.VaultAppend:input_type -> coffre.v1.VaultAppendRequest
+	37, // 35: coffre.v1.CoffreService.VaultRead:input_type -> coffre.v1.VaultReadRequest
+	39, // 36: coffre.v1.CoffreService.PutBlock:input_type -> coffre.v1.PutBlockRequest
+	41, // 37: coffre.v1.CoffreService.GetBlock:input_type -> coffre.v1.GetBlockRequest
+	43, // 38: coffre.v1.CoffreService.GetHead:input_type -> coffre.v1.GetHeadRequest
+	47, // 39: coffre.v1.CoffreService.PutBlocks:input_type -> coffre.v1.PutBlocksRequest
+	50, // 40: coffre.v1.CoffreService.GetBlocks:input_type -> coffre.v1.GetBlocksRequest
+	3,  // 41: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
+	5,  // 42: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
+	7,  // 43: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
+	11, // 44: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
+	13, // 45: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
+	15, // 46: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
+	18, // 47: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
+	20, // 48: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
+	22, // 49: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
+	24, // 50: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
+	26, // 51: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
+	28, // 52: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
+	33, // 53: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
+	36, // 54: coffre.v1.CoffreService.VaultAppend:output_type -> coffre.v1.VaultAppendResponse
+	38, // 55: coffre.v1.CoffreService.VaultRead:output_type -> coffre.v1.VaultReadResponse
+	40, // 56: coffre.v1.CoffreService.PutBlock:output_type -> coffre.v1.PutBlockResponse
+	42, // 57: coffre.v1.CoffreService.GetBlock:output_type -> coffre.v1.GetBlockResponse
+	44, // 58: coffre.v1.CoffreService.GetHead:output_type -> coffre.v1.GetHeadResponse
+	49, // 59: coffre.v1.CoffreService.PutBlocks:output_type -> coffre.v1.PutBlocksResponse
+	51, // 60: coffre.v1.CoffreService.GetBlocks:output_type -> coffre.v1.GetBlocksResponse
+	41, // [41:61] is the sub-list for method output_type
+	21, // [21:41] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_service_proto_init() }
@@ -3278,7 +3374,7 @@ func file_coffre_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coffre_v1_service_proto_rawDesc), len(file_coffre_v1_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   49,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
