@@ -162,6 +162,7 @@ func (s *Server) GRPCServer(cert tls.Certificate) *grpc.Server {
 	g := grpc.NewServer(
 		grpc.Creds(creds),
 		grpc.MaxRecvMsgSize(16<<20),
+		grpc.ForceServerCodecV2(wire.NewBlockCodec()),
 		grpc.StatsHandler(connStats{s.metrics}),
 		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{s.metrics.unary, s.unaryRecover, s.unaryAuth}, s.cfg.UnaryInterceptors...)...),
 		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{s.metrics.stream, s.streamRecover, s.streamAuth}, s.cfg.StreamInterceptors...)...),

@@ -134,3 +134,54 @@ func TestPaddedSize(t *testing.T) {
 	}
 	t.Logf("%d buckets seen", len(buckets))
 }
+
+// scanGear, four bytes at a time, finds the cut the byte-by-byte gear hash
+// finds, with the same hash after it, for every length and alignment and
+// masks that cut often (so that every lane of the four is where a cut
+// lands, many times).
+func TestScanGearMatchesByteByByte(t *testing.T) {
+	gear := gearTable([]byte("vault secret"))
+	data := randomBytes(2, 1<<20)
+	for _, mask := range []uint64{maskSmall, maskLarge, 0xf000000000000000, 0xc000000000000003, 1 << 63} {
+		for start := 0; start < 8; start++ {
+			for _, n := range []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 1000, 1 << 20} {
+				if start+n > len(data) {
+					continue
+				}
+				b := data[start : start+n]
+				for _, h0 := range []uint64{0, 0xdeadbeefcafe} {
+					at, h := scanGear(gear, b, h0, mask)
+					wantAt, wantH := -1, h0
+					for i, c := range b {
+						wantH = wantH<<1 + gear[c]
+						if wantH&mask == 0 {
+							wantAt = i
+							break
+						}
+					}
+					if at != wantAt || h != wantH {
+						t.Fatalf("mask %#x, bytes [%d:%d]: cut after %d (hash %#x), byte by byte %d (%#x)", mask, start, start+n, at, h, wantAt, wantH)
+					}
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkChunker(b *testing.B) {
+	data := randomBytes(3, 64<<20)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		c := NewChunker([]byte("vault secret"), bytes.NewReader(data))
+		for {
+			chunk, err := c.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			ReleaseChunk(chunk)
+		}
+	}
+}

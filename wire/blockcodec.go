@@ -1,0 +1,115 @@
+package wire
+
+import (
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// BlockCodec is gRPC's proto codec, except for the messages that carry one
+// block in a top-level bytes field named data (PutBlockRequest,
+// GetBlockResponse), client and server alike (issue 15: each copy of a
+// block was a tenth of the put's or the get's CPU):
+//
+//   - a large block is sent as the message's other fields followed by the
+//     block's field pointing at the caller's own bytes, instead of the whole
+//     message copied into one buffer first. A protobuf message's fields may
+//     come in any order, so any decoder reads it as it reads any other. The
+//     caller's bytes must stay as they are until the message is written,
+//     which a unary call's caller and a handler's return do.
+//   - a received message is copied once out of gRPC's frames into a buffer
+//     of its own, and the block's field points into that buffer, instead of
+//     a copy into a pooled buffer then another into the field. Every other
+//     field is decoded by proto.Unmarshal, unknown ones kept, and the last
+//     data field wins as it does there: the message is the one
+//     proto.Unmarshal would give (the signature covers it, SPEC.md §6.1).
+type BlockCodec struct{ encoding.CodecV2 }
+
+// NewBlockCodec returns the codec, gRPC's proto codec for other messages.
+func NewBlockCodec() BlockCodec { return BlockCodec{encoding.GetCodecV2("proto")} }
+
+// blockCodecMin is the smallest block sent without the copy: below it the
+// copy costs less than a second buffer in the frame.
+const blockCodecMin = 64 << 10
+
+// blockField returns m's field for a block, a singular bytes field named
+// data, or nil.
+func blockField(m protoreflect.Message) protoreflect.FieldDescriptor {
+	fd := m.Descriptor().Fields().ByName(dataField)
+	if fd == nil || fd.Kind() != protoreflect.BytesKind || fd.IsList() || fd.ContainingOneof() != nil {
+		return nil
+	}
+	return fd
+}
+
+func (c BlockCodec) Marshal(v any) (mem.BufferSlice, error) {
+	msg, ok := v.(proto.Message)
+	if !ok {
+		return c.CodecV2.Marshal(v)
+	}
+	m := msg.ProtoReflect()
+	fd := blockField(m)
+	if fd == nil || len(m.Get(fd).Bytes()) < blockCodecMin {
+		return c.CodecV2.Marshal(v)
+	}
+	data := m.Get(fd).Bytes()
+	head, err := proto.Marshal(copyWithout(m, fd).Interface())
+	if err != nil {
+		return nil, err
+	}
+	head = protowire.AppendTag(head, fd.Number(), protowire.BytesType)
+	head = protowire.AppendVarint(head, uint64(len(data)))
+	return mem.BufferSlice{mem.SliceBuffer(head), mem.SliceBuffer(data)}, nil
+}
+
+func (c BlockCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	msg, ok := v.(proto.Message)
+	if !ok || data.Len() < blockCodecMin {
+		return c.CodecV2.Unmarshal(data, v)
+	}
+	m := msg.ProtoReflect()
+	fd := blockField(m)
+	if fd == nil {
+		return c.CodecV2.Unmarshal(data, v)
+	}
+	return unmarshalBlock(data.Materialize(), m, fd)
+}
+
+// unmarshalBlock decodes b into m, m's block field pointing into b: b is
+// the caller's and not used again. Malformed input is left to
+// proto.Unmarshal, which refuses it.
+func unmarshalBlock(b []byte, m protoreflect.Message, fd protoreflect.FieldDescriptor) error {
+	var (
+		block []byte
+		found bool
+		rest  []byte // b without the block's fields, once one is found
+	)
+	for i := 0; i < len(b); {
+		num, typ, n := protowire.ConsumeField(b[i:])
+		if n < 0 {
+			return proto.Unmarshal(b, m.Interface())
+		}
+		field := b[i : i+n]
+		if num == fd.Number() && typ == protowire.BytesType {
+			if !found {
+				rest = append(make([]byte, 0, i), b[:i]...)
+				found = true
+			}
+			_, _, tn := protowire.ConsumeTag(field)
+			block, _ = protowire.ConsumeBytes(field[tn:])
+		} else if found {
+			rest = append(rest, field...)
+		}
+		i += n
+	}
+	if !found {
+		return proto.Unmarshal(b, m.Interface())
+	}
+	if err := proto.Unmarshal(rest, m.Interface()); err != nil {
+		return err
+	}
+	m.Set(fd, protoreflect.ValueOfBytes(block))
+	return nil
+}
