@@ -230,6 +230,8 @@ func changeLine(c syncer.Change) string {
 		return "deleted in the vault " + shown(c.Path)
 	case syncer.ConflictCopy:
 		return "conflict on " + shown(c.Path) + ": your version kept as " + shown(c.Copy)
+	case syncer.Moved:
+		return "moved " + shown(c.From) + " to " + shown(c.Path) + ", where another device moved it too"
 	}
 	return string(c.Op) + " " + shown(c.Path)
 }

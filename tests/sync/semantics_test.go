@@ -195,6 +195,69 @@ func TestFolderOperationsMerge(t *testing.T) {
 	}
 }
 
+// TestConcurrentMovesOfOneFolder: alice moves a folder while bob, who
+// has not synced yet, moves a folder inside it elsewhere. A sync carries a
+// move as a deletion and a creation, so without help each file would end
+// up at both new places. The first move to reach the vault wins: bob's
+// files go where alice put them, each once; the folders bob made stay
+// (empty), and a file bob edited during his move is kept at his place
+// too, since that edit is new.
+func TestConcurrentMovesOfOneFolder(t *testing.T) {
+	t.Parallel()
+	w, a, b := twoDevices(t)
+	write(t, a, "D/sub/f.txt", "f")
+	write(t, a, "D/sub/g (conflict bob 2026-12-07 101500).txt", "bob's old version of g")
+	write(t, a, "D/sub/edited.txt", "before bob's edit")
+	write(t, a, "D/top.txt", "top")
+	mustConverge(t, a, b)
+
+	if err := os.Rename(filepath.Join(a.dir, "D"), filepath.Join(a.dir, "E")); err != nil {
+		t.Fatal(err)
+	}
+	a.mustCycle(t)
+	if err := os.MkdirAll(filepath.Join(b.dir, "X/Y"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(b.dir, "D/sub"), filepath.Join(b.dir, "X/Y/Z")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, b, "X/Y/Z/edited.txt", "edited by bob while moving it")
+	old := time.Now().Add(-time.Minute) // settled: uploaded by the next cycle
+	os.Chtimes(filepath.Join(b.dir, "X/Y/Z/edited.txt"), old, old)
+	res := b.mustCycle(t)
+	mustConverge(t, a, b)
+
+	tree := readTree(t, a.dir)
+	where := map[string][]string{}
+	for p, e := range tree {
+		if !e.folder {
+			where[e.hash] = append(where[e.hash], p)
+		}
+	}
+	want := map[string][]string{
+		"f":                             {"E/sub/f.txt"},
+		"bob's old version of g":        {"E/sub/g (conflict bob 2026-12-07 101500).txt"},
+		"before bob's edit":             {"E/sub/edited.txt"},
+		"edited by bob while moving it": {"X/Y/Z/edited.txt"},
+		"top":                           {"E/top.txt"},
+	}
+	for content, paths := range want {
+		if got := where[hashBytes([]byte(content))]; strings.Join(got, ",") != strings.Join(paths, ",") {
+			t.Errorf("%q is at %v, want %v (tree: %v)", content, got, paths, sortedKeys(tree))
+		}
+	}
+	if n := len(tree) - len(want); n != 5 { // E, E/sub, X, X/Y, X/Y/Z; D is gone
+		t.Errorf("%d folders, want 5: %v", n, sortedKeys(tree))
+	}
+	if res.Moved != 2 {
+		t.Errorf("bob's cycle moved %d files to alice's places, want 2: %+v", res.Moved, res.Changes)
+	}
+	remote, _ := w.remoteTree(t)
+	if len(remote) != len(tree) {
+		t.Errorf("the vault holds %v, the folders %v", sortedKeys(remote), sortedKeys(tree))
+	}
+}
+
 // TestRemoteFolderDeleteKeepsLocalAdditions: bob deletes a folder while
 // alice adds a file and a subfolder in it and edits a file in it. Alice's
 // additions and edit must survive and reach bob (the local edit wins over
