@@ -50,12 +50,12 @@ import (
 // saw them are not protected: sync never knew them. The empty content is
 // not unique and is left out.
 //
-// Two known bugs are kept out of the random sequence by default (each has
-// its own test that shows it, skipped as BUG while it stands): folder
-// deletions and moves run only with every device in sync before and after
-// (TestRemoteFolderDeleteKeepsLocalAdditions; -concurrent-folder-ops lets
-// them race), and an empty file is never overwritten with empty content
-// (TestRemoteDeleteOfResavedFile; -resave-empty allows it).
+// Folder deletions and moves race with other devices' changes inside them
+// (TestRemoteFolderDeleteKeepsLocalAdditions, TestConcurrentMovesOfOneFolder
+// show cases alone; -concurrent-folder-ops=false runs them only with every
+// device in sync before and after), and an empty file may be overwritten
+// with empty content (TestRemoteDeleteOfResavedFile; -resave-empty=false
+// keeps that out).
 //
 // The seed is printed; rerun one with `go test ./tests/sync -run
 // TestRandomisedConvergence -seed N`.
@@ -461,8 +461,7 @@ func (m *model) step() {
 		}
 		to := path.Join(dir, path.Base(rel))
 		// A moved conflict copy gets a fresh name: every conflict-copy
-		// name in the final tree is then where sync made it (two devices
-		// moving one file make two copies, legitimately).
+		// name in the final tree is then where sync made it.
 		if _, err := os.Lstat(m.abs(d, to)); err == nil || strings.Contains(rel, "(conflict ") {
 			to = path.Join(dir, m.newName("m"))
 		}

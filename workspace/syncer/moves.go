@@ -63,7 +63,7 @@ func (e *Engine) followMoves(v *workspace.Vault, bases map[string]Base, locals m
 	for _, to := range arrived {
 		r := remotes[to]
 		size := int64(r.version.Manifest.Size)
-		from, was, err := e.sameMove(v, r, gone[size], created[size], bases, locals, used)
+		from, was, err := e.sameMove(v, to, r, gone[size], created[size], bases, locals, used)
 		if err != nil {
 			return err
 		}
@@ -79,11 +79,15 @@ func (e *Engine) followMoves(v *workspace.Vault, bases map[string]Base, locals m
 	return nil
 }
 
-// sameMove finds, for the vault file r, a base gone on both sides (among
-// gone) and a new local file (among created) that both hold r's bytes.
-func (e *Engine) sameMove(v *workspace.Vault, r *remote, gone, created []string, bases map[string]Base, locals map[string]*local, used map[string]bool) (from, was string, err error) {
+// sameMove finds, for the vault file r at to, a base gone on both sides
+// (among gone) and a new local file (among created) that both hold r's
+// bytes. Empty files must also have one name: all empty files hold the
+// same bytes, so that alone is no sign of a move.
+func (e *Engine) sameMove(v *workspace.Vault, to string, r *remote, gone, created []string, bases map[string]Base, locals map[string]*local, used map[string]bool) (from, was string, err error) {
+	empty := r.version.Manifest.Size == 0
+	name := path.Base(to)
 	for _, p := range created {
-		if used[p] {
+		if used[p] || empty && path.Base(p) != name {
 			continue
 		}
 		l := locals[p]
@@ -98,7 +102,7 @@ func (e *Engine) sameMove(v *workspace.Vault, r *remote, gone, created []string,
 			continue
 		}
 		for _, g := range gone {
-			if used[g] {
+			if used[g] || empty && path.Base(g) != name {
 				continue
 			}
 			b := bases[g]
