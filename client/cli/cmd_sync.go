@@ -175,6 +175,9 @@ func (p *syncPrinter) Cycle(f syncservice.Folder, st syncer.Status, res syncer.R
 	if res.Conflicts > 0 {
 		line += fmt.Sprintf(", %d conflicts kept as copies", res.Conflicts)
 	}
+	if res.Moved > 0 {
+		line += fmt.Sprintf(", %d moved where another device moved them", res.Moved)
+	}
 	if st.Pending > 0 {
 		line += fmt.Sprintf(", %d pending", st.Pending)
 	}
