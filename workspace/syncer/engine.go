@@ -153,9 +153,7 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 	for p, err := range unsyncable(paths) {
 		blocked[p] = err
 	}
-	if err := e.followMoves(v, bases, locals, remotes, blocked, &res); err != nil {
-		return res, err
-	}
+	e.followMoves(v, bases, locals, remotes, blocked, &res)
 	// Parents before children for creations; deletions run afterwards,
 	// children before parents.
 	ordered := make([]string, 0, len(paths))

@@ -24,8 +24,9 @@ import (
 // is not the base's bytes: it syncs as before, both kept.
 //
 // The maps are updated so that the rest of the cycle sees the file at its
-// new place only.
-func (e *Engine) followMoves(v *workspace.Vault, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, blocked map[string]error, res *Result) error {
+// new place only. A file that can't be read or moved is left to the rest
+// of the cycle, which reports it or syncs it as before.
+func (e *Engine) followMoves(v *workspace.Vault, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, blocked map[string]error, res *Result) {
 	free := func(p string) bool { _, ok := blockedBy(blocked, p); return !ok }
 	// Bases gone on both sides, by size: the only candidates, and rare.
 	gone := map[int64][]string{}
@@ -35,7 +36,7 @@ func (e *Engine) followMoves(v *workspace.Vault, bases map[string]Base, locals m
 		}
 	}
 	if len(gone) == 0 {
-		return nil
+		return
 	}
 	var arrived []string            // vault files new to the journal, absent here
 	created := map[int64][]string{} // local files new to the journal, absent there
@@ -50,7 +51,7 @@ func (e *Engine) followMoves(v *workspace.Vault, bases map[string]Base, locals m
 		}
 	}
 	if len(arrived) == 0 || len(created) == 0 {
-		return nil
+		return
 	}
 	sort.Strings(arrived)
 	for _, list := range gone {
@@ -63,10 +64,7 @@ func (e *Engine) followMoves(v *workspace.Vault, bases map[string]Base, locals m
 	for _, to := range arrived {
 		r := remotes[to]
 		size := int64(r.version.Manifest.Size)
-		from, was, err := e.sameMove(v, to, r, gone[size], created[size], bases, locals, used)
-		if err != nil {
-			return err
-		}
+		from, was := e.sameMove(v, to, r, gone[size], created[size], bases, locals, used)
 		if from == "" {
 			continue
 		}
@@ -76,14 +74,13 @@ func (e *Engine) followMoves(v *workspace.Vault, bases map[string]Base, locals m
 			e.logf("%s moved on both sides, not moved to %s: %v", from, to, err)
 		}
 	}
-	return nil
 }
 
 // sameMove finds, for the vault file r at to, a base gone on both sides
 // (among gone) and a new local file (among created) that both hold r's
 // bytes. Empty files must also have one name: all empty files hold the
 // same bytes, so that alone is no sign of a move.
-func (e *Engine) sameMove(v *workspace.Vault, to string, r *remote, gone, created []string, bases map[string]Base, locals map[string]*local, used map[string]bool) (from, was string, err error) {
+func (e *Engine) sameMove(v *workspace.Vault, to string, r *remote, gone, created []string, bases map[string]Base, locals map[string]*local, used map[string]bool) (from, was string) {
 	empty := r.version.Manifest.Size == 0
 	name := path.Base(to)
 	for _, p := range created {
@@ -91,14 +88,7 @@ func (e *Engine) sameMove(v *workspace.Vault, to string, r *remote, gone, create
 			continue
 		}
 		l := locals[p]
-		c, err := e.content(v, p, r.version.KeyIndex, l)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // gone since the scan
-		}
-		if err != nil {
-			return "", "", err
-		}
-		if c != r.content() {
+		if c, err := e.content(v, p, r.version.KeyIndex, l); err != nil || c != r.content() {
 			continue
 		}
 		for _, g := range gone {
@@ -110,14 +100,12 @@ func (e *Engine) sameMove(v *workspace.Vault, to string, r *remote, gone, create
 			if !ok {
 				continue
 			}
-			if c, err := e.content(v, p, index, l); err != nil {
-				return "", "", err
-			} else if c == b.Content {
-				return p, g, nil
+			if c, err := e.content(v, p, index, l); err == nil && c == b.Content {
+				return p, g
 			}
 		}
 	}
-	return "", "", nil
+	return "", ""
 }
 
 // moveTo renames the local file from to the vault's place to, if it did
