@@ -116,7 +116,7 @@ func TestRandomisedConvergence(t *testing.T) {
 		}
 		m.logf("round %d: quiet=%v errors=%v", round, quiet, lastErrs)
 	}
-	t.Logf("converged in %v overall: %d cycles, %d conflicts", time.Since(start).Round(time.Millisecond), m.cycles, m.conflicts)
+	t.Logf("converged in %v overall: %d cycles, %d conflicts, %d files moved on two devices", time.Since(start).Round(time.Millisecond), m.cycles, m.conflicts, m.moved)
 	if !quiet {
 		t.Errorf("no quiet round after 12 rounds of cycles on every device; last errors: %v", lastErrs)
 	}
@@ -232,6 +232,7 @@ type model struct {
 	cycles    int
 	failed    int
 	conflicts int
+	moved     int // files moved on two devices, put where the vault had them
 }
 
 type hashed struct {
@@ -366,11 +367,12 @@ func (m *model) cycle(d *engineDev) (res syncResult, err error) {
 	m.cycles++
 	r, err := d.cycle()
 	m.conflicts += r.Conflicts
+	m.moved += r.Moved
 	if err != nil {
 		m.failed++
 	}
-	m.logf("cycle %d on %s: up %d down %d delL %d delR %d conflicts %d pending %d err %v",
-		m.cycles, d.name, r.Uploaded, r.Downloaded, r.DeletedLocal, r.DeletedRemote, r.Conflicts, r.Pending, err)
+	m.logf("cycle %d on %s: up %d down %d delL %d delR %d conflicts %d moved %d pending %d err %v",
+		m.cycles, d.name, r.Uploaded, r.Downloaded, r.DeletedLocal, r.DeletedRemote, r.Conflicts, r.Moved, r.Pending, err)
 	return syncResult{r.Busy(), r.Pending}, err
 }
 
