@@ -30,7 +30,9 @@ import (
 //   - nothing was lost (the ledger invariant below);
 //   - no download temporary is left; conflict copies are named after a
 //     device and a time, and no two of them hold the same bytes, nor one
-//     the bytes of the file it is a copy of.
+//     the bytes of the file it is a copy of;
+//   - no two files hold the same bytes (empty ones aside): the test never
+//     copies a file, so a second one is a duplicate sync made.
 //
 // The ledger invariant. Every content the test writes is unique (it starts
 // with a unique counter), so a hash names one write. A content is
@@ -216,6 +218,22 @@ func TestRandomisedConvergence(t *testing.T) {
 		}
 	}
 	t.Logf("%d conflict copies in the final tree", copies)
+
+	// 4. No file twice: every content the test writes is unique, and no
+	// operation copies one, so two files with the same bytes are a sync
+	// duplicate (a move carried twice, a conflict copy of an unchanged
+	// file). Empty files all hold the same bytes and are left out.
+	seen := map[string]string{}
+	for _, p := range sortedKeys(ref) {
+		e := ref[p]
+		if e.folder || e.hash == emptyHash {
+			continue
+		}
+		if other, dup := seen[e.hash]; dup {
+			t.Errorf("%q and %q hold the same content", other, p)
+		}
+		seen[e.hash] = p
+	}
 }
 
 // model is the random driver's state.
