@@ -278,6 +278,55 @@ func TestConcurrentMovesOfOneFolder(t *testing.T) {
 	}
 }
 
+// TestConcurrentMovesAfterAnEdit: carol edits doc.txt; alice, who had
+// not synced it, moves it into A, so her sync brings carol's edit back to
+// doc.txt (a local move never removes a remote edit) and sends the version
+// she moved to A/doc.txt. Bob meanwhile moved it into B: the version he
+// moved is already at A/doc.txt, so it goes there once, and carol's edit
+// stays at doc.txt.
+func TestConcurrentMovesAfterAnEdit(t *testing.T) {
+	t.Parallel()
+	w := newHostileWorld(t,
+		devSpec{"alice", "alice", "alice-laptop"}, devSpec{"bob", "bob", "bob-laptop"}, devSpec{"carol", "carol", "carol-laptop"})
+	a, b, c := w.engine(t, "alice"), w.engine(t, "bob"), w.engine(t, "carol")
+	write(t, a, "doc.txt", "v1")
+	mustConverge(t, a, b, c)
+
+	write(t, c, "doc.txt", "v2 by carol")
+	c.mustCycle(t)
+	for _, d := range []*engineDev{a, b} {
+		folder := map[*engineDev]string{a: "A", b: "B"}[d]
+		if err := os.Mkdir(filepath.Join(d.dir, folder), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(d.dir, "doc.txt"), filepath.Join(d.dir, folder, "doc.txt")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.mustCycle(t)
+	res := b.mustCycle(t)
+	mustConverge(t, a, b, c)
+
+	tree := readTree(t, a.dir)
+	for content, want := range map[string]string{"v1": "A/doc.txt", "v2 by carol": "doc.txt"} {
+		var got []string
+		for p, e := range tree {
+			if !e.folder && e.hash == hashBytes([]byte(content)) {
+				got = append(got, p)
+			}
+		}
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("%q is at %v, want only %s (tree: %v)", content, got, want, sortedKeys(tree))
+		}
+	}
+	if len(tree) != 4 { // A, A/doc.txt, B (emptied), doc.txt
+		t.Errorf("tree %v, want A, A/doc.txt, B, doc.txt", sortedKeys(tree))
+	}
+	if res.Moved != 1 {
+		t.Errorf("bob's cycle moved %d files, want 1: %+v", res.Moved, res.Changes)
+	}
+}
+
 // TestRemoteFolderDeleteKeepsLocalAdditions: bob deletes a folder while
 // alice adds a file and a subfolder in it and edits a file in it. Alice's
 // additions and edit must survive and reach bob (the local edit wins over

@@ -15,11 +15,11 @@ import (
 // to different places, the file would otherwise end up in both: uploaded
 // from here at the local place, downloaded at the vault's.
 //
-// A file moved on both sides is a base gone from the folder and from the
-// vault, whose bytes are both in a local file new to the journal and in a
-// vault file new to it. The vault's place wins, as the vault's version
-// takes the name in a conflict: the local file is renamed there and
-// recorded as agreed. Nothing is lost (the bytes are the base's, now at
+// A file moved on both sides is a base gone from the folder and gone or
+// changed in the vault, whose bytes are both in a local file new to the
+// journal and in a vault file new to it. The vault's place wins, as the
+// vault's version takes the name in a conflict: the local file is renamed
+// there and recorded as agreed. Nothing is lost (the bytes are the base's, now at
 // the vault's place), and nothing is sent. A file edited during its move
 // is not the base's bytes: it syncs as before, both kept.
 //
@@ -28,10 +28,12 @@ import (
 // of the cycle, which reports it or syncs it as before.
 func (e *Engine) followMoves(v *workspace.Vault, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, blocked map[string]error, res *Result) {
 	free := func(p string) bool { _, ok := blockedBy(blocked, p); return !ok }
-	// Bases gone on both sides, by size: the only candidates, and rare.
+	// Bases gone here and gone or changed there, by size: the only
+	// candidates, and rare. (Changed: the other device's move left an
+	// edit made meanwhile at the old place, which this cycle downloads.)
 	gone := map[int64][]string{}
 	for p, b := range bases {
-		if !b.Folder && locals[p] == nil && remotes[p] == nil && free(p) {
+		if !b.Folder && locals[p] == nil && remoteChanged(&b, remotes[p]) && free(p) {
 			gone[b.Size] = append(gone[b.Size], p)
 		}
 	}
