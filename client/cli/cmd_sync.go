@@ -175,6 +175,9 @@ func (p *syncPrinter) Cycle(f syncservice.Folder, st syncer.Status, res syncer.R
 	if res.Conflicts > 0 {
 		line += fmt.Sprintf(", %d conflicts kept as copies", res.Conflicts)
 	}
+	if res.Moved > 0 {
+		line += fmt.Sprintf(", %d moved where another device moved them", res.Moved)
+	}
 	if st.Pending > 0 {
 		line += fmt.Sprintf(", %d pending", st.Pending)
 	}
@@ -230,6 +233,8 @@ func changeLine(c syncer.Change) string {
 		return "deleted in the vault " + shown(c.Path)
 	case syncer.ConflictCopy:
 		return "conflict on " + shown(c.Path) + ": your version kept as " + shown(c.Copy)
+	case syncer.Moved:
+		return "moved " + shown(c.From) + " to " + shown(c.Path) + ", where another device moved it too"
 	}
 	return string(c.Op) + " " + shown(c.Path)
 }

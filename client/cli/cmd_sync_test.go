@@ -18,25 +18,29 @@ func TestSyncPrinter(t *testing.T) {
 	p := newSyncPrinter(&out, &out)
 	f := syncservice.Folder{Name: "cardiology", Dir: "/home/alice/Cardiology"}
 
-	res := syncer.Result{Uploaded: 24, Conflicts: 1}
+	res := syncer.Result{Uploaded: 24, Conflicts: 1, Moved: 1}
 	for i := range 24 {
 		res.Changes = append(res.Changes, syncer.Change{Op: syncer.Uploaded, Path: fmt.Sprintf("scans/%02d.pdf", i)})
 	}
-	res.Changes = append([]syncer.Change{{Op: syncer.ConflictCopy, Path: "report.txt", Copy: "report (conflict Alice Martin 2026-12-05 101500).txt"}}, res.Changes...)
+	res.Changes = append([]syncer.Change{
+		{Op: syncer.ConflictCopy, Path: "report.txt", Copy: "report (conflict Alice Martin 2026-12-05 101500).txt"},
+		{Op: syncer.Moved, Path: "2026/minutes.txt", From: "archive/minutes.txt"},
+	}, res.Changes...)
 	p.Cycle(f, syncer.Status{State: "idle"}, res)
 	got := out.String()
 	for _, want := range []string{
-		"cardiology: idle, ↑24 ↓0, 1 conflicts kept as copies\n",
+		"cardiology: idle, ↑24 ↓0, 1 conflicts kept as copies, 1 moved where another device moved them\n",
 		"  conflict on report.txt: your version kept as report (conflict Alice Martin 2026-12-05 101500).txt\n",
+		"  moved archive/minutes.txt to 2026/minutes.txt, where another device moved it too\n",
 		"  ↑ scans/00.pdf\n",
-		"  ↑ scans/18.pdf\n",
-		"  … and 5 more\n",
+		"  ↑ scans/17.pdf\n",
+		"  … and 6 more\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
-	if strings.Contains(got, "scans/19.pdf") {
+	if strings.Contains(got, "scans/18.pdf") {
 		t.Errorf("more than %d files named:\n%s", maxNamed, got)
 	}
 

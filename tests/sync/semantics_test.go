@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -192,6 +193,137 @@ func TestFolderOperationsMerge(t *testing.T) {
 		if _, ok := tree[p]; ok {
 			t.Errorf("%s still there after the merge: %v", p, sortedKeys(tree))
 		}
+	}
+}
+
+// TestConcurrentMovesOfOneFolder: alice moves a folder while bob, who
+// has not synced yet, moves a folder inside it elsewhere. A sync carries a
+// move as a deletion and a creation, so without help each file would end
+// up at both new places. The first move to reach the vault wins: bob's
+// files go where alice put them, each once; the folders bob made stay
+// (empty), and a file bob edited during his move is kept at his place
+// too, since that edit is new; so is an empty file he renamed (all empty
+// files have the same bytes: an empty file is followed only under its
+// own name).
+func TestConcurrentMovesOfOneFolder(t *testing.T) {
+	t.Parallel()
+	w, a, b := twoDevices(t)
+	write(t, a, "D/sub/f.txt", "f")
+	write(t, a, "D/sub/g (conflict bob 2026-12-07 101500).txt", "bob's old version of g")
+	write(t, a, "D/sub/edited.txt", "before bob's edit")
+	write(t, a, "D/sub/empty.txt", "")
+	write(t, a, "D/sub/empty2.txt", "")
+	write(t, a, "D/top.txt", "top")
+	mustConverge(t, a, b)
+
+	if err := os.Rename(filepath.Join(a.dir, "D"), filepath.Join(a.dir, "E")); err != nil {
+		t.Fatal(err)
+	}
+	a.mustCycle(t)
+	if err := os.MkdirAll(filepath.Join(b.dir, "X/Y"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(b.dir, "D/sub"), filepath.Join(b.dir, "X/Y/Z")); err != nil {
+		t.Fatal(err)
+	}
+	// An empty file renamed during the move is not recognised (every
+	// empty file has the base's bytes): both names are kept.
+	if err := os.Rename(filepath.Join(b.dir, "X/Y/Z/empty2.txt"), filepath.Join(b.dir, "X/Y/Z/renamed.txt")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, b, "X/Y/Z/edited.txt", "edited by bob while moving it")
+	old := time.Now().Add(-time.Minute) // settled: uploaded by the next cycle
+	os.Chtimes(filepath.Join(b.dir, "X/Y/Z/edited.txt"), old, old)
+	res := b.mustCycle(t)
+	mustConverge(t, a, b)
+
+	tree := readTree(t, a.dir)
+	where := map[string][]string{}
+	var folders []string
+	for p, e := range tree {
+		if e.folder {
+			folders = append(folders, p)
+		} else {
+			where[e.hash] = append(where[e.hash], p)
+		}
+	}
+	want := map[string][]string{
+		"f":                             {"E/sub/f.txt"},
+		"bob's old version of g":        {"E/sub/g (conflict bob 2026-12-07 101500).txt"},
+		"before bob's edit":             {"E/sub/edited.txt"},
+		"edited by bob while moving it": {"X/Y/Z/edited.txt"},
+		"top":                           {"E/top.txt"},
+		"":                              {"E/sub/empty.txt", "E/sub/empty2.txt", "X/Y/Z/renamed.txt"},
+	}
+	for content, paths := range want {
+		got := where[hashBytes([]byte(content))]
+		sort.Strings(got)
+		if strings.Join(got, ",") != strings.Join(paths, ",") {
+			t.Errorf("%q is at %v, want %v (tree: %v)", content, got, paths, sortedKeys(tree))
+		}
+	}
+	sort.Strings(folders)
+	if got := strings.Join(folders, ","); got != "E,E/sub,X,X/Y,X/Y/Z" {
+		t.Errorf("folders %s, want E,E/sub,X,X/Y,X/Y/Z", got)
+	}
+	if len(tree) != len(folders)+8 {
+		t.Errorf("%d files, want 8: %v", len(tree)-len(folders), sortedKeys(tree))
+	}
+	if res.Moved != 3 {
+		t.Errorf("bob's cycle moved %d files to alice's places, want 3: %+v", res.Moved, res.Changes)
+	}
+	remote, _ := w.remoteTree(t)
+	if len(remote) != len(tree) {
+		t.Errorf("the vault holds %v, the folders %v", sortedKeys(remote), sortedKeys(tree))
+	}
+}
+
+// TestConcurrentMovesAfterAnEdit: carol edits doc.txt; alice, who had
+// not synced it, moves it into A, so her sync brings carol's edit back to
+// doc.txt (a local move never removes a remote edit) and sends the version
+// she moved to A/doc.txt. Bob meanwhile moved it into B: the version he
+// moved is already at A/doc.txt, so it goes there once, and carol's edit
+// stays at doc.txt.
+func TestConcurrentMovesAfterAnEdit(t *testing.T) {
+	t.Parallel()
+	w := newHostileWorld(t,
+		devSpec{"alice", "alice", "alice-laptop"}, devSpec{"bob", "bob", "bob-laptop"}, devSpec{"carol", "carol", "carol-laptop"})
+	a, b, c := w.engine(t, "alice"), w.engine(t, "bob"), w.engine(t, "carol")
+	write(t, a, "doc.txt", "v1")
+	mustConverge(t, a, b, c)
+
+	write(t, c, "doc.txt", "v2 by carol")
+	c.mustCycle(t)
+	for _, d := range []*engineDev{a, b} {
+		folder := map[*engineDev]string{a: "A", b: "B"}[d]
+		if err := os.Mkdir(filepath.Join(d.dir, folder), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(d.dir, "doc.txt"), filepath.Join(d.dir, folder, "doc.txt")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.mustCycle(t)
+	res := b.mustCycle(t)
+	mustConverge(t, a, b, c)
+
+	tree := readTree(t, a.dir)
+	for content, want := range map[string]string{"v1": "A/doc.txt", "v2 by carol": "doc.txt"} {
+		var got []string
+		for p, e := range tree {
+			if !e.folder && e.hash == hashBytes([]byte(content)) {
+				got = append(got, p)
+			}
+		}
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("%q is at %v, want only %s (tree: %v)", content, got, want, sortedKeys(tree))
+		}
+	}
+	if len(tree) != 4 { // A, A/doc.txt, B (emptied), doc.txt
+		t.Errorf("tree %v, want A, A/doc.txt, B, doc.txt", sortedKeys(tree))
+	}
+	if res.Moved != 1 {
+		t.Errorf("bob's cycle moved %d files, want 1: %+v", res.Moved, res.Changes)
 	}
 }
 

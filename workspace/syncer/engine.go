@@ -46,7 +46,10 @@ type Engine struct {
 // Result is what one cycle did.
 type Result struct {
 	Uploaded, Downloaded, DeletedLocal, DeletedRemote, Conflicts int
-	BytesUp, BytesDown                                           int64
+	// Moved counts the files moved on both sides that were put where the
+	// vault has them, rather than kept twice (Engine.followMoves).
+	Moved              int
+	BytesUp, BytesDown int64
 	// Pending counts the local changes left for a later cycle (files still
 	// being written, or that failed); PendingBytes their size.
 	Pending      int
@@ -65,7 +68,7 @@ type Result struct {
 
 // Busy reports whether the cycle did anything.
 func (r Result) Busy() bool {
-	return r.Uploaded+r.Downloaded+r.DeletedLocal+r.DeletedRemote+r.Conflicts > 0
+	return r.Uploaded+r.Downloaded+r.DeletedLocal+r.DeletedRemote+r.Conflicts+r.Moved > 0
 }
 
 // local is a path as found on disk.
@@ -150,6 +153,7 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 	for p, err := range unsyncable(paths) {
 		blocked[p] = err
 	}
+	e.followMoves(v, bases, locals, remotes, blocked, &res)
 	// Parents before children for creations; deletions run afterwards,
 	// children before parents.
 	ordered := make([]string, 0, len(paths))

@@ -21,6 +21,9 @@ const (
 	// kept under Change.Copy (a path from the folder), the vault's took
 	// the name.
 	ConflictCopy Op = "conflict"
+	// Moved: this device and another moved the same file to different
+	// places; the local file, at Change.From, moved to the vault's place.
+	Moved Op = "moved"
 )
 
 // Change is one path a cycle moved, so that a person sees which files
@@ -29,6 +32,7 @@ type Change struct {
 	Op   Op
 	Path string // from the folder, with slashes
 	Copy string // ConflictCopy: the local version's new name
+	From string // Moved: where the local file was
 }
 
 func (r *Result) did(op Op, p string) {
