@@ -175,19 +175,15 @@ func NewID() string { return fmt.Sprintf("%x", crypto.RandomBytes(16)) }
 
 // Parse decodes a signed certificate. It checks the format only.
 func Parse(data []byte) (*Certificate, error) {
-	var signed coffrev1.SignedCertificate
-	if err := proto.Unmarshal(data, &signed); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	// One certificate has one encoding: bytes with unknown fields or
-	// another field order would give the same certificate a second entry
-	// hash (and a false fork alarm).
-	canonical, err := proto.MarshalOptions{Deterministic: true}.Marshal(&signed)
-	if err != nil || !bytes.Equal(canonical, data) {
-		return nil, fmt.Errorf("%w: not in canonical encoding", ErrMalformed)
+	signedBody, signature, ok := signedParts(data)
+	if !ok {
+		var err error
+		if signedBody, signature, err = parseSigned(data); err != nil {
+			return nil, err
+		}
 	}
 	var body coffrev1.Certificate
-	if err := proto.Unmarshal(signed.GetBody(), &body); err != nil {
+	if err := proto.Unmarshal(signedBody, &body); err != nil {
 		return nil, fmt.Errorf("%w: body: %v", ErrMalformed, err)
 	}
 	if body.GetFormatVersion() != FormatVersion {
@@ -199,14 +195,31 @@ func Parse(data []byte) (*Certificate, error) {
 		Time:           time.UnixMilli(body.GetTimestampMs()).UTC(),
 		Position:       body.GetPosition(),
 		PreviousHash:   body.GetPreviousHash(),
-		body:           signed.GetBody(),
-		signature:      signed.GetSignature(),
+		body:           signedBody,
+		signature:      signature,
 	}
-	c.Statement, err = statementFromWire(&body)
-	if err != nil {
+	var err error
+	if c.Statement, err = statementFromWire(&body); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// parseSigned reads a SignedCertificate that signedParts does not: any
+// encoding proto reads, kept only if it is the canonical one. One
+// certificate has one encoding: bytes with unknown fields or another field
+// order would give the same certificate a second entry hash (and a false
+// fork alarm).
+func parseSigned(data []byte) (body, signature []byte, err error) {
+	var signed coffrev1.SignedCertificate
+	if err := proto.Unmarshal(data, &signed); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	canonical, err := proto.MarshalOptions{Deterministic: true}.Marshal(&signed)
+	if err != nil || !bytes.Equal(canonical, data) {
+		return nil, nil, fmt.Errorf("%w: not in canonical encoding", ErrMalformed)
+	}
+	return signed.GetBody(), signed.GetSignature(), nil
 }
 
 func statementFromWire(b *coffrev1.Certificate) (Statement, error) {

@@ -79,6 +79,9 @@ func OpenIdentity(orgID, userID string, commitment, opening []byte) (Identity, e
 // An entry without an opening is returned unchanged, so logs written before
 // §17 keep their hashes.
 func SplitIdentity(entry []byte) (cert, opening []byte, err error) {
+	if _, _, ok := signedParts(entry); ok {
+		return entry, nil, nil // body and signature only: no opening
+	}
 	var signed coffrev1.SignedCertificate
 	if err := proto.Unmarshal(entry, &signed); err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)

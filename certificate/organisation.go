@@ -225,8 +225,12 @@ func (o *Organisation) applyPrechecked(position uint64, data []byte, now time.Ti
 	}
 	o.fold(c)
 	o.lastTime = c.Time
-	o.Head = Head{Position: position, Hash: EntryHash(o.Head.Hash, data)}
-	o.hashes = append(o.hashes, o.Head.Hash)
+	hash := pre.hash // worked out from c.PreviousHash, checked above to be the head's
+	if hash == nil {
+		hash = EntryHash(o.Head.Hash, data)
+	}
+	o.Head = Head{Position: position, Hash: hash}
+	o.hashes = append(o.hashes, hash)
 	return c, nil
 }
 

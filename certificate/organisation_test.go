@@ -23,7 +23,7 @@ type fixture struct {
 	admin member
 }
 
-func newMember(t *testing.T) member {
+func newMember(t testing.TB) member {
 	t.Helper()
 	k, err := crypto.GenerateSigningKey()
 	if err != nil {

@@ -24,6 +24,9 @@ type prechecked struct {
 	// author has at the entry's position when the fold gets there.
 	key      crypto.VerifyKey
 	verified bool
+	// hash is the entry's chain hash if it extends c.PreviousHash; the
+	// fold uses it once it has checked that this is the verified head.
+	hash []byte
 }
 
 func (p prechecked) verifiedWith(key crypto.VerifyKey) bool {
@@ -45,6 +48,9 @@ func (o *Organisation) ApplyAll(entries []Entry) (int, error) {
 	Parallel(len(entries), func(i int) {
 		pre[i].c, pre[i].err = Parse(entries[i].Data)
 		pre[i].parsed = true
+		if pre[i].c != nil {
+			pre[i].hash = EntryHash(pre[i].c.PreviousHash, entries[i].Data)
+		}
 	})
 	added := map[string]crypto.VerifyKey{}
 	for i := range pre {

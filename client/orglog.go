@@ -29,9 +29,28 @@ func (s *Session) Sync(ctx context.Context) error {
 // asked for while this one is verified (a first sync of a large
 // organisation overlaps the server's reading and the network with the
 // client's checks), and verified pages are stored together, up to
-// saveEvery entries in one local transaction: the state stays that of a
-// whole number of verified pages (SPEC.md §4.3 step 5).
+// saveEvery entries in one local transaction, on a goroutine of their own
+// while the next pages are verified: the stored state is always that of a
+// whole number of verified pages (SPEC.md §4.3 step 5). The session takes
+// the new state once every page is verified and stored; after an error it
+// keeps the one it had, which the file may have passed (a later Sync
+// finds those entries stored and checks they are the same).
 func (s *Session) syncLog(ctx context.Context) error {
+	st := s.state.storeInOrder()
+	work, err := s.readLog(ctx, st)
+	if serr := st.wait(); err == nil {
+		err = serr
+	}
+	if err == nil && work != nil {
+		s.org = work
+	}
+	return err
+}
+
+// readLog reads and verifies the log beyond the session's state, hands
+// the verified pages to st, and returns the state they reach (nil:
+// nothing new).
+func (s *Session) readLog(ctx context.Context, st *orderedStore) (*certificate.Organisation, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type page struct {
@@ -46,28 +65,41 @@ func (s *Session) syncLog(ctx context.Context) error {
 		}()
 		return ch
 	}
-	// work is the verified state beyond s.org that is not stored yet (nil:
-	// none); pending its entries and openings.
+	// work is the verified state beyond s.org (nil: none); pending its
+	// entries not handed to st yet, openings the identity openings that
+	// came with them, since the head where they begin.
 	var (
-		work            *certificate.Organisation
-		pending         []verifiedEntry
-		pendingOpenings map[string][]byte
+		work     *certificate.Organisation
+		pending  []verifiedEntry
+		openings map[string][]byte
+		since    uint64
 	)
-	store := func(snap *certificate.Organisation) error {
-		if work == nil {
+	// hand gives st the pending entries, once the openings that came with
+	// them open their users' commitments and bring no email another
+	// active user holds (SPEC.md §17): checked once for all of them, not
+	// at each page, since the check reads every user. last: with the
+	// snapshot of the state they reach, if due, in the same transaction
+	// (SPEC.md §9).
+	hand := func(last bool) error {
+		if len(pending) == 0 {
 			return nil
 		}
-		if err := s.state.saveWithSnapshot(pending, pendingOpenings, work.Head, snap); err != nil {
-			return err
+		if err := showIdentities(work, openings, since); err != nil {
+			return fmt.Errorf("%w: %w", ErrBadLog, err)
 		}
-		s.org, work, pending, pendingOpenings = work, nil, nil, nil
+		var snap *certificate.Organisation
+		if last {
+			snap = work
+		}
+		st.store(pending, openings, work.Head, snap)
+		pending, openings, since = nil, nil, work.Head.Position
 		return nil
 	}
 	next := fetch(s.org.Head.Position)
 	for {
 		p := <-next
 		if p.err != nil {
-			return fromServer(s.conn.address, p.err)
+			return nil, fromServer(s.conn.address, p.err)
 		}
 		resp := p.resp
 		at := s.org
@@ -76,30 +108,30 @@ func (s *Session) syncLog(ctx context.Context) error {
 		}
 		mine := at.Head.Position
 		if resp.GetHeadPosition() < mine {
-			return fmt.Errorf("%w: the server's log ends at %d, this device verified up to %d", certificate.ErrRollback, resp.GetHeadPosition(), mine)
+			return nil, fmt.Errorf("%w: the server's log ends at %d, this device verified up to %d", certificate.ErrRollback, resp.GetHeadPosition(), mine)
 		}
 		entries := resp.GetEntries()
-		certs, openings, err := splitIdentities(s.org.ID, entries)
+		certs, pageOpenings, err := splitIdentities(s.org.ID, entries)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		// The entry at the verified head comes first: another one there is
 		// a fork, even of equal length (SECURITY.md A31).
 		if mine > 0 {
 			if len(entries) == 0 || entries[0].GetPosition() != mine {
-				return fmt.Errorf("%w: the server does not send the entry at the verified head %d", ErrBadLog, mine)
+				return nil, fmt.Errorf("%w: the server does not send the entry at the verified head %d", ErrBadLog, mine)
 			}
 			prev, _ := at.HashAt(mine - 1)
 			if !bytes.Equal(certificate.EntryHash(prev, certs[0]), at.Head.Hash) {
-				return fmt.Errorf("%w: the server's entry %d is not the one this device verified", certificate.ErrFork, mine)
+				return nil, fmt.Errorf("%w: the server's entry %d is not the one this device verified", certificate.ErrFork, mine)
 			}
 			entries, certs = entries[1:], certs[1:]
 		}
 		if len(entries) == 0 {
 			if resp.GetHeadPosition() > mine {
-				return fmt.Errorf("%w: the server claims entries up to %d but sends none", ErrBadLog, resp.GetHeadPosition())
+				return nil, fmt.Errorf("%w: the server claims entries up to %d but sends none", ErrBadLog, resp.GetHeadPosition())
 			}
-			return store(nil)
+			return work, hand(true)
 		}
 		// The next page, if the server says there is one, while this one is
 		// checked; it is used only if this one verifies.
@@ -109,7 +141,7 @@ func (s *Session) syncLog(ctx context.Context) error {
 			next = fetch(lastPos)
 		}
 		if work == nil {
-			work = s.org.Clone()
+			work, since = s.org.Clone(), s.org.Head.Position
 		}
 		batch := make([]certificate.Entry, len(entries))
 		for i, e := range entries {
@@ -118,27 +150,22 @@ func (s *Session) syncLog(ctx context.Context) error {
 		}
 		if _, err := work.ApplyAll(batch); err != nil {
 			if errors.Is(err, certificate.ErrChain) {
-				return fmt.Errorf("%w: %w", certificate.ErrFork, err)
+				return nil, fmt.Errorf("%w: %w", certificate.ErrFork, err)
 			}
-			return fmt.Errorf("%w: %w", ErrBadLog, err)
+			return nil, fmt.Errorf("%w: %w", ErrBadLog, err)
 		}
-		if err := showIdentities(work, openings, mine); err != nil {
-			return fmt.Errorf("%w: %w", ErrBadLog, err)
-		}
-		for id, o := range openings {
-			if pendingOpenings == nil {
-				pendingOpenings = map[string][]byte{}
+		for id, o := range pageOpenings {
+			if openings == nil {
+				openings = map[string][]byte{}
 			}
-			pendingOpenings[id] = o
+			openings[id] = o
 		}
-		// The last page stores the snapshot of the state it reaches, if
-		// due, in the same transaction (SPEC.md §9).
 		if !more || work.Head.Position >= resp.GetHeadPosition() {
-			return store(work)
+			return work, hand(true)
 		}
 		if len(pending) >= saveEvery {
-			if err := store(nil); err != nil {
-				return err
+			if err := hand(false); err != nil {
+				return nil, err
 			}
 		}
 	}

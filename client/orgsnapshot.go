@@ -31,11 +31,14 @@ func (s *localState) snapshotAAD(p uint64, version uint32) []byte {
 	return binary.BigEndian.AppendUint32(s.aad("org-snapshot", p), version)
 }
 
-// sealSnapshot returns the value to store for org.
+// sealSnapshot returns the value to store for org, sealed straight after
+// its prefix: the snapshot of a large organisation is megabytes.
 func (s *localState) sealSnapshot(org *certificate.Organisation) []byte {
 	p := org.Head.Position
-	prefix := binary.BigEndian.AppendUint32(posKey(p), certificate.SnapshotVersion)
-	return append(prefix, s.key.Encrypt(s.snapshotAAD(p, certificate.SnapshotVersion), org.Snapshot())...)
+	snap := org.Snapshot()
+	out := make([]byte, 0, snapshotPrefix+crypto.SecretOverhead+len(snap))
+	out = binary.BigEndian.AppendUint32(append(out, posKey(p)...), certificate.SnapshotVersion)
+	return s.key.EncryptTo(out, s.snapshotAAD(p, certificate.SnapshotVersion), snap)
 }
 
 // snapshotPosition reads the position and version a stored value claims.

@@ -459,3 +459,50 @@ func (s *localState) uploadDone(vaultID, path string) error {
 }
 
 func statePath(dir string) string { return filepath.Join(dir, "state.db") }
+
+// orderedStore stores verified organisation log entries
+// (saveWithSnapshot) in the order they are handed to it, on a goroutine
+// of its own. After a failure it stores nothing more: wait returns that
+// error.
+type orderedStore struct {
+	jobs chan storeJob
+	done chan struct{}
+	err  error // set by the goroutine, read after done
+}
+
+type storeJob struct {
+	entries  []verifiedEntry
+	openings map[string][]byte
+	head     certificate.Head
+	snap     *certificate.Organisation
+}
+
+// storeInOrder starts an orderedStore. Until its wait returns, only it
+// uses s.
+func (s *localState) storeInOrder() *orderedStore {
+	o := &orderedStore{jobs: make(chan storeJob, 4), done: make(chan struct{})}
+	go func() {
+		defer close(o.done)
+		for j := range o.jobs {
+			if o.err == nil {
+				o.err = s.saveWithSnapshot(j.entries, j.openings, j.head, j.snap)
+			}
+		}
+	}()
+	return o
+}
+
+// store hands it entries verified up to head, and snap, the state at
+// head, whose snapshot it stores with them if due; snap must not change
+// any more.
+func (o *orderedStore) store(entries []verifiedEntry, openings map[string][]byte, head certificate.Head, snap *certificate.Organisation) {
+	o.jobs <- storeJob{entries, openings, head, snap}
+}
+
+// wait returns once everything handed to o is stored, or the error that
+// stopped it.
+func (o *orderedStore) wait() error {
+	close(o.jobs)
+	<-o.done
+	return o.err
+}
