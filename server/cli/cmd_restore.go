@@ -37,10 +37,10 @@ loads the dump (written by 'coffre-server backup' from a server on
 PostgreSQL) in one transaction, after making the schema. It refuses a
 database that already holds organisations. Start the servers on it after.
 
-Blocks are in neither backup, but for the small blocks of the embedded
-store, kept in coffre.db: they are restored separately. The server never
-changes or deletes a block, so blocks that survived hold every block the
-backup refers to. Kept in a directory (DATA/blocks) or a bucket, leave them
+Blocks are restored separately: neither backup holds them, except the
+embedded store's small blocks (kept in coffre.db, restored with it). The
+server never changes or deletes a block, so blocks that survived hold every
+block the backup refers to. Kept in a directory (DATA/blocks) or a bucket, leave them
 where they are, or put your copy back if they were lost too. Kept in
 PostgreSQL (the default with --postgres), they are in the table blocks,
 which the new database lacks: copy it from the old database or from your
