@@ -209,11 +209,15 @@ func Parse(data []byte) (*Certificate, error) {
 // encoding proto reads, kept only if it is the canonical one. One
 // certificate has one encoding: bytes with unknown fields or another field
 // order would give the same certificate a second entry hash (and a false
-// fork alarm).
+// fork alarm). Unknown fields are refused by name: proto keeps them and
+// writes them back, so the canonical form alone would let them through.
 func parseSigned(data []byte) (body, signature []byte, err error) {
 	var signed coffrev1.SignedCertificate
 	if err := proto.Unmarshal(data, &signed); err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if len(signed.ProtoReflect().GetUnknown()) != 0 {
+		return nil, nil, fmt.Errorf("%w: unknown fields beside the signature", ErrMalformed)
 	}
 	canonical, err := proto.MarshalOptions{Deterministic: true}.Marshal(&signed)
 	if err != nil || !bytes.Equal(canonical, data) {

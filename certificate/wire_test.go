@@ -2,6 +2,7 @@ package certificate
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -73,4 +74,33 @@ func FuzzSignedParts(f *testing.F) {
 	f.Add([]byte{0x0a, 0x01, 0x00, 0x12, 0x01, 0x00})
 	f.Add([]byte{0x0a, 0x81, 0x00, 0x00, 0x12, 0x01, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) { checkSignedParts(t, data) })
+}
+
+// TestParseRefusesUnknownFields: a genuine certificate with a field
+// appended beside its signature (which the signature does not cover) is
+// refused, alone or in a log entry with an identity opening: else a
+// server could give one certificate a second entry hash, and a device a
+// false fork alarm. Proto keeps unknown fields and writes them back, so
+// the canonical-form check alone let it through.
+func TestParseRefusesUnknownFields(t *testing.T) {
+	f := newFixture(t)
+	cert := f.sign(f.admin.key, f.admin.device, UserRevoked{UserID: NewID()})[0]
+	extra := protowire.AppendBytes(protowire.AppendTag(bytes.Clone(cert), 9, protowire.BytesType), []byte("x"))
+	if _, err := Parse(extra); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("Parse of a certificate with an unknown field: %v, want ErrMalformed", err)
+	}
+	entry, err := WithIdentity(extra, []byte("opening"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	split, opening, err := SplitIdentity(entry)
+	if err != nil || string(opening) != "opening" {
+		t.Fatalf("SplitIdentity: %q, %v", opening, err)
+	}
+	if _, err := Parse(split); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("Parse of an entry's certificate with an unknown field: %v, want ErrMalformed", err)
+	}
+	if _, err := Parse(cert); err != nil {
+		t.Fatalf("Parse of the certificate as signed: %v", err)
+	}
 }
