@@ -63,11 +63,13 @@ func (w *Vault) get(ctx context.Context, p string, at time.Time, dest string, re
 func blocksFetched(parallel int) int { return max(2*parallel, 8) }
 
 // download fetches and checks a file's blocks with several in flight.
+// After a failure no block is started, but those in flight finish: each
+// one that arrives is in the block cache, so that the next attempt
+// resumes after it (SPEC.md §11.7) instead of fetching it again.
 func (w *Vault) download(ctx context.Context, m *Manifest, out io.WriterAt, progress Progress) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	keep := w.keepsFile(m.Size)
 	jobs := make(chan Block)
+	stop := make(chan struct{})
 	var (
 		mu      sync.Mutex
 		done    int64
@@ -79,11 +81,17 @@ func (w *Vault) download(ctx context.Context, m *Manifest, out io.WriterAt, prog
 		go func() {
 			defer wg.Done()
 			for b := range jobs {
+				mu.Lock()
+				failed := firstEr != nil
+				mu.Unlock()
+				if failed {
+					continue
+				}
 				if err := w.fetchBlock(ctx, b, out, keep); err != nil {
 					mu.Lock()
 					if firstEr == nil {
 						firstEr = err
-						cancel()
+						close(stop)
 					}
 					mu.Unlock()
 					continue
@@ -98,10 +106,14 @@ func (w *Vault) download(ctx context.Context, m *Manifest, out io.WriterAt, prog
 			}
 		}()
 	}
+feed:
 	for _, b := range m.Blocks {
 		select {
 		case jobs <- b:
+		case <-stop:
+			break feed
 		case <-ctx.Done():
+			break feed
 		}
 	}
 	close(jobs)
@@ -133,15 +145,17 @@ func (w *Vault) WriteTo(ctx context.Context, p string, at time.Time, out io.Writ
 	if ver.Manifest.Folder {
 		return Version{}, fmt.Errorf("%s: %w", p, ErrIsFolder)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	type fetched struct {
 		plain []byte
 		err   error
 	}
 	// Each block's result comes through its own channel, queued in file
-	// order; the queue's capacity bounds the blocks in flight.
+	// order; the queue's capacity bounds the blocks in flight. After a
+	// failure no block is started, but those in flight finish, so that
+	// each one that arrives is in the block cache for the next attempt
+	// (as in download).
 	queue := make(chan chan fetched, blocksFetched(w.parallel))
+	stop := make(chan struct{})
 	keep := w.keepsFile(ver.Manifest.Size)
 	go func() {
 		defer close(queue)
@@ -149,6 +163,8 @@ func (w *Vault) WriteTo(ctx context.Context, p string, at time.Time, out io.Writ
 			ch := make(chan fetched, 1)
 			select {
 			case queue <- ch:
+			case <-stop:
+				return
 			case <-ctx.Done():
 				return
 			}
@@ -158,14 +174,21 @@ func (w *Vault) WriteTo(ctx context.Context, p string, at time.Time, out io.Writ
 			}()
 		}
 	}()
+	fail := func(err error) (Version, error) {
+		close(stop)
+		for ch := range queue {
+			<-ch
+		}
+		return Version{}, err
+	}
 	var done int64
 	for ch := range queue {
 		f := <-ch
 		if f.err != nil {
-			return Version{}, f.err
+			return fail(f.err)
 		}
 		if _, err := out.Write(f.plain); err != nil {
-			return Version{}, err
+			return fail(err)
 		}
 		if done += int64(len(f.plain)); progress != nil {
 			progress(done)
