@@ -8,6 +8,7 @@ import (
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/tests/hostile"
+	"github.com/coffre/coffre/workspace"
 )
 
 // TestA31EqualLengthForkNamed: the server shows a member a branch of the
@@ -32,16 +33,8 @@ func TestA31EqualLengthForkNamed(t *testing.T) {
 		mustSyncVault(t, bv)
 		bobHead := bv.Log().Head
 		w.s.RestoreAll(base)
-		cv := w.open(t, "carol")
-		put(t, cv, "/y.txt", []byte("carol's branch, same length"))
-		if got := w.s.VaultHead(t, w.org, w.vault); got.Position != bobHead.Position || sameHead(got, bobHead) {
-			t.Fatalf("server at %d, bob at %d", got.Position, bobHead.Position)
-		}
-		wantErr(t, bv.Sync(bg()), certificate.ErrFork)
-		_, err := bv.Put(bg(), "/z.txt", bytes.NewReader([]byte("on a fork")), nil)
-		wantErr(t, err, certificate.ErrFork)
-		w.vaultUnchanged(t, "bob", bv, bobHead)
-		_, err = w.sess["bob"].OpenVault(bg(), w.vault)
+		w.carolForks(t, "bob", bv, bobHead, "carol's branch, same length")
+		_, err := w.sess["bob"].OpenVault(bg(), w.vault)
 		wantErr(t, err, certificate.ErrFork)
 	})
 
@@ -134,13 +127,20 @@ func TestA31WriterKeepsItsOwnEntry(t *testing.T) {
 	w.s.RestoreAll(base)
 	wantErr(t, av.Sync(bg()), certificate.ErrRollback)
 
-	cv := w.open(t, "carol")
-	put(t, cv, "/y.txt", []byte("carol's entry in its place"))
-	if got := w.s.VaultHead(t, w.org, w.vault); got.Position != aliceHead.Position || sameHead(got, aliceHead) {
-		t.Fatalf("server at %d, alice at %d", got.Position, aliceHead.Position)
+	w.carolForks(t, "alice", av, aliceHead, "carol's entry in its place")
+}
+
+// carolForks has carol write content at the position of name's head (the
+// server having rolled back under it), then checks that name's device
+// sees a fork, in a sync and in a write, and keeps its verified state.
+func (w *world) carolForks(t *testing.T, name string, v *workspace.Vault, head certificate.Head, content string) {
+	t.Helper()
+	put(t, w.open(t, "carol"), "/y.txt", []byte(content))
+	if got := w.s.VaultHead(t, w.org, w.vault); got.Position != head.Position || sameHead(got, head) {
+		t.Fatalf("server at %d, %s at %d", got.Position, name, head.Position)
 	}
-	wantErr(t, av.Sync(bg()), certificate.ErrFork)
-	_, err := av.Put(bg(), "/z.txt", bytes.NewReader([]byte("on a fork")), nil)
+	wantErr(t, v.Sync(bg()), certificate.ErrFork)
+	_, err := v.Put(bg(), "/z.txt", bytes.NewReader([]byte("on a fork")), nil)
 	wantErr(t, err, certificate.ErrFork)
-	w.vaultUnchanged(t, "alice", av, aliceHead)
+	w.vaultUnchanged(t, name, v, head)
 }
