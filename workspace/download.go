@@ -43,7 +43,16 @@ func (w *Vault) get(ctx context.Context, p string, at time.Time, dest string, re
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	if err := w.fetchInOrder(ctx, ver.Manifest, newWriteBehind(tmp), progress); err != nil {
+	var out io.Writer = newWriteBehind(tmp)
+	finish := func() error { return nil }
+	if d := newDirectFile(tmp); d != nil {
+		out, finish = d, d.Close
+	}
+	err = w.fetchInOrder(ctx, ver.Manifest, out, progress)
+	if ferr := finish(); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		return Version{}, err
 	}
 	if err := tmp.Sync(); err != nil {
