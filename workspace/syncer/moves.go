@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"path"
@@ -26,7 +27,7 @@ import (
 // The maps are updated so that the rest of the cycle sees the file at its
 // new place only. A file that can't be read or moved is left to the rest
 // of the cycle, which reports it or syncs it as before.
-func (e *Engine) followMoves(v *workspace.Vault, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, blocked map[string]error, res *Result) {
+func (e *Engine) followMoves(ctx context.Context, v *workspace.Vault, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, blocked map[string]error, res *Result) {
 	free := func(p string) bool { _, ok := blockedBy(blocked, p); return !ok }
 	// Bases gone here and gone or changed there, by size: the only
 	// candidates, and rare. (Changed: the other device's move left an
