@@ -154,3 +154,83 @@ func TestVaultKindChange(t *testing.T) {
 	})
 	wantVaultIs(t, w, b)
 }
+
+// TestConcurrentMovesAndARename: alice moves folder D to E; bob, before
+// syncing, moves D to F and renames a file in it. Alice's move reached the
+// vault first and wins, as for any concurrent move (TestConcurrentMovesOfOneFolder),
+// but the name bob gave the file is his own change, which nobody else
+// made: the file ends at E under bob's name (before: at E under its old
+// name, bob's rename lost). A file renamed on both sides keeps the vault's
+// name.
+func TestConcurrentMovesAndARename(t *testing.T) {
+	t.Parallel()
+	w, a, b := twoDevices(t)
+	write(t, a, "D/a.txt", "a")
+	write(t, a, "D/b.txt", "b")
+	write(t, a, "D/c.txt", "c")
+	mustConverge(t, a, b)
+
+	if err := os.Rename(filepath.Join(a.dir, "D"), filepath.Join(a.dir, "E")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(a.dir, "E/c.txt"), filepath.Join(a.dir, "E/c by alice.txt")); err != nil {
+		t.Fatal(err)
+	}
+	a.mustCycle(t)
+	for _, mv := range [][2]string{{"D", "F"}, {"F/a.txt", "F/a by bob.txt"}, {"F/c.txt", "F/c by bob.txt"}} {
+		if err := os.Rename(filepath.Join(b.dir, mv[0]), filepath.Join(b.dir, mv[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := b.mustCycle(t)
+	mustConverge(t, a, b)
+	want := map[string]string{
+		"E": "/", "E/a by bob.txt": "a", "E/b.txt": "b", "E/c by alice.txt": "c",
+		"F": "/",
+	}
+	wantTree(t, a, want)
+	wantVaultIs(t, w, a)
+	if res.Moved != 3 {
+		t.Errorf("bob's cycle moved %d files to alice's places, want 3: %+v", res.Moved, res.Changes)
+	}
+
+	// Both move E to G; bob also renames a file in it: his file is where
+	// the vault's folder is already, and keeps his name.
+	if err := os.Rename(filepath.Join(a.dir, "E"), filepath.Join(a.dir, "G")); err != nil {
+		t.Fatal(err)
+	}
+	a.mustCycle(t)
+	for _, mv := range [][2]string{{"E", "G"}, {"G/b.txt", "G/b by bob.txt"}} {
+		if err := os.Rename(filepath.Join(b.dir, mv[0]), filepath.Join(b.dir, mv[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustConverge(t, a, b)
+	want = map[string]string{
+		"G": "/", "G/a by bob.txt": "a", "G/b by bob.txt": "b", "G/c by alice.txt": "c",
+		"F": "/",
+	}
+	wantTree(t, a, want)
+	wantVaultIs(t, w, a)
+}
+
+// TestMoveAndRenameOnOneDevice: a folder moved and a file in it renamed on
+// one device between two syncs arrive as such on the other.
+func TestMoveAndRenameOnOneDevice(t *testing.T) {
+	t.Parallel()
+	w, a, b := twoDevices(t)
+	write(t, a, "D/a.txt", "a")
+	write(t, a, "D/b.txt", "b")
+	mustConverge(t, a, b)
+	if err := os.Rename(filepath.Join(a.dir, "D"), filepath.Join(a.dir, "E")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(a.dir, "E/a.txt"), filepath.Join(a.dir, "E/renamed.txt")); err != nil {
+		t.Fatal(err)
+	}
+	mustConverge(t, a, b)
+	want := map[string]string{"E": "/", "E/renamed.txt": "a", "E/b.txt": "b"}
+	wantTree(t, a, want)
+	wantTree(t, b, want)
+	wantVaultIs(t, w, b)
+}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"time"
 
 	"github.com/coffre/coffre/workspace"
 )
@@ -72,11 +73,62 @@ func (e *Engine) followMoves(ctx context.Context, v *workspace.Vault, bases map[
 			continue
 		}
 		used[from], used[was] = true, true
+		to, r = e.keepRename(ctx, v, from, was, to, r, locals, remotes, blocked)
 		if err := e.moveTo(from, to, r, locals, bases, res); err != nil {
 			// Left as it was: the cycle uploads it, both kept.
 			e.logf("%s moved on both sides, not moved to %s: %v", from, to, err)
 		}
 	}
+}
+
+// keepRename carries this device's rename of a file whose folder another
+// device moved: the vault's place wins, but if only this device changed
+// the file's name (base was, local from, vault to), the vault's file takes
+// that name in its folder, and that is where the local file goes. It
+// returns the place and its version: to and r if the name is not this
+// device's, or can't be given (taken, or not portable).
+func (e *Engine) keepRename(ctx context.Context, v *workspace.Vault, from, was, to string, r *remote, locals map[string]*local, remotes map[string]*remote, blocked map[string]error) (string, *remote) {
+	name := path.Base(from)
+	if name == path.Base(was) || path.Base(to) != path.Base(was) {
+		return to, r
+	}
+	dest := path.Join(path.Dir(to), name)
+	if _, ok := blockedBy(blocked, dest); ok || remotes[dest] != nil || !nameFree(dest, from, locals, remotes) {
+		return to, r
+	}
+	if err := v.Move(ctx, "/"+to, "/"+dest); err != nil {
+		e.logf("%s was moved on both sides, not renamed to %s in the vault: %v", from, dest, err)
+		return to, r
+	}
+	ver, err := v.Stat("/"+dest, time.Time{})
+	if err != nil {
+		return to, r // the next cycle finds the vault's file at its new name
+	}
+	moved := &remote{version: ver}
+	delete(remotes, to)
+	remotes[dest] = moved
+	e.logf("%s was moved on both sides: renamed %s to %s in the vault, as here", from, to, name)
+	return dest, moved
+}
+
+// nameFree reports whether p is a portable name that folds onto no path
+// either side has but self (names.go).
+func nameFree(p, self string, locals map[string]*local, remotes map[string]*remote) bool {
+	if portable(path.Base(p)) != nil {
+		return false
+	}
+	f := foldPath(p)
+	for q := range locals {
+		if q != self && foldPath(q) == f {
+			return false
+		}
+	}
+	for q := range remotes {
+		if foldPath(q) == f {
+			return false
+		}
+	}
+	return true
 }
 
 // sameMove finds, for the vault file r at to, a base gone on both sides
@@ -125,18 +177,20 @@ func (e *Engine) moveTo(from, to string, r *remote, locals map[string]*local, ba
 	if now.folder || now.size != l.size || now.mtimeNs != l.mtimeNs {
 		return errors.New("changed since the scan")
 	}
-	if _, err := e.root.Lstat(rel(to)); !errors.Is(err, fs.ErrNotExist) {
-		return errors.New("the place is taken")
-	}
-	if dir := path.Dir(to); dir != "." {
-		if err := e.mkdirAll(dir); err != nil {
+	if from != to { // else where the vault has it already (keepRename)
+		if _, err := e.root.Lstat(rel(to)); !errors.Is(err, fs.ErrNotExist) {
+			return errors.New("the place is taken")
+		}
+		if dir := path.Dir(to); dir != "." {
+			if err := e.mkdirAll(dir); err != nil {
+				return err
+			}
+		} else if err := e.noLinkAbove(to); err != nil {
 			return err
 		}
-	} else if err := e.noLinkAbove(to); err != nil {
-		return err
-	}
-	if err := e.root.Rename(rel(from), rel(to)); err != nil {
-		return err
+		if err := e.root.Rename(rel(from), rel(to)); err != nil {
+			return err
+		}
 	}
 	got, err := e.stat(to)
 	if err != nil {
