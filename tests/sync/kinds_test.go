@@ -59,6 +59,14 @@ func quoteOrMissing(m map[string]string, k string) string {
 	return "nothing"
 }
 
+// mv renames from to to in d's folder.
+func mv(t *testing.T, d *engineDev, from, to string) {
+	t.Helper()
+	if err := os.Rename(filepath.Join(d.dir, from), filepath.Join(d.dir, to)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // wantVaultIs checks that the vault lists exactly the paths of d's folder.
 func wantVaultIs(t *testing.T, w *world, d *engineDev) {
 	t.Helper()
@@ -170,18 +178,12 @@ func TestConcurrentMovesAndARename(t *testing.T) {
 	write(t, a, "D/c.txt", "c")
 	mustConverge(t, a, b)
 
-	if err := os.Rename(filepath.Join(a.dir, "D"), filepath.Join(a.dir, "E")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(filepath.Join(a.dir, "E/c.txt"), filepath.Join(a.dir, "E/c by alice.txt")); err != nil {
-		t.Fatal(err)
-	}
+	mv(t, a, "D", "E")
+	mv(t, a, "E/c.txt", "E/c by alice.txt")
 	a.mustCycle(t)
-	for _, mv := range [][2]string{{"D", "F"}, {"F/a.txt", "F/a by bob.txt"}, {"F/c.txt", "F/c by bob.txt"}} {
-		if err := os.Rename(filepath.Join(b.dir, mv[0]), filepath.Join(b.dir, mv[1])); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mv(t, b, "D", "F")
+	mv(t, b, "F/a.txt", "F/a by bob.txt")
+	mv(t, b, "F/c.txt", "F/c by bob.txt")
 	res := b.mustCycle(t)
 	mustConverge(t, a, b)
 	want := map[string]string{
@@ -196,15 +198,10 @@ func TestConcurrentMovesAndARename(t *testing.T) {
 
 	// Both move E to G; bob also renames a file in it: his file is where
 	// the vault's folder is already, and keeps his name.
-	if err := os.Rename(filepath.Join(a.dir, "E"), filepath.Join(a.dir, "G")); err != nil {
-		t.Fatal(err)
-	}
+	mv(t, a, "E", "G")
 	a.mustCycle(t)
-	for _, mv := range [][2]string{{"E", "G"}, {"G/b.txt", "G/b by bob.txt"}} {
-		if err := os.Rename(filepath.Join(b.dir, mv[0]), filepath.Join(b.dir, mv[1])); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mv(t, b, "E", "G")
+	mv(t, b, "G/b.txt", "G/b by bob.txt")
 	mustConverge(t, a, b)
 	want = map[string]string{
 		"G": "/", "G/a by bob.txt": "a", "G/b by bob.txt": "b", "G/c by alice.txt": "c",
@@ -222,12 +219,8 @@ func TestMoveAndRenameOnOneDevice(t *testing.T) {
 	write(t, a, "D/a.txt", "a")
 	write(t, a, "D/b.txt", "b")
 	mustConverge(t, a, b)
-	if err := os.Rename(filepath.Join(a.dir, "D"), filepath.Join(a.dir, "E")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(filepath.Join(a.dir, "E/a.txt"), filepath.Join(a.dir, "E/renamed.txt")); err != nil {
-		t.Fatal(err)
-	}
+	mv(t, a, "D", "E")
+	mv(t, a, "E/a.txt", "E/renamed.txt")
 	mustConverge(t, a, b)
 	want := map[string]string{"E": "/", "E/renamed.txt": "a", "E/b.txt": "b"}
 	wantTree(t, a, want)
