@@ -227,3 +227,38 @@ func TestMoveAndRenameOnOneDevice(t *testing.T) {
 	wantTree(t, b, want)
 	wantVaultIs(t, w, b)
 }
+
+// TestMoveIntoAFolderDeletedElsewhere: bob moves f.txt into P/sub, which
+// alice has just deleted in the vault, so his upload fails in that cycle
+// (the folder comes back in the next); carol, not synced yet, moved f.txt
+// to C. Bob's deletion of f.txt waits for his upload: carried alone, it
+// would leave f.txt's bytes in no place the vault knows, carol could not
+// see that bob had moved it too, and both copies would stay (seed 7015 of
+// TestRandomisedConvergence). The file ends once, in carol's folder
+// (first in the vault) under bob's name.
+func TestMoveIntoAFolderDeletedElsewhere(t *testing.T) {
+	t.Parallel()
+	w := newHostileWorld(t,
+		devSpec{"alice", "alice", "alice-laptop"}, devSpec{"bob", "bob", "bob-laptop"}, devSpec{"carol", "carol", "carol-laptop"})
+	a, b, c := w.engine(t, "alice"), w.engine(t, "bob"), w.engine(t, "carol")
+	write(t, a, "f.txt", "f")
+	write(t, a, "P/sub/other.txt", "other")
+	mustConverge(t, a, b, c)
+
+	if err := os.RemoveAll(filepath.Join(a.dir, "P")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, errs := converge(a); !ok { // the folder's removal takes two cycles
+		t.Fatalf("alice: %v", errs)
+	}
+	if err := os.Mkdir(filepath.Join(c.dir, "C"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mv(t, c, "f.txt", "C/f.txt")
+	mv(t, b, "f.txt", "P/sub/g.txt")
+	b.cycle() // P is gone in the vault: the upload fails
+	c.mustCycle(t)
+	mustConverge(t, a, b, c)
+	wantTree(t, a, map[string]string{"C": "/", "C/g.txt": "f", "P": "/", "P/sub": "/"})
+	wantVaultIs(t, w, a)
+}

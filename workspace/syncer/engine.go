@@ -221,6 +221,7 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 	if err := e.upload(ctx, v, uploads, bases, locals, remotes, &res); err != nil {
 		res.Errors = append(res.Errors, err.Error())
 	}
+	deletions = e.holdBackMoves(v, deletions, bases, locals, remotes, blocked, &res)
 	// Deletions, deepest first, so that folders are empty when their turn comes.
 	sort.Slice(deletions, func(i, j int) bool { return deletions[i] > deletions[j] })
 	for _, p := range deletions {

@@ -209,3 +209,67 @@ func (e *Engine) moveTo(from, to string, r *remote, locals map[string]*local, ba
 	e.logf("%s was moved on both sides: moved to %s, where the vault has it", from, to)
 	return nil
 }
+
+// holdBackMoves keeps out of this cycle's deletions each vault file
+// deleted here whose bytes are in a local file new to the journal that the
+// cycle did not upload (the upload failed, or the file is settling): a
+// move whose creation did not land. Carried alone, the deletion would
+// leave the bytes in no place the vault knows, and a device that moved the
+// same file elsewhere meanwhile could not recognise the move
+// (followMoves): it would upload a second copy. A later cycle carries both
+// halves. Empty files are not held (every one has the same bytes), nor
+// moves to a name that is never synced.
+func (e *Engine) holdBackMoves(v *workspace.Vault, deletions []string, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, blocked map[string]error, res *Result) []string {
+	var deleted []string
+	for _, p := range deletions {
+		if b := bases[p]; locals[p] == nil && remotes[p] != nil && !b.Folder && b.Size > 0 {
+			deleted = append(deleted, p)
+		}
+	}
+	if len(deleted) == 0 {
+		return deletions
+	}
+	uploaded := map[string]bool{}
+	for _, c := range res.Changes {
+		if c.Op == Uploaded {
+			uploaded[c.Path] = true
+		}
+	}
+	waiting := map[int64][]string{} // new local files not uploaded, by size
+	for p, l := range locals {
+		if _, ok := bases[p]; !ok && !l.folder && remotes[p] == nil && !uploaded[p] {
+			if _, ok := blockedBy(blocked, p); !ok {
+				waiting[l.size] = append(waiting[l.size], p)
+			}
+		}
+	}
+	held := map[string]bool{}
+	for _, p := range deleted {
+		b := bases[p]
+		if len(waiting[b.Size]) == 0 {
+			continue
+		}
+		index, ok := baseKeyIndex(v, &b)
+		if !ok {
+			continue
+		}
+		for _, w := range waiting[b.Size] {
+			if c, err := e.content(v, w, index, locals[w]); err == nil && c == b.Content {
+				held[p] = true
+				res.Pending++
+				e.logf("%s was moved to %s, not uploaded yet: kept in the vault until it is", p, w)
+				break
+			}
+		}
+	}
+	if len(held) == 0 {
+		return deletions
+	}
+	kept := deletions[:0]
+	for _, p := range deletions {
+		if !held[p] {
+			kept = append(kept, p)
+		}
+	}
+	return kept
+}
