@@ -238,9 +238,7 @@ func TestMoveAndRenameOnOneDevice(t *testing.T) {
 // (first in the vault) under bob's name.
 func TestMoveIntoAFolderDeletedElsewhere(t *testing.T) {
 	t.Parallel()
-	w := newHostileWorld(t,
-		devSpec{"alice", "alice", "alice-laptop"}, devSpec{"bob", "bob", "bob-laptop"}, devSpec{"carol", "carol", "carol-laptop"})
-	a, b, c := w.engine(t, "alice"), w.engine(t, "bob"), w.engine(t, "carol")
+	w, a, b, c := threeDevices(t)
 	write(t, a, "f.txt", "f")
 	write(t, a, "P/sub/other.txt", "other")
 	mustConverge(t, a, b, c)
