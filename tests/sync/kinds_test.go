@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Files replaced by folders and folders by files, and moves combined with
@@ -258,5 +259,32 @@ func TestMoveIntoAFolderDeletedElsewhere(t *testing.T) {
 	c.mustCycle(t)
 	mustConverge(t, a, b, c)
 	wantTree(t, a, map[string]string{"C": "/", "C/g.txt": "f", "P": "/", "P/sub": "/"})
+	wantVaultIs(t, w, a)
+}
+
+// TestFolderReplacedWhileItsFileMoves: alice moves D/x.txt out to y.txt,
+// which waits to settle, and replaces the folder D with a file. The
+// deletion of D/x.txt waits for y.txt's upload, and so does D's
+// replacement in the vault: D is not empty there, but only with alice's
+// own file, not with someone else's (which would make her file D a
+// conflict copy, and bring the folder back).
+func TestFolderReplacedWhileItsFileMoves(t *testing.T) {
+	t.Parallel()
+	w, a, b := twoDevices(t)
+	write(t, a, "D/x.txt", "x")
+	mustConverge(t, a, b)
+
+	mv(t, a, "D/x.txt", "y.txt")
+	if err := os.Remove(filepath.Join(a.dir, "D")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, a, "D", "a file that replaced a folder")
+	a.eng.Settle = time.Hour // y.txt is not uploaded in this cycle
+	a.mustCycle(t)
+	a.eng.Settle = 0
+	mustConverge(t, a, b)
+	want := map[string]string{"y.txt": "x", "D": "a file that replaced a folder"}
+	wantTree(t, a, want)
+	wantTree(t, b, want)
 	wantVaultIs(t, w, a)
 }

@@ -221,7 +221,7 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 	if err := e.upload(ctx, v, uploads, bases, locals, remotes, &res); err != nil {
 		res.Errors = append(res.Errors, err.Error())
 	}
-	deletions = e.holdBackMoves(v, deletions, bases, locals, remotes, blocked, &res)
+	deletions, held := e.holdBackMoves(v, deletions, bases, locals, remotes, blocked, &res)
 	// Deletions, deepest first, so that folders are empty when their turn comes.
 	sort.Slice(deletions, func(i, j int) bool { return deletions[i] > deletions[j] })
 	for _, p := range deletions {
@@ -230,7 +230,7 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
 		}
 	}
-	e.replaceFolders(ctx, v, becoming, locals, remotes, &res)
+	e.replaceFolders(ctx, v, becoming, held, locals, remotes, &res)
 	if len(res.Errors) > 0 {
 		return res, fmt.Errorf("%d paths not synced: %s", len(res.Errors), res.Errors[0])
 	}

@@ -105,14 +105,20 @@ func (b becomingFiles) waits(p string, act action) bool {
 }
 
 // replaceFolders replaces each folder of b with the file the other side
-// has there, deepest first, once the deletions have emptied it.
-func (e *Engine) replaceFolders(ctx context.Context, v *workspace.Vault, b becomingFiles, locals map[string]*local, remotes map[string]*remote, res *Result) {
+// has there, deepest first, once the deletions have emptied it. A folder
+// holding a deletion held back (holdBackMoves) waits with it: it is not
+// empty, and not for someone else's files.
+func (e *Engine) replaceFolders(ctx context.Context, v *workspace.Vault, b becomingFiles, held map[string]bool, locals map[string]*local, remotes map[string]*remote, res *Result) {
 	paths := make([]string, 0, len(b))
 	for p := range b {
 		paths = append(paths, p)
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(paths)))
 	for _, p := range paths {
+		if holds(held, p) {
+			res.Pending++
+			continue
+		}
 		var err error
 		if b[p] == actToFileLocal {
 			err = e.toFileLocal(ctx, v, p, remotes[p], res)
@@ -123,6 +129,16 @@ func (e *Engine) replaceFolders(ctx context.Context, v *workspace.Vault, b becom
 			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
 		}
 	}
+}
+
+// holds reports whether a path of set is under folder p.
+func holds(set map[string]bool, p string) bool {
+	for q := range set {
+		if strings.HasPrefix(q, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // toFileLocal replaces the local folder p, unchanged since the base, with

@@ -218,8 +218,9 @@ func (e *Engine) moveTo(from, to string, r *remote, locals map[string]*local, ba
 // same file elsewhere meanwhile could not recognise the move
 // (followMoves): it would upload a second copy. A later cycle carries both
 // halves. Empty files are not held (every one has the same bytes), nor
-// moves to a name that is never synced.
-func (e *Engine) holdBackMoves(v *workspace.Vault, deletions []string, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, blocked map[string]error, res *Result) []string {
+// moves to a name that is never synced. It returns the deletions left, and
+// those held.
+func (e *Engine) holdBackMoves(v *workspace.Vault, deletions []string, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, blocked map[string]error, res *Result) ([]string, map[string]bool) {
 	var deleted []string
 	for _, p := range deletions {
 		if b := bases[p]; locals[p] == nil && remotes[p] != nil && !b.Folder && b.Size > 0 {
@@ -227,7 +228,7 @@ func (e *Engine) holdBackMoves(v *workspace.Vault, deletions []string, bases map
 		}
 	}
 	if len(deleted) == 0 {
-		return deletions
+		return deletions, nil
 	}
 	uploaded := map[string]bool{}
 	for _, c := range res.Changes {
@@ -263,7 +264,7 @@ func (e *Engine) holdBackMoves(v *workspace.Vault, deletions []string, bases map
 		}
 	}
 	if len(held) == 0 {
-		return deletions
+		return deletions, nil
 	}
 	kept := deletions[:0]
 	for _, p := range deletions {
@@ -271,5 +272,5 @@ func (e *Engine) holdBackMoves(v *workspace.Vault, deletions []string, bases map
 			kept = append(kept, p)
 		}
 	}
-	return kept
+	return kept, held
 }
