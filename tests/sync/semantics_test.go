@@ -26,6 +26,22 @@ func twoDevices(t *testing.T) (*world, *engineDev, *engineDev) {
 	return w, a, b
 }
 
+// threeDevices is alice, bob and carol, each a user of their own.
+func threeDevices(t *testing.T) (*world, *engineDev, *engineDev, *engineDev) {
+	t.Helper()
+	w := newHostileWorld(t,
+		devSpec{"alice", "alice", "alice-laptop"}, devSpec{"bob", "bob", "bob-laptop"}, devSpec{"carol", "carol", "carol-laptop"})
+	a, b, c := w.engine(t, "alice"), w.engine(t, "bob"), w.engine(t, "carol")
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, d := range []*engineDev{a, b, c} {
+				t.Logf("%s's engine:\n%s", d.name, d.logs.String())
+			}
+		}
+	})
+	return w, a, b, c
+}
+
 // converge cycles the devices in turn until a round does nothing; it
 // returns false (and the last errors) if 8 rounds don't get there.
 func converge(devs ...*engineDev) (bool, []string) {
@@ -286,9 +302,7 @@ func TestConcurrentMovesOfOneFolder(t *testing.T) {
 // stays at doc.txt.
 func TestConcurrentMovesAfterAnEdit(t *testing.T) {
 	t.Parallel()
-	w := newHostileWorld(t,
-		devSpec{"alice", "alice", "alice-laptop"}, devSpec{"bob", "bob", "bob-laptop"}, devSpec{"carol", "carol", "carol-laptop"})
-	a, b, c := w.engine(t, "alice"), w.engine(t, "bob"), w.engine(t, "carol")
+	_, a, b, c := threeDevices(t)
 	write(t, a, "doc.txt", "v1")
 	mustConverge(t, a, b, c)
 

@@ -153,7 +153,7 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 	for p, err := range unsyncable(paths) {
 		blocked[p] = err
 	}
-	e.followMoves(v, bases, locals, remotes, blocked, &res)
+	e.followMoves(ctx, v, bases, locals, remotes, blocked, &res)
 	// Parents before children for creations; deletions run afterwards,
 	// children before parents.
 	ordered := make([]string, 0, len(paths))
@@ -164,6 +164,7 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 
 	var uploads []string
 	var deletions []string
+	becoming := becomingFiles{}
 	for _, p := range ordered {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
@@ -191,6 +192,10 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
 			continue
 		}
+		if becoming.waits(p, act) {
+			res.Pending++
+			continue
+		}
 		switch act {
 		case actUpload:
 			if e.settling(l) {
@@ -201,6 +206,8 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 			uploads = append(uploads, p)
 		case actDeleteLocal, actDeleteRemote:
 			deletions = append(deletions, p)
+		case actToFileLocal, actToFileRemote:
+			becoming[p] = act // once the deletions emptied the folder
 		default:
 			if err := e.apply(ctx, v, act, p, bp, l, r, &res); err != nil {
 				res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
@@ -214,6 +221,7 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 	if err := e.upload(ctx, v, uploads, bases, locals, remotes, &res); err != nil {
 		res.Errors = append(res.Errors, err.Error())
 	}
+	deletions, held := e.holdBackMoves(v, deletions, bases, locals, remotes, blocked, &res)
 	// Deletions, deepest first, so that folders are empty when their turn comes.
 	sort.Slice(deletions, func(i, j int) bool { return deletions[i] > deletions[j] })
 	for _, p := range deletions {
@@ -222,6 +230,7 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
 		}
 	}
+	e.replaceFolders(ctx, v, becoming, held, locals, remotes, &res)
 	if len(res.Errors) > 0 {
 		return res, fmt.Errorf("%d paths not synced: %s", len(res.Errors), res.Errors[0])
 	}
@@ -245,6 +254,12 @@ const (
 	actDeleteRemote
 	actConflict
 	actForget
+	// One side replaced a file with a folder, or a folder with a file,
+	// and the other did not touch it: the other side follows (kinds.go).
+	actToFolderLocal
+	actToFolderRemote
+	actToFileLocal
+	actToFileRemote
 )
 
 // decide compares the three states of a path.
@@ -266,10 +281,12 @@ func (e *Engine) decide(v *workspace.Vault, p string, b *Base, l *local, r *remo
 			return actDeleteRemote, nil
 		case l.folder && r == nil:
 			return actMkdirRemote, nil
-		case l.folder:
+		case l.folder && r.folder():
 			return actAgree, nil
+		case l.folder:
+			return actToFolderRemote, nil
 		case r != nil && r.folder():
-			return actConflict, nil
+			return actToFileRemote, nil
 		}
 		return actUpload, nil
 	case !lChanged && rChanged:
@@ -279,11 +296,11 @@ func (e *Engine) decide(v *workspace.Vault, p string, b *Base, l *local, r *remo
 		case r.folder() && l == nil:
 			return actMkdirLocal, nil
 		case r.folder() && !l.folder:
-			return actConflict, nil
+			return actToFolderLocal, nil
 		case r.folder():
 			return actAgree, nil
 		case l != nil && l.folder:
-			return actConflict, nil
+			return actToFileLocal, nil
 		}
 		return actDownload, nil
 	}
@@ -545,6 +562,10 @@ func (e *Engine) apply(ctx context.Context, v *workspace.Vault, act action, p st
 		return e.download(ctx, v, p, l, r, res)
 	case actConflict:
 		return e.conflict(ctx, v, p, l, r, res)
+	case actToFolderLocal:
+		return e.toFolderLocal(p, l, r, res)
+	case actToFolderRemote:
+		return e.toFolderRemote(ctx, v, p, r, res)
 	}
 	return fmt.Errorf("syncer: internal error: action %d", act)
 }

@@ -1,10 +1,12 @@
 package syncer
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"path"
 	"sort"
+	"time"
 
 	"github.com/coffre/coffre/workspace"
 )
@@ -26,7 +28,7 @@ import (
 // The maps are updated so that the rest of the cycle sees the file at its
 // new place only. A file that can't be read or moved is left to the rest
 // of the cycle, which reports it or syncs it as before.
-func (e *Engine) followMoves(v *workspace.Vault, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, blocked map[string]error, res *Result) {
+func (e *Engine) followMoves(ctx context.Context, v *workspace.Vault, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, blocked map[string]error, res *Result) {
 	free := func(p string) bool { _, ok := blockedBy(blocked, p); return !ok }
 	// Bases gone here and gone or changed there, by size: the only
 	// candidates, and rare. (Changed: the other device's move left an
@@ -71,11 +73,62 @@ func (e *Engine) followMoves(v *workspace.Vault, bases map[string]Base, locals m
 			continue
 		}
 		used[from], used[was] = true, true
+		to, r = e.keepRename(ctx, v, from, was, to, r, locals, remotes, blocked)
 		if err := e.moveTo(from, to, r, locals, bases, res); err != nil {
 			// Left as it was: the cycle uploads it, both kept.
 			e.logf("%s moved on both sides, not moved to %s: %v", from, to, err)
 		}
 	}
+}
+
+// keepRename carries this device's rename of a file whose folder another
+// device moved: the vault's place wins, but if only this device changed
+// the file's name (base was, local from, vault to), the vault's file takes
+// that name in its folder, and that is where the local file goes. It
+// returns the place and its version: to and r if the name is not this
+// device's, or can't be given (taken, or not portable).
+func (e *Engine) keepRename(ctx context.Context, v *workspace.Vault, from, was, to string, r *remote, locals map[string]*local, remotes map[string]*remote, blocked map[string]error) (string, *remote) {
+	name := path.Base(from)
+	if name == path.Base(was) || path.Base(to) != path.Base(was) {
+		return to, r
+	}
+	dest := path.Join(path.Dir(to), name)
+	if _, ok := blockedBy(blocked, dest); ok || remotes[dest] != nil || !nameFree(dest, from, locals, remotes) {
+		return to, r
+	}
+	if err := v.Move(ctx, "/"+to, "/"+dest); err != nil {
+		e.logf("%s was moved on both sides, not renamed to %s in the vault: %v", from, dest, err)
+		return to, r
+	}
+	ver, err := v.Stat("/"+dest, time.Time{})
+	if err != nil {
+		return to, r // the next cycle finds the vault's file at its new name
+	}
+	moved := &remote{version: ver}
+	delete(remotes, to)
+	remotes[dest] = moved
+	e.logf("%s was moved on both sides: renamed %s to %s in the vault, as here", from, to, name)
+	return dest, moved
+}
+
+// nameFree reports whether p is a portable name that folds onto no path
+// either side has but self (names.go).
+func nameFree(p, self string, locals map[string]*local, remotes map[string]*remote) bool {
+	if portable(path.Base(p)) != nil {
+		return false
+	}
+	f := foldPath(p)
+	for q := range locals {
+		if q != self && foldPath(q) == f {
+			return false
+		}
+	}
+	for q := range remotes {
+		if foldPath(q) == f {
+			return false
+		}
+	}
+	return true
 }
 
 // sameMove finds, for the vault file r at to, a base gone on both sides
@@ -124,18 +177,20 @@ func (e *Engine) moveTo(from, to string, r *remote, locals map[string]*local, ba
 	if now.folder || now.size != l.size || now.mtimeNs != l.mtimeNs {
 		return errors.New("changed since the scan")
 	}
-	if _, err := e.root.Lstat(rel(to)); !errors.Is(err, fs.ErrNotExist) {
-		return errors.New("the place is taken")
-	}
-	if dir := path.Dir(to); dir != "." {
-		if err := e.mkdirAll(dir); err != nil {
+	if from != to { // else where the vault has it already (keepRename)
+		if _, err := e.root.Lstat(rel(to)); !errors.Is(err, fs.ErrNotExist) {
+			return errors.New("the place is taken")
+		}
+		if dir := path.Dir(to); dir != "." {
+			if err := e.mkdirAll(dir); err != nil {
+				return err
+			}
+		} else if err := e.noLinkAbove(to); err != nil {
 			return err
 		}
-	} else if err := e.noLinkAbove(to); err != nil {
-		return err
-	}
-	if err := e.root.Rename(rel(from), rel(to)); err != nil {
-		return err
+		if err := e.root.Rename(rel(from), rel(to)); err != nil {
+			return err
+		}
 	}
 	got, err := e.stat(to)
 	if err != nil {
@@ -153,4 +208,69 @@ func (e *Engine) moveTo(from, to string, r *remote, locals map[string]*local, ba
 	res.Changes = append(res.Changes, Change{Op: Moved, Path: to, From: from})
 	e.logf("%s was moved on both sides: moved to %s, where the vault has it", from, to)
 	return nil
+}
+
+// holdBackMoves keeps out of this cycle's deletions each vault file
+// deleted here whose bytes are in a local file new to the journal that the
+// cycle did not upload (the upload failed, or the file is settling): a
+// move whose creation did not land. Carried alone, the deletion would
+// leave the bytes in no place the vault knows, and a device that moved the
+// same file elsewhere meanwhile could not recognise the move
+// (followMoves): it would upload a second copy. A later cycle carries both
+// halves. Empty files are not held (every one has the same bytes), nor
+// moves to a name that is never synced. It returns the deletions left, and
+// those held.
+func (e *Engine) holdBackMoves(v *workspace.Vault, deletions []string, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, blocked map[string]error, res *Result) ([]string, map[string]bool) {
+	var deleted []string
+	for _, p := range deletions {
+		if b := bases[p]; locals[p] == nil && remotes[p] != nil && !b.Folder && b.Size > 0 {
+			deleted = append(deleted, p)
+		}
+	}
+	if len(deleted) == 0 {
+		return deletions, nil
+	}
+	uploaded := map[string]bool{}
+	for _, c := range res.Changes {
+		if c.Op == Uploaded {
+			uploaded[c.Path] = true
+		}
+	}
+	waiting := map[int64][]string{} // new local files not uploaded, by size
+	for p, l := range locals {
+		if _, ok := bases[p]; !ok && !l.folder && remotes[p] == nil && !uploaded[p] {
+			if _, ok := blockedBy(blocked, p); !ok {
+				waiting[l.size] = append(waiting[l.size], p)
+			}
+		}
+	}
+	held := map[string]bool{}
+	for _, p := range deleted {
+		b := bases[p]
+		if len(waiting[b.Size]) == 0 {
+			continue
+		}
+		index, ok := baseKeyIndex(v, &b)
+		if !ok {
+			continue
+		}
+		for _, w := range waiting[b.Size] {
+			if c, err := e.content(v, w, index, locals[w]); err == nil && c == b.Content {
+				held[p] = true
+				res.Pending++
+				e.logf("%s was moved to %s, not uploaded yet: kept in the vault until it is", p, w)
+				break
+			}
+		}
+	}
+	if len(held) == 0 {
+		return deletions, nil
+	}
+	kept := deletions[:0]
+	for _, p := range deletions {
+		if !held[p] {
+			kept = append(kept, p)
+		}
+	}
+	return kept, held
 }
