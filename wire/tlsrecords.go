@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"google.golang.org/grpc/credentials"
@@ -64,17 +65,31 @@ type recordConn struct {
 	net.Conn // the TLS connection
 	mu       sync.Mutex
 	batch    *batchConn
+	writing  atomic.Bool
 }
 
 func (c *recordConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.writing.Store(true)
+	defer c.writing.Store(false)
 	c.batch.begin()
 	n, err := c.Conn.Write(p)
 	if ferr := c.batch.end(); err == nil {
 		err = ferr
 	}
 	return n, err
+}
+
+// Close during a Write closes the socket first, as crypto/tls does when
+// its own Write is under way: its close_notify would otherwise wait, up
+// to its five-second deadline, for the held records to be written to a
+// peer that may not read.
+func (c *recordConn) Close() error {
+	if c.writing.Load() {
+		c.batch.Conn.Close()
+	}
+	return c.Conn.Close()
 }
 
 // SyscallConn is the socket's, as credentials.NewTLS's connection gives
