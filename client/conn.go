@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/coffre/coffre/crypto"
@@ -56,7 +55,9 @@ func dial(l link.Link, s *signer) (*conn, error) {
 		}
 	}
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(credentials.NewTLS(cfg)),
+		grpc.WithTransportCredentials(wire.TLS(cfg)),
+		grpc.WithWriteBufferSize(wire.WriteBufferSize),
+		grpc.WithSharedWriteBuffer(true),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(32<<20), grpc.ForceCodecV2(wire.NewBlockCodec())),
 	}
 	if s != nil {

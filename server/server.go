@@ -17,7 +17,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"github.com/coffre/coffre/certificate"
@@ -155,12 +154,14 @@ func New(cfg Config) *Server {
 // authenticate calls, and the coffre service registered.
 func (s *Server) GRPCServer(cert tls.Certificate) *grpc.Server {
 	s.heads.Store(newHeadSigner(cert))
-	creds := credentials.NewTLS(&tls.Config{
+	creds := wire.TLS(&tls.Config{
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   tls.VersionTLS13,
 	})
 	g := grpc.NewServer(
 		grpc.Creds(creds),
+		grpc.WriteBufferSize(wire.WriteBufferSize),
+		grpc.SharedWriteBuffer(true),
 		grpc.MaxRecvMsgSize(16<<20),
 		grpc.ForceServerCodecV2(wire.NewBlockCodec()),
 		grpc.StatsHandler(connStats{s.metrics}),
