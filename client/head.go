@@ -136,9 +136,24 @@ func (r *remote) ConfirmFresh(ctx context.Context, vaultID string, keyIndex uint
 		}
 		return fmt.Errorf("%w: %s (%s)", ErrServerMisbehaved, contradiction, h.describe())
 	}
-	if err := s.state.keepServerHead(vaultID, h.raw); err != nil {
+	if err := s.fresh(st, vaultID, keyIndex, org, vault); err != nil {
+		if err := s.state.keepServerHead(vaultID, h.raw); err != nil {
+			return err
+		}
 		return err
 	}
+	// The write goes ahead: its Append keeps the statement, with the entry
+	// once accepted (remote.persist), else alone.
+	r.mu.Lock()
+	r.confirmed = h.raw
+	r.mu.Unlock()
+	return nil
+}
+
+// fresh is ConfirmFresh's verdict on a statement that contradicts nothing
+// this device verified: nil if the write under keyIndex may go ahead.
+func (s *Session) fresh(st *coffrev1.HeadStatement, vaultID string, keyIndex uint32, org, vault certificate.Head) error {
+	pos := st.GetOrganisationPosition()
 	switch age := time.Since(time.UnixMilli(st.GetTimeMs())); {
 	case age > FreshnessWindow || age < -FreshnessWindow:
 		return fmt.Errorf("%w: its signed heads are %s old (at most %s)", ErrNotFresh, age.Round(time.Second), FreshnessWindow)
@@ -167,8 +182,12 @@ func (s *Session) unchangedFor(vaultID string, keyIndex uint32) bool {
 // keepServerHead keeps the newest signed head of a vault, encrypted, in a
 // slot named by a keyed hash of the vault id.
 func (s *localState) keepServerHead(vaultID string, h *coffrev1.GetHeadResponse) error {
+	return s.keepSigned(bucketServerHeads, s.serverHeadSlot(vaultID), h)
+}
+
+func (s *localState) serverHeadSlot(vaultID string) []byte {
 	slot := crypto.LabeledSum("state/server-head", s.key.Bytes(), []byte(vaultID))
-	return s.keepSigned(bucketServerHeads, slot[:], h)
+	return slot[:]
 }
 
 // keepServerProof keeps a signed head that contradicted the verified log.
@@ -177,25 +196,28 @@ func (s *localState) keepServerProof(h *coffrev1.GetHeadResponse) error {
 }
 
 func (s *localState) keepSigned(bucket, slot []byte, h *coffrev1.GetHeadResponse) error {
-	data, err := proto.Marshal(h)
-	if err != nil {
-		return err
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucket)
-		if err != nil {
-			return err
-		}
-		if slot == nil {
-			n, _ := b.NextSequence()
-			slot = posKey(n)
-		}
-		return b.Put(slot, s.key.Encrypt(s.aad(string(bucket), 0), data))
-	})
+	err := s.db.Update(func(tx *bolt.Tx) error { return s.putSigned(tx, bucket, slot, h) })
 	if err != nil {
 		return fmt.Errorf("saving local state %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// putSigned is keepSigned within tx; a nil slot is the next in sequence.
+func (s *localState) putSigned(tx *bolt.Tx, bucket, slot []byte, h *coffrev1.GetHeadResponse) error {
+	data, err := proto.Marshal(h)
+	if err != nil {
+		return err
+	}
+	b, err := tx.CreateBucketIfNotExists(bucket)
+	if err != nil {
+		return err
+	}
+	if slot == nil {
+		n, _ := b.NextSequence()
+		slot = posKey(n)
+	}
+	return b.Put(slot, s.key.Encrypt(s.aad(string(bucket), 0), data))
 }
 
 // signedHeads returns the kept signed heads, and the proofs.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/wire"
 	"github.com/coffre/coffre/workspace"
@@ -15,21 +16,65 @@ import (
 // opened vault sees them (workspace.Remote, Blocks, BlockCache and
 // UploadJournal); its ConfirmFresh is in head.go. Everything it returns
 // is checked by the vault before use.
-type remote struct{ s *Session }
+type remote struct {
+	s *Session
+
+	// The signed head that allowed a write (ConfirmFresh) is kept in
+	// state.db with the write's own entry when the append succeeds, one
+	// synced transaction instead of two, and alone at once when it fails
+	// (SPEC.md §4.4 "Kept statements").
+	mu        sync.Mutex
+	confirmed *coffrev1.GetHeadResponse // allowed the next Append
+	unkept    *coffrev1.GetHeadResponse // allowed an accepted Append: kept by the next persist
+}
+
+func newRemote(s *Session) *remote { return &remote{s: s} }
 
 // Append appends an entry and declares the blocks it references (SPEC.md
 // §7.5).
 func (r *remote) Append(ctx context.Context, vaultID string, entry []byte, blocks []string, pages []workspace.FolderPages) error {
+	r.mu.Lock()
+	head := r.confirmed
+	r.confirmed = nil
+	r.mu.Unlock()
 	req := &coffrev1.VaultAppendRequest{VaultId: vaultID, Entry: entry, BlockIds: blocks, BlocksDeclared: true}
 	for _, f := range pages {
 		req.FolderPages = append(req.FolderPages, &coffrev1.FolderPages{FolderId: f.Folder, PageIds: f.Pages})
 	}
 	_, err := r.s.conn.api.VaultAppend(ctx, req)
-	err = fromServer(r.s.conn.address, err)
-	if errors.Is(err, wire.ErrBlockCollected) {
-		return fmt.Errorf("%w (%w)", workspace.ErrBlockCollected, err)
+	if err != nil {
+		if head != nil {
+			if err := r.s.state.keepServerHead(vaultID, head); err != nil {
+				return err
+			}
+		}
+		err = fromServer(r.s.conn.address, err)
+		if errors.Is(err, wire.ErrBlockCollected) {
+			return fmt.Errorf("%w (%w)", workspace.ErrBlockCollected, err)
+		}
+		return err
 	}
-	return err
+	r.mu.Lock()
+	r.unkept = head
+	r.mu.Unlock()
+	return nil
+}
+
+// persist stores what the vault verified (workspace.Persist), with the
+// signed head of the write just accepted, if any, in the same transaction.
+func (r *remote) persist(vaultID string, entries []workspace.RemoteEntry, head certificate.Head) error {
+	r.mu.Lock()
+	signed := r.unkept
+	r.mu.Unlock()
+	if err := r.s.state.saveVault(vaultID, entries, head, signed); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if r.unkept == signed {
+		r.unkept = nil
+	}
+	r.mu.Unlock()
+	return nil
 }
 
 // Read reads the vault log from position from, with the folder pages
