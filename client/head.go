@@ -61,6 +61,14 @@ func (s *Session) fetchHead(ctx context.Context, vaultID string) (signedHead, er
 	if err != nil {
 		return signedHead{}, fmt.Errorf("%w: %w", ErrNotFresh, fromServer(s.conn.address, err))
 	}
+	return s.checkHead(&p, resp, vaultID)
+}
+
+// checkHead checks a signed head the server sent on the connection of
+// peer p, in answer to GetHead or with a VaultRead: signed with the key of
+// the TLS certificate that connection authenticated, for this
+// organisation and vault.
+func (s *Session) checkHead(p *peer.Peer, resp *coffrev1.GetHeadResponse, vaultID string) (signedHead, error) {
 	info, ok := p.AuthInfo.(credentials.TLSInfo)
 	if !ok || len(info.State.PeerCertificates) == 0 || !bytes.Equal(info.State.PeerCertificates[0].Raw, resp.GetCertificate()) {
 		return signedHead{}, fmt.Errorf("%w: the head was not signed with this connection's TLS key", ErrNotFresh)
@@ -91,18 +99,35 @@ func parseSignedHead(resp *coffrev1.GetHeadResponse) (signedHead, error) {
 }
 
 // ConfirmFresh is called by a vault's commit after it synced and before it
-// signs: the server must sign, within FreshnessWindow of this device's
-// clock, exactly the organisation head the entry will claim and the vault
-// head it extends. A head ahead of this device's means the device was
+// signs: the server must sign (with that sync's log, else in answer to
+// GetHead), within FreshnessWindow of this device's clock, exactly the
+// organisation head the entry will claim and the vault head it extends. A
+// head ahead of this device's means the device was
 // kept behind (or someone just wrote: for the vault log, certificate.ErrConflict makes
 // commit read again); a head behind or beside it is proof of misbehaviour,
 // kept for `coffre audit --verify` (SPEC.md §4.4, SECURITY.md A36).
 func (r *remote) ConfirmFresh(ctx context.Context, vaultID string, keyIndex uint32, org, vault certificate.Head) error {
-	s := r.s
-	h, err := s.fetchHead(ctx, vaultID)
+	r.mu.Lock()
+	read := r.read
+	r.read = nil
+	r.mu.Unlock()
+	// Heads that came with the log of the write's sync save a GetHead;
+	// once no longer fresh (a long upload), it asks for new ones.
+	if read != nil && read.st.GetVaultId() == vaultID {
+		if err := r.confirm(ctx, *read, vaultID, keyIndex, org, vault); !errors.Is(err, ErrNotFresh) {
+			return err
+		}
+	}
+	h, err := r.s.fetchHead(ctx, vaultID)
 	if err != nil {
 		return err
 	}
+	return r.confirm(ctx, h, vaultID, keyIndex, org, vault)
+}
+
+// confirm is ConfirmFresh's check of one signed head h.
+func (r *remote) confirm(ctx context.Context, h signedHead, vaultID string, keyIndex uint32, org, vault certificate.Head) error {
+	s := r.s
 	// Certificates appended since this vault was opened: fetch and verify
 	// them; the write may go ahead, claiming its older position, if none
 	// of them touched what it relies on (SPEC.md §4.4).

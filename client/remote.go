@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"sync"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
+
 	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/wire"
@@ -24,6 +27,7 @@ type remote struct {
 	// synced transaction instead of two, and alone at once when it fails
 	// (SPEC.md §4.4 "Kept statements").
 	mu        sync.Mutex
+	read      *signedHead               // came with the newest Read before a write, for ConfirmFresh
 	confirmed *coffrev1.GetHeadResponse // allowed the next Append
 	unkept    *coffrev1.GetHeadResponse // allowed an accepted Append: kept by the next persist
 }
@@ -79,15 +83,33 @@ func (r *remote) persist(vaultID string, entries []workspace.RemoteEntry, head c
 
 // Read reads the vault log from position from, with the folder pages
 // when asked (SPEC.md §11.3.1), which it keeps, unchecked, for GetBlock
-// and GetBlocks.
-func (r *remote) Read(ctx context.Context, vaultID string, from uint64, pages bool) ([]workspace.RemoteEntry, uint64, error) {
-	var resp *coffrev1.VaultReadResponse
+// and GetBlocks, and with the server's signed heads when asked, which it
+// checks as GetHead's answer and keeps for ConfirmFresh (SPEC.md §4.4).
+func (r *remote) Read(ctx context.Context, vaultID string, from uint64, pages, signed bool) ([]workspace.RemoteEntry, uint64, error) {
+	var (
+		resp *coffrev1.VaultReadResponse
+		p    peer.Peer
+	)
 	err := retry(ctx, func() (err error) {
-		resp, err = r.s.conn.api.VaultRead(ctx, &coffrev1.VaultReadRequest{VaultId: vaultID, From: from, WithPages: pages})
+		resp, err = r.s.conn.api.VaultRead(ctx, &coffrev1.VaultReadRequest{VaultId: vaultID, From: from, WithPages: pages, WithHead: signed}, grpc.Peer(&p))
 		return fromServer(r.s.conn.address, err)
 	})
 	if err != nil {
 		return nil, 0, err
+	}
+	if signed {
+		// A server that does not sign with the log leaves it to GetHead.
+		var h *signedHead
+		if resp.GetHead() != nil {
+			checked, err := r.s.checkHead(&p, resp.GetHead(), vaultID)
+			if err != nil {
+				return nil, 0, err
+			}
+			h = &checked
+		}
+		r.mu.Lock()
+		r.read = h
+		r.mu.Unlock()
 	}
 	r.s.offered.offer(vaultID, resp.GetPages())
 	out := make([]workspace.RemoteEntry, 0, len(resp.GetEntries()))
