@@ -234,9 +234,9 @@ func (s *Session) verifyVaultLog(ctx context.Context, v *certificate.Vault) (pro
 		return "", false, nil
 	}
 	theirs := [][]byte{vaultlog.VaultGenesis(s.org.ID, v.ID)}
-	r := &remote{s}
+	r := newRemote(s)
 	for {
-		entries, head, err := r.Read(ctx, v.ID, uint64(len(theirs)), false)
+		entries, head, err := r.Read(ctx, v.ID, uint64(len(theirs)), false, false)
 		if err != nil {
 			return "", false, err
 		}

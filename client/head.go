@@ -61,6 +61,14 @@ func (s *Session) fetchHead(ctx context.Context, vaultID string) (signedHead, er
 	if err != nil {
 		return signedHead{}, fmt.Errorf("%w: %w", ErrNotFresh, fromServer(s.conn.address, err))
 	}
+	return s.checkHead(&p, resp, vaultID)
+}
+
+// checkHead checks a signed head the server sent on the connection of
+// peer p, in answer to GetHead or with a VaultRead: signed with the key of
+// the TLS certificate that connection authenticated, for this
+// organisation and vault.
+func (s *Session) checkHead(p *peer.Peer, resp *coffrev1.GetHeadResponse, vaultID string) (signedHead, error) {
 	info, ok := p.AuthInfo.(credentials.TLSInfo)
 	if !ok || len(info.State.PeerCertificates) == 0 || !bytes.Equal(info.State.PeerCertificates[0].Raw, resp.GetCertificate()) {
 		return signedHead{}, fmt.Errorf("%w: the head was not signed with this connection's TLS key", ErrNotFresh)
@@ -91,18 +99,35 @@ func parseSignedHead(resp *coffrev1.GetHeadResponse) (signedHead, error) {
 }
 
 // ConfirmFresh is called by a vault's commit after it synced and before it
-// signs: the server must sign, within FreshnessWindow of this device's
-// clock, exactly the organisation head the entry will claim and the vault
-// head it extends. A head ahead of this device's means the device was
+// signs: the server must sign (with that sync's log, else in answer to
+// GetHead), within FreshnessWindow of this device's clock, exactly the
+// organisation head the entry will claim and the vault head it extends. A
+// head ahead of this device's means the device was
 // kept behind (or someone just wrote: for the vault log, certificate.ErrConflict makes
 // commit read again); a head behind or beside it is proof of misbehaviour,
 // kept for `coffre audit --verify` (SPEC.md §4.4, SECURITY.md A36).
 func (r *remote) ConfirmFresh(ctx context.Context, vaultID string, keyIndex uint32, org, vault certificate.Head) error {
-	s := r.s
-	h, err := s.fetchHead(ctx, vaultID)
+	r.mu.Lock()
+	read := r.read
+	r.read = nil
+	r.mu.Unlock()
+	// Heads that came with the log of the write's sync save a GetHead;
+	// once no longer fresh (a long upload), it asks for new ones.
+	if read != nil && read.st.GetVaultId() == vaultID {
+		if err := r.confirm(ctx, *read, vaultID, keyIndex, org, vault); !errors.Is(err, ErrNotFresh) {
+			return err
+		}
+	}
+	h, err := r.s.fetchHead(ctx, vaultID)
 	if err != nil {
 		return err
 	}
+	return r.confirm(ctx, h, vaultID, keyIndex, org, vault)
+}
+
+// confirm is ConfirmFresh's check of one signed head h.
+func (r *remote) confirm(ctx context.Context, h signedHead, vaultID string, keyIndex uint32, org, vault certificate.Head) error {
+	s := r.s
 	// Certificates appended since this vault was opened: fetch and verify
 	// them; the write may go ahead, claiming its older position, if none
 	// of them touched what it relies on (SPEC.md §4.4).
@@ -136,9 +161,24 @@ func (r *remote) ConfirmFresh(ctx context.Context, vaultID string, keyIndex uint
 		}
 		return fmt.Errorf("%w: %s (%s)", ErrServerMisbehaved, contradiction, h.describe())
 	}
-	if err := s.state.keepServerHead(vaultID, h.raw); err != nil {
+	if err := s.fresh(st, vaultID, keyIndex, org, vault); err != nil {
+		if err := s.state.keepServerHead(vaultID, h.raw); err != nil {
+			return err
+		}
 		return err
 	}
+	// The write goes ahead: its Append keeps the statement, with the entry
+	// once accepted (remote.persist), else alone.
+	r.mu.Lock()
+	r.confirmed = h.raw
+	r.mu.Unlock()
+	return nil
+}
+
+// fresh is ConfirmFresh's verdict on a statement that contradicts nothing
+// this device verified: nil if the write under keyIndex may go ahead.
+func (s *Session) fresh(st *coffrev1.HeadStatement, vaultID string, keyIndex uint32, org, vault certificate.Head) error {
+	pos := st.GetOrganisationPosition()
 	switch age := time.Since(time.UnixMilli(st.GetTimeMs())); {
 	case age > FreshnessWindow || age < -FreshnessWindow:
 		return fmt.Errorf("%w: its signed heads are %s old (at most %s)", ErrNotFresh, age.Round(time.Second), FreshnessWindow)
@@ -167,8 +207,12 @@ func (s *Session) unchangedFor(vaultID string, keyIndex uint32) bool {
 // keepServerHead keeps the newest signed head of a vault, encrypted, in a
 // slot named by a keyed hash of the vault id.
 func (s *localState) keepServerHead(vaultID string, h *coffrev1.GetHeadResponse) error {
+	return s.keepSigned(bucketServerHeads, s.serverHeadSlot(vaultID), h)
+}
+
+func (s *localState) serverHeadSlot(vaultID string) []byte {
 	slot := crypto.LabeledSum("state/server-head", s.key.Bytes(), []byte(vaultID))
-	return s.keepSigned(bucketServerHeads, slot[:], h)
+	return slot[:]
 }
 
 // keepServerProof keeps a signed head that contradicted the verified log.
@@ -177,25 +221,28 @@ func (s *localState) keepServerProof(h *coffrev1.GetHeadResponse) error {
 }
 
 func (s *localState) keepSigned(bucket, slot []byte, h *coffrev1.GetHeadResponse) error {
-	data, err := proto.Marshal(h)
-	if err != nil {
-		return err
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucket)
-		if err != nil {
-			return err
-		}
-		if slot == nil {
-			n, _ := b.NextSequence()
-			slot = posKey(n)
-		}
-		return b.Put(slot, s.key.Encrypt(s.aad(string(bucket), 0), data))
-	})
+	err := s.db.Update(func(tx *bolt.Tx) error { return s.putSigned(tx, bucket, slot, h) })
 	if err != nil {
 		return fmt.Errorf("saving local state %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// putSigned is keepSigned within tx; a nil slot is the next in sequence.
+func (s *localState) putSigned(tx *bolt.Tx, bucket, slot []byte, h *coffrev1.GetHeadResponse) error {
+	data, err := proto.Marshal(h)
+	if err != nil {
+		return err
+	}
+	b, err := tx.CreateBucketIfNotExists(bucket)
+	if err != nil {
+		return err
+	}
+	if slot == nil {
+		n, _ := b.NextSequence()
+		slot = posKey(n)
+	}
+	return b.Put(slot, s.key.Encrypt(s.aad(string(bucket), 0), data))
 }
 
 // signedHeads returns the kept signed heads, and the proofs.

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"sync"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
+
+	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/wire"
 	"github.com/coffre/coffre/workspace"
@@ -15,34 +19,97 @@ import (
 // opened vault sees them (workspace.Remote, Blocks, BlockCache and
 // UploadJournal); its ConfirmFresh is in head.go. Everything it returns
 // is checked by the vault before use.
-type remote struct{ s *Session }
+type remote struct {
+	s *Session
+
+	// The signed head that allowed a write (ConfirmFresh) is kept in
+	// state.db with the write's own entry when the append succeeds, one
+	// synced transaction instead of two, and alone at once when it fails
+	// (SPEC.md §4.4 "Kept statements").
+	mu        sync.Mutex
+	read      *signedHead               // came with the newest Read before a write, for ConfirmFresh
+	confirmed *coffrev1.GetHeadResponse // allowed the next Append
+	unkept    *coffrev1.GetHeadResponse // allowed an accepted Append: kept by the next persist
+}
+
+func newRemote(s *Session) *remote { return &remote{s: s} }
 
 // Append appends an entry and declares the blocks it references (SPEC.md
 // §7.5).
 func (r *remote) Append(ctx context.Context, vaultID string, entry []byte, blocks []string, pages []workspace.FolderPages) error {
+	r.mu.Lock()
+	head := r.confirmed
+	r.confirmed = nil
+	r.mu.Unlock()
 	req := &coffrev1.VaultAppendRequest{VaultId: vaultID, Entry: entry, BlockIds: blocks, BlocksDeclared: true}
 	for _, f := range pages {
 		req.FolderPages = append(req.FolderPages, &coffrev1.FolderPages{FolderId: f.Folder, PageIds: f.Pages})
 	}
 	_, err := r.s.conn.api.VaultAppend(ctx, req)
-	err = fromServer(r.s.conn.address, err)
-	if errors.Is(err, wire.ErrBlockCollected) {
-		return fmt.Errorf("%w (%w)", workspace.ErrBlockCollected, err)
+	if err != nil {
+		if head != nil {
+			if err := r.s.state.keepServerHead(vaultID, head); err != nil {
+				return err
+			}
+		}
+		err = fromServer(r.s.conn.address, err)
+		if errors.Is(err, wire.ErrBlockCollected) {
+			return fmt.Errorf("%w (%w)", workspace.ErrBlockCollected, err)
+		}
+		return err
 	}
-	return err
+	r.mu.Lock()
+	r.unkept = head
+	r.mu.Unlock()
+	return nil
+}
+
+// persist stores what the vault verified (workspace.Persist), with the
+// signed head of the write just accepted, if any, in the same transaction.
+func (r *remote) persist(vaultID string, entries []workspace.RemoteEntry, head certificate.Head) error {
+	r.mu.Lock()
+	signed := r.unkept
+	r.mu.Unlock()
+	if err := r.s.state.saveVault(vaultID, entries, head, signed); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if r.unkept == signed {
+		r.unkept = nil
+	}
+	r.mu.Unlock()
+	return nil
 }
 
 // Read reads the vault log from position from, with the folder pages
 // when asked (SPEC.md §11.3.1), which it keeps, unchecked, for GetBlock
-// and GetBlocks.
-func (r *remote) Read(ctx context.Context, vaultID string, from uint64, pages bool) ([]workspace.RemoteEntry, uint64, error) {
-	var resp *coffrev1.VaultReadResponse
+// and GetBlocks, and with the server's signed heads when asked, which it
+// checks as GetHead's answer and keeps for ConfirmFresh (SPEC.md §4.4).
+func (r *remote) Read(ctx context.Context, vaultID string, from uint64, pages, signed bool) ([]workspace.RemoteEntry, uint64, error) {
+	var (
+		resp *coffrev1.VaultReadResponse
+		p    peer.Peer
+	)
 	err := retry(ctx, func() (err error) {
-		resp, err = r.s.conn.api.VaultRead(ctx, &coffrev1.VaultReadRequest{VaultId: vaultID, From: from, WithPages: pages})
+		resp, err = r.s.conn.api.VaultRead(ctx, &coffrev1.VaultReadRequest{VaultId: vaultID, From: from, WithPages: pages, WithHead: signed}, grpc.Peer(&p))
 		return fromServer(r.s.conn.address, err)
 	})
 	if err != nil {
 		return nil, 0, err
+	}
+	if signed {
+		// A server that does not sign with the log leaves it to GetHead.
+		var h *signedHead
+		if resp.GetHead() != nil {
+			checked, err := r.s.checkHead(&p, resp.GetHead(), vaultID)
+			if err != nil {
+				return nil, 0, err
+			}
+			h = &checked
+		}
+		r.mu.Lock()
+		r.read = h
+		r.mu.Unlock()
 	}
 	r.s.offered.offer(vaultID, resp.GetPages())
 	out := make([]workspace.RemoteEntry, 0, len(resp.GetEntries()))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -277,10 +278,15 @@ func (s *localState) loadVault(org *certificate.Organisation, keys *workspace.Ke
 	})
 }
 
-// saveVault stores newly verified vault entries and the new head.
-func (s *localState) saveVault(vaultID string, entries []workspace.RemoteEntry, head certificate.Head) error {
+// saveVault stores newly verified vault entries and the new head, and
+// signed, the server's signed head that allowed this device's write of
+// them, if not nil (SPEC.md §4.4).
+func (s *localState) saveVault(vaultID string, entries []workspace.RemoteEntry, head certificate.Head, signed *coffrev1.GetHeadResponse) error {
 	if len(entries) == 0 {
-		return nil
+		if signed == nil {
+			return nil
+		}
+		return s.keepServerHead(vaultID, signed)
 	}
 	data := make([][]byte, len(entries))
 	for i, e := range entries {
@@ -293,8 +299,16 @@ func (s *localState) saveVault(vaultID string, entries []workspace.RemoteEntry, 
 			return err
 		}
 		n, err := s.alreadyStored(b, tx.Bucket(bucketMeta).Get(vaultHeadKey(vaultID)), kind, kind+"/head", entries[0].Position, data)
-		if err != nil || n == len(entries) {
+		if err != nil {
 			return err
+		}
+		if signed != nil {
+			if err := s.putSigned(tx, bucketServerHeads, s.serverHeadSlot(vaultID), signed); err != nil {
+				return err
+			}
+		}
+		if n == len(entries) {
+			return nil
 		}
 		for _, e := range entries[n:] {
 			if err := b.Put(posKey(e.Position), s.key.Encrypt(s.aad(kind, e.Position), e.Data)); err != nil {

@@ -212,9 +212,9 @@ func (s *Session) verifiedVault(ref string) (*workspace.Vault, *certificate.Vaul
 	if err := s.state.loadVault(s.org, keys, log); err != nil {
 		return nil, nil, err
 	}
-	r := &remote{s}
+	r := newRemote(s)
 	w := workspace.Open(workspace.Deps{Org: s.org, Vault: v, Keys: keys, Log: log,
-		Remote: r, Blocks: r, Cache: r, Journal: r, Persist: s.state.saveVault,
+		Remote: r, Blocks: r, Cache: r, Journal: r, Persist: r.persist,
 		Writer: workspace.Writer{DeviceID: s.keys.DeviceID, UserID: s.keys.UserID, Key: s.keys.SigningKey},
 	})
 	return w, v, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/server/store"
 	"github.com/coffre/coffre/vaultlog"
 	"github.com/coffre/coffre/wire"
 )
@@ -42,24 +43,31 @@ func (s *Server) GetHead(ctx context.Context, req *coffrev1.GetHeadRequest) (*co
 	if err != nil {
 		return nil, err
 	}
-	signer := s.heads.Load()
-	if signer == nil {
-		return nil, errNoHeadKey
-	}
-	org, err := s.cfg.Store.LogHead(ctx, c.orgID)
-	if err != nil {
-		return nil, err
-	}
 	vault, err := s.cfg.Store.VaultLogHead(ctx, c.orgID, v.ID)
 	if err != nil {
 		return nil, err
 	}
+	return s.signHead(ctx, c.orgID, v.ID, vault)
+}
+
+// signHead signs the organisation's head, read now, and vault, the head
+// of vault vaultID's log the caller read (GetHead, and VaultRead when
+// asked with_head).
+func (s *Server) signHead(ctx context.Context, orgID, vaultID string, vault store.Head) (*coffrev1.GetHeadResponse, error) {
+	signer := s.heads.Load()
+	if signer == nil {
+		return nil, errNoHeadKey
+	}
+	org, err := s.cfg.Store.LogHead(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
 	if vault.Position == 0 {
-		vault.Hash = vaultlog.VaultGenesis(c.orgID, v.ID)
+		vault.Hash = vaultlog.VaultGenesis(orgID, vaultID)
 	}
 	st, err := proto.MarshalOptions{Deterministic: true}.Marshal(&coffrev1.HeadStatement{
-		FormatVersion: 1, OrganisationId: c.orgID, OrganisationPosition: org.Position, OrganisationHash: org.Hash,
-		VaultId: v.ID, VaultPosition: vault.Position, VaultHash: vault.Hash, TimeMs: s.cfg.Now().UnixMilli(),
+		FormatVersion: 1, OrganisationId: orgID, OrganisationPosition: org.Position, OrganisationHash: org.Hash,
+		VaultId: vaultID, VaultPosition: vault.Position, VaultHash: vault.Hash, TimeMs: s.cfg.Now().UnixMilli(),
 	})
 	if err != nil {
 		return nil, err

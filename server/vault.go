@@ -200,6 +200,11 @@ func (s *Server) VaultRead(ctx context.Context, req *coffrev1.VaultReadRequest) 
 		return nil, err
 	}
 	resp := &coffrev1.VaultReadResponse{HeadPosition: head.Position, Entries: page(head, entries)}
+	if req.GetWithHead() {
+		if resp.Head, err = s.signHead(ctx, c.orgID, v.ID, head); err != nil {
+			return nil, err
+		}
+	}
 	if n := len(resp.Entries); req.GetWithPages() && (n == 0 || resp.Entries[n-1].Position == head.Position) {
 		if resp.Pages, err = s.vaultPages(ctx, c.orgID, v.ID); err != nil {
 			return nil, err

@@ -61,8 +61,10 @@ type Remote interface {
 	// Read returns the entries from position from on, and the server's
 	// head; with pages, it also asks for the pages of the vault's folders
 	// in pages (SPEC.md §11.3.1), which its Blocks then serves unchecked,
-	// as it would serve them from the server.
-	Read(ctx context.Context, vaultID string, from uint64, pages bool) (entries []RemoteEntry, head uint64, err error)
+	// as it would serve them from the server. With signed, a Read made
+	// before a write, it also asks for the server's signed heads, which
+	// the write's ConfirmFresh may check instead of asking again.
+	Read(ctx context.Context, vaultID string, from uint64, pages, signed bool) (entries []RemoteEntry, head uint64, err error)
 	// ConfirmFresh confirms, before a write under keyIndex is signed, that
 	// the server vouches (signed, recently) for vault as the newest vault
 	// head and for org or a newer organisation head that changes nothing

@@ -96,7 +96,7 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 	if err := w.writable(); err != nil {
 		return nil, err
 	}
-	if err := w.Sync(ctx); err != nil {
+	if err := w.syncToWrite(ctx); err != nil {
 		return nil, err
 	}
 	type staged struct {

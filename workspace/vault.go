@@ -54,13 +54,19 @@ func (w *Vault) Log() *Log { return w.log }
 // stores them. A log shorter than the verified head is a rollback; another
 // entry at the verified head, or entries that don't extend it, are a fork;
 // nothing is stored then.
-func (w *Vault) Sync(ctx context.Context) error {
+func (w *Vault) Sync(ctx context.Context) error { return w.sync(ctx, false) }
+
+// syncToWrite is Sync before a write: the server's signed heads come with
+// the log, for the write's ConfirmFresh (SPEC.md §4.4).
+func (w *Vault) syncToWrite(ctx context.Context) error { return w.sync(ctx, true) }
+
+func (w *Vault) sync(ctx context.Context, signed bool) error {
 	// A device that verified nothing holds no folder page either: it asks
 	// for them, and the answer that reaches the head brings them.
 	fresh := w.log.Head.Position == 0
 	for {
 		mine := w.log.Head.Position
-		entries, head, err := w.remote.Read(ctx, w.vault.ID, max(mine, 1), fresh)
+		entries, head, err := w.remote.Read(ctx, w.vault.ID, max(mine, 1), fresh, signed)
 		if err != nil {
 			return err
 		}
@@ -125,7 +131,7 @@ func (w *Vault) commitSynced(ctx context.Context, ch change, synced bool) error 
 	}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 || !synced {
-			if err := w.Sync(ctx); err != nil {
+			if err := w.syncToWrite(ctx); err != nil {
 				return err
 			}
 		}
@@ -168,7 +174,7 @@ func (w *Vault) commitSynced(ctx context.Context, ch change, synced bool) error 
 		blocks, pages := referencedBlocks(manifests)
 		err = w.remote.Append(ctx, w.vault.ID, data, blocks, pages)
 		if errors.Is(err, certificate.ErrConflict) && attempt < 20 {
-			if err := w.Sync(ctx); err != nil {
+			if err := w.syncToWrite(ctx); err != nil {
 				return err
 			}
 			// Refused at head + 1 while showing the same head: the

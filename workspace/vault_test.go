@@ -55,7 +55,7 @@ func (s *server) Append(_ context.Context, _ string, entry []byte, blocks []stri
 	return nil
 }
 
-func (s *server) Read(_ context.Context, _ string, from uint64, _ bool) ([]RemoteEntry, uint64, error) {
+func (s *server) Read(_ context.Context, _ string, from uint64, _, _ bool) ([]RemoteEntry, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []RemoteEntry

@@ -2143,7 +2143,10 @@ type VaultReadRequest struct {
 	Limit   uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Also send the pages of the vault's folders in pages, as their newest
 	// writers declared them, with the answer that reaches the head.
-	WithPages     bool `protobuf:"varint,4,opt,name=with_pages,json=withPages,proto3" json:"with_pages,omitempty"`
+	WithPages bool `protobuf:"varint,4,opt,name=with_pages,json=withPages,proto3" json:"with_pages,omitempty"`
+	// Also sign the heads, as GetHead does (SPEC.md §4.4): a writer syncing
+	// before it writes then needs no GetHead.
+	WithHead      bool `protobuf:"varint,5,opt,name=with_head,json=withHead,proto3" json:"with_head,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2206,15 +2209,25 @@ func (x *VaultReadRequest) GetWithPages() bool {
 	return false
 }
 
+func (x *VaultReadRequest) GetWithHead() bool {
+	if x != nil {
+		return x.WithHead
+	}
+	return false
+}
+
 // VaultReadResponse carries entries and the server's head position, and
 // with with_pages, in an answer that reaches the head, the pages its
 // writers declared (block_id and data), at most 8 MiB of them. The client
 // checks each against the signed folder manifest, as a GetBlocks answer.
+// With with_head, head is GetHead's answer, signed after the entries
+// were read; the client checks it as GetHead's.
 type VaultReadResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entries       []*LogEntry            `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
 	HeadPosition  uint64                 `protobuf:"varint,2,opt,name=head_position,json=headPosition,proto3" json:"head_position,omitempty"`
 	Pages         []*BlockData           `protobuf:"bytes,3,rep,name=pages,proto3" json:"pages,omitempty"`
+	Head          *GetHeadResponse       `protobuf:"bytes,4,opt,name=head,proto3" json:"head,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2266,6 +2279,13 @@ func (x *VaultReadResponse) GetHeadPosition() uint64 {
 func (x *VaultReadResponse) GetPages() []*BlockData {
 	if x != nil {
 		return x.Pages
+	}
+	return nil
+}
+
+func (x *VaultReadResponse) GetHead() *GetHeadResponse {
+	if x != nil {
+		return x.Head
 	}
 	return nil
 }
@@ -3129,17 +3149,19 @@ const file_coffre_v1_service_proto_rawDesc = "" +
 	"\tfolder_id\x18\x01 \x01(\tR\bfolderId\x12\x19\n" +
 	"\bpage_ids\x18\x02 \x03(\tR\apageIds\":\n" +
 	"\x13VaultAppendResponse\x12#\n" +
-	"\rhead_position\x18\x01 \x01(\x04R\fheadPosition\"v\n" +
+	"\rhead_position\x18\x01 \x01(\x04R\fheadPosition\"\x93\x01\n" +
 	"\x10VaultReadRequest\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\x04R\x04from\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\rR\x05limit\x12\x1d\n" +
 	"\n" +
-	"with_pages\x18\x04 \x01(\bR\twithPages\"\x93\x01\n" +
+	"with_pages\x18\x04 \x01(\bR\twithPages\x12\x1b\n" +
+	"\twith_head\x18\x05 \x01(\bR\bwithHead\"\xc3\x01\n" +
 	"\x11VaultReadResponse\x12-\n" +
 	"\aentries\x18\x01 \x03(\v2\x13.coffre.v1.LogEntryR\aentries\x12#\n" +
 	"\rhead_position\x18\x02 \x01(\x04R\fheadPosition\x12*\n" +
-	"\x05pages\x18\x03 \x03(\v2\x14.coffre.v1.BlockDataR\x05pages\"|\n" +
+	"\x05pages\x18\x03 \x03(\v2\x14.coffre.v1.BlockDataR\x05pages\x12.\n" +
+	"\x04head\x18\x04 \x01(\v2\x1a.coffre.v1.GetHeadResponseR\x04head\"|\n" +
 	"\x0fPutBlockRequest\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\tR\avaultId\x12\x19\n" +
 	"\bblock_id\x18\x02 \x01(\tR\ablockId\x12\x12\n" +
@@ -3307,53 +3329,54 @@ var file_coffre_v1_service_proto_depIdxs = []int32{
 	35, // 16: coffre.v1.VaultAppendRequest.folder_pages:type_name -> coffre.v1.FolderPages
 	10, // 17: coffre.v1.VaultReadResponse.entries:type_name -> coffre.v1.LogEntry
 	48, // 18: coffre.v1.VaultReadResponse.pages:type_name -> coffre.v1.BlockData
-	48, // 19: coffre.v1.PutBlocksRequest.blocks:type_name -> coffre.v1.BlockData
-	48, // 20: coffre.v1.GetBlocksResponse.blocks:type_name -> coffre.v1.BlockData
-	2,  // 21: coffre.v1.CoffreService.GetOrganisation:input_type -> coffre.v1.GetOrganisationRequest
-	4,  // 22: coffre.v1.CoffreService.Bootstrap:input_type -> coffre.v1.BootstrapRequest
-	6,  // 23: coffre.v1.CoffreService.Hello:input_type -> coffre.v1.HelloRequest
-	9,  // 24: coffre.v1.CoffreService.GetLog:input_type -> coffre.v1.GetLogRequest
-	12, // 25: coffre.v1.CoffreService.AppendCertificates:input_type -> coffre.v1.AppendCertificatesRequest
-	14, // 26: coffre.v1.CoffreService.CreateInvitation:input_type -> coffre.v1.CreateInvitationRequest
-	17, // 27: coffre.v1.CoffreService.ListInvitations:input_type -> coffre.v1.ListInvitationsRequest
-	19, // 28: coffre.v1.CoffreService.CancelInvitation:input_type -> coffre.v1.CancelInvitationRequest
-	21, // 29: coffre.v1.CoffreService.ClaimInvitation:input_type -> coffre.v1.ClaimInvitationRequest
-	23, // 30: coffre.v1.CoffreService.RelayPost:input_type -> coffre.v1.RelayPostRequest
-	25, // 31: coffre.v1.CoffreService.RelayWait:input_type -> coffre.v1.RelayWaitRequest
-	27, // 32: coffre.v1.CoffreService.Watch:input_type -> coffre.v1.WatchRequest
-	32, // 33: coffre.v1.CoffreService.ListConnections:input_type -> coffre.v1.ListConnectionsRequest
-	34, // 34: coffre.v1.CoffreService.VaultAppend:input_type -> coffre.v1.VaultAppendRequest
-	37, // 35: coffre.v1.CoffreService.VaultRead:input_type -> coffre.v1.VaultReadRequest
-	39, // 36: coffre.v1.CoffreService.PutBlock:input_type -> coffre.v1.PutBlockRequest
-	41, // 37: coffre.v1.CoffreService.GetBlock:input_type -> coffre.v1.GetBlockRequest
-	43, // 38: coffre.v1.CoffreService.GetHead:input_type -> coffre.v1.GetHeadRequest
-	47, // 39: coffre.v1.CoffreService.PutBlocks:input_type -> coffre.v1.PutBlocksRequest
-	50, // 40: coffre.v1.CoffreService.GetBlocks:input_type -> coffre.v1.GetBlocksRequest
-	3,  // 41: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
-	5,  // 42: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
-	7,  // 43: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
-	11, // 44: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
-	13, // 45: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
-	15, // 46: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
-	18, // 47: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
-	20, // 48: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
-	22, // 49: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
-	24, // 50: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
-	26, // 51: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
-	28, // 52: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
-	33, // 53: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
-	36, // 54: coffre.v1.CoffreService.VaultAppend:output_type -> coffre.v1.VaultAppendResponse
-	38, // 55: coffre.v1.CoffreService.VaultRead:output_type -> coffre.v1.VaultReadResponse
-	40, // 56: coffre.v1.CoffreService.PutBlock:output_type -> coffre.v1.PutBlockResponse
-	42, // 57: coffre.v1.CoffreService.GetBlock:output_type -> coffre.v1.GetBlockResponse
-	44, // 58: coffre.v1.CoffreService.GetHead:output_type -> coffre.v1.GetHeadResponse
-	49, // 59: coffre.v1.CoffreService.PutBlocks:output_type -> coffre.v1.PutBlocksResponse
-	51, // 60: coffre.v1.CoffreService.GetBlocks:output_type -> coffre.v1.GetBlocksResponse
-	41, // [41:61] is the sub-list for method output_type
-	21, // [21:41] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	44, // 19: coffre.v1.VaultReadResponse.head:type_name -> coffre.v1.GetHeadResponse
+	48, // 20: coffre.v1.PutBlocksRequest.blocks:type_name -> coffre.v1.BlockData
+	48, // 21: coffre.v1.GetBlocksResponse.blocks:type_name -> coffre.v1.BlockData
+	2,  // 22: coffre.v1.CoffreService.GetOrganisation:input_type -> coffre.v1.GetOrganisationRequest
+	4,  // 23: coffre.v1.CoffreService.Bootstrap:input_type -> coffre.v1.BootstrapRequest
+	6,  // 24: coffre.v1.CoffreService.Hello:input_type -> coffre.v1.HelloRequest
+	9,  // 25: coffre.v1.CoffreService.GetLog:input_type -> coffre.v1.GetLogRequest
+	12, // 26: coffre.v1.CoffreService.AppendCertificates:input_type -> coffre.v1.AppendCertificatesRequest
+	14, // 27: coffre.v1.CoffreService.CreateInvitation:input_type -> coffre.v1.CreateInvitationRequest
+	17, // 28: coffre.v1.CoffreService.ListInvitations:input_type -> coffre.v1.ListInvitationsRequest
+	19, // 29: coffre.v1.CoffreService.CancelInvitation:input_type -> coffre.v1.CancelInvitationRequest
+	21, // 30: coffre.v1.CoffreService.ClaimInvitation:input_type -> coffre.v1.ClaimInvitationRequest
+	23, // 31: coffre.v1.CoffreService.RelayPost:input_type -> coffre.v1.RelayPostRequest
+	25, // 32: coffre.v1.CoffreService.RelayWait:input_type -> coffre.v1.RelayWaitRequest
+	27, // 33: coffre.v1.CoffreService.Watch:input_type -> coffre.v1.WatchRequest
+	32, // 34: coffre.v1.CoffreService.ListConnections:input_type -> coffre.v1.ListConnectionsRequest
+	34, // 35: coffre.v1.CoffreService.VaultAppend:input_type -> coffre.v1.VaultAppendRequest
+	37, // 36: coffre.v1.CoffreService.VaultRead:input_type -> coffre.v1.VaultReadRequest
+	39, // 37: coffre.v1.CoffreService.PutBlock:input_type -> coffre.v1.PutBlockRequest
+	41, // 38: coffre.v1.CoffreService.GetBlock:input_type -> coffre.v1.GetBlockRequest
+	43, // 39: coffre.v1.CoffreService.GetHead:input_type -> coffre.v1.GetHeadRequest
+	47, // 40: coffre.v1.CoffreService.PutBlocks:input_type -> coffre.v1.PutBlocksRequest
+	50, // 41: coffre.v1.CoffreService.GetBlocks:input_type -> coffre.v1.GetBlocksRequest
+	3,  // 42: coffre.v1.CoffreService.GetOrganisation:output_type -> coffre.v1.GetOrganisationResponse
+	5,  // 43: coffre.v1.CoffreService.Bootstrap:output_type -> coffre.v1.BootstrapResponse
+	7,  // 44: coffre.v1.CoffreService.Hello:output_type -> coffre.v1.HelloResponse
+	11, // 45: coffre.v1.CoffreService.GetLog:output_type -> coffre.v1.GetLogResponse
+	13, // 46: coffre.v1.CoffreService.AppendCertificates:output_type -> coffre.v1.AppendCertificatesResponse
+	15, // 47: coffre.v1.CoffreService.CreateInvitation:output_type -> coffre.v1.CreateInvitationResponse
+	18, // 48: coffre.v1.CoffreService.ListInvitations:output_type -> coffre.v1.ListInvitationsResponse
+	20, // 49: coffre.v1.CoffreService.CancelInvitation:output_type -> coffre.v1.CancelInvitationResponse
+	22, // 50: coffre.v1.CoffreService.ClaimInvitation:output_type -> coffre.v1.ClaimInvitationResponse
+	24, // 51: coffre.v1.CoffreService.RelayPost:output_type -> coffre.v1.RelayPostResponse
+	26, // 52: coffre.v1.CoffreService.RelayWait:output_type -> coffre.v1.RelayWaitResponse
+	28, // 53: coffre.v1.CoffreService.Watch:output_type -> coffre.v1.WatchResponse
+	33, // 54: coffre.v1.CoffreService.ListConnections:output_type -> coffre.v1.ListConnectionsResponse
+	36, // 55: coffre.v1.CoffreService.VaultAppend:output_type -> coffre.v1.VaultAppendResponse
+	38, // 56: coffre.v1.CoffreService.VaultRead:output_type -> coffre.v1.VaultReadResponse
+	40, // 57: coffre.v1.CoffreService.PutBlock:output_type -> coffre.v1.PutBlockResponse
+	42, // 58: coffre.v1.CoffreService.GetBlock:output_type -> coffre.v1.GetBlockResponse
+	44, // 59: coffre.v1.CoffreService.GetHead:output_type -> coffre.v1.GetHeadResponse
+	49, // 60: coffre.v1.CoffreService.PutBlocks:output_type -> coffre.v1.PutBlocksResponse
+	51, // 61: coffre.v1.CoffreService.GetBlocks:output_type -> coffre.v1.GetBlocksResponse
+	42, // [42:62] is the sub-list for method output_type
+	22, // [22:42] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_coffre_v1_service_proto_init() }
