@@ -148,12 +148,13 @@ func (c *Collector) collectVault(ctx context.Context, bc store.BlockCollector, o
 			return err
 		}
 		col.Referenced += len(ids) - len(fresh) - len(earlier)
-		for _, id := range append(fresh, earlier...) {
-			if !col.DryRun {
-				if err := bc.DeleteBlock(ctx, orgID, vaultID, id); err != nil {
-					return err
-				}
+		condemned := append(fresh, earlier...)
+		if !col.DryRun && len(condemned) > 0 {
+			if err := bc.DeleteBlocks(ctx, orgID, vaultID, condemned); err != nil {
+				return err
 			}
+		}
+		for _, id := range condemned {
 			col.Deleted++
 			col.DeletedBytes += sizes[id]
 		}

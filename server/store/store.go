@@ -257,6 +257,19 @@ func CheckBlockIDs(orgID, vaultID, blockID string) error {
 	return nil
 }
 
+// CheckVaultBlockIDs is CheckBlockIDs for several blocks of one vault.
+func CheckVaultBlockIDs(orgID, vaultID string, blockIDs []string) error {
+	if err := CheckBlockIDs(orgID, vaultID, "blockid0"); err != nil {
+		return err
+	}
+	for _, id := range blockIDs {
+		if err := CheckBlockIDs(orgID, vaultID, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func validID(id string) bool {
 	if len(id) < 8 || len(id) > 64 {
 		return false
@@ -311,11 +324,12 @@ type SmallBlocks interface {
 	PutSmallBlocks(ctx context.Context, orgID, vaultID string, blocks []BlockData, reserve int64) error
 	// SmallBlock returns a block (ErrNotFound if there is none).
 	SmallBlock(ctx context.Context, orgID, vaultID, blockID string) ([]byte, error)
-	// SmallBlockVaults, ListSmallBlocks and DeleteSmallBlock are those of
-	// BlockCollector, for the small blocks.
+	// SmallBlockVaults, ListSmallBlocks and DeleteSmallBlocks are those
+	// of BlockCollector, for the small blocks; DeleteSmallBlocks is one
+	// transaction.
 	SmallBlockVaults(ctx context.Context, orgID string) ([]string, error)
 	ListSmallBlocks(ctx context.Context, orgID, vaultID string, fn func(BlockInfo) error) error
-	DeleteSmallBlock(ctx context.Context, orgID, vaultID, blockID string) error
+	DeleteSmallBlocks(ctx context.Context, orgID, vaultID string, blockIDs []string) error
 }
 
 // BlockInfo is one stored block as a BlockCollector lists it.
@@ -336,9 +350,12 @@ type BlockCollector interface {
 	// ListBlocks calls fn with each block of a vault, in no set order; an
 	// error from fn stops it and is returned.
 	ListBlocks(ctx context.Context, orgID, vaultID string, fn func(BlockInfo) error) error
-	// DeleteBlock removes a block for good; a block that is not there is
-	// no error (a collection cut short is run again).
-	DeleteBlock(ctx context.Context, orgID, vaultID, blockID string) error
+	// DeleteBlocks removes blocks of one vault for good, as few writes
+	// as the store allows (a collection deletes up to a thousand at
+	// once); a block that is not there is no error (a collection cut
+	// short is run again). An invalid id (ErrInvalidID) refuses them all
+	// before anything is deleted; after another error, some may be gone.
+	DeleteBlocks(ctx context.Context, orgID, vaultID string, blockIDs []string) error
 }
 
 // BlockStore keeps the encrypted blocks of files, apart from the metadata

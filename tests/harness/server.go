@@ -275,6 +275,14 @@ func (s *Server) CountBlocks(t testing.TB, orgID, vaultID string) int {
 	return s.Backend.CountBlocks(t, s.Data, orgID, vaultID)
 }
 
+// CountSmallBlocks counts the small blocks of batches the embedded store
+// keeps for a vault in coffre.db (CountBlocks counts files and objects);
+// call it with the server stopped.
+func (s *Server) CountSmallBlocks(t testing.TB, orgID, vaultID string) int {
+	t.Helper()
+	return s.Backend.CountSmallBlocks(t, s.Data, orgID, vaultID)
+}
+
 // LastLine is the last non-empty line of a command's output; no output
 // fails the test.
 func LastLine(t testing.TB, out string) string {

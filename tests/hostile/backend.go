@@ -105,16 +105,17 @@ func (o opened) close() {
 }
 
 // newBacking makes the backing of a new Server of test t, in its data
-// directory dir for the embedded backend; for postgres+s3, a new database
+// directory dir for the embedded backend (with its small blocks in the
+// bolt file if small is set); for postgres+s3, a new database
 // and bucket, dropped when the test ends (after the server stops: the
 // caller registers its own cleanup afterwards).
-func newBacking(t testing.TB, dir string) (backing, error) {
+func newBacking(t testing.TB, dir string, small bool) (backing, error) {
 	b, err := Backend()
 	if err != nil {
 		return nil, err
 	}
 	if b == Embedded {
-		return newBolt(dir), nil
+		return &boltBacking{dir: dir, small: small}, nil
 	}
 	cluster, minio, err := testbackend.Services()
 	if err != nil {

@@ -1,6 +1,7 @@
 package hostile
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,11 +23,18 @@ import (
 // and a blockdir block directory (DIR/blocks) in the server's data
 // directory, as coffre-server run lays it out. The edits change the bolt
 // file itself.
+//
+// With small set, the block directory keeps the small blocks of PutBlocks
+// in the bolt file, as coffre-server run does. The running server holds
+// that file locked, so the block calls reach them through its store (st):
+// a small block is read, replaced or removed where it is; a new block is
+// a file. allBlocks and restoreBlocks are the block directory's: the small
+// blocks are in the bolt file, which restore replaces.
 type boltBacking struct {
-	dir string
+	dir   string
+	small bool
+	st    *boltstore.Store // the running server's, if small
 }
-
-func newBolt(dir string) *boltBacking { return &boltBacking{dir: dir} }
 
 func (b *boltBacking) dbPath() string    { return filepath.Join(b.dir, "coffre.db") }
 func (b *boltBacking) blocksDir() string { return filepath.Join(b.dir, "blocks") }
@@ -46,6 +54,10 @@ func (b *boltBacking) open(*slog.Logger) (opened, error) {
 	if err != nil {
 		st.Close()
 		return opened{}, err
+	}
+	if b.small {
+		blocks.UseSmallBlocks(st)
+		b.st = st
 	}
 	return opened{store: st, blocks: blocks}, nil
 }
@@ -75,10 +87,30 @@ func (b *boltBacking) restoreBlocks(blocks map[string][]byte) error {
 }
 
 func (b *boltBacking) readBlock(orgID, vaultID, blockID string) ([]byte, error) {
-	return os.ReadFile(b.blockPath(orgID, vaultID, blockID))
+	data, err := os.ReadFile(b.blockPath(orgID, vaultID, blockID))
+	if errors.Is(err, fs.ErrNotExist) && b.st != nil {
+		return b.st.SmallBlock(context.Background(), orgID, vaultID, blockID)
+	}
+	return data, err
+}
+
+// isSmall says whether a block is a small block of the bolt file.
+func (b *boltBacking) isSmall(orgID, vaultID, blockID string) bool {
+	if b.st == nil {
+		return false
+	}
+	_, err := b.st.SmallBlock(context.Background(), orgID, vaultID, blockID)
+	return err == nil
 }
 
 func (b *boltBacking) writeBlock(orgID, vaultID, blockID string, data []byte) error {
+	if b.isSmall(orgID, vaultID, blockID) {
+		ctx := context.Background()
+		if err := b.st.DeleteSmallBlocks(ctx, orgID, vaultID, []string{blockID}); err != nil {
+			return err
+		}
+		return b.st.PutSmallBlocks(ctx, orgID, vaultID, []store.BlockData{{ID: blockID, Data: data}}, 0)
+	}
 	p := b.blockPath(orgID, vaultID, blockID)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
@@ -87,6 +119,9 @@ func (b *boltBacking) writeBlock(orgID, vaultID, blockID string, data []byte) er
 }
 
 func (b *boltBacking) removeBlock(orgID, vaultID, blockID string) error {
+	if b.isSmall(orgID, vaultID, blockID) {
+		return b.st.DeleteSmallBlocks(context.Background(), orgID, vaultID, []string{blockID})
+	}
 	return os.Remove(b.blockPath(orgID, vaultID, blockID))
 }
 
@@ -106,7 +141,16 @@ func (b *boltBacking) vaultBlocks(orgID, vaultID string) (map[string][]byte, err
 			out[parts[3]] = data
 		}
 	}
-	return out, nil
+	if b.st == nil {
+		return out, nil
+	}
+	ctx := context.Background()
+	err = b.st.ListSmallBlocks(ctx, orgID, vaultID, func(info store.BlockInfo) error {
+		data, err := b.st.SmallBlock(ctx, orgID, vaultID, info.ID)
+		out[info.ID] = data
+		return err
+	})
+	return out, err
 }
 
 func readTree(dir string) (map[string][]byte, error) {

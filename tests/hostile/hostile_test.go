@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/client"
+	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/server/store"
 	"github.com/coffre/coffre/vaultlog"
@@ -314,5 +317,81 @@ func TestEditsLookLikeTheStore(t *testing.T) {
 	}
 	if err := admin.Sync(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSmallBlockTamperingRefused: with the small blocks of batches in the
+// bolt file (WithSmallBlocks, as coffre-server run keeps them), the block
+// powers reach them, and a small block the server replaces is refused by
+// the client. The replacement is another plaintext of the same size
+// encrypted under the block's real key and associated data: it opens, so
+// only the block's signed digest catches it (SECURITY.md A21). A removed
+// small block fails the read; written back (as a file), it reads again.
+func TestSmallBlockTamperingRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := Start(t, WithSmallBlocks())
+	dir := filepath.Join(t.TempDir(), "admin")
+	admin := Bootstrap(t, s, dir)
+	org := admin.Identity().OrganisationID
+	info, err := admin.CreateVault(ctx, "small blocks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := admin.OpenVault(ctx, info.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := func(content string) func() (io.ReadCloser, error) {
+		return func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(content)), nil }
+	}
+	if _, err := v.PutFiles(ctx, []workspace.PutItem{{Path: "/a.txt", Open: file("a, a small file")}, {Path: "/b.txt", Open: file("b")}}); err != nil {
+		t.Fatal(err)
+	}
+	ver, err := v.Stat("/a.txt", time.Time{})
+	if err != nil || len(ver.Manifest.Blocks) != 1 {
+		t.Fatalf("stat: %v", err)
+	}
+	b := ver.Manifest.Blocks[0]
+	if backend, _ := Backend(); backend == Embedded {
+		if _, err := os.Stat(s.BlockPath(org, info.ID, b.ID)); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("the block of a batch is a file (%v), not a small block of coffre.db", err)
+		}
+	}
+	stored := s.Block(t, org, info.ID, b.ID)
+	if blocks := s.Blocks(t, org, info.ID); len(blocks) != 2 || !bytes.Equal(blocks[b.ID], stored) {
+		t.Fatalf("Blocks lists %d blocks", len(blocks))
+	}
+	get := func() (string, error) {
+		os.RemoveAll(filepath.Join(dir, "cache"))
+		out := filepath.Join(t.TempDir(), "a")
+		if _, err := v.Get(ctx, "/a.txt", time.Time{}, out, nil); err != nil {
+			return "", err
+		}
+		got, err := os.ReadFile(out)
+		return string(got), err
+	}
+	if got, err := get(); err != nil || got != "a, a small file" {
+		t.Fatalf("honest read: %q, %v", got, err)
+	}
+
+	aad := crypto.LabeledSum("aad/block", []byte(org), []byte(info.ID), []byte(b.ID))
+	plain := make([]byte, workspace.PaddedSize(uint64(len("a, a small file"))))
+	copy(plain, "A, a forged one")
+	s.WriteBlock(t, org, info.ID, b.ID, b.Key.Encrypt(aad[:], plain))
+	if _, err := b.Key.Decrypt(aad[:], s.Block(t, org, info.ID, b.ID)); err != nil {
+		t.Fatalf("the forged small block does not open under the block's key (%v): the digest is not what this tests", err)
+	}
+	if got, err := get(); !errors.Is(err, workspace.ErrBadBlock) {
+		t.Fatalf("replaced small block: read %q, %v; want %v", got, err, workspace.ErrBadBlock)
+	}
+
+	s.RemoveBlock(t, org, info.ID, b.ID)
+	if got, err := get(); err == nil {
+		t.Fatalf("removed small block: read %q", got)
+	}
+	s.WriteBlock(t, org, info.ID, b.ID, stored)
+	if got, err := get(); err != nil || got != "a, a small file" {
+		t.Fatalf("block written back: read %q, %v", got, err)
 	}
 }

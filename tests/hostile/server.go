@@ -84,7 +84,16 @@ func (c *Clock) Advance(d time.Duration) {
 type Option func(*options)
 
 type options struct {
-	config []func(*server.Config)
+	config      []func(*server.Config)
+	smallBlocks bool
+}
+
+// WithSmallBlocks makes the embedded store keep the small blocks of
+// PutBlocks in coffre.db, as coffre-server run does (SPEC.md §7.4), rather
+// than every block as a file; Block, WriteBlock, RemoveBlock and Blocks
+// reach them too while the server runs. On postgres+s3 it changes nothing.
+func WithSmallBlocks() Option {
+	return func(o *options) { o.smallBlocks = true }
 }
 
 // WithConfig lets a test change the server's configuration (applied on
@@ -140,7 +149,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		o(&s.options)
 	}
 	var err error
-	if s.backing, err = newBacking(t, s.dir); err != nil {
+	if s.backing, err = newBacking(t, s.dir, s.options.smallBlocks); err != nil {
 		t.Fatalf("hostile: %v", err)
 	}
 	s.cert, s.pin, _, err = server.LoadOrCreateTLS(s.dir, "", "")

@@ -31,6 +31,8 @@ import (
 	miniogo "github.com/minio/minio-go/v7"
 
 	"github.com/coffre/coffre/internal/testlane"
+	"github.com/coffre/coffre/server/store"
+	"github.com/coffre/coffre/server/store/boltstore"
 	"github.com/coffre/coffre/server/store/pgstore/pgtest"
 	"github.com/coffre/coffre/server/store/s3blocks/s3test"
 )
@@ -198,10 +200,12 @@ func New(t testing.TB) Deployment {
 	}
 }
 
-// CountBlocks counts the blocks the server stores for a vault: the files
-// of DATA/blocks/ORG/VAULT, or the objects ORG/VAULT/ of the bucket. The
-// embedded store's small blocks of batches, in coffre.db (locked while
-// the server runs), are not counted: those of small files sent in batches.
+// CountBlocks counts the blocks the server stores for a vault as files or
+// objects: the files of DATA/blocks/ORG/VAULT, or the objects ORG/VAULT/
+// of the bucket, at any time. The embedded store's small blocks of
+// batches (those of small files sent in batches, SPEC.md §7.4) are in
+// coffre.db, which the running server holds locked: CountSmallBlocks
+// counts them once it is stopped.
 func (d Deployment) CountBlocks(t testing.TB, dataDir, orgID, vaultID string) int {
 	t.Helper()
 	n := 0
@@ -219,6 +223,31 @@ func (d Deployment) CountBlocks(t testing.TB, dataDir, orgID, vaultID string) in
 			t.Fatalf("listing the blocks of vault %s in bucket %s: %v", vaultID, d.bucket, obj.Err)
 		}
 		n++
+	}
+	return n
+}
+
+// CountSmallBlocks counts the small blocks of batches the embedded store
+// keeps for a vault in DATA/coffre.db, which CountBlocks leaves out; on
+// postgres+s3 every block is an object, so none. The server must be
+// stopped: it holds the file locked, and the test fails if it still runs.
+func (d Deployment) CountSmallBlocks(t testing.TB, dataDir, orgID, vaultID string) int {
+	t.Helper()
+	if d.bucket != "" {
+		return 0
+	}
+	st, err := boltstore.Open(filepath.Join(dataDir, "coffre.db"), boltstore.Options{})
+	if err != nil {
+		t.Fatalf("counting the small blocks of vault %s (stop the server first): %v", vaultID, err)
+	}
+	defer st.Close()
+	n := 0
+	err = st.ListSmallBlocks(context.Background(), orgID, vaultID, func(store.BlockInfo) error {
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("counting the small blocks of vault %s: %v", vaultID, err)
 	}
 	return n
 }

@@ -104,30 +104,46 @@ func (s *Store) listFiles(ctx context.Context, orgID, vaultID string, fn func(st
 	return nil
 }
 
-// DeleteBlock removes a block's file and syncs its directory, so that the
-// deletion is durable before the space is given back, or removes the
-// small block.
-func (s *Store) DeleteBlock(ctx context.Context, orgID, vaultID, blockID string) error {
+// DeleteBlocks removes blocks' files and syncs each directory that lost
+// one, once, so that the deletions are durable before the space is given
+// back; the small blocks among them go in one transaction.
+func (s *Store) DeleteBlocks(ctx context.Context, orgID, vaultID string, blockIDs []string) error {
+	if err := s.deleteBlocks(ctx, orgID, vaultID, blockIDs); err != nil {
+		return fmt.Errorf("deleting %d blocks of vault %q of %q: %w", len(blockIDs), vaultID, orgID, err)
+	}
+	return nil
+}
+
+func (s *Store) deleteBlocks(ctx context.Context, orgID, vaultID string, blockIDs []string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := store.CheckVaultBlockIDs(orgID, vaultID, blockIDs); err != nil {
+		return err
+	}
 	if s.small != nil {
-		if err := s.small.DeleteSmallBlock(ctx, orgID, vaultID, blockID); err != nil {
+		if err := s.small.DeleteSmallBlocks(ctx, orgID, vaultID, blockIDs); err != nil {
 			return err
 		}
 	}
-	dir, path, err := s.path(orgID, vaultID, blockID)
-	if err == nil {
-		err = os.Remove(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
+	var dirs []string
+	for _, id := range blockIDs {
+		dir, path, err := s.path(orgID, vaultID, id)
+		if err == nil {
+			err = os.Remove(path)
+		}
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return err
+		case !slices.Contains(dirs, dir):
+			dirs = append(dirs, dir)
 		}
 	}
-	if err == nil {
-		err = s.syncDir(dir)
-	}
-	if err != nil {
-		return fmt.Errorf("deleting block %q of vault %q of %q: %w", blockID, vaultID, orgID, err)
+	for _, dir := range dirs {
+		if err := s.syncDir(dir); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -191,21 +191,27 @@ func (s *Store) ListSmallBlocks(ctx context.Context, orgID, vaultID string, fn f
 	return nil
 }
 
-// DeleteSmallBlock removes a small block; concurrent deletions share a
-// transaction (Batch).
-func (s *Store) DeleteSmallBlock(ctx context.Context, orgID, vaultID, blockID string) error {
-	if err := store.CheckBlockIDs(orgID, vaultID, blockID); err != nil {
-		return err
+// DeleteSmallBlocks removes small blocks of one vault in one transaction
+// (shared through Batch with concurrent writes).
+func (s *Store) DeleteSmallBlocks(ctx context.Context, orgID, vaultID string, blockIDs []string) error {
+	err := store.CheckVaultBlockIDs(orgID, vaultID, blockIDs)
+	if err != nil {
+		return fmt.Errorf("deleting small blocks: %w", err)
 	}
-	err := s.batch(ctx, func(tx *bolt.Tx) error {
+	err = s.batch(ctx, func(tx *bolt.Tx) error {
 		vault, _ := smallVault(tx, orgID, vaultID, false)
 		if vault == nil {
 			return nil
 		}
-		return vault.Delete([]byte(blockID))
+		for _, id := range blockIDs {
+			if err := vault.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("deleting small block %q of vault %q of %q: %w", blockID, vaultID, orgID, err)
+		return fmt.Errorf("deleting %d small blocks of vault %q of %q: %w", len(blockIDs), vaultID, orgID, err)
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ func (b *Blocks) ListBlocks(ctx context.Context, orgID, vaultID string, fn func(
 	if err != nil {
 		return fmt.Errorf("listing the blocks of vault %q of %q: %w", vaultID, orgID, err)
 	}
-	// Read whole before fn runs: fn may use the pool (DeleteBlock).
+	// Read whole before fn runs: fn may use the pool (DeleteBlocks).
 	infos, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.BlockInfo, error) {
 		var i store.BlockInfo
 		var at pgtype.Timestamptz
@@ -51,14 +51,14 @@ func (b *Blocks) ListBlocks(ctx context.Context, orgID, vaultID string, fn func(
 	return nil
 }
 
-// DeleteBlock deletes a block's row.
-func (b *Blocks) DeleteBlock(ctx context.Context, orgID, vaultID, blockID string) error {
-	err := store.CheckBlockIDs(orgID, vaultID, blockID)
+// DeleteBlocks deletes blocks' rows, in one statement.
+func (b *Blocks) DeleteBlocks(ctx context.Context, orgID, vaultID string, blockIDs []string) error {
+	err := store.CheckVaultBlockIDs(orgID, vaultID, blockIDs)
 	if err == nil {
-		_, err = b.s.pool.Exec(ctx, `DELETE FROM blocks WHERE org_id = $1 AND vault_id = $2 AND block_id = $3`, orgID, vaultID, blockID)
+		_, err = b.s.pool.Exec(ctx, `DELETE FROM blocks WHERE org_id = $1 AND vault_id = $2 AND block_id = ANY($3)`, orgID, vaultID, blockIDs)
 	}
 	if err != nil {
-		return fmt.Errorf("deleting block %q of vault %q of %q: %w", blockID, vaultID, orgID, err)
+		return fmt.Errorf("deleting %d blocks of vault %q of %q: %w", len(blockIDs), vaultID, orgID, err)
 	}
 	return nil
 }

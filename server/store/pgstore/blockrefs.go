@@ -6,47 +6,15 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/coffre/coffre/server/store"
 )
 
 // Block garbage collection (SPEC.md §7.5), schema 5: log_heads.declared
 // counts the entries of a vault log that declared their blocks, and
 // vault_blocks holds each block id an entry declared (collected false) or
-// a collection condemned (collected true). Appends and condemnations of
-// one vault both lock the vault's row of log_heads first, so they take
-// turns, whichever server process runs them; and a block id has one row,
-// written once.
-
-// recordRefs records, in the transaction that appended n entries to a
-// vault's log (whose head row it holds locked), the blocks they declared.
-func recordRefs(ctx context.Context, tx pgx.Tx, orgID, vaultID string, n int, refs store.BlockRefs) error {
-	if !refs.Declared {
-		return nil // the count falls behind the log for good
-	}
-	_, err := tx.Exec(ctx, `UPDATE log_heads SET declared = declared + $3 WHERE org_id = $1 AND log_id = $2`, orgID, vaultID, n)
-	if err == nil {
-		err = recordPages(ctx, tx, orgID, vaultID, refs.Folders)
-	}
-	if err != nil || len(refs.IDs) == 0 {
-		return err
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO vault_blocks (org_id, vault_id, block_id, collected)
-		SELECT $1, $2, id, false FROM unnest($3::text[]) AS id ON CONFLICT DO NOTHING`, orgID, vaultID, refs.IDs)
-	if err != nil {
-		return err
-	}
-	var collected string
-	err = tx.QueryRow(ctx, `SELECT block_id FROM vault_blocks WHERE org_id = $1 AND vault_id = $2 AND block_id = ANY($3) AND collected LIMIT 1`,
-		orgID, vaultID, refs.IDs).Scan(&collected)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return nil
-	case err != nil:
-		return err
-	}
-	return fmt.Errorf("block %q: %w", collected, store.ErrBlockCollected)
-}
+// a collection condemned (collected true). Appends (appendVault) and
+// condemnations of one vault both lock the vault's row of log_heads first,
+// so they take turns, whichever server process runs them; and a block id
+// has one row, written once.
 
 // BlocksDeclared reports whether every entry of a vault's log declared
 // its blocks (true for a vault never appended to).

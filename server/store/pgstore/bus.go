@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/coffre/coffre/server/store"
 )
 
@@ -112,7 +114,18 @@ func (b *Bus) Publish(orgID string, ev store.Event) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
-	if _, err := b.s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, eventsChannel, payload); err != nil {
+	// A transaction that notifies holds a lock of the whole cluster
+	// until it ends, so that notifications queue in commit order: waiting
+	// for the flush of its commit too made every append of every
+	// organisation take turns at the disk's pace. An event is best effort
+	// and is published after what it tells of has committed, so the
+	// commit does not wait (one round trip, as for nonces).
+	batch := &pgx.Batch{}
+	batch.Queue(`BEGIN`)
+	batch.Queue(`SET LOCAL synchronous_commit = off`)
+	batch.Queue(`SELECT pg_notify($1, $2)`, eventsChannel, payload)
+	batch.Queue(`COMMIT`)
+	if err := b.s.pool.SendBatch(ctx, batch).Close(); err != nil {
 		b.log.Warn("event not sent to the other server processes", "organisation", orgID, "error", err)
 	}
 }

@@ -9,28 +9,23 @@ import (
 	"github.com/coffre/coffre/server/store"
 )
 
-// recordPages records, in the transaction of an append, the pages the
-// entries declared for the folders they wrote (schema 6); the folders
-// written without pages (every file of an entry too) are dropped with one
-// statement.
-func recordPages(ctx context.Context, tx pgx.Tx, orgID, vaultID string, folders []store.FolderPages) error {
+// queuePages queues, in the transaction of an append, the recording of
+// the pages the entries declared for the folders they wrote (schema 6);
+// the folders written without pages (every file of an entry too) are
+// dropped with one statement.
+func queuePages(b *pgx.Batch, orgID, vaultID string, folders []store.FolderPages) {
 	var drop []string
 	for _, f := range folders {
 		if len(f.Pages) == 0 {
 			drop = append(drop, f.Folder)
 			continue
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO vault_folder_pages (org_id, vault_id, folder_id, page_ids) VALUES ($1, $2, $3, $4)
+		b.Queue(`INSERT INTO vault_folder_pages (org_id, vault_id, folder_id, page_ids) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (org_id, vault_id, folder_id) DO UPDATE SET page_ids = EXCLUDED.page_ids`, orgID, vaultID, f.Folder, f.Pages)
-		if err != nil {
-			return err
-		}
 	}
-	if len(drop) == 0 {
-		return nil
+	if len(drop) > 0 {
+		b.Queue(`DELETE FROM vault_folder_pages WHERE org_id = $1 AND vault_id = $2 AND folder_id = ANY($3)`, orgID, vaultID, drop)
 	}
-	_, err := tx.Exec(ctx, `DELETE FROM vault_folder_pages WHERE org_id = $1 AND vault_id = $2 AND folder_id = ANY($3)`, orgID, vaultID, drop)
-	return err
 }
 
 // VaultPages returns the pages recorded for a vault's folders, by folder id.

@@ -55,18 +55,28 @@ func appendEntries(ctx context.Context, tx pgx.Tx, orgID, logID string, entries 
 		return head, err
 	}
 	var batch pgx.Batch
-	for _, e := range entries {
-		if e.Position != head.Position+1 || (head.Position > 0 && !bytes.Equal(e.PrevHash, head.Hash)) {
-			return store.Head{}, fmt.Errorf("entry at position %d after head %d: %w", e.Position, head.Position, store.ErrConflict)
-		}
-		batch.Queue(`INSERT INTO log_entries (org_id, log_id, position, prev_hash, hash, data, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			orgID, logID, int64(e.Position), e.PrevHash, e.Hash, e.Data, timestamptz(e.ReceivedAt))
-		head = store.Head{Position: e.Position, Hash: e.Hash}
+	if head, err = queueEntries(&batch, orgID, logID, head, entries); err != nil {
+		return store.Head{}, err
 	}
 	batch.Queue(`UPDATE log_heads SET position = $3, hash = $4 WHERE org_id = $1 AND log_id = $2`,
 		orgID, logID, int64(head.Position), head.Hash)
 	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 		return store.Head{}, err
+	}
+	return head, nil
+}
+
+// queueEntries checks that entries extend head and queues their inserts
+// into b; it returns the head after them, which the caller moves the log's
+// row to.
+func queueEntries(b *pgx.Batch, orgID, logID string, head store.Head, entries []store.LogEntry) (store.Head, error) {
+	for _, e := range entries {
+		if e.Position != head.Position+1 || (head.Position > 0 && !bytes.Equal(e.PrevHash, head.Hash)) {
+			return store.Head{}, fmt.Errorf("entry at position %d after head %d: %w", e.Position, head.Position, store.ErrConflict)
+		}
+		b.Queue(`INSERT INTO log_entries (org_id, log_id, position, prev_hash, hash, data, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			orgID, logID, int64(e.Position), e.PrevHash, e.Hash, e.Data, timestamptz(e.ReceivedAt))
+		head = store.Head{Position: e.Position, Hash: e.Hash}
 	}
 	return head, nil
 }
@@ -106,21 +116,40 @@ func (s *Store) ReadLog(ctx context.Context, orgID string, from uint64, limit in
 
 // readEntries returns up to limit entries of one log from position from.
 // One statement sees one snapshot, so the entries are a consistent slice
-// of the log.
+// of the log; it also tells an organisation that does not exist (no row)
+// from a log with no entries there (one row of NULLs), in one round trip:
+// every authenticated call reads the organisation log beyond the server's
+// snapshot, and usually finds nothing.
 func (s *Store) readEntries(ctx context.Context, orgID, logID string, from uint64, limit int) ([]store.LogEntry, error) {
-	if limit > 0 {
-		rows, err := s.pool.Query(ctx, `SELECT position, prev_hash, hash, data, received_at FROM log_entries
-			WHERE org_id = $1 AND log_id = $2 AND position >= $3 ORDER BY position LIMIT $4`,
-			orgID, logID, int64(min(from, math.MaxInt64)), limit)
-		if err != nil {
-			return nil, err
-		}
-		entries, err := pgx.CollectRows(rows, scanEntry)
-		if err != nil || len(entries) > 0 {
-			return entries, err
-		}
+	rows, err := s.pool.Query(ctx, `SELECT e.position, e.prev_hash, e.hash, e.data, e.received_at FROM organisations o
+		LEFT JOIN LATERAL (SELECT position, prev_hash, hash, data, received_at FROM log_entries
+			WHERE org_id = o.id AND log_id = $2 AND position >= $3 ORDER BY position LIMIT $4) e ON true
+		WHERE o.id = $1 ORDER BY e.position`,
+		orgID, logID, int64(min(from, math.MaxInt64)), max(limit, 0))
+	if err != nil {
+		return nil, err
 	}
-	return nil, checkOrg(ctx, s.pool, orgID)
+	var entries []store.LogEntry
+	found := false
+	var pos pgtype.Int8
+	var e store.LogEntry
+	var received pgtype.Timestamptz
+	_, err = pgx.ForEachRow(rows, []any{&pos, &e.PrevHash, &e.Hash, &e.Data, &received}, func() error {
+		found = true
+		if pos.Valid {
+			e.Position, e.ReceivedAt = uint64(pos.Int64), fromTimestamptz(received)
+			entries = append(entries, e)
+		}
+		e = store.LogEntry{}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !found:
+		return nil, fmt.Errorf("organisation %w", store.ErrNotFound)
+	}
+	return entries, nil
 }
 
 // LogHead returns the last entry's position and hash.
@@ -132,13 +161,21 @@ func (s *Store) LogHead(ctx context.Context, orgID string) (store.Head, error) {
 	return head, nil
 }
 
-// head reads the head of one log without locking it.
+// head reads the head of one log without locking it, telling an
+// organisation that does not exist (no row) from a log never appended to
+// (NULLs) in the same statement.
 func (s *Store) head(ctx context.Context, orgID, logID string) (store.Head, error) {
-	head, err := scanHead(s.pool.QueryRow(ctx, `SELECT position, hash FROM log_heads WHERE org_id = $1 AND log_id = $2`, orgID, logID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Head{}, checkOrg(ctx, s.pool, orgID)
+	var pos pgtype.Int8
+	var hash []byte
+	err := s.pool.QueryRow(ctx, `SELECT h.position, h.hash FROM organisations o
+		LEFT JOIN log_heads h ON h.org_id = o.id AND h.log_id = $2 WHERE o.id = $1`, orgID, logID).Scan(&pos, &hash)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.Head{}, fmt.Errorf("organisation %w", store.ErrNotFound)
+	case err != nil || !pos.Valid:
+		return store.Head{}, err
 	}
-	return head, err
+	return store.Head{Position: uint64(pos.Int64), Hash: hash}, nil
 }
 
 func scanHead(row pgx.Row) (store.Head, error) {
@@ -148,15 +185,4 @@ func scanHead(row pgx.Row) (store.Head, error) {
 		return store.Head{}, err
 	}
 	return store.Head{Position: uint64(pos), Hash: hash}, nil
-}
-
-func scanEntry(row pgx.CollectableRow) (store.LogEntry, error) {
-	var e store.LogEntry
-	var pos int64
-	var received pgtype.Timestamptz
-	if err := row.Scan(&pos, &e.PrevHash, &e.Hash, &e.Data, &received); err != nil {
-		return store.LogEntry{}, err
-	}
-	e.Position, e.ReceivedAt = uint64(pos), fromTimestamptz(received)
-	return e, nil
 }

@@ -126,19 +126,45 @@ func (s *Store) SetLimits(ctx context.Context, orgID string, l store.Limits) err
 // ReserveStorage adds n bytes to the organisation's usage, within its
 // quota, in one statement: concurrent reservations from several processes
 // can't together exceed it.
+//
+// The statement holds the organisation's row locked until its transaction
+// ends, and every write of the organisation reserves: at synchronous_commit
+// on, each would hold it across its own flush of the write-ahead log, so
+// that the organisation's writes took turns at the disk's pace (113 writes
+// a second, BENCHMARKS.md). The reservation therefore commits without
+// waiting for the flush, in one round trip. What it reserved for is stored
+// after it returns, so a durable block in this database, or a durable
+// entry naming a block, is later in the log and flushes it too; a crash of
+// PostgreSQL can only lose the reservations of the blocks stored in its
+// last moments (three times wal_writer_delay, 0.6 s by default) and not
+// yet named by an entry: on S3 or in a directory, those few blocks are then
+// stored uncounted. A release (n < 0) that is lost leaves bytes counted
+// that are no longer stored: the safe side.
 func (s *Store) ReserveStorage(ctx context.Context, orgID string, n int64) (int64, error) {
 	var used int64
-	err := s.pool.QueryRow(ctx, `UPDATE organisations SET used_bytes = GREATEST(0, used_bytes + $2::bigint)
+	reserved := false
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	b.Queue(`UPDATE organisations SET used_bytes = GREATEST(0, used_bytes + $2::bigint)
 		WHERE id = $1 AND ($2::bigint <= 0 OR storage_limit = 0 OR used_bytes + $2::bigint <= storage_limit)
-		RETURNING used_bytes`, orgID, n).Scan(&used)
-	if errors.Is(err, pgx.ErrNoRows) {
+		RETURNING used_bytes`, orgID, n).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&used)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		reserved = err == nil
+		return err
+	})
+	b.Queue(`COMMIT`)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("reserving storage for %s: %w", orgID, err)
+	}
+	if !reserved {
 		if _, err := s.Organisation(ctx, orgID); err != nil {
 			return 0, err
 		}
 		return 0, store.ErrQuotaExceeded
-	}
-	if err != nil {
-		return 0, fmt.Errorf("reserving storage for %s: %w", orgID, err)
 	}
 	return used, nil
 }

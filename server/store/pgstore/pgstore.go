@@ -69,6 +69,12 @@ const DefaultMaxConns = 24
 // Passwords are best left out of url: the PGPASSWORD variable and the
 // ~/.pgpass file are read too.
 func Open(ctx context.Context, url string) (*Store, error) {
+	return open(ctx, url, nil)
+}
+
+// open is Open, with configure (if not nil) called on the pool's settings
+// before it connects: the tests count round trips with it.
+func open(ctx context.Context, url string, configure func(*pgxpool.Config)) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("opening PostgreSQL store: %w", err)
@@ -76,6 +82,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	where := fmt.Sprintf("database %q on %s", cfg.ConnConfig.Database, cfg.ConnConfig.Host)
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if configure != nil {
+		configure(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

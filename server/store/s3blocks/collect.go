@@ -57,15 +57,25 @@ func (b *Blocks) ListBlocks(ctx context.Context, orgID, vaultID string, fn func(
 	return nil
 }
 
-// DeleteBlock removes a block's object (S3 answers a delete of a missing
-// object with success).
-func (b *Blocks) DeleteBlock(ctx context.Context, orgID, vaultID, blockID string) error {
-	err := store.CheckBlockIDs(orgID, vaultID, blockID)
+// DeleteBlocks removes blocks' objects with S3's multi-object delete
+// (up to 1,000 keys a request; S3 answers a delete of a missing object
+// with success).
+func (b *Blocks) DeleteBlocks(ctx context.Context, orgID, vaultID string, blockIDs []string) error {
+	err := store.CheckVaultBlockIDs(orgID, vaultID, blockIDs)
 	if err == nil {
-		err = b.client.RemoveObject(ctx, b.bucket, b.key(orgID, vaultID, blockID), minio.RemoveObjectOptions{})
+		objects := make(chan minio.ObjectInfo, len(blockIDs))
+		for _, id := range blockIDs {
+			objects <- minio.ObjectInfo{Key: b.key(orgID, vaultID, id)}
+		}
+		close(objects)
+		for result := range b.client.RemoveObjects(ctx, b.bucket, objects, minio.RemoveObjectsOptions{}) {
+			if err == nil && result.Err != nil {
+				err = fmt.Errorf("block %q: %w", result.ObjectName, result.Err)
+			}
+		}
 	}
 	if err != nil {
-		return fmt.Errorf("deleting block %q of vault %q of %q: %w", blockID, vaultID, orgID, err)
+		return fmt.Errorf("deleting %d blocks of vault %q of %q: %w", len(blockIDs), vaultID, orgID, err)
 	}
 	return nil
 }
