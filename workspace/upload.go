@@ -99,15 +99,47 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 	if err := w.Sync(ctx); err != nil {
 		return nil, err
 	}
-	type staged struct {
-		names    []string
-		replaces *Version // the version replaced: a later one means a concurrent writer
-		blocks   []Block
-		size     uint64
-		id       string
-		// journaled: the upload journal holds blocks of this path
-		journaled atomic.Bool
+	up, err := w.UploadFiles(ctx, items)
+	if err != nil {
+		return nil, err
 	}
+	return w.CommitFiles(ctx, up)
+}
+
+// Uploaded is a batch of files whose blocks are stored and which no vault
+// entry names yet (UploadFiles); CommitFiles makes them visible. Left
+// uncommitted, its blocks are orphans the server collects.
+type Uploaded struct {
+	items []PutItem
+	files []*staged
+}
+
+// staged is one file of an Uploaded batch.
+type staged struct {
+	names    []string
+	replaces *Version // the version replaced: a later one means a concurrent writer
+	blocks   []Block
+	size     uint64
+	id       string
+	// journaled: the upload journal holds blocks of this path
+	journaled atomic.Bool
+}
+
+// UploadFiles stores the blocks of items, to be committed in one entry by
+// CommitFiles. Each file replaces the version the verified state has at
+// its path, as it is now (no Sync: a caller that decided what to upload
+// from that state gets ErrWriteConflict at the commit if the vault moved
+// since, rather than a newer version replaced unseen).
+//
+// It may run on one goroutine while another commits an earlier batch
+// (CommitFiles) or syncs the same Vault: it reads the keys, the verified
+// state as it is when it starts, and stores blocks, which is how a sync
+// sends one batch while the one before commits.
+func (w *Vault) UploadFiles(ctx context.Context, items []PutItem) (*Uploaded, error) {
+	if err := w.writable(); err != nil {
+		return nil, err
+	}
+	v := w.view(ctx, w.verified(), time.Time{})
 	files := make([]*staged, len(items))
 	for i, it := range items {
 		names, err := SplitPath(it.Path)
@@ -118,7 +150,7 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 			return nil, fmt.Errorf("/: %w", ErrIsFolder)
 		}
 		f := &staged{names: names}
-		if cur, err := w.view(ctx, w.log, time.Time{}).resolve(names); err == nil {
+		if cur, err := v.resolve(names); err == nil {
 			if cur.Manifest.Folder {
 				return nil, fmt.Errorf("%s: %w", it.Path, ErrIsFolder)
 			}
@@ -173,8 +205,16 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 	if err := batch.flush(ctx); err != nil {
 		return nil, fmt.Errorf("uploading the blocks of small files: %w", err)
 	}
-	// Synced at the start: the commit's freshness check says if the log
-	// moved during the upload.
+	return &Uploaded{items: items, files: files}, nil
+}
+
+// CommitFiles commits an uploaded batch in one vault entry, on the
+// goroutine that syncs and commits this Vault. The first attempt computes
+// against the verified state as it is: the commit's freshness check says
+// if the log moved since (SPEC.md §11.5), and then it syncs and computes
+// again.
+func (w *Vault) CommitFiles(ctx context.Context, up *Uploaded) ([]Version, error) {
+	items, files := up.items, up.files
 	err := w.commitSynced(ctx, func(l *Log) ([]*Manifest, error) {
 		var out []*Manifest
 		folders := map[string]*Manifest{} // copies, written once if changed

@@ -645,43 +645,116 @@ const (
 	uploadBatchBytes = 256 << 20
 )
 
-// upload sends new and changed local files in batches. A batch that fails
-// on a conflict is retried file by file, so one conflict doesn't hold the
-// others back.
+// upload sends new and changed local files in batches, pipelined: the
+// blocks of batch k+1 are sealed and sent while batch k commits and is
+// recorded in the journal (Vault.UploadFiles on a goroutine of its own,
+// Vault.CommitFiles here). A batch that fails on a conflict is retried
+// file by file, so one conflict doesn't hold the others back.
+//
+// A crash between the two stages loses nothing: blocks no entry names are
+// orphans the server collects, and the journal records a batch only once
+// its entry is appended.
 func (e *Engine) upload(ctx context.Context, v *workspace.Vault, paths []string, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, res *Result) error {
-	for start := 0; start < len(paths); {
-		end, size := start, int64(0)
-		for end < len(paths) && end-start < uploadBatchFiles && size < uploadBatchBytes {
-			size += locals[paths[end]].size
-			end++
+	ctx, cancel := context.WithCancel(ctx)
+	uploaded := make(chan uploadedBatch, 1) // one batch ahead of the commits
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(uploaded)
+		for start := 0; start < len(paths); {
+			end, size := start, int64(0)
+			for end < len(paths) && end-start < uploadBatchFiles && size < uploadBatchBytes {
+				size += locals[paths[end]].size
+				end++
+			}
+			b := uploadedBatch{paths: paths[start:end]}
+			start = end
+			var items []workspace.PutItem
+			items, b.seen = e.putItems(b.paths)
+			b.up, b.err = v.UploadFiles(ctx, items)
+			select {
+			case uploaded <- b:
+			case <-ctx.Done():
+				return
+			}
 		}
-		batch := paths[start:end]
-		start = end
-		if err := e.uploadBatch(ctx, v, batch, locals, res); err != nil {
-			if cannotWrite(err) {
-				res.LocalOnly = append(res.LocalOnly, batch...)
+	}()
+	// Stopped and waited for before returning: the vault is released
+	// after the cycle, and nothing may still be uploading through it.
+	defer func() {
+		cancel()
+		<-done
+	}()
+	for b := range uploaded {
+		err := b.err
+		if err == nil {
+			err = e.commitBatch(ctx, v, b, res)
+		}
+		if err == nil {
+			continue
+		}
+		if cannotWrite(err) {
+			res.LocalOnly = append(res.LocalOnly, b.paths...)
+			continue
+		}
+		if len(b.paths) == 1 {
+			if errors.Is(err, workspace.ErrWriteConflict) {
+				res.Pending++ // the remote moved: the next cycle merges it
 				continue
 			}
-			if len(batch) == 1 {
-				if errors.Is(err, workspace.ErrWriteConflict) {
-					res.Pending++ // the remote moved: the next cycle merges it
-					continue
-				}
-				return err
-			}
-			for _, p := range batch {
-				if err := e.uploadBatch(ctx, v, []string{p}, locals, res); err != nil && !errors.Is(err, workspace.ErrWriteConflict) {
-					res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
-				}
+			return err
+		}
+		for _, p := range b.paths {
+			if err := e.uploadBatch(ctx, v, []string{p}, res); err != nil && !errors.Is(err, workspace.ErrWriteConflict) {
+				res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
 			}
 		}
 	}
-	return nil
+	return ctx.Err()
 }
 
-func (e *Engine) uploadBatch(ctx context.Context, v *workspace.Vault, batch []string, locals map[string]*local, res *Result) error {
-	items := make([]workspace.PutItem, len(batch))
-	seen := make([]*local, len(batch))
+// uploadedBatch is a batch of paths whose blocks are stored (or whose
+// upload failed), waiting for its commit.
+type uploadedBatch struct {
+	paths []string
+	seen  []*local // each file as it was when opened for the upload
+	up    *workspace.Uploaded
+	err   error
+}
+
+// uploadBatch uploads and commits one batch without the pipeline.
+func (e *Engine) uploadBatch(ctx context.Context, v *workspace.Vault, batch []string, res *Result) error {
+	items, seen := e.putItems(batch)
+	up, err := v.UploadFiles(ctx, items)
+	if err != nil {
+		return err
+	}
+	return e.commitBatch(ctx, v, uploadedBatch{paths: batch, seen: seen, up: up}, res)
+}
+
+// commitBatch commits an uploaded batch and records its bases.
+func (e *Engine) commitBatch(ctx context.Context, v *workspace.Vault, b uploadedBatch, res *Result) error {
+	vs, err := v.CommitFiles(ctx, b.up)
+	if err != nil {
+		return err
+	}
+	bases := map[string]*Base{}
+	for i, p := range b.paths {
+		id := workspace.ContentID(vs[i].Manifest.Blocks)
+		bases[p] = baseOf(&remote{vs[i]}, b.seen[i], hex.EncodeToString(id[:]))
+		res.Uploaded++
+		res.BytesUp += int64(vs[i].Manifest.Size)
+		res.did(Uploaded, p)
+		e.logf("uploaded %s (v%d)", p, vs[i].Version)
+	}
+	return e.Journal.SetMany(bases)
+}
+
+// putItems are the files of a batch to upload; seen[i] is filled with
+// file i as it is when opened.
+func (e *Engine) putItems(batch []string) (items []workspace.PutItem, seen []*local) {
+	items = make([]workspace.PutItem, len(batch))
+	seen = make([]*local, len(batch))
 	for i, p := range batch {
 		items[i] = workspace.PutItem{Path: "/" + p, Open: func() (io.ReadCloser, error) {
 			if err := e.noLinkAbove(p); err != nil {
@@ -709,20 +782,7 @@ func (e *Engine) uploadBatch(ctx context.Context, v *workspace.Vault, batch []st
 			return f, nil
 		}}
 	}
-	vs, err := v.PutFiles(ctx, items)
-	if err != nil {
-		return err
-	}
-	bases := map[string]*Base{}
-	for i, p := range batch {
-		id := workspace.ContentID(vs[i].Manifest.Blocks)
-		bases[p] = baseOf(&remote{vs[i]}, seen[i], hex.EncodeToString(id[:]))
-		res.Uploaded++
-		res.BytesUp += int64(vs[i].Manifest.Size)
-		res.did(Uploaded, p)
-		e.logf("uploaded %s (v%d)", p, vs[i].Version)
-	}
-	return e.Journal.SetMany(bases)
+	return items, seen
 }
 
 // delete carries a deletion to the other side, if the path there is still
