@@ -23,12 +23,18 @@ type blockKey struct {
 
 // chunkingSecret is the chunking secret of vault key index, which a
 // version written under that key was cut with (SPEC.md §11.3).
+// The caller must not modify it.
 func (w *Vault) chunkingSecret(index uint32) ([]byte, error) {
+	if s, ok := w.secrets.Load(index); ok {
+		return s.([]byte), nil
+	}
 	k, ok := w.keys.Get(index)
 	if !ok {
 		return nil, fmt.Errorf("%w: key %d", ErrNoKey, index)
 	}
-	return ChunkingSecret(k), nil
+	s := ChunkingSecret(k)
+	w.secrets.Store(index, s)
+	return s, nil
 }
 
 // ContentID identifies a file's content by its chunks: two files with

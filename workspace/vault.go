@@ -33,6 +33,9 @@ type Vault struct {
 	// goroutine that runs them; logMu orders that with UploadFiles, which
 	// may run on another goroutine meanwhile and reads it with verified.
 	logMu sync.Mutex
+	// secrets caches the chunking secret of each key index (derived once,
+	// not for every file): uint32 → []byte.
+	secrets sync.Map
 }
 
 // Open returns a vault over the verified state in d. A required field

@@ -19,8 +19,8 @@ import (
 // first VaultAppend until a block that entry does not name has arrived,
 // which without the pipeline comes only after that append returns (then
 // the hold ends after 30 s and the test fails). The cycle reads the
-// vault log once, when it opens the vault, not once per batch; every file
-// reaches bob.
+// vault log once, when it opens the vault, not once per batch; the journal
+// holds every file's base when it returns; every file reaches bob.
 func TestUploadOverlapsTheCommit(t *testing.T) {
 	t.Parallel()
 	w, a, b := twoDevices(t)
@@ -101,6 +101,9 @@ func TestUploadOverlapsTheCommit(t *testing.T) {
 	mu.Unlock()
 	if got := count(calls, coffrev1.CoffreService_VaultAppend_FullMethodName); got != 3 {
 		t.Errorf("%d vault appends for %d files, want 3 (batches of 256)", got, n)
+	}
+	if bases, err := a.journal.All(); err != nil || len(bases) != n {
+		t.Errorf("alice's journal holds %d bases after the cycle (%v), want %d", len(bases), err, n)
 	}
 
 	// An idle cycle opens the vault as the busy one did: the difference in
