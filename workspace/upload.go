@@ -394,55 +394,59 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		}
 		mu.Unlock()
 	}
-	for range cap(slots) {
+	// send seals and stores one block, then gives its slot back.
+	send := func(j job) error {
+		defer func() { <-slots }()
+		digest := j.digest
+		if digest == nil {
+			d := crypto.Sum(j.plain)
+			digest = &d
+		}
+		b := Block{ID: certificate.NewID(), Key: crypto.NewSecretKey(), Digest: *digest, Offset: j.off, Size: uint64(len(j.plain))}
+		mu.Lock()
+		several := multi // set before any block of such a file is sent
+		mu.Unlock()
+		var err error
+		if batch != nil && !several && PaddedSize(b.Size)+crypto.SecretOverhead <= batchBlockMax {
+			// Queued until the batch goes: sealed into a
+			// buffer of its own size, not a pooled one.
+			ct := sealBlock(w.org.ID, w.vault.ID, b, j.plain)
+			ReleaseChunk(j.plain)
+			err = batch.add(ctx, b.ID, ct)
+		} else {
+			ct := sealChunk(w.org.ID, w.vault.ID, b, j.plain)
+			ReleaseChunk(j.plain)
+			err = w.blocks.PutBlock(ctx, w.vault.ID, b.ID, ct)
+		}
+		if err != nil {
+			return fmt.Errorf("uploading block %d: %w", j.i, err)
+		}
+		mu.Lock()
+		for len(blocks) <= j.i {
+			blocks = append(blocks, Block{})
+		}
+		blocks[j.i] = b
+		done += int64(b.Size)
+		d := done
+		record := journal != nil && multi
+		mu.Unlock()
+		if record {
+			journal.sent(b)
+		}
+		if progress != nil {
+			progress(d)
+		}
+		return nil
+	}
+	// Workers start as blocks come (a file of one block has none: its
+	// block is sent by the goroutine that read it), at most cap(slots).
+	workers := 0
+	startWorker := func() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				err := func() error {
-					defer func() { <-slots }()
-					digest := j.digest
-					if digest == nil {
-						d := crypto.Sum(j.plain)
-						digest = &d
-					}
-					b := Block{ID: certificate.NewID(), Key: crypto.NewSecretKey(), Digest: *digest, Offset: j.off, Size: uint64(len(j.plain))}
-					mu.Lock()
-					several := multi // set before any block of such a file is sent
-					mu.Unlock()
-					var err error
-					if batch != nil && !several && PaddedSize(b.Size)+crypto.SecretOverhead <= batchBlockMax {
-						// Queued until the batch goes: sealed into a
-						// buffer of its own size, not a pooled one.
-						ct := sealBlock(w.org.ID, w.vault.ID, b, j.plain)
-						ReleaseChunk(j.plain)
-						err = batch.add(ctx, b.ID, ct)
-					} else {
-						ct := sealChunk(w.org.ID, w.vault.ID, b, j.plain)
-						ReleaseChunk(j.plain)
-						err = w.blocks.PutBlock(ctx, w.vault.ID, b.ID, ct)
-					}
-					if err != nil {
-						return fmt.Errorf("uploading block %d: %w", j.i, err)
-					}
-					mu.Lock()
-					for len(blocks) <= j.i {
-						blocks = append(blocks, Block{})
-					}
-					blocks[j.i] = b
-					done += int64(b.Size)
-					d := done
-					record := journal != nil && multi
-					mu.Unlock()
-					if record {
-						journal.sent(b)
-					}
-					if progress != nil {
-						progress(d)
-					}
-					return nil
-				}()
-				if err != nil {
+				if err := send(j); err != nil {
 					fail(err)
 				}
 			}
@@ -459,8 +463,9 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 	}
 	var size uint64
 	var readErr error
-	// process reuses or sends chunk i; false once the upload failed.
-	process := func(i int, chunk []byte) bool {
+	// process reuses or sends chunk i (alone: here, else through a
+	// worker); false once the upload failed.
+	process := func(i int, chunk []byte, alone bool) bool {
 		// A block the previous version already has is not sent again.
 		b, digest, ok := reused(reuse, chunk)
 		if ok {
@@ -478,8 +483,19 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		}
 		select {
 		case slots <- struct{}{}:
+			j := job{i, chunk, size, digest}
+			if alone {
+				if err := send(j); err != nil {
+					fail(err)
+				}
+				break
+			}
+			if workers < cap(slots) {
+				workers++
+				startWorker()
+			}
 			select {
-			case jobs <- job{i, chunk, size, digest}:
+			case jobs <- j:
 			case <-ctx.Done():
 				<-slots
 			}
@@ -496,7 +512,7 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		chunk, err := chunker.Next()
 		if err == io.EOF {
 			if first != nil {
-				process(0, first)
+				process(0, first, true) // the file's only block
 			}
 			break
 		}
@@ -517,13 +533,13 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 			mu.Lock()
 			multi = true
 			mu.Unlock()
-			ok := process(0, first)
+			ok := process(0, first, false)
 			first = nil
 			if !ok {
 				break
 			}
 		}
-		if !process(i, chunk) {
+		if !process(i, chunk, false) {
 			break
 		}
 	}
