@@ -22,8 +22,8 @@ type blockKey struct {
 }
 
 // chunkingSecret is the chunking secret of vault key index, which a
-// version written under that key was cut with (SPEC.md §11.3).
-// The caller must not modify it.
+// version written under that key was cut with (SPEC.md §11.3), derived
+// once per key; the caller must not modify it.
 func (w *Vault) chunkingSecret(index uint32) ([]byte, error) {
 	if s, ok := w.secrets.Load(index); ok {
 		return s.([]byte), nil
@@ -408,8 +408,8 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		mu.Unlock()
 		var err error
 		if batch != nil && !several && PaddedSize(b.Size)+crypto.SecretOverhead <= batchBlockMax {
-			// Queued until the batch goes: sealed into a
-			// buffer of its own size, not a pooled one.
+			// Queued until the batch goes: sealed into a buffer of its
+			// own size, not a pooled one.
 			ct := sealBlock(w.org.ID, w.vault.ID, b, j.plain)
 			ReleaseChunk(j.plain)
 			err = batch.add(ctx, b.ID, ct)
