@@ -13,7 +13,7 @@ import (
 	"github.com/coffre/coffre/workspace"
 )
 
-// TestUploadOverlapsTheCommit: a cycle uploading 600 small files (three
+// TestUploadOverlapsTheCommit: a cycle uploading 300 small files (two
 // commits of at most 256) stores the blocks of its second batch while the
 // first batch's entry is still being appended: the server holds alice's
 // first VaultAppend until a block that entry does not name has arrived,
@@ -24,7 +24,7 @@ import (
 func TestUploadOverlapsTheCommit(t *testing.T) {
 	t.Parallel()
 	w, a, b := twoDevices(t)
-	const n = 600
+	const n = 300
 	for i := range n {
 		write(t, a, fmt.Sprintf("note-%03d.txt", i), strings.Repeat(fmt.Sprint(i), 100))
 	}
@@ -99,8 +99,8 @@ func TestUploadOverlapsTheCommit(t *testing.T) {
 		t.Error("no block of the second batch was stored while the first batch's entry was appended: the batches did not overlap")
 	}
 	mu.Unlock()
-	if got := count(calls, coffrev1.CoffreService_VaultAppend_FullMethodName); got != 3 {
-		t.Errorf("%d vault appends for %d files, want 3 (batches of 256)", got, n)
+	if got := count(calls, coffrev1.CoffreService_VaultAppend_FullMethodName); got != 2 {
+		t.Errorf("%d vault appends for %d files, want 2 (batches of 256)", got, n)
 	}
 	if bases, err := a.journal.All(); err != nil || len(bases) != n {
 		t.Errorf("alice's journal holds %d bases after the cycle (%v), want %d", len(bases), err, n)
@@ -115,9 +115,9 @@ func TestUploadOverlapsTheCommit(t *testing.T) {
 	idleCalls := rec.Calls()
 	w.hs.StopRecording()
 	reads, idleReads := count(calls, coffrev1.CoffreService_VaultRead_FullMethodName), count(idleCalls, coffrev1.CoffreService_VaultRead_FullMethodName)
-	t.Logf("vault reads: %d in the cycle of 3 batches, %d in an idle cycle", reads, idleReads)
+	t.Logf("vault reads: %d in the cycle of 2 batches, %d in an idle cycle", reads, idleReads)
 	if reads != idleReads {
-		t.Errorf("the cycle that uploaded 3 batches read the vault log %d times, an idle one %d: a read per batch", reads, idleReads)
+		t.Errorf("the cycle that uploaded 2 batches read the vault log %d times, an idle one %d: a read per batch", reads, idleReads)
 	}
 	b.mustCycle(t)
 	sameTrees(t, a, b)
