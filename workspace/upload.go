@@ -22,13 +22,19 @@ type blockKey struct {
 }
 
 // chunkingSecret is the chunking secret of vault key index, which a
-// version written under that key was cut with (SPEC.md §11.3).
+// version written under that key was cut with (SPEC.md §11.3), derived
+// once per key; the caller must not modify it.
 func (w *Vault) chunkingSecret(index uint32) ([]byte, error) {
+	if s, ok := w.secrets.Load(index); ok {
+		return s.([]byte), nil
+	}
 	k, ok := w.keys.Get(index)
 	if !ok {
 		return nil, fmt.Errorf("%w: key %d", ErrNoKey, index)
 	}
-	return ChunkingSecret(k), nil
+	s := ChunkingSecret(k)
+	w.secrets.Store(index, s)
+	return s, nil
 }
 
 // ContentID identifies a file's content by its chunks: two files with
@@ -99,15 +105,47 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 	if err := w.syncToWrite(ctx); err != nil {
 		return nil, err
 	}
-	type staged struct {
-		names    []string
-		replaces *Version // the version replaced: a later one means a concurrent writer
-		blocks   []Block
-		size     uint64
-		id       string
-		// journaled: the upload journal holds blocks of this path
-		journaled atomic.Bool
+	up, err := w.UploadFiles(ctx, items)
+	if err != nil {
+		return nil, err
 	}
+	return w.CommitFiles(ctx, up)
+}
+
+// Uploaded is a batch of files whose blocks are stored and which no vault
+// entry names yet (UploadFiles); CommitFiles makes them visible. Left
+// uncommitted, its blocks are orphans the server collects.
+type Uploaded struct {
+	items []PutItem
+	files []*staged
+}
+
+// staged is one file of an Uploaded batch.
+type staged struct {
+	names    []string
+	replaces *Version // the version replaced: a later one means a concurrent writer
+	blocks   []Block
+	size     uint64
+	id       string
+	// journaled: the upload journal holds blocks of this path
+	journaled atomic.Bool
+}
+
+// UploadFiles stores the blocks of items, to be committed in one entry by
+// CommitFiles. Each file replaces the version the verified state has at
+// its path, as it is now (no Sync: a caller that decided what to upload
+// from that state gets ErrWriteConflict at the commit if the vault moved
+// since, rather than a newer version replaced unseen).
+//
+// It may run on one goroutine while another commits an earlier batch
+// (CommitFiles) or syncs the same Vault: it reads the keys, the verified
+// state as it is when it starts, and stores blocks, which is how a sync
+// sends one batch while the one before commits.
+func (w *Vault) UploadFiles(ctx context.Context, items []PutItem) (*Uploaded, error) {
+	if err := w.writable(); err != nil {
+		return nil, err
+	}
+	v := w.view(ctx, w.verified(), time.Time{})
 	files := make([]*staged, len(items))
 	for i, it := range items {
 		names, err := SplitPath(it.Path)
@@ -118,7 +156,7 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 			return nil, fmt.Errorf("/: %w", ErrIsFolder)
 		}
 		f := &staged{names: names}
-		if cur, err := w.view(ctx, w.log, time.Time{}).resolve(names); err == nil {
+		if cur, err := v.resolve(names); err == nil {
 			if cur.Manifest.Folder {
 				return nil, fmt.Errorf("%s: %w", it.Path, ErrIsFolder)
 			}
@@ -173,8 +211,16 @@ func (w *Vault) PutFiles(ctx context.Context, items []PutItem) ([]Version, error
 	if err := batch.flush(ctx); err != nil {
 		return nil, fmt.Errorf("uploading the blocks of small files: %w", err)
 	}
-	// Synced at the start: the commit's freshness check says if the log
-	// moved during the upload.
+	return &Uploaded{items: items, files: files}, nil
+}
+
+// CommitFiles commits an uploaded batch in one vault entry, on the
+// goroutine that syncs and commits this Vault. The first attempt computes
+// against the verified state as it is: the commit's freshness check says
+// if the log moved since (SPEC.md §11.5), and then it syncs and computes
+// again.
+func (w *Vault) CommitFiles(ctx context.Context, up *Uploaded) ([]Version, error) {
+	items, files := up.items, up.files
 	err := w.commitSynced(ctx, func(l *Log) ([]*Manifest, error) {
 		var out []*Manifest
 		folders := map[string]*Manifest{} // copies, written once if changed
@@ -348,55 +394,59 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		}
 		mu.Unlock()
 	}
-	for range cap(slots) {
+	// send seals and stores one block, then gives its slot back.
+	send := func(j job) error {
+		defer func() { <-slots }()
+		digest := j.digest
+		if digest == nil {
+			d := crypto.Sum(j.plain)
+			digest = &d
+		}
+		b := Block{ID: certificate.NewID(), Key: crypto.NewSecretKey(), Digest: *digest, Offset: j.off, Size: uint64(len(j.plain))}
+		mu.Lock()
+		several := multi // set before any block of such a file is sent
+		mu.Unlock()
+		var err error
+		if batch != nil && !several && PaddedSize(b.Size)+crypto.SecretOverhead <= batchBlockMax {
+			// Queued until the batch goes: sealed into a buffer of its
+			// own size, not a pooled one.
+			ct := sealBlock(w.org.ID, w.vault.ID, b, j.plain)
+			ReleaseChunk(j.plain)
+			err = batch.add(ctx, b.ID, ct)
+		} else {
+			ct := sealChunk(w.org.ID, w.vault.ID, b, j.plain)
+			ReleaseChunk(j.plain)
+			err = w.blocks.PutBlock(ctx, w.vault.ID, b.ID, ct)
+		}
+		if err != nil {
+			return fmt.Errorf("uploading block %d: %w", j.i, err)
+		}
+		mu.Lock()
+		for len(blocks) <= j.i {
+			blocks = append(blocks, Block{})
+		}
+		blocks[j.i] = b
+		done += int64(b.Size)
+		d := done
+		record := journal != nil && multi
+		mu.Unlock()
+		if record {
+			journal.sent(b)
+		}
+		if progress != nil {
+			progress(d)
+		}
+		return nil
+	}
+	// Workers start as blocks come (a file of one block has none: its
+	// block is sent by the goroutine that read it), at most cap(slots).
+	workers := 0
+	startWorker := func() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				err := func() error {
-					defer func() { <-slots }()
-					digest := j.digest
-					if digest == nil {
-						d := crypto.Sum(j.plain)
-						digest = &d
-					}
-					b := Block{ID: certificate.NewID(), Key: crypto.NewSecretKey(), Digest: *digest, Offset: j.off, Size: uint64(len(j.plain))}
-					mu.Lock()
-					several := multi // set before any block of such a file is sent
-					mu.Unlock()
-					var err error
-					if batch != nil && !several && PaddedSize(b.Size)+crypto.SecretOverhead <= batchBlockMax {
-						// Queued until the batch goes: sealed into a
-						// buffer of its own size, not a pooled one.
-						ct := sealBlock(w.org.ID, w.vault.ID, b, j.plain)
-						ReleaseChunk(j.plain)
-						err = batch.add(ctx, b.ID, ct)
-					} else {
-						ct := sealChunk(w.org.ID, w.vault.ID, b, j.plain)
-						ReleaseChunk(j.plain)
-						err = w.blocks.PutBlock(ctx, w.vault.ID, b.ID, ct)
-					}
-					if err != nil {
-						return fmt.Errorf("uploading block %d: %w", j.i, err)
-					}
-					mu.Lock()
-					for len(blocks) <= j.i {
-						blocks = append(blocks, Block{})
-					}
-					blocks[j.i] = b
-					done += int64(b.Size)
-					d := done
-					record := journal != nil && multi
-					mu.Unlock()
-					if record {
-						journal.sent(b)
-					}
-					if progress != nil {
-						progress(d)
-					}
-					return nil
-				}()
-				if err != nil {
+				if err := send(j); err != nil {
 					fail(err)
 				}
 			}
@@ -413,8 +463,9 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 	}
 	var size uint64
 	var readErr error
-	// process reuses or sends chunk i; false once the upload failed.
-	process := func(i int, chunk []byte) bool {
+	// process reuses or sends chunk i (alone: here, else through a
+	// worker); false once the upload failed.
+	process := func(i int, chunk []byte, alone bool) bool {
 		// A block the previous version already has is not sent again.
 		b, digest, ok := reused(reuse, chunk)
 		if ok {
@@ -432,8 +483,19 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		}
 		select {
 		case slots <- struct{}{}:
+			j := job{i, chunk, size, digest}
+			if alone {
+				if err := send(j); err != nil {
+					fail(err)
+				}
+				break
+			}
+			if workers < cap(slots) {
+				workers++
+				startWorker()
+			}
 			select {
-			case jobs <- job{i, chunk, size, digest}:
+			case jobs <- j:
 			case <-ctx.Done():
 				<-slots
 			}
@@ -450,7 +512,7 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		chunk, err := chunker.Next()
 		if err == io.EOF {
 			if first != nil {
-				process(0, first)
+				process(0, first, true) // the file's only block
 			}
 			break
 		}
@@ -471,13 +533,13 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 			mu.Lock()
 			multi = true
 			mu.Unlock()
-			ok := process(0, first)
+			ok := process(0, first, false)
 			first = nil
 			if !ok {
 				break
 			}
 		}
-		if !process(i, chunk) {
+		if !process(i, chunk, false) {
 			break
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/coffre/coffre/certificate"
@@ -27,6 +28,14 @@ type Vault struct {
 	now      func() time.Time
 	parallel int
 	pages    *pageReader
+
+	// log is replaced, never changed in place, by Sync and commit on the
+	// goroutine that runs them; logMu orders that with UploadFiles, which
+	// may run on another goroutine meanwhile and reads it with verified.
+	logMu sync.Mutex
+	// secrets caches the chunking secret of each key index (derived once,
+	// not for every file): uint32 → []byte.
+	secrets sync.Map
 }
 
 // Open returns a vault over the verified state in d. A required field
@@ -102,7 +111,7 @@ func (w *Vault) sync(ctx context.Context, signed bool) error {
 		if err := w.persist(w.vault.ID, entries, next.Head); err != nil {
 			return err
 		}
-		w.log = next
+		w.setLog(next)
 		if w.log.Head.Position >= head {
 			return nil
 		}
@@ -204,8 +213,24 @@ func (w *Vault) applyOwn(position uint64, data []byte) error {
 	if err := w.persist(w.vault.ID, []RemoteEntry{{Position: position, Data: data}}, next.Head); err != nil {
 		return err
 	}
-	w.log = next
+	w.setLog(next)
 	return nil
+}
+
+// setLog replaces the verified state (on the goroutine that syncs and
+// commits).
+func (w *Vault) setLog(l *Log) {
+	w.logMu.Lock()
+	w.log = l
+	w.logMu.Unlock()
+}
+
+// verified returns the verified state as it is now, for a goroutine other
+// than the one that syncs and commits (UploadFiles).
+func (w *Vault) verified() *Log {
+	w.logMu.Lock()
+	defer w.logMu.Unlock()
+	return w.log
 }
 
 // entryFormat is the entry format commit writes: vaultlog.FormatVersion,

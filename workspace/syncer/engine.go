@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coffre/coffre/workspace"
@@ -666,43 +668,193 @@ const (
 	uploadBatchBytes = 256 << 20
 )
 
-// upload sends new and changed local files in batches. A batch that fails
-// on a conflict is retried file by file, so one conflict doesn't hold the
-// others back.
-func (e *Engine) upload(ctx context.Context, v *workspace.Vault, paths []string, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, res *Result) error {
-	for start := 0; start < len(paths); {
-		end, size := start, int64(0)
-		for end < len(paths) && end-start < uploadBatchFiles && size < uploadBatchBytes {
-			size += locals[paths[end]].size
-			end++
+// upload sends new and changed local files in batches, pipelined: the
+// blocks of batch k+1 are sealed and sent while batch k commits
+// (Vault.UploadFiles on a goroutine of its own, Vault.CommitFiles here),
+// and the bases of committed batches are written to the journal on a
+// third (recorder). A batch that fails on a conflict is retried file by
+// file, so one conflict doesn't hold the others back.
+//
+// A crash between the stages loses nothing: blocks no entry names are
+// orphans the server collects, and the journal records a batch only once
+// its entry is appended.
+func (e *Engine) upload(ctx context.Context, v *workspace.Vault, paths []string, bases map[string]Base, locals map[string]*local, remotes map[string]*remote, res *Result) (err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	uploaded := make(chan uploadedBatch, 1) // one batch ahead of the commits
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(uploaded)
+		for start := 0; start < len(paths); {
+			end, size := start, int64(0)
+			for end < len(paths) && end-start < uploadBatchFiles && size < uploadBatchBytes {
+				size += locals[paths[end]].size
+				end++
+			}
+			b := uploadedBatch{paths: paths[start:end]}
+			start = end
+			var items []workspace.PutItem
+			items, b.seen = e.putItems(b.paths)
+			b.up, b.err = v.UploadFiles(ctx, items)
+			select {
+			case uploaded <- b:
+			case <-ctx.Done():
+				return
+			}
 		}
-		batch := paths[start:end]
-		start = end
-		if err := e.uploadBatch(ctx, v, batch, locals, res); err != nil {
-			if cannotWrite(err) {
-				res.LocalOnly = append(res.LocalOnly, batch...)
+	}()
+	rec := e.newRecorder()
+	// Stopped and waited for before returning: the vault is released
+	// after the cycle, and nothing may still be uploading through it; the
+	// journal holds every base recorded.
+	defer func() {
+		cancel()
+		<-done
+		if rerr := rec.close(); err == nil {
+			err = rerr
+		}
+	}()
+	for b := range uploaded {
+		err := b.err
+		if err == nil {
+			err = e.commitBatch(ctx, v, b, rec, res)
+		}
+		if err == nil {
+			continue
+		}
+		if cannotWrite(err) {
+			res.LocalOnly = append(res.LocalOnly, b.paths...)
+			continue
+		}
+		if len(b.paths) == 1 {
+			if errors.Is(err, workspace.ErrWriteConflict) {
+				res.Pending++ // the remote moved: the next cycle merges it
 				continue
 			}
-			if len(batch) == 1 {
-				if errors.Is(err, workspace.ErrWriteConflict) {
-					res.Pending++ // the remote moved: the next cycle merges it
-					continue
-				}
-				return err
-			}
-			for _, p := range batch {
-				if err := e.uploadBatch(ctx, v, []string{p}, locals, res); err != nil && !errors.Is(err, workspace.ErrWriteConflict) {
-					res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
-				}
+			return err
+		}
+		for _, p := range b.paths {
+			if err := e.uploadBatch(ctx, v, []string{p}, rec, res); err != nil && !errors.Is(err, workspace.ErrWriteConflict) {
+				res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", p, err))
 			}
 		}
 	}
+	return ctx.Err()
+}
+
+// uploadedBatch is a batch of paths whose blocks are stored (or whose
+// upload failed), waiting for its commit.
+type uploadedBatch struct {
+	paths []string
+	seen  []*local // each file as it was when opened for the upload
+	up    *workspace.Uploaded
+	err   error
+}
+
+// uploadBatch uploads and commits one batch without the pipeline.
+func (e *Engine) uploadBatch(ctx context.Context, v *workspace.Vault, batch []string, rec *recorder, res *Result) error {
+	items, seen := e.putItems(batch)
+	up, err := v.UploadFiles(ctx, items)
+	if err != nil {
+		return err
+	}
+	return e.commitBatch(ctx, v, uploadedBatch{paths: batch, seen: seen, up: up}, rec, res)
+}
+
+// commitBatch commits an uploaded batch and has its bases recorded.
+func (e *Engine) commitBatch(ctx context.Context, v *workspace.Vault, b uploadedBatch, rec *recorder, res *Result) error {
+	// A journal that can't be written stops the uploads: what is
+	// committed and not recorded costs the next cycle a comparison each.
+	if err := rec.failed(); err != nil {
+		return err
+	}
+	vs, err := v.CommitFiles(ctx, b.up)
+	if err != nil {
+		return err
+	}
+	bases := map[string]*Base{}
+	for i, p := range b.paths {
+		id := workspace.ContentID(vs[i].Manifest.Blocks)
+		bases[p] = baseOf(&remote{vs[i]}, b.seen[i], hex.EncodeToString(id[:]))
+		res.Uploaded++
+		res.BytesUp += int64(vs[i].Manifest.Size)
+		res.did(Uploaded, p)
+		e.logf("uploaded %s (v%d)", p, vs[i].Version)
+	}
+	rec.add(bases)
 	return nil
 }
 
-func (e *Engine) uploadBatch(ctx context.Context, v *workspace.Vault, batch []string, locals map[string]*local, res *Result) error {
-	items := make([]workspace.PutItem, len(batch))
-	seen := make([]*local, len(batch))
+// recorder writes bases to the journal on a goroutine of its own, all
+// those that arrived while it wrote the previous ones in one transaction:
+// the journal's writes leave the path from one commit to the next, and a
+// folder of many batches costs fewer of them.
+type recorder struct {
+	j    *Journal
+	wake chan struct{} // one pending signal at most
+	done chan struct{}
+
+	mu      sync.Mutex
+	pending map[string]*Base
+	err     error // the first write that failed
+}
+
+func (e *Engine) newRecorder() *recorder {
+	r := &recorder{j: e.Journal, wake: make(chan struct{}, 1), done: make(chan struct{}), pending: map[string]*Base{}}
+	go r.run()
+	return r
+}
+
+// add queues bases to record.
+func (r *recorder) add(bases map[string]*Base) {
+	r.mu.Lock()
+	maps.Copy(r.pending, bases)
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) run() {
+	defer close(r.done)
+	for range r.wake {
+		r.mu.Lock()
+		bases := r.pending
+		r.pending = map[string]*Base{}
+		failed := r.err != nil
+		r.mu.Unlock()
+		if len(bases) == 0 || failed {
+			continue
+		}
+		if err := r.j.SetMany(bases); err != nil {
+			r.mu.Lock()
+			r.err = err
+			r.mu.Unlock()
+		}
+	}
+}
+
+// failed returns the error of a write that failed, if one did.
+func (r *recorder) failed() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// close waits until every base added is written and returns the first
+// failure; nothing may be added after it.
+func (r *recorder) close() error {
+	close(r.wake)
+	<-r.done
+	return r.failed()
+}
+
+// putItems are the files of a batch to upload; seen[i] is filled with
+// file i as it is when opened.
+func (e *Engine) putItems(batch []string) (items []workspace.PutItem, seen []*local) {
+	items = make([]workspace.PutItem, len(batch))
+	seen = make([]*local, len(batch))
 	for i, p := range batch {
 		items[i] = workspace.PutItem{Path: "/" + p, Open: func() (io.ReadCloser, error) {
 			if err := e.noLinkAbove(p); err != nil {
@@ -730,20 +882,7 @@ func (e *Engine) uploadBatch(ctx context.Context, v *workspace.Vault, batch []st
 			return f, nil
 		}}
 	}
-	vs, err := v.PutFiles(ctx, items)
-	if err != nil {
-		return err
-	}
-	bases := map[string]*Base{}
-	for i, p := range batch {
-		id := workspace.ContentID(vs[i].Manifest.Blocks)
-		bases[p] = baseOf(&remote{vs[i]}, seen[i], hex.EncodeToString(id[:]))
-		res.Uploaded++
-		res.BytesUp += int64(vs[i].Manifest.Size)
-		res.did(Uploaded, p)
-		e.logf("uploaded %s (v%d)", p, vs[i].Version)
-	}
-	return e.Journal.SetMany(bases)
+	return items, seen
 }
 
 // delete carries a deletion to the other side, if the path there is still
