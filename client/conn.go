@@ -57,7 +57,6 @@ func dial(l link.Link, s *signer) (*conn, error) {
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(wire.TLS(cfg)),
 		grpc.WithWriteBufferSize(wire.WriteBufferSize),
-		grpc.WithSharedWriteBuffer(true),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(32<<20), grpc.ForceCodecV2(wire.NewBlockCodec())),
 	}
 	if s != nil {

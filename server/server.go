@@ -161,7 +161,6 @@ func (s *Server) GRPCServer(cert tls.Certificate) *grpc.Server {
 	g := grpc.NewServer(
 		grpc.Creds(creds),
 		grpc.WriteBufferSize(wire.WriteBufferSize),
-		grpc.SharedWriteBuffer(true),
 		grpc.MaxRecvMsgSize(16<<20),
 		grpc.ForceServerCodecV2(wire.NewBlockCodec()),
 		grpc.StatsHandler(connStats{s.metrics}),
