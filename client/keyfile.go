@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"unicode/utf8"
 
@@ -107,6 +106,10 @@ func writeKeyFile(path string, keys *deviceKeys, passphrase []byte) error {
 	return writeFileAtomic(path, sealed, 0o600)
 }
 
+// freeAfterWorkFactor is the scrypt work factor from which opening a key
+// file gives scrypt's memory back at once: 2^16 × 1 KiB, 64 MiB.
+const freeAfterWorkFactor = 16
+
 // readKeyFile opens the device key file with the passphrase.
 func readKeyFile(path string, passphrase []byte) (*deviceKeys, error) {
 	sealed, err := os.ReadFile(path)
@@ -117,10 +120,13 @@ func readKeyFile(path string, passphrase []byte) (*deviceKeys, error) {
 		return nil, fmt.Errorf("reading device key file %s: %w", path, err)
 	}
 	content, err := crypto.DecryptWithPassphrase(passphrase, sealed)
-	// scrypt just used 256 MiB: give it back before any transfer starts,
-	// so a long put or get doesn't carry it as headroom.
-	runtime.GC()
-	debug.FreeOSMemory()
+	// scrypt just used 256 MiB (work factor 18): give it back before any
+	// transfer starts, so a long put or get doesn't carry it as headroom.
+	// A cheap file's scrypt (tests, the bench) used too little to be worth
+	// a collection, which costs in proportion to the heap, not to scrypt.
+	if wf, ok := crypto.PassphraseWorkFactor(sealed); !ok || wf >= freeAfterWorkFactor {
+		debug.FreeOSMemory() // a collection, then the memory given back
+	}
 	if errors.Is(err, crypto.ErrWrongPassphrase) {
 		return nil, crypto.ErrWrongPassphrase
 	}

@@ -114,3 +114,18 @@ func checkDowngrade(t *testing.T, ct []byte, open func([]byte) ([]byte, error)) 
 		}
 	}
 }
+
+func TestPassphraseWorkFactor(t *testing.T) {
+	sealed, err := EncryptWithPassphrase([]byte("correct horse"), []byte("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wf, ok := PassphraseWorkFactor(sealed); !ok || wf != ScryptWorkFactor {
+		t.Fatalf("work factor %d, %v; want %d", wf, ok, ScryptWorkFactor)
+	}
+	for _, bad := range [][]byte{nil, []byte("age-encryption.org/v1\n-> X25519 abc\n--- mac\n"), sealed[:10]} {
+		if wf, ok := PassphraseWorkFactor(bad); ok {
+			t.Errorf("%q: work factor %d, want none", bad, wf)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"filippo.io/age"
 )
@@ -71,6 +72,21 @@ func DecryptWithPassphrase(passphrase []byte, ciphertext []byte) ([]byte, error)
 		return nil, fmt.Errorf("decrypting passphrase file: %w", err)
 	}
 	return plaintext, nil
+}
+
+// PassphraseWorkFactor returns the scrypt work factor (log2 of its cost)
+// an age passphrase file names in its header, and false if the file has
+// no such stanza. It reads the header only; it checks nothing.
+func PassphraseWorkFactor(ciphertext []byte) (int, bool) {
+	header, _, _ := bytes.Cut(ciphertext, []byte("\n---"))
+	for _, line := range bytes.Split(header, []byte("\n")) {
+		f := bytes.Fields(line)
+		if len(f) == 4 && string(f[0]) == "->" && string(f[1]) == scryptStanza {
+			n, err := strconv.Atoi(string(f[3]))
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
 
 // isWrongPassphrase tells a wrong passphrase from a damaged or foreign file.
