@@ -64,7 +64,7 @@ func (o *Organisation) encodeSnapshot(w *snapWriter) {
 	for _, u := range o.users {
 		w.str(u.ID, u.Name, u.Email)
 		w.i(int64(u.Profile))
-		w.bytes(u.SealKey.Bytes())
+		w.sealKey(u.SealKey)
 		w.bytes(u.IdentityCommitment)
 		w.time(u.CreatedAt)
 		w.str(u.CreatedBy)
@@ -89,7 +89,7 @@ func (o *Organisation) encodeSnapshot(w *snapWriter) {
 		w.str(d.ID, d.UserID, d.Label)
 		w.bytes(d.VerifyKey.Bytes())
 		if d.HasSealKey() {
-			w.bytes(d.SealKey.Bytes())
+			w.sealKey(d.SealKey)
 		} else {
 			w.bytes(nil)
 		}
@@ -412,6 +412,7 @@ type snapWriter struct {
 	b        []byte
 	counting bool
 	n        int
+	key      []byte // sealKey's scratch
 }
 
 func (w *snapWriter) u(v uint64) {
@@ -444,6 +445,14 @@ func (w *snapWriter) bytes(ps ...[]byte) {
 			w.b = append(w.b, p...)
 		}
 	}
+}
+
+// sealKey writes k as bytes(k.Bytes()) does, through one reused buffer:
+// a snapshot holds a 1,217-byte key per user and per device, and each
+// is written twice (counted, then written).
+func (w *snapWriter) sealKey(k crypto.SealPublicKey) {
+	w.key = k.AppendBytes(w.key[:0])
+	w.bytes(w.key)
 }
 
 func (w *snapWriter) str(ss ...string) {

@@ -85,7 +85,13 @@ func ParseSealPublicKey(b []byte) (SealPublicKey, error) {
 }
 
 // Bytes returns the encoding of the key.
-func (p SealPublicKey) Bytes() []byte { return append([]byte{AlgXWing}, p.packed...) }
+func (p SealPublicKey) Bytes() []byte { return p.AppendBytes(nil) }
+
+// AppendBytes appends the encoding of the key to b, for an encoder that
+// writes thousands of keys (the organisation snapshot) without a copy each.
+func (p SealPublicKey) AppendBytes(b []byte) []byte {
+	return append(append(b, AlgXWing), p.packed...)
+}
 
 // Equal reports whether both keys are the same.
 func (p SealPublicKey) Equal(o SealPublicKey) bool { return bytes.Equal(p.packed, o.packed) }
