@@ -903,9 +903,7 @@ func (e *Engine) delete(ctx context.Context, v *workspace.Vault, p string, b *Ba
 		case err != nil && !errors.Is(err, workspace.ErrNotFound):
 			return err
 		}
-		res.DeletedRemote++
-		res.did(DeletedRemote, p)
-		e.logf("deleted %s in the vault", p)
+		e.deletedInVault(res, p, "deleted %s in the vault")
 		return e.Journal.Set(p, nil)
 	}
 	if r == nil && l != nil { // deleted in the vault (a signed folder version without it)
@@ -936,4 +934,12 @@ func (e *Engine) delete(ctx context.Context, v *workspace.Vault, p string, b *Ba
 		e.logf("deleted %s locally", p)
 	}
 	return e.Journal.Set(p, nil)
+}
+
+// deletedInVault counts, reports and logs (format, with the path) a
+// deletion this cycle made in the vault.
+func (e *Engine) deletedInVault(res *Result, p, format string) {
+	res.DeletedRemote++
+	res.did(DeletedRemote, p)
+	e.logf(format, p)
 }

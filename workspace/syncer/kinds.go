@@ -62,9 +62,7 @@ func (e *Engine) toFolderRemote(ctx context.Context, v *workspace.Vault, p strin
 		res.Pending++ // edited meanwhile: the next cycle keeps the folder as a conflict copy
 		return nil
 	case err == nil:
-		res.DeletedRemote++
-		res.did(DeletedRemote, p)
-		e.logf("%s is a folder here now: deleted the file in the vault", p)
+		e.deletedInVault(res, p, "%s is a folder here now: deleted the file in the vault")
 	case !errors.Is(err, workspace.ErrNotFound):
 		return err
 	}
@@ -198,8 +196,6 @@ func (e *Engine) toFileRemote(ctx context.Context, v *workspace.Vault, p string,
 	case err != nil && !errors.Is(err, workspace.ErrNotFound):
 		return err
 	}
-	res.DeletedRemote++
-	res.did(DeletedRemote, p)
-	e.logf("%s is a file here now: deleted the folder in the vault", p)
+	e.deletedInVault(res, p, "%s is a file here now: deleted the folder in the vault")
 	return e.Journal.Set(p, nil)
 }
