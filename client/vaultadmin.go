@@ -81,8 +81,19 @@ func (s *Session) PrepareVault(ctx context.Context, ref string) (*workspace.Vaul
 	}
 	var opened *workspace.Vault
 	err = s.whileOrganisationBehind(ctx, func() error {
-		w, v, err := s.loadVault(ctx, v.ID)
+		w, v, err := s.verifiedVault(v.ID)
 		if err != nil {
+			return err
+		}
+		// A checkpoint this device lacks, and may write: the log comes with
+		// the server's signed heads, which the checkpoint confirms with
+		// (one read, not two). Another member's checkpoint, if the server
+		// has one, arrives with it: a sync only adds entries.
+		sync := w.Sync
+		if w.NeedsCheckpoint() && s.mayCheckpoint(v) {
+			sync = w.SyncToCheckpoint
+		}
+		if err := sync(ctx); err != nil {
 			return err
 		}
 		if w.NeedsCheckpoint() && s.mayCheckpoint(v) {
