@@ -1,10 +1,12 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/coffre/coffre/certificate"
@@ -91,13 +93,12 @@ func (s *Session) vaultInfo(v *certificate.Vault, now time.Time) (VaultInfo, err
 	return info, nil
 }
 
-// sortMembers orders members by role, then name.
+// sortMembers orders members by role, then name, then id (1,000 members
+// each time a vault is looked up: slices.SortFunc, without sort.Slice's
+// reflection).
 func sortMembers(m []Member) {
-	sort.Slice(m, func(i, j int) bool {
-		if m[i].Role != m[j].Role {
-			return m[i].Role < m[j].Role
-		}
-		return m[i].Name < m[j].Name
+	slices.SortFunc(m, func(a, b Member) int {
+		return cmp.Or(cmp.Compare(a.Role, b.Role), strings.Compare(a.Name, b.Name), strings.Compare(a.UserID, b.UserID))
 	})
 }
 
