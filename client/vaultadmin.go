@@ -58,7 +58,7 @@ func (s *Session) PrepareVault(ctx context.Context, ref string) (*workspace.Vaul
 	if err := s.rotateOwnKeysIfExposed(ctx); err != nil {
 		return nil, done, err
 	}
-	v, info, err := s.FindVault(ref)
+	v, info, err := s.lookupVault(ref, false)
 	if err != nil {
 		return nil, done, err
 	}
@@ -203,7 +203,7 @@ func (s *Session) rotate(ctx context.Context, vaultID string) error {
 // whoever left can decrypt nothing written afterwards (SECURITY.md A16).
 // The checkpoint that anchors the vault log at the rotation follows.
 func (s *Session) RotateVault(ctx context.Context, ref string) (VaultInfo, error) {
-	v, _, err := s.FindVault(ref)
+	v, err := s.findVault(ref)
 	if err != nil {
 		return VaultInfo{}, err
 	}
@@ -225,7 +225,7 @@ func (s *Session) ShareVault(ctx context.Context, ref, userRef string, role cert
 	if err := certificate.CheckGrantEnd(role, until); err != nil {
 		return nil, err
 	}
-	v, _, err := s.FindVault(ref)
+	v, err := s.findVault(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +281,7 @@ func (s *Session) ShareVault(ctx context.Context, ref, userRef string, role cert
 // UnshareVault removes members and rotates the key once for all of them,
 // in one append; the checkpoint follows.
 func (s *Session) UnshareVault(ctx context.Context, ref string, userRefs ...string) error {
-	v, _, err := s.FindVault(ref)
+	v, err := s.findVault(ref)
 	if err != nil {
 		return err
 	}
@@ -336,7 +336,7 @@ func (s *Session) RenameVault(ctx context.Context, ref, name string) error {
 	if err := s.checkNewVaultName(name, ref); err != nil {
 		return err
 	}
-	v, _, err := s.FindVault(ref)
+	v, err := s.findVault(ref)
 	if err != nil {
 		return err
 	}
@@ -354,7 +354,7 @@ func (s *Session) RenameVault(ctx context.Context, ref, name string) error {
 
 // ArchiveVault archives (or, with archived false, restores) a vault.
 func (s *Session) ArchiveVault(ctx context.Context, ref string, archived bool) error {
-	v, _, err := s.FindVault(ref)
+	v, err := s.findVault(ref)
 	if err != nil {
 		return err
 	}
