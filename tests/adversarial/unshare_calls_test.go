@@ -24,17 +24,9 @@ func TestUnshareIsFourCalls(t *testing.T) {
 	av := w.open(t, "alice")
 	put(t, av, "/kept.txt", []byte("written before the unshare"))
 	mustSync(t, w.sess["alice"])
-	rec := w.s.Record()
-	err := w.sess["alice"].UnshareVault(bg(), w.vault, "bob@example.org")
-	calls := rec.Calls()
-	w.s.StopRecording()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, c := range calls {
-		got = append(got, c.Method)
-	}
+	got := w.methodsOf(t, func() error {
+		return w.sess["alice"].UnshareVault(bg(), w.vault, "bob@example.org")
+	})
 	want := []string{
 		coffrev1.CoffreService_GetLog_FullMethodName,
 		coffrev1.CoffreService_AppendCertificates_FullMethodName,
