@@ -25,10 +25,12 @@ const stateLockWait = 30 * time.Second
 // stateIdle is how long state.db stays open after its last transaction
 // (SPEC.md §9 "Sharing"). Opening it costs a mapping and its first page
 // faults, and closing it an unmapping: a third of a small put's client CPU
-// when every transaction opened it. Long enough for the writes of a busy
-// session to find it open even on a loaded machine; another process that
-// waits for it does not wait for this, it is let in at statePoll.
-const stateIdle = time.Second
+// when every transaction opened it. Long enough for the writes of a
+// session to find it open even on a loaded machine (a write a second per
+// client under the bench's load); another process that waits for it does
+// not wait for this, it is let in at statePoll. Only a process that does
+// not say it waits (an older version, a tool) waits for stateIdle.
+const stateIdle = 5 * time.Second
 
 // statePoll is how often an idle open state.db looks for a process
 // waiting for it (stateWait); a busy one looks after each transaction.
