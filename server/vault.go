@@ -191,17 +191,13 @@ func (s *Server) VaultRead(ctx context.Context, req *coffrev1.VaultReadRequest) 
 		limit = maxVaultPage
 	}
 	// The head first, then the entries up to it (see GetLog).
-	head, err := s.cfg.Store.VaultLogHead(ctx, c.orgID, v.ID)
-	if err != nil {
-		return nil, err
-	}
-	entries, err := s.cfg.Store.ReadVaultLog(ctx, c.orgID, v.ID, max(req.GetFrom(), 1), limit)
+	head, entries, orgHead, err := s.readVault(ctx, c.orgID, v.ID, max(req.GetFrom(), 1), limit, req.GetWithHead())
 	if err != nil {
 		return nil, err
 	}
 	resp := &coffrev1.VaultReadResponse{HeadPosition: head.Position, Entries: page(head, entries)}
 	if req.GetWithHead() {
-		if resp.Head, err = s.signHead(ctx, c.orgID, v.ID, head); err != nil {
+		if resp.Head, err = s.signHead(c.orgID, v.ID, orgHead, head); err != nil {
 			return nil, err
 		}
 	}
@@ -248,6 +244,16 @@ func (s *Server) PutBlock(ctx context.Context, req *coffrev1.PutBlockRequest) (*
 		return nil, wire.ErrBlockTooLarge
 	}
 	size := int64(len(req.GetData()))
+	if rp, ok := s.cfg.Blocks.(store.ReservingPutter); ok {
+		err := rp.PutBlockReserved(ctx, c.orgID, v.ID, req.GetBlockId(), req.GetData(), size)
+		switch {
+		case errors.Is(err, store.ErrQuotaExceeded):
+			return nil, wire.ErrStorageQuota
+		case err != nil:
+			return nil, blockError(err)
+		}
+		return &coffrev1.PutBlockResponse{}, nil
+	}
 	if _, err := s.cfg.Store.ReserveStorage(ctx, c.orgID, size); errors.Is(err, store.ErrQuotaExceeded) {
 		return nil, wire.ErrStorageQuota
 	} else if err != nil {
