@@ -32,7 +32,7 @@ func NewNonces(s *Store) *Nonces { return &Nonces{s: s} }
 func (n *Nonces) Fresh(ctx context.Context, deviceID string, nonce []byte, at time.Time) (bool, error) {
 	b := &pgx.Batch{}
 	fresh := queueNonce(b, deviceID, nonce, at)
-	if err := n.s.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := n.s.hints.SendBatch(ctx, b).Close(); err != nil {
 		return false, fmt.Errorf("recording a request nonce: %w", err)
 	}
 	return *fresh, nil
@@ -41,14 +41,14 @@ func (n *Nonces) Fresh(ctx context.Context, deviceID string, nonce []byte, at ti
 var _ store.LogNonces = (*Nonces)(nil)
 
 // FreshReadLog is Fresh and Store.ReadLog in one round trip: the nonce's
-// transaction, then the read, pipelined. The read runs after the commit,
-// so it sees whatever the log held then; a failed read leaves the nonce
-// recorded, which only refuses a replay of the request.
+// insert, then the read, pipelined (one transaction, committed without
+// waiting for the flush). The read sees the log as it was when it
+// started; a failed read leaves nothing recorded.
 func (n *Nonces) FreshReadLog(ctx context.Context, deviceID string, nonce []byte, at time.Time, orgID string, from uint64, limit int) (bool, []store.LogEntry, error) {
 	b := &pgx.Batch{}
 	fresh := queueNonce(b, deviceID, nonce, at)
 	read := queueReadEntries(b, orgID, orgLogID, from, limit)
-	if err := n.s.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := n.s.hints.SendBatch(ctx, b).Close(); err != nil {
 		return false, nil, fmt.Errorf("recording a request nonce and reading the log of %s from %d: %w", orgID, from, err)
 	}
 	entries, err := read.result()
@@ -58,18 +58,15 @@ func (n *Nonces) FreshReadLog(ctx context.Context, deviceID string, nonce []byte
 	return *fresh, entries, nil
 }
 
-// queueNonce queues the nonce's transaction into b (four statements, one
-// round trip); *fresh is set once b is closed.
+// queueNonce queues the nonce's insert into b, for the hints'
+// connections (Store.hints); *fresh is set once b is closed.
 func queueNonce(b *pgx.Batch, deviceID string, nonce []byte, at time.Time) *bool {
 	fresh := new(bool)
-	b.Queue(`BEGIN`)
-	b.Queue(`SET LOCAL synchronous_commit = off`)
 	b.Queue(`INSERT INTO request_nonces (device_id, nonce, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 		deviceID, nonce, at).Exec(func(tag pgconn.CommandTag) error {
 		*fresh = tag.RowsAffected() == 1
 		return nil
 	})
-	b.Queue(`COMMIT`)
 	return fresh
 }
 
