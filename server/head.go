@@ -43,24 +43,46 @@ func (s *Server) GetHead(ctx context.Context, req *coffrev1.GetHeadRequest) (*co
 	if err != nil {
 		return nil, err
 	}
-	vault, err := s.cfg.Store.VaultLogHead(ctx, c.orgID, v.ID)
+	if s.heads.Load() == nil {
+		return nil, errNoHeadKey
+	}
+	vault, _, org, err := s.readVault(ctx, c.orgID, v.ID, 0, 0, true)
 	if err != nil {
 		return nil, err
 	}
-	return s.signHead(ctx, c.orgID, v.ID, vault)
+	return s.signHead(c.orgID, v.ID, org, vault)
 }
 
-// signHead signs the organisation's head, read now, and vault, the head
-// of vault vaultID's log the caller read (GetHead, and VaultRead when
-// asked with_head).
-func (s *Server) signHead(ctx context.Context, orgID, vaultID string, vault store.Head) (*coffrev1.GetHeadResponse, error) {
+// readVault reads a vault's head, then up to limit of its entries from
+// position from, then the organisation's head if withOrgHead: one round
+// trip on a store.VaultLogReader.
+func (s *Server) readVault(ctx context.Context, orgID, vaultID string, from uint64, limit int, withOrgHead bool) (vault store.Head, entries []store.LogEntry, org store.Head, err error) {
+	if r, ok := s.cfg.Store.(store.VaultLogReader); ok {
+		return r.ReadVaultLogHeads(ctx, orgID, vaultID, from, limit, withOrgHead)
+	}
+	if vault, err = s.cfg.Store.VaultLogHead(ctx, orgID, vaultID); err != nil {
+		return store.Head{}, nil, store.Head{}, err
+	}
+	if limit > 0 {
+		if entries, err = s.cfg.Store.ReadVaultLog(ctx, orgID, vaultID, from, limit); err != nil {
+			return store.Head{}, nil, store.Head{}, err
+		}
+	}
+	if withOrgHead {
+		if org, err = s.cfg.Store.LogHead(ctx, orgID); err != nil {
+			return store.Head{}, nil, store.Head{}, err
+		}
+	}
+	return vault, entries, org, nil
+}
+
+// signHead signs org, the organisation's head, and vault, the head of
+// vault vaultID's log, both read after the caller was authenticated
+// (GetHead, and VaultRead when asked with_head).
+func (s *Server) signHead(orgID, vaultID string, org, vault store.Head) (*coffrev1.GetHeadResponse, error) {
 	signer := s.heads.Load()
 	if signer == nil {
 		return nil, errNoHeadKey
-	}
-	org, err := s.cfg.Store.LogHead(ctx, orgID)
-	if err != nil {
-		return nil, err
 	}
 	if vault.Position == 0 {
 		vault.Hash = vaultlog.VaultGenesis(orgID, vaultID)

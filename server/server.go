@@ -239,6 +239,13 @@ func (s *Server) state(ctx context.Context, orgID string) (*certificate.Organisa
 	if err != nil {
 		return nil, err
 	}
+	return s.advance(ctx, orgID, st, org, entries)
+}
+
+// advance returns org, the snapshot st held, or the newest snapshot
+// caught up with the store if entries, read from the store beyond org's
+// head, are not empty.
+func (s *Server) advance(ctx context.Context, orgID string, st *orgState, org *certificate.Organisation, entries []store.LogEntry) (*certificate.Organisation, error) {
 	if len(entries) == 0 {
 		return org, nil
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/server/store"
 	"github.com/coffre/coffre/server/store/blockdir"
 	"github.com/coffre/coffre/server/store/boltstore"
 	"github.com/coffre/coffre/wire"
@@ -48,6 +49,19 @@ func startServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	ts := serveStore(t, dir, st, nil)
+	l, err := NewOrganisation(context.Background(), st, "Test clinic", ts.srv.cfg.PublicAddress, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.orgID, ts.token = l.OrganisationID, l.Token
+	return ts
+}
+
+// serveStore starts a server on st, with its blocks and TLS key in dir
+// and nonces as its shared replay cache (none if nil).
+func serveStore(t *testing.T, dir string, st *boltstore.Store, nonces store.Nonces) *testServer {
+	t.Helper()
 	cert, _, _, err := LoadOrCreateTLS(dir, "", "")
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +76,7 @@ func startServer(t *testing.T) *testServer {
 	}
 	blocks.UseSmallBlocks(st) // as coffre-server run has it
 	clock := &testClock{}
-	srv := New(Config{Store: st, Blocks: blocks, PublicAddress: lis.Addr().String(), Now: clock.now})
+	srv := New(Config{Store: st, Blocks: blocks, Nonces: nonces, PublicAddress: lis.Addr().String(), Now: clock.now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, lis, cert) }()
@@ -73,11 +87,7 @@ func startServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cc.Close() })
-	l, err := NewOrganisation(ctx, st, "Test clinic", lis.Addr().String(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testServer{api: coffrev1.NewCoffreServiceClient(cc), cc: cc, srv: srv, orgID: l.OrganisationID, token: l.Token, clock: clock}
+	return &testServer{api: coffrev1.NewCoffreServiceClient(cc), cc: cc, srv: srv, clock: clock}
 }
 
 // testClock is the server's clock, which a test can move forward.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
@@ -74,35 +75,52 @@ func (s *Server) VaultAppend(ctx context.Context, req *coffrev1.VaultAppendReque
 	a := st.vault(v.ID)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// The head this process appended or read last, when the entry
+	// extends it: the store's append checks, under its lock, that it is
+	// still the vault's head (store.ErrConflict otherwise, and the head
+	// is read as below), so the usual write of a vault through one
+	// process reads no head first.
+	if t := a.tail; t != nil && t.head.Position > 0 && vaultlog.Extends(certificate.Head{Position: t.head.Position, Hash: t.head.Hash}, e) == nil {
+		resp, err := s.appendAfter(ctx, c, a, v.ID, e, req.GetEntry(), refs, now, t.head)
+		if !errors.Is(err, store.ErrConflict) {
+			return resp, err
+		}
+	}
 	head, err := s.cfg.Store.VaultLogHead(ctx, c.orgID, v.ID)
 	if err != nil {
 		return nil, err
 	}
+	return s.appendAfter(ctx, c, a, v.ID, e, req.GetEntry(), refs, now, head)
+}
+
+// appendAfter checks e, whose bytes are data, against the vault's log up
+// to head and appends it there. The caller holds a.mu.
+func (s *Server) appendAfter(ctx context.Context, c *caller, a *vaultAppender, vaultID string, e *vaultlog.Entry, data []byte, refs store.BlockRefs, now time.Time, head store.Head) (*coffrev1.VaultAppendResponse, error) {
 	prev := head.Hash
 	if head.Position == 0 {
-		prev = vaultlog.VaultGenesis(c.orgID, v.ID)
+		prev = vaultlog.VaultGenesis(c.orgID, vaultID)
 	}
 	if vaultlog.Extends(certificate.Head{Position: head.Position, Hash: prev}, e) != nil {
 		return nil, certificate.ErrConflict
 	}
-	tail, err := s.vaultTail(ctx, a, c.orgID, v.ID, head)
+	tail, err := s.vaultTail(ctx, a, c.orgID, vaultID, head)
 	if err != nil {
 		return nil, err
 	}
 	if err := tail.Check(e); err != nil {
-		s.log.Info("vault entry refused", "organisation", c.orgID, "vault", v.ID, "reason", err.Error())
+		s.log.Info("vault entry refused", "organisation", c.orgID, "vault", vaultID, "reason", err.Error())
 		return nil, wire.ErrCertificateRefused
 	}
-	entry := store.LogEntry{Position: e.Position, PrevHash: prev, Hash: vaultlog.EntryHash(prev, req.GetEntry()), Data: req.GetEntry(), ReceivedAt: now}
-	newHead, err := s.cfg.Store.AppendVaultLogBlocks(ctx, c.orgID, v.ID, []store.LogEntry{entry}, refs, now)
+	entry := store.LogEntry{Position: e.Position, PrevHash: prev, Hash: vaultlog.EntryHash(prev, data), Data: data, ReceivedAt: now}
+	newHead, err := s.cfg.Store.AppendVaultLogBlocks(ctx, c.orgID, vaultID, []store.LogEntry{entry}, refs, now)
 	if errors.Is(err, store.ErrBlockCollected) {
-		s.log.Info("vault entry refused", "organisation", c.orgID, "vault", v.ID, "reason", err.Error())
+		s.log.Info("vault entry refused", "organisation", c.orgID, "vault", vaultID, "reason", err.Error())
 	}
 	if err != nil {
 		return nil, err
 	}
 	tail.fold(e, store.Head{Position: entry.Position, Hash: entry.Hash})
-	s.bus.Publish(c.orgID, store.Event{Kind: store.VaultAppended, Vault: v.ID, Position: newHead.Position})
+	s.bus.Publish(c.orgID, store.Event{Kind: store.VaultAppended, Vault: vaultID, Position: newHead.Position})
 	return &coffrev1.VaultAppendResponse{HeadPosition: newHead.Position}, nil
 }
 
@@ -191,17 +209,13 @@ func (s *Server) VaultRead(ctx context.Context, req *coffrev1.VaultReadRequest) 
 		limit = maxVaultPage
 	}
 	// The head first, then the entries up to it (see GetLog).
-	head, err := s.cfg.Store.VaultLogHead(ctx, c.orgID, v.ID)
-	if err != nil {
-		return nil, err
-	}
-	entries, err := s.cfg.Store.ReadVaultLog(ctx, c.orgID, v.ID, max(req.GetFrom(), 1), limit)
+	head, entries, orgHead, err := s.readVault(ctx, c.orgID, v.ID, max(req.GetFrom(), 1), limit, req.GetWithHead())
 	if err != nil {
 		return nil, err
 	}
 	resp := &coffrev1.VaultReadResponse{HeadPosition: head.Position, Entries: page(head, entries)}
 	if req.GetWithHead() {
-		if resp.Head, err = s.signHead(ctx, c.orgID, v.ID, head); err != nil {
+		if resp.Head, err = s.signHead(c.orgID, v.ID, orgHead, head); err != nil {
 			return nil, err
 		}
 	}
@@ -253,6 +267,16 @@ func (s *Server) PutBlock(ctx context.Context, req *coffrev1.PutBlockRequest) (*
 	if done, err := s.putReserved(ctx, c.orgID, v.ID, []store.BlockData{{ID: req.GetBlockId(), Data: req.GetData()}}, size); done {
 		if err != nil {
 			return nil, err
+		}
+		return &coffrev1.PutBlockResponse{}, nil
+	}
+	if rp, ok := s.cfg.Blocks.(store.ReservingPutter); ok {
+		err := rp.PutBlockReserved(ctx, c.orgID, v.ID, req.GetBlockId(), req.GetData(), size)
+		switch {
+		case errors.Is(err, store.ErrQuotaExceeded):
+			return nil, wire.ErrStorageQuota
+		case err != nil:
+			return nil, blockError(err)
 		}
 		return &coffrev1.PutBlockResponse{}, nil
 	}

@@ -235,6 +235,15 @@ type Store interface {
 	Close() error
 }
 
+// VaultLogReader is a Store that reads what VaultRead and GetHead need in
+// one round trip where the three reads make three (SPEC.md §6.2).
+type VaultLogReader interface {
+	// ReadVaultLogHeads returns, read in this order, VaultLogHead, up
+	// to limit entries of ReadVaultLog from position from (none if limit
+	// is 0), and LogHead if withOrgHead (the zero Head otherwise).
+	ReadVaultLogHeads(ctx context.Context, orgID, vaultID string, from uint64, limit int, withOrgHead bool) (vault Head, entries []LogEntry, org Head, err error)
+}
+
 // MaxBlockSize is the largest block a BlockStore accepts.
 const MaxBlockSize = 4 << 20
 
@@ -308,6 +317,18 @@ type ReservingBatcher interface {
 	// or stored. done is false, with nothing done, if it can't for this
 	// batch: the caller reserves, then calls PutBlocks.
 	PutBlocksReserved(ctx context.Context, orgID, vaultID string, blocks []BlockData, n int64) (done bool, err error)
+}
+
+// ReservingPutter is a BlockStore that can reserve the organisation's
+// storage for one block in the same round trip as it stores it (SPEC.md
+// §7.4): every small file written is one PutBlock.
+type ReservingPutter interface {
+	// PutBlockReserved reserves n bytes of orgID's storage (as
+	// Store.ReserveStorage: ErrQuotaExceeded, nothing stored) and stores
+	// the block as PutBlock does. After another error nothing stays
+	// reserved, and the block may be stored whole, as after a PutBlock
+	// that failed.
+	PutBlockReserved(ctx context.Context, orgID, vaultID, blockID string, data []byte, n int64) error
 }
 
 // SmallBlocks keeps the small blocks of batches in the metadata store

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/coffre/coffre/server/store"
 )
@@ -42,30 +43,43 @@ func (b *Blocks) PutBlock(ctx context.Context, orgID, vaultID, blockID string, d
 }
 
 func (b *Blocks) putBlock(ctx context.Context, orgID, vaultID, blockID string, data []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if len(data) > store.MaxBlockSize {
-		return fmt.Errorf("%d bytes: %w", len(data), store.ErrBlockTooLarge)
-	}
-	if err := store.CheckBlockIDs(orgID, vaultID, blockID); err != nil {
+	if err := checkPut(ctx, orgID, vaultID, blockID, data); err != nil {
 		return err
 	}
 	if data == nil {
 		data = []byte{} // NULL is not an empty block
 	}
-	tag, err := b.s.pool.Exec(ctx, `INSERT INTO blocks (org_id, vault_id, block_id, data) VALUES ($1, $2, $3, $4)
-		ON CONFLICT DO NOTHING`, orgID, vaultID, blockID, data)
+	tag, err := b.s.pool.Exec(ctx, insertBlock, orgID, vaultID, blockID, data)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() == 1 {
 		return nil
 	}
-	// There already, or a racing put committed first (the insert waited
-	// for it): this statement's snapshot sees it.
+	return b.compare(ctx, orgID, vaultID, blockID, data)
+}
+
+// insertBlock stores a block unless its id is taken: then it inserts
+// nothing, and compare tells the same bytes from others.
+const insertBlock = `INSERT INTO blocks (org_id, vault_id, block_id, data) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
+
+func checkPut(ctx context.Context, orgID, vaultID, blockID string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(data) > store.MaxBlockSize {
+		return fmt.Errorf("%d bytes: %w", len(data), store.ErrBlockTooLarge)
+	}
+	return store.CheckBlockIDs(orgID, vaultID, blockID)
+}
+
+// compare is nil if the block stored under the id has data,
+// store.ErrExists if other bytes. It is called after an insert that found
+// the id taken: there already, or a racing put committed first (the
+// insert waited for it); this statement's snapshot sees it.
+func (b *Blocks) compare(ctx context.Context, orgID, vaultID, blockID string, data []byte) error {
 	var same bool
-	err = b.s.pool.QueryRow(ctx, `SELECT data = $4 FROM blocks WHERE org_id = $1 AND vault_id = $2 AND block_id = $3`,
+	err := b.s.pool.QueryRow(ctx, `SELECT data = $4 FROM blocks WHERE org_id = $1 AND vault_id = $2 AND block_id = $3`,
 		orgID, vaultID, blockID, data).Scan(&same)
 	switch {
 	case err != nil:
@@ -74,6 +88,92 @@ func (b *Blocks) putBlock(ctx context.Context, orgID, vaultID, blockID string, d
 		return store.ErrExists
 	}
 	return nil
+}
+
+var _ store.ReservingPutter = (*Blocks)(nil)
+
+// PutBlockReserved reserves n bytes of the organisation's storage and
+// stores the block in one round trip, where ReserveStorage then PutBlock
+// make two: the reservation's transaction, committed without waiting for
+// the flush as ReserveStorage's is (it says why), then the block's
+// insert, committed durably, later in the write-ahead log, so that its
+// flush covers the reservation too. The reservation's statement fails when
+// it reserves nothing (quota exceeded, or no such organisation), so that
+// PostgreSQL skips the insert pipelined after it.
+func (b *Blocks) PutBlockReserved(ctx context.Context, orgID, vaultID, blockID string, data []byte, n int64) error {
+	if err := b.putBlockReserved(ctx, orgID, vaultID, blockID, data, n); err != nil {
+		return fmt.Errorf("putting block %q of vault %q of %q: %w", blockID, vaultID, orgID, err)
+	}
+	return nil
+}
+
+// reserveOrFail is ReserveStorage's statement, made to fail with a
+// division by zero (SQLSTATE 22012) when it updates no row: count(*) is
+// not a constant, so the division is evaluated when the statement runs,
+// after the update.
+const reserveOrFail = `WITH r AS (UPDATE organisations SET used_bytes = GREATEST(0, used_bytes + $2::bigint)
+		WHERE id = $1 AND ($2::bigint <= 0 OR storage_limit = 0 OR used_bytes + $2::bigint <= storage_limit)
+		RETURNING used_bytes)
+	SELECT 1 / count(*) FROM r`
+
+const divisionByZero = "22012"
+
+func (b *Blocks) putBlockReserved(ctx context.Context, orgID, vaultID, blockID string, data []byte, n int64) error {
+	if err := checkPut(ctx, orgID, vaultID, blockID, data); err != nil {
+		return err
+	}
+	if data == nil {
+		data = []byte{} // NULL is not an empty block
+	}
+	reserved, inserted, err := b.reserveAndInsert(ctx, orgID, vaultID, blockID, data, n)
+	if _, ok := pgError(err, divisionByZero); ok {
+		if _, err := b.s.Organisation(ctx, orgID); err != nil {
+			return err
+		}
+		return store.ErrQuotaExceeded
+	}
+	if err == nil && !inserted {
+		err = b.compare(ctx, orgID, vaultID, blockID, data)
+	}
+	if err != nil && reserved {
+		// Known to be committed: given back. A reservation whose
+		// commit's answer was lost stays counted, the safe side.
+		b.s.ReserveStorage(context.WithoutCancel(ctx), orgID, -n)
+	}
+	return err
+}
+
+// reserveAndInsert sends PutBlockReserved's round trip on a connection of
+// its own, released before the caller's next statements (which take
+// another: holding one while waiting for a second could exhaust the pool).
+func (b *Blocks) reserveAndInsert(ctx context.Context, orgID, vaultID, blockID string, data []byte, n int64) (reserved, inserted bool, err error) {
+	conn, err := b.s.pool.Acquire(ctx)
+	if err != nil {
+		return false, false, err
+	}
+	// A reservation that failed leaves its transaction aborted: rolled
+	// back here, the connection stays in the pool (it closes one released
+	// inside a transaction).
+	defer func() {
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		}
+		conn.Release()
+	}()
+	batch := &pgx.Batch{}
+	batch.Queue(`BEGIN`)
+	batch.Queue(`SET LOCAL synchronous_commit = off`)
+	batch.Queue(reserveOrFail, orgID, n)
+	batch.Queue(`COMMIT`).Exec(func(pgconn.CommandTag) error {
+		reserved = true
+		return nil
+	})
+	batch.Queue(insertBlock, orgID, vaultID, blockID, data).Exec(func(tag pgconn.CommandTag) error {
+		inserted = tag.RowsAffected() == 1
+		return nil
+	})
+	err = conn.SendBatch(ctx, batch).Close()
+	return reserved, inserted, err
 }
 
 var _ store.BlockBatcher = (*Blocks)(nil)
@@ -109,8 +209,7 @@ func (b *Blocks) putBlocks(ctx context.Context, orgID, vaultID string, blocks []
 			if bl.Data == nil {
 				blocks[i].Data = []byte{} // NULL is not an empty block
 			}
-			batch.Queue(`INSERT INTO blocks (org_id, vault_id, block_id, data) VALUES ($1, $2, $3, $4)
-				ON CONFLICT DO NOTHING`, orgID, vaultID, bl.ID, blocks[i].Data)
+			batch.Queue(insertBlock, orgID, vaultID, bl.ID, blocks[i].Data)
 		}
 		res := tx.SendBatch(ctx, &batch)
 		var there []store.BlockData

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/coffre/coffre/server/store"
 )
 
@@ -119,13 +117,8 @@ func (b *Bus) Publish(orgID string, ev store.Event) {
 	// for the flush of its commit too made every append of every
 	// organisation take turns at the disk's pace. An event is best effort
 	// and is published after what it tells of has committed, so the
-	// commit does not wait (one round trip, as for nonces).
-	batch := &pgx.Batch{}
-	batch.Queue(`BEGIN`)
-	batch.Queue(`SET LOCAL synchronous_commit = off`)
-	batch.Queue(`SELECT pg_notify($1, $2)`, eventsChannel, payload)
-	batch.Queue(`COMMIT`)
-	if err := b.s.pool.SendBatch(ctx, batch).Close(); err != nil {
+	// commit does not wait (Store.hints, as for nonces).
+	if _, err := b.s.hints.Exec(ctx, `SELECT pg_notify($1, $2)`, eventsChannel, payload); err != nil {
 		b.log.Warn("event not sent to the other server processes", "organisation", orgID, "error", err)
 	}
 }

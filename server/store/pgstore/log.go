@@ -121,35 +121,52 @@ func (s *Store) ReadLog(ctx context.Context, orgID string, from uint64, limit in
 // every authenticated call reads the organisation log beyond the server's
 // snapshot, and usually finds nothing.
 func (s *Store) readEntries(ctx context.Context, orgID, logID string, from uint64, limit int) ([]store.LogEntry, error) {
-	rows, err := s.pool.Query(ctx, `SELECT e.position, e.prev_hash, e.hash, e.data, e.received_at FROM organisations o
+	b := &pgx.Batch{}
+	read := queueReadEntries(b, orgID, logID, from, limit)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return read.result()
+}
+
+// entriesRead is the answer of a read queued by queueReadEntries, once its
+// batch is closed.
+type entriesRead struct {
+	entries []store.LogEntry
+	found   bool // the organisation exists
+}
+
+func (r *entriesRead) result() ([]store.LogEntry, error) {
+	if !r.found {
+		return nil, fmt.Errorf("organisation %w", store.ErrNotFound)
+	}
+	return r.entries, nil
+}
+
+// queueReadEntries queues readEntries' statement into b, so that it can
+// share a round trip with others (Nonces.FreshReadLog).
+func queueReadEntries(b *pgx.Batch, orgID, logID string, from uint64, limit int) *entriesRead {
+	r := &entriesRead{}
+	b.Queue(`SELECT e.position, e.prev_hash, e.hash, e.data, e.received_at FROM organisations o
 		LEFT JOIN LATERAL (SELECT position, prev_hash, hash, data, received_at FROM log_entries
 			WHERE org_id = o.id AND log_id = $2 AND position >= $3 ORDER BY position LIMIT $4) e ON true
 		WHERE o.id = $1 ORDER BY e.position`,
-		orgID, logID, int64(min(from, math.MaxInt64)), max(limit, 0))
-	if err != nil {
-		return nil, err
-	}
-	var entries []store.LogEntry
-	found := false
-	var pos pgtype.Int8
-	var e store.LogEntry
-	var received pgtype.Timestamptz
-	_, err = pgx.ForEachRow(rows, []any{&pos, &e.PrevHash, &e.Hash, &e.Data, &received}, func() error {
-		found = true
-		if pos.Valid {
-			e.Position, e.ReceivedAt = uint64(pos.Int64), fromTimestamptz(received)
-			entries = append(entries, e)
-		}
-		e = store.LogEntry{}
-		return nil
+		orgID, logID, int64(min(from, math.MaxInt64)), max(limit, 0)).Query(func(rows pgx.Rows) error {
+		var pos pgtype.Int8
+		var e store.LogEntry
+		var received pgtype.Timestamptz
+		_, err := pgx.ForEachRow(rows, []any{&pos, &e.PrevHash, &e.Hash, &e.Data, &received}, func() error {
+			r.found = true
+			if pos.Valid {
+				e.Position, e.ReceivedAt = uint64(pos.Int64), fromTimestamptz(received)
+				r.entries = append(r.entries, e)
+			}
+			e = store.LogEntry{}
+			return nil
+		})
+		return err
 	})
-	switch {
-	case err != nil:
-		return nil, err
-	case !found:
-		return nil, fmt.Errorf("organisation %w", store.ErrNotFound)
-	}
-	return entries, nil
+	return r
 }
 
 // LogHead returns the last entry's position and hash.
@@ -165,17 +182,46 @@ func (s *Store) LogHead(ctx context.Context, orgID string) (store.Head, error) {
 // organisation that does not exist (no row) from a log never appended to
 // (NULLs) in the same statement.
 func (s *Store) head(ctx context.Context, orgID, logID string) (store.Head, error) {
-	var pos pgtype.Int8
-	var hash []byte
-	err := s.pool.QueryRow(ctx, `SELECT h.position, h.hash FROM organisations o
-		LEFT JOIN log_heads h ON h.org_id = o.id AND h.log_id = $2 WHERE o.id = $1`, orgID, logID).Scan(&pos, &hash)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return store.Head{}, fmt.Errorf("organisation %w", store.ErrNotFound)
-	case err != nil || !pos.Valid:
+	b := &pgx.Batch{}
+	read := queueHead(b, orgID, logID)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return store.Head{}, err
 	}
-	return store.Head{Position: uint64(pos.Int64), Hash: hash}, nil
+	return read.result()
+}
+
+// headRead is the answer of a read queued by queueHead, once its batch is
+// closed.
+type headRead struct {
+	head  store.Head
+	found bool // the organisation exists
+}
+
+func (r *headRead) result() (store.Head, error) {
+	if !r.found {
+		return store.Head{}, fmt.Errorf("organisation %w", store.ErrNotFound)
+	}
+	return r.head, nil
+}
+
+// queueHead queues head's statement into b, so that it can share a round
+// trip with others (ReadVaultLogHeads).
+func queueHead(b *pgx.Batch, orgID, logID string) *headRead {
+	r := &headRead{}
+	b.Queue(`SELECT h.position, h.hash FROM organisations o
+		LEFT JOIN log_heads h ON h.org_id = o.id AND h.log_id = $2 WHERE o.id = $1`, orgID, logID).Query(func(rows pgx.Rows) error {
+		var pos pgtype.Int8
+		var hash []byte
+		_, err := pgx.ForEachRow(rows, []any{&pos, &hash}, func() error {
+			r.found = true
+			if pos.Valid {
+				r.head = store.Head{Position: uint64(pos.Int64), Hash: hash}
+			}
+			return nil
+		})
+		return err
+	})
+	return r
 }
 
 func scanHead(row pgx.Row) (store.Head, error) {

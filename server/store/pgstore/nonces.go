@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/coffre/coffre/server/store"
 )
 
 // Nonces is the replay cache of request nonces (store.Nonces, SPEC.md
@@ -28,22 +30,44 @@ func NewNonces(s *Store) *Nonces { return &Nonces{s: s} }
 // its last moments, not more, and the requests of those moments were
 // answered before it.
 func (n *Nonces) Fresh(ctx context.Context, deviceID string, nonce []byte, at time.Time) (bool, error) {
-	// One round trip: the four statements go in one batch.
 	b := &pgx.Batch{}
-	b.Queue(`BEGIN`)
-	b.Queue(`SET LOCAL synchronous_commit = off`)
-	insert := b.Queue(`INSERT INTO request_nonces (device_id, nonce, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-		deviceID, nonce, at)
-	b.Queue(`COMMIT`)
-	var fresh bool
-	insert.Exec(func(tag pgconn.CommandTag) error {
-		fresh = tag.RowsAffected() == 1
-		return nil
-	})
-	if err := n.s.pool.SendBatch(ctx, b).Close(); err != nil {
+	fresh := queueNonce(b, deviceID, nonce, at)
+	if err := n.s.hints.SendBatch(ctx, b).Close(); err != nil {
 		return false, fmt.Errorf("recording a request nonce: %w", err)
 	}
-	return fresh, nil
+	return *fresh, nil
+}
+
+var _ store.LogNonces = (*Nonces)(nil)
+
+// FreshReadLog is Fresh and Store.ReadLog in one round trip: the nonce's
+// insert, then the read, pipelined (one transaction, committed without
+// waiting for the flush). The read sees the log as it was when it
+// started; a failed read leaves nothing recorded.
+func (n *Nonces) FreshReadLog(ctx context.Context, deviceID string, nonce []byte, at time.Time, orgID string, from uint64, limit int) (bool, []store.LogEntry, error) {
+	b := &pgx.Batch{}
+	fresh := queueNonce(b, deviceID, nonce, at)
+	read := queueReadEntries(b, orgID, orgLogID, from, limit)
+	if err := n.s.hints.SendBatch(ctx, b).Close(); err != nil {
+		return false, nil, fmt.Errorf("recording a request nonce and reading the log of %s from %d: %w", orgID, from, err)
+	}
+	entries, err := read.result()
+	if err != nil {
+		return false, nil, fmt.Errorf("reading the log of %s from %d: %w", orgID, from, err)
+	}
+	return *fresh, entries, nil
+}
+
+// queueNonce queues the nonce's insert into b, for the hints'
+// connections (Store.hints); *fresh is set once b is closed.
+func queueNonce(b *pgx.Batch, deviceID string, nonce []byte, at time.Time) *bool {
+	fresh := new(bool)
+	b.Queue(`INSERT INTO request_nonces (device_id, nonce, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		deviceID, nonce, at).Exec(func(tag pgconn.CommandTag) error {
+		*fresh = tag.RowsAffected() == 1
+		return nil
+	})
+	return fresh
 }
 
 // Forget deletes the nonces of requests made before a time.

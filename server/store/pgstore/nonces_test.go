@@ -87,3 +87,26 @@ func TestNoncesAcrossProcesses(t *testing.T) {
 		t.Fatalf("after Forget of what is older than a minute, nonces %s, want %s", got, want)
 	}
 }
+
+// TestOnlyHintsSkipTheFlush: the hints' connections (nonces, events)
+// commit without waiting for the flush, and no other connection changes
+// the cluster's setting: every other write is answered only once durable
+// (SPEC.md §7). (The test cluster itself runs with it off, for speed: what
+// is checked is who sets it.)
+func TestOnlyHintsSkipTheFlush(t *testing.T) {
+	s := mustOpen(t, cluster.NewDatabase(t))
+	const q = `SELECT setting, source FROM pg_settings WHERE name = 'synchronous_commit'`
+	var setting, source string
+	if err := s.hints.QueryRow(t.Context(), q).Scan(&setting, &source); err != nil {
+		t.Fatal(err)
+	}
+	if setting != "off" || source != "client" {
+		t.Errorf("synchronous_commit on the hints' connections: %q from %q, want off from the client", setting, source)
+	}
+	if err := s.pool.QueryRow(t.Context(), q).Scan(&setting, &source); err != nil {
+		t.Fatal(err)
+	}
+	if source == "client" || source == "session" {
+		t.Errorf("synchronous_commit on the store's connections: %q from %q, want the cluster's", setting, source)
+	}
+}

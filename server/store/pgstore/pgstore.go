@@ -49,6 +49,12 @@ import (
 // Store is a store.Store kept in a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	// hints are a few connections whose commits do not wait for their
+	// flush to disk (synchronous_commit off for the session), for what
+	// may be lost in a crash of PostgreSQL's last moments: request nonces
+	// (nonces.go) and events (bus.go). One statement each, where a
+	// transaction that sets it makes four.
+	hints *pgxpool.Pool
 	// notifier listens for the other processes' notifications, once a
 	// Bus or a Relay needs it (notify.go).
 	notifier *notifier
@@ -56,8 +62,9 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// DefaultMaxConns is the size of a store's connection pool unless the URL
-// sets pool_max_conns. pgxpool's own default (the number of CPUs, at least
+// DefaultMaxConns is the number of connections a store opens at most
+// (the hints' quarter of them included) unless the URL sets
+// pool_max_conns. pgxpool's own default (the number of CPUs, at least
 // 4) left a server under 100 clients waiting on the pool with its CPU
 // idle (BENCHMARKS.md, "concurrent-postgres"); four processes at this size
 // stay under PostgreSQL's default max_connections of 100.
@@ -86,6 +93,16 @@ func open(ctx context.Context, url string, configure func(*pgxpool.Config)) (*St
 	if configure != nil {
 		configure(cfg)
 	}
+	// The hints' connections are a quarter of the pool's size, taken
+	// from it: a process opens as many connections as before.
+	hintsCfg := cfg.Copy()
+	hintsCfg.MaxConns = max(1, cfg.MaxConns/4)
+	cfg.MaxConns = max(1, cfg.MaxConns-hintsCfg.MaxConns)
+	hintsCfg.MinConns = min(hintsCfg.MinConns, hintsCfg.MaxConns)
+	if hintsCfg.ConnConfig.RuntimeParams == nil {
+		hintsCfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	hintsCfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening PostgreSQL store %s: %w", where, err)
@@ -94,13 +111,19 @@ func open(ctx context.Context, url string, configure func(*pgxpool.Config)) (*St
 		pool.Close()
 		return nil, fmt.Errorf("opening PostgreSQL store %s: %w", where, err)
 	}
-	return &Store{pool: pool, notifier: newNotifier(pool.Config().ConnConfig)}, nil
+	hints, err := pgxpool.NewWithConfig(ctx, hintsCfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("opening PostgreSQL store %s: %w", where, err)
+	}
+	return &Store{pool: pool, hints: hints, notifier: newNotifier(pool.Config().ConnConfig)}, nil
 }
 
 // Close closes every connection, the listening one of the Bus and Relay
 // too. Calling it again does nothing.
 func (s *Store) Close() error {
 	s.notifier.close()
+	s.hints.Close()
 	s.pool.Close()
 	return nil
 }

@@ -144,6 +144,42 @@ func (s *Store) VaultLogHead(ctx context.Context, orgID, vaultID string) (store.
 	return head, nil
 }
 
+var _ store.VaultLogReader = (*Store)(nil)
+
+// ReadVaultLogHeads reads a vault's head, its entries from position from
+// and the organisation's head as VaultLogHead, ReadVaultLog and LogHead
+// do, one statement after the other (each sees what was committed when it
+// started), in one round trip.
+func (s *Store) ReadVaultLogHeads(ctx context.Context, orgID, vaultID string, from uint64, limit int, withOrgHead bool) (vault store.Head, entries []store.LogEntry, org store.Head, err error) {
+	if err := checkVaultID(vaultID); err != nil {
+		return store.Head{}, nil, store.Head{}, fmt.Errorf("reading the log of vault %q of %s: %w", vaultID, orgID, err)
+	}
+	b := &pgx.Batch{}
+	vaultRead := queueHead(b, orgID, vaultID)
+	var read *entriesRead
+	if limit > 0 {
+		read = queueReadEntries(b, orgID, vaultID, from, limit)
+	}
+	var orgRead *headRead
+	if withOrgHead {
+		orgRead = queueHead(b, orgID, orgLogID)
+	}
+	err = s.pool.SendBatch(ctx, b).Close()
+	if err == nil {
+		vault, err = vaultRead.result()
+	}
+	if err == nil && read != nil {
+		entries, err = read.result()
+	}
+	if err == nil && orgRead != nil {
+		org, err = orgRead.result()
+	}
+	if err != nil {
+		return store.Head{}, nil, store.Head{}, fmt.Errorf("reading the log of vault %q of %s from %d: %w", vaultID, orgID, from, err)
+	}
+	return vault, entries, org, nil
+}
+
 // checkVaultID refuses the empty id, which is the organisation log's
 // (orgLogID), and NUL, which PostgreSQL text cannot hold. Vault ids are
 // otherwise opaque here: the organisation log decides which vaults exist.
