@@ -120,7 +120,6 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 	defer root.Close()
 	e.root = root
 	ignore := LoadIgnore(e.Dir)
-	e.cleanTemporaries()
 
 	remotes := map[string]*remote{}
 	err = v.Walk(func(p string, ver workspace.Version) error {
@@ -428,7 +427,9 @@ func rel(p string) string { return filepath.FromSlash(p) }
 
 // scan lists the local folder, and what in it can't be synced: links
 // (never followed), special files, and folders it can't read. Those are
-// left alone on both sides, never taken as deleted (SPEC.md §12).
+// left alone on both sides, never taken as deleted (SPEC.md §12). What an
+// interrupted download left behind is removed on the way: one walk of the
+// folder, not two.
 func (e *Engine) scan(ignore *Ignore) (map[string]*local, map[string]error, error) {
 	out := map[string]*local{}
 	blocked := map[string]error{}
@@ -441,6 +442,10 @@ func (e *Engine) scan(ignore *Ignore) (map[string]*local, map[string]error, erro
 				blocked[r] = ErrLink
 			}
 			return fs.SkipDir
+		}
+		if !d.IsDir() && temporary(d.Name()) {
+			e.root.Remove(r)
+			return nil
 		}
 		if ignore.Match(r) || workspace.ValidName(d.Name()) != nil {
 			if d.IsDir() {
@@ -463,14 +468,10 @@ func (e *Engine) scan(ignore *Ignore) (map[string]*local, map[string]error, erro
 	return out, blocked, err
 }
 
-// cleanTemporaries removes what an interrupted download left behind.
-func (e *Engine) cleanTemporaries() {
-	fs.WalkDir(e.root.FS(), ".", func(r string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.Contains(d.Name(), ".coffre-") && strings.HasPrefix(d.Name(), ".") {
-			e.root.Remove(r)
-		}
-		return nil
-	})
+// temporary reports whether a file is what an interrupted download left
+// behind (download's ".NAME.coffre-…").
+func temporary(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, ".coffre-")
 }
 
 func baseOf(r *remote, l *local, content string) *Base {
@@ -664,7 +665,7 @@ func (e *Engine) conflictName(p string) string {
 // uploadBatch bounds one commit: a folder receiving many files is
 // rewritten once per batch.
 const (
-	uploadBatchFiles = 256
+	uploadBatchFiles = 512
 	uploadBatchBytes = 256 << 20
 )
 
