@@ -43,6 +43,9 @@ type Engine struct {
 	// root is Dir during a cycle: every local read and write goes through
 	// it, so that none leaves the folder through a link.
 	root *os.Root
+	// rootDir is the folder opened during a cycle, for the uploads' opens
+	// below it (openRegular).
+	rootDir *os.File
 }
 
 // Result is what one cycle did.
@@ -119,6 +122,12 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 	}
 	defer root.Close()
 	e.root = root
+	rootDir, err := root.Open(".")
+	if err != nil {
+		return res, err
+	}
+	defer rootDir.Close()
+	e.rootDir = rootDir
 	ignore := LoadIgnore(e.Dir)
 
 	remotes := map[string]*remote{}
@@ -858,29 +867,14 @@ func (e *Engine) putItems(batch []string) (items []workspace.PutItem, seen []*lo
 	seen = make([]*local, len(batch))
 	for i, p := range batch {
 		items[i] = workspace.PutItem{Path: "/" + p, Open: func() (io.ReadCloser, error) {
-			if err := e.noLinkAbove(p); err != nil {
-				return nil, err
-			}
-			before, err := e.root.Lstat(rel(p))
-			if err != nil {
-				return nil, err
-			}
-			f, err := e.root.Open(rel(p))
-			if err != nil {
-				return nil, err
-			}
 			// What was read is described by the state at opening: if the
 			// file changes during the upload, the next cycle sends it again.
-			info, err := f.Stat()
-			if err == nil && !os.SameFile(before, info) {
-				err = fmt.Errorf("%s: %w", p, ErrLink) // replaced by a link meanwhile
-			}
+			r, l, err := e.openRegular(p)
 			if err != nil {
-				f.Close()
 				return nil, err
 			}
-			seen[i] = localOf(info)
-			return f, nil
+			seen[i] = l
+			return r, nil
 		}}
 	}
 	return items, seen
