@@ -12,7 +12,12 @@ import (
 
 func chunks(t *testing.T, secret, data []byte) [][]byte {
 	t.Helper()
-	c := NewChunker(secret, bytes.NewReader(data))
+	return chunksOf(t, NewChunker(secret, bytes.NewReader(data)))
+}
+
+// chunksOf is every chunk of c.
+func chunksOf(t *testing.T, c *Chunker) [][]byte {
+	t.Helper()
 	var out [][]byte
 	for {
 		b, err := c.Next()
@@ -193,18 +198,7 @@ func TestChunkerSizedInput(t *testing.T) {
 	for _, n := range []int{0, 1, 4096, 16<<10 - 1, 16 << 10, 16<<10 + 3, MinChunk - 1, MinChunk, MinChunk + 1, 3 << 20} {
 		data := randomBytes(uint64(n), n)
 		sized := chunks(t, []byte("k"), data)
-		var plain [][]byte
-		c := NewChunker([]byte("k"), struct{ io.Reader }{bytes.NewReader(data)})
-		for {
-			b, err := c.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			plain = append(plain, b)
-		}
+		plain := chunksOf(t, NewChunker([]byte("k"), struct{ io.Reader }{bytes.NewReader(data)}))
 		if !slices.EqualFunc(sized, plain, bytes.Equal) {
 			t.Errorf("%d bytes: cut in %d chunks with Len, %d without", n, len(sized), len(plain))
 		}
