@@ -87,6 +87,10 @@ func NewChunker(secret []byte, r io.Reader) *Chunker {
 	return &Chunker{r: r, gear: gearTable(secret)}
 }
 
+// lener is an input that tells how many bytes it has left
+// (bytes.Reader, strings.Reader, a file the sync opened with its size).
+type lener interface{ Len() int }
+
 // fill reads until the chunker holds want bytes or the input ends,
 // growing its buffer if needed.
 func (c *Chunker) fill(want int) error {
@@ -123,6 +127,12 @@ func (c *Chunker) Next() ([]byte, error) {
 			want := min(MaxChunk, len(c.buf)+readStep)
 			if len(c.buf) < MinChunk { // small files read in doubling steps
 				want = min(MinChunk, max(2*len(c.buf), 16<<10))
+				if l, ok := c.r.(lener); ok {
+					// A buffer of the input's size, plus one byte for
+					// the read that finds its end: a file of 4 KiB
+					// does not cost a cleared 16 KiB.
+					want = min(MinChunk, len(c.buf)+max(l.Len(), 0)+1)
+				}
 			}
 			if err := c.fill(want); err != nil {
 				return nil, err

@@ -12,7 +12,12 @@ import (
 
 func chunks(t *testing.T, secret, data []byte) [][]byte {
 	t.Helper()
-	c := NewChunker(secret, bytes.NewReader(data))
+	return chunksOf(t, NewChunker(secret, bytes.NewReader(data)))
+}
+
+// chunksOf is every chunk of c.
+func chunksOf(t *testing.T, c *Chunker) [][]byte {
+	t.Helper()
 	var out [][]byte
 	for {
 		b, err := c.Next()
@@ -182,6 +187,23 @@ func BenchmarkChunker(b *testing.B) {
 				b.Fatal(err)
 			}
 			ReleaseChunk(chunk)
+		}
+	}
+}
+
+// TestChunkerSizedInput: an input that tells its length (Len) is cut
+// exactly as one that does not, and a small one is read into a buffer of
+// its size plus one byte, not 16 KiB.
+func TestChunkerSizedInput(t *testing.T) {
+	for _, n := range []int{0, 1, 4096, 16<<10 - 1, 16 << 10, 16<<10 + 3, MinChunk - 1, MinChunk, MinChunk + 1, 3 << 20} {
+		data := randomBytes(uint64(n), n)
+		sized := chunks(t, []byte("k"), data)
+		plain := chunksOf(t, NewChunker([]byte("k"), struct{ io.Reader }{bytes.NewReader(data)}))
+		if !slices.EqualFunc(sized, plain, bytes.Equal) {
+			t.Errorf("%d bytes: cut in %d chunks with Len, %d without", n, len(sized), len(plain))
+		}
+		if n > 0 && n < MinChunk && cap(sized[0]) != n+1 {
+			t.Errorf("%d bytes: a buffer of %d bytes, want %d", n, cap(sized[0]), n+1)
 		}
 	}
 }

@@ -587,7 +587,7 @@ type BlockData struct {
 // batchBlocks blocks or batchBytes bytes, and only blocks of at most
 // batchBlockMax bytes join one (a larger block gains nothing from it).
 const (
-	batchBlocks   = 128
+	batchBlocks   = 256
 	batchBytes    = 4 << 20
 	batchBlockMax = 256 << 10
 )

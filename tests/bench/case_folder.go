@@ -116,7 +116,7 @@ func (e *env) syncPhase(ctx context.Context) (*folder, error) {
 	quiesce()
 	rate := float64(f.n) / d.Seconds()
 	fig := fmt.Sprintf("%.0f files/s (%.1f s)", rate, d.Seconds())
-	note := rcNote + "coffre: one cycle of the sync engine (Settle 0), commits of 256 files, every block written durably by the server."
+	note := rcNote + "coffre: one cycle of the sync engine (Settle 0), commits of 512 files, every block written durably by the server."
 	if e.rclone == "" {
 		f.rows = append(f.rows, Row{Title: title, Figure: fig, Baseline: "rclone: " + e.rcWhy, Ratio: "—", Goal: "≥ 1.5× rclone crypt", Met: "n/a", Note: note})
 	} else {

@@ -13,8 +13,8 @@ import (
 	"github.com/coffre/coffre/workspace"
 )
 
-// TestUploadOverlapsTheCommit: a cycle uploading 300 small files (two
-// commits of at most 256) stores the blocks of its second batch while the
+// TestUploadOverlapsTheCommit: a cycle uploading 600 small files (two
+// commits of at most 512) stores the blocks of its second batch while the
 // first batch's entry is still being appended: the server holds alice's
 // first VaultAppend until a block that entry does not name has arrived,
 // which without the pipeline comes only after that append returns (then
@@ -24,7 +24,7 @@ import (
 func TestUploadOverlapsTheCommit(t *testing.T) {
 	t.Parallel()
 	w, a, b := twoDevices(t)
-	const n = 300
+	const n = 600
 	for i := range n {
 		write(t, a, fmt.Sprintf("note-%03d.txt", i), strings.Repeat(fmt.Sprint(i), 100))
 	}
@@ -100,7 +100,7 @@ func TestUploadOverlapsTheCommit(t *testing.T) {
 	}
 	mu.Unlock()
 	if got := count(calls, coffrev1.CoffreService_VaultAppend_FullMethodName); got != 2 {
-		t.Errorf("%d vault appends for %d files, want 2 (batches of 256)", got, n)
+		t.Errorf("%d vault appends for %d files, want 2 (batches of 512)", got, n)
 	}
 	if bases, err := a.journal.All(); err != nil || len(bases) != n {
 		t.Errorf("alice's journal holds %d bases after the cycle (%v), want %d", len(bases), err, n)

@@ -137,3 +137,30 @@ func TestIgnorePatterns(t *testing.T) {
 			"folders (trim the slash and match it against folder names/paths, or simply trim it)")
 	}
 }
+
+// TestLeftoverTemporariesRemoved: what an interrupted download left behind
+// (".NAME.coffre-download", ".NAME.coffre-XXXX"), at the root and in a
+// subfolder, is removed by the next cycle and never uploaded; the files
+// beside it are synced.
+func TestLeftoverTemporariesRemoved(t *testing.T) {
+	t.Parallel()
+	_, a, b := twoDevices(t)
+	write(t, a, "a.txt", "a")
+	write(t, a, ".a.txt.coffre-download", "half")
+	write(t, a, "sub/b.txt", "b")
+	write(t, a, "sub/.b.txt.coffre-123456", "half")
+	a.mustCycle(t)
+	if tmp := temporaries(readTree(t, a.dir)); len(tmp) > 0 {
+		t.Errorf("temporaries left in alice's folder after a cycle: %v", tmp)
+	}
+	b.mustCycle(t)
+	tree := readTree(t, b.dir)
+	if tmp := temporaries(tree); len(tmp) > 0 {
+		t.Errorf("temporaries uploaded to bob: %v", tmp)
+	}
+	for _, p := range []string{"a.txt", "sub/b.txt"} {
+		if _, ok := tree[p]; !ok {
+			t.Errorf("%s did not reach bob: %v", p, sortedKeys(tree))
+		}
+	}
+}

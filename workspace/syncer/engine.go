@@ -43,6 +43,9 @@ type Engine struct {
 	// root is Dir during a cycle: every local read and write goes through
 	// it, so that none leaves the folder through a link.
 	root *os.Root
+	// rootDir is the folder opened during a cycle, for the uploads' opens
+	// below it (openRegular).
+	rootDir *os.File
 }
 
 // Result is what one cycle did.
@@ -119,8 +122,13 @@ func (e *Engine) Cycle(ctx context.Context) (Result, error) {
 	}
 	defer root.Close()
 	e.root = root
+	rootDir, err := root.Open(".")
+	if err != nil {
+		return res, err
+	}
+	defer rootDir.Close()
+	e.rootDir = rootDir
 	ignore := LoadIgnore(e.Dir)
-	e.cleanTemporaries()
 
 	remotes := map[string]*remote{}
 	err = v.Walk(func(p string, ver workspace.Version) error {
@@ -428,7 +436,9 @@ func rel(p string) string { return filepath.FromSlash(p) }
 
 // scan lists the local folder, and what in it can't be synced: links
 // (never followed), special files, and folders it can't read. Those are
-// left alone on both sides, never taken as deleted (SPEC.md §12).
+// left alone on both sides, never taken as deleted (SPEC.md §12). What an
+// interrupted download left behind is removed on the way: one walk of the
+// folder, not two.
 func (e *Engine) scan(ignore *Ignore) (map[string]*local, map[string]error, error) {
 	out := map[string]*local{}
 	blocked := map[string]error{}
@@ -441,6 +451,10 @@ func (e *Engine) scan(ignore *Ignore) (map[string]*local, map[string]error, erro
 				blocked[r] = ErrLink
 			}
 			return fs.SkipDir
+		}
+		if !d.IsDir() && temporary(d.Name()) {
+			e.root.Remove(r)
+			return nil
 		}
 		if ignore.Match(r) || workspace.ValidName(d.Name()) != nil {
 			if d.IsDir() {
@@ -463,14 +477,10 @@ func (e *Engine) scan(ignore *Ignore) (map[string]*local, map[string]error, erro
 	return out, blocked, err
 }
 
-// cleanTemporaries removes what an interrupted download left behind.
-func (e *Engine) cleanTemporaries() {
-	fs.WalkDir(e.root.FS(), ".", func(r string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.Contains(d.Name(), ".coffre-") && strings.HasPrefix(d.Name(), ".") {
-			e.root.Remove(r)
-		}
-		return nil
-	})
+// temporary reports whether a file is what an interrupted download left
+// behind (download's ".NAME.coffre-…").
+func temporary(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, ".coffre-")
 }
 
 func baseOf(r *remote, l *local, content string) *Base {
@@ -664,7 +674,7 @@ func (e *Engine) conflictName(p string) string {
 // uploadBatch bounds one commit: a folder receiving many files is
 // rewritten once per batch.
 const (
-	uploadBatchFiles = 256
+	uploadBatchFiles = 512
 	uploadBatchBytes = 256 << 20
 )
 
@@ -857,29 +867,14 @@ func (e *Engine) putItems(batch []string) (items []workspace.PutItem, seen []*lo
 	seen = make([]*local, len(batch))
 	for i, p := range batch {
 		items[i] = workspace.PutItem{Path: "/" + p, Open: func() (io.ReadCloser, error) {
-			if err := e.noLinkAbove(p); err != nil {
-				return nil, err
-			}
-			before, err := e.root.Lstat(rel(p))
-			if err != nil {
-				return nil, err
-			}
-			f, err := e.root.Open(rel(p))
-			if err != nil {
-				return nil, err
-			}
 			// What was read is described by the state at opening: if the
 			// file changes during the upload, the next cycle sends it again.
-			info, err := f.Stat()
-			if err == nil && !os.SameFile(before, info) {
-				err = fmt.Errorf("%s: %w", p, ErrLink) // replaced by a link meanwhile
-			}
+			r, l, err := e.openRegular(p)
 			if err != nil {
-				f.Close()
 				return nil, err
 			}
-			seen[i] = localOf(info)
-			return f, nil
+			seen[i] = l
+			return r, nil
 		}}
 	}
 	return items, seen

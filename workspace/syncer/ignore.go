@@ -65,8 +65,10 @@ func (ig *Ignore) Match(rel string) bool {
 			if ok, _ := path.Match(p, name); ok {
 				return true
 			}
-			if ok, _ := path.Match(p, sub); ok {
-				return true
+			if i > 0 { // at the root the path is the name
+				if ok, _ := path.Match(p, sub); ok {
+					return true
+				}
 			}
 		}
 	}
