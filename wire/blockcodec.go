@@ -20,8 +20,9 @@ import (
 //     caller's bytes must stay as they are until the message is written,
 //     which a unary call's caller and a handler's return do.
 //   - a received message is copied once out of gRPC's frames into a buffer
-//     of its own, and the block's field points into that buffer, instead of
-//     a copy into a pooled buffer then another into the field. Every other
+//     of its own (the block at a page boundary: blockalign.go), and the
+//     block's field points into that buffer, instead of a copy into a
+//     pooled buffer then another into the field. Every other
 //     field is decoded by proto.Unmarshal, unknown ones kept, and the last
 //     data field wins as it does there: the message is the one
 //     proto.Unmarshal would give (the signature covers it, SPEC.md §6.1).
@@ -74,7 +75,7 @@ func (c BlockCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if fd == nil {
 		return c.CodecV2.Unmarshal(data, v)
 	}
-	return unmarshalBlock(data.Materialize(), m, fd)
+	return unmarshalBlock(materializeAligned(data, fd.Number()), m, fd)
 }
 
 // unmarshalBlock decodes b into m, m's block field pointing into b: b is

@@ -1,0 +1,43 @@
+package wire
+
+import (
+	"bytes"
+	"testing"
+	"unsafe"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/coffre/coffre/crypto"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+)
+
+// A received block starts at a page boundary (for the block store's
+// direct I/O), whatever the fields before it and however gRPC cut the
+// message into frames, and decodes to the bytes sent.
+func TestBlockCodecAlignsBlock(t *testing.T) {
+	c := NewBlockCodec()
+	data := crypto.RandomBytes(1<<20 + 300)
+	digest := crypto.Sum(data)
+	for _, msg := range []*coffrev1.PutBlockRequest{
+		{VaultId: "vaultaaa", BlockId: "blockbbb", Data: data, DataDigest: digest[:]},
+		{VaultId: "v", BlockId: "blockbbbblockbbbblockbbb", Data: data},
+		{Data: data},
+	} {
+		out, err := c.Marshal(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, frame := range []int{16 << 10, 7, 1} {
+			got := &coffrev1.PutBlockRequest{}
+			if err := c.Unmarshal(framed(out.Materialize(), frame), got); err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(got, msg) || !bytes.Equal(got.Data, data) {
+				t.Fatalf("frames of %d bytes: the codec gives another message", frame)
+			}
+			if at := uintptr(unsafe.Pointer(&got.Data[0])) % blockAlign; at != 0 {
+				t.Errorf("frames of %d bytes, %d bytes before the block: it starts %d bytes past a page boundary", frame, out.Len()-len(data), at)
+			}
+		}
+	}
+}
