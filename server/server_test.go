@@ -18,6 +18,7 @@ import (
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/server/store"
 	"github.com/coffre/coffre/server/store/blockdir"
 	"github.com/coffre/coffre/server/store/boltstore"
 	"github.com/coffre/coffre/wire"
@@ -42,6 +43,13 @@ type device struct {
 
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with the block store wrapped by wrap
+// (nil: as coffre-server run has it).
+func startServerWith(t *testing.T, wrap func(store.BlockStore) store.BlockStore) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := boltstore.Open(filepath.Join(dir, "coffre.db"), boltstore.Options{})
 	if err != nil {
@@ -61,8 +69,12 @@ func startServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	blocks.UseSmallBlocks(st) // as coffre-server run has it
+	var bs store.BlockStore = blocks
+	if wrap != nil {
+		bs = wrap(blocks)
+	}
 	clock := &testClock{}
-	srv := New(Config{Store: st, Blocks: blocks, PublicAddress: lis.Addr().String(), Now: clock.now})
+	srv := New(Config{Store: st, Blocks: bs, PublicAddress: lis.Addr().String(), Now: clock.now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, lis, cert) }()

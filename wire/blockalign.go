@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"sync"
 	"unsafe"
 
 	"google.golang.org/grpc/mem"
@@ -17,10 +18,11 @@ const blockAlign = 4096
 // digest.
 const blockPeek = 512
 
-// materializeAligned copies data into one new buffer, placed so that the
-// value of field num, if it starts within the first blockPeek bytes,
-// starts at a multiple of blockAlign.
-func materializeAligned(data mem.BufferSlice, num protowire.Number) []byte {
+// materializeAligned copies data into one buffer (new, or from pool if
+// not nil), placed so that the value of field num, if it starts within
+// the first blockPeek bytes, starts at a multiple of blockAlign. It
+// returns the message and its whole buffer.
+func materializeAligned(data mem.BufferSlice, num protowire.Number, pool *ReceivePool) (msg, whole []byte) {
 	var peek [blockPeek]byte
 	head := peek[:0]
 	for _, b := range data {
@@ -30,11 +32,71 @@ func materializeAligned(data mem.BufferSlice, num protowire.Number) []byte {
 		head = append(head, b.ReadOnlyData()[:min(b.Len(), cap(head)-len(head))]...)
 	}
 	at := blockOffset(head, num)
-	buf := make([]byte, data.Len()+blockAlign)
+	buf := pool.get(data.Len() + blockAlign)
 	shift := (blockAlign - (uintptr(unsafe.Pointer(unsafe.SliceData(buf)))+uintptr(at))%blockAlign) % blockAlign
 	b := buf[shift : int(shift)+data.Len()]
 	data.CopyTo(b)
-	return b
+	return b, buf
+}
+
+// ReceivePool reuses the buffers a BlockCodec receives blocks into, for a
+// server whose block store is done with a block when it returns: each
+// buffer comes back through Release, called once the call that received
+// it is over. Reused buffers are not cleared (the copy of the next message
+// writes over them), which a new buffer of a MiB costs the server each
+// time (issue 15).
+type ReceivePool struct {
+	classes [receiveClasses]sync.Pool // by capacity, in steps of receiveStep
+	lent    sync.Map                  // the first byte of a block lent → its whole buffer
+}
+
+const (
+	maxPooled      = 16 << 20 // the server's largest message
+	receiveStep    = 64 << 10
+	receiveClasses = (maxPooled+blockAlign)/receiveStep + 1
+)
+
+// get returns a buffer of n bytes (nil pool: a new one).
+func (p *ReceivePool) get(n int) []byte {
+	if p == nil || n > maxPooled+blockAlign {
+		return make([]byte, n)
+	}
+	c := (n + receiveStep - 1) / receiveStep
+	if b, ok := p.classes[c].Get().(*[]byte); ok {
+		return (*b)[:n]
+	}
+	return make([]byte, n, c*receiveStep)
+}
+
+// lend records that block, in whole, is given to a call (nil pool:
+// nothing).
+func (p *ReceivePool) lend(block, whole []byte) {
+	if p != nil && len(block) > 0 {
+		p.lent.Store(&block[0], whole)
+	}
+}
+
+// put gives a buffer back.
+func (p *ReceivePool) put(whole []byte) {
+	if p == nil || cap(whole)%receiveStep != 0 || cap(whole)/receiveStep >= receiveClasses {
+		return
+	}
+	whole = whole[:cap(whole)]
+	p.classes[cap(whole)/receiveStep].Put(&whole)
+}
+
+// Release ends the loan of a block a BlockCodec with this pool received
+// (the data field of the call's request; anything else is ignored): its
+// buffer is reused if reuse is true, else left to the collector. Nothing
+// may refer to the block afterwards when reuse is true.
+func (p *ReceivePool) Release(block []byte, reuse bool) {
+	if len(block) == 0 {
+		return
+	}
+	whole, ok := p.lent.LoadAndDelete(&block[0])
+	if ok && reuse {
+		p.put(whole.([]byte))
+	}
 }
 
 // blockOffset returns where the value of the first field num of bytes

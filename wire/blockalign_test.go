@@ -41,3 +41,33 @@ func TestBlockCodecAlignsBlock(t *testing.T) {
 		}
 	}
 }
+
+// A codec with a receive pool lends each block until Release, and forgets
+// it then, reused or not: nothing stays lent.
+func TestReceivePoolLendsUntilRelease(t *testing.T) {
+	pool := &ReceivePool{}
+	c := NewBlockCodec().WithReceivePool(pool)
+	lent := func() int {
+		n := 0
+		pool.lent.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	for _, reuse := range []bool{false, true, true} {
+		data := crypto.RandomBytes(1 << 20)
+		out, err := c.Marshal(&coffrev1.PutBlockRequest{VaultId: "vaultaaa", BlockId: "blockbbb", Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := &coffrev1.PutBlockRequest{}
+		if err := c.Unmarshal(framed(out.Materialize(), 16<<10), got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Data, data) || lent() != 1 {
+			t.Fatalf("reuse %v: the block decodes to other bytes (%v), or %d blocks are lent, want 1", reuse, !bytes.Equal(got.Data, data), lent())
+		}
+		pool.Release(got.Data, reuse)
+		if n := lent(); n != 0 {
+			t.Fatalf("reuse %v: %d blocks still lent after Release", reuse, n)
+		}
+	}
+}

@@ -26,10 +26,20 @@ import (
 //     field is decoded by proto.Unmarshal, unknown ones kept, and the last
 //     data field wins as it does there: the message is the one
 //     proto.Unmarshal would give (the signature covers it, SPEC.md §6.1).
-type BlockCodec struct{ encoding.CodecV2 }
+type BlockCodec struct {
+	encoding.CodecV2
+	pool *ReceivePool // nil: a new buffer per message received
+}
 
 // NewBlockCodec returns the codec, gRPC's proto codec for other messages.
-func NewBlockCodec() BlockCodec { return BlockCodec{encoding.GetCodecV2("proto")} }
+func NewBlockCodec() BlockCodec { return BlockCodec{CodecV2: encoding.GetCodecV2("proto")} }
+
+// WithReceivePool returns the codec receiving blocks into buffers of
+// pool, each lent until pool.Release.
+func (c BlockCodec) WithReceivePool(pool *ReceivePool) BlockCodec {
+	c.pool = pool
+	return c
+}
 
 // blockCodecMin is the smallest block sent without the copy: below it the
 // copy costs less than a second buffer in the frame.
@@ -75,7 +85,17 @@ func (c BlockCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if fd == nil {
 		return c.CodecV2.Unmarshal(data, v)
 	}
-	return unmarshalBlock(materializeAligned(data, fd.Number()), m, fd)
+	b, whole := materializeAligned(data, fd.Number(), c.pool)
+	if err := unmarshalBlock(b, m, fd); err != nil {
+		c.pool.put(whole)
+		return err
+	}
+	if block := m.Get(fd).Bytes(); len(block) > 0 {
+		c.pool.lend(block, whole)
+	} else {
+		c.pool.put(whole) // every field was copied out of it
+	}
+	return nil
 }
 
 // unmarshalBlock decodes b into m, m's block field pointing into b: b is

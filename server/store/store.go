@@ -372,3 +372,12 @@ type BlockStore interface {
 	// Close releases the store.
 	Close() error
 }
+
+// DataReleasing is a BlockStore whose PutBlock refers to its data no
+// more once it returns, whatever it returns: the server may then reuse
+// the buffer the block was received in (wire.ReceivePool). A store that
+// may still read it later (an HTTP upload answered early, a write queued
+// for later) must not implement it.
+type DataReleasing interface {
+	ReleasesData()
+}
