@@ -53,7 +53,7 @@ type ReceivePool struct {
 const (
 	maxPooled      = 16 << 20 // the server's largest message
 	receiveStep    = 64 << 10
-	receiveClasses = (maxPooled+blockAlign)/receiveStep + 1
+	receiveClasses = (maxPooled+blockAlign+receiveStep-1)/receiveStep + 1
 )
 
 // get returns a buffer of n bytes (nil pool: a new one).

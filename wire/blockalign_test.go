@@ -71,3 +71,16 @@ func TestReceivePoolLendsUntilRelease(t *testing.T) {
 		}
 	}
 }
+
+// Buffers of every size up to the largest message come and go through the
+// pool's classes.
+func TestReceivePoolSizes(t *testing.T) {
+	pool := &ReceivePool{}
+	for _, n := range []int{1, receiveStep - 1, receiveStep, receiveStep + 1, maxPooled, maxPooled + blockAlign, maxPooled + blockAlign + 1} {
+		b := pool.get(n)
+		if len(b) != n {
+			t.Fatalf("get(%d) returned %d bytes", n, len(b))
+		}
+		pool.put(b)
+	}
+}
