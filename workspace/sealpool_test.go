@@ -2,6 +2,10 @@ package workspace
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/coffre/coffre/certificate"
@@ -47,6 +51,62 @@ func TestChunksHaveRoomToSeal(t *testing.T) {
 				t.Fatalf("%d bytes: a chunk of %d bytes does not start chunkRoom bytes into its buffer", size, len(chunk))
 			}
 			ReleaseChunk(whole)
+		}
+	}
+}
+
+// holdingServer is server, except that while failing is set its PutBlock
+// fails and keeps the block it was given, as a gRPC call that failed may
+// still be sending from the caller's buffer.
+type holdingServer struct {
+	*server
+	mu         sync.Mutex
+	failing    bool
+	held, want [][]byte
+}
+
+var errHolding = errors.New("the call failed while sending")
+
+func (s *holdingServer) PutBlock(ctx context.Context, vault, id string, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failing {
+		s.held, s.want = append(s.held, data), append(s.want, bytes.Clone(data))
+		return errHolding
+	}
+	return s.server.PutBlock(ctx, vault, id, data)
+}
+
+// A block whose PutBlock failed keeps its buffer out of the chunker's pool
+// for good: the next put's plaintext is never read into a buffer a failed
+// call may still be sending from.
+func TestFailedPutKeepsItsBuffer(t *testing.T) {
+	ctx := context.Background()
+	m := newMember(t)
+	srv := &holdingServer{server: &server{}, failing: true}
+	keys, err := OpenKeys(m.org, m.vault, m.user, m.seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := Open(Deps{Org: m.org, Vault: m.vault, Keys: keys, Log: NewLog(m.org.ID, m.vault.ID), Remote: srv.server, Blocks: srv, Writer: m.writer,
+		Persist: func(string, []RemoteEntry, certificate.Head) error { return nil }})
+	if _, err := v.Put(ctx, "/a", bytes.NewReader(crypto.RandomBytes(8<<20)), nil); !errors.Is(err, errHolding) {
+		t.Fatalf("the put with failing calls: %v", err)
+	}
+	if len(srv.held) == 0 {
+		t.Fatal("no call was made")
+	}
+	srv.mu.Lock()
+	srv.failing = false
+	srv.mu.Unlock()
+	for i := range 3 {
+		if _, err := v.Put(ctx, fmt.Sprintf("/b%d", i), bytes.NewReader(crypto.RandomBytes(8<<20)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range srv.held {
+		if !bytes.Equal(srv.held[i], srv.want[i]) {
+			t.Fatalf("the block of failed call %d of %d changed after it failed: its buffer was reused", i+1, len(srv.held))
 		}
 	}
 }
