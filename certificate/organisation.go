@@ -3,6 +3,7 @@ package certificate
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"sort"
 	"time"
 
@@ -406,39 +407,40 @@ func (o *Organisation) broke(position uint64, format string, args ...any) error 
 // without touching the state if it fails.
 func (o *Organisation) Clone() *Organisation {
 	c := *o
-	c.users = make(map[string]*User, len(o.users))
-	for k, u := range o.users {
+	// The users and devices are copied, not shared: a fold changes them
+	// in place.
+	c.users = cloneMap(o.users)
+	for k, u := range c.users {
 		cu := *u
 		c.users[k] = &cu
 	}
-	c.devices = make(map[string]*Device, len(o.devices))
-	for k, d := range o.devices {
+	c.devices = cloneMap(o.devices)
+	for k, d := range c.devices {
 		cd := *d
 		c.devices[k] = &cd
 	}
-	c.vaults = make(map[string]*Vault, len(o.vaults))
-	for k, v := range o.vaults {
+	c.vaults = cloneMap(o.vaults)
+	for k, v := range c.vaults {
 		c.vaults[k] = v.clone()
 	}
 	c.hashes = append([][]byte(nil), o.hashes...)
-	c.activeEmail = make(map[string]string, len(o.activeEmail))
-	for k, v := range o.activeEmail {
-		c.activeEmail[k] = v
-	}
-	c.deviceCount = make(map[string]int, len(o.deviceCount))
-	for k, v := range o.deviceCount {
-		c.deviceCount[k] = v
-	}
-	c.exposedAt = make(map[string]uint64, len(o.exposedAt))
-	for k, v := range o.exposedAt {
-		c.exposedAt[k] = v
-	}
-	c.sharedRecoveries = make(map[string]*SharedRecovery, len(o.sharedRecoveries))
-	for k, v := range o.sharedRecoveries {
-		c.sharedRecoveries[k] = v // replaced whole by the fold, never changed
-	}
+	c.activeEmail = cloneMap(o.activeEmail)
+	c.deviceCount = cloneMap(o.deviceCount)
+	c.exposedAt = cloneMap(o.exposedAt)
+	c.sharedRecoveries = cloneMap(o.sharedRecoveries) // each replaced whole by the fold, never changed
 	c.Head.Hash = append([]byte(nil), o.Head.Hash...)
 	return &c
+}
+
+// cloneMap is maps.Clone, which copies a map's table as it is (inserting
+// each key again hashes it and grows the table: a third of the server's
+// check of a rotation in an organisation of 1,000 users was Clone), and
+// never returns nil: the fold writes to the copy.
+func cloneMap[M ~map[K]V, K comparable, V any](m M) M {
+	if m == nil {
+		return M{}
+	}
+	return maps.Clone(m)
 }
 
 // SignNext signs statements as consecutive entries after the current head,

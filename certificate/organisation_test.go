@@ -270,6 +270,35 @@ func TestCloneIsIndependent(t *testing.T) {
 	}
 }
 
+// TestCloneSharesNothingTheFoldChanges: a member removed from a vault and
+// a user revoked in a clone (Clone copies its tables whole) stay in the
+// original, and the clone sees nothing applied to the original after.
+func TestCloneSharesNothingTheFoldChanges(t *testing.T) {
+	f := newFixture(t)
+	vault := f.vault()
+	bob := f.enrol(ProfileStandard, "bob@x")
+	carol := f.enrol(ProfileStandard, "carol@x")
+	f.mustApply(f.sign(f.admin.key, f.admin.device, f.grant(vault, bob, RoleContributor, time.Time{}))...)
+	orig := f.org
+	f.org = orig.Clone()
+	f.mustApply(f.sign(f.admin.key, f.admin.device,
+		VaultRoleSet{VaultID: vault, UserID: bob.user, Role: RoleNone}, UserRevoked{UserID: carol.user})...)
+	clone := f.org
+	ov, _ := orig.Vault(vault)
+	if orig.RoleOf(ov, bob.user, f.now) != RoleContributor || len(orig.ActiveMembers(ov, f.now)) != 2 {
+		t.Fatal("a removal applied to the clone reached the original")
+	}
+	if u, _ := orig.User(carol.user); u.Revoked() {
+		t.Fatal("a revocation applied to the clone reached the original")
+	}
+	f.org = orig
+	f.mustApply(f.sign(f.admin.key, f.admin.device, f.grant(vault, carol, RoleReader, time.Time{}))...)
+	cv, _ := clone.Vault(vault)
+	if clone.RoleOf(cv, carol.user, f.now) != RoleNone || clone.RoleOf(cv, bob.user, f.now) != RoleNone {
+		t.Fatal("the clone's vault changed with the original's")
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	fx := newFixture(&testing.T{})
 	for _, s := range fx.sign(fx.admin.key, fx.admin.device, UserRevoked{UserID: fx.admin.user}) {

@@ -446,7 +446,7 @@ func (o *Organisation) checkBundle(p uint64, b KeyBundle, index uint32, members 
 	if len(b.Commitment) != commitmentSize {
 		return o.broke(p, "a vault key commitment of %d bytes, want %d", len(b.Commitment), commitmentSize)
 	}
-	sealed := map[string]bool{}
+	sealed := make(map[string]bool, len(b.Sealed))
 	for _, k := range b.Sealed {
 		if sealed[k.UserID] || len(k.Sealed) == 0 {
 			return o.broke(p, "key sealed twice or empty for %q", k.UserID)
@@ -521,16 +521,10 @@ func (v *Vault) clone() *Vault {
 	c := *v
 	c.Keys = append([]KeyBundle(nil), v.Keys...)
 	c.history = append([]roleEvent(nil), v.history...)
-	c.grants = make(map[string]Grant, len(v.grants))
-	for k, g := range v.grants {
-		c.grants[k] = g
-	}
+	c.grants = cloneMap(v.grants)
 	c.emergencies = append([]Emergency(nil), v.emergencies...)
 	c.takeovers = append([]Takeover(nil), v.takeovers...)
-	c.holders = make(map[string]bool, len(v.holders))
-	for k := range v.holders {
-		c.holders[k] = true
-	}
+	c.holders = cloneMap(v.holders)
 	return &c
 }
 

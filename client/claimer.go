@@ -267,6 +267,7 @@ func finishClaim(ctx context.Context, dir string, l link.Link, info ClaimInfo, k
 			s.Close()
 			os.Remove(keyFilePath(dir))
 			os.Remove(statePath(dir))
+			os.Remove(statePath(dir) + "-wait")
 		}
 	}()
 	if err := s.Sync(ctx); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/coffre/coffre/crypto"
@@ -57,6 +58,7 @@ func dial(l link.Link, s *signer) (*conn, error) {
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(wire.TLS(cfg)),
 		grpc.WithWriteBufferSize(wire.WriteBufferSize),
+		experimental.WithBufferPool(wire.Buffers),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(32<<20), grpc.ForceCodecV2(wire.NewBlockCodec())),
 	}
 	if s != nil {

@@ -53,7 +53,7 @@ type EmergencyPolicyOptions struct {
 // SetEmergencyPolicy sets (replaces) a vault's emergency policy; with no
 // invoker at all it removes it. Only an owner may.
 func (s *Session) SetEmergencyPolicy(ctx context.Context, ref string, o EmergencyPolicyOptions) error {
-	v, _, err := s.FindVault(ref)
+	v, err := s.findVault(ref)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (s *Session) SetEmergencyPolicy(ctx context.Context, ref string, o Emergenc
 		st.Invokers = append(st.Invokers, u.ID)
 	}
 	if o.OnCallVault != "" {
-		oc, _, err := s.FindVault(o.OnCallVault)
+		oc, err := s.findVault(o.OnCallVault)
 		if err != nil {
 			return fmt.Errorf("on-call vault: %w", err)
 		}

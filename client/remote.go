@@ -158,6 +158,12 @@ func (r *remote) GetBlock(ctx context.Context, vaultID, blockID string) ([]byte,
 	return resp.GetData(), nil
 }
 
+// ReuseBlock takes back a block GetBlock returned, once the caller is
+// done with it (workspace.BlockReuser): a later block is received in its
+// memory. Every GetBlock's result is the caller's alone, wherever it came
+// from (a message received, the block cache's read, a page offered).
+func (r *remote) ReuseBlock(data []byte) { wire.ReuseBlock(data) }
+
 // GetBlocks returns the blocks named by ids, in that order
 // (workspace.BlockFetcher): those in the block cache or offered with the
 // vault log from there, the others with GetBlocks calls of at most

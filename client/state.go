@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,6 +36,7 @@ type localState struct {
 	// snapshotAt is the position of the stored organisation snapshot as
 	// this process last saw it (0: none), to decide when to write the next.
 	snapshotAt uint64
+	closed     bool
 }
 
 var (
@@ -61,7 +63,7 @@ func storedSnapshot(tx *bolt.Tx) []byte {
 }
 
 func openState(path string, key crypto.SecretKey) (*localState, error) {
-	db := &stateFile{path: path}
+	db := shareStateFile(path)
 	// Only a new file needs its buckets: a command that changes nothing
 	// writes nothing.
 	missing := true
@@ -71,7 +73,7 @@ func openState(path string, key crypto.SecretKey) (*localState, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, errors.Join(err, db.close())
 		}
 	}
 	if missing {
@@ -84,13 +86,20 @@ func openState(path string, key crypto.SecretKey) (*localState, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("local state %s: %w", path, err)
+			return nil, errors.Join(fmt.Errorf("local state %s: %w", path, err), db.close())
 		}
 	}
 	return &localState{path: path, db: db, key: key, names: crypto.DeriveKey(key.Bytes(), "state-names", nil)}, nil
 }
 
-func (s *localState) close() error { return nil } // the file is open only during a transaction
+// close releases the state file, once.
+func (s *localState) close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.db.close()
+}
 
 func posKey(p uint64) []byte {
 	var k [8]byte

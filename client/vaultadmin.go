@@ -58,7 +58,7 @@ func (s *Session) PrepareVault(ctx context.Context, ref string) (*workspace.Vaul
 	if err := s.rotateOwnKeysIfExposed(ctx); err != nil {
 		return nil, done, err
 	}
-	v, info, err := s.FindVault(ref)
+	v, info, err := s.lookupVault(ref, false)
 	if err != nil {
 		return nil, done, err
 	}
@@ -81,8 +81,19 @@ func (s *Session) PrepareVault(ctx context.Context, ref string) (*workspace.Vaul
 	}
 	var opened *workspace.Vault
 	err = s.whileOrganisationBehind(ctx, func() error {
-		w, v, err := s.loadVault(ctx, v.ID)
+		w, v, err := s.verifiedVault(v.ID)
 		if err != nil {
+			return err
+		}
+		// A checkpoint this device lacks, and may write: the log comes with
+		// the server's signed heads, which the checkpoint confirms with
+		// (one read, not two). Another member's checkpoint, if the server
+		// has one, arrives with it: a sync only adds entries.
+		sync := w.Sync
+		if w.NeedsCheckpoint() && s.mayCheckpoint(v) {
+			sync = w.SyncToCheckpoint
+		}
+		if err := sync(ctx); err != nil {
 			return err
 		}
 		if w.NeedsCheckpoint() && s.mayCheckpoint(v) {
@@ -192,7 +203,7 @@ func (s *Session) rotate(ctx context.Context, vaultID string) error {
 // whoever left can decrypt nothing written afterwards (SECURITY.md A16).
 // The checkpoint that anchors the vault log at the rotation follows.
 func (s *Session) RotateVault(ctx context.Context, ref string) (VaultInfo, error) {
-	v, _, err := s.FindVault(ref)
+	v, err := s.findVault(ref)
 	if err != nil {
 		return VaultInfo{}, err
 	}
@@ -214,7 +225,7 @@ func (s *Session) ShareVault(ctx context.Context, ref, userRef string, role cert
 	if err := certificate.CheckGrantEnd(role, until); err != nil {
 		return nil, err
 	}
-	v, _, err := s.FindVault(ref)
+	v, err := s.findVault(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +281,7 @@ func (s *Session) ShareVault(ctx context.Context, ref, userRef string, role cert
 // UnshareVault removes members and rotates the key once for all of them,
 // in one append; the checkpoint follows.
 func (s *Session) UnshareVault(ctx context.Context, ref string, userRefs ...string) error {
-	v, _, err := s.FindVault(ref)
+	v, err := s.findVault(ref)
 	if err != nil {
 		return err
 	}
@@ -325,7 +336,7 @@ func (s *Session) RenameVault(ctx context.Context, ref, name string) error {
 	if err := s.checkNewVaultName(name, ref); err != nil {
 		return err
 	}
-	v, _, err := s.FindVault(ref)
+	v, err := s.findVault(ref)
 	if err != nil {
 		return err
 	}
@@ -343,7 +354,7 @@ func (s *Session) RenameVault(ctx context.Context, ref, name string) error {
 
 // ArchiveVault archives (or, with archived false, restores) a vault.
 func (s *Session) ArchiveVault(ctx context.Context, ref string, archived bool) error {
-	v, _, err := s.FindVault(ref)
+	v, err := s.findVault(ref)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func (s *Session) checkNewVaultName(name, ref string) error {
 	}
 	self := ""
 	if ref != "" {
-		v, _, err := s.FindVault(ref)
+		v, err := s.findVault(ref)
 		if err != nil {
 			return err
 		}

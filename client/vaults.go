@@ -1,10 +1,12 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/coffre/coffre/certificate"
@@ -65,6 +67,13 @@ func (s *Session) Vaults() ([]VaultInfo, error) {
 }
 
 func (s *Session) vaultInfo(v *certificate.Vault, now time.Time) (VaultInfo, error) {
+	return s.describeVault(v, now, true)
+}
+
+// describeVault is vaultInfo, with Members (and Until) only if members:
+// listing and sorting them is most of its cost in a vault of 1,000
+// members, and most lookups need only the vault.
+func (s *Session) describeVault(v *certificate.Vault, now time.Time, members bool) (VaultInfo, error) {
 	name, awaiting := v.ID, v.Keyless(s.keys.UserID)
 	if !awaiting {
 		keys, err := s.openKeys(s.org, v)
@@ -78,6 +87,9 @@ func (s *Session) vaultInfo(v *certificate.Vault, now time.Time) (VaultInfo, err
 	info := VaultInfo{ID: v.ID, Name: name, AwaitingKey: awaiting, Role: s.org.RoleOf(v, s.keys.UserID, now), KeyIndex: v.KeyIndex(),
 		Archived: v.Archived, NeedsRotation: s.org.NeedsRotation(v, now)}
 	for _, g := range v.Grants() {
+		if !members {
+			break
+		}
 		if s.org.RoleOf(v, g.UserID, now) == certificate.RoleNone {
 			continue
 		}
@@ -91,20 +103,31 @@ func (s *Session) vaultInfo(v *certificate.Vault, now time.Time) (VaultInfo, err
 	return info, nil
 }
 
-// sortMembers orders members by role, then name.
+// sortMembers orders members by role, then name, then id (1,000 members
+// each time a vault is looked up: slices.SortFunc, without sort.Slice's
+// reflection).
 func sortMembers(m []Member) {
-	sort.Slice(m, func(i, j int) bool {
-		if m[i].Role != m[j].Role {
-			return m[i].Role < m[j].Role
-		}
-		return m[i].Name < m[j].Name
+	slices.SortFunc(m, func(a, b Member) int {
+		return cmp.Or(cmp.Compare(a.Role, b.Role), strings.Compare(a.Name, b.Name), strings.Compare(a.UserID, b.UserID))
 	})
 }
 
 // FindVault resolves a vault by id or by name among this user's vaults.
 func (s *Session) FindVault(ref string) (*certificate.Vault, VaultInfo, error) {
+	return s.lookupVault(ref, true)
+}
+
+// findVault is FindVault for a caller that uses only the vault.
+func (s *Session) findVault(ref string) (*certificate.Vault, error) {
+	v, _, err := s.lookupVault(ref, false)
+	return v, err
+}
+
+// lookupVault is FindVault; a vault found by id is described with its
+// Members only if members.
+func (s *Session) lookupVault(ref string, members bool) (*certificate.Vault, VaultInfo, error) {
 	if v, ok := s.org.Vault(ref); ok {
-		info, err := s.vaultInfo(v, time.Now())
+		info, err := s.describeVault(v, time.Now(), members)
 		if err == nil && info.Role != certificate.RoleNone {
 			return v, info, nil
 		}
@@ -200,7 +223,7 @@ func (s *Session) LocalVault(ref string) (*workspace.Vault, error) {
 
 // verifiedVault opens a vault over this device's verified state only.
 func (s *Session) verifiedVault(ref string) (*workspace.Vault, *certificate.Vault, error) {
-	v, _, err := s.FindVault(ref)
+	v, err := s.findVault(ref)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -114,7 +114,10 @@ func (s *Session) Wipe(ctx context.Context) (WipeReport, error) {
 		}
 		rep.Folders = append(rep.Folders, st.Dir)
 	}
-	for _, p := range []string{filepath.Join(s.dir, "sync"), filepath.Join(s.dir, "cache"), statePath(s.dir), keyFilePath(s.dir)} {
+	if err := s.state.close(); err != nil {
+		return rep, err
+	}
+	for _, p := range []string{filepath.Join(s.dir, "sync"), filepath.Join(s.dir, "cache"), statePath(s.dir), statePath(s.dir) + "-wait", keyFilePath(s.dir)} {
 		if err := os.RemoveAll(p); err != nil {
 			return rep, fmt.Errorf("erasing %s: %w", p, err)
 		}

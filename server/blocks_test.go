@@ -13,6 +13,7 @@ import (
 	"github.com/coffre/coffre/crypto"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/server/store"
+	"github.com/coffre/coffre/server/store/blockdir"
 	"github.com/coffre/coffre/wire"
 )
 
@@ -184,5 +185,52 @@ func TestGetBlocks(t *testing.T) {
 	}
 	if n := len(resp.GetBlocks()); n != 2 || resp.Blocks[0].BlockId != big[0] || resp.Blocks[1].BlockId != big[1] {
 		t.Fatalf("3 blocks of 4 MiB: an answer of %d blocks, want the first 2 (8 MiB)", n)
+	}
+}
+
+// TestPutBlockSmallInOneWrite: a PutBlock of a small block goes to the
+// embedded store's small blocks with its reservation, as a batch of one
+// (SPEC.md §7.4), not to a file, reserved once; a retry of it succeeds, a
+// block over SmallBlockMax is still a file, and the quota still refuses.
+func TestPutBlockSmallInOneWrite(t *testing.T) {
+	ts, admin := startBootstrapped(t)
+	vault := ts.createVault(t, admin, nil, time.Time{})
+	ctx := context.Background()
+	put := func(n int) (*coffrev1.PutBlockRequest, error) {
+		req := &coffrev1.PutBlockRequest{VaultId: vault, BlockId: certificate.NewID(), Data: crypto.RandomBytes(n)}
+		_, err := ts.api.PutBlock(ts.signed(t, admin, coffrev1.CoffreService_PutBlock_FullMethodName, time.Now(), req), req)
+		return req, wire.FromStatus(err)
+	}
+	small := ts.srv.cfg.Store.(store.SmallBlocks)
+	req, err := put(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := small.SmallBlock(ctx, ts.orgID, vault, req.BlockId); err != nil || !bytes.Equal(got, req.Data) {
+		t.Fatalf("a 4 KiB PutBlock is not in the small blocks: %v", err)
+	}
+	if org, _ := ts.srv.cfg.Store.Organisation(ctx, ts.orgID); org.UsedBytes != 4096 {
+		t.Fatalf("usage %d bytes after a 4 KiB block, want 4,096", org.UsedBytes)
+	}
+	if _, err := ts.api.PutBlock(ts.signed(t, admin, coffrev1.CoffreService_PutBlock_FullMethodName, time.Now(), req), req); err != nil {
+		t.Fatalf("the same PutBlock again: %v", err)
+	}
+	big, err := put(blockdir.SmallBlockMax + 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := small.SmallBlock(ctx, ts.orgID, vault, big.BlockId); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a block over SmallBlockMax in the small blocks: %v", err)
+	}
+	org, _ := ts.srv.cfg.Store.Organisation(ctx, ts.orgID)
+	if err := ts.srv.cfg.Store.SetLimits(ctx, ts.orgID, store.Limits{StorageBytes: org.UsedBytes + 100}); err != nil {
+		t.Fatal(err)
+	}
+	req, err = put(101)
+	if !errors.Is(err, wire.ErrStorageQuota) {
+		t.Fatalf("a small block over the quota: %v, want ErrStorageQuota", err)
+	}
+	if _, err := small.SmallBlock(ctx, ts.orgID, vault, req.BlockId); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a block refused over the quota was stored: %v", err)
 	}
 }

@@ -248,6 +248,14 @@ func (s *Server) PutBlock(ctx context.Context, req *coffrev1.PutBlockRequest) (*
 		return nil, wire.ErrBlockTooLarge
 	}
 	size := int64(len(req.GetData()))
+	// A small block as a batch of one: in the block store's own
+	// transaction with its reservation, shared with concurrent puts.
+	if done, err := s.putReserved(ctx, c.orgID, v.ID, []store.BlockData{{ID: req.GetBlockId(), Data: req.GetData()}}, size); done {
+		if err != nil {
+			return nil, err
+		}
+		return &coffrev1.PutBlockResponse{}, nil
+	}
 	if _, err := s.cfg.Store.ReserveStorage(ctx, c.orgID, size); errors.Is(err, store.ErrQuotaExceeded) {
 		return nil, wire.ErrStorageQuota
 	} else if err != nil {
@@ -259,6 +267,27 @@ func (s *Server) PutBlock(ctx context.Context, req *coffrev1.PutBlockRequest) (*
 		return nil, blockError(err)
 	}
 	return &coffrev1.PutBlockResponse{}, nil
+}
+
+// putReserved stores blocks and reserves their size in one write of the
+// block store, if it can (store.ReservingBatcher: the small blocks of the
+// embedded store, SPEC.md §7.4); nothing of either on an error. done says
+// it did, or tried: false, the caller reserves and stores.
+func (s *Server) putReserved(ctx context.Context, orgID, vaultID string, blocks []store.BlockData, size int64) (done bool, err error) {
+	rb, ok := s.cfg.Blocks.(store.ReservingBatcher)
+	if !ok {
+		return false, nil
+	}
+	done, err = rb.PutBlocksReserved(ctx, orgID, vaultID, blocks, size)
+	switch {
+	case !done:
+		return false, nil
+	case errors.Is(err, store.ErrQuotaExceeded):
+		return true, wire.ErrStorageQuota
+	case err != nil:
+		return true, blockError(err)
+	}
+	return true, nil
 }
 
 // blockError maps a BlockStore's error on a put to the wire's.
@@ -302,19 +331,11 @@ func (s *Server) PutBlocks(ctx context.Context, req *coffrev1.PutBlocksRequest) 
 	if size > wire.MaxBatchBytes {
 		return nil, wire.ErrBlockTooLarge
 	}
-	if rb, ok := s.cfg.Blocks.(store.ReservingBatcher); ok {
-		// The reservation in the blocks' own write (nothing of either
-		// on an error).
-		done, err := rb.PutBlocksReserved(ctx, c.orgID, v.ID, blocks, size)
-		switch {
-		case !done:
-		case errors.Is(err, store.ErrQuotaExceeded):
-			return nil, wire.ErrStorageQuota
-		case err != nil:
-			return nil, blockError(err)
-		default:
-			return &coffrev1.PutBlocksResponse{}, nil
+	if done, err := s.putReserved(ctx, c.orgID, v.ID, blocks, size); done {
+		if err != nil {
+			return nil, err
 		}
+		return &coffrev1.PutBlocksResponse{}, nil
 	}
 	if _, err := s.cfg.Store.ReserveStorage(ctx, c.orgID, size); errors.Is(err, store.ErrQuotaExceeded) {
 		return nil, wire.ErrStorageQuota

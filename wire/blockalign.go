@@ -42,30 +42,20 @@ func materializeAligned(data mem.BufferSlice, num protowire.Number, pool *Receiv
 // ReceivePool reuses the buffers a BlockCodec receives blocks into, for a
 // server whose block store is done with a block when it returns: each
 // buffer comes back through Release, called once the call that received
-// it is over. Reused buffers are not cleared (the copy of the next message
+// it is over. Its buffers are not cleared (the copy of the next message
 // writes over them), which a new buffer of a MiB costs the server each
-// time (issue 15).
+// time (issue 15); its classes are the client's Buffers' (dirtyPool).
 type ReceivePool struct {
-	classes [receiveClasses]sync.Pool // by capacity, in steps of receiveStep
-	lent    sync.Map                  // the first byte of a block lent → its whole buffer
+	buffers dirtyPool
+	lent    sync.Map // the first byte of a block lent → its whole buffer
 }
-
-const (
-	maxPooled      = 16 << 20 // the server's largest message
-	receiveStep    = 64 << 10
-	receiveClasses = (maxPooled+blockAlign+receiveStep-1)/receiveStep + 1
-)
 
 // get returns a buffer of n bytes (nil pool: a new one).
 func (p *ReceivePool) get(n int) []byte {
-	if p == nil || n > maxPooled+blockAlign {
+	if p == nil {
 		return make([]byte, n)
 	}
-	c := (n + receiveStep - 1) / receiveStep
-	if b, ok := p.classes[c].Get().(*[]byte); ok {
-		return (*b)[:n]
-	}
-	return make([]byte, n, c*receiveStep)
+	return *p.buffers.Get(n)
 }
 
 // lend records that block, in whole, is given to a call (nil pool:
@@ -76,13 +66,12 @@ func (p *ReceivePool) lend(block, whole []byte) {
 	}
 }
 
-// put gives a buffer back.
+// put gives a buffer back (nil pool: nothing).
 func (p *ReceivePool) put(whole []byte) {
-	if p == nil || cap(whole)%receiveStep != 0 || cap(whole)/receiveStep >= receiveClasses {
-		return
+	if p != nil {
+		whole = whole[:cap(whole)]
+		p.buffers.Put(&whole)
 	}
-	whole = whole[:cap(whole)]
-	p.classes[cap(whole)/receiveStep].Put(&whole)
 }
 
 // Release ends the loan of a block a BlockCodec with this pool received

@@ -76,7 +76,7 @@ func TestReceivePoolLendsUntilRelease(t *testing.T) {
 // pool's classes.
 func TestReceivePoolSizes(t *testing.T) {
 	pool := &ReceivePool{}
-	for _, n := range []int{1, receiveStep - 1, receiveStep, receiveStep + 1, maxPooled, maxPooled + blockAlign, maxPooled + blockAlign + 1} {
+	for _, n := range []int{1, 64<<10 - 1, 64 << 10, 64<<10 + 1, 1<<20 + blockAlign + 100, 16 << 20, 16<<20 + blockAlign, 16<<20 + blockAlign + 1} {
 		b := pool.get(n)
 		if len(b) != n {
 			t.Fatalf("get(%d) returned %d bytes", n, len(b))

@@ -1,11 +1,15 @@
 package wire
 
 import (
+	"encoding/binary"
+
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 )
 
 // BlockCodec is gRPC's proto codec, except for the messages that carry one
@@ -26,6 +30,9 @@ import (
 //     field is decoded by proto.Unmarshal, unknown ones kept, and the last
 //     data field wins as it does there: the message is the one
 //     proto.Unmarshal would give (the signature covers it, SPEC.md §6.1).
+//     A GetBlockResponse that is its block alone, as servers send it, is
+//     copied into a buffer of Buffers instead, which the caller may give
+//     back once done with the block (ReuseBlock).
 type BlockCodec struct {
 	encoding.CodecV2
 	pool *ReceivePool // nil: a new buffer per message received
@@ -85,6 +92,15 @@ func (c BlockCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if fd == nil {
 		return c.CodecV2.Unmarshal(data, v)
 	}
+	if r, ok := msg.(*coffrev1.GetBlockResponse); ok {
+		if block := receiveBlock(data, fd.Number()); block != nil {
+			// Set directly: a protoreflect.Value drops the capacity that
+			// ReuseBlock gives back.
+			proto.Reset(r)
+			r.Data = block
+			return nil
+		}
+	}
 	b, whole := materializeAligned(data, fd.Number(), c.pool)
 	if err := unmarshalBlock(b, m, fd); err != nil {
 		c.pool.put(whole)
@@ -96,6 +112,43 @@ func (c BlockCodec) Unmarshal(data mem.BufferSlice, v any) error {
 		c.pool.put(whole) // every field was copied out of it
 	}
 	return nil
+}
+
+// receiveBlock returns the block of a message that is the block's field
+// alone (a GetBlockResponse as a server sends it), copied out of data into
+// a buffer of Buffers that starts with the block and is not cleared first,
+// so that the caller can give it back whole (ReuseBlock); or nil for any
+// other message. The message is the one proto.Unmarshal gives: that field
+// and nothing else.
+func receiveBlock(data mem.BufferSlice, num protowire.Number) []byte {
+	var head [binary.MaxVarintLen64 + 1]byte // the field's tag (one byte) and length
+	n := 0
+	for _, b := range data {
+		n += copy(head[n:], b.ReadOnlyData())
+		if n == len(head) {
+			break
+		}
+	}
+	gotNum, typ, tn := protowire.ConsumeTag(head[:n])
+	if tn != 1 || gotNum != num || typ != protowire.BytesType {
+		return nil
+	}
+	size, ln := protowire.ConsumeVarint(head[tn:n])
+	if ln < 0 || uint64(data.Len()-tn-ln) != size {
+		return nil
+	}
+	block := *Buffers.Get(int(size))
+	skip, at := tn+ln, 0
+	for _, b := range data {
+		d := b.ReadOnlyData()
+		if skip >= len(d) {
+			skip -= len(d)
+			continue
+		}
+		at += copy(block[at:], d[skip:])
+		skip = 0
+	}
+	return block
 }
 
 // unmarshalBlock decodes b into m, m's block field pointing into b: b is

@@ -102,8 +102,10 @@ func (w *Vault) WriteTo(ctx context.Context, p string, at time.Time, out io.Writ
 func (w *Vault) fetchInOrder(ctx context.Context, m *Manifest, out io.Writer, progress Progress) error {
 	type fetched struct {
 		plain []byte
+		buf   []byte // what plain is in: ours once plain is written
 		err   error
 	}
+	reuser, _ := w.blocks.(BlockReuser)
 	// Each block's result comes through its own channel, queued in file
 	// order; the queue's capacity bounds the blocks in flight.
 	queue := make(chan chan fetched, blocksFetched(w.parallel))
@@ -121,8 +123,8 @@ func (w *Vault) fetchInOrder(ctx context.Context, m *Manifest, out io.Writer, pr
 				return
 			}
 			go func() {
-				plain, err := w.openBlock(ctx, b, keep)
-				ch <- fetched{plain, err}
+				plain, buf, err := w.openBlock(ctx, b, keep)
+				ch <- fetched{plain, buf, err}
 			}()
 		}
 	}()
@@ -141,6 +143,9 @@ func (w *Vault) fetchInOrder(ctx context.Context, m *Manifest, out io.Writer, pr
 		}
 		if _, err := out.Write(f.plain); err != nil {
 			return fail(err)
+		}
+		if reuser != nil {
+			reuser.ReuseBlock(f.buf) // out did not keep it: an io.Writer must not
 		}
 		if done += int64(len(f.plain)); progress != nil {
 			progress(done)
@@ -164,25 +169,26 @@ func (w *Vault) keepsFile(size uint64) bool {
 }
 
 // openBlock fetches a block and checks it against its signed digest; a
-// block that passes goes into the block cache if keep.
-func (w *Vault) openBlock(ctx context.Context, b Block, keep bool) ([]byte, error) {
+// block that passes goes into the block cache if keep. The plaintext is in
+// buf, the caller's, which the block cache does not keep.
+func (w *Vault) openBlock(ctx context.Context, b Block, keep bool) (plain, buf []byte, err error) {
 	ct, err := w.blocks.GetBlock(ctx, w.vault.ID, b.ID)
 	if err != nil {
-		return nil, fmt.Errorf("block %s: %w", b.ID, err)
+		return nil, nil, fmt.Errorf("block %s: %w", b.ID, err)
 	}
 	opened := ct
 	if keep {
 		opened = bytes.Clone(ct) // the cache keeps the ciphertext; openBlock overwrites what it opens
 	}
-	plain, err := openBlock(w.org.ID, w.vault.ID, b, opened)
+	plain, err = openBlock(w.org.ID, w.vault.ID, b, opened)
 	if err != nil {
 		if w.cache != nil {
 			w.cache.BlockRejected(w.vault.ID, b.ID)
 		}
-		return nil, fmt.Errorf("block %s: %w", b.ID, ErrBadBlock)
+		return nil, nil, fmt.Errorf("block %s: %w", b.ID, ErrBadBlock)
 	}
 	if keep {
 		w.cache.BlockVerified(w.vault.ID, b.ID, ct)
 	}
-	return plain, nil
+	return plain, opened, nil
 }

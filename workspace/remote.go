@@ -81,6 +81,12 @@ type Blocks interface {
 	GetBlock(ctx context.Context, vaultID, blockID string) ([]byte, error)
 }
 
+// BlockReuser is Blocks that takes back what GetBlock returned once the
+// caller is done with it, every byte up to its capacity, to receive a
+// later block in that memory (issue 15: a new buffer per block of a
+// download cost its clearing and the collector's work).
+type BlockReuser interface{ ReuseBlock(data []byte) }
+
 // BlockFetcher is Blocks that can also return several blocks of a vault
 // with one call (GetBlocks, SPEC.md §6.2): a listing fetches a folder's
 // pages with it. A Blocks without it gets each block alone.

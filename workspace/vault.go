@@ -69,6 +69,11 @@ func (w *Vault) Sync(ctx context.Context) error { return w.sync(ctx, false) }
 // the log, for the write's ConfirmFresh (SPEC.md §4.4).
 func (w *Vault) syncToWrite(ctx context.Context) error { return w.sync(ctx, true) }
 
+// SyncToCheckpoint is Sync for a caller about to write the checkpoint
+// (PrepareVault): the server's signed heads come with the log, and
+// Checkpoint then confirms with them instead of reading the log again.
+func (w *Vault) SyncToCheckpoint(ctx context.Context) error { return w.syncToWrite(ctx) }
+
 func (w *Vault) sync(ctx context.Context, signed bool) error {
 	// A device that verified nothing holds no folder page either: it asks
 	// for them, and the answer that reaches the head brings them.
@@ -313,15 +318,18 @@ func (w *Vault) writable() error {
 // Checkpoint writes the root folder again, unchanged, so that the vault log
 // refers to the organisation log as of now: after a rotation, an entry that
 // claims an older organisation position (a removed member's, back-dated
-// with the server's help) can no longer follow it (SPEC.md §11.5).
+// with the server's help) can no longer follow it (SPEC.md §11.5). Its
+// first attempt computes against the log as the caller's SyncToCheckpoint
+// left it: the commit's freshness check says if the log moved since (or
+// if the caller did not sync), and then it reads again and recomputes.
 func (w *Vault) Checkpoint(ctx context.Context) error {
-	return w.commit(ctx, func(l *Log) ([]*Manifest, error) {
+	return w.commitSynced(ctx, func(l *Log) ([]*Manifest, error) {
 		root, err := w.view(ctx, l, time.Time{}).folderFor(nil)
 		if err != nil {
 			return nil, err
 		}
 		return []*Manifest{root}, nil
-	})
+	}, true)
 }
 
 // NeedsCheckpoint reports whether the vault log lacks the checkpoint that

@@ -137,8 +137,8 @@ func (a *App) withSessionLocked(ctx context.Context, fn func(*client.Session) er
 
 // withOwnSession runs fn with a session of its own, for a long call (a
 // transfer) that must not make every other call wait: it costs a sync with
-// the server, not the passphrase. Sessions of one device share the state
-// file one transaction at a time (SPEC.md §9).
+// the server, not the passphrase. Sessions of one device in one process
+// share one open state file (SPEC.md §9).
 func (a *App) withOwnSession(ctx context.Context, fn func(*client.Session) error) error {
 	if w := a.revoked(); w != nil {
 		return w

@@ -373,9 +373,10 @@ type BlockStore interface {
 	Close() error
 }
 
-// DataReleasing is a BlockStore whose PutBlock refers to its data no
-// more once it returns, whatever it returns: the server may then reuse
-// the buffer the block was received in (wire.ReceivePool). A store that
+// DataReleasing is a BlockStore whose puts (PutBlock, and PutBlocks and
+// PutBlocksReserved if it has them) refer to their data no more once they
+// return, whatever they return: the server may then reuse the buffer a
+// block was received in (wire.ReceivePool). A store that
 // may still read it later (an HTTP upload answered early, a write queued
 // for later) must not implement it.
 type DataReleasing interface {

@@ -11,6 +11,7 @@ import (
 	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/tests/hostile"
+	"github.com/coffre/coffre/workspace"
 )
 
 // TestPutOfASmallFileIsThreeCalls: a device that is up to date puts a new
@@ -24,17 +25,11 @@ func TestPutOfASmallFileIsThreeCalls(t *testing.T) {
 	w := newWorld(t, "calls", member{"bob", certificate.ProfileStandard, certificate.RoleContributor})
 	av := w.open(t, "alice")
 	put(t, av, "/first.txt", []byte("the organisation log is synced by now"))
-	rec := w.s.Record()
-	v, err := av.Put(bg(), "/second.txt", bytes.NewReader([]byte("three calls")), nil)
-	calls := rec.Calls()
-	w.s.StopRecording()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, c := range calls {
-		got = append(got, c.Method)
-	}
+	var v workspace.Version
+	got := w.methodsOf(t, func() (err error) {
+		v, err = av.Put(bg(), "/second.txt", bytes.NewReader([]byte("three calls")), nil)
+		return err
+	})
 	want := []string{
 		coffrev1.CoffreService_VaultRead_FullMethodName,
 		coffrev1.CoffreService_PutBlock_FullMethodName,

@@ -574,3 +574,21 @@ var utf16le = hostile.UTF16LE
 
 // zeroTime means "the newest version" to Stat, List and Get.
 var zeroTime time.Time
+
+// methodsOf runs fn while the server records calls, fails the test if fn
+// fails, and returns the methods called, in order.
+func (w *world) methodsOf(t *testing.T, fn func() error) []string {
+	t.Helper()
+	rec := w.s.Record()
+	err := fn()
+	calls := rec.Calls()
+	w.s.StopRecording()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range calls {
+		got = append(got, c.Method)
+	}
+	return got
+}
