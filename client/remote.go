@@ -225,15 +225,15 @@ func (r *remote) KeepsFile(size uint64) bool { return r.s.cache.keepsFile(size) 
 // BlockRejected drops a block that failed its checks.
 func (r *remote) BlockRejected(vaultID, blockID string) { r.s.cache.remove(vaultID, blockID) }
 
-// Uploaded, BlockSent and UploadDone keep the blocks of uploads in
+// Uploaded, BlocksSent and UploadDone keep the blocks of uploads in
 // progress in the encrypted local state, so that an interrupted upload
 // resumes (workspace.UploadJournal).
 func (r *remote) Uploaded(vaultID, path string) []workspace.Block {
 	return r.s.state.uploaded(vaultID, path)
 }
 
-func (r *remote) BlockSent(vaultID, path string, b workspace.Block) {
-	r.s.state.blockSent(vaultID, path, b) // a failure only means sending it again
+func (r *remote) BlocksSent(vaultID, path string, bs []workspace.Block) {
+	r.s.state.blocksSent(vaultID, path, bs) // a failure only means sending them again
 }
 
 func (r *remote) UploadDone(vaultID, path string) { r.s.state.uploadDone(vaultID, path) }

@@ -420,19 +420,30 @@ func (s *localState) uploadPrefix(vaultID, path string) []byte {
 	return d[:]
 }
 
-func (s *localState) blockSent(vaultID, path string, b workspace.Block) error {
-	data, err := json.Marshal(sentBlock{b.ID, b.Key.Bytes(), b.Digest[:], b.Size})
-	if err != nil {
-		return err
+// blocksSent records blocks an upload of path sent, in one transaction.
+func (s *localState) blocksSent(vaultID, path string, bs []workspace.Block) error {
+	type record struct{ k, v []byte }
+	records := make([]record, 0, len(bs))
+	for _, b := range bs {
+		data, err := json.Marshal(sentBlock{b.ID, b.Key.Bytes(), b.Digest[:], b.Size})
+		if err != nil {
+			return err
+		}
+		blockMAC := s.names.MAC("upload-block", []byte(vaultID), []byte(path), []byte(b.ID))
+		k := append(s.uploadPrefix(vaultID, path), blockMAC[:]...)
+		records = append(records, record{k, s.key.Encrypt(append([]byte("coffre/v1/state/upload/"), k...), data)})
 	}
-	blockMAC := s.names.MAC("upload-block", []byte(vaultID), []byte(path), []byte(b.ID))
-	k := append(s.uploadPrefix(vaultID, path), blockMAC[:]...)
 	return s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists(uploadsBucket(vaultID))
 		if err != nil {
 			return err
 		}
-		return bk.Put(k, s.key.Encrypt(append([]byte("coffre/v1/state/upload/"), k...), data))
+		for _, r := range records {
+			if err := bk.Put(r.k, r.v); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

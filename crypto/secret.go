@@ -98,6 +98,33 @@ func (k SecretKey) EncryptTo(dst, aad, plaintext []byte) []byte {
 // SecretOverhead is how many bytes Encrypt adds to a plaintext.
 const SecretOverhead = secretMinCipherLn
 
+// SecretPrefix is how many of SecretOverhead's bytes come before the
+// ciphertext of the plaintext (the header and the nonce); the rest follow
+// it.
+const SecretPrefix = secretHeaderLen + chacha20poly1305.NonceSizeX
+
+// EncryptInPlace is Encrypt of buf[SecretPrefix:SecretPrefix+n], written
+// over buf itself: it returns buf[:SecretOverhead+n], the header and
+// nonce before the ciphertext, which takes the plaintext's place, and
+// the tag after it. A caller that reads its plaintext into a buffer with
+// that room seals it without a second buffer (the put path, issue 15).
+// It panics if buf's capacity is below SecretOverhead+n.
+func (k SecretKey) EncryptInPlace(aad, buf []byte, n int) []byte {
+	k.mustBeSet()
+	if n < 0 || cap(buf) < secretMinCipherLn+n {
+		panic("coffre/crypto: internal error: no room to encrypt in place")
+	}
+	buf = buf[:SecretPrefix+n]
+	buf[0], buf[1] = FormatVersion, AlgXChaCha20Poly1305
+	nonce := buf[secretHeaderLen:SecretPrefix]
+	copy(nonce, RandomBytes(len(nonce)))
+	body := buf[SecretPrefix:]
+	// Seal in place: dst and plaintext start at the same byte, which
+	// cipher.AEAD allows.
+	sealed := newXChaCha(k.key.p[:]).Seal(body[:0], nonce, body, headerAAD(buf[:secretHeaderLen], aad))
+	return buf[:SecretPrefix+len(sealed)]
+}
+
 // DecryptInPlace is Decrypt writing the plaintext over the ciphertext's own
 // bytes: no allocation for the block being read (the get path). The
 // plaintext returned shares ciphertext's memory, and ciphertext is

@@ -147,6 +147,42 @@ func TestSecretKeyPaddedAndInPlace(t *testing.T) {
 	}
 }
 
+// EncryptInPlace seals the plaintext where it lies, in the caller's
+// buffer, to what opens like Encrypt's output, with a fresh nonce each
+// time, and refuses a buffer without room for the tag.
+func TestSecretKeyEncryptInPlace(t *testing.T) {
+	k := NewSecretKey()
+	aad := []byte("block")
+	plain := RandomBytes(1000)
+	buf := make([]byte, SecretOverhead+len(plain))
+	copy(buf[SecretPrefix:], plain)
+	out := k.EncryptInPlace(aad, buf, len(plain))
+	if len(out) != SecretOverhead+len(plain) || &out[0] != &buf[0] {
+		t.Fatalf("EncryptInPlace returned %d bytes, not %d in the buffer given", len(out), SecretOverhead+len(plain))
+	}
+	if bytes.Contains(out, plain[:32]) {
+		t.Fatal("the plaintext is still in the buffer")
+	}
+	got, err := k.Decrypt(aad, out)
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("Decrypt(EncryptInPlace) = %d bytes, %v", len(got), err)
+	}
+	if _, err := k.Decrypt([]byte("other"), out); err != ErrDecrypt {
+		t.Fatalf("EncryptInPlace's output opened under other associated data (err %v)", err)
+	}
+	again := make([]byte, SecretOverhead+len(plain))
+	copy(again[SecretPrefix:], plain)
+	if bytes.Equal(k.EncryptInPlace(aad, again, len(plain))[:SecretPrefix], out[:SecretPrefix]) {
+		t.Fatal("two EncryptInPlace of the same plaintext have the same nonce")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("EncryptInPlace into a buffer without room for the tag did not panic")
+		}
+	}()
+	k.EncryptInPlace(aad, make([]byte, SecretOverhead+len(plain)-1), len(plain))
+}
+
 // EncryptTo appends what Encrypt returns to the caller's buffer, without
 // allocating one when it has room, and opens like Encrypt's output.
 func TestSecretKeyEncryptTo(t *testing.T) {

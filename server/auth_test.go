@@ -56,7 +56,7 @@ func (n *logNonces) FreshReadLog(ctx context.Context, deviceID string, nonce []b
 func TestRevocationSeenByAnotherProcess(t *testing.T) {
 	a, admin := startBootstrapped(t)
 	nonces := &logNonces{st: a.srv.cfg.Store, seen: map[string]bool{}}
-	b := serveStore(t, t.TempDir(), a.srv.cfg.Store.(*boltstore.Store), nonces)
+	b := serveStore(t, t.TempDir(), a.srv.cfg.Store.(*boltstore.Store), nonces, nil)
 	b.orgID, b.org = a.orgID, a.org
 	bob := a.enrol(t, admin, certificate.ProfileStandard)
 

@@ -79,6 +79,11 @@ type Server struct {
 	metrics *metrics
 	started time.Time
 
+	// received holds the buffers PutBlock requests arrive in, reused once
+	// the call is over if reuseReceived (releaseBlock).
+	received      *wire.ReceivePool
+	reuseReceived bool
+
 	mu   sync.Mutex
 	orgs map[string]*orgState
 	// heads signs head statements with the TLS key (GetHead).
@@ -147,7 +152,17 @@ func New(cfg Config) *Server {
 		metrics: newMetrics(),
 		started: cfg.Now(),
 		orgs:    map[string]*orgState{},
+
+		received:      &wire.ReceivePool{},
+		reuseReceived: releasesData(cfg.Blocks),
 	}
+}
+
+// releasesData reports whether blocks is done with a block's bytes when
+// its PutBlock returns (store.DataReleasing).
+func releasesData(blocks store.BlockStore) bool {
+	_, ok := blocks.(store.DataReleasing)
+	return ok
 }
 
 // GRPCServer returns a gRPC server with TLS, the interceptors that
@@ -162,9 +177,9 @@ func (s *Server) GRPCServer(cert tls.Certificate) *grpc.Server {
 		grpc.Creds(creds),
 		grpc.WriteBufferSize(wire.WriteBufferSize),
 		grpc.MaxRecvMsgSize(16<<20),
-		grpc.ForceServerCodecV2(wire.NewBlockCodec()),
+		grpc.ForceServerCodecV2(wire.NewBlockCodec().WithReceivePool(s.received)),
 		grpc.StatsHandler(connStats{s.metrics}),
-		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{s.metrics.unary, s.unaryRecover, s.unaryAuth}, s.cfg.UnaryInterceptors...)...),
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{s.releaseBlock, s.metrics.unary, s.unaryRecover, s.unaryAuth}, s.cfg.UnaryInterceptors...)...),
 		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{s.metrics.stream, s.streamRecover, s.streamAuth}, s.cfg.StreamInterceptors...)...),
 	)
 	coffrev1.RegisterCoffreServiceServer(g, s)
@@ -348,6 +363,18 @@ func (s *Server) unaryRecover(ctx context.Context, req any, info *grpc.UnaryServ
 func (s *Server) streamRecover(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	defer s.recovered(info.FullMethod, &err)
 	return handler(srv, ss)
+}
+
+// releaseBlock, outside every other interceptor, ends the loan of the
+// buffer a PutBlock's block was received in once the call is over: it is
+// reused only if the block store is done with the block by then
+// (store.DataReleasing; an S3 upload's body may still be read after an
+// early answer), and test servers' interceptors copy what they keep.
+func (s *Server) releaseBlock(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if r, ok := req.(*coffrev1.PutBlockRequest); ok {
+		defer s.received.Release(r.GetData(), s.reuseReceived)
+	}
+	return handler(ctx, req)
 }
 
 // recovered, deferred, stops a panic and sets *err to an internal error.

@@ -43,13 +43,20 @@ type device struct {
 
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with the block store wrapped by wrap
+// (nil: as coffre-server run has it).
+func startServerWith(t *testing.T, wrap func(store.BlockStore) store.BlockStore) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := boltstore.Open(filepath.Join(dir, "coffre.db"), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	ts := serveStore(t, dir, st, nil)
+	ts := serveStore(t, dir, st, nil, wrap)
 	l, err := NewOrganisation(context.Background(), st, "Test clinic", ts.srv.cfg.PublicAddress, "")
 	if err != nil {
 		t.Fatal(err)
@@ -58,9 +65,10 @@ func startServer(t *testing.T) *testServer {
 	return ts
 }
 
-// serveStore starts a server on st, with its blocks and TLS key in dir
-// and nonces as its shared replay cache (none if nil).
-func serveStore(t *testing.T, dir string, st *boltstore.Store, nonces store.Nonces) *testServer {
+// serveStore starts a server on st, with its blocks and TLS key in dir,
+// nonces as its shared replay cache (none if nil) and its block store
+// wrapped by wrap (nil: as coffre-server run has it).
+func serveStore(t *testing.T, dir string, st *boltstore.Store, nonces store.Nonces, wrap func(store.BlockStore) store.BlockStore) *testServer {
 	t.Helper()
 	cert, _, _, err := LoadOrCreateTLS(dir, "", "")
 	if err != nil {
@@ -75,8 +83,12 @@ func serveStore(t *testing.T, dir string, st *boltstore.Store, nonces store.Nonc
 		t.Fatal(err)
 	}
 	blocks.UseSmallBlocks(st) // as coffre-server run has it
+	var bs store.BlockStore = blocks
+	if wrap != nil {
+		bs = wrap(blocks)
+	}
 	clock := &testClock{}
-	srv := New(Config{Store: st, Blocks: blocks, Nonces: nonces, PublicAddress: lis.Addr().String(), Now: clock.now})
+	srv := New(Config{Store: st, Blocks: bs, Nonces: nonces, PublicAddress: lis.Addr().String(), Now: clock.now})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, lis, cert) }()

@@ -134,7 +134,7 @@ func (ts *testServer) appendEntry(t *testing.T, d device, vaultID string, pos ui
 func TestVaultAppendThroughAnotherProcess(t *testing.T) {
 	a, admin := startBootstrapped(t)
 	vaultID := a.createVault(t, admin, nil, time.Time{})
-	b := serveStore(t, t.TempDir(), a.srv.cfg.Store.(*boltstore.Store), nil)
+	b := serveStore(t, t.TempDir(), a.srv.cfg.Store.(*boltstore.Store), nil, nil)
 	b.orgID, b.org = a.orgID, a.org
 
 	h1, err := a.appendEntry(t, admin, vaultID, 1, vaultlog.VaultGenesis(a.orgID, vaultID), "0123456789abcdef0123456789abcdef")

@@ -24,18 +24,29 @@ import (
 //     caller's bytes must stay as they are until the message is written,
 //     which a unary call's caller and a handler's return do.
 //   - a received message is copied once out of gRPC's frames into a buffer
-//     of its own, and the block's field points into that buffer, instead of
-//     a copy into a pooled buffer then another into the field. Every other
+//     of its own (the block at a page boundary: blockalign.go), and the
+//     block's field points into that buffer, instead of a copy into a
+//     pooled buffer then another into the field. Every other
 //     field is decoded by proto.Unmarshal, unknown ones kept, and the last
 //     data field wins as it does there: the message is the one
 //     proto.Unmarshal would give (the signature covers it, SPEC.md §6.1).
 //     A GetBlockResponse that is its block alone, as servers send it, is
 //     copied into a buffer of Buffers instead, which the caller may give
 //     back once done with the block (ReuseBlock).
-type BlockCodec struct{ encoding.CodecV2 }
+type BlockCodec struct {
+	encoding.CodecV2
+	pool *ReceivePool // nil: a new buffer per message received
+}
 
 // NewBlockCodec returns the codec, gRPC's proto codec for other messages.
-func NewBlockCodec() BlockCodec { return BlockCodec{encoding.GetCodecV2("proto")} }
+func NewBlockCodec() BlockCodec { return BlockCodec{CodecV2: encoding.GetCodecV2("proto")} }
+
+// WithReceivePool returns the codec receiving blocks into buffers of
+// pool, each lent until pool.Release.
+func (c BlockCodec) WithReceivePool(pool *ReceivePool) BlockCodec {
+	c.pool = pool
+	return c
+}
 
 // blockCodecMin is the smallest block sent without the copy: below it the
 // copy costs less than a second buffer in the frame.
@@ -90,7 +101,17 @@ func (c BlockCodec) Unmarshal(data mem.BufferSlice, v any) error {
 			return nil
 		}
 	}
-	return unmarshalBlock(data.Materialize(), m, fd)
+	b, whole := materializeAligned(data, fd.Number(), c.pool)
+	if err := unmarshalBlock(b, m, fd); err != nil {
+		c.pool.put(whole)
+		return err
+	}
+	if block := m.Get(fd).Bytes(); len(block) > 0 {
+		c.pool.lend(block, whole)
+	} else {
+		c.pool.put(whole) // every field was copied out of it
+	}
+	return nil
 }
 
 // receiveBlock returns the block of a message that is the block's field

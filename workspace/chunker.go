@@ -58,11 +58,17 @@ func gearTable(secret []byte) *[256]uint64 {
 // MaxChunk), and each chunk it returns is its own buffer: nothing is copied
 // at a cut but the few bytes read past it.
 type Chunker struct {
-	gear *[256]uint64
-	r    io.Reader
-	buf  []byte // the bytes read and not yet returned
-	eof  bool
+	gear  *[256]uint64
+	r     io.Reader
+	buf   []byte // the bytes read and not yet returned
+	whole []byte // buf's buffer: chunkRoom bytes, then buf, then spare capacity
+	eof   bool
 }
+
+// chunkRoom is how many bytes every buffer of the chunker has before its
+// chunk: the sealed block's header and nonce, so that the put seals a
+// chunk where it lies (sealChunk).
+const chunkRoom = crypto.SecretPrefix
 
 // readStep is how far the chunker reads past what it has scanned.
 const readStep = 256 << 10
@@ -74,8 +80,9 @@ const bigBuf = 2 * AvgChunk
 
 var bigBufs = sync.Pool{New: func() any { return new([bigBuf]byte) }}
 
-// ReleaseChunk gives back a chunk's buffer once nothing refers to it any
-// more, to be reused for a later chunk of any Chunker.
+// ReleaseChunk gives back a chunk's whole buffer (nextWhole's) once
+// nothing refers to it any more, to be reused for a later chunk of any
+// Chunker.
 func ReleaseChunk(b []byte) {
 	if cap(b) == bigBuf {
 		bigBufs.Put((*[bigBuf]byte)(b[:bigBuf]))
@@ -95,15 +102,16 @@ type lener interface{ Len() int }
 // growing its buffer if needed.
 func (c *Chunker) fill(want int) error {
 	if want > cap(c.buf) {
-		var nb []byte
-		if want <= bigBuf && cap(c.buf) >= MinChunk {
-			nb = bigBufs.Get().(*[bigBuf]byte)[:len(c.buf)]
+		var whole []byte
+		if want <= bigBuf-chunkRoom && cap(c.buf) >= MinChunk {
+			whole = bigBufs.Get().(*[bigBuf]byte)[:]
 		} else {
-			nb = make([]byte, len(c.buf), max(want, min(2*cap(c.buf), MaxChunk)))
+			whole = make([]byte, chunkRoom+max(want, min(2*cap(c.buf), MaxChunk)))
 		}
+		nb := whole[chunkRoom : chunkRoom+len(c.buf)]
 		copy(nb, c.buf)
-		ReleaseChunk(c.buf)
-		c.buf = nb
+		ReleaseChunk(c.whole)
+		c.buf, c.whole = nb, whole
 	}
 	for !c.eof && len(c.buf) < want {
 		m, err := c.r.Read(c.buf[len(c.buf):want])
@@ -120,6 +128,13 @@ func (c *Chunker) fill(want int) error {
 // Next returns the next chunk, or io.EOF. The chunk is the caller's:
 // the chunker does not use its buffer again.
 func (c *Chunker) Next() ([]byte, error) {
+	chunk, _, err := c.nextWhole()
+	return chunk, err
+}
+
+// nextWhole is Next, also returning the chunk's whole buffer: chunkRoom
+// bytes, the chunk, then spare capacity, all the caller's.
+func (c *Chunker) nextWhole() (chunk, whole []byte, err error) {
 	var h uint64
 	i, cut := MinChunk, 0
 	for cut == 0 {
@@ -135,12 +150,12 @@ func (c *Chunker) Next() ([]byte, error) {
 				}
 			}
 			if err := c.fill(want); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		n := len(c.buf)
 		if n == 0 {
-			return nil, io.EOF
+			return nil, nil, io.EOF
 		}
 		if n <= MinChunk {
 			if c.eof {
@@ -169,18 +184,21 @@ func (c *Chunker) Next() ([]byte, error) {
 			cut = end
 		}
 	}
-	chunk := c.buf[:cut] // its capacity tells ReleaseChunk whether it is a pooled buffer
+	chunk, whole = c.buf[:cut], c.whole // whole's capacity tells ReleaseChunk whether it is a pooled buffer
 	rest := c.buf[cut:]
 	switch {
 	case len(rest) == 0 && c.eof:
-		c.buf = nil
+		c.buf, c.whole = nil, nil
 	case cap(c.buf) >= MinChunk: // a large input: more large chunks follow
-		c.buf = bigBufs.Get().(*[bigBuf]byte)[:len(rest)]
+		c.whole = bigBufs.Get().(*[bigBuf]byte)[:]
+		c.buf = c.whole[chunkRoom : chunkRoom+len(rest)]
 		copy(c.buf, rest)
 	default:
-		c.buf = append([]byte(nil), rest...)
+		c.whole = make([]byte, chunkRoom+len(rest))
+		c.buf = c.whole[chunkRoom:]
+		copy(c.buf, rest)
 	}
-	return chunk, nil
+	return chunk, whole, nil
 }
 
 // scanGear rolls the gear hash h over b and returns the index of the

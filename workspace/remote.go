@@ -108,9 +108,10 @@ type BlockCache interface {
 // UploadJournal remembers the blocks of uploads in progress, so that an
 // interrupted upload resumes: blocks already sent are not sent again
 // (their keys are kept encrypted on the device, never on the server).
+// An upload records its blocks a few at a time (upload.go: journalBlocks).
 type UploadJournal interface {
 	Uploaded(vaultID, path string) []Block
-	BlockSent(vaultID, path string, b Block)
+	BlocksSent(vaultID, path string, bs []Block)
 	UploadDone(vaultID, path string)
 }
 

@@ -60,7 +60,7 @@ func (w *Vault) LocalContentID(r io.Reader, index uint32) (crypto.Digest, uint64
 	var blocks []Block
 	var size uint64
 	for {
-		chunk, err := c.Next()
+		chunk, whole, err := c.nextWhole()
 		if err == io.EOF {
 			return ContentID(blocks), size, nil
 		}
@@ -69,7 +69,7 @@ func (w *Vault) LocalContentID(r io.Reader, index uint32) (crypto.Digest, uint64
 		}
 		blocks = append(blocks, Block{Digest: crypto.Sum(chunk), Size: uint64(len(chunk))})
 		size += uint64(len(chunk))
-		ReleaseChunk(chunk)
+		ReleaseChunk(whole)
 	}
 }
 
@@ -338,8 +338,8 @@ func (w *Vault) uploadItem(ctx context.Context, it PutItem, replaces *Version, s
 				}
 				return bs
 			},
-			sent: func(b Block) {
-				w.journal.BlockSent(w.vault.ID, it.Path, b)
+			sent: func(bs []Block) {
+				w.journal.BlocksSent(w.vault.ID, it.Path, bs)
 				journaled.Store(true)
 			},
 		}
@@ -352,11 +352,22 @@ func (w *Vault) uploadItem(ctx context.Context, it PutItem, replaces *Version, s
 }
 
 // uploadJournal is one path's side of the upload journal: the blocks an
-// interrupted upload of it sent, and recording a block sent.
+// interrupted upload of it sent, and recording blocks sent.
 type uploadJournal struct {
 	resumable func() []Block
-	sent      func(Block)
+	sent      func([]Block)
 }
+
+// An upload records the blocks it sent in its journal once it has sent
+// journalBlocks more, or journalEvery after the last record, and the rest
+// when it ends, failed or not: one local transaction (an fsync) per block
+// was a tenth of a put's client syscalls (issue 15). A crash loses the
+// record of at most that many blocks, which the upload that resumes sends
+// again (the server collects the copies no manifest names).
+const (
+	journalBlocks = 32
+	journalEvery  = time.Second
+)
 
 // upload cuts r into blocks, encrypts each with its own random key and
 // uploads them with up to cap(slots) in flight, each holding one of slots
@@ -374,6 +385,7 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 	type job struct {
 		i      int
 		plain  []byte
+		whole  []byte // plain's buffer (Chunker.nextWhole)
 		off    uint64
 		digest *crypto.Digest // nil: not computed yet
 	}
@@ -385,6 +397,9 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		firstEr error
 		wg      sync.WaitGroup
 		multi   bool // the file has a second block: journal its blocks, send them alone
+		// sent blocks not yet in the journal, and when it was last written
+		unjournaled []Block
+		journaledAt = time.Now()
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -411,12 +426,17 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 			// Queued until the batch goes: sealed into a buffer of its
 			// own size, not a pooled one.
 			ct := sealBlock(w.org.ID, w.vault.ID, b, j.plain)
-			ReleaseChunk(j.plain)
+			ReleaseChunk(j.whole)
 			err = batch.add(ctx, b.ID, ct)
 		} else {
-			ct := sealChunk(w.org.ID, w.vault.ID, b, j.plain)
-			ReleaseChunk(j.plain)
-			err = w.blocks.PutBlock(ctx, w.vault.ID, b.ID, ct)
+			err = w.blocks.PutBlock(ctx, w.vault.ID, b.ID, sealChunk(w.org.ID, w.vault.ID, b, j.plain, j.whole))
+			// The buffer, which may hold the sealed block, is reused only
+			// once the server has answered: a call that failed may still
+			// be sending from it, and the chunker reads plaintext into
+			// the buffers it reuses.
+			if err == nil {
+				ReleaseChunk(j.whole)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("uploading block %d: %w", j.i, err)
@@ -428,10 +448,16 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 		blocks[j.i] = b
 		done += int64(b.Size)
 		d := done
-		record := journal != nil && multi
+		var record []Block
+		if journal != nil && multi {
+			unjournaled = append(unjournaled, b)
+			if len(unjournaled) >= journalBlocks || time.Since(journaledAt) >= journalEvery {
+				record, unjournaled, journaledAt = unjournaled, nil, time.Now()
+			}
+		}
 		mu.Unlock()
-		if record {
-			journal.sent(b)
+		if record != nil {
+			journal.sent(record)
 		}
 		if progress != nil {
 			progress(d)
@@ -465,7 +491,7 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 	var readErr error
 	// process reuses or sends chunk i (alone: here, else through a
 	// worker); false once the upload failed.
-	process := func(i int, chunk []byte, alone bool) bool {
+	process := func(i int, chunk, whole []byte, alone bool) bool {
 		// A block the previous version already has is not sent again.
 		b, digest, ok := reused(reuse, chunk)
 		if ok {
@@ -478,12 +504,12 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 			done += int64(b.Size)
 			mu.Unlock()
 			size += b.Size
-			ReleaseChunk(chunk)
+			ReleaseChunk(whole)
 			return true
 		}
 		select {
 		case slots <- struct{}{}:
-			j := job{i, chunk, size, digest}
+			j := job{i, chunk, whole, size, digest}
 			if alone {
 				if err := send(j); err != nil {
 					fail(err)
@@ -506,13 +532,13 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 	}
 	// The first chunk waits for the second: only a file of more than one
 	// block looks in and writes to the journal.
-	var first []byte
+	var first, firstWhole []byte
 	chunker := NewChunker(secret, r)
 	for i := 0; ; i++ {
-		chunk, err := chunker.Next()
+		chunk, whole, err := chunker.nextWhole()
 		if err == io.EOF {
 			if first != nil {
-				process(0, first, true) // the file's only block
+				process(0, first, firstWhole, true) // the file's only block
 			}
 			break
 		}
@@ -521,7 +547,7 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 			break
 		}
 		if i == 0 {
-			first = chunk
+			first, firstWhole = chunk, whole
 			continue
 		}
 		if i == 1 {
@@ -533,18 +559,21 @@ func (w *Vault) upload(ctx context.Context, r io.Reader, reuse map[blockKey]Bloc
 			mu.Lock()
 			multi = true
 			mu.Unlock()
-			ok := process(0, first, false)
-			first = nil
+			ok := process(0, first, firstWhole, false)
+			first, firstWhole = nil, nil
 			if !ok {
 				break
 			}
 		}
-		if !process(i, chunk, false) {
+		if !process(i, chunk, whole, false) {
 			break
 		}
 	}
 	close(jobs)
 	wg.Wait()
+	if len(unjournaled) > 0 {
+		journal.sent(unjournaled) // an upload that failed resumes from them too
+	}
 	if readErr != nil {
 		return nil, 0, readErr
 	}

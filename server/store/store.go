@@ -393,3 +393,13 @@ type BlockStore interface {
 	// Close releases the store.
 	Close() error
 }
+
+// DataReleasing is a BlockStore whose puts (PutBlock, and PutBlocks and
+// PutBlocksReserved if it has them) refer to their data no more once they
+// return, whatever they return: the server may then reuse the buffer a
+// block was received in (wire.ReceivePool). A store that
+// may still read it later (an HTTP upload answered early, a write queued
+// for later) must not implement it.
+type DataReleasing interface {
+	ReleasesData()
+}

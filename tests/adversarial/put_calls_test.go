@@ -2,11 +2,15 @@ package adversarial
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"slices"
 	"testing"
+	"testing/iotest"
 
 	"github.com/coffre/coffre/certificate"
 	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
+	"github.com/coffre/coffre/tests/hostile"
 	"github.com/coffre/coffre/workspace"
 )
 
@@ -44,5 +48,60 @@ func TestPutOfASmallFileIsThreeCalls(t *testing.T) {
 	bv := w.open(t, "bob")
 	if got := get(t, bv, "/second.txt"); string(got) != "three calls" {
 		t.Fatalf("bob reads %q", got)
+	}
+}
+
+// TestInterruptedPutResumes: a put that fails part way (its file can't be
+// read to the end) records every block it sent in the upload journal,
+// although it records them in groups (workspace.journalBlocks), so the
+// next put of the same path sends only the blocks the first did not
+// (SPEC.md §11.6 "Resuming").
+func TestInterruptedPutResumes(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "resume")
+	av := w.open(t, "alice")
+	content := w.content(t, 6)
+	sent := func(calls []hostile.Call) map[string]bool {
+		ids := map[string]bool{}
+		for _, c := range calls {
+			if r, ok := c.Request.(*coffrev1.PutBlockRequest); ok && c.Err == nil {
+				ids[r.GetBlockId()] = true
+			}
+		}
+		return ids
+	}
+	rec := w.s.Record()
+	broken := io.MultiReader(bytes.NewReader(content[:len(content)-1]), iotest.ErrReader(errors.New("the disk went away")))
+	if _, err := av.Put(bg(), "/big.bin", broken, nil); err == nil {
+		t.Fatal("a put whose file could not be read to the end succeeded")
+	}
+	first := sent(rec.Calls())
+	w.s.StopRecording()
+	if len(first) < 2 {
+		t.Fatalf("the failed put sent %d blocks, want several", len(first))
+	}
+	rec = w.s.Record()
+	v, err := av.Put(bg(), "/big.bin", bytes.NewReader(content), nil)
+	second := sent(rec.Calls())
+	w.s.StopRecording()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range second {
+		if first[id] {
+			t.Errorf("block %s was sent by both puts", id)
+		}
+	}
+	reused := 0
+	for _, b := range v.Manifest.Blocks {
+		if first[b.ID] {
+			reused++
+		}
+	}
+	if reused != len(first) || len(second) != len(v.Manifest.Blocks)-len(first) {
+		t.Fatalf("the file has %d blocks: the failed put sent %d, the second reuses %d of them and sends %d; want every block sent once", len(v.Manifest.Blocks), len(first), reused, len(second))
+	}
+	if got := get(t, av, "/big.bin"); !bytes.Equal(got, content) {
+		t.Fatal("the resumed file reads back other bytes")
 	}
 }

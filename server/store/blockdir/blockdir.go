@@ -66,6 +66,12 @@ func Open(dir string) (*Store, error) {
 // Close does nothing: the store holds no open file between calls.
 func (s *Store) Close() error { return nil }
 
+// ReleasesData: PutBlock writes a block's bytes before it returns and
+// keeps no reference to them (store.DataReleasing).
+func (s *Store) ReleasesData() {}
+
+var _ store.DataReleasing = (*Store)(nil)
+
 // PutBlock writes data to a temporary file, syncs it, then links it under
 // its name. A link, unlike a rename, never replaces an existing file: of
 // two puts racing on one id, exactly one creates it and the other compares
