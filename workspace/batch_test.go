@@ -45,7 +45,11 @@ func TestOldEntriesStillRead(t *testing.T) {
 	m := newMember(t)
 	srv := &server{}
 	v := m.open(t, srv, Deps{})
-	big1, big2 := randomBytes(1, 3<<20), randomBytes(2, 3<<20)
+	// Larger than MaxChunk, so that each has several blocks whatever the
+	// member's chunking secret: a file of 3 MiB is one block about once
+	// in 3,500 secrets (no content cut in its 2 MiB after AvgChunk), which
+	// made this test fail once in CI.
+	big1, big2 := randomBytes(1, MaxChunk+1<<20), randomBytes(2, MaxChunk+1<<20)
 
 	writeFormat(t, vaultlog.FormatSeparate)
 	put(t, v, "/a.txt", "written before")
