@@ -280,6 +280,12 @@ func (s *Server) PutBlock(ctx context.Context, req *coffrev1.PutBlockRequest) (*
 		}
 		return &coffrev1.PutBlockResponse{}, nil
 	}
+	if gp, ok := s.cfg.Blocks.(store.GatedPutter); ok {
+		if err := s.putGated(ctx, gp, c.orgID, v.ID, req.GetBlockId(), req.GetData()); err != nil {
+			return nil, err
+		}
+		return &coffrev1.PutBlockResponse{}, nil
+	}
 	if _, err := s.cfg.Store.ReserveStorage(ctx, c.orgID, size); errors.Is(err, store.ErrQuotaExceeded) {
 		return nil, wire.ErrStorageQuota
 	} else if err != nil {
@@ -291,6 +297,29 @@ func (s *Server) PutBlock(ctx context.Context, req *coffrev1.PutBlockRequest) (*
 		return nil, blockError(err)
 	}
 	return &coffrev1.PutBlockResponse{}, nil
+}
+
+// putGated stores a block while its storage is reserved, the block named
+// only once the reservation succeeded (store.GatedPutter, SPEC.md §7.4):
+// a block over the quota is never stored, as when the reservation came
+// first. A reservation made for a block that then failed is given back.
+func (s *Server) putGated(ctx context.Context, gp store.GatedPutter, orgID, vaultID, blockID string, data []byte) error {
+	size := int64(len(data))
+	reserved := false
+	err := gp.PutBlockGated(ctx, orgID, vaultID, blockID, data, func() error {
+		_, err := s.cfg.Store.ReserveStorage(ctx, orgID, size)
+		reserved = err == nil
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case reserved:
+		s.cfg.Store.ReserveStorage(context.WithoutCancel(ctx), orgID, -size)
+	case errors.Is(err, store.ErrQuotaExceeded):
+		return wire.ErrStorageQuota
+	}
+	return blockError(err)
 }
 
 // putReserved stores blocks and reserves their size in one write of the

@@ -331,6 +331,20 @@ type ReservingPutter interface {
 	PutBlockReserved(ctx context.Context, orgID, vaultID, blockID string, data []byte, n int64) error
 }
 
+// GatedPutter is a BlockStore that can write and sync a block's bytes
+// while the organisation's storage is being reserved for it, and name the
+// block only once the reservation succeeded (SPEC.md §7.4): the
+// reservation's durable write and the block's no longer take turns.
+type GatedPutter interface {
+	// PutBlockGated stores the block as PutBlock does, calling reserve
+	// at most once, concurrently with writing and syncing the bytes, and
+	// returning only after it returned. The block gets its name (is
+	// stored) only if reserve returned nil; if reserve fails, its error is
+	// returned as it is and nothing is stored by this call. After another
+	// error the block may be stored whole, as after a PutBlock that failed.
+	PutBlockGated(ctx context.Context, orgID, vaultID, blockID string, data []byte, reserve func() error) error
+}
+
 // SmallBlocks keeps the small blocks of batches in the metadata store
 // (SPEC.md §7.4): a batch of them is one transaction, one durable write,
 // where a block store of files makes a file and an fsync per block. The

@@ -228,7 +228,8 @@ func (e *env) measure(name string, srv *serverProc, fn func() error) (time.Durat
 	if e.o.cpuprofile != "" {
 		f, err := os.Create(filepath.Join(e.o.cpuprofile, name+"-client.pprof"))
 		if err == nil && pprof.StartCPUProfile(f) == nil {
-			stop = func() { pprof.StopCPUProfile(); f.Close() }
+			startTrace(f.Name())
+			stop = func() { pprof.StopCPUProfile(); f.Close(); stopTrace() }
 		} else if f != nil {
 			f.Close()
 		}

@@ -205,12 +205,14 @@ func (c control) loop() int {
 				continue
 			}
 			prof = f
+			startTrace(arg)
 			fmt.Println("ok")
 		case "endprofile":
 			if prof != nil {
 				pprof.StopCPUProfile()
 				prof.Close()
 				prof = nil
+				stopTrace()
 			}
 			fmt.Println("ok")
 		case "quit":

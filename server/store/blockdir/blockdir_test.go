@@ -290,3 +290,47 @@ func TestSmallBlocksLayout(t *testing.T) {
 		})
 	}
 }
+
+// TestGatedPutNamesOnlyReserved: a block whose reservation is refused is
+// not stored, nor anything left of it in its directory (its bytes were
+// written to an unnamed file while the reservation ran); one whose
+// reservation succeeds is named only after it (SPEC.md §7.4).
+func TestGatedPutNamesOnlyReserved(t *testing.T) {
+	for _, small := range []bool{false, true} {
+		s := mustOpen(t)
+		if small {
+			s = mustOpenSmall(t)
+		}
+		ctx := t.Context()
+		data := make([]byte, 3*directAlign+100)
+		refused := func() error { return fmt.Errorf("reserving: %w", store.ErrQuotaExceeded) }
+		err := s.PutBlockGated(ctx, "orgaaaaa", "vaultaaa", "ab000001", data, refused)
+		if !errors.Is(err, store.ErrQuotaExceeded) {
+			t.Fatalf("gated put refused its reservation: %v, want ErrQuotaExceeded", err)
+		}
+		if _, err := s.GetBlock(ctx, "orgaaaaa", "vaultaaa", "ab000001"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("block refused its reservation: GetBlock %v, want ErrNotFound", err)
+		}
+		if entries, _ := os.ReadDir(filepath.Join(s.dir, "orgaaaaa", "vaultaaa", "ab")); len(entries) != 0 {
+			t.Fatalf("a refused block left %d entries in its directory", len(entries))
+		}
+
+		calls := 0
+		named := func() error {
+			calls++
+			if _, err := s.GetBlock(ctx, "orgaaaaa", "vaultaaa", "ab000002"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("block named while its storage was being reserved: GetBlock %v", err)
+			}
+			return nil
+		}
+		if err := s.PutBlockGated(ctx, "orgaaaaa", "vaultaaa", "ab000002", data, named); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.GetBlock(ctx, "orgaaaaa", "vaultaaa", "ab000002"); err != nil || len(got) != len(data) {
+			t.Fatalf("reserved block: %d bytes, %v", len(got), err)
+		}
+		if calls != 1 {
+			t.Fatalf("reserve called %d times, want 1", calls)
+		}
+	}
+}

@@ -17,14 +17,16 @@ const directAlign = 4096
 // writeLinked writes data to an unnamed file in dir (O_TMPFILE), syncs
 // it and links it at path: no temporary name to create and remove. It
 // returns errNoTmpfile if the file system has no unnamed files, and
-// fs.ErrExist (through *os.LinkError) if path exists.
+// fs.ErrExist (through *os.LinkError) if path exists. gate, if not nil,
+// runs between the sync and the link: its error is returned, and the
+// file, closed unnamed, is gone.
 //
 // A block whose bytes start at a multiple of directAlign (wire.BlockCodec
 // receives them so) is written around the page cache (O_DIRECT) but for
 // its last partial page: copying a GiB of blocks into the page cache,
 // then writing it out at the fsync, was most of a put's server CPU
 // (issue 15); the fsync still makes the file durable either way.
-func writeLinked(dir, path string, data []byte) error {
+func writeLinked(dir, path string, data []byte, gate func() error) error {
 	flags := unix.O_TMPFILE | unix.O_WRONLY | unix.O_CLOEXEC
 	direct := len(data) >= directAlign && uintptr(unsafe.Pointer(unsafe.SliceData(data)))%directAlign == 0
 	fd, err := -1, error(nil)
@@ -55,6 +57,11 @@ func writeLinked(dir, path string, data []byte) error {
 	}
 	if err := f.Sync(); err != nil {
 		return err
+	}
+	if gate != nil {
+		if err := gate(); err != nil {
+			return err
+		}
 	}
 	// linkat with AT_EMPTY_PATH needs a capability; through /proc it
 	// does not.

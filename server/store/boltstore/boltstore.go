@@ -71,7 +71,8 @@ type Options struct {
 
 // Store is a store.Store kept in one bbolt file.
 type Store struct {
-	db *bolt.DB
+	db     *bolt.DB
+	credit credits // storage reserved ahead (credit.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -119,8 +120,15 @@ func Open(path string, opts Options) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
-// Close releases the file. Calling it again does nothing.
-func (s *Store) Close() error { return s.db.Close() }
+// Close gives back the storage reserved ahead and releases the file.
+// Calling it again does nothing.
+func (s *Store) Close() error {
+	err := s.giveBackCredit()
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // view and update check ctx before starting: bbolt transactions can't be
 // cancelled once running, but they are short.

@@ -63,6 +63,7 @@ func (s *Store) Organisation(ctx context.Context, id string) (store.Organisation
 	if err != nil {
 		return store.Organisation{}, fmt.Errorf("reading organisation %s: %w", id, err)
 	}
+	org.UsedBytes = max(0, org.UsedBytes-s.credit.get(id)) // reserved, not stored
 	return org, nil
 }
 
@@ -76,6 +77,7 @@ func (s *Store) Organisations(ctx context.Context) ([]store.Organisation, error)
 		}
 		return b.ForEach(func(k, v []byte) error {
 			org, err := decodeOrg(string(k), v)
+			org.UsedBytes = max(0, org.UsedBytes-s.credit.get(org.ID))
 			orgs = append(orgs, org)
 			return err
 		})
@@ -161,33 +163,28 @@ func (s *Store) updateOrgWith(ctx context.Context, update func(context.Context, 
 	return org, err
 }
 
-// reserve adds n bytes to an organisation's usage, within its quota.
-func reserve(n int64) func(*store.Organisation) error {
-	return func(o *store.Organisation) error {
-		if n > 0 && o.Limits.StorageBytes > 0 && o.UsedBytes+n > o.Limits.StorageBytes {
-			return store.ErrQuotaExceeded
-		}
-		o.UsedBytes = max(0, o.UsedBytes+n)
-		return nil
-	}
-}
-
 // SetLimits sets an organisation's quotas.
 func (s *Store) SetLimits(ctx context.Context, orgID string, l store.Limits) error {
-	if _, err := s.updateOrg(ctx, orgID, func(o *store.Organisation) error { o.Limits = l; return nil }); err != nil {
+	// The credit goes back first: a lower limit is checked on what is stored.
+	set := func(o *store.Organisation) error {
+		o.Limits, o.UsedBytes = l, max(0, o.UsedBytes-s.credit.drop(orgID))
+		return nil
+	}
+	if _, err := s.updateOrg(ctx, orgID, set); err != nil {
 		return fmt.Errorf("setting limits of %s: %w", orgID, err)
 	}
 	return nil
 }
 
 // ReserveStorage adds n bytes to the organisation's usage, within its quota.
-// It runs once per block stored: concurrent reservations share one synced
-// transaction (bolt's Batch; one refused is run again alone, so its error
-// is its own).
+// It runs once per block stored: from the organisation's credit in memory
+// when it holds n (credit.go), else in a synced transaction that takes
+// more credit, shared by concurrent reservations (bolt's Batch; one
+// refused is run again alone, so its error is its own).
 func (s *Store) ReserveStorage(ctx context.Context, orgID string, n int64) (int64, error) {
-	org, err := s.updateOrgWith(ctx, s.batch, orgID, reserve(n))
+	used, err := s.reserve(ctx, orgID, n)
 	if err != nil {
 		return 0, fmt.Errorf("reserving storage for %s: %w", orgID, err)
 	}
-	return org.UsedBytes, nil
+	return used, nil
 }

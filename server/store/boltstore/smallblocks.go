@@ -42,7 +42,7 @@ func (s *Store) PutSmallBlocks(ctx context.Context, orgID, vaultID string, block
 	err := s.batch(ctx, func(tx *bolt.Tx) error {
 		if n > 0 {
 			inTx := func(_ context.Context, fn func(*bolt.Tx) error) error { return fn(tx) }
-			if _, err := s.updateOrgWith(ctx, inTx, orgID, reserve(n)); err != nil {
+			if _, err := s.updateOrgWith(ctx, inTx, orgID, func(o *store.Organisation) error { return s.reserveIn(o, n) }); err != nil {
 				return fmt.Errorf("reserving storage: %w", err)
 			}
 		}
