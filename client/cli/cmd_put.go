@@ -46,6 +46,7 @@ func runPut(ctx context.Context, g *globalOptions, opts putOptions, con *console
 		return err
 	}
 	defer s.Close()
+	limitUploadMemory()
 	if opts.local == "-" {
 		if p, err = transfer.Target(w, p, "", false); err != nil {
 			return err
