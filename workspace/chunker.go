@@ -131,7 +131,8 @@ func ReleaseChunk(b []byte) {
 }
 
 // usable is how many bytes of chunk the chunker's buffer holds and
-// can still seal in place: 0 for a buffer not from the pools.
+// can still seal in place: 0 for a buffer not of chunkSizes (a small
+// input's).
 func (c *Chunker) usable() int {
 	if i := chunkClass(cap(c.whole)); i >= 0 {
 		return chunkSizes[i]
@@ -152,7 +153,7 @@ type lener interface{ Len() int }
 // growing its buffer if needed.
 func (c *Chunker) fill(want int) error {
 	if u := c.usable(); len(c.buf) < u {
-		want = min(want, u) // the pooled buffer is filled before a larger one is taken
+		want = min(want, u) // this buffer is filled before a larger one is taken
 	}
 	if want > cap(c.buf) || (c.usable() > 0 && want > c.usable()) {
 		var whole []byte
