@@ -6,7 +6,7 @@ import (
 )
 
 // A put's memory limit is what the command holds when the upload starts
-// plus uploadMemory: above the 32 MiB alone (a large vault's state is not
+// plus uploadMemory: above the 36 MiB alone (a large vault's state is not
 // squeezed), far below the command's general 128 MiB; GOMEMLIMIT wins.
 func TestLimitUploadMemory(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))

@@ -51,7 +51,7 @@ func Execute() int {
 // Under the limit the runtime also gives freed pages back to the system at
 // once: without it a 10 GiB put's resident size rose 40 MB above its heap,
 // freed buffers kept for reuse (issue 17).
-const uploadMemory = 32 << 20
+const uploadMemory = 36 << 20
 
 // limitUploadMemory lowers the soft memory limit to what the command holds
 // now plus uploadMemory, for the upload that follows; GOMEMLIMIT, if set,
