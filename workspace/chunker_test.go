@@ -207,3 +207,83 @@ func TestChunkerSizedInput(t *testing.T) {
 		}
 	}
 }
+
+// refChunkSizes cuts data byte by byte by the chunking rules (SPEC.md
+// §11.6), whatever the buffers: the sizes the chunker must give.
+func refChunkSizes(secret, data []byte) []int {
+	gear := gearTable(secret)
+	var sizes []int
+	for len(data) > 0 {
+		n := min(len(data), MaxChunk)
+		cut := n
+		var h uint64
+		for i := MinChunk; i < n; i++ {
+			h = h<<1 + gear[data[i]]
+			mask := uint64(maskSmall)
+			if i >= AvgChunk {
+				mask = maskLarge
+			}
+			if h&mask == 0 {
+				cut = i + 1
+				break
+			}
+		}
+		sizes = append(sizes, cut)
+		data = data[cut:]
+	}
+	return sizes
+}
+
+// onlyReader hides a reader's Len, as standard input does.
+type onlyReader struct{ io.Reader }
+
+// A large input's chunks each come in the smallest of the pooled buffers
+// that holds it sealed (issue 17: an upload holds its blocks' buffers
+// until the server answers), cut where the rules say whatever buffer they
+// were read into, and every buffer given back as soon as its chunk is
+// read does not change a chunk returned before or after.
+func TestChunkBuffersSizedToChunks(t *testing.T) {
+	secret := []byte("vault secret")
+	// Random bytes (chunks of every size around AvgChunk), then zeros
+	// (never cut before MaxChunk: the largest buffers), then random again.
+	data := slices.Concat(randomBytes(5, 40<<20), make([]byte, 9<<20), randomBytes(6, 3<<20))
+	want := refChunkSizes(secret, data)
+	used := map[int]int{}
+	for _, in := range []io.Reader{bytes.NewReader(data), onlyReader{bytes.NewReader(data)}} {
+		c := NewChunker(secret, in)
+		var got []int
+		var joined []byte
+		for {
+			chunk, whole, err := c.nextWhole()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, len(chunk))
+			joined = append(joined, chunk...)
+			class := chunkClass(cap(whole))
+			smallest := slices.IndexFunc(chunkSizes[:], func(n int) bool { return n >= len(chunk) })
+			if len(chunk) > MinChunk && class != smallest {
+				t.Fatalf("chunk %d (%d bytes) is in a buffer of class %d (capacity %d), want %d", len(got), len(chunk), class, cap(whole), smallest)
+			}
+			if class >= 0 && crypto.SecretOverhead+int(PaddedSize(uint64(len(chunk)))) > cap(whole) {
+				t.Fatalf("chunk %d (%d bytes) has no room to be sealed in its buffer (%d)", len(got), len(chunk), cap(whole))
+			}
+			used[class]++
+			ReleaseChunk(whole)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%T: the chunker cut %d chunks %v, the rules %d %v", in, len(got), got, len(want), want)
+		}
+		if !bytes.Equal(joined, data) {
+			t.Fatalf("%T: the chunks do not make the input: a buffer given back was written over", in)
+		}
+	}
+	for i := range chunkSizes {
+		if used[i] == 0 {
+			t.Errorf("no chunk in a buffer of %d bytes: the input does not test them all (%v)", chunkSizes[i], used)
+		}
+	}
+}

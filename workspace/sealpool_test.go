@@ -16,8 +16,9 @@ import (
 // its buffer held past them (a previous, longer chunk), and is sealed in
 // that buffer when it has room, in a new one when it has not.
 func TestSealChunkPadsInItsBuffer(t *testing.T) {
-	for _, size := range []int{1, 4 << 10, 300 << 10, AvgChunk + 12345, bigBuf - chunkRoom - crypto.SecretOverhead, bigBuf - chunkRoom - 1} {
-		whole := bytes.Repeat([]byte{0xa5}, bigBuf) // an old chunk's bytes past the new one
+	bufCap := sealedCap(2 << 20)
+	for _, size := range []int{1, 4 << 10, 300 << 10, AvgChunk + 12345, 2 << 20, bufCap - chunkRoom - crypto.SecretOverhead, bufCap - chunkRoom - 1} {
+		whole := bytes.Repeat([]byte{0xa5}, bufCap) // an old chunk's bytes past the new one
 		plain := whole[chunkRoom : chunkRoom+size]
 		copy(plain, crypto.RandomBytes(size))
 		want := bytes.Clone(plain)
@@ -27,7 +28,7 @@ func TestSealChunkPadsInItsBuffer(t *testing.T) {
 			t.Fatalf("%d bytes: sealed to %d bytes, want the padded size and the overhead", size, got)
 		}
 		inPlace := &ct[0] == &whole[0]
-		if room := crypto.SecretOverhead+int(PaddedSize(uint64(size))) <= bigBuf; inPlace != room {
+		if room := crypto.SecretOverhead+int(PaddedSize(uint64(size))) <= bufCap; inPlace != room {
 			t.Errorf("%d bytes: sealed in its buffer %v, want %v (room for it: %v)", size, inPlace, room, room)
 		}
 		got, err := openBlock("org", "vault", b, ct)

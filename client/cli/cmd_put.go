@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -46,6 +47,11 @@ func runPut(ctx context.Context, g *globalOptions, opts putOptions, con *console
 		return err
 	}
 	defer s.Close()
+	if opts.local == "-" || isRegularFile(opts.local) {
+		// One file's blocks stream through a few buffers; a folder's
+		// batches hold many files, and the collector would run without end.
+		limitUploadMemory()
+	}
 	if opts.local == "-" {
 		if p, err = transfer.Target(w, p, "", false); err != nil {
 			return err
@@ -56,4 +62,10 @@ func runPut(ctx context.Context, g *globalOptions, opts putOptions, con *console
 	progress := newTransferPrinter(con)
 	defer progress.clear()
 	return transfer.Put(ctx, w, opts.local, p, progress)
+}
+
+// isRegularFile says whether path names a regular file (links followed).
+func isRegularFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }

@@ -422,21 +422,52 @@ func (s *serverProc) Stop() error {
 // MaxRSS is the server's peak resident size over its life (after Stop).
 func (s *serverProc) MaxRSS() int64 { return s.maxRSS }
 
+// Memory is the server's resident size now, split as the kernel counts
+// it (bytes, -1 if the process is gone).
+func (s *serverProc) Memory() residentSplit { return residentNow(s.Pid()) }
+
+// residentSplit is a process's resident size and its two parts that
+// matter here: anonymous memory (the Go heap, stacks) and mapped files
+// (the server's: bbolt's coffre.db, mapped whole and paged in as read,
+// which the kernel can drop under pressure; its binary's text).
+type residentSplit struct{ rss, anon, file int64 }
+
+func residentNow(pid int) residentSplit {
+	v := procStatusKeys(pid, "VmRSS:", "RssAnon:", "RssFile:")
+	return residentSplit{v[0], v[1], v[2]}
+}
+
+// peak keeps the largest of each part over the samples, each on its own
+// (the three peaks need not be at the same moment).
+func (m residentSplit) peak(o residentSplit) residentSplit {
+	return residentSplit{max(m.rss, o.rss), max(m.anon, o.anon), max(m.file, o.file)}
+}
+
 // procStatus reads one "Vm…:" line of /proc/PID/status, in bytes (-1 if
 // the process is gone).
-func procStatus(pid int, key string) int64 {
+func procStatus(pid int, key string) int64 { return procStatusKeys(pid, key)[0] }
+
+// procStatusKeys reads lines of /proc/PID/status in one read, in bytes
+// (each -1 if the process is gone or has no such line).
+func procStatusKeys(pid int, keys ...string) []int64 {
+	out := make([]int64, len(keys))
+	for i := range out {
+		out[i] = -1
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return -1
+		return out
 	}
 	for l := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(l, key); ok {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb)
-			return kb << 10
+		for i, key := range keys {
+			if rest, ok := strings.CutPrefix(l, key); ok {
+				var kb int64
+				fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb)
+				out[i] = kb << 10
+			}
 		}
 	}
-	return -1
+	return out
 }
 
 // tail returns the end of a log file, for error messages.
