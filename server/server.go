@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 
 	"github.com/coffre/coffre/certificate"
@@ -51,7 +52,10 @@ type Config struct {
 	MaxEnrolmentAttempts int
 	// UnaryInterceptors and StreamInterceptors run after authentication,
 	// around the handlers. The adversarial tests use them to play a server
-	// that rewrites what it answers.
+	// that rewrites what it answers. An interceptor that keeps a request's
+	// or an answer's block beyond its call keeps a copy: the buffers of a
+	// PutBlock's request and of a GetBlock's answer passed on unchanged are
+	// reused once the call is over (releaseBlock, lendBlock).
 	UnaryInterceptors  []grpc.UnaryServerInterceptor
 	StreamInterceptors []grpc.StreamServerInterceptor
 	// GCGrace is how long a block no committed vault entry references is
@@ -83,6 +87,12 @@ type Server struct {
 	// the call is over if reuseReceived (releaseBlock).
 	received      *wire.ReceivePool
 	reuseReceived bool
+
+	// sent holds the buffers GetBlock reads blocks into when the block
+	// store can (borrow), each reused once its answer is written
+	// (lendBlock).
+	sent   mem.BufferPool
+	borrow store.BlockBorrowing
 
 	mu   sync.Mutex
 	orgs map[string]*orgState
@@ -155,6 +165,8 @@ func New(cfg Config) *Server {
 
 		received:      &wire.ReceivePool{},
 		reuseReceived: releasesData(cfg.Blocks),
+		sent:          wire.NewBufferPool(),
+		borrow:        borrowing(cfg.Blocks),
 	}
 }
 
@@ -179,7 +191,7 @@ func (s *Server) GRPCServer(cert tls.Certificate) *grpc.Server {
 		grpc.MaxRecvMsgSize(16<<20),
 		grpc.ForceServerCodecV2(wire.NewBlockCodec().WithReceivePool(s.received)),
 		grpc.StatsHandler(connStats{s.metrics}),
-		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{s.releaseBlock, s.metrics.unary, s.unaryRecover, s.unaryAuth}, s.cfg.UnaryInterceptors...)...),
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{s.lendBlock, s.releaseBlock, s.metrics.unary, s.unaryRecover, s.unaryAuth}, s.cfg.UnaryInterceptors...)...),
 		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{s.metrics.stream, s.streamRecover, s.streamAuth}, s.cfg.StreamInterceptors...)...),
 	)
 	coffrev1.RegisterCoffreServiceServer(g, s)

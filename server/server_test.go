@@ -50,13 +50,20 @@ func startServer(t *testing.T) *testServer {
 // (nil: as coffre-server run has it).
 func startServerWith(t *testing.T, wrap func(store.BlockStore) store.BlockStore) *testServer {
 	t.Helper()
+	return startServerEdited(t, wrap, nil)
+}
+
+// startServerEdited is startServerWith with edit (if not nil) applied to
+// the server before it serves.
+func startServerEdited(t *testing.T, wrap func(store.BlockStore) store.BlockStore, edit func(*Server)) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := boltstore.Open(filepath.Join(dir, "coffre.db"), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	ts := serveStore(t, dir, st, nil, wrap)
+	ts := serveStoreEdited(t, dir, st, nil, wrap, edit)
 	l, err := NewOrganisation(context.Background(), st, "Test clinic", ts.srv.cfg.PublicAddress, "")
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +76,13 @@ func startServerWith(t *testing.T, wrap func(store.BlockStore) store.BlockStore)
 // nonces as its shared replay cache (none if nil) and its block store
 // wrapped by wrap (nil: as coffre-server run has it).
 func serveStore(t *testing.T, dir string, st *boltstore.Store, nonces store.Nonces, wrap func(store.BlockStore) store.BlockStore) *testServer {
+	t.Helper()
+	return serveStoreEdited(t, dir, st, nonces, wrap, nil)
+}
+
+// serveStoreEdited is serveStore with edit (if not nil) applied to the
+// server before it serves.
+func serveStoreEdited(t *testing.T, dir string, st *boltstore.Store, nonces store.Nonces, wrap func(store.BlockStore) store.BlockStore, edit func(*Server)) *testServer {
 	t.Helper()
 	cert, _, _, err := LoadOrCreateTLS(dir, "", "")
 	if err != nil {
@@ -89,6 +103,9 @@ func serveStore(t *testing.T, dir string, st *boltstore.Store, nonces store.Nonc
 	}
 	clock := &testClock{}
 	srv := New(Config{Store: st, Blocks: bs, Nonces: nonces, PublicAddress: lis.Addr().String(), Now: clock.now})
+	if edit != nil {
+		edit(srv)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, lis, cert) }()

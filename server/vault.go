@@ -425,11 +425,7 @@ func (s *Server) GetBlock(ctx context.Context, req *coffrev1.GetBlockRequest) (*
 	if !certificate.ValidID(req.GetBlockId()) {
 		return nil, errBadRequest
 	}
-	data, err := s.cfg.Blocks.GetBlock(ctx, c.orgID, v.ID, req.GetBlockId())
-	if err != nil {
-		return nil, err
-	}
-	return &coffrev1.GetBlockResponse{Data: data}, nil
+	return s.readBlock(ctx, c.orgID, v.ID, req.GetBlockId())
 }
 
 // getBlocksParallel is how many blocks of one GetBlocks are read from the

@@ -33,6 +33,9 @@ import (
 //     A GetBlockResponse that is its block alone, as servers send it, is
 //     copied into a buffer of Buffers instead, which the caller may give
 //     back once done with the block (ReuseBlock).
+//   - a LentBlock (a server's GetBlockResponse whose block is in a buffer
+//     of its pool) is sent as its GetBlockResponse, the buffer given back
+//     to the pool once gRPC has written it.
 type BlockCodec struct {
 	encoding.CodecV2
 	pool *ReceivePool // nil: a new buffer per message received
@@ -63,6 +66,9 @@ func blockField(m protoreflect.Message) protoreflect.FieldDescriptor {
 }
 
 func (c BlockCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if l, ok := v.(*LentBlock); ok {
+		return l.marshal(c)
+	}
 	msg, ok := v.(proto.Message)
 	if !ok {
 		return c.CodecV2.Marshal(v)

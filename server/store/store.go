@@ -417,3 +417,15 @@ type BlockStore interface {
 type DataReleasing interface {
 	ReleasesData()
 }
+
+// BlockBorrowing is a BlockStore that can read a block into a buffer the
+// caller gives and takes back (the server's GetBlock, issue 15: a new
+// buffer of a MiB per block cost the server its clearing and, once
+// collected, its return to the system). alloc(n) returns a buffer of n
+// bytes or more, which may hold anything. GetBlockInto returns the block
+// and, if the block is in a buffer alloc returned, that buffer (its first
+// bytes are the block); a nil buffer means the block is in memory of the
+// store's own, which the caller must not give to its pool.
+type BlockBorrowing interface {
+	GetBlockInto(ctx context.Context, orgID, vaultID, blockID string, alloc func(n int) *[]byte) (data []byte, buf *[]byte, err error)
+}

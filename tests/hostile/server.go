@@ -52,6 +52,7 @@ import (
 	"github.com/coffre/coffre/certificate"
 	"github.com/coffre/coffre/crypto"
 	"github.com/coffre/coffre/link"
+	coffrev1 "github.com/coffre/coffre/proto/gen/coffre/v1"
 	"github.com/coffre/coffre/server"
 	"github.com/coffre/coffre/server/store"
 	"github.com/coffre/coffre/tests/harness"
@@ -597,6 +598,12 @@ func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	}
 	resp, err := handler(ctx, req)
 	if fn := s.response.Load(); fn != nil {
+		if r, ok := resp.(*coffrev1.GetBlockResponse); ok && r != nil {
+			// The rewriter's own copy, which it may keep: the server
+			// reuses the buffer of the answer it sends as the handler
+			// made it once it is written (server.Config.UnaryInterceptors).
+			resp = proto.Clone(r)
+		}
 		resp, err = (*fn)(info.FullMethod, req, resp, err)
 	}
 	if rec != nil {
