@@ -81,7 +81,7 @@ const readStep = 256 << 10
 // is not cut within, which few are: normalised chunking cuts soon after
 // AvgChunk (0.12 of chunks are longer than 1.5 MiB, 0.02 than 2 MiB). An
 // upload holds its blocks' buffers until the server answers, so their
-// size is most of its memory (issue 17: one size of 2 MiB raised the peak
+// size is most of its memory (issue 15: one size of 2 MiB raised the peak
 // of a 10 GiB put from 80 to 95 MB).
 //
 // The first two sizes are reused through pools (a new buffer for each

@@ -238,7 +238,7 @@ func refChunkSizes(secret, data []byte) []int {
 type onlyReader struct{ io.Reader }
 
 // A large input's chunks each come in the smallest of the pooled buffers
-// that holds it sealed (issue 17: an upload holds its blocks' buffers
+// that holds it sealed (issue 15: an upload holds its blocks' buffers
 // until the server answers), cut where the rules say whatever buffer they
 // were read into, and every buffer given back as soon as its chunk is
 // read does not change a chunk returned before or after.

@@ -50,7 +50,7 @@ func Execute() int {
 // to work without running all the time (the upload makes little garbage).
 // Under the limit the runtime also gives freed pages back to the system at
 // once: without it a 10 GiB put's resident size rose 40 MB above its heap,
-// freed buffers kept for reuse (issue 17).
+// freed buffers kept for reuse (issue 15).
 const uploadMemory = 36 << 20
 
 // limitUploadMemory lowers the soft memory limit to what the command holds
