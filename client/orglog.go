@@ -179,12 +179,26 @@ const saveEvery = 5000
 // publish signs statements at the verified head and appends them, reading
 // the log again and re-signing when someone else appended first.
 func (s *Session) publish(ctx context.Context, invitationID string, stmts func() ([]certificate.Statement, error)) error {
-	return s.publishWithIdentities(ctx, invitationID, nil, stmts)
+	return s.publishAll(ctx, invitationID, nil, "", stmts)
+}
+
+// publishAnchor is publish for statements that give vaultID a new anchor
+// (a rotation), which the caller follows at once with the vault's
+// checkpoint: once the server has appended them, the checkpoint's read
+// of the vault log goes out while they are stored here (readahead.go).
+func (s *Session) publishAnchor(ctx context.Context, vaultID string, stmts func() ([]certificate.Statement, error)) error {
+	return s.publishAll(ctx, "", nil, vaultID, stmts)
 }
 
 // publishWithIdentities is publish, sending beside each certificate that
 // creates a user in openings its identity opening (SPEC.md §17).
 func (s *Session) publishWithIdentities(ctx context.Context, invitationID string, openings map[string][]byte, stmts func() ([]certificate.Statement, error)) error {
+	return s.publishAll(ctx, invitationID, openings, "", stmts)
+}
+
+// publishAll is publish with identity openings, and the vault whose
+// checkpoint follows (publishAnchor), if any.
+func (s *Session) publishAll(ctx context.Context, invitationID string, openings map[string][]byte, anchored string, stmts func() ([]certificate.Statement, error)) error {
 	for attempt := 0; ; attempt++ {
 		if err := s.Sync(ctx); err != nil {
 			return err
@@ -229,7 +243,14 @@ func (s *Session) publishWithIdentities(ctx context.Context, invitationID string
 			return err
 		}
 		if invitationID == "" && len(openings) == 0 && resp.GetHeadPosition() == signedAt+uint64(len(certs)) {
-			return s.adoptAppended(ctx, probe, certs)
+			if anchored != "" {
+				s.readVaultAhead(ctx, anchored)
+			}
+			err := s.adoptAppended(ctx, probe, certs)
+			if err != nil {
+				s.dropReadAhead() // no checkpoint follows
+			}
+			return err
 		}
 		return s.Sync(ctx)
 	}

@@ -48,6 +48,8 @@ type Session struct {
 	ring  userKeyRing // user keys opened from the log (userkeys.go)
 	// Folder pages the vault log brought, not yet used (remote.go).
 	offered offeredPages
+	// A vault log read sent ahead of the checkpoint (readahead.go).
+	ahead readAheads
 
 	// The connection recorded by Hello this session, and the one before.
 	previous, current *Connection
