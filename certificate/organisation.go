@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/coffre/coffre/crypto"
@@ -214,64 +213,26 @@ func (o *Organisation) applyPrechecked(position uint64, data []byte, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	signature, err := verifyAside(c, key, pre, len(data))
-	if err != nil {
-		return nil, err
-	}
-	if err := o.checkRules(c, now); err != nil {
-		// A bad signature is reported first, as when checked first.
-		if serr := signature(); serr != nil {
-			return nil, serr
+	if !pre.verifiedWith(key) {
+		if err := c.verify(key); err != nil {
+			return nil, err
 		}
-		return nil, err
 	}
-	hash := pre.hash // worked out from c.PreviousHash, checked above to be the head's
-	if hash == nil {
-		hash = EntryHash(o.Head.Hash, data)
+	if c.Time.Before(o.lastTime) {
+		return nil, o.broke(position, "timestamp %s goes back before %s", c.Time.Format(time.RFC3339), o.lastTime.Format(time.RFC3339))
 	}
-	if err := signature(); err != nil {
+	if err := o.check(c, now); err != nil {
 		return nil, err
 	}
 	o.fold(c)
 	o.lastTime = c.Time
+	hash := pre.hash // worked out from c.PreviousHash, checked above to be the head's
+	if hash == nil {
+		hash = EntryHash(o.Head.Hash, data)
+	}
 	o.Head = Head{Position: position, Hash: hash}
 	o.hashes = append(o.hashes, hash)
 	return c, nil
-}
-
-// asideFrom is the size from which an entry's signature is checked on
-// another core while the rules are checked and the entry hashed: a vault
-// key rotated to 1,000 members is a 1.1 MB certificate, whose SHA-512
-// and SHA-256 passes were milliseconds of an unshare's serial path, on
-// the client (its check after signing) and on the server (issue 15).
-const asideFrom = 64 << 10
-
-// verifyAside checks c's signature with key, unless pre did: at once for
-// an entry smaller than asideFrom (its error returned), else on another
-// goroutine, and returns what waits for that result. Nothing may be
-// folded before it returned nil.
-func verifyAside(c *Certificate, key crypto.VerifyKey, pre prechecked, size int) (func() error, error) {
-	if pre.verifiedWith(key) {
-		return func() error { return nil }, nil
-	}
-	if size < asideFrom {
-		if err := c.verify(key); err != nil {
-			return nil, err
-		}
-		return func() error { return nil }, nil
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.verify(key) }()
-	return sync.OnceValue(func() error { return <-done }), nil
-}
-
-// checkRules checks c's timestamp and statement against the state
-// (SPEC.md §3.3), without changing it.
-func (o *Organisation) checkRules(c *Certificate, now time.Time) error {
-	if c.Time.Before(o.lastTime) {
-		return o.broke(c.Position, "timestamp %s goes back before %s", c.Time.Format(time.RFC3339), o.lastTime.Format(time.RFC3339))
-	}
-	return o.check(c, now)
 }
 
 // authorKey finds the key that must have signed c. Only the root key signs
