@@ -243,12 +243,14 @@ func (s *Session) publishAll(ctx context.Context, invitationID string, openings 
 			return err
 		}
 		if invitationID == "" && len(openings) == 0 && resp.GetHeadPosition() == signedAt+uint64(len(certs)) {
-			if anchored != "" {
-				s.readVaultAhead(ctx, anchored)
+			if anchored == "" {
+				return s.adoptAppended(ctx, probe, certs, false)
 			}
-			err := s.adoptAppended(ctx, probe, certs)
-			if err != nil {
-				s.dropReadAhead() // no checkpoint follows
+			s.readVaultAhead(ctx, anchored)
+			err := s.adoptAppended(ctx, probe, certs, true)
+			if err != nil { // no checkpoint follows
+				s.dropReadAhead()
+				err = errors.Join(err, s.settle())
 			}
 			return err
 		}
@@ -266,7 +268,15 @@ func (s *Session) publishAll(ctx context.Context, invitationID string, openings 
 // did not keep them shows, at the next read, no entry or another one at
 // this head: a rollback or a fork (SECURITY.md A13, A31). Entries that
 // carry identity openings, and enrolments, go through Sync.
-func (s *Session) adoptAppended(ctx context.Context, probe *certificate.Organisation, certs [][]byte) error {
+//
+// With aside (a rotation, whose checkpoint follows: publishAnchor), they
+// are stored on another goroutine while the checkpoint is prepared and
+// sent; every later write of this process waits for that one and fails
+// if it failed (stateFile.UpdateAside), so the checkpoint's vault entry
+// is never stored before the organisation entries it claims. The caller
+// waits for it (settle), which takes the session back to the state
+// before them if it failed.
+func (s *Session) adoptAppended(ctx context.Context, probe *certificate.Organisation, certs [][]byte, aside bool) error {
 	if err := showIdentities(probe, nil, s.org.Head.Position); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadLog, err)
 	}
@@ -274,9 +284,29 @@ func (s *Session) adoptAppended(ctx context.Context, probe *certificate.Organisa
 	for i, c := range certs {
 		verified[i] = verifiedEntry{position: s.org.Head.Position + 1 + uint64(i), data: c}
 	}
-	if err := s.state.saveWithSnapshot(verified, nil, probe.Head, probe); err != nil {
+	if aside {
+		wait, before := s.state.saveWithSnapshotAside(verified, probe.Head, probe), s.org
+		s.settling = func() error {
+			if err := wait(); err != nil {
+				s.org = before
+				return err
+			}
+			return nil
+		}
+	} else if err := s.state.saveWithSnapshot(verified, nil, probe.Head, probe); err != nil {
 		return err
 	}
 	s.org = probe
 	return s.fetchIdentities(ctx)
+}
+
+// settle waits for entries stored aside (adoptAppended) and gives their
+// error; nil when there are none.
+func (s *Session) settle() error {
+	wait := s.settling
+	s.settling = nil
+	if wait == nil {
+		return nil
+	}
+	return wait()
 }

@@ -50,6 +50,8 @@ type Session struct {
 	offered offeredPages
 	// A vault log read sent ahead of the checkpoint (readahead.go).
 	ahead readAheads
+	// Waits for the entries of a rotation stored aside (adoptAppended).
+	settling func() error
 
 	// The connection recorded by Hello this session, and the one before.
 	previous, current *Connection

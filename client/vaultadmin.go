@@ -116,9 +116,15 @@ func (s *Session) PrepareVault(ctx context.Context, ref string) (*workspace.Vaul
 
 // checkpoint anchors a vault's log right after a certificate that needs
 // it (its creation, a rotation, a grant of a key), by its upkeep.
+// A rotation stored aside (adoptAppended) is waited for here: its
+// error, if any, comes first.
 func (s *Session) checkpoint(ctx context.Context, vaultID string) error {
 	defer s.dropReadAhead()
-	if _, _, err := s.PrepareVault(ctx, vaultID); err != nil {
+	_, _, err := s.PrepareVault(ctx, vaultID)
+	if serr := s.settle(); serr != nil {
+		return serr
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrAnchorFailed, err)
 	}
 	return nil
