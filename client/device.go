@@ -182,7 +182,7 @@ func (s *Session) rotateExposed(ctx context.Context, userID string) (rotated, pe
 			pending = append(pending, info)
 			continue
 		}
-		if err := s.rotate(ctx, v.ID); errors.Is(err, ErrAwaitingUserKeys) {
+		if err := s.rotate(ctx, v.ID, true); errors.Is(err, ErrAwaitingUserKeys) {
 			pending = append(pending, info)
 			continue
 		} else if err != nil {

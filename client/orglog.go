@@ -179,12 +179,26 @@ const saveEvery = 5000
 // publish signs statements at the verified head and appends them, reading
 // the log again and re-signing when someone else appended first.
 func (s *Session) publish(ctx context.Context, invitationID string, stmts func() ([]certificate.Statement, error)) error {
-	return s.publishWithIdentities(ctx, invitationID, nil, stmts)
+	return s.publishAll(ctx, invitationID, nil, "", stmts)
+}
+
+// publishAnchor is publish for statements that give vaultID a new anchor
+// (a rotation), which the caller follows at once with the vault's
+// checkpoint: once the server has appended them, the checkpoint's read
+// of the vault log goes out while they are stored here (readahead.go).
+func (s *Session) publishAnchor(ctx context.Context, vaultID string, stmts func() ([]certificate.Statement, error)) error {
+	return s.publishAll(ctx, "", nil, vaultID, stmts)
 }
 
 // publishWithIdentities is publish, sending beside each certificate that
 // creates a user in openings its identity opening (SPEC.md §17).
 func (s *Session) publishWithIdentities(ctx context.Context, invitationID string, openings map[string][]byte, stmts func() ([]certificate.Statement, error)) error {
+	return s.publishAll(ctx, invitationID, openings, "", stmts)
+}
+
+// publishAll is publish with identity openings, and the vault whose
+// checkpoint follows (publishAnchor), if any.
+func (s *Session) publishAll(ctx context.Context, invitationID string, openings map[string][]byte, anchored string, stmts func() ([]certificate.Statement, error)) error {
 	for attempt := 0; ; attempt++ {
 		if err := s.Sync(ctx); err != nil {
 			return err
@@ -229,7 +243,16 @@ func (s *Session) publishWithIdentities(ctx context.Context, invitationID string
 			return err
 		}
 		if invitationID == "" && len(openings) == 0 && resp.GetHeadPosition() == signedAt+uint64(len(certs)) {
-			return s.adoptAppended(ctx, probe, certs)
+			if anchored == "" {
+				return s.adoptAppended(ctx, probe, certs, false)
+			}
+			s.readVaultAhead(ctx, anchored)
+			err := s.adoptAppended(ctx, probe, certs, true)
+			if err != nil { // no checkpoint follows
+				s.dropReadAhead()
+				err = errors.Join(err, s.settle())
+			}
+			return err
 		}
 		return s.Sync(ctx)
 	}
@@ -245,7 +268,15 @@ func (s *Session) publishWithIdentities(ctx context.Context, invitationID string
 // did not keep them shows, at the next read, no entry or another one at
 // this head: a rollback or a fork (SECURITY.md A13, A31). Entries that
 // carry identity openings, and enrolments, go through Sync.
-func (s *Session) adoptAppended(ctx context.Context, probe *certificate.Organisation, certs [][]byte) error {
+//
+// With aside (a rotation, whose checkpoint follows: publishAnchor), they
+// are stored on another goroutine while the checkpoint is prepared and
+// sent; every later write of this process waits for that one and fails
+// if it failed (stateFile.UpdateAside), so the checkpoint's vault entry
+// is never stored before the organisation entries it claims. The caller
+// waits for it (settle), which takes the session back to the state
+// before them if it failed.
+func (s *Session) adoptAppended(ctx context.Context, probe *certificate.Organisation, certs [][]byte, aside bool) error {
 	if err := showIdentities(probe, nil, s.org.Head.Position); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadLog, err)
 	}
@@ -253,9 +284,29 @@ func (s *Session) adoptAppended(ctx context.Context, probe *certificate.Organisa
 	for i, c := range certs {
 		verified[i] = verifiedEntry{position: s.org.Head.Position + 1 + uint64(i), data: c}
 	}
-	if err := s.state.saveWithSnapshot(verified, nil, probe.Head, probe); err != nil {
+	if aside {
+		wait, before := s.state.saveWithSnapshotAside(verified, probe.Head, probe), s.org
+		s.settling = func() error {
+			if err := wait(); err != nil {
+				s.org = before
+				return err
+			}
+			return nil
+		}
+	} else if err := s.state.saveWithSnapshot(verified, nil, probe.Head, probe); err != nil {
 		return err
 	}
 	s.org = probe
 	return s.fetchIdentities(ctx)
+}
+
+// settle waits for entries stored aside (adoptAppended) and gives their
+// error; nil when there are none.
+func (s *Session) settle() error {
+	wait := s.settling
+	s.settling = nil
+	if wait == nil {
+		return nil
+	}
+	return wait()
 }

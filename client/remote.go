@@ -90,8 +90,14 @@ func (r *remote) Read(ctx context.Context, vaultID string, from uint64, pages, s
 		resp *coffrev1.VaultReadResponse
 		p    peer.Peer
 	)
+	ahead := r.s.takeReadAhead(vaultID, from, pages, signed)
 	err := retry(ctx, func() (err error) {
-		resp, err = r.s.conn.api.VaultRead(ctx, &coffrev1.VaultReadRequest{VaultId: vaultID, From: from, WithPages: pages, WithHead: signed}, grpc.Peer(&p))
+		if ahead != nil {
+			resp, p, err = ahead.answer(ctx)
+			ahead = nil // once: a retry sends its own
+		} else {
+			resp, err = r.s.conn.api.VaultRead(ctx, &coffrev1.VaultReadRequest{VaultId: vaultID, From: from, WithPages: pages, WithHead: signed}, grpc.Peer(&p))
+		}
 		return fromServer(r.s.conn.address, err)
 	})
 	if err != nil {

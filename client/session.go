@@ -48,6 +48,10 @@ type Session struct {
 	ring  userKeyRing // user keys opened from the log (userkeys.go)
 	// Folder pages the vault log brought, not yet used (remote.go).
 	offered offeredPages
+	// A vault log read sent ahead of the checkpoint (readahead.go).
+	ahead readAheads
+	// Waits for the entries of a rotation stored aside (adoptAppended).
+	settling func() error
 
 	// The connection recorded by Hello this session, and the one before.
 	previous, current *Connection

@@ -205,15 +205,42 @@ func (s *localState) saveWithSnapshot(entries []verifiedEntry, openings map[stri
 	if len(entries) == 0 {
 		return nil
 	}
+	return s.savedErr(s.db.Update(s.saveTx(entries, openings, head, snap)))
+}
+
+// saveWithSnapshotAside is saveWithSnapshot on another goroutine
+// (stateFile.UpdateAside): it returns what waits for it; every later
+// write of this process waits for it, and fails if it failed. A save
+// with a snapshot due is done at once (putSnapshot updates what this
+// process knows of the stored snapshot).
+func (s *localState) saveWithSnapshotAside(entries []verifiedEntry, head certificate.Head, snap *certificate.Organisation) func() error {
+	if len(entries) == 0 || s.snapshotDue(head.Position) {
+		err := s.saveWithSnapshot(entries, nil, head, snap)
+		return func() error { return err }
+	}
+	wait := s.db.UpdateAside(s.saveTx(entries, nil, head, snap))
+	return func() error { return s.savedErr(wait()) }
+}
+
+func (s *localState) savedErr(err error) error {
+	if err != nil {
+		return fmt.Errorf("saving local state %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// saveTx is saveWithSnapshot's transaction; the snapshot, if due, is
+// sealed now, before it: the transaction holds the file.
+func (s *localState) saveTx(entries []verifiedEntry, openings map[string][]byte, head certificate.Head, snap *certificate.Organisation) func(*bolt.Tx) error {
 	var sealedSnap []byte
 	if snap != nil && snap.Head.Position == head.Position && s.snapshotDue(head.Position) {
-		sealedSnap = s.sealSnapshot(snap) // before the transaction: it holds the file
+		sealedSnap = s.sealSnapshot(snap)
 	}
 	data := make([][]byte, len(entries))
 	for i, e := range entries {
 		data[i] = e.data
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLog)
 		n, err := s.alreadyStored(b, tx.Bucket(bucketMeta).Get(keyHead), "log", "head", entries[0].position, data)
 		if err != nil {
@@ -239,11 +266,7 @@ func (s *localState) saveWithSnapshot(entries []verifiedEntry, openings map[stri
 		// Every entry up to head is now stored, and those another process
 		// stored first are the ones snap verified (alreadyStored).
 		return s.putSnapshot(tx, sealedSnap, head.Position)
-	})
-	if err != nil {
-		return fmt.Errorf("saving local state %s: %w", s.path, err)
 	}
-	return nil
 }
 
 type verifiedEntry struct {

@@ -65,6 +65,15 @@ type stateFile struct {
 	// handedOver: closed for it, let it in before opening again.
 	yield, handedOver bool
 	wait              *stateWait
+	// aside: a write running on its own goroutine (UpdateAside), which
+	// every later Update of this process waits for.
+	aside *asideWrite
+}
+
+// asideWrite is a write transaction running on its own goroutine.
+type asideWrite struct {
+	done chan struct{}
+	err  error
 }
 
 // stateMapRoom is how far beyond its size state.db is mapped for a write
@@ -260,7 +269,53 @@ func (f *stateFile) View(fn func(*bolt.Tx) error) error {
 }
 
 // Update runs fn in a write transaction, durable when Update returns.
+// It waits for a write running aside first, and fails if that failed.
 func (f *stateFile) Update(fn func(*bolt.Tx) error) error {
+	f.mu.Lock()
+	a := f.aside
+	f.mu.Unlock()
+	if a != nil {
+		if <-a.done; a.err != nil {
+			return fmt.Errorf("an earlier write of %s failed (%w): nothing after it is stored", f.path, a.err)
+		}
+	}
+	return f.update(fn)
+}
+
+// UpdateAside runs fn in a write transaction on another goroutine and
+// returns what waits for it and gives its error. Until then every Update
+// of this process waits for it first, and fails if it failed: a write
+// that follows it may depend on what it stores (a vault entry claiming an
+// organisation position that only it stores). The caller waits for it
+// before it returns.
+func (f *stateFile) UpdateAside(fn func(*bolt.Tx) error) func() error {
+	a := &asideWrite{done: make(chan struct{})}
+	f.mu.Lock()
+	prev := f.aside
+	f.aside = a
+	f.mu.Unlock()
+	go func() {
+		defer close(a.done)
+		if prev != nil {
+			if <-prev.done; prev.err != nil {
+				a.err = prev.err
+				return
+			}
+		}
+		a.err = f.update(fn)
+	}()
+	return func() error {
+		<-a.done
+		f.mu.Lock()
+		if f.aside == a {
+			f.aside = nil
+		}
+		f.mu.Unlock()
+		return a.err
+	}
+}
+
+func (f *stateFile) update(fn func(*bolt.Tx) error) error {
 	db, err := f.acquire()
 	if err != nil {
 		return err

@@ -66,7 +66,7 @@ func (s *Session) PrepareVault(ctx context.Context, ref string) (*workspace.Vaul
 		return nil, done, ErrKeyNotReleased
 	}
 	if info.NeedsRotation && info.Role.CanManage() && !v.Archived {
-		switch err := s.rotate(ctx, v.ID); {
+		switch err := s.rotate(ctx, v.ID, false); {
 		case errors.Is(err, ErrAwaitingUserKeys):
 			// Opened as it is: its writes wait for the rotation.
 			done.Awaiting = err
@@ -116,8 +116,15 @@ func (s *Session) PrepareVault(ctx context.Context, ref string) (*workspace.Vaul
 
 // checkpoint anchors a vault's log right after a certificate that needs
 // it (its creation, a rotation, a grant of a key), by its upkeep.
+// A rotation stored aside (adoptAppended) is waited for here: its
+// error, if any, comes first.
 func (s *Session) checkpoint(ctx context.Context, vaultID string) error {
-	if _, _, err := s.PrepareVault(ctx, vaultID); err != nil {
+	defer s.dropReadAhead()
+	_, _, err := s.PrepareVault(ctx, vaultID)
+	if serr := s.settle(); serr != nil {
+		return serr
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrAnchorFailed, err)
 	}
 	return nil
@@ -187,9 +194,14 @@ func (s *Session) rotation(org *certificate.Organisation, v *certificate.Vault, 
 }
 
 // rotate publishes a rotation of a vault's key; the caller writes the
-// checkpoint that follows it.
-func (s *Session) rotate(ctx context.Context, vaultID string) error {
-	return s.publish(ctx, "", func() ([]certificate.Statement, error) {
+// checkpoint that follows it (with checkpointNext, at once: the vault
+// log is then read ahead, as publishAnchor does).
+func (s *Session) rotate(ctx context.Context, vaultID string, checkpointNext bool) error {
+	anchored := ""
+	if checkpointNext {
+		anchored = vaultID
+	}
+	return s.publishAll(ctx, "", nil, anchored, func() ([]certificate.Statement, error) {
 		v, _ := s.org.Vault(vaultID)
 		if !s.org.RoleOf(v, s.keys.UserID, time.Now()).CanManage() {
 			return nil, refuse(ErrNotManager, "only an owner or a manager can rotate a vault's key")
@@ -207,7 +219,7 @@ func (s *Session) RotateVault(ctx context.Context, ref string) (VaultInfo, error
 	if err != nil {
 		return VaultInfo{}, err
 	}
-	if err := s.rotate(ctx, v.ID); err != nil {
+	if err := s.rotate(ctx, v.ID, true); err != nil {
 		return VaultInfo{}, err
 	}
 	if err := s.checkpoint(ctx, v.ID); err != nil {
@@ -285,7 +297,7 @@ func (s *Session) UnshareVault(ctx context.Context, ref string, userRefs ...stri
 	if err != nil {
 		return err
 	}
-	err = s.publish(ctx, "", func() ([]certificate.Statement, error) {
+	err = s.publishAnchor(ctx, v.ID, func() ([]certificate.Statement, error) {
 		v, _ := s.org.Vault(v.ID)
 		now := time.Now()
 		if !s.org.RoleOf(v, s.keys.UserID, now).CanManage() {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coffre/coffre/tests/harness"
@@ -240,9 +241,24 @@ func (e *env) measure(name string, srv *serverProc, fn func() error) (time.Durat
 			}
 		}
 	}
+	cpu, srvCPU := processCPU(), srv.cpu()
 	start := time.Now()
 	err := fn()
 	d := time.Since(start)
+	e.logf("   %s: %.1f ms, client CPU %.1f ms (this process, user + system), server CPU %.1f ms (its threads' run time)",
+		name, ms(d), ms(processCPU()-cpu), ms(srv.cpu()-srvCPU))
 	stop()
 	return d, err
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// processCPU is the CPU time this process used so far (user + system):
+// the client's, in a measured call whose server is a child process.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

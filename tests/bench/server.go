@@ -230,6 +230,27 @@ func (c control) loop() int {
 }
 
 // serverProc is the driver's handle on a server child.
+// cpu is the run time of the server's threads so far (Linux:
+// /proc/PID/task/*/schedstat, in nanoseconds); 0 where it can't be read.
+func (s *serverProc) cpu() time.Duration {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	stats, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", s.cmd.Process.Pid))
+	var sum time.Duration
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var ns int64
+		if _, err := fmt.Sscan(string(b), &ns); err == nil {
+			sum += time.Duration(ns)
+		}
+	}
+	return sum
+}
+
 type serverProc struct {
 	Dir, Addr, Pin string
 
