@@ -229,7 +229,6 @@ func (c control) loop() int {
 	return 0
 }
 
-// serverProc is the driver's handle on a server child.
 // cpu is the run time of the server's threads so far (Linux:
 // /proc/PID/task/*/schedstat, in nanoseconds); 0 where it can't be read.
 func (s *serverProc) cpu() time.Duration {
@@ -251,6 +250,7 @@ func (s *serverProc) cpu() time.Duration {
 	return sum
 }
 
+// serverProc is the driver's handle on a server child.
 type serverProc struct {
 	Dir, Addr, Pin string
 
