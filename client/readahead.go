@@ -53,7 +53,7 @@ func (s *Session) readVaultAhead(ctx context.Context, vaultID string) {
 	s.ahead.mu.Unlock()
 	go func() {
 		defer close(a.done)
-		a.resp, a.err = s.conn.api.VaultRead(ctx, &coffrev1.VaultReadRequest{VaultId: vaultID, From: a.from, WithPages: a.pages, WithHead: a.signed}, grpc.Peer(&a.peer))
+		a.resp, a.err = s.conn.api.VaultRead(ctx, vaultReadRequest(vaultID, a.from, a.pages, a.signed), grpc.Peer(&a.peer))
 	}()
 }
 
@@ -94,16 +94,11 @@ func (a *readAhead) answer(ctx context.Context) (*coffrev1.VaultReadResponse, pe
 func (s *localState) vaultHeadPosition(vaultID string) (uint64, error) {
 	var pos uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
-		sealed := tx.Bucket(bucketMeta).Get(vaultHeadKey(vaultID))
-		if sealed == nil {
-			return nil
+		head, err := s.vaultHeadIn(tx, vaultID)
+		if head != nil {
+			pos = binary.BigEndian.Uint64(head)
 		}
-		head, err := s.key.Decrypt(s.aad("vault/"+vaultID+"/head", 0), sealed)
-		if err != nil || len(head) < 8 {
-			return ErrCorruptState
-		}
-		pos = binary.BigEndian.Uint64(head)
-		return nil
+		return err
 	})
 	return pos, err
 }

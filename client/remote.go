@@ -81,6 +81,14 @@ func (r *remote) persist(vaultID string, entries []workspace.RemoteEntry, head c
 	return nil
 }
 
+// vaultReadRequest is the read of a vault log from position from, with
+// its folder pages and the server's signed heads if asked: the one
+// request both Read and a read sent ahead (readahead.go) make, so that
+// an answer sent ahead answers exactly what Read would have asked.
+func vaultReadRequest(vaultID string, from uint64, pages, signed bool) *coffrev1.VaultReadRequest {
+	return &coffrev1.VaultReadRequest{VaultId: vaultID, From: from, WithPages: pages, WithHead: signed}
+}
+
 // Read reads the vault log from position from, with the folder pages
 // when asked (SPEC.md §11.3.1), which it keeps, unchecked, for GetBlock
 // and GetBlocks, and with the server's signed heads when asked, which it
@@ -96,7 +104,7 @@ func (r *remote) Read(ctx context.Context, vaultID string, from uint64, pages, s
 			resp, p, err = ahead.answer(ctx)
 			ahead = nil // once: a retry sends its own
 		} else {
-			resp, err = r.s.conn.api.VaultRead(ctx, &coffrev1.VaultReadRequest{VaultId: vaultID, From: from, WithPages: pages, WithHead: signed}, grpc.Peer(&p))
+			resp, err = r.s.conn.api.VaultRead(ctx, vaultReadRequest(vaultID, from, pages, signed), grpc.Peer(&p))
 		}
 		return fromServer(r.s.conn.address, err)
 	})

@@ -277,6 +277,20 @@ type verifiedEntry struct {
 func vaultBucket(vaultID string) []byte  { return []byte("vault/" + vaultID) }
 func vaultHeadKey(vaultID string) []byte { return []byte("vault-head/" + vaultID) }
 
+// vaultHeadIn opens the vault head stored in tx: its position and hash
+// (nil, nil: none stored).
+func (s *localState) vaultHeadIn(tx *bolt.Tx, vaultID string) ([]byte, error) {
+	sealed := tx.Bucket(bucketMeta).Get(vaultHeadKey(vaultID))
+	if sealed == nil {
+		return nil, nil
+	}
+	head, err := s.key.Decrypt(s.aad("vault/"+vaultID+"/head", 0), sealed)
+	if err != nil || len(head) < 8 {
+		return nil, fmt.Errorf("local state %s: vault head unreadable: %w", s.path, ErrCorruptState)
+	}
+	return head, nil
+}
+
 // loadVault rebuilds a vault's verified log from the stored entries,
 // checking each again, and checks it reaches the stored head.
 func (s *localState) loadVault(org *certificate.Organisation, keys *workspace.Keys, log *workspace.Log) error {
@@ -295,15 +309,14 @@ func (s *localState) loadVault(org *certificate.Organisation, keys *workspace.Ke
 				}
 			}
 		}
-		sealed := tx.Bucket(bucketMeta).Get(vaultHeadKey(log.VaultID))
-		if sealed == nil {
+		head, err := s.vaultHeadIn(tx, log.VaultID)
+		if err == nil && head == nil {
 			if log.Head.Position != 0 {
 				return fmt.Errorf("local state %s has vault entries but no head: %w", s.path, ErrCorruptState)
 			}
 			return nil
 		}
-		head, err := s.key.Decrypt(s.aad(kind+"/head", 0), sealed)
-		if err != nil || len(head) < 8 || binary.BigEndian.Uint64(head) != log.Head.Position || !bytes.Equal(head[8:], log.Head.Hash) {
+		if err != nil || binary.BigEndian.Uint64(head) != log.Head.Position || !bytes.Equal(head[8:], log.Head.Hash) {
 			return fmt.Errorf("local state %s: vault head does not match its entries: %w", s.path, ErrCorruptState)
 		}
 		return nil
